@@ -1,0 +1,8 @@
+//! berth: tenants and backups as code for database platforms on Kubernetes.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
+//! See ARCHITECTURE.md for the codemap and the invariants.
+
+pub mod spec;
+pub mod values;

@@ -1,0 +1,3 @@
+//! Loading and validating specs: from source files to a validated [`model::Config`].
+
+pub mod types;

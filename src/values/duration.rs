@@ -1,0 +1,1 @@
+//! See values/mod.rs.
