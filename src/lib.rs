@@ -4,5 +4,10 @@
 //! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod printer;
+pub mod source;
 pub mod spec;
 pub mod values;

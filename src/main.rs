@@ -1,1 +1,51 @@
-fn main() {}
+//! The `berth` binary: parse arguments, set up logs, run a command, map the outcome to an exit
+//! status. Exit statuses: 0 success, 1 failure (bad input or failed operation), 2 changes or
+//! drift present (with `--detailed-exitcode`), 64 command-line usage error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use berth::cli::{Cli, LogFormat};
+use berth::commands::{self, Outcome};
+use berth::printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 64 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logs(cli.verbose, cli.log_format);
+    let printer = Printer::new(cli.color);
+    match commands::run(cli, &printer) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(e) => {
+            printer.err(&format!("error: {e:#}\n"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logs(verbose: u8, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

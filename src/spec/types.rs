@@ -329,7 +329,7 @@ pub struct TenantFile {
 }
 
 /// Kind of a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 pub enum SubjectKind {
     /// A user, as the cluster's authenticator names it.
     User,

@@ -1,7 +1,7 @@
 //! See values/mod.rs.
 
 /// The exact value of a quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ParsedQuantity {
     nanos: i128,
 }
@@ -18,4 +18,11 @@ pub struct QuantityError {
 /// Parses a Kubernetes quantity.
 pub fn parse_quantity(_s: &str) -> Result<ParsedQuantity, QuantityError> {
     Ok(ParsedQuantity { nanos: 0 })
+}
+
+impl ParsedQuantity {
+    /// The exact value times 1e9.
+    pub fn nanos(&self) -> i128 {
+        self.nanos
+    }
 }

@@ -1,0 +1,32 @@
+//! Glue between the CLI and the pipeline stages: one module per subcommand.
+
+mod common;
+pub mod render;
+pub mod schema;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+/// What a command ended with; `main` turns it into the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went well (exit 0).
+    Success,
+    /// The input was bad or an operation failed; messages were printed (exit 1).
+    Failure,
+    /// Success, and there are changes or drift (exit 2 with `--detailed-exitcode`).
+    Changes,
+}
+
+/// A failure that is not about the user's input.
+pub type CommandError = anyhow::Error;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args, printer),
+        Command::Render(args) => render::run(&args, printer),
+        Command::Schema(args) => schema::run(&args, printer),
+    }
+}

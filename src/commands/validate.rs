@@ -1,0 +1,41 @@
+//! `berth validate [DIR]`.
+
+use super::common::{failure_summary, load, plural};
+use super::{CommandError, Outcome};
+use crate::cli::ValidateArgs;
+use crate::printer::Printer;
+
+/// Validates a repository: every problem, then exit 1; or a one-line summary and exit 0.
+pub fn run(args: &ValidateArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    let out = load(&args.dir, printer)?;
+    match &out.config {
+        None => {
+            printer.err(&failure_summary(&out));
+            Ok(Outcome::Failure)
+        }
+        Some(config) => {
+            let warnings = out.diagnostics.len();
+            let schedules: usize = config.tenants.iter().map(|t| t.schedules.len()).sum();
+            let restores: usize = config.tenants.iter().map(|t| t.restores.len()).sum();
+            let mut line = format!(
+                "{} is valid: {}, {}, {}",
+                args.dir.display(),
+                plural(config.tenants.len(), "tenant", "tenants"),
+                plural(schedules, "backup schedule", "backup schedules"),
+                plural(restores, "restore request", "restore requests"),
+            );
+            if out.counts.templates > 0 {
+                line.push_str(&format!(
+                    ", {}",
+                    plural(out.counts.templates, "template override", "template overrides")
+                ));
+            }
+            if warnings > 0 {
+                line.push_str(&format!(" ({})", plural(warnings, "warning", "warnings")));
+            }
+            line.push('\n');
+            printer.out(&line);
+            Ok(Outcome::Success)
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! Parsing one TOML file into a typed value, reporting every structural problem at once.
+//!
+//! 1. The file is parsed into a tree that keeps the span of every key and value.
+//! 2. The tree becomes JSON plus a [`SpanIndex`] from key paths (`members[2].role`) to spans.
+//! 3. The JSON is checked against the JSON Schema generated from the Rust type, collecting
+//!    every unknown key, wrong type, missing key and bad enum value.
+//! 4. Only a structurally valid file is deserialized into its type.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::source::SourceFile;
+
+/// Spans of one key and its value.
+#[derive(Debug, Clone)]
+pub struct Spans {
+    /// The key (`replicas` in `replicas = 3`); none for array elements and the root.
+    pub key: Option<Range<usize>>,
+    /// The value.
+    pub value: Range<usize>,
+}
+
+/// Key path -> spans, for pointing diagnostics at the right place.
+#[derive(Debug, Clone, Default)]
+pub struct SpanIndex {
+    map: HashMap<String, Spans>,
+}
+
+impl SpanIndex {
+    /// Spans of a path (`database.replicas`, `members[0].role`); `""` is the whole file.
+    pub fn get(&self, path: &str) -> Option<&Spans> {
+        self.map.get(path)
+    }
+
+    /// The span of the value at `path`, or of the closest ancestor that exists.
+    pub fn value(&self, path: &str) -> Option<Range<usize>> {
+        self.lookup(path).map(|s| s.value.clone())
+    }
+
+    /// The span of the key at `path`, else its value, else the closest ancestor.
+    pub fn key(&self, path: &str) -> Option<Range<usize>> {
+        self.lookup(path)
+            .map(|s| s.key.clone().unwrap_or_else(|| s.value.clone()))
+    }
+
+    fn lookup(&self, path: &str) -> Option<&Spans> {
+        let mut p = path;
+        loop {
+            if p.is_empty() {
+                return None;
+            }
+            if let Some(s) = self.map.get(p) {
+                return Some(s);
+            }
+            p = parent(p);
+        }
+    }
+}
+
+fn parent(path: &str) -> &str {
+    match path.rfind(['.', '[']) {
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
+/// Joins a key path and a key, quoting keys that are not bare TOML keys.
+pub fn child(path: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Joins a key path and an array index.
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// A file parsed into its type, with the spans of its keys.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    /// The file.
+    pub file: SourceFile,
+    /// Its value.
+    pub value: T,
+    /// Where each key is.
+    pub spans: SpanIndex,
+}
+
+/// What kind of file is being read, for messages.
+#[derive(Debug, Clone, Copy)]
+pub enum FileKind {
+    /// platform.toml
+    Platform,
+    /// tenants/<name>.toml
+    Tenant,
+    /// backups/<name>.toml
+    Backups,
+}
+
+impl FileKind {
+    fn describe(self) -> &'static str {
+        match self {
+            FileKind::Platform => "a platform file",
+            FileKind::Tenant => "a tenant file",
+            FileKind::Backups => "a backups file",
+        }
+    }
+}
+
+/// Parses and checks one file. Returns the typed value when the file is structurally valid;
+/// every problem found goes to `diags`.
+pub fn load<T: DeserializeOwned + JsonSchema>(
+    file: &SourceFile,
+    kind: FileKind,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Loaded<T>> {
+    let path = file.path.as_str();
+    if file.text.trim().is_empty() {
+        diags.push(
+            Diagnostic::error(format!("`{path}` is empty"))
+                .at(path, None, "")
+                .help(match kind {
+                    FileKind::Platform => "platform.toml needs at least [platform], [tiers.<name>] and [database]; see examples/platform.toml",
+                    FileKind::Tenant => "a tenant file needs at least `name` and `tier`; delete the file to remove the tenant",
+                    FileKind::Backups => "a backups file needs at least `tenant`; delete the file if the tenant has no backups",
+                }),
+        );
+        return None;
+    }
+    let table = match DeTable::parse(&file.text) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(syntax_error(path, &file.text, &e));
+            return None;
+        }
+    };
+    let mut spans = SpanIndex::default();
+    spans.map.insert(
+        String::new(),
+        Spans {
+            key: None,
+            value: table.span(),
+        },
+    );
+    let json = table_to_json(table.get_ref(), "", &mut spans);
+    let schema = schemars::schema_for!(T);
+    let mut checker = Checker {
+        root: schema.as_value(),
+        file: path,
+        spans: &spans,
+        diags: Vec::new(),
+        kind,
+    };
+    checker.check(schema.as_value(), &json, "");
+    if !checker.diags.is_empty() {
+        diags.extend(checker.diags);
+        return None;
+    }
+    match serde_json::from_value::<T>(json) {
+        Ok(value) => Some(Loaded {
+            file: file.clone(),
+            value,
+            spans,
+        }),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(format!("`{path}` is not {}: {e}", kind.describe()))
+                    .at(path, None, ""),
+            );
+            None
+        }
+    }
+}
+
+fn syntax_error(path: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim_end_matches('.').to_string();
+    let span = e.span().unwrap_or(0..0);
+    let help = syntax_help(&message, text, &span);
+    Diagnostic::error(format!("invalid TOML: {message}"))
+        .at(path, Some(span), "")
+        .maybe_help(help)
+}
+
+fn syntax_help(message: &str, text: &str, span: &Range<usize>) -> Option<String> {
+    let at = text.get(span.start..).unwrap_or("");
+    if message.contains("duplicate key") {
+        return Some("each key may appear once per table; remove or rename one of them".into());
+    }
+    if message.contains("invalid string") || message.contains("expected") && at.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Some("strings are written in double quotes: `key = \"value\"`".into());
+    }
+    if message.contains("unclosed") || message.contains("missing") && message.contains('"') {
+        return Some("close the string with a matching quote on the same line".into());
+    }
+    None
+}
+
+fn table_to_json(table: &DeTable<'_>, path: &str, spans: &mut SpanIndex) -> Value {
+    let mut map = Map::with_capacity(table.len());
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        let p = child(path, key);
+        spans.map.insert(
+            p.clone(),
+            Spans {
+                key: Some(k.span()),
+                value: v.span(),
+            },
+        );
+        let value = value_to_json(v.get_ref(), &p, spans);
+        map.insert(key.to_string(), value);
+    }
+    Value::Object(map)
+}
+
+fn value_to_json(v: &DeValue<'_>, path: &str, spans: &mut SpanIndex) -> Value {
+    match v {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            match i64::from_str_radix(&digits, i.radix()) {
+                Ok(n) => Value::from(n),
+                Err(_) => match u64::from_str_radix(&digits, i.radix()) {
+                    Ok(n) => Value::from(n),
+                    Err(_) => Value::String(i.to_string()),
+                },
+            }
+        }
+        DeValue::Float(f) => {
+            let n: f64 = f.as_str().replace('_', "").parse().unwrap_or(f64::NAN);
+            serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(f.as_str().to_string()))
+        }
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let p = index(path, i);
+                    spans.map.insert(
+                        p.clone(),
+                        Spans {
+                            key: None,
+                            value: item.span(),
+                        },
+                    );
+                    value_to_json(item.get_ref(), &p, spans)
+                })
+                .collect(),
+        ),
+        DeValue::Table(t) => table_to_json(t, path, spans),
+    }
+}
+
+/// Keys that hold secrets. They never belong in the config repository.
+const CREDENTIAL_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "access_key_id",
+    "secret_key",
+    "secret_access_key",
+    "private_key",
+    "credentials",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+];
+
+/// Whether a key name looks like it holds a credential.
+pub fn is_credential_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase().replace('-', "_");
+    CREDENTIAL_KEYS.contains(&k.as_str())
+}
+
+struct Checker<'a> {
+    root: &'a Value,
+    file: &'a str,
+    spans: &'a SpanIndex,
+    diags: Vec<Diagnostic>,
+    kind: FileKind,
+}
+
+impl<'a> Checker<'a> {
+    fn resolve(&self, schema: &'a Value) -> &'a Value {
+        let mut s = schema;
+        for _ in 0..16 {
+            let Some(r) = s.get("$ref").and_then(Value::as_str) else {
+                return s;
+            };
+            let Some(name) = r.strip_prefix("#/$defs/") else {
+                return s;
+            };
+            match self.root.get("$defs").and_then(|d| d.get(name)) {
+                Some(def) => s = def,
+                None => return s,
+            }
+        }
+        s
+    }
+
+    fn check(&mut self, schema: &'a Value, value: &Value, path: &str) {
+        let schema = self.resolve(schema);
+        if schema.as_bool() == Some(true) {
+            return;
+        }
+        // Unions: Option<T> is `anyOf [T, null]`; documented enums are `oneOf [const...]`.
+        for key in ["anyOf", "oneOf"] {
+            if let Some(alts) = schema.get(key).and_then(Value::as_array) {
+                let alts: Vec<&Value> = alts
+                    .iter()
+                    .map(|a| self.resolve(a))
+                    .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+                    .collect();
+                let consts: Option<Vec<&str>> = alts
+                    .iter()
+                    .map(|a| {
+                        a.get("const")
+                            .and_then(Value::as_str)
+                            .or_else(|| single_enum(a))
+                    })
+                    .collect();
+                if let Some(consts) = consts {
+                    self.check_enum(&consts, value, path);
+                    return;
+                }
+                if alts.len() == 1 {
+                    self.check(alts[0], value, path);
+                    return;
+                }
+                // Several structural alternatives: accept the first that fits.
+                for alt in &alts {
+                    let mut probe = Checker {
+                        root: self.root,
+                        file: self.file,
+                        spans: self.spans,
+                        diags: Vec::new(),
+                        kind: self.kind,
+                    };
+                    probe.check(alt, value, path);
+                    if probe.diags.is_empty() {
+                        return;
+                    }
+                }
+                if let Some(first) = alts.first() {
+                    self.check(first, value, path);
+                }
+                return;
+            }
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            let consts: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            self.check_enum(&consts, value, path);
+            return;
+        }
+        let types = schema_types(schema);
+        if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
+            self.type_error(&types, value, path);
+            return;
+        }
+        match value {
+            Value::Object(map) => self.check_object(schema, map, path),
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.check(item_schema, item, &index(path, i));
+                    }
+                }
+            }
+            Value::Number(n) => self.check_range(schema, n, path),
+            Value::String(s) => self.check_pattern(schema, s, path),
+            _ => {}
+        }
+    }
+
+    fn check_object(&mut self, schema: &'a Value, map: &Map<String, Value>, path: &str) {
+        let props = schema.get("properties").and_then(Value::as_object);
+        let additional = schema.get("additionalProperties");
+        for (key, value) in map {
+            let p = child(path, key);
+            if let Some(prop) = props.and_then(|props| props.get(key)) {
+                self.check(prop, value, &p);
+                continue;
+            }
+            match additional {
+                Some(Value::Bool(false)) => self.unknown_key(key, props, path, &p),
+                Some(extra) if extra.is_object() => self.check(extra, value, &p),
+                _ => {}
+            }
+        }
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for key in required.iter().filter_map(Value::as_str) {
+                if !map.contains_key(key) {
+                    self.missing_key(key, props, path);
+                }
+            }
+        }
+    }
+
+    fn unknown_key(
+        &mut self,
+        key: &str,
+        props: Option<&'a Map<String, Value>>,
+        table: &str,
+        path: &str,
+    ) {
+        let span = self.spans.key(path);
+        let known: Vec<&str> = props
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        if is_credential_key(key) {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "`{path}` looks like a credential: secrets never belong in the config repository"
+                ))
+                .at(self.file, span, "credential written inline")
+                .help(if known.contains(&"credentials_secret") {
+                    "store it in a Kubernetes Secret and name that Secret here: `credentials_secret = \"<secret-name>\"`".to_string()
+                } else {
+                    "store it in a Kubernetes Secret and refer to the Secret by name".to_string()
+                }),
+            );
+            return;
+        }
+        let within = if table.is_empty() {
+            format!("in {}", self.kind.describe())
+        } else {
+            format!("in `{}`", table_display(table))
+        };
+        let d = Diagnostic::error(format!("unknown key `{key}` {within}"))
+            .at(self.file, span, "unknown key");
+        let help = match did_you_mean(key, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if known.is_empty() => "remove this key".to_string(),
+            None => format!("expected one of {}", list(&known)),
+        };
+        self.diags.push(d.help(help));
+    }
+
+    fn missing_key(&mut self, key: &str, props: Option<&Map<String, Value>>, table: &str) {
+        let (message, span, label) = if table.is_empty() {
+            (
+                format!("missing required key `{key}`"),
+                None,
+                String::new(),
+            )
+        } else {
+            (
+                format!("missing required key `{key}` in `{}`", table_display(table)),
+                self.spans.key(table),
+                format!("`{key}` is required here"),
+            )
+        };
+        let description = props
+            .and_then(|p| p.get(key))
+            .map(|s| self.resolve(s))
+            .and_then(|s| s.get("description"))
+            .and_then(Value::as_str)
+            .map(|d| first_sentence(d));
+        let help = match description {
+            Some(d) => format!("add `{key} = ...`: {d}"),
+            None => format!("add `{key} = ...`"),
+        };
+        self.diags.push(
+            Diagnostic::error(message)
+                .at(self.file, span, label)
+                .help(help),
+        );
+    }
+
+    fn check_enum(&mut self, allowed: &[&str], value: &Value, path: &str) {
+        let span = self.spans.value(path);
+        match value.as_str() {
+            Some(s) if allowed.contains(&s) => {}
+            Some(s) => {
+                let help = match did_you_mean(s, allowed.iter().copied()) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => format!("use one of {}", list(allowed)),
+                };
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "invalid value `{s}` for `{path}`: expected one of {}",
+                        list(allowed)
+                    ))
+                    .at(self.file, span, "not a valid value")
+                    .help(help),
+                );
+            }
+            None => self.diags.push(
+                Diagnostic::error(format!(
+                    "`{path}` must be one of {}, found {}",
+                    list(allowed),
+                    describe(value)
+                ))
+                .at(self.file, span, "wrong type")
+                .help(format!("write it as a string, e.g. `{} = \"{}\"`", last_key(path), allowed.first().copied().unwrap_or(""))),
+            ),
+        }
+    }
+
+    fn type_error(&mut self, types: &[&str], value: &Value, path: &str) {
+        let expected = expected_text(types);
+        let span = self.spans.value(path);
+        let help = match (value, types) {
+            (Value::String(s), t) if (t.contains(&"integer") || t.contains(&"number")) && s.trim().parse::<f64>().is_ok() => {
+                Some(format!("remove the quotes: `{} = {}`", last_key(path), s.trim()))
+            }
+            (Value::Number(n), t) if t.contains(&"string") => {
+                Some(format!("put the value in quotes: `{} = \"{n}\"`", last_key(path)))
+            }
+            (Value::String(s), t) if t.contains(&"boolean") && (s == "true" || s == "false") => {
+                Some(format!("remove the quotes: `{} = {s}`", last_key(path)))
+            }
+            (Value::Object(_), t) if t.contains(&"array") => Some(format!(
+                "use `[[{}]]` (double brackets) to add an element to the list",
+                path
+            )),
+            (Value::Array(_), t) if t.contains(&"object") => Some(format!(
+                "use `[{path}]` (single brackets): it is a table, not a list"
+            )),
+            _ => None,
+        };
+        self.diags.push(
+            Diagnostic::error(format!(
+                "`{path}` must be {expected}, found {}",
+                describe(value)
+            ))
+            .at(self.file, span, format!("expected {expected}"))
+            .maybe_help(help),
+        );
+    }
+
+    fn check_range(&mut self, schema: &Value, n: &serde_json::Number, path: &str) {
+        let Some(x) = n.as_f64() else { return };
+        let span = self.spans.value(path);
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if x < min {
+                self.diags.push(
+                    Diagnostic::error(format!("`{path}` must be at least {min}, found {n}"))
+                        .at(self.file, span.clone(), "too small"),
+                );
+                return;
+            }
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            if x > max {
+                self.diags.push(
+                    Diagnostic::error(format!("`{path}` must be at most {max}, found {n}"))
+                        .at(self.file, span, "too large"),
+                );
+            }
+        }
+    }
+
+    fn check_pattern(&mut self, _schema: &Value, _s: &str, _path: &str) {
+        // Patterns (quantities, names) are checked with better messages by `validate`.
+    }
+}
+
+fn single_enum(schema: &Value) -> Option<&str> {
+    match schema.get("enum").and_then(Value::as_array) {
+        Some(v) if v.len() == 1 => v[0].as_str(),
+        _ => None,
+    }
+}
+
+fn schema_types(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn matches_type(t: &str, v: &Value) -> bool {
+    match t {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+fn expected_text(types: &[&str]) -> String {
+    let words: Vec<&str> = types
+        .iter()
+        .filter(|t| **t != "null")
+        .map(|t| match *t {
+            "string" => "a string",
+            "integer" => "an integer",
+            "number" => "a number",
+            "boolean" => "true or false",
+            "array" => "a list",
+            "object" => "a table",
+            other => other,
+        })
+        .collect();
+    match words.as_slice() {
+        [] => "a value".to_string(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string \"{s}\""),
+        Value::Number(n) if n.is_f64() => format!("the number {n}"),
+        Value::Number(n) => format!("the integer {n}"),
+        Value::Bool(b) => format!("{b}"),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "a table".to_string(),
+        Value::Null => "nothing".to_string(),
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn last_key(path: &str) -> &str {
+    let p = path.rsplit('.').next().unwrap_or(path);
+    p.split('[').next().unwrap_or(p)
+}
+
+fn table_display(path: &str) -> String {
+    path.to_string()
+}
+
+fn first_sentence(s: &str) -> String {
+    let s = s.split("\n\n").next().unwrap_or(s).replace('\n', " ");
+    match s.find(". ") {
+        Some(i) => s[..i].to_string(),
+        None => s.trim_end_matches('.').to_string(),
+    }
+}
