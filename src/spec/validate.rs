@@ -830,7 +830,7 @@ fn check_tenant(
     let before = diags.len();
     // Quota: overrides within the ceiling.
     let ceiling = tier.ceiling.clone().unwrap_or_default();
-    let mut q = |key: &str, preset: &Quantity, over: &Option<Quantity>, max: &Option<Quantity>, diags: &mut Vec<Diagnostic>| -> Sourced<Quantity> {
+    let q = |key: &str, preset: &Quantity, over: &Option<Quantity>, max: &Option<Quantity>, diags: &mut Vec<Diagnostic>| -> Sourced<Quantity> {
         let Some(o) = over else {
             return sourced(preset.clone(), Origin::Tier);
         };

@@ -755,10 +755,3 @@ mod tests {
         );
     }
 }
-
-impl ParsedQuantity {
-    /// The exact value times 1e9.
-    pub fn nanos(&self) -> i128 {
-        self.nanos
-    }
-}
