@@ -160,7 +160,7 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
             value: table.span(),
         },
     );
-    let json = table_to_json(table.get_ref(), "", &mut spans);
+    let mut json = table_to_json(table.get_ref(), "", &mut spans);
     let schema = schemars::schema_for!(T);
     let mut checker = Checker {
         root: schema.as_value(),
@@ -168,11 +168,38 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
         spans: &spans,
         diags: Vec::new(),
         kind,
+        bad_roots: Default::default(),
     };
-    checker.check(schema.as_value(), &json, "");
-    if !checker.diags.is_empty() {
-        diags.extend(checker.diags);
-        return None;
+    checker.check(schema.as_value(), &mut json, "");
+    let structural_errors = !checker.diags.is_empty();
+    let bad_roots: Vec<String> = checker.bad_roots.iter().cloned().collect();
+    diags.extend(checker.diags);
+    if structural_errors {
+        // Bad values were replaced by nulls. If the rest still makes a value, carry on so
+        // that semantic problems are reported in the same run; the errors above already
+        // keep this repository from producing a configuration.
+        strip_nulls(&mut json);
+        let value = match serde_json::from_value::<T>(json.clone()) {
+            Ok(v) if !contains_null(&json) => Some(v),
+            _ => {
+                // Drop whole top-level entries that had errors (a list with a bad element)
+                // and try again: the remaining keys keep their paths, so spans stay right.
+                if let Value::Object(map) = &mut json {
+                    map.retain(|k, v| !bad_roots.contains(k) || !contains_null(v));
+                    for root in &bad_roots {
+                        if map.get(root).is_some_and(|v| v.is_array() || v.is_object()) {
+                            map.remove(root);
+                        }
+                    }
+                }
+                serde_json::from_value::<T>(json).ok()
+            }
+        };
+        return value.map(|value| Loaded {
+            file: file.clone(),
+            value,
+            spans,
+        });
     }
     match serde_json::from_value::<T>(json) {
         Ok(value) => Some(Loaded {
@@ -187,6 +214,27 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
             );
             None
         }
+    }
+}
+
+/// Removes object entries whose value is null (they were invalid).
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+fn contains_null(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(map) => map.values().any(contains_null),
+        Value::Array(items) => items.iter().any(contains_null),
+        _ => false,
     }
 }
 
@@ -303,6 +351,8 @@ struct Checker<'a> {
     spans: &'a SpanIndex,
     diags: Vec<Diagnostic>,
     kind: FileKind,
+    /// First path segments of the nodes with errors.
+    bad_roots: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -323,7 +373,20 @@ impl<'a> Checker<'a> {
         s
     }
 
-    fn check(&mut self, schema: &'a Value, value: &Value, path: &str) {
+    fn check(&mut self, schema: &'a Value, value: &mut Value, path: &str) {
+        let before = self.diags.len();
+        self.check_inner(schema, value, path);
+        // A node with its own error (not one inside it) is dropped from the value.
+        if self.diags.len() > before {
+            let root = path.split(['.', '[']).next().unwrap_or(path);
+            self.bad_roots.insert(root.to_string());
+            if !matches!(value, Value::Object(_) | Value::Array(_)) {
+                *value = Value::Null;
+            }
+        }
+    }
+
+    fn check_inner(&mut self, schema: &'a Value, value: &mut Value, path: &str) {
         let schema = self.resolve(schema);
         if schema.as_bool() == Some(true) {
             return;
@@ -360,8 +423,10 @@ impl<'a> Checker<'a> {
                         spans: self.spans,
                         diags: Vec::new(),
                         kind: self.kind,
+                        bad_roots: Default::default(),
                     };
-                    probe.check(alt, value, path);
+                    let mut copy = value.clone();
+                    probe.check(alt, &mut copy, path);
                     if probe.diags.is_empty() {
                         return;
                     }
@@ -380,13 +445,14 @@ impl<'a> Checker<'a> {
         let types = schema_types(schema);
         if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
             self.type_error(&types, value, path);
+            *value = Value::Null;
             return;
         }
         match value {
             Value::Object(map) => self.check_object(schema, map, path),
             Value::Array(items) => {
                 if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
+                    for (i, item) in items.iter_mut().enumerate() {
                         self.check(item_schema, item, &index(path, i));
                     }
                 }
@@ -397,20 +463,27 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_object(&mut self, schema: &'a Value, map: &Map<String, Value>, path: &str) {
+    fn check_object(&mut self, schema: &'a Value, map: &mut Map<String, Value>, path: &str) {
         let props = schema.get("properties").and_then(Value::as_object);
         let additional = schema.get("additionalProperties");
-        for (key, value) in map {
+        let mut unknown = Vec::new();
+        for (key, value) in map.iter_mut() {
             let p = child(path, key);
             if let Some(prop) = props.and_then(|props| props.get(key)) {
                 self.check(prop, value, &p);
                 continue;
             }
             match additional {
-                Some(Value::Bool(false)) => self.unknown_key(key, props, path, &p),
+                Some(Value::Bool(false)) => {
+                    self.unknown_key(key, props, path, &p);
+                    unknown.push(key.clone());
+                }
                 Some(extra) if extra.is_object() => self.check(extra, value, &p),
                 _ => {}
             }
+        }
+        for key in unknown {
+            map.remove(&key);
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {

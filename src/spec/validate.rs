@@ -103,9 +103,12 @@ pub fn load_config(tree: &SourceTree) -> LoadOutput {
     }
 
     // Tenant names are needed to check references between tenants (allow_from, restores).
+    // Files that failed to load still name a tenant: their file name. Counting them avoids
+    // a cascade of "unknown tenant" errors caused by one broken file.
     let tenant_names: BTreeSet<&str> = tenants_loaded
         .iter()
         .map(|t| t.value.name.as_str())
+        .chain(tree.tenants.iter().map(|f| file_stem(&f.path)))
         .collect();
 
     let checked: Vec<(Option<Tenant>, Vec<Diagnostic>)> = tenants_loaded
