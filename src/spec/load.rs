@@ -734,8 +734,13 @@ fn table_display(path: &str) -> String {
 
 fn first_sentence(s: &str) -> String {
     let s = s.split("\n\n").next().unwrap_or(s).replace('\n', " ");
-    match s.find(". ") {
-        Some(i) => s[..i].to_string(),
-        None => s.trim_end_matches('.').to_string(),
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let prev = s[..i].chars().last();
+        if c == '.' && next == Some(' ') && prev != Some('.') && prev.is_some_and(|p| p.is_alphanumeric() || p == ')') {
+            return s[..i].to_string();
+        }
     }
+    s.trim_end_matches('.').to_string()
 }

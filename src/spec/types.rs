@@ -475,7 +475,7 @@ pub struct Retention {
 pub struct Schedule {
     /// Name, unique within the tenant; a DNS label.
     pub name: String,
-    /// When to run: a 5-field cron expression ("0 2 * * *") or @daily, @hourly, ...
+    /// When to run: a 5-field cron expression ("0 2 * * *") or a macro such as "@daily"
     pub cron: String,
     /// IANA time zone of the cron expression ("Europe/Berlin"); UTC when absent.
     #[serde(default)]

@@ -911,7 +911,7 @@ fn check_tenant(
     }
     let pick = |over: &Option<Quantity>, default: &Quantity, key: &str, diags: &mut Vec<Diagnostic>| match over {
         Some(q) => {
-            quantity(f, &t.spans, &child("database", key), q, diags);
+            quantity(f, &t.spans, &format!("database.{key}"), q, diags);
             sourced(q.clone(), Origin::Tenant)
         }
         None => sourced(default.clone(), Origin::Platform),
