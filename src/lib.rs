@@ -10,4 +10,5 @@ pub mod diag;
 pub mod printer;
 pub mod source;
 pub mod spec;
+pub mod synth;
 pub mod values;

@@ -18,3 +18,32 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("backups.schema.json", pretty(schema_for!(BackupFile))),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schemas under `schemas/` must be what the types generate today.
+    #[test]
+    fn committed_schemas_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        for (name, text) in all() {
+            let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                committed == text,
+                "schemas/{name} is stale: run `cargo run -- schema --write schemas`"
+            );
+        }
+    }
+
+    #[test]
+    fn schemas_carry_doc_comments_and_reject_unknown_keys() {
+        let tenant = &all()[1].1;
+        let v: serde_json::Value = serde_json::from_str(tenant).unwrap();
+        assert_eq!(v["additionalProperties"], false);
+        assert!(v["properties"]["tier"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("quota preset"));
+    }
+}
