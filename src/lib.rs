@@ -4,5 +4,7 @@
 //! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
+pub mod object;
+pub mod render;
 pub mod spec;
 pub mod values;
