@@ -23,10 +23,11 @@ fn find<'a>(r: &'a Rendered, tenant: &str, kind: &str, name: &str) -> Option<&'a
         .find(|o| o.tenant == tenant && o.id.kind == kind && o.id.name == name)
 }
 
-fn get<'a>(r: &'a Rendered, tenant: &str, kind: &str, name: &str) -> &'a Json {
-    &find(r, tenant, kind, name)
+fn get(r: &Rendered, tenant: &str, kind: &str, name: &str) -> Json {
+    find(r, tenant, kind, name)
         .unwrap_or_else(|| panic!("{kind}/{name} of {tenant} not rendered"))
         .manifest
+        .to_value()
 }
 
 fn ids(r: &Rendered, tenant: &str) -> Vec<String> {
@@ -98,7 +99,8 @@ fn ownership_labels_and_source_on_every_object() {
     let r = render_sample();
     assert!(!r.objects.is_empty());
     for o in &r.objects {
-        let meta = &o.manifest["metadata"];
+        let manifest = o.manifest.to_value();
+        let meta = &manifest["metadata"];
         assert_eq!(meta["labels"][MANAGED_BY_LABEL], "berth", "{}", o.id);
         assert_eq!(meta["labels"][TENANT_LABEL], o.tenant.as_str(), "{}", o.id);
         assert_eq!(meta["labels"]["platform"], "dbaas", "{}", o.id);
@@ -518,7 +520,7 @@ fn minimal_tenant_renders() {
 fn objects_match_kubernetes_types() {
     use k8s_openapi::api::{apps, batch, core, networking, policy, rbac};
     fn check<T: serde::de::DeserializeOwned>(o: &DesiredObject) {
-        if let Err(e) = serde_json::from_value::<T>(o.manifest.clone()) {
+        if let Err(e) = serde_json::from_value::<T>(o.manifest.to_value()) {
             panic!("{} does not deserialize: {e}", o.id);
         }
     }
@@ -567,7 +569,11 @@ fn timing() {
     let compiled = start.elapsed();
     let r = render(&config, &set).unwrap();
     let rendered = start.elapsed();
-    let yaml = to_yaml(&r.objects);
+    let yaml = if std::env::var_os("BERTH_NO_YAML").is_some() {
+        String::new()
+    } else {
+        to_yaml(&r.objects)
+    };
     let total = start.elapsed();
     eprintln!(
         "{n} tenants -> {} objects: compile {:?}, render {:?}, to_yaml {:?} ({} MB)",
@@ -577,4 +583,46 @@ fn timing() {
         total - rendered,
         yaml.len() / 1_000_000
     );
+}
+
+/// Splits the time of rendering into template execution and YAML parsing (single thread).
+#[test]
+#[ignore]
+fn timing_split() {
+    let config = super::testutil::many_tenants(1000);
+    let set = TemplateSet::builtin();
+    let platform = platform_value(&config);
+    let start = std::time::Instant::now();
+    let mut texts = Vec::new();
+    for t in &config.tenants {
+        let tv = Value::from(Serde(t));
+        for info in set.templates() {
+            if info.scope != Scope::Tenant {
+                continue;
+            }
+            let ctx = Value::from(std::collections::BTreeMap::from([
+                ("tenant", tv.clone()),
+                ("platform", platform.clone()),
+            ]));
+            texts.push(
+                set.env
+                    .get_template(info.name)
+                    .unwrap()
+                    .render(&ctx)
+                    .unwrap(),
+            );
+        }
+    }
+    let templating = start.elapsed();
+    let mut n = 0;
+    for text in &texts {
+        for doc in split_documents(text) {
+            if parse_document(doc.text).unwrap().is_some() {
+                n += 1;
+            }
+        }
+    }
+    let parsing = start.elapsed() - templating;
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
+    eprintln!("templating {templating:?}, parsing {parsing:?} ({n} docs, {bytes} bytes)");
 }
