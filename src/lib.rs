@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod object;
 pub mod printer;
+pub mod render;
 pub mod source;
 pub mod spec;
 pub mod synth;
