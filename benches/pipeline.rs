@@ -51,7 +51,10 @@ fn main() {
     println!("read files:         {:8.1} ms", ms(best[0]));
     println!("load + validate:    {:8.1} ms", ms(best[1]));
     println!("render:             {:8.1} ms", ms(best[2]));
-    println!("total:              {:8.1} ms  (best of {runs})", ms(best[3]));
+    println!(
+        "total:              {:8.1} ms  (best of {runs})",
+        ms(best[3])
+    );
     println!("peak memory (RSS):  {:8.1} MiB", peak_rss_mib());
 }
 

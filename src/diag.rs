@@ -226,11 +226,7 @@ fn render_one(out: &mut String, d: &Diagnostic, sources: &SourceMap, color: bool
         }
         let mut lines = help.lines();
         if let Some(first) = lines.next() {
-            let _ = writeln!(
-                out,
-                "{pad} {} {first}",
-                style.paint("1;34", "= help:")
-            );
+            let _ = writeln!(out, "{pad} {} {first}", style.paint("1;34", "= help:"));
         }
         for line in lines {
             let _ = writeln!(out, "{pad}         {line}");
@@ -303,7 +299,10 @@ fn render_label(
     let _ = writeln!(
         out,
         "{pad} {bar} {indent}{}",
-        style.paint(if primary { code } else { "1;34" }, &format!("{carets}{label_text}"))
+        style.paint(
+            if primary { code } else { "1;34" },
+            &format!("{carets}{label_text}")
+        )
     );
 }
 
@@ -312,7 +311,10 @@ fn expand_tabs(line: &str) -> String {
 }
 
 /// The closest of `candidates` to `word`, if one is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase());

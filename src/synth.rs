@@ -78,7 +78,11 @@ pub fn tenant_toml(i: usize) -> String {
     let _ = writeln!(s, "tier = \"{tier}\"");
     let _ = writeln!(s, "labels = {{ \"cost-center\" = \"cc-{}\" }}", i % 97);
     let _ = writeln!(s);
-    for (m, role) in ["admin", "editor", "viewer"].iter().enumerate().take(1 + i % 3) {
+    for (m, role) in ["admin", "editor", "viewer"]
+        .iter()
+        .enumerate()
+        .take(1 + i % 3)
+    {
         let _ = writeln!(s, "[[members]]");
         let _ = writeln!(s, "name = \"user{m}@{name}.example\"");
         let _ = writeln!(s, "role = \"{role}\"\n");

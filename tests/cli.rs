@@ -12,7 +12,11 @@ use support::{berth, fixture_repo, Run};
 fn check_invalid(name: &str) {
     let repo = fixture_repo(Some(name));
     let run = berth(&["validate", "."], repo.path());
-    assert_eq!(run.code, 1, "validate must fail on `{name}`:\n{}", run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "validate must fail on `{name}`:\n{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty(), "nothing on stdout when invalid");
     insta::assert_snapshot!(format!("invalid_{name}"), run.stderr);
 }
@@ -103,15 +107,21 @@ fn validate_accepts_symlink_inside_repository() {
     )
     .unwrap();
     #[cfg(unix)]
-    std::os::unix::fs::symlink("../shared/globex.toml", repo.path().join("tenants/globex.toml"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        "../shared/globex.toml",
+        repo.path().join("tenants/globex.toml"),
+    )
+    .unwrap();
     let run = berth(&["validate", "."], repo.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]
 fn validate_accepts_examples() {
-    let run = berth(&["validate", "examples"], env!("CARGO_MANIFEST_DIR").as_ref());
+    let run = berth(
+        &["validate", "examples"],
+        env!("CARGO_MANIFEST_DIR").as_ref(),
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("validate_examples", run.stdout);
 }
@@ -121,7 +131,12 @@ fn validate_missing_directory_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let run = berth(&["validate", "does-not-exist"], dir.path());
     assert_eq!(run.code, 1);
-    assert!(run.stderr.starts_with("error: cannot read the config repository"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read the config repository"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"));
 }
 
@@ -129,5 +144,8 @@ fn validate_missing_directory_is_an_error_not_a_panic() {
 fn usage_errors_exit_64_not_2() {
     let dir = tempfile::tempdir().unwrap();
     let run: Run = berth(&["validate", "--no-such-flag"], dir.path());
-    assert_eq!(run.code, 64, "2 means 'changes present'; usage errors must not use it");
+    assert_eq!(
+        run.code, 64,
+        "2 means 'changes present'; usage errors must not use it"
+    );
 }

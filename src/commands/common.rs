@@ -4,20 +4,81 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::diag;
+use crate::diag::{self, Diagnostic, SourceMap};
 use crate::printer::Printer;
+use crate::render::{self, RenderError, Rendered, TemplateSet};
 use crate::source;
 use crate::spec::{self, LoadOutput};
 
-/// Reads and validates the repository at `dir`, printing diagnostics to stderr.
-/// Returns the load output; `config` is `None` when there were errors.
-pub fn load(dir: &Path, printer: &Printer) -> anyhow::Result<LoadOutput> {
+/// Reads, validates and renders the repository at `dir`, printing every problem (spec
+/// diagnostics, then template problems) to stderr. `rendered` is `None` when anything failed.
+pub fn load_and_render(
+    dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
     let tree = source::read_dir(dir).with_context(|| "cannot read the config repository")?;
-    let out = spec::load_config(&tree);
+    let mut out = spec::load_config(&tree);
+    let templates = TemplateSet::new(&tree.template_texts());
+    let rendered = match (&out.config, templates) {
+        (Some(config), Ok(templates)) => match render::render(config, &templates) {
+            Ok(r) => Some(r),
+            Err(errors) => {
+                out.diagnostics
+                    .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
+                out.config = None;
+                None
+            }
+        },
+        (_, Err(errors)) => {
+            out.diagnostics
+                .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
+            out.config = None;
+            None
+        }
+        (None, Ok(_)) => None,
+    };
     if !out.diagnostics.is_empty() {
-        printer.err(&diag::render(&out.diagnostics, &out.sources, printer.color_err));
+        printer.err(&diag::render(
+            &out.diagnostics,
+            &out.sources,
+            printer.color_err,
+        ));
     }
-    Ok(out)
+    Ok((out, rendered))
+}
+
+/// A template problem as a diagnostic pointing into the override file when there is one.
+fn render_diagnostic(e: &RenderError, sources: &SourceMap) -> Diagnostic {
+    let mut message = e.message.clone();
+    if let Some(t) = &e.tenant {
+        message = format!("{message} (rendering tenant `{t}`)");
+    }
+    let mut d = Diagnostic::error(message).maybe_help(e.help.clone());
+    match (&e.template, e.line) {
+        (Some(file), Some(line)) if !e.in_output && sources.get(file).is_some() => {
+            let text = sources.get(file).unwrap_or_default();
+            let start: usize = text
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
+            let len = text[start.min(text.len())..]
+                .find('\n')
+                .unwrap_or(text.len() - start.min(text.len()));
+            d = d.at(file, Some(start..start + len), "");
+        }
+        (Some(file), Some(line)) => {
+            let what = if e.in_output {
+                "rendered output of "
+            } else {
+                ""
+            };
+            d = d.at(file, None, format!("at line {line} of the {what}{file}"));
+        }
+        (Some(file), None) => d = d.at(file, None, ""),
+        _ => {}
+    }
+    d
 }
 
 /// The closing line of a failed validation.

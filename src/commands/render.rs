@@ -1,17 +1,36 @@
 //! `berth render [DIR]`.
 
-use super::common::{failure_summary, load};
+use super::common::{failure_summary, load_and_render};
 use super::{CommandError, Outcome};
-use crate::cli::RenderArgs;
+use crate::cli::{RenderArgs, RenderFormat};
 use crate::printer::Printer;
+use crate::render;
 
-/// Prints the objects the specs become.
+/// Prints the objects the specs become, as YAML documents or a JSON `List`.
 pub fn run(args: &RenderArgs, printer: &Printer) -> Result<Outcome, CommandError> {
-    let out = load(&args.dir, printer)?;
-    if out.config.is_none() {
+    let (out, rendered) = load_and_render(&args.dir, printer)?;
+    let (Some(config), Some(rendered)) = (&out.config, rendered) else {
         printer.err(&failure_summary(&out));
         return Ok(Outcome::Failure);
+    };
+    for t in &args.tenant {
+        if !config.tenants.iter().any(|c| &c.name == t) {
+            printer.err(&format!(
+                "error: no tenant named `{t}` in {}\n",
+                args.dir.display()
+            ));
+            return Ok(Outcome::Failure);
+        }
     }
-    printer.err("render: not wired yet\n");
-    Ok(Outcome::Failure)
+    let objects: Vec<_> = rendered
+        .objects
+        .into_iter()
+        .filter(|o| args.tenant.is_empty() || args.tenant.contains(&o.tenant))
+        .collect();
+    let text = match args.output {
+        RenderFormat::Yaml => render::to_yaml(&objects),
+        RenderFormat::Json => render::to_json(&objects),
+    };
+    printer.out(&text);
+    Ok(Outcome::Success)
 }

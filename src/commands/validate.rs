@@ -1,33 +1,38 @@
 //! `berth validate [DIR]`.
 
-use super::common::{failure_summary, load, plural};
+use super::common::{failure_summary, load_and_render, plural};
 use super::{CommandError, Outcome};
 use crate::cli::ValidateArgs;
 use crate::printer::Printer;
 
 /// Validates a repository: every problem, then exit 1; or a one-line summary and exit 0.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> Result<Outcome, CommandError> {
-    let out = load(&args.dir, printer)?;
-    match &out.config {
-        None => {
+    let (out, rendered) = load_and_render(&args.dir, printer)?;
+    match (&out.config, rendered) {
+        (None, _) | (_, None) => {
             printer.err(&failure_summary(&out));
             Ok(Outcome::Failure)
         }
-        Some(config) => {
+        (Some(config), Some(rendered)) => {
             let warnings = out.diagnostics.len();
             let schedules: usize = config.tenants.iter().map(|t| t.schedules.len()).sum();
             let restores: usize = config.tenants.iter().map(|t| t.restores.len()).sum();
             let mut line = format!(
-                "{} is valid: {}, {}, {}",
+                "{} is valid: {}, {}, {}; {} rendered",
                 args.dir.display(),
                 plural(config.tenants.len(), "tenant", "tenants"),
                 plural(schedules, "backup schedule", "backup schedules"),
                 plural(restores, "restore request", "restore requests"),
+                plural(rendered.objects.len(), "object", "objects"),
             );
             if out.counts.templates > 0 {
                 line.push_str(&format!(
                     ", {}",
-                    plural(out.counts.templates, "template override", "template overrides")
+                    plural(
+                        out.counts.templates,
+                        "template override",
+                        "template overrides"
+                    )
                 ));
             }
             if warnings > 0 {

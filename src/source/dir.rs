@@ -34,11 +34,9 @@ pub fn read_dir(root: &Path) -> Result<SourceTree, SourceError> {
     match read_one(&canonical_root, &platform_path, "platform.toml") {
         Read::File(f) => tree.platform = Some(f),
         Read::Missing => tree.diagnostics.push(
-            Diagnostic::error(format!(
-                "`{}` has no platform.toml",
-                root.display()
-            ))
-            .help("a config repository has platform.toml at its root, next to tenants/ and backups/"),
+            Diagnostic::error(format!("`{}` has no platform.toml", root.display())).help(
+                "a config repository has platform.toml at its root, next to tenants/ and backups/",
+            ),
         ),
         Read::Problem(d, text) => {
             if let Some(text) = text {
@@ -159,7 +157,9 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Missing,
         Err(e) => {
-            return problem(Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""))
+            return problem(
+                Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""),
+            )
         }
     };
     if link_meta.file_type().is_symlink() {
@@ -186,7 +186,9 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            return problem(Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""))
+            return problem(
+                Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""),
+            )
         }
     };
     if meta.is_dir() {
@@ -199,7 +201,9 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return problem(Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""))
+            return problem(
+                Diagnostic::error(format!("cannot read `{rel}`: {e}")).at(rel, None, ""),
+            )
         }
     };
     match String::from_utf8(bytes) {
@@ -213,7 +217,11 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
             let lossy: Arc<str> = String::from_utf8_lossy(e.as_bytes()).into();
             // The lossy text is identical up to the first invalid byte, which becomes U+FFFD.
             let d = Diagnostic::error(format!("`{rel}` is not valid UTF-8"))
-                .at(rel, Some(valid..valid + '\u{FFFD}'.len_utf8()), format!("invalid byte sequence ({bad_len} byte(s))"))
+                .at(
+                    rel,
+                    Some(valid..valid + '\u{FFFD}'.len_utf8()),
+                    format!("invalid byte sequence ({bad_len} byte(s))"),
+                )
                 .help("save the file as UTF-8");
             Read::Problem(Box::new(d), Some(lossy))
         }
@@ -223,4 +231,3 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
 fn problem(d: Diagnostic) -> Read {
     Read::Problem(Box::new(d), None)
 }
-

@@ -252,7 +252,9 @@ fn syntax_help(message: &str, text: &str, span: &Range<usize>) -> Option<String>
     if message.contains("duplicate key") {
         return Some("each key may appear once per table; remove or rename one of them".into());
     }
-    if message.contains("invalid string") || message.contains("expected") && at.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if message.contains("invalid string")
+        || message.contains("expected") && at.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
         return Some("strings are written in double quotes: `key = \"value\"`".into());
     }
     if message.contains("unclosed") || message.contains("missing") && message.contains('"') {
@@ -524,8 +526,11 @@ impl<'a> Checker<'a> {
         } else {
             format!("in `{}`", table_display(table))
         };
-        let d = Diagnostic::error(format!("unknown key `{key}` {within}"))
-            .at(self.file, span, "unknown key");
+        let d = Diagnostic::error(format!("unknown key `{key}` {within}")).at(
+            self.file,
+            span,
+            "unknown key",
+        );
         let help = match did_you_mean(key, known.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None if known.is_empty() => "remove this key".to_string(),
@@ -536,11 +541,7 @@ impl<'a> Checker<'a> {
 
     fn missing_key(&mut self, key: &str, props: Option<&Map<String, Value>>, table: &str) {
         let (message, span, label) = if table.is_empty() {
-            (
-                format!("missing required key `{key}`"),
-                None,
-                String::new(),
-            )
+            (format!("missing required key `{key}`"), None, String::new())
         } else {
             (
                 format!("missing required key `{key}` in `{}`", table_display(table)),
@@ -553,7 +554,7 @@ impl<'a> Checker<'a> {
             .map(|s| self.resolve(s))
             .and_then(|s| s.get("description"))
             .and_then(Value::as_str)
-            .map(|d| first_sentence(d));
+            .map(first_sentence);
         let help = match description {
             Some(d) => format!("add `{key} = ...`: {d}"),
             None => format!("add `{key} = ...`"),
@@ -590,7 +591,11 @@ impl<'a> Checker<'a> {
                     describe(value)
                 ))
                 .at(self.file, span, "wrong type")
-                .help(format!("write it as a string, e.g. `{} = \"{}\"`", last_key(path), allowed.first().copied().unwrap_or(""))),
+                .help(format!(
+                    "write it as a string, e.g. `{} = \"{}\"`",
+                    last_key(path),
+                    allowed.first().copied().unwrap_or("")
+                )),
             ),
         }
     }
@@ -599,12 +604,20 @@ impl<'a> Checker<'a> {
         let expected = expected_text(types);
         let span = self.spans.value(path);
         let help = match (value, types) {
-            (Value::String(s), t) if (t.contains(&"integer") || t.contains(&"number")) && s.trim().parse::<f64>().is_ok() => {
-                Some(format!("remove the quotes: `{} = {}`", last_key(path), s.trim()))
+            (Value::String(s), t)
+                if (t.contains(&"integer") || t.contains(&"number"))
+                    && s.trim().parse::<f64>().is_ok() =>
+            {
+                Some(format!(
+                    "remove the quotes: `{} = {}`",
+                    last_key(path),
+                    s.trim()
+                ))
             }
-            (Value::Number(n), t) if t.contains(&"string") => {
-                Some(format!("put the value in quotes: `{} = \"{n}\"`", last_key(path)))
-            }
+            (Value::Number(n), t) if t.contains(&"string") => Some(format!(
+                "put the value in quotes: `{} = \"{n}\"`",
+                last_key(path)
+            )),
             (Value::String(s), t) if t.contains(&"boolean") && (s == "true" || s == "false") => {
                 Some(format!("remove the quotes: `{} = {s}`", last_key(path)))
             }
@@ -633,8 +646,11 @@ impl<'a> Checker<'a> {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
             if x < min {
                 self.diags.push(
-                    Diagnostic::error(format!("`{path}` must be at least {min}, found {n}"))
-                        .at(self.file, span.clone(), "too small"),
+                    Diagnostic::error(format!("`{path}` must be at least {min}, found {n}")).at(
+                        self.file,
+                        span.clone(),
+                        "too small",
+                    ),
                 );
                 return;
             }
@@ -642,8 +658,11 @@ impl<'a> Checker<'a> {
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
             if x > max {
                 self.diags.push(
-                    Diagnostic::error(format!("`{path}` must be at most {max}, found {n}"))
-                        .at(self.file, span, "too large"),
+                    Diagnostic::error(format!("`{path}` must be at most {max}, found {n}")).at(
+                        self.file,
+                        span,
+                        "too large",
+                    ),
                 );
             }
         }
@@ -738,7 +757,11 @@ fn first_sentence(s: &str) -> String {
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
         let prev = s[..i].chars().last();
-        if c == '.' && next == Some(' ') && prev != Some('.') && prev.is_some_and(|p| p.is_alphanumeric() || p == ')') {
+        if c == '.'
+            && next == Some(' ')
+            && prev != Some('.')
+            && prev.is_some_and(|p| p.is_alphanumeric() || p == ')')
+        {
             return s[..i].to_string();
         }
     }

@@ -33,7 +33,10 @@ pub fn dns_subdomain_problem(name: &str) -> Option<String> {
         return Some("must not be empty".to_string());
     }
     if name.len() > 253 {
-        return Some(format!("is {} characters long, the limit is 253", name.len()));
+        return Some(format!(
+            "is {} characters long, the limit is 253",
+            name.len()
+        ));
     }
     for part in name.split('.') {
         if let Some(p) = dns_label_problem(part, 63) {
@@ -84,7 +87,10 @@ fn qualified_name_problem(name: &str) -> Option<String> {
         return Some("must not be empty".to_string());
     }
     if name.len() > 63 {
-        return Some(format!("is {} characters long, the limit is 63", name.len()));
+        return Some(format!(
+            "is {} characters long, the limit is 63",
+            name.len()
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -110,7 +116,9 @@ pub fn label_value_problem(value: &str) -> Option<String> {
 
 /// Namespaces that tenants may never use.
 pub fn is_reserved_namespace(ns: &str) -> bool {
-    matches!(ns, "default" | "berth-system") || ns.starts_with("kube-") || ns.starts_with("openshift")
+    matches!(ns, "default" | "berth-system")
+        || ns.starts_with("kube-")
+        || ns.starts_with("openshift")
 }
 
 /// Why `name` is not a plain SQL identifier.
@@ -143,7 +151,9 @@ mod tests {
         assert!(dns_label_problem("Acme", 63).unwrap().contains("uppercase"));
         assert!(dns_label_problem("acme_1", 63).unwrap().contains("`_`"));
         assert!(dns_label_problem("-acme", 63).is_some());
-        assert!(dns_label_problem(&"a".repeat(64), 63).unwrap().contains("64"));
+        assert!(dns_label_problem(&"a".repeat(64), 63)
+            .unwrap()
+            .contains("64"));
         assert_eq!(suggest_label("Acme_Corp", 63).as_deref(), Some("acme-corp"));
     }
 

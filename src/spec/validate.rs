@@ -10,16 +10,14 @@ use rayon::prelude::*;
 
 use super::load::{child, index, load, FileKind, Loaded};
 use super::model::{
-    BackupSchedule, Cluster, ClusterTarget, Config, Database, Location, Origin, PolicyModel,
-    Quota, RestoreRequest, RetentionModel, Sourced, Tenant, TenantMember,
+    BackupSchedule, Cluster, ClusterTarget, Config, Database, Location, Origin, PolicyModel, Quota,
+    RestoreRequest, RetentionModel, Sourced, Tenant, TenantMember,
 };
 use super::names::{
     dns_label_problem, dns_subdomain_problem, is_reserved_namespace, label_key_problem,
     label_value_problem, sql_identifier_problem, suggest_label,
 };
-use super::types::{
-    BackupFile, BackupKind, LocationKind, PlatformFile, SubjectKind, TenantFile,
-};
+use super::types::{BackupFile, BackupKind, LocationKind, PlatformFile, SubjectKind, TenantFile};
 use crate::diag::{did_you_mean, Diagnostic, SourceMap};
 use crate::source::SourceTree;
 use crate::values::cron::parse_cron;
@@ -206,8 +204,16 @@ fn sort_diagnostics(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let fa = a.file();
         let fb = b.file();
-        let sa = a.primary.as_ref().and_then(|l| l.span.clone()).map_or(0, |s| s.start);
-        let sb = b.primary.as_ref().and_then(|l| l.span.clone()).map_or(0, |s| s.start);
+        let sa = a
+            .primary
+            .as_ref()
+            .and_then(|l| l.span.clone())
+            .map_or(0, |s| s.start);
+        let sb = b
+            .primary
+            .as_ref()
+            .and_then(|l| l.span.clone())
+            .map_or(0, |s| s.start);
         (rank(fa), fa, sa).cmp(&(rank(fb), fb, sb))
     });
 }
@@ -320,8 +326,11 @@ impl<'a> PlatformCtx<'a> {
             let path = child("tiers", name);
             if let Some(problem) = dns_label_problem(name, 63) {
                 diags.push(
-                    Diagnostic::error(format!("tier name `{name}` {problem}"))
-                        .at(f, p.spans.key(&path), "not a DNS label"),
+                    Diagnostic::error(format!("tier name `{name}` {problem}")).at(
+                        f,
+                        p.spans.key(&path),
+                        "not a DNS label",
+                    ),
                 );
             }
             let cpu = quantity(f, &p.spans, &child(&path, "cpu"), &t.cpu, diags);
@@ -376,18 +385,33 @@ impl<'a> PlatformCtx<'a> {
         }
         // Database defaults.
         let db = &v.database;
-        for (key, text) in [("engine", &db.engine), ("image", &db.image), ("version", &db.version)] {
+        for (key, text) in [
+            ("engine", &db.engine),
+            ("image", &db.image),
+            ("version", &db.version),
+        ] {
             if text.trim().is_empty() {
-                diags.push(
-                    Diagnostic::error(format!("`database.{key}` is empty"))
-                        .at(f, p.spans.value(&child("database", key)), ""),
-                );
+                diags.push(Diagnostic::error(format!("`database.{key}` is empty")).at(
+                    f,
+                    p.spans.value(&child("database", key)),
+                    "",
+                ));
             }
         }
-        if db.image.contains(':') && !db.image.contains('/') || db.image.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+        if db.image.contains(':') && !db.image.contains('/')
+            || db
+                .image
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':'))
+        {
             diags.push(
                 Diagnostic::error("`database.image` includes a tag")
-                    .at(f, p.spans.value("database.image"), "tag belongs in `version`")
+                    .at(
+                        f,
+                        p.spans.value("database.image"),
+                        "tag belongs in `version`",
+                    )
                     .help("write the image without its tag and the tag in `database.version`"),
             );
         }
@@ -395,20 +419,37 @@ impl<'a> PlatformCtx<'a> {
             diags.push(
                 Diagnostic::error("`database.replicas` must be at least 1")
                     .at(f, p.spans.value("database.replicas"), "")
-                    .help("to stop a tenant's database, set `paused = true` in its [database] table"),
+                    .help(
+                        "to stop a tenant's database, set `paused = true` in its [database] table",
+                    ),
             );
         }
         quantity(f, &p.spans, "database.storage", &db.storage, diags);
-        quantity(f, &p.spans, "database.resources.cpu", &db.resources.cpu, diags);
-        quantity(f, &p.spans, "database.resources.memory", &db.resources.memory, diags);
+        quantity(
+            f,
+            &p.spans,
+            "database.resources.cpu",
+            &db.resources.cpu,
+            diags,
+        );
+        quantity(
+            f,
+            &p.spans,
+            "database.resources.memory",
+            &db.resources.memory,
+            diags,
+        );
         if let Some(l) = &db.resources.cpu_limit {
             quantity(f, &p.spans, "database.resources.cpu_limit", l, diags);
         }
         if let Some(sc) = &db.storage_class {
             if let Some(problem) = dns_subdomain_problem(sc) {
                 diags.push(
-                    Diagnostic::error(format!("storage class `{sc}` {problem}"))
-                        .at(f, p.spans.value("database.storage_class"), ""),
+                    Diagnostic::error(format!("storage class `{sc}` {problem}")).at(
+                        f,
+                        p.spans.value("database.storage_class"),
+                        "",
+                    ),
                 );
             }
         }
@@ -418,8 +459,11 @@ impl<'a> PlatformCtx<'a> {
             let path = child("backup_locations", name);
             if let Some(problem) = dns_label_problem(name, 63) {
                 diags.push(
-                    Diagnostic::error(format!("backup location name `{name}` {problem}"))
-                        .at(f, p.spans.key(&path), "not a DNS label"),
+                    Diagnostic::error(format!("backup location name `{name}` {problem}")).at(
+                        f,
+                        p.spans.key(&path),
+                        "not a DNS label",
+                    ),
                 );
             }
             let need = |key: &str, present: bool, diags: &mut Vec<Diagnostic>, why: &str| {
@@ -450,13 +494,20 @@ impl<'a> PlatformCtx<'a> {
                 ),
             }
             for key in ["url", "endpoint"] {
-                let val = if key == "url" { &loc.url } else { &loc.endpoint };
+                let val = if key == "url" {
+                    &loc.url
+                } else {
+                    &loc.endpoint
+                };
                 let Some(u) = val else { continue };
                 let kp = child(&path, key);
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     diags.push(
-                        Diagnostic::error(format!("`{kp}` must be an http:// or https:// URL"))
-                            .at(f, p.spans.value(&kp), ""),
+                        Diagnostic::error(format!("`{kp}` must be an http:// or https:// URL")).at(
+                            f,
+                            p.spans.value(&kp),
+                            "",
+                        ),
                     );
                 } else if url_has_credentials(u) {
                     diags.push(
@@ -478,16 +529,22 @@ impl<'a> PlatformCtx<'a> {
                     );
                 } else if let Some(problem) = dns_subdomain_problem(secret) {
                     diags.push(
-                        Diagnostic::error(format!("Secret name `{secret}` {problem}"))
-                            .at(f, p.spans.value(&kp), "not a Secret name"),
+                        Diagnostic::error(format!("Secret name `{secret}` {problem}")).at(
+                            f,
+                            p.spans.value(&kp),
+                            "not a Secret name",
+                        ),
                     );
                 }
             }
         }
         if v.policy.apply_concurrency == 0 {
             diags.push(
-                Diagnostic::error("`policy.apply_concurrency` must be at least 1")
-                    .at(f, p.spans.value("policy.apply_concurrency"), ""),
+                Diagnostic::error("`policy.apply_concurrency` must be at least 1").at(
+                    f,
+                    p.spans.value("policy.apply_concurrency"),
+                    "",
+                ),
             );
         }
         let quantities_ok = !diags[start..].iter().any(Diagnostic::is_error);
@@ -522,9 +579,13 @@ fn url_has_credentials(u: &str) -> bool {
 fn looks_like_credential(s: &str) -> bool {
     let aws_key = s.len() == 20 && (s.starts_with("AKIA") || s.starts_with("ASIA"));
     let has_secret_chars = s.chars().any(|c| matches!(c, '/' | '+' | '=' | ':' | '@'));
-    let mixed_case = s.chars().any(|c| c.is_ascii_uppercase()) && s.chars().any(|c| c.is_ascii_lowercase());
+    let mixed_case =
+        s.chars().any(|c| c.is_ascii_uppercase()) && s.chars().any(|c| c.is_ascii_lowercase());
     let long_token = s.len() >= 32 && !s.contains('-') && !s.contains('.');
-    aws_key || has_secret_chars || (mixed_case && s.chars().any(|c| c.is_ascii_digit())) || long_token
+    aws_key
+        || has_secret_chars
+        || (mixed_case && s.chars().any(|c| c.is_ascii_digit()))
+        || long_token
 }
 
 fn unknown_ref<'c>(
@@ -562,8 +623,11 @@ fn quantity(
         Ok(v) => {
             if v.nanos() < 0 {
                 diags.push(
-                    Diagnostic::error(format!("`{path}` must not be negative"))
-                        .at(file, spans.value(path), ""),
+                    Diagnostic::error(format!("`{path}` must not be negative")).at(
+                        file,
+                        spans.value(path),
+                        "",
+                    ),
                 );
                 return None;
             }
@@ -631,8 +695,11 @@ fn check_databases(
     for (i, db) in dbs.iter().enumerate() {
         if let Some(problem) = sql_identifier_problem(db) {
             diags.push(
-                Diagnostic::error(format!("database name `{db}` {problem}"))
-                    .at(file, spans.value(&index(path, i)), ""),
+                Diagnostic::error(format!("database name `{db}` {problem}")).at(
+                    file,
+                    spans.value(&index(path, i)),
+                    "",
+                ),
             );
         }
     }
@@ -667,7 +734,11 @@ fn check_tenant(
                 "tenant `{}` is defined in `{f}`; the file name must be the tenant name",
                 v.name
             ))
-            .at(f, t.spans.value("name"), format!("does not match the file name `{stem}`"))
+            .at(
+                f,
+                t.spans.value("name"),
+                format!("does not match the file name `{stem}`"),
+            )
             .help(format!(
                 "rename the file to `tenants/{}.toml`, or set `name = \"{stem}\"`",
                 v.name
@@ -683,7 +754,11 @@ fn check_tenant(
         .namespace
         .clone()
         .unwrap_or_else(|| format!("{prefix}{}", v.name));
-    let ns_path = if v.namespace.is_some() { "namespace" } else { "name" };
+    let ns_path = if v.namespace.is_some() {
+        "namespace"
+    } else {
+        "name"
+    };
     if dns_label_problem(&v.name, 63).is_none() {
         if let Some(problem) = dns_label_problem(&namespace, 63) {
             let help = if v.namespace.is_none() {
@@ -714,8 +789,11 @@ fn check_tenant(
     for k in v.annotations.keys() {
         if let Some(problem) = label_key_problem(k) {
             diags.push(
-                Diagnostic::error(format!("annotation key `{k}` is not valid: {problem}"))
-                    .at(f, t.spans.key(&child("annotations", k)), ""),
+                Diagnostic::error(format!("annotation key `{k}` is not valid: {problem}")).at(
+                    f,
+                    t.spans.key(&child("annotations", k)),
+                    "",
+                ),
             );
         }
     }
@@ -765,16 +843,20 @@ fn check_tenant(
     for (i, m) in v.members.iter().enumerate() {
         let mp = index("members", i);
         if m.name.trim().is_empty() {
-            diags.push(
-                Diagnostic::error("member name is empty")
-                    .at(f, t.spans.value(&child(&mp, "name")), ""),
-            );
+            diags.push(Diagnostic::error("member name is empty").at(
+                f,
+                t.spans.value(&child(&mp, "name")),
+                "",
+            ));
         }
         if m.kind == SubjectKind::ServiceAccount {
             if let Some(problem) = dns_subdomain_problem(&m.name) {
                 diags.push(
-                    Diagnostic::error(format!("ServiceAccount name `{}` {problem}", m.name))
-                        .at(f, t.spans.value(&child(&mp, "name")), ""),
+                    Diagnostic::error(format!("ServiceAccount name `{}` {problem}", m.name)).at(
+                        f,
+                        t.spans.value(&child(&mp, "name")),
+                        "",
+                    ),
                 );
             }
         } else if m.namespace.is_some() {
@@ -788,7 +870,11 @@ fn check_tenant(
             diags.push(
                 Diagnostic::error(format!("member `{}` is listed twice", m.name))
                     .at(f, t.spans.value(&mp), "listed again here")
-                    .also(f, t.spans.value(&index("members", first)), "first listed here")
+                    .also(
+                        f,
+                        t.spans.value(&index("members", first)),
+                        "first listed here",
+                    )
                     .help("a member has one role; keep the entry with the role you mean"),
             );
         }
@@ -815,7 +901,9 @@ fn check_tenant(
             diags.push(
                 Diagnostic::error(format!("`{entry}` is not a namespace name: it {problem}"))
                     .at(f, t.spans.value(&ep), "")
-                    .help("list namespace names, or `tenant:<name>` for another tenant's namespace"),
+                    .help(
+                        "list namespace names, or `tenant:<name>` for another tenant's namespace",
+                    ),
             );
         } else {
             allow_from.push(entry.clone());
@@ -833,7 +921,12 @@ fn check_tenant(
     let before = diags.len();
     // Quota: overrides within the ceiling.
     let ceiling = tier.ceiling.clone().unwrap_or_default();
-    let q = |key: &str, preset: &Quantity, over: &Option<Quantity>, max: &Option<Quantity>, diags: &mut Vec<Diagnostic>| -> Sourced<Quantity> {
+    let q = |key: &str,
+             preset: &Quantity,
+             over: &Option<Quantity>,
+             max: &Option<Quantity>,
+             diags: &mut Vec<Diagnostic>|
+     -> Sourced<Quantity> {
         let Some(o) = over else {
             return sourced(preset.clone(), Origin::Tier);
         };
@@ -859,8 +952,20 @@ fn check_tenant(
     };
     let quota = Quota {
         cpu: q("cpu", &tier.cpu, &v.quota.cpu, &ceiling.cpu, &mut diags),
-        memory: q("memory", &tier.memory, &v.quota.memory, &ceiling.memory, &mut diags),
-        storage: q("storage", &tier.storage, &v.quota.storage, &ceiling.storage, &mut diags),
+        memory: q(
+            "memory",
+            &tier.memory,
+            &v.quota.memory,
+            &ceiling.memory,
+            &mut diags,
+        ),
+        storage: q(
+            "storage",
+            &tier.storage,
+            &v.quota.storage,
+            &ceiling.storage,
+            &mut diags,
+        ),
         pods: match v.quota.pods {
             Some(n) => {
                 let max = ceiling.pods.unwrap_or(tier.pods);
@@ -871,7 +976,9 @@ fn check_tenant(
                             v.tier
                         ))
                         .at(f, t.spans.value("quota.pods"), "above the tier's ceiling")
-                        .help(format!("lower it to at most {max}, or choose a bigger tier")),
+                        .help(format!(
+                            "lower it to at most {max}, or choose a bigger tier"
+                        )),
                     );
                 }
                 sourced(n, Origin::Tenant)
@@ -889,8 +996,14 @@ fn check_tenant(
     };
     if replicas.value == 0 || replicas.value > tier.max_db_replicas {
         let (span, label) = match d.replicas {
-            Some(_) => (t.spans.value("database.replicas"), "out of range".to_string()),
-            None => (t.spans.value("tier"), format!("platform default of {} replicas", pdb.replicas)),
+            Some(_) => (
+                t.spans.value("database.replicas"),
+                "out of range".to_string(),
+            ),
+            None => (
+                t.spans.value("tier"),
+                format!("platform default of {} replicas", pdb.replicas),
+            ),
         };
         let help = if replicas.value == 0 {
             "to stop the database, set `paused = true` instead".to_string()
@@ -909,7 +1022,10 @@ fn check_tenant(
             .help(help),
         );
     }
-    let pick = |over: &Option<Quantity>, default: &Quantity, key: &str, diags: &mut Vec<Diagnostic>| match over {
+    let pick = |over: &Option<Quantity>,
+                default: &Quantity,
+                key: &str,
+                diags: &mut Vec<Diagnostic>| match over {
         Some(q) => {
             quantity(f, &t.spans, &format!("database.{key}"), q, diags);
             sourced(q.clone(), Origin::Tenant)
@@ -917,8 +1033,18 @@ fn check_tenant(
         None => sourced(default.clone(), Origin::Platform),
     };
     let storage = pick(&d.storage, &pdb.storage, "storage", &mut diags);
-    let cpu = pick(&d.resources.cpu, &pdb.resources.cpu, "resources.cpu", &mut diags);
-    let memory = pick(&d.resources.memory, &pdb.resources.memory, "resources.memory", &mut diags);
+    let cpu = pick(
+        &d.resources.cpu,
+        &pdb.resources.cpu,
+        "resources.cpu",
+        &mut diags,
+    );
+    let memory = pick(
+        &d.resources.memory,
+        &pdb.resources.memory,
+        "resources.memory",
+        &mut diags,
+    );
     let cpu_limit = match &d.resources.cpu_limit {
         Some(l) => {
             quantity(f, &t.spans, "database.resources.cpu_limit", l, &mut diags);
@@ -1001,7 +1127,10 @@ fn check_tenant(
         database: Database {
             engine: pdb.engine.clone(),
             image: pdb.image.clone(),
-            client_image: pdb.client_image.clone().unwrap_or_else(|| image_ref.clone()),
+            client_image: pdb
+                .client_image
+                .clone()
+                .unwrap_or_else(|| image_ref.clone()),
             image_ref,
             version,
             replicas: if d.paused {
@@ -1011,7 +1140,10 @@ fn check_tenant(
             },
             paused: d.paused,
             storage,
-            storage_class: d.storage_class.clone().or_else(|| pdb.storage_class.clone()),
+            storage_class: d
+                .storage_class
+                .clone()
+                .or_else(|| pdb.storage_class.clone()),
             cpu,
             memory,
             cpu_limit,
@@ -1044,7 +1176,11 @@ fn check_unique_tenants(
             diags.push(
                 Diagnostic::error(format!("tenant `{}` is defined twice", t.value.name))
                     .at(&t.file.path, t.spans.value("name"), "defined again here")
-                    .also(&first.file.path, first.spans.value("name"), "first defined here")
+                    .also(
+                        &first.file.path,
+                        first.spans.value("name"),
+                        "first defined here",
+                    )
                     .help("tenant names are unique; rename or remove one of the files"),
             );
             continue;
@@ -1057,16 +1193,30 @@ fn check_unique_tenants(
             .clone()
             .unwrap_or_else(|| format!("{prefix}{}", t.value.name));
         if let Some(first) = namespaces.get(&ns) {
-            let path = if t.value.namespace.is_some() { "namespace" } else { "name" };
-            let first_path = if first.value.namespace.is_some() { "namespace" } else { "name" };
+            let path = if t.value.namespace.is_some() {
+                "namespace"
+            } else {
+                "name"
+            };
+            let first_path = if first.value.namespace.is_some() {
+                "namespace"
+            } else {
+                "name"
+            };
             diags.push(
                 Diagnostic::error(format!(
                     "tenants `{}` and `{}` share the namespace `{ns}`",
                     first.value.name, t.value.name
                 ))
                 .at(&t.file.path, t.spans.value(path), "same namespace")
-                .also(&first.file.path, first.spans.value(first_path), "already used here")
-                .help("every tenant needs a namespace of its own; change `namespace` in one of them"),
+                .also(
+                    &first.file.path,
+                    first.spans.value(first_path),
+                    "already used here",
+                )
+                .help(
+                    "every tenant needs a namespace of its own; change `namespace` in one of them",
+                ),
             );
         } else {
             namespaces.insert(ns, t);
@@ -1102,7 +1252,11 @@ fn check_backups(
                 "backups of tenant `{}` are in `{f}`; the file name must be the tenant name",
                 v.tenant
             ))
-            .at(f, b.spans.value("tenant"), format!("does not match the file name `{stem}`"))
+            .at(
+                f,
+                b.spans.value("tenant"),
+                format!("does not match the file name `{stem}`"),
+            )
             .help(format!("rename the file to `backups/{}.toml`", v.tenant)),
         );
     }
@@ -1134,7 +1288,11 @@ fn check_backups(
             diags.push(
                 Diagnostic::error(format!("schedule `{}` is declared twice", s.name))
                     .at(f, b.spans.value(&child(&sp, "name")), "declared again here")
-                    .also(f, b.spans.value(&child(&index("schedules", first), "name")), "first declared here")
+                    .also(
+                        f,
+                        b.spans.value(&child(&index("schedules", first), "name")),
+                        "first declared here",
+                    )
                     .help("schedule names are unique per tenant; rename one of them"),
             );
         }
@@ -1165,7 +1323,9 @@ fn check_backups(
                 diags.push(
                     Diagnostic::error(format!("`{tz}` is not an IANA time zone name"))
                         .at(f, b.spans.value(&child(&sp, "timezone")), "")
-                        .help("use a name such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\""),
+                        .help(
+                            "use a name such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\"",
+                        ),
                 );
             }
         }
@@ -1202,8 +1362,15 @@ fn check_backups(
                 Err(e) => {
                     diags.push(
                         Diagnostic::error(format!("invalid retention \"{kw}\": {}", e.message))
-                            .at(f, b.spans.value(&child(&rp, "keep_within")), "not a duration")
-                            .help(e.help.unwrap_or_else(|| "write a number and a unit: s, m, h, d or w, e.g. \"14d\"".to_string())),
+                            .at(
+                                f,
+                                b.spans.value(&child(&rp, "keep_within")),
+                                "not a duration",
+                            )
+                            .help(e.help.unwrap_or_else(|| {
+                                "write a number and a unit: s, m, h, d or w, e.g. \"14d\""
+                                    .to_string()
+                            })),
                     );
                     None
                 }
@@ -1233,7 +1400,10 @@ fn check_backups(
                     location: location_of(&s.location),
                     kind: s.kind,
                     format: s.format,
-                    databases: s.databases.clone().unwrap_or_else(|| t.database.databases.clone()),
+                    databases: s
+                        .databases
+                        .clone()
+                        .unwrap_or_else(|| t.database.databases.clone()),
                     retention: RetentionModel {
                         keep_last: s.retention.keep_last,
                         keep_within: s.retention.keep_within.clone(),
@@ -1294,16 +1464,21 @@ fn check_backups(
             (None, Some(_)) => {
                 if r.location.is_none() {
                     diags.push(
-                        Diagnostic::error(format!("restore `{}` reads `from_path` but names no `location`", r.name))
-                            .at(f, b.spans.value(&child(&rp, "from_path")), "")
-                            .help("add `location = \"<backup location>\"`"),
+                        Diagnostic::error(format!(
+                            "restore `{}` reads `from_path` but names no `location`",
+                            r.name
+                        ))
+                        .at(f, b.spans.value(&child(&rp, "from_path")), "")
+                        .help("add `location = \"<backup location>\"`"),
                     );
                 }
                 if r.point_in_time.is_some() {
                     diags.push(
-                        Diagnostic::error("`point_in_time` only applies to restores `from_schedule`")
-                            .at(f, b.spans.key(&child(&rp, "point_in_time")), "")
-                            .help("`from_path` names one backup already; remove `point_in_time`"),
+                        Diagnostic::error(
+                            "`point_in_time` only applies to restores `from_schedule`",
+                        )
+                        .at(f, b.spans.key(&child(&rp, "point_in_time")), "")
+                        .help("`from_path` names one backup already; remove `point_in_time`"),
                     );
                 }
                 r.location.clone()
@@ -1329,9 +1504,18 @@ fn check_backups(
                 Ok(t) => Some(t),
                 Err(e) => {
                     diags.push(
-                        Diagnostic::error(format!("invalid point in time \"{text}\": {}", e.message))
-                            .at(f, b.spans.value(&child(&rp, "point_in_time")), "not an RFC 3339 time")
-                            .help(e.help.unwrap_or_else(|| "write a time such as \"2026-11-20T02:00:00Z\"".to_string())),
+                        Diagnostic::error(format!(
+                            "invalid point in time \"{text}\": {}",
+                            e.message
+                        ))
+                        .at(
+                            f,
+                            b.spans.value(&child(&rp, "point_in_time")),
+                            "not an RFC 3339 time",
+                        )
+                        .help(e.help.unwrap_or_else(|| {
+                            "write a time such as \"2026-11-20T02:00:00Z\"".to_string()
+                        })),
                     );
                     None
                 }
