@@ -60,6 +60,9 @@ invalid_fixtures! {
     validate_checks_members => "member-errors",
     validate_checks_labels => "invalid-labels",
     validate_rejects_unsupported_incremental_backups => "incremental-unsupported",
+    validate_names_template_file_and_line_of_syntax_error => "template-syntax-error",
+    validate_rejects_override_of_unknown_template => "template-unknown-name",
+    validate_rejects_template_writing_into_another_namespace => "template-wrong-namespace",
 }
 
 #[test]
@@ -148,4 +151,58 @@ fn usage_errors_exit_64_not_2() {
         run.code, 64,
         "2 means 'changes present'; usage errors must not use it"
     );
+}
+
+#[test]
+fn render_is_deterministic_and_pinned() {
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    let first = berth(&["render", "examples"], root);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = berth(&["render", "examples"], root);
+    assert_eq!(first.stdout, second.stdout, "same input must give byte-identical output");
+    let initech = berth(&["render", "examples", "--tenant", "initech"], root);
+    insta::assert_snapshot!("render_examples_initech_yaml", initech.stdout);
+    let globex = berth(&["render", "examples", "--tenant", "globex", "-o", "json"], root);
+    assert_eq!(globex.code, 0);
+    let list: serde_json::Value = serde_json::from_str(&globex.stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    for item in list["items"].as_array().unwrap() {
+        let labels = &item["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "berth");
+        assert_eq!(labels["berth.io/tenant"], "globex");
+    }
+}
+
+#[test]
+fn render_unknown_tenant_is_an_error() {
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    let run = berth(&["render", "examples", "--tenant", "nobody"], root);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no tenant named `nobody`"), "{}", run.stderr);
+}
+
+/// The rendered objects of the examples and of a synthetic repository are valid Kubernetes
+/// 1.35 objects according to an independent validator and the official schemas.
+#[test]
+fn rendered_objects_pass_official_kubernetes_schemas() {
+    let validator = support::kubernetes_validate();
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    let synthetic = tempfile::tempdir().unwrap();
+    berth::synth::generate(synthetic.path(), 12).unwrap();
+    for repo in [root.join("examples"), synthetic.path().to_path_buf()] {
+        let run = berth(&["render", repo.to_str().unwrap()], root);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        fs::write(file.path(), &run.stdout).unwrap();
+        let out = std::process::Command::new(&validator)
+            .args(["--strict", "-k", "1.35.0"])
+            .arg(file.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubernetes-validate failed:\n{text}");
+        let documents = run.stdout.matches("\n---\n").count() + 1;
+        assert_eq!(text.matches("passed").count(), documents, "{text}");
+    }
 }

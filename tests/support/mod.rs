@@ -68,3 +68,23 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The `kubernetes-validate` executable: from `$BERTH_VALIDATE_VENV` (set by
+/// scripts/test.sh), else from PATH. Panics with instructions when it is missing.
+pub fn kubernetes_validate() -> PathBuf {
+    if let Some(venv) = std::env::var_os("BERTH_VALIDATE_VENV") {
+        let p = Path::new(&venv).join("bin/kubernetes-validate");
+        if p.exists() {
+            return p;
+        }
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join("kubernetes-validate");
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!("kubernetes-validate not found: run the tests with scripts/test.sh, which installs it")
+}
