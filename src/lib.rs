@@ -4,5 +4,7 @@
 //! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
+pub mod apiserver;
 pub mod spec;
+pub mod store;
 pub mod values;

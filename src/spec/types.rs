@@ -329,7 +329,9 @@ pub struct TenantFile {
 }
 
 /// Kind of a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 pub enum SubjectKind {
     /// A user, as the cluster's authenticator names it.
     User,
@@ -340,7 +342,9 @@ pub enum SubjectKind {
 }
 
 /// What a member may do in the tenant namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything in the namespace (ClusterRole `admin`).
