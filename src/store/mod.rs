@@ -290,6 +290,12 @@ pub struct ListPage {
     pub continue_token: Option<String>,
 }
 
+/// Applies a JSON merge patch (RFC 7386) to a value: maps merged key by key, `null` removes,
+/// everything else replaced.
+pub fn merge_patch_value(target: &mut Value, patch: &Value) {
+    fields::merge(target, patch);
+}
+
 /// Where an object is: its kind, namespace ("" for cluster-scoped kinds) and name.
 struct Target<'a> {
     info: &'static KindInfo,
