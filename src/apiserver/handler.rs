@@ -315,21 +315,20 @@ fn resource_list(group: &str, version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
-fn parse_body(body: &Bytes, yaml_ok: bool) -> Result<Value, Response> {
+/// The request body as JSON (or YAML when `yaml_ok`); the error is a 400 message.
+fn parse_body(body: &Bytes, yaml_ok: bool) -> Result<Value, String> {
     if body.is_empty() {
-        return Err(status_response(400, "the request body is empty"));
+        return Err("the request body is empty".into());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),
-        Err(e) if !yaml_ok => Err(status_response(
-            400,
-            &format!("the body of the request was in an unknown format: {e}"),
+        Err(e) if !yaml_ok => Err(format!(
+            "the body of the request was in an unknown format: {e}"
         )),
         Err(_) => {
             let text = std::str::from_utf8(body)
-                .map_err(|_| status_response(400, "the request body is not UTF-8"))?;
-            serde_norway::from_str::<Value>(text)
-                .map_err(|e| status_response(400, &format!("error decoding YAML: {e}")))
+                .map_err(|_| "the request body is not UTF-8".to_string())?;
+            serde_norway::from_str::<Value>(text).map_err(|e| format!("error decoding YAML: {e}"))
         }
     }
 }
@@ -422,7 +421,7 @@ async fn resource(
                 };
                 let field_filter = match parse_field_selector(query.get("fieldSelector")) {
                     Ok(f) => f,
-                    Err(r) => return r,
+                    Err(m) => return status_response(400, &m),
                 };
                 let token = query.get("continue").map(str::to_string);
                 let list_ns = p.ns.clone();
@@ -447,7 +446,7 @@ async fn resource(
                 }
                 let obj = match parse_body(&body, true) {
                     Ok(v) => v,
-                    Err(r) => return r,
+                    Err(m) => return status_response(400, &m),
                 };
                 let manager = field_manager(query, headers, "unknown");
                 match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
@@ -511,7 +510,7 @@ async fn resource(
                 Method::PUT => {
                     let obj = match parse_body(&body, true) {
                         Ok(v) => v,
-                        Err(r) => return r,
+                        Err(m) => return status_response(400, &m),
                     };
                     let manager = field_manager(query, headers, "unknown");
                     match blocking(move || store.update(kind, &ns, &name, obj, &manager, dry_run))
@@ -527,7 +526,7 @@ async fn resource(
                         "application/apply-patch+yaml" | "application/apply-patch+json" => {
                             let patch = match parse_body(&body, true) {
                                 Ok(v) => v,
-                                Err(r) => return r,
+                                Err(m) => return status_response(400, &m),
                             };
                             let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_string) else {
                                 return status_response(400, "PATCH of type application/apply-patch+yaml requires fieldManager");
@@ -545,7 +544,7 @@ async fn resource(
                         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                             let patch = match parse_body(&body, false) {
                                 Ok(v) => v,
-                                Err(r) => return r,
+                                Err(m) => return status_response(400, &m),
                             };
                             let manager = field_manager(query, headers, "unknown");
                             match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
@@ -609,7 +608,7 @@ async fn resource(
                     }
                     let patch = match parse_body(&body, true) {
                         Ok(v) => v,
-                        Err(r) => return r,
+                        Err(m) => return status_response(400, &m),
                     };
                     let result = blocking(move || {
                         let current = store.get(kind, &ns, &name)?;
@@ -691,7 +690,7 @@ impl FieldRequirement {
     }
 }
 
-fn parse_field_selector(s: Option<&str>) -> Result<Vec<FieldRequirement>, Response> {
+fn parse_field_selector(s: Option<&str>) -> Result<Vec<FieldRequirement>, String> {
     let mut out = Vec::new();
     for part in s.unwrap_or("").split(',').filter(|p| !p.trim().is_empty()) {
         let (field, value, equal) = if let Some((f, v)) = part.split_once("!=") {
@@ -701,21 +700,13 @@ fn parse_field_selector(s: Option<&str>) -> Result<Vec<FieldRequirement>, Respon
         } else if let Some((f, v)) = part.split_once('=') {
             (f, v, true)
         } else {
-            return Err(status_response(
-                400,
-                &format!("invalid field selector {part:?}"),
-            ));
+            return Err(format!("invalid field selector {part:?}"));
         };
         let pointer = match field.trim() {
             "metadata.name" => "/metadata/name",
             "metadata.namespace" => "/metadata/namespace",
             "status.phase" => "/status/phase",
-            other => {
-                return Err(status_response(
-                    400,
-                    &format!("field label not supported: {other}"),
-                ))
-            }
+            other => return Err(format!("field label not supported: {other}")),
         };
         out.push(FieldRequirement {
             pointer: pointer.to_string(),
