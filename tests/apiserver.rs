@@ -372,6 +372,60 @@ fn kubectl_get_apply_and_delete() {
         2
     );
 
+    // Imperative commands: POST create from a file, strategic merge patch (label),
+    // client-side apply. (Generators such as `create configmap NAME` send protobuf: 415.)
+    let cm_file = dir.path().join("cm.yaml");
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: tenant-a\ndata:\n  a: b\n").unwrap();
+    kubectl_ok(
+        &server,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            cm_file.to_str().unwrap(),
+        ],
+    );
+    kubectl_ok(
+        &server,
+        &["label", "configmap", "settings", "-n", "tenant-a", "team=x"],
+    );
+    let cmap = server
+        .store()
+        .get("ConfigMap", "tenant-a", "settings")
+        .unwrap();
+    assert_eq!(cmap["data"]["a"], "b");
+    assert_eq!(cmap["metadata"]["labels"]["team"], "x");
+    let out = kubectl(
+        &server,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            cm_file.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-side\n  namespace: tenant-a\ndata:\n  x: \"1\"\n").unwrap();
+    kubectl_ok(
+        &server,
+        &["apply", "--validate=false", "-f", cm_file.to_str().unwrap()],
+    );
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-side\n  namespace: tenant-a\ndata:\n  x: \"2\"\n").unwrap();
+    kubectl_ok(
+        &server,
+        &["apply", "--validate=false", "-f", cm_file.to_str().unwrap()],
+    );
+    let cmap = server
+        .store()
+        .get("ConfigMap", "tenant-a", "client-side")
+        .unwrap();
+    assert_eq!(cmap["data"]["x"], "2");
+    assert!(cmap["metadata"]["annotations"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.starts_with('$')));
+
     let out = kubectl_ok(&server, &["delete", "ns", "tenant-a"]);
     assert!(out.contains("namespace \"tenant-a\" deleted"), "{out}");
     let out = kubectl(&server, &["get", "sts", "db", "-n", "tenant-a"]);

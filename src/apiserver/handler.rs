@@ -195,6 +195,13 @@ pub(crate) async fn handle(
 ) -> Response {
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(uri.query());
+    let ct = content_type(&headers);
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        return status_response(
+            415,
+            &format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json (not {ct})"),
+        );
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return status_response(413, "the request body is too large or unreadable"),
@@ -543,7 +550,7 @@ async fn resource(
                         }
                         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                             let patch = match parse_body(&body, false) {
-                                Ok(v) => v,
+                                Ok(v) => strip_directives(v),
                                 Err(m) => return status_response(400, &m),
                             };
                             let manager = field_manager(query, headers, "unknown");
@@ -649,6 +656,21 @@ async fn resource(
             }
         }
         _ => not_found(),
+    }
+}
+
+/// Drops strategic-merge-patch directives (`$patch`, `$setElementOrder/...`, `$retainKeys`),
+/// which a plain merge patch would store as fields.
+fn strip_directives(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k, strip_directives(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_directives).collect()),
+        other => other,
     }
 }
 

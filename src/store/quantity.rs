@@ -106,7 +106,7 @@ fn parse(s: &str) -> Option<(i128, Format)> {
         base.checked_mul(10i128.checked_pow(e as u32)?)?
     } else {
         let d = 10i128.checked_pow((-e) as u32)?;
-        (base + d - 1) / d
+        base.checked_add(d - 1)? / d
     };
     Some((sign * nanos, format))
 }
@@ -197,7 +197,16 @@ mod tests {
         ] {
             assert_eq!(canonical_quantity(input).as_deref(), Some(want), "{input}");
         }
-        for bad in ["", "abc", "1.2.3", "1Xi", "Gi", "."] {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "1Xi",
+            "Gi",
+            ".",
+            "99999999999999999999999999999Ei",
+            "0.000000000000000000000000000001e-30",
+        ] {
             assert_eq!(canonical_quantity(bad), None, "{bad}");
         }
         assert!(quantity_nanos("2Gi").unwrap() > quantity_nanos("1Gi").unwrap());
