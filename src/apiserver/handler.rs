@@ -1,0 +1,786 @@
+//! Request routing and the handlers of each verb.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::Shared;
+use crate::store::{
+    groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
+};
+
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+fn json_response(code: u16, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        406 => "NotAcceptable",
+        409 => "Conflict",
+        410 => "Expired",
+        415 => "UnsupportedMediaType",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "InternalError",
+    }
+}
+
+fn status_body(code: u16, reason: &str, message: &str) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    })
+}
+
+fn status_response(code: u16, message: &str) -> Response {
+    json_response(code, &status_body(code, reason_for(code), message))
+}
+
+fn error_response(e: &StoreError) -> Response {
+    json_response(e.code(), &e.to_status())
+}
+
+fn not_found() -> Response {
+    status_response(404, "the server could not find the requested resource")
+}
+
+/// The answer to an injected failure.
+pub(crate) fn fault_response(code: u16) -> Response {
+    let message = match code {
+        429 => "Too many requests, please try again later.".to_string(),
+        500 => "Internal error occurred: injected fault".to_string(),
+        _ => format!("injected fault ({code})"),
+    };
+    let mut body = status_body(code, reason_for(code), &message);
+    if code == 429 {
+        body["details"] = json!({"retryAfterSeconds": 1});
+    }
+    let mut resp = json_response(code, &body);
+    if code == 429 {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// Decodes `%XX` and `+` in a query component.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query parameters, tolerating empty pairs (`?&limit=5`).
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(q: Option<&str>) -> Self {
+        Query(
+            q.unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (percent_decode(k), percent_decode(v)),
+                    None => (percent_decode(p), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true") | Some("1") | Some(""))
+    }
+
+    fn dry_run(&self) -> bool {
+        self.0.iter().any(|(k, v)| k == "dryRun" && v == "All")
+    }
+}
+
+/// A resource path: which kind, which namespace, which object, which subresource.
+struct ResPath {
+    info: &'static KindInfo,
+    ns: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse_resource_path(group: &str, version: &str, rest: &[&str]) -> Option<ResPath> {
+    let kind = |plural: &str| kind_by_plural(group, plural).filter(|k| k.version == version);
+    let owned = |s: &&str| s.to_string();
+    match rest {
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
+            let info = kind(plural)?;
+            if !info.namespaced || tail.len() > 2 {
+                return None;
+            }
+            Some(ResPath {
+                info,
+                ns: Some(ns.to_string()),
+                name: tail.first().map(owned),
+                sub: tail.get(1).map(owned),
+            })
+        }
+        [plural, tail @ ..] => {
+            let info = kind(plural)?;
+            if tail.len() > 2 || (info.namespaced && !tail.is_empty()) {
+                return None;
+            }
+            Some(ResPath {
+                info,
+                ns: None,
+                name: tail.first().map(owned),
+                sub: tail.get(1).map(owned),
+            })
+        }
+        [] => None,
+    }
+}
+
+pub(crate) async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let query = Query::parse(uri.query());
+    let ct = content_type(&headers);
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        return status_response(
+            415,
+            &format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json (not {ct})"),
+        );
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return status_response(413, "the request body is too large or unreadable"),
+    };
+    match segments.as_slice() {
+        [] => json_response(
+            200,
+            &json!({"paths": ["/api", "/api/v1", "/apis", "/version", "/healthz"]}),
+        ),
+        ["version"] => json_response(200, &version()),
+        ["healthz"] | ["livez"] | ["readyz"] => {
+            let mut r = Response::new(Body::from("ok"));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r
+        }
+        ["api"] if method == Method::GET => json_response(200, &api_versions(&shared)),
+        ["apis"] if method == Method::GET => json_response(200, &api_group_list()),
+        ["api", "v1"] if method == Method::GET => json_response(200, &resource_list("", "v1")),
+        ["apis", g, v] if method == Method::GET => {
+            if groups().iter().any(|(gg, vv)| gg == g && vv == v) {
+                json_response(200, &resource_list(g, v))
+            } else {
+                not_found()
+            }
+        }
+        ["apis", g] if method == Method::GET => match groups().iter().find(|(gg, _)| gg == g) {
+            Some((g, v)) => json_response(200, &api_group(g, v)),
+            None => not_found(),
+        },
+        ["api", "v1", rest @ ..] => match parse_resource_path("", "v1", rest) {
+            Some(p) => resource(&shared, &method, &headers, &query, p, body).await,
+            None => not_found(),
+        },
+        ["apis", g, v, rest @ ..] => match parse_resource_path(g, v, rest) {
+            Some(p) => resource(&shared, &method, &headers, &query, p, body).await,
+            None => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "35",
+        "emulationMajor": "1",
+        "emulationMinor": "35",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "34",
+        "gitVersion": "v1.35.0",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.25.0",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
+}
+
+fn api_versions(shared: &Shared) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": shared.addr.to_string()}]
+    })
+}
+
+fn api_group(g: &str, v: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+    json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+fn api_group_list() -> Value {
+    let groups: Vec<Value> = groups()
+        .into_iter()
+        .map(|(g, v)| {
+            let mut group = api_group(g, v);
+            if let Some(m) = group.as_object_mut() {
+                m.shift_remove("kind");
+                m.shift_remove("apiVersion");
+            }
+            group
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn resource_list(group: &str, version: &str) -> Value {
+    let mut resources = Vec::new();
+    for k in kinds()
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+    {
+        resources.push(json!({
+            "name": k.plural,
+            "singularName": k.singular,
+            "namespaced": k.namespaced,
+            "kind": k.kind,
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update"],
+            "shortNames": k.short_names,
+        }));
+        if k.has_status {
+            resources.push(json!({
+                "name": format!("{}/status", k.plural),
+                "singularName": "",
+                "namespaced": k.namespaced,
+                "kind": k.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+/// The request body as JSON (or YAML when `yaml_ok`); the error is a 400 message.
+fn parse_body(body: &Bytes, yaml_ok: bool) -> Result<Value, String> {
+    if body.is_empty() {
+        return Err("the request body is empty".into());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => Ok(v),
+        Err(e) if !yaml_ok => Err(format!(
+            "the body of the request was in an unknown format: {e}"
+        )),
+        Err(_) => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| "the request body is not UTF-8".to_string())?;
+            serde_norway::from_str::<Value>(text).map_err(|e| format!("error decoding YAML: {e}"))
+        }
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn field_manager(query: &Query, headers: &HeaderMap, default: &str) -> String {
+    if let Some(m) = query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    // Like a real server: the user agent's program name.
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(128).collect())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn list_body(info: &KindInfo, page: ListPage) -> Value {
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceVersion".into(), json!(page.resource_version));
+    if let Some(c) = page.continue_token {
+        meta.insert("continue".into(), json!(c));
+    }
+    json!({
+        "kind": format!("{}List", info.kind),
+        "apiVersion": info.api_version(),
+        "metadata": meta,
+        "items": page.items,
+    })
+}
+
+/// Blocking store calls run off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(StoreError::Internal {
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            message: format!("internal error: {e}"),
+        })
+    })
+}
+
+async fn resource(
+    shared: &Arc<Shared>,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    p: ResPath,
+    body: Bytes,
+) -> Response {
+    let store = shared.store.clone();
+    let info = p.info;
+    let kind = info.kind;
+    let ns = p.ns.clone().unwrap_or_default();
+    let dry_run = query.dry_run();
+    if query.flag("watch") {
+        return status_response(405, "watch is not supported by this server");
+    }
+    match (&p.name, p.sub.as_deref()) {
+        // Collections.
+        (None, _) => match *method {
+            Method::GET => {
+                let selector = match LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+                {
+                    Ok(s) => s,
+                    Err(e) => return status_response(400, &e.to_string()),
+                };
+                let limit = match query.get("limit").filter(|l| !l.is_empty()) {
+                    None => None,
+                    Some(l) => match l.parse::<usize>() {
+                        Ok(n) => Some(n),
+                        Err(_) => return status_response(400, &format!("invalid limit {l:?}")),
+                    },
+                };
+                let field_filter = match parse_field_selector(query.get("fieldSelector")) {
+                    Ok(f) => f,
+                    Err(m) => return status_response(400, &m),
+                };
+                let token = query.get("continue").map(str::to_string);
+                let list_ns = p.ns.clone();
+                let result = blocking(move || {
+                    store.list(kind, list_ns.as_deref(), &selector, limit, token.as_deref())
+                })
+                .await;
+                match result {
+                    Ok(mut page) => {
+                        if !field_filter.is_empty() {
+                            page.items
+                                .retain(|o| field_filter.iter().all(|f| f.matches(o)));
+                        }
+                        json_response(200, &list_body(info, page))
+                    }
+                    Err(e) => error_response(&e),
+                }
+            }
+            Method::POST => {
+                if info.namespaced && p.ns.is_none() {
+                    return status_response(405, "the namespace must be given to create an object");
+                }
+                let obj = match parse_body(&body, true) {
+                    Ok(v) => v,
+                    Err(m) => return status_response(400, &m),
+                };
+                let manager = field_manager(query, headers, "unknown");
+                match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
+                    Ok(o) => json_response(201, &o),
+                    Err(e) => error_response(&e),
+                }
+            }
+            Method::DELETE => {
+                let selector = match LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+                {
+                    Ok(s) => s,
+                    Err(e) => return status_response(400, &e.to_string()),
+                };
+                let list_ns = p.ns.clone();
+                let result = blocking(move || {
+                    let page = store.list(kind, list_ns.as_deref(), &selector, None, None)?;
+                    let mut deleted = Vec::new();
+                    for o in &page.items {
+                        let s = |ptr: &str| {
+                            o.pointer(ptr)
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        let (ns, name) = (s("/metadata/namespace"), s("/metadata/name"));
+                        if dry_run {
+                            deleted.push(o.clone());
+                            continue;
+                        }
+                        match store.delete(kind, &ns, &name, Propagation::Background) {
+                            Ok(o) => deleted.push(o),
+                            Err(StoreError::NotFound { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(ListPage {
+                        items: deleted,
+                        resource_version: store.resource_version()?.to_string(),
+                        continue_token: None,
+                    })
+                })
+                .await;
+                match result {
+                    Ok(page) => json_response(200, &list_body(info, page)),
+                    Err(e) => error_response(&e),
+                }
+            }
+            _ => status_response(
+                405,
+                &format!("method {method} is not allowed on a collection"),
+            ),
+        },
+        // The object itself.
+        (Some(name), None) => {
+            let name = name.clone();
+            match *method {
+                Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
+                    Ok(o) => json_response(200, &o),
+                    Err(e) => error_response(&e),
+                },
+                Method::PUT => {
+                    let obj = match parse_body(&body, true) {
+                        Ok(v) => v,
+                        Err(m) => return status_response(400, &m),
+                    };
+                    let manager = field_manager(query, headers, "unknown");
+                    match blocking(move || store.update(kind, &ns, &name, obj, &manager, dry_run))
+                        .await
+                    {
+                        Ok(o) => json_response(200, &o),
+                        Err(e) => error_response(&e),
+                    }
+                }
+                Method::PATCH => {
+                    let ct = content_type(headers);
+                    match ct.as_str() {
+                        "application/apply-patch+yaml" | "application/apply-patch+json" => {
+                            let patch = match parse_body(&body, true) {
+                                Ok(v) => v,
+                                Err(m) => return status_response(400, &m),
+                            };
+                            let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_string) else {
+                                return status_response(400, "PATCH of type application/apply-patch+yaml requires fieldManager");
+                            };
+                            let force = query.flag("force");
+                            let result = blocking(move || {
+                                store.apply(kind, &ns, &name, patch, &manager, force, dry_run)
+                            })
+                            .await;
+                            match result {
+                                Ok((o, created)) => json_response(if created { 201 } else { 200 }, &o),
+                                Err(e) => error_response(&e),
+                            }
+                        }
+                        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                            let patch = match parse_body(&body, false) {
+                                Ok(v) => strip_directives(v),
+                                Err(m) => return status_response(400, &m),
+                            };
+                            let manager = field_manager(query, headers, "unknown");
+                            match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
+                                Ok(o) => json_response(200, &o),
+                                Err(e) => error_response(&e),
+                            }
+                        }
+                        other => status_response(
+                            415,
+                            &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (this server does not support {other:?})"),
+                        ),
+                    }
+                }
+                Method::DELETE => {
+                    let propagation = match parse_body(&body, false)
+                        .ok()
+                        .as_ref()
+                        .and_then(|b| b.get("propagationPolicy"))
+                        .and_then(Value::as_str)
+                        .or(query.get("propagationPolicy"))
+                    {
+                        Some("Foreground") => Propagation::Foreground,
+                        Some("Orphan") => Propagation::Orphan,
+                        _ => Propagation::Background,
+                    };
+                    let result = blocking(move || {
+                        if dry_run {
+                            store.get(kind, &ns, &name)
+                        } else {
+                            store.delete(kind, &ns, &name, propagation)
+                        }
+                    })
+                    .await;
+                    match result {
+                        Ok(o) => json_response(200, &delete_success(info, &o)),
+                        Err(e) => error_response(&e),
+                    }
+                }
+                _ => status_response(405, &format!("method {method} is not allowed on an object")),
+            }
+        }
+        (Some(name), Some("status")) if info.has_status => {
+            let name = name.clone();
+            match *method {
+                Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
+                    Ok(o) => json_response(200, &o),
+                    Err(e) => error_response(&e),
+                },
+                Method::PUT | Method::PATCH => {
+                    let is_put = *method == Method::PUT;
+                    let ct = content_type(headers);
+                    if !is_put
+                        && !matches!(
+                            ct.as_str(),
+                            "application/merge-patch+json"
+                                | "application/strategic-merge-patch+json"
+                                | "application/apply-patch+yaml"
+                        )
+                    {
+                        return status_response(415, &format!("unsupported patch type {ct:?}"));
+                    }
+                    let patch = match parse_body(&body, true) {
+                        Ok(v) => v,
+                        Err(m) => return status_response(400, &m),
+                    };
+                    let result = blocking(move || {
+                        let current = store.get(kind, &ns, &name)?;
+                        let status = if is_put {
+                            let rv = patch
+                                .pointer("/metadata/resourceVersion")
+                                .and_then(Value::as_str)
+                                .filter(|s| !s.is_empty());
+                            if rv.is_some()
+                                && rv
+                                    != current
+                                        .pointer("/metadata/resourceVersion")
+                                        .and_then(Value::as_str)
+                            {
+                                // Let the store word the conflict.
+                                return store.update(kind, &ns, &name, patch, "status", dry_run);
+                            }
+                            patch.get("status").cloned().unwrap_or(Value::Null)
+                        } else {
+                            let mut merged = current.clone();
+                            crate::store::merge_patch_value(&mut merged, &patch);
+                            merged.get("status").cloned().unwrap_or(Value::Null)
+                        };
+                        if dry_run {
+                            let mut o = current;
+                            o["status"] = status;
+                            return Ok(o);
+                        }
+                        store.set_status(kind, &ns, &name, status)
+                    })
+                    .await;
+                    match result {
+                        Ok(o) => json_response(200, &o),
+                        Err(e) => error_response(&e),
+                    }
+                }
+                _ => status_response(405, &format!("method {method} is not allowed on status")),
+            }
+        }
+        _ => not_found(),
+    }
+}
+
+/// Drops strategic-merge-patch directives (`$patch`, `$setElementOrder/...`, `$retainKeys`),
+/// which a plain merge patch would store as fields.
+fn strip_directives(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k, strip_directives(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_directives).collect()),
+        other => other,
+    }
+}
+
+fn delete_success(info: &KindInfo, obj: &Value) -> Value {
+    if info.kind == "Namespace" {
+        // Like a real server, the namespace comes back while it terminates.
+        let mut o = obj.clone();
+        o["status"] = json!({"phase": "Terminating"});
+        return o;
+    }
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+            "group": info.group,
+            "kind": info.plural,
+            "uid": obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+        }
+    })
+}
+
+/// `metadata.name=x`, `metadata.namespace!=y` and the like.
+struct FieldRequirement {
+    pointer: String,
+    value: String,
+    equal: bool,
+}
+
+impl FieldRequirement {
+    fn matches(&self, obj: &Value) -> bool {
+        let actual = obj
+            .pointer(&self.pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        (actual == self.value) == self.equal
+    }
+}
+
+fn parse_field_selector(s: Option<&str>) -> Result<Vec<FieldRequirement>, String> {
+    let mut out = Vec::new();
+    for part in s.unwrap_or("").split(',').filter(|p| !p.trim().is_empty()) {
+        let (field, value, equal) = if let Some((f, v)) = part.split_once("!=") {
+            (f, v, false)
+        } else if let Some((f, v)) = part.split_once("==") {
+            (f, v, true)
+        } else if let Some((f, v)) = part.split_once('=') {
+            (f, v, true)
+        } else {
+            return Err(format!("invalid field selector {part:?}"));
+        };
+        let pointer = match field.trim() {
+            "metadata.name" => "/metadata/name",
+            "metadata.namespace" => "/metadata/namespace",
+            "status.phase" => "/status/phase",
+            other => return Err(format!("field label not supported: {other}")),
+        };
+        out.push(FieldRequirement {
+            pointer: pointer.to_string(),
+            value: value.trim().to_string(),
+            equal,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_tolerates_empty_pairs() {
+        let q = Query::parse(Some("&labelSelector=app%3Ddb%2Ctier+in+(a)&&limit=5&force"));
+        assert_eq!(q.get("labelSelector"), Some("app=db,tier in (a)"));
+        assert_eq!(q.get("limit"), Some("5"));
+        assert!(q.flag("force"));
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn resource_paths() {
+        let p = parse_resource_path(
+            "apps",
+            "v1",
+            &["namespaces", "a", "statefulsets", "db", "status"],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                p.info.kind,
+                p.ns.as_deref(),
+                p.name.as_deref(),
+                p.sub.as_deref()
+            ),
+            ("StatefulSet", Some("a"), Some("db"), Some("status"))
+        );
+        let p = parse_resource_path("", "v1", &["namespaces", "a"]).unwrap();
+        assert_eq!((p.info.kind, p.name.as_deref()), ("Namespace", Some("a")));
+        let p = parse_resource_path("", "v1", &["namespaces", "a", "status"]).unwrap();
+        assert_eq!(
+            (p.info.kind, p.sub.as_deref()),
+            ("Namespace", Some("status"))
+        );
+        let p = parse_resource_path("apps", "v1", &["statefulsets"]).unwrap();
+        assert!(p.ns.is_none() && p.name.is_none());
+        assert!(parse_resource_path("apps", "v1", &["statefulsets", "x"]).is_none());
+        assert!(parse_resource_path("apps", "v2", &["statefulsets"]).is_none());
+        assert!(parse_resource_path("", "v1", &["widgets"]).is_none());
+        assert!(parse_resource_path("", "v1", &["namespaces", "a", "widgets"]).is_none());
+    }
+}

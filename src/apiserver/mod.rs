@@ -1,0 +1,312 @@
+//! A Kubernetes API server over plain HTTP on top of [`ObjectStore`]: discovery, GET, LIST
+//! (label selectors, pagination), server-side apply, merge patches, PUT, POST, DELETE and the
+//! `/status` subresource, with `metav1.Status` errors. It speaks the real wire format so that
+//! `kubectl` and kube-rs clients work against it unchanged. For tests it records every request
+//! and can inject faults (errors, throttling, latency, dropped connections).
+
+mod faults;
+mod handler;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::store::ObjectStore;
+
+use faults::Fault;
+pub use faults::Faults;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiServerError {
+    /// Binding or runtime setup failed.
+    #[error("cannot start the API server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One request the server answered (or dropped: status 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// HTTP method: `GET`, `PATCH`, ...
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string, "" when none.
+    pub query: String,
+    /// Status code sent; 0 when the connection was dropped without an answer.
+    pub status: u16,
+}
+
+pub(crate) struct Shared {
+    pub(crate) store: ObjectStore,
+    pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    pub(crate) faults: Faults,
+    pub(crate) addr: SocketAddr,
+}
+
+/// A running API server. Dropping it stops it.
+pub struct ApiServer {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts serving `store` on `addr` (port 0 picks a free port) on the current tokio runtime.
+pub async fn serve(store: ObjectStore, addr: SocketAddr) -> std::io::Result<ApiServer> {
+    let (shared, shutdown) = start(store, addr).await?;
+    Ok(ApiServer {
+        shared,
+        shutdown,
+        thread: None,
+    })
+}
+
+async fn start(
+    store: ObjectStore,
+    addr: SocketAddr,
+) -> std::io::Result<(Arc<Shared>, watch::Sender<bool>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        store,
+        log: Mutex::new(Vec::new()),
+        faults: Faults::default(),
+        addr,
+    });
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    Ok((shared, tx))
+}
+
+impl ApiServer {
+    /// Starts a server on 127.0.0.1 (a free port) on a runtime of its own, in a background
+    /// thread, for callers that do not run tokio.
+    pub fn start_background(store: ObjectStore) -> Result<ApiServer, ApiServerError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("apiserver".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+                    match start(store, addr).await {
+                        Ok((shared, tx)) => {
+                            let mut rx = tx.subscribe();
+                            let _ = ready_tx.send(Ok((shared, tx)));
+                            while !*rx.borrow_and_update() {
+                                if rx.changed().await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            })?;
+        let (shared, shutdown) = ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("server thread ended before starting"))??;
+        Ok(ApiServer {
+            shared,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The store it serves.
+    pub fn store(&self) -> &ObjectStore {
+        &self.shared.store
+    }
+
+    /// Every request answered so far, in order.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the requests logged so far.
+    pub fn clear_log(&self) {
+        if let Ok(mut l) = self.shared.log.lock() {
+            l.clear();
+        }
+    }
+
+    /// How many logged requests used this method (`GET`, `PATCH`, ...).
+    pub fn count(&self, method: &str) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method))
+            .count()
+    }
+
+    /// How many logged requests used this method on a path containing `path_substring`.
+    pub fn count_matching(&self, method: &str, path_substring: &str) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path.contains(path_substring))
+            .count()
+    }
+
+    /// Requests per method.
+    pub fn counts_by_verb(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for r in self.request_log() {
+            *m.entry(r.method).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// The fault injection handle.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Stops accepting requests, closes open connections and, for a background server, waits
+    /// for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let router = Router::new()
+        .fallback(handler::handle)
+        .with_state(shared.clone());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = shared.clone();
+                let router = router.clone();
+                let mut conn_shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                        let shared = shared.clone();
+                        let router = router.clone();
+                        async move { serve_one(shared, router, req).await }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = conn_shutdown.changed() => {}
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// The connection is closed without an answer (fault injection).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn serve_one(
+    shared: Arc<Shared>,
+    router: Router,
+    req: hyper::Request<Incoming>,
+) -> Result<axum::response::Response, Dropped> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let log = |status: u16| {
+        if let Ok(mut l) = shared.log.lock() {
+            l.push(LoggedRequest {
+                method: method.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                status,
+            });
+        }
+    };
+    let (latency, fault) = shared.faults.take(&method, &path);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::Drop) => {
+            log(0);
+            return Err(Dropped);
+        }
+        Some(Fault::Status(code)) => {
+            let resp = handler::fault_response(code);
+            log(resp.status().as_u16());
+            return Ok(resp);
+        }
+        None => {}
+    }
+    let req = req.map(Body::new);
+    let resp = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    };
+    log(resp.status().as_u16());
+    Ok(resp)
+}

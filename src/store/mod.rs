@@ -1,0 +1,1535 @@
+//! An object store with the semantics of a Kubernetes API server: server-side apply with field
+//! ownership, resource versions, generations, server defaults, validation and immutable fields,
+//! label selectors and stable pagination. Backed by SQLite, in a file or in memory.
+//!
+//! Both the embedded local cluster and the test API server (`crate::apiserver`) use it, so the
+//! semantics live in one place.
+
+mod defaults;
+mod fields;
+mod kinds;
+mod quantity;
+mod selector;
+
+use std::path::Path as FsPath;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::{json, Map, Value};
+
+pub use kinds::{groups, kind_by_api_version, kind_by_name, kind_by_plural, kinds, KindInfo};
+pub use selector::{LabelSelector, Op, Requirement, SelectorError};
+
+use fields::{FieldSet, ManagedEntry};
+
+/// One reason an object was refused, as in `details.causes` of a Kubernetes `Status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// Machine-readable reason: `FieldValueInvalid`, `FieldValueForbidden`,
+    /// `FieldValueRequired`, `FieldValueNotSupported`, `FieldManagerConflict`.
+    pub reason: String,
+    /// The field, `spec.replicas` for validation, `.spec.replicas` for apply conflicts.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Cause {
+    fn new(reason: &str, field: &str, message: &str) -> Self {
+        Self {
+            reason: reason.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    pub(crate) fn invalid(field: &str, message: &str) -> Self {
+        Self::new("FieldValueInvalid", field, message)
+    }
+    pub(crate) fn required(field: &str, message: &str) -> Self {
+        Self::new("FieldValueRequired", field, message)
+    }
+    pub(crate) fn forbidden(field: &str, message: &str) -> Self {
+        Self::new("FieldValueForbidden", field, message)
+    }
+    pub(crate) fn not_supported(field: &str, message: &str) -> Self {
+        Self::new("FieldValueNotSupported", field, message)
+    }
+}
+
+/// Why a store operation failed. Each variant maps to one Kubernetes `Status` reason and HTTP
+/// code; the message is worded like a real API server's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// 404 `NotFound`.
+    #[error("{message}")]
+    NotFound {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    /// 409 `AlreadyExists`.
+    #[error("{message}")]
+    AlreadyExists {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    /// 409 `Conflict`: a stale resource version, or fields owned by another manager.
+    #[error("{message}")]
+    Conflict {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+        causes: Vec<Cause>,
+    },
+    /// 422 `Invalid`.
+    #[error("{message}")]
+    Invalid {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+        causes: Vec<Cause>,
+    },
+    /// 400 `BadRequest`: a malformed request (selector, continue token, body).
+    #[error("{message}")]
+    BadRequest {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    /// 500 `InternalError`: storage failed.
+    #[error("{message}")]
+    Internal {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// The `Status` reason: `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `BadRequest`,
+    /// `InternalError`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NotFound",
+            Self::AlreadyExists { .. } => "AlreadyExists",
+            Self::Conflict { .. } => "Conflict",
+            Self::Invalid { .. } => "Invalid",
+            Self::BadRequest { .. } => "BadRequest",
+            Self::Internal { .. } => "InternalError",
+        }
+    }
+
+    /// The HTTP status code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::NotFound { .. } => 404,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::Invalid { .. } => 422,
+            Self::BadRequest { .. } => 400,
+            Self::Internal { .. } => 500,
+        }
+    }
+
+    fn parts(&self) -> (&str, &str, &str, &str) {
+        match self {
+            Self::NotFound {
+                kind,
+                namespace,
+                name,
+                message,
+            }
+            | Self::AlreadyExists {
+                kind,
+                namespace,
+                name,
+                message,
+            }
+            | Self::Conflict {
+                kind,
+                namespace,
+                name,
+                message,
+                ..
+            }
+            | Self::Invalid {
+                kind,
+                namespace,
+                name,
+                message,
+                ..
+            }
+            | Self::BadRequest {
+                kind,
+                namespace,
+                name,
+                message,
+            }
+            | Self::Internal {
+                kind,
+                namespace,
+                name,
+                message,
+            } => (kind, namespace, name, message),
+        }
+    }
+
+    /// The kind of the object concerned ("" when none).
+    pub fn kind(&self) -> &str {
+        self.parts().0
+    }
+    /// The namespace of the object concerned ("" when none or cluster-scoped).
+    pub fn namespace(&self) -> &str {
+        self.parts().1
+    }
+    /// The name of the object concerned ("" when none).
+    pub fn name(&self) -> &str {
+        self.parts().2
+    }
+    /// The message, worded like a Kubernetes API server's.
+    pub fn message(&self) -> &str {
+        self.parts().3
+    }
+
+    /// The causes (conflicting fields, invalid fields).
+    pub fn causes(&self) -> &[Cause] {
+        match self {
+            Self::Conflict { causes, .. } | Self::Invalid { causes, .. } => causes,
+            _ => &[],
+        }
+    }
+
+    /// The error as a Kubernetes `metav1.Status` body, with both `reason` and `code`.
+    pub fn to_status(&self) -> Value {
+        let info = kind_by_name(self.kind());
+        let mut details = Map::new();
+        if !self.name().is_empty() {
+            details.insert("name".into(), json!(self.name()));
+        }
+        if let Some(info) = info {
+            details.insert("group".into(), json!(info.group));
+            let kind = match self {
+                Self::Invalid { .. } => info.kind,
+                _ => info.plural,
+            };
+            details.insert("kind".into(), json!(kind));
+        } else if !self.kind().is_empty() {
+            details.insert("kind".into(), json!(self.kind()));
+        }
+        if !self.causes().is_empty() {
+            details.insert(
+                "causes".into(),
+                Value::Array(
+                    self.causes()
+                        .iter()
+                        .map(
+                            |c| json!({"reason": c.reason, "message": c.message, "field": c.field}),
+                        )
+                        .collect(),
+                ),
+            );
+        }
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message(),
+            "reason": self.reason(),
+        });
+        if !details.is_empty() {
+            status["details"] = Value::Object(details);
+        }
+        status["code"] = json!(self.code());
+        status
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal {
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            message: format!("storage error: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Deletion propagation policy (accepted; objects are deleted at once in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Dependents are deleted in the background (the default).
+    #[default]
+    Background,
+    /// Dependents are deleted first.
+    Foreground,
+    /// Dependents are kept.
+    Orphan,
+}
+
+/// One page of a LIST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    /// The objects, ordered by namespace and name.
+    pub items: Vec<Value>,
+    /// The store's resource version when the page was read.
+    pub resource_version: String,
+    /// Token for the next page, `None` on the last one.
+    pub continue_token: Option<String>,
+}
+
+/// Applies a JSON merge patch (RFC 7386) to a value: maps merged key by key, `null` removes,
+/// everything else replaced.
+pub fn merge_patch_value(target: &mut Value, patch: &Value) {
+    fields::merge(target, patch);
+}
+
+/// Where an object is: its kind, namespace ("" for cluster-scoped kinds) and name.
+struct Target<'a> {
+    info: &'static KindInfo,
+    ns: &'a str,
+    name: &'a str,
+}
+
+impl Target<'_> {
+    fn not_found(&self) -> StoreError {
+        StoreError::NotFound {
+            kind: self.info.kind.into(),
+            namespace: self.ns.into(),
+            name: self.name.into(),
+            message: format!(
+                "{} {:?} not found",
+                self.info.qualified_resource(),
+                self.name
+            ),
+        }
+    }
+    fn already_exists(&self) -> StoreError {
+        StoreError::AlreadyExists {
+            kind: self.info.kind.into(),
+            namespace: self.ns.into(),
+            name: self.name.into(),
+            message: format!(
+                "{} {:?} already exists",
+                self.info.qualified_resource(),
+                self.name
+            ),
+        }
+    }
+    fn stale(&self) -> StoreError {
+        StoreError::Conflict {
+            kind: self.info.kind.into(),
+            namespace: self.ns.into(),
+            name: self.name.into(),
+            message: format!(
+                "Operation cannot be fulfilled on {} {:?}: the object has been modified; please apply your changes to the latest version and try again",
+                self.info.qualified_resource(),
+                self.name
+            ),
+            causes: vec![],
+        }
+    }
+    fn invalid(&self, causes: Vec<Cause>) -> StoreError {
+        let detail = match causes.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(|c| format!("{}: {}", c.field, c.message))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        StoreError::Invalid {
+            kind: self.info.kind.into(),
+            namespace: self.ns.into(),
+            name: self.name.into(),
+            message: format!(
+                "{} {:?} is invalid: {}",
+                self.info.qualified_kind(),
+                self.name,
+                detail
+            ),
+            causes,
+        }
+    }
+    fn bad_request(&self, message: String) -> StoreError {
+        StoreError::BadRequest {
+            kind: self.info.kind.into(),
+            namespace: self.ns.into(),
+            name: self.name.into(),
+            message,
+        }
+    }
+}
+
+fn unknown_kind(kind: &str) -> StoreError {
+    StoreError::NotFound {
+        kind: kind.into(),
+        namespace: String::new(),
+        name: String::new(),
+        message: format!("the server doesn't have a resource type {kind:?}"),
+    }
+}
+
+fn bad_request(message: String) -> StoreError {
+    StoreError::BadRequest {
+        kind: String::new(),
+        namespace: String::new(),
+        name: String::new(),
+        message,
+    }
+}
+
+/// Where a write goes: the object itself, or its status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Main,
+    Status,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS objects (
+    id INTEGER PRIMARY KEY,
+    grp TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ns TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rv INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS objects_key ON objects (grp, version, kind, ns, name);
+CREATE INDEX IF NOT EXISTS objects_ns ON objects (ns);
+CREATE TABLE IF NOT EXISTS labels (
+    oid INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (oid, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_kv ON labels (key, value);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (k, v) VALUES ('rv', 0), ('ip', 10);
+";
+
+/// The object store. Cheap to clone: clones share one database connection.
+#[derive(Clone)]
+pub struct ObjectStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for ObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStore").finish_non_exhaustive()
+    }
+}
+
+impl ObjectStore {
+    /// Opens (creating if needed) a store in a file. Every write is one transaction, synced.
+    pub fn open(path: impl AsRef<FsPath>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Self::init(conn)
+    }
+
+    /// A store that lives in memory only.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::internal("store lock poisoned"))
+    }
+
+    fn with_tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The current resource version: the highest one given to any write.
+    pub fn resource_version(&self) -> Result<u64, StoreError> {
+        let conn = self.lock()?;
+        Ok(current_rv(&conn)?)
+    }
+
+    /// The number of objects stored, of every kind.
+    pub fn len(&self) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the store holds no object.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The object, or `NotFound`.
+    pub fn get(&self, kind: &str, ns: &str, name: &str) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        let conn = self.lock()?;
+        load(&conn, &t)?.ok_or_else(|| t.not_found())
+    }
+
+    /// One page of the objects of `kind`, in namespace `ns` (all namespaces when `None`),
+    /// selected by labels, ordered by namespace then name. `limit` of `None` or 0 means all.
+    /// Pass the previous page's `continue_token` to get the next page.
+    pub fn list(
+        &self,
+        kind: &str,
+        ns: Option<&str>,
+        selector: &LabelSelector,
+        limit: Option<usize>,
+        continue_token: Option<&str>,
+    ) -> Result<ListPage, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let ns = if info.namespaced {
+            ns.filter(|n| !n.is_empty())
+        } else {
+            None
+        };
+        let after = match continue_token.filter(|t| !t.is_empty()) {
+            Some(t) => Some(
+                decode_continue(t)
+                    .ok_or_else(|| bad_request(format!("continue key is not valid: {t:?}")))?,
+            ),
+            None => None,
+        };
+        let limit = limit.filter(|l| *l > 0);
+        let mut sql = String::from("SELECT o.ns, o.name, o.body FROM objects o WHERE o.grp = ? AND o.version = ? AND o.kind = ?");
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            info.group.to_string().into(),
+            info.version.to_string().into(),
+            info.kind.to_string().into(),
+        ];
+        if let Some(ns) = ns {
+            sql.push_str(" AND o.ns = ?");
+            args.push(ns.to_string().into());
+        }
+        if let Some((ans, aname)) = &after {
+            sql.push_str(" AND (o.ns > ? OR (o.ns = ? AND o.name > ?))");
+            args.push(ans.clone().into());
+            args.push(ans.clone().into());
+            args.push(aname.clone().into());
+        }
+        for r in &selector.requirements {
+            let (neg, with_values) = match r.op {
+                Op::Equals | Op::In => (false, true),
+                Op::NotEquals | Op::NotIn => (true, true),
+                Op::Exists => (false, false),
+                Op::DoesNotExist => (true, false),
+            };
+            sql.push_str(if neg {
+                " AND NOT EXISTS"
+            } else {
+                " AND EXISTS"
+            });
+            sql.push_str(" (SELECT 1 FROM labels l WHERE l.oid = o.id AND l.key = ?");
+            args.push(r.key.clone().into());
+            if with_values {
+                let marks = vec!["?"; r.values.len()].join(", ");
+                sql.push_str(&format!(" AND l.value IN ({marks})"));
+                for v in &r.values {
+                    args.push(v.clone().into());
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY o.ns, o.name");
+        if let Some(l) = limit {
+            sql.push_str(&format!(" LIMIT {}", l.saturating_add(1)));
+        }
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let rv = current_rv(&tx)?;
+        let mut rows: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mapped = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            mapped.collect::<Result<_, _>>()?
+        };
+        tx.commit()?;
+        drop(conn);
+        let mut continue_token = None;
+        if let Some(l) = limit {
+            if rows.len() > l {
+                rows.truncate(l);
+                if let Some((ns, name, _)) = rows.last() {
+                    continue_token = Some(encode_continue(ns, name));
+                }
+            }
+        }
+        let items = rows
+            .into_iter()
+            .map(|(_, _, body)| serde_json::from_str(&body).map_err(StoreError::internal))
+            .collect::<Result<Vec<Value>, _>>()?;
+        Ok(ListPage {
+            items,
+            resource_version: rv.to_string(),
+            continue_token,
+        })
+    }
+
+    /// Server-side apply of `patch` by `field_manager`. Creates the object when missing.
+    /// Returns the object as stored (or as it would be, with `dry_run`) and whether it was
+    /// created.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        patch: Value,
+        field_manager: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(Value, bool), StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        self.with_tx(|tx| apply_tx(tx, &t, &patch, field_manager, force, dry_run))
+    }
+
+    /// Applies many objects (each with `apiVersion`, `kind`, `metadata.name` and, for namespaced
+    /// kinds, `metadata.namespace`) in one transaction: all are stored, or none.
+    pub fn apply_all(
+        &self,
+        objects: &[Value],
+        field_manager: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Vec<(Value, bool)>, StoreError> {
+        self.with_tx(|tx| {
+            let mut out = Vec::with_capacity(objects.len());
+            for obj in objects {
+                let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+                let info = kind_by_api_version(s("/apiVersion"), s("/kind"))
+                    .ok_or_else(|| unknown_kind(s("/kind")))?;
+                let t = target(info, s("/metadata/namespace"), s("/metadata/name"))?;
+                out.push(apply_tx(tx, &t, obj, field_manager, force, dry_run)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Creates an object (POST): `AlreadyExists` when there is one. The namespace comes from
+    /// `ns`, the name from `metadata.name` (or `metadata.generateName` plus a random suffix).
+    pub fn create(
+        &self,
+        kind: &str,
+        ns: &str,
+        obj: Value,
+        field_manager: &str,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let mut name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if name.is_empty() {
+            if let Some(g) = obj
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+            {
+                let suffix: String = new_uid()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(5)
+                    .collect();
+                name = format!("{g}{suffix}");
+            }
+        }
+        let t = target(info, ns, &name)?;
+        check_body_identity(&t, &obj)?;
+        self.with_tx(|tx| {
+            if load(tx, &t)?.is_some() {
+                return Err(t.already_exists());
+            }
+            let new = prepare(tx, &t, None, fields::user_fields(&obj), Mode::Main, dry_run)?;
+            let mut entries = Vec::new();
+            record_update(&mut entries, &t, field_manager, &Value::Null, &new, None);
+            let new = with_managed(new, &entries);
+            commit(tx, &t, None, new, dry_run).map(|(v, _)| v)
+        })
+    }
+
+    /// Replaces an object (PUT). When the body carries `metadata.resourceVersion`, it must be
+    /// the stored one, else `Conflict`. Status is kept (use [`ObjectStore::set_status`]).
+    pub fn update(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        field_manager: &str,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        check_body_identity(&t, &obj)?;
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            check_precondition(&t, &old, &obj)?;
+            update_tx(
+                tx,
+                &t,
+                old,
+                fields::user_fields(&obj),
+                field_manager,
+                dry_run,
+            )
+        })
+    }
+
+    /// Applies a JSON merge patch (RFC 7386) to an object, as `kubectl edit`/`patch` do.
+    pub fn merge_patch(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+        field_manager: &str,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        if !patch.is_object() {
+            return Err(t.bad_request("a merge patch must be a JSON object".into()));
+        }
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            check_precondition(&t, &old, patch)?;
+            let mut merged = old.clone();
+            fields::merge(&mut merged, patch);
+            check_body_identity(&t, &merged)?;
+            update_tx(
+                tx,
+                &t,
+                old,
+                fields::user_fields(&merged),
+                field_manager,
+                dry_run,
+            )
+        })
+    }
+
+    /// Replaces the status of an object, as a controller does. Bumps the resource version,
+    /// never the generation.
+    pub fn set_status(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        status: Value,
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            let mut new = old.clone();
+            if let Some(m) = new.as_object_mut() {
+                if status.is_null() {
+                    m.shift_remove("status");
+                } else {
+                    m.insert("status".into(), status.clone());
+                }
+            }
+            let new = prepare(tx, &t, Some(&old), new, Mode::Status, false)?;
+            commit(tx, &t, Some(&old), new, false).map(|(v, _)| v)
+        })
+    }
+
+    /// Deletes an object and returns it as it was. Deleting a Namespace deletes every object in
+    /// it. `NotFound` when absent.
+    pub fn delete(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<Value, StoreError> {
+        let _ = propagation;
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = target(info, ns, name)?;
+        self.with_tx(|tx| {
+            let (id, old) = load_with_id(tx, &t)?.ok_or_else(|| t.not_found())?;
+            tx.execute("DELETE FROM labels WHERE oid = ?", [id])?;
+            tx.execute("DELETE FROM objects WHERE id = ?", [id])?;
+            if info.kind == "Namespace" {
+                tx.execute(
+                    "DELETE FROM labels WHERE oid IN (SELECT id FROM objects WHERE ns = ?)",
+                    [name],
+                )?;
+                tx.execute("DELETE FROM objects WHERE ns = ?", [name])?;
+            }
+            next_rv(tx)?;
+            Ok(old)
+        })
+    }
+}
+
+fn target<'a>(
+    info: &'static KindInfo,
+    ns: &'a str,
+    name: &'a str,
+) -> Result<Target<'a>, StoreError> {
+    let ns = if info.namespaced { ns } else { "" };
+    let t = Target { info, ns, name };
+    if info.namespaced {
+        if ns.is_empty() {
+            return Err(t.bad_request(
+                "an empty namespace may not be set when a resource name is provided".into(),
+            ));
+        }
+        if !defaults::valid_namespace(ns) {
+            return Err(t.not_found());
+        }
+    }
+    Ok(t)
+}
+
+/// The body's `apiVersion`, `kind`, name and namespace, where given, must match the request.
+fn check_body_identity(t: &Target<'_>, obj: &Value) -> Result<(), StoreError> {
+    if !obj.is_object() {
+        return Err(t.bad_request("the body must be a JSON object".into()));
+    }
+    let s = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    if let Some(kind) = s("/kind") {
+        let api_version = s("/apiVersion").unwrap_or("");
+        if kind != t.info.kind || api_version != t.info.api_version() {
+            return Err(t.bad_request(format!(
+                "the API version in the data ({api_version}) and kind ({kind}) do not match the request ({}, {})",
+                t.info.api_version(),
+                t.info.kind
+            )));
+        }
+    }
+    if let Some(n) = s("/metadata/name") {
+        if n != t.name {
+            return Err(t.bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({})",
+                t.name
+            )));
+        }
+    }
+    if t.info.namespaced {
+        if let Some(n) = s("/metadata/namespace") {
+            if n != t.ns {
+                return Err(t.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_precondition(t: &Target<'_>, old: &Value, body: &Value) -> Result<(), StoreError> {
+    if let Some(rv) = body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        if Some(rv)
+            != old
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+        {
+            return Err(t.stale());
+        }
+    }
+    Ok(())
+}
+
+fn apply_tx(
+    tx: &Transaction<'_>,
+    t: &Target<'_>,
+    patch: &Value,
+    manager: &str,
+    force: bool,
+    dry_run: bool,
+) -> Result<(Value, bool), StoreError> {
+    check_body_identity(t, patch)?;
+    if manager.is_empty() {
+        return Err(t.bad_request(
+            "PATCH of type application/apply-patch+yaml requires fieldManager".into(),
+        ));
+    }
+    let old = load(tx, t)?;
+    let applied = fields::user_fields(patch);
+    let new_fields = fields::leaf_paths(&applied);
+    let mut entries = old.as_ref().map(fields::parse_managed).unwrap_or_default();
+    let mine = |e: &ManagedEntry| {
+        e.manager == manager && e.operation == "Apply" && e.subresource.is_none()
+    };
+    let prev: FieldSet = entries
+        .iter()
+        .find(|e| mine(e))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+
+    let mut candidate = match &old {
+        Some(o) => fields::user_fields(o),
+        None => json!({}),
+    };
+    // Fields this manager stops setting go, unless someone else owns them too.
+    for p in prev.difference(&new_fields) {
+        let shared = entries
+            .iter()
+            .filter(|e| !mine(e))
+            .any(|e| e.fields.iter().any(|q| fields::related(p, q)));
+        if !shared {
+            fields::remove_path(&mut candidate, p);
+        }
+    }
+    fields::merge(&mut candidate, &applied);
+    let new = prepare(tx, t, old.as_ref(), candidate, Mode::Main, dry_run)?;
+
+    // Conflicts: fields another manager owns whose value this apply changes.
+    if let Some(old) = &old {
+        let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
+        for e in entries.iter_mut().filter(|e| !mine(e)) {
+            let mut taken = Vec::new();
+            for q in &e.fields {
+                if new_fields.iter().any(|p| fields::related(p, q))
+                    && fields::get_path(old, q) != fields::get_path(&new, q)
+                {
+                    taken.push(q.clone());
+                }
+            }
+            if taken.is_empty() {
+                continue;
+            }
+            if force {
+                for q in &taken {
+                    e.fields.remove(q);
+                }
+            } else {
+                conflicts.push((
+                    e.manager.clone(),
+                    e.api_version.clone(),
+                    taken.iter().map(fields::path_string).collect(),
+                ));
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(apply_conflict(t, &conflicts));
+        }
+    }
+    let time = now_rfc3339();
+    let entry = ManagedEntry {
+        manager: manager.to_string(),
+        operation: "Apply".into(),
+        api_version: t.info.api_version(),
+        time,
+        subresource: None,
+        fields: new_fields,
+    };
+    match entries.iter().position(mine) {
+        Some(i) => entries[i] = entry,
+        None => entries.push(entry),
+    }
+    prune_entries(&mut entries, &new);
+    let new = with_managed(new, &entries);
+    commit(tx, t, old.as_ref(), new, dry_run)
+}
+
+fn apply_conflict(t: &Target<'_>, conflicts: &[(String, String, Vec<String>)]) -> StoreError {
+    let n: usize = conflicts.iter().map(|c| c.2.len()).sum();
+    let mut message = format!(
+        "Apply failed with {n} conflict{}: ",
+        if n == 1 { "" } else { "s" }
+    );
+    let mut causes = Vec::new();
+    let parts: Vec<String> = conflicts
+        .iter()
+        .map(|(manager, api_version, paths)| {
+            for p in paths {
+                causes.push(Cause::new(
+                    "FieldManagerConflict",
+                    p,
+                    &format!("conflict with {manager:?} using {api_version}"),
+                ));
+            }
+            if paths.len() == 1 {
+                format!(
+                    "conflict with {manager:?} using {api_version}: {}",
+                    paths[0]
+                )
+            } else {
+                format!(
+                    "conflicts with {manager:?} using {api_version}:\n{}",
+                    paths
+                        .iter()
+                        .map(|p| format!("- {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            }
+        })
+        .collect();
+    message.push_str(&parts.join("\n"));
+    StoreError::Conflict {
+        kind: t.info.kind.into(),
+        namespace: t.ns.into(),
+        name: t.name.into(),
+        message,
+        causes,
+    }
+}
+
+fn update_tx(
+    tx: &Transaction<'_>,
+    t: &Target<'_>,
+    old: Value,
+    body: Value,
+    manager: &str,
+    dry_run: bool,
+) -> Result<Value, StoreError> {
+    let new = prepare(tx, t, Some(&old), body, Mode::Main, dry_run)?;
+    let mut entries = fields::parse_managed(&old);
+    record_update(&mut entries, t, manager, &old, &new, None);
+    let new = with_managed(new, &entries);
+    commit(tx, t, Some(&old), new, dry_run).map(|(v, _)| v)
+}
+
+/// Records an Update by `manager`: it owns the fields it changed, which others lose.
+fn record_update(
+    entries: &mut Vec<ManagedEntry>,
+    t: &Target<'_>,
+    manager: &str,
+    old: &Value,
+    new: &Value,
+    subresource: Option<&str>,
+) {
+    let manager = if manager.is_empty() {
+        "unknown"
+    } else {
+        manager
+    };
+    let new_user = fields::user_fields(new);
+    let changed: FieldSet = fields::leaf_paths(&new_user)
+        .into_iter()
+        .filter(|p| fields::get_path(old, p) != fields::get_path(new, p))
+        .collect();
+    let is_mine = |e: &ManagedEntry| {
+        e.manager == manager && e.operation == "Update" && e.subresource.as_deref() == subresource
+    };
+    for e in entries.iter_mut().filter(|e| !is_mine(e)) {
+        e.fields
+            .retain(|q| !changed.iter().any(|p| fields::related(p, q)));
+    }
+    if !changed.is_empty() {
+        let entry = match entries.iter().position(is_mine) {
+            Some(i) => &mut entries[i],
+            None => {
+                entries.push(ManagedEntry {
+                    manager: manager.to_string(),
+                    operation: "Update".into(),
+                    api_version: t.info.api_version(),
+                    time: String::new(),
+                    subresource: subresource.map(str::to_string),
+                    fields: FieldSet::new(),
+                });
+                let last = entries.len() - 1;
+                &mut entries[last]
+            }
+        };
+        entry.fields.extend(changed);
+        entry.time = now_rfc3339();
+    }
+    prune_entries(entries, new);
+}
+
+/// Drops owned paths that no longer exist and entries that own nothing.
+fn prune_entries(entries: &mut Vec<ManagedEntry>, obj: &Value) {
+    for e in entries.iter_mut() {
+        if e.operation != "Apply" {
+            e.fields.retain(|p| fields::get_path(obj, p).is_some());
+        }
+    }
+    entries.retain(|e| !e.fields.is_empty());
+}
+
+fn with_managed(mut obj: Value, entries: &[ManagedEntry]) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if entries.is_empty() {
+            meta.shift_remove("managedFields");
+        } else {
+            meta.insert("managedFields".into(), fields::render_managed(entries));
+        }
+    }
+    obj
+}
+
+/// Turns a client's object into what the server would store (server metadata aside):
+/// identity, status handling, defaults, canonical quantities; then validates it.
+fn prepare(
+    tx: &Transaction<'_>,
+    t: &Target<'_>,
+    old: Option<&Value>,
+    mut new: Value,
+    mode: Mode,
+    dry_run: bool,
+) -> Result<Value, StoreError> {
+    if !new.is_object() {
+        return Err(t.bad_request("the body must be a JSON object".into()));
+    }
+    let info = t.info;
+    {
+        let m = new
+            .as_object_mut()
+            .ok_or_else(|| StoreError::internal("not an object"))?;
+        let meta = m.entry("metadata").or_insert_with(|| json!({}));
+        if !meta.is_object() {
+            *meta = json!({});
+        }
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("name".into(), json!(t.name));
+            if info.namespaced {
+                meta.insert("namespace".into(), json!(t.ns));
+            }
+        }
+        if mode == Mode::Main && info.has_status {
+            match old.and_then(|o| o.get("status")) {
+                Some(s) => {
+                    m.insert("status".into(), s.clone());
+                }
+                None => {
+                    m.shift_remove("status");
+                    let initial = match info.kind {
+                        "Namespace" => Some(json!({"phase": "Active"})),
+                        "PersistentVolumeClaim" => Some(json!({"phase": "Pending"})),
+                        "Service" => Some(json!({"loadBalancer": {}})),
+                        _ => None,
+                    };
+                    if let Some(s) = initial {
+                        m.insert("status".into(), s);
+                    }
+                }
+            }
+        }
+    }
+    if mode == Mode::Status {
+        let causes = defaults::normalise_quantities(info, &mut new);
+        if !causes.is_empty() {
+            return Err(t.invalid(causes));
+        }
+        return Ok(new);
+    }
+    if old.is_none() {
+        if let Some(c) = defaults::validate_name(info, t.name) {
+            return Err(t.invalid(vec![c]));
+        }
+        if info.namespaced && !namespace_exists(tx, t.ns)? {
+            return Err(StoreError::NotFound {
+                kind: "Namespace".into(),
+                namespace: String::new(),
+                name: t.ns.into(),
+                message: format!("namespaces {:?} not found", t.ns),
+            });
+        }
+    }
+    if info.kind == "Service" {
+        assign_cluster_ip(tx, old, &mut new, dry_run)?;
+    }
+    defaults::apply_defaults(info, &mut new);
+    let mut causes = defaults::normalise_quantities(info, &mut new);
+    causes.extend(defaults::validate(info, &new));
+    if let Some(old) = old {
+        causes.extend(defaults::check_immutable(info, old, &new));
+    }
+    if !causes.is_empty() {
+        return Err(t.invalid(causes));
+    }
+    Ok(new)
+}
+
+fn assign_cluster_ip(
+    tx: &Transaction<'_>,
+    old: Option<&Value>,
+    new: &mut Value,
+    dry_run: bool,
+) -> Result<(), StoreError> {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let given = spec
+        .get("clusterIP")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let ip = match given {
+        Some(ip) => ip,
+        None => match old
+            .and_then(|o| o.pointer("/spec/clusterIP"))
+            .and_then(Value::as_str)
+        {
+            Some(ip) => ip.to_string(),
+            None => {
+                let n: i64 = if dry_run {
+                    tx.query_row("SELECT v FROM meta WHERE k = 'ip'", [], |r| r.get(0))?
+                } else {
+                    tx.query_row(
+                        "UPDATE meta SET v = v + 1 WHERE k = 'ip' RETURNING v - 1",
+                        [],
+                        |r| r.get(0),
+                    )?
+                };
+                let n = n.max(1);
+                format!("10.{}.{}.{}", 96 + (n >> 16) % 16, (n >> 8) & 255, n & 255)
+            }
+        },
+    };
+    spec.insert("clusterIP".into(), json!(ip));
+    if !spec.contains_key("clusterIPs") {
+        spec.insert("clusterIPs".into(), json!([ip]));
+    }
+    Ok(())
+}
+
+/// Comparable form: no resource version, no managed-field times.
+fn comparable(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("resourceVersion");
+        if let Some(mf) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
+            for e in mf.iter_mut().filter_map(Value::as_object_mut) {
+                e.shift_remove("time");
+            }
+        }
+    }
+    v
+}
+
+fn without_meta_status(v: &Value) -> Value {
+    match v.as_object() {
+        Some(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+/// Puts the server's metadata on `new`, orders its fields like a server, and stores it unless
+/// nothing changed or it is a dry run.
+fn commit(
+    tx: &Transaction<'_>,
+    t: &Target<'_>,
+    old: Option<&Value>,
+    new: Value,
+    dry_run: bool,
+) -> Result<(Value, bool), StoreError> {
+    let info = t.info;
+    let user_meta = new
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let old_meta = old
+        .and_then(|o| o.get("metadata"))
+        .and_then(Value::as_object);
+    let from_old = |k: &str| old_meta.and_then(|m| m.get(k)).cloned();
+
+    let mut meta = Map::new();
+    meta.insert("name".into(), json!(t.name));
+    if let Some(g) = user_meta
+        .get("generateName")
+        .or(old_meta.and_then(|m| m.get("generateName")))
+    {
+        meta.insert("generateName".into(), g.clone());
+    }
+    if info.namespaced {
+        meta.insert("namespace".into(), json!(t.ns));
+    }
+    let created = old.is_none();
+    let generation = match old {
+        None => 1,
+        Some(o) => {
+            let g = o
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let mut n = without_meta_status(&new);
+            if let Some(m) = n.as_object_mut() {
+                m.insert("apiVersion".into(), json!(info.api_version()));
+                m.insert("kind".into(), json!(info.kind));
+            }
+            if without_meta_status(o) != n {
+                g + 1
+            } else {
+                g
+            }
+        }
+    };
+    meta.insert(
+        "uid".into(),
+        from_old("uid").unwrap_or_else(|| json!(new_uid())),
+    );
+    meta.insert(
+        "resourceVersion".into(),
+        from_old("resourceVersion").unwrap_or(json!("")),
+    );
+    meta.insert("generation".into(), json!(generation));
+    meta.insert(
+        "creationTimestamp".into(),
+        from_old("creationTimestamp").unwrap_or_else(|| json!(now_rfc3339())),
+    );
+    for k in [
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ] {
+        if let Some(v) = user_meta.get(k) {
+            let empty = match v {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                Value::Null => true,
+                _ => false,
+            };
+            if !empty {
+                meta.insert(k.into(), v.clone());
+            }
+        }
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), json!(info.api_version()));
+    obj.insert("kind".into(), json!(info.kind));
+    obj.insert("metadata".into(), Value::Object(meta));
+    let mut status = None;
+    if let Value::Object(m) = new {
+        for (k, v) in m {
+            match k.as_str() {
+                "apiVersion" | "kind" | "metadata" => {}
+                "status" => status = Some(v),
+                _ => {
+                    obj.insert(k, v);
+                }
+            }
+        }
+    }
+    if let Some(s) = status {
+        obj.insert("status".into(), s);
+    }
+    let mut obj = Value::Object(obj);
+
+    if let Some(old) = old {
+        if comparable(old) == comparable(&obj) {
+            return Ok((old.clone(), false));
+        }
+    }
+    if dry_run {
+        if created {
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.shift_remove("uid");
+                m.shift_remove("resourceVersion");
+            }
+        }
+        return Ok((obj, created));
+    }
+    let rv = next_rv(tx)?;
+    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    save(tx, t, &obj, rv)?;
+    Ok((obj, created))
+}
+
+fn current_rv(conn: &Connection) -> rusqlite::Result<u64> {
+    let v: i64 = conn.query_row("SELECT v FROM meta WHERE k = 'rv'", [], |r| r.get(0))?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+fn next_rv(tx: &Transaction<'_>) -> Result<u64, StoreError> {
+    let v: i64 = tx.query_row(
+        "UPDATE meta SET v = v + 1 WHERE k = 'rv' RETURNING v",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+fn namespace_exists(conn: &Connection, ns: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM objects WHERE grp = '' AND version = 'v1' AND kind = 'Namespace' AND ns = '' AND name = ?",
+            [ns],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn load_with_id(conn: &Connection, t: &Target<'_>) -> Result<Option<(i64, Value)>, StoreError> {
+    let row: Option<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT id, body FROM objects WHERE grp = ? AND version = ? AND kind = ? AND ns = ? AND name = ?",
+        )?
+        .query_row(
+            params![t.info.group, t.info.version, t.info.kind, t.ns, t.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((id, body)) => Ok(Some((
+            id,
+            serde_json::from_str(&body).map_err(StoreError::internal)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+fn load(conn: &Connection, t: &Target<'_>) -> Result<Option<Value>, StoreError> {
+    Ok(load_with_id(conn, t)?.map(|(_, v)| v))
+}
+
+fn save(tx: &Transaction<'_>, t: &Target<'_>, obj: &Value, rv: u64) -> Result<(), StoreError> {
+    let body = serde_json::to_string(obj).map_err(StoreError::internal)?;
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO objects (grp, version, kind, ns, name, rv, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (grp, version, kind, ns, name) DO UPDATE SET rv = excluded.rv, body = excluded.body
+             RETURNING id",
+        )?
+        .query_row(
+            params![t.info.group, t.info.version, t.info.kind, t.ns, t.name, rv as i64, body],
+            |r| r.get(0),
+        )?;
+    tx.prepare_cached("DELETE FROM labels WHERE oid = ?")?
+        .execute([id])?;
+    if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
+        let mut stmt =
+            tx.prepare_cached("INSERT INTO labels (oid, key, value) VALUES (?, ?, ?)")?;
+        for (k, v) in labels {
+            stmt.execute(params![id, k, v.as_str().unwrap_or("")])?;
+        }
+    }
+    Ok(())
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+fn encode_continue(ns: &str, name: &str) -> String {
+    hex(&format!("{ns}/{name}"))
+}
+
+fn decode_continue(token: &str) -> Option<(String, String)> {
+    let s = unhex(token)?;
+    let (ns, name) = s.split_once('/')?;
+    Some((ns.to_string(), name.to_string()))
+}
+
+/// A random, uuid-shaped identifier (version 4 layout).
+fn new_uid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let state = std::collections::hash_map::RandomState::new();
+    let word = |salt: u64| {
+        let mut h = state.build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u64(salt);
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.finish()
+    };
+    let a = word(1);
+    let b = word(2);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        ((b >> 48) & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Now, as RFC 3339 in UTC with whole seconds (`2026-11-05T10:00:00Z`).
+pub fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    format_rfc3339(secs)
+}
+
+fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1025 @@
+use super::*;
+use serde_json::json;
+
+fn store_with_ns(ns: &str) -> ObjectStore {
+    let s = ObjectStore::in_memory().unwrap();
+    s.apply(
+        "Namespace",
+        "",
+        ns,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        "test",
+        false,
+        false,
+    )
+    .unwrap();
+    s
+}
+
+fn sts(name: &str, replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": "t", "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "pg", "image": "postgres:16", "ports": [{"containerPort": 5432}],
+                    "resources": {"requests": {"cpu": "1000m", "memory": "2048Mi"}}}]}
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10240Mi"}}}}]
+        }
+    })
+}
+
+fn rv(v: &Value) -> u64 {
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn apply_creates_with_server_metadata_and_defaults() {
+    let s = store_with_ns("t");
+    let (obj, created) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 1),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert!(created);
+    let m = &obj["metadata"];
+    assert_eq!(m["generation"], json!(1));
+    assert_eq!(m["uid"].as_str().unwrap().len(), 36);
+    assert!(m["creationTimestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(rv(&obj), s.resource_version().unwrap());
+    let mf = &m["managedFields"][0];
+    assert_eq!(mf["manager"], "berth");
+    assert_eq!(mf["operation"], "Apply");
+    assert_eq!(mf["fieldsType"], "FieldsV1");
+    assert_eq!(mf["apiVersion"], "apps/v1");
+    assert_eq!(mf["fieldsV1"]["f:spec"]["f:replicas"], json!({}));
+    let spec = &obj["spec"];
+    assert_eq!(spec["podManagementPolicy"], "OrderedReady");
+    assert_eq!(
+        spec["updateStrategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    );
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(
+        spec["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+        "Retain"
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(pod["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["schedulerName"], "default-scheduler");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["securityContext"], json!({}));
+    let c = &pod["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    assert_eq!(c["ports"][0]["protocol"], "TCP");
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "1", "memory": "2Gi"})
+    );
+    let vct = &spec["volumeClaimTemplates"][0];
+    assert_eq!(vct["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(vct["spec"]["resources"]["requests"]["storage"], "10Gi");
+    assert_eq!(s.get("StatefulSet", "t", "db").unwrap(), obj);
+}
+
+#[test]
+fn noop_apply_keeps_resource_version_and_changes_bump_generation() {
+    let s = store_with_ns("t");
+    let (a, _) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 1),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    let (b, created) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 1),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert!(!created);
+    assert_eq!(a, b);
+    assert_eq!(rv(&a), s.resource_version().unwrap());
+    let (c, _) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 3),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert!(rv(&c) > rv(&a));
+    assert_eq!(c["metadata"]["generation"], 2);
+    assert_eq!(c["spec"]["replicas"], 3);
+    // Only labels change: resource version moves, generation does not.
+    let mut p = sts("db", 3);
+    p["metadata"]["labels"]["extra"] = json!("x");
+    let (d, _) = s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .unwrap();
+    assert!(rv(&d) > rv(&c));
+    assert_eq!(d["metadata"]["generation"], 2);
+    // The same values written in another notation are no change either.
+    let mut p = sts("db", 3);
+    p["metadata"]["labels"]["extra"] = json!("x");
+    p["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("1");
+    let (e, _) = s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .unwrap();
+    assert_eq!(rv(&e), rv(&d));
+}
+
+#[test]
+fn fields_no_longer_applied_are_removed() {
+    let s = store_with_ns("t");
+    let cm = |data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}}, "data": data});
+    s.apply(
+        "ConfigMap",
+        "t",
+        "c",
+        cm(json!({"x": "1", "y": "2"})),
+        "berth",
+        false,
+        false,
+    )
+    .unwrap();
+    let mut p = cm(json!({"x": "1"}));
+    p["metadata"]["labels"] = json!({"a": "1"});
+    let (o, _) = s
+        .apply("ConfigMap", "t", "c", p, "berth", false, false)
+        .unwrap();
+    assert_eq!(o["data"], json!({"x": "1"}));
+    assert_eq!(o["metadata"]["labels"], json!({"a": "1"}));
+    // A field another manager also owns stays.
+    s.apply("ConfigMap", "t", "c", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"z": "3"}}), "other", false, false).unwrap();
+    let (o, _) = s
+        .apply(
+            "ConfigMap",
+            "t",
+            "c",
+            cm(json!({"x": "1", "z": "3"})),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(o["data"], json!({"x": "1", "z": "3"}));
+    let (o, _) = s
+        .apply(
+            "ConfigMap",
+            "t",
+            "c",
+            cm(json!({"x": "1"})),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        o["data"],
+        json!({"x": "1", "z": "3"}),
+        "still owned by other"
+    );
+}
+
+#[test]
+fn conflicts_with_other_managers_and_force() {
+    let s = store_with_ns("t");
+    s.apply(
+        "StatefulSet",
+        "t",
+        "db",
+        sts("db", 1),
+        "berth",
+        false,
+        false,
+    )
+    .unwrap();
+    // Same value from another manager: shared ownership, no conflict.
+    let (o, _) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 1),
+            "kubectl",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(o["metadata"]["managedFields"].as_array().unwrap().len(), 2);
+    // A different value: conflict naming the manager and the field.
+    let e = s.apply("StatefulSet", "t", "db", json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"replicas": 5}}), "hpa", false, false).unwrap_err();
+    assert_eq!(e.code(), 409);
+    assert_eq!(e.reason(), "Conflict");
+    assert!(e.message().contains("conflict"), "{}", e.message());
+    assert!(e.message().contains("\"berth\""), "{}", e.message());
+    assert!(
+        e.causes().iter().any(|c| c.field == ".spec.replicas"),
+        "{:?}",
+        e.causes()
+    );
+    let status = e.to_status();
+    assert_eq!(status["reason"], "Conflict");
+    assert_eq!(status["code"], 409);
+    assert_eq!(status["details"]["causes"][0]["field"], ".spec.replicas");
+    // Forced: the value changes and ownership moves.
+    let (o, _) = s.apply("StatefulSet", "t", "db", json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"replicas": 5}}), "hpa", true, false).unwrap();
+    assert_eq!(o["spec"]["replicas"], 5);
+    let owners: Vec<&str> = o["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["fieldsV1"]["f:spec"].get("f:replicas").is_some())
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, vec!["hpa"]);
+    // berth no longer owns replicas: applying without it leaves hpa's value.
+    let mut p = sts("db", 1);
+    p["spec"].as_object_mut().unwrap().remove("replicas");
+    let (o, _) = s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .unwrap();
+    assert_eq!(o["spec"]["replicas"], 5);
+}
+
+#[test]
+fn dry_run_does_not_store() {
+    let s = store_with_ns("t");
+    let before = s.resource_version().unwrap();
+    let (o, created) = s
+        .apply("StatefulSet", "t", "db", sts("db", 1), "berth", false, true)
+        .unwrap();
+    assert!(created);
+    assert!(o["metadata"].get("resourceVersion").is_none());
+    assert!(o["metadata"].get("uid").is_none());
+    assert_eq!(o["spec"]["podManagementPolicy"], "OrderedReady");
+    assert_eq!(s.resource_version().unwrap(), before);
+    assert_eq!(s.get("StatefulSet", "t", "db").unwrap_err().code(), 404);
+    s.apply(
+        "StatefulSet",
+        "t",
+        "db",
+        sts("db", 1),
+        "berth",
+        false,
+        false,
+    )
+    .unwrap();
+    let (o, created) = s
+        .apply("StatefulSet", "t", "db", sts("db", 4), "berth", false, true)
+        .unwrap();
+    assert!(!created);
+    assert_eq!(o["spec"]["replicas"], 4);
+    assert_eq!(
+        s.get("StatefulSet", "t", "db").unwrap()["spec"]["replicas"],
+        1
+    );
+}
+
+#[test]
+fn immutable_statefulset_fields() {
+    let s = store_with_ns("t");
+    s.apply(
+        "StatefulSet",
+        "t",
+        "db",
+        sts("db", 1),
+        "berth",
+        false,
+        false,
+    )
+    .unwrap();
+    let mut p = sts("db", 1);
+    p["spec"]["serviceName"] = json!("other");
+    let e = s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .unwrap_err();
+    assert_eq!(e.code(), 422);
+    assert_eq!(e.reason(), "Invalid");
+    assert_eq!(
+        e.message(),
+        "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+    );
+    assert_eq!(e.causes()[0].field, "spec");
+    assert_eq!(e.to_status()["details"]["kind"], "StatefulSet");
+    // Storage in a claim template is immutable too; the template may change.
+    let mut p = sts("db", 1);
+    p["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+        json!("20Gi");
+    assert_eq!(
+        s.apply("StatefulSet", "t", "db", p, "berth", false, false)
+            .unwrap_err()
+            .code(),
+        422
+    );
+    let mut p = sts("db", 1);
+    p["spec"]["template"]["spec"]["containers"][0]["image"] = json!("postgres:17");
+    assert!(s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .is_ok());
+}
+
+#[test]
+fn other_immutable_fields() {
+    let s = store_with_ns("t");
+    let svc = |ip: Option<&str>| {
+        let mut v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"}, "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}});
+        if let Some(ip) = ip {
+            v["spec"]["clusterIP"] = json!(ip);
+        }
+        v
+    };
+    let (o, _) = s
+        .apply("Service", "t", "db", svc(None), "berth", false, false)
+        .unwrap();
+    let ip = o["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.96."), "{ip}");
+    assert_eq!(o["spec"]["clusterIPs"], json!([ip]));
+    assert_eq!(o["spec"]["type"], "ClusterIP");
+    assert_eq!(o["spec"]["sessionAffinity"], "None");
+    assert_eq!(o["spec"]["ipFamilies"], json!(["IPv4"]));
+    assert_eq!(o["spec"]["ipFamilyPolicy"], "SingleStack");
+    assert_eq!(
+        o["spec"]["ports"][0],
+        json!({"port": 5432, "protocol": "TCP", "targetPort": 5432})
+    );
+    let e = s
+        .apply(
+            "Service",
+            "t",
+            "db",
+            svc(Some("10.96.99.99")),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), 422);
+    assert!(
+        e.message().contains("may not change once set"),
+        "{}",
+        e.message()
+    );
+    let (h, _) = s
+        .apply(
+            "Service",
+            "t",
+            "hl",
+            {
+                let mut v = svc(Some("None"));
+                v["metadata"]["name"] = json!("hl");
+                v
+            },
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(h["spec"]["clusterIP"], "None");
+    let (o2, _) = s
+        .apply(
+            "Service",
+            "t",
+            "db2",
+            {
+                let mut v = svc(None);
+                v["metadata"]["name"] = json!("db2");
+                v
+            },
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_ne!(o2["spec"]["clusterIP"], o["spec"]["clusterIP"]);
+
+    let pvc = |size: &str, mode: &str| json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "d"}, "spec": {"accessModes": [mode], "resources": {"requests": {"storage": size}}}});
+    let (p, _) = s
+        .apply(
+            "PersistentVolumeClaim",
+            "t",
+            "d",
+            pvc("1024Mi", "ReadWriteOnce"),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(p["spec"]["resources"]["requests"]["storage"], "1Gi");
+    assert_eq!(p["spec"]["volumeMode"], "Filesystem");
+    assert!(s
+        .apply(
+            "PersistentVolumeClaim",
+            "t",
+            "d",
+            pvc("2Gi", "ReadWriteOnce"),
+            "berth",
+            false,
+            false
+        )
+        .is_ok());
+    let e = s
+        .apply(
+            "PersistentVolumeClaim",
+            "t",
+            "d",
+            pvc("1Gi", "ReadWriteOnce"),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        e.message().contains("spec.resources.requests.storage"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        s.apply(
+            "PersistentVolumeClaim",
+            "t",
+            "d",
+            pvc("2Gi", "ReadWriteMany"),
+            "berth",
+            false,
+            false
+        )
+        .unwrap_err()
+        .code(),
+        422
+    );
+
+    let job = |image: &str| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": image}]}}}});
+    let (j, _) = s
+        .apply("Job", "t", "j", job("busybox:1"), "berth", false, false)
+        .unwrap();
+    assert_eq!(j["spec"]["backoffLimit"], 6);
+    assert_eq!(j["spec"]["completions"], 1);
+    assert_eq!(j["spec"]["parallelism"], 1);
+    assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    let e = s
+        .apply("Job", "t", "j", job("busybox:2"), "berth", false, false)
+        .unwrap_err();
+    assert!(e.message().contains("spec.template"), "{}", e.message());
+    let mut bad = job("x:1");
+    bad["metadata"]["name"] = json!("j2");
+    bad["spec"]["template"]["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("restartPolicy");
+    let e = s
+        .apply("Job", "t", "j2", bad, "berth", false, false)
+        .unwrap_err();
+    assert!(e.message().contains("restartPolicy"), "{}", e.message());
+
+    let dep = |app: &str| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}, "spec": {"selector": {"matchLabels": {"app": app}}, "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
+    let (d, _) = s
+        .apply("Deployment", "t", "w", dep("a"), "berth", false, false)
+        .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "Always"
+    );
+    let e = s
+        .apply("Deployment", "t", "w", dep("b"), "berth", false, false)
+        .unwrap_err();
+    assert!(e.message().contains("spec.selector"), "{}", e.message());
+}
+
+#[test]
+fn cronjob_namespace_and_quota_defaults() {
+    let s = store_with_ns("t");
+    let ns = s.get("Namespace", "", "t").unwrap();
+    assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+    assert_eq!(ns["status"]["phase"], "Active");
+    assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "t");
+    let cj = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "b"}, "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "backup:1"}]}}}}}});
+    let (o, _) = s
+        .apply("CronJob", "t", "b", cj, "berth", false, false)
+        .unwrap();
+    assert_eq!(o["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(o["spec"]["suspend"], false);
+    assert_eq!(o["spec"]["successfulJobsHistoryLimit"], 3);
+    assert_eq!(o["spec"]["failedJobsHistoryLimit"], 1);
+    let ps = &o["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(ps["restartPolicy"], "OnFailure");
+    assert_eq!(ps["dnsPolicy"], "ClusterFirst");
+    let rq = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"requests.cpu": "4000m", "requests.storage": "1024Gi", "pods": 10}}});
+    let (o, _) = s
+        .apply("ResourceQuota", "t", "q", rq, "berth", false, false)
+        .unwrap();
+    assert_eq!(
+        o["spec"]["hard"],
+        json!({"requests.cpu": "4", "requests.storage": "1Ti", "pods": "10"})
+    );
+    let bad = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q2"}, "spec": {"hard": {"cpu": "lots"}}});
+    assert_eq!(
+        s.apply("ResourceQuota", "t", "q2", bad, "berth", false, false)
+            .unwrap_err()
+            .code(),
+        422
+    );
+    let lr = json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"}, "spec": {"limits": [{"type": "Container", "default": {"memory": "512Mi", "cpu": "500m"}, "max": {"memory": "4096Mi"}}]}});
+    let (o, _) = s
+        .apply("LimitRange", "t", "l", lr, "berth", false, false)
+        .unwrap();
+    assert_eq!(o["spec"]["limits"][0]["max"]["memory"], "4Gi");
+    assert_eq!(o["spec"]["limits"][0]["default"]["cpu"], "500m");
+}
+
+#[test]
+fn validation_of_names_and_namespaces() {
+    let s = store_with_ns("t");
+    let cm =
+        |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    let e = s
+        .apply(
+            "ConfigMap",
+            "t",
+            "Bad_Name",
+            cm("Bad_Name"),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), 422);
+    assert!(
+        e.message()
+            .starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"),
+        "{}",
+        e.message()
+    );
+    let e = s
+        .apply("ConfigMap", "missing", "c", cm("c"), "berth", false, false)
+        .unwrap_err();
+    assert_eq!(e.code(), 404);
+    assert_eq!(e.message(), "namespaces \"missing\" not found");
+    let e = s
+        .apply("ConfigMap", "t", "c", cm("d"), "berth", false, false)
+        .unwrap_err();
+    assert_eq!(e.code(), 400);
+    let e = s
+        .apply("StatefulSet", "t", "c", cm("c"), "berth", false, false)
+        .unwrap_err();
+    assert_eq!(e.code(), 400);
+    assert_eq!(s.get("Widget", "t", "c").unwrap_err().code(), 404);
+    let mut bad_labels = cm("c");
+    bad_labels["metadata"]["labels"] = json!({"a": "not valid!"});
+    assert_eq!(
+        s.apply("ConfigMap", "t", "c", bad_labels, "berth", false, false)
+            .unwrap_err()
+            .code(),
+        422
+    );
+}
+
+#[test]
+fn status_update_delete_and_namespace_cascade() {
+    let s = store_with_ns("t");
+    let (o, _) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 2),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    let st = s
+        .set_status(
+            "StatefulSet",
+            "t",
+            "db",
+            json!({"replicas": 2, "readyReplicas": 2}),
+        )
+        .unwrap();
+    assert!(rv(&st) > rv(&o));
+    assert_eq!(st["metadata"]["generation"], 1);
+    assert_eq!(st["status"]["readyReplicas"], 2);
+    // Applies never touch status.
+    let mut p = sts("db", 3);
+    p["status"] = json!({"readyReplicas": 0});
+    let (o, _) = s
+        .apply("StatefulSet", "t", "db", p, "berth", false, false)
+        .unwrap();
+    assert_eq!(o["status"]["readyReplicas"], 2);
+
+    // PUT with a stale resource version conflicts.
+    let mut stale = st.clone();
+    stale["spec"]["replicas"] = json!(7);
+    let e = s
+        .update("StatefulSet", "t", "db", stale, "kubectl-edit", false)
+        .unwrap_err();
+    assert_eq!(e.code(), 409);
+    assert!(e.message().contains("the object has been modified; please apply your changes to the latest version and try again"));
+    let mut fresh = s.get("StatefulSet", "t", "db").unwrap();
+    fresh["spec"]["replicas"] = json!(7);
+    let u = s
+        .update("StatefulSet", "t", "db", fresh, "kubectl-edit", false)
+        .unwrap();
+    assert_eq!(u["spec"]["replicas"], 7);
+    assert!(u["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["manager"] == "kubectl-edit" && e["operation"] == "Update"));
+    // Now berth's apply of replicas conflicts with kubectl-edit.
+    let e = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 3),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), 409);
+    // Merge patch.
+    let m = s
+        .merge_patch(
+            "StatefulSet",
+            "t",
+            "db",
+            &json!({"metadata": {"labels": {"x": "y"}}}),
+            "kubectl-patch",
+            false,
+        )
+        .unwrap();
+    assert_eq!(m["metadata"]["labels"]["x"], "y");
+    // Create refuses an existing object.
+    let e = s
+        .create("StatefulSet", "t", sts("db", 1), "kubectl-create", false)
+        .unwrap_err();
+    assert_eq!((e.code(), e.reason()), (409, "AlreadyExists"));
+    assert_eq!(e.message(), "statefulsets.apps \"db\" already exists");
+    let c = s
+        .create(
+            "ConfigMap",
+            "t",
+            json!({"metadata": {"generateName": "x-"}}),
+            "kubectl-create",
+            false,
+        )
+        .unwrap();
+    assert!(c["metadata"]["name"].as_str().unwrap().starts_with("x-"));
+
+    let gone = s
+        .delete("StatefulSet", "t", "db", Propagation::Background)
+        .unwrap();
+    assert_eq!(gone["metadata"]["name"], "db");
+    let e = s
+        .delete("StatefulSet", "t", "db", Propagation::Background)
+        .unwrap_err();
+    assert_eq!(e.message(), "statefulsets.apps \"db\" not found");
+    s.apply(
+        "StatefulSet",
+        "t",
+        "db",
+        sts("db", 2),
+        "berth",
+        false,
+        false,
+    )
+    .unwrap();
+    s.delete("Namespace", "", "t", Propagation::Foreground)
+        .unwrap();
+    assert_eq!(s.get("StatefulSet", "t", "db").unwrap_err().code(), 404);
+    assert_eq!(s.len().unwrap(), 0);
+}
+
+fn cm(ns: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": labels}, "data": {"k": "v"}})
+}
+
+#[test]
+fn pagination_is_stable_while_objects_are_added() {
+    let s = store_with_ns("a");
+    s.apply(
+        "Namespace",
+        "",
+        "b",
+        json!({"metadata": {"name": "b"}}),
+        "t",
+        false,
+        false,
+    )
+    .unwrap();
+    let mut objs = Vec::new();
+    for i in 0..250 {
+        objs.push(cm(
+            if i % 2 == 0 { "a" } else { "b" },
+            &format!("c{i:04}"),
+            json!({"n": (i % 3).to_string()}),
+        ));
+    }
+    s.apply_all(&objs, "t", false, false).unwrap();
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .list(
+                "ConfigMap",
+                None,
+                &LabelSelector::everything(),
+                Some(40),
+                token.as_deref(),
+            )
+            .unwrap();
+        pages += 1;
+        for it in &page.items {
+            seen.push(format!(
+                "{}/{}",
+                it["metadata"]["namespace"].as_str().unwrap(),
+                it["metadata"]["name"].as_str().unwrap()
+            ));
+        }
+        // Add objects before and after the cursor while paging.
+        s.apply(
+            "ConfigMap",
+            "a",
+            &format!("a-new{pages}"),
+            cm("a", &format!("a-new{pages}"), json!({})),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+        s.apply(
+            "ConfigMap",
+            "b",
+            &format!("z-new{pages}"),
+            cm("b", &format!("z-new{pages}"), json!({})),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+        match page.continue_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "duplicates");
+    for i in 0..250 {
+        let key = format!("{}/c{i:04}", if i % 2 == 0 { "a" } else { "b" });
+        assert!(seen.contains(&key), "skipped {key}");
+    }
+    assert_eq!(seen, sorted, "ordered by namespace then name");
+    let one_ns = s
+        .list(
+            "ConfigMap",
+            Some("a"),
+            &LabelSelector::everything(),
+            None,
+            None,
+        )
+        .unwrap();
+    assert!(one_ns
+        .items
+        .iter()
+        .all(|i| i["metadata"]["namespace"] == "a"));
+    assert_eq!(
+        one_ns.resource_version,
+        s.resource_version().unwrap().to_string()
+    );
+    assert!(one_ns.continue_token.is_none());
+    assert_eq!(
+        s.list(
+            "ConfigMap",
+            None,
+            &LabelSelector::everything(),
+            None,
+            Some("zz!")
+        )
+        .unwrap_err()
+        .code(),
+        400
+    );
+}
+
+#[test]
+fn label_selectors_filter_lists() {
+    let s = store_with_ns("a");
+    for (name, labels) in [
+        ("one", json!({"app": "db", "tier": "main"})),
+        ("two", json!({"app": "db", "tier": "replica"})),
+        ("three", json!({"app": "web"})),
+        ("four", json!({})),
+    ] {
+        s.apply(
+            "ConfigMap",
+            "a",
+            name,
+            cm("a", name, labels),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+    }
+    let names = |sel: &str| -> Vec<String> {
+        let sel = LabelSelector::parse(sel).unwrap();
+        let mut v: Vec<String> = s
+            .list("ConfigMap", Some("a"), &sel, None, None)
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("app=db"), vec!["one", "two"]);
+    assert_eq!(names("app==db,tier!=main"), vec!["two"]);
+    assert_eq!(names("app!=db"), vec!["four", "three"]);
+    assert_eq!(names("tier in (main,replica)"), vec!["one", "two"]);
+    assert_eq!(names("app notin (db)"), vec!["four", "three"]);
+    assert_eq!(names("tier"), vec!["one", "two"]);
+    assert_eq!(names("!app"), vec!["four"]);
+    // Selection agrees with the in-memory matcher.
+    for sel in ["app=db", "!tier", "app notin (web),tier"] {
+        let parsed = LabelSelector::parse(sel).unwrap();
+        for item in s
+            .list(
+                "ConfigMap",
+                Some("a"),
+                &LabelSelector::everything(),
+                None,
+                None,
+            )
+            .unwrap()
+            .items
+        {
+            let listed =
+                names(sel).contains(&item["metadata"]["name"].as_str().unwrap().to_string());
+            assert_eq!(listed, parsed.matches_object(&item), "{sel}");
+        }
+    }
+}
+
+#[test]
+fn file_store_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = ObjectStore::open(&path).unwrap();
+        s.apply(
+            "Namespace",
+            "",
+            "p",
+            json!({"metadata": {"name": "p"}}),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+        s.apply(
+            "ConfigMap",
+            "p",
+            "c",
+            cm("p", "c", json!({"a": "b"})),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+    }
+    let s = ObjectStore::open(&path).unwrap();
+    assert_eq!(s.get("ConfigMap", "p", "c").unwrap()["data"]["k"], "v");
+    assert_eq!(s.resource_version().unwrap(), 2);
+    let (o, _) = s
+        .apply(
+            "ConfigMap",
+            "p",
+            "d",
+            cm("p", "d", json!({})),
+            "t",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(rv(&o), 3);
+}
+
+#[test]
+fn apply_all_is_all_or_nothing() {
+    let s = store_with_ns("a");
+    let objs = vec![cm("a", "good", json!({})), cm("a", "Bad", json!({}))];
+    assert!(s.apply_all(&objs, "t", false, false).is_err());
+    assert_eq!(s.get("ConfigMap", "a", "good").unwrap_err().code(), 404);
+}
+
+#[test]
+fn rfc3339_formatting() {
+    assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(format_rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+    assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+}
+
+#[test]
+fn large_lists_are_fast() {
+    let s = store_with_ns("big");
+    let n = 120_000;
+    {
+        // Bulk-load rows directly: this test measures LIST, not the write path.
+        let info = kind_by_name("ConfigMap").unwrap();
+        let mut conn = s.lock().unwrap();
+        let tx = conn.transaction().unwrap();
+        for i in 0..n {
+            let name = format!("cm-{i:06}");
+            let t = Target {
+                info,
+                ns: "big",
+                name: &name,
+            };
+            let obj = cm("big", &name, json!({"shard": (i % 100).to_string()}));
+            let rv = next_rv(&tx).unwrap();
+            save(&tx, &t, &obj, rv).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let start = std::time::Instant::now();
+    let mut token = None;
+    let mut total = 0;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .list(
+                "ConfigMap",
+                Some("big"),
+                &LabelSelector::everything(),
+                Some(500),
+                token.as_deref(),
+            )
+            .unwrap();
+        total += page.items.len();
+        pages += 1;
+        match page.continue_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    let per_page = start.elapsed() / pages;
+    assert_eq!(total, n);
+    // Generous bound for unoptimised builds on slow machines; typically a few ms.
+    assert!(
+        per_page < std::time::Duration::from_millis(100),
+        "{per_page:?} per page"
+    );
+    let sel = LabelSelector::parse("shard=7").unwrap();
+    let start = std::time::Instant::now();
+    let page = s
+        .list("ConfigMap", Some("big"), &sel, Some(500), None)
+        .unwrap();
+    assert_eq!(page.items.len(), 500);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    eprintln!(
+        "list page of 500 of {n}: {per_page:?}; selective page: {:?}",
+        start.elapsed()
+    );
+}

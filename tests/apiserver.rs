@@ -1,0 +1,865 @@
+//! The test API server, driven by the real `kubectl` and by plain HTTP.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use berth::apiserver::ApiServer;
+use berth::store::ObjectStore;
+use serde_json::{json, Value};
+
+fn start() -> ApiServer {
+    ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap()
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+fn http(
+    server: &ApiServer,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect(server.addr())?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr(),
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("no answer: {text:?}"),
+        )
+    })?;
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body_text = if chunked {
+        let mut out = String::new();
+        let mut rest = rest;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    let body = serde_json::from_str(&body_text).unwrap_or(Value::String(body_text));
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn get(server: &ApiServer, path: &str) -> Reply {
+    http(server, "GET", path, "application/json", "").unwrap()
+}
+
+fn apply(server: &ApiServer, path: &str, query: &str, body: &Value) -> Reply {
+    http(
+        server,
+        "PATCH",
+        &format!("{path}?{query}"),
+        "application/apply-patch+yaml",
+        &body.to_string(),
+    )
+    .unwrap()
+}
+
+fn create_ns(server: &ApiServer, ns: &str) {
+    let r = apply(
+        server,
+        &format!("/api/v1/namespaces/{ns}"),
+        "fieldManager=test",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    );
+    assert!(r.status == 201 || r.status == 200, "{}", r.body);
+}
+
+fn kubectl(server: &ApiServer, args: &[&str]) -> std::process::Output {
+    // A discovery cache per server, so that every test exercises discovery.
+    let cache = std::env::temp_dir().join(format!(
+        "berth-kubectl-cache-{}-{}",
+        std::process::id(),
+        server.addr().port()
+    ));
+    let out = Command::new("kubectl")
+        .arg("--server")
+        .arg(server.url())
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args(args)
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl runs");
+    out
+}
+
+fn kubectl_ok(server: &ApiServer, args: &[&str]) -> String {
+    let out = kubectl(server, args);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn have_kubectl() -> bool {
+    let found = Path::new("/usr/bin/kubectl").exists()
+        || Command::new("kubectl")
+            .arg("version")
+            .arg("--client")
+            .output()
+            .is_ok();
+    if !found {
+        eprintln!("kubectl not installed: skipping");
+    }
+    found
+}
+
+const MANIFEST: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: tenant-a
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: tenant-a
+  labels:
+    app: db
+spec:
+  serviceName: SERVICE
+  replicas: 2
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16
+          ports:
+            - containerPort: 5432
+          resources:
+            requests:
+              cpu: 1000m
+              memory: 2048Mi
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: 10240Mi
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: db
+  namespace: tenant-a
+spec:
+  selector:
+    app: db
+  ports:
+    - port: 5432
+"#;
+
+#[test]
+fn kubectl_get_apply_and_delete() {
+    if !have_kubectl() {
+        return;
+    }
+    let server = start();
+    let port = server.addr().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(&file, MANIFEST.replace("SERVICE", "db")).unwrap();
+    let file = file.to_str().unwrap();
+
+    let out = kubectl_ok(&server, &["get", "ns"]);
+    assert!(
+        out.contains("No resources found") || out.is_empty(),
+        "{out}"
+    );
+
+    let out = kubectl_ok(
+        &server,
+        &["apply", "--server-side", "--validate=false", "-f", file],
+    );
+    assert!(
+        out.contains("namespace/tenant-a serverside-applied"),
+        "{out}"
+    );
+    assert!(
+        out.contains("statefulset.apps/db serverside-applied"),
+        "{out}"
+    );
+    assert!(out.contains("service/db serverside-applied"), "{out}");
+    assert!(server.count_matching("PATCH", "/statefulsets/db") == 1);
+
+    let out = kubectl_ok(&server, &["get", "ns"]);
+    assert!(out.contains("tenant-a"), "{out}");
+
+    let sts: Value = serde_json::from_str(&kubectl_ok(
+        &server,
+        &[
+            "get",
+            "sts",
+            "db",
+            "-n",
+            "tenant-a",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ],
+    ))
+    .unwrap();
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "1", "memory": "2Gi"})
+    );
+    assert_eq!(sts["spec"]["updateStrategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "10Gi"
+    );
+    assert_eq!(sts["metadata"]["managedFields"][0]["manager"], "kubectl");
+
+    let svc: Value = serde_json::from_str(&kubectl_ok(
+        &server,
+        &["get", "svc", "-n", "tenant-a", "-o", "json"],
+    ))
+    .unwrap();
+    assert!(
+        svc["items"][0]["spec"]["clusterIP"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.96."),
+        "{svc}"
+    );
+
+    let list = kubectl_ok(
+        &server,
+        &[
+            "get",
+            "statefulsets",
+            "--all-namespaces",
+            "-l",
+            "app=db",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(list.trim(), "statefulset.apps/db");
+
+    // Applying the same file again changes nothing.
+    let rv = server.store().resource_version().unwrap();
+    kubectl_ok(
+        &server,
+        &["apply", "--server-side", "--validate=false", "-f", file],
+    );
+    assert_eq!(server.store().resource_version().unwrap(), rv);
+
+    // An immutable field: the 422 message comes through.
+    std::fs::write(
+        dir.path().join("objects.yaml"),
+        MANIFEST.replace("SERVICE", "other"),
+    )
+    .unwrap();
+    let out = kubectl(
+        &server,
+        &["apply", "--server-side", "--validate=false", "-f", file],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("The StatefulSet \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than"),
+        "{err}"
+    );
+
+    // Scale via a merge patch from kubectl, then a conflicting apply.
+    kubectl_ok(
+        &server,
+        &[
+            "patch",
+            "sts",
+            "db",
+            "-n",
+            "tenant-a",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"replicas":5}}"#,
+        ],
+    );
+    std::fs::write(
+        dir.path().join("objects.yaml"),
+        MANIFEST.replace("SERVICE", "db"),
+    )
+    .unwrap();
+    let out = kubectl(
+        &server,
+        &["apply", "--server-side", "--validate=false", "-f", file],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("conflict") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    kubectl_ok(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--validate=false",
+            "-f",
+            file,
+        ],
+    );
+    assert_eq!(
+        server.store().get("StatefulSet", "tenant-a", "db").unwrap()["spec"]["replicas"],
+        2
+    );
+
+    // Imperative commands: POST create from a file, strategic merge patch (label),
+    // client-side apply. (Generators such as `create configmap NAME` send protobuf: 415.)
+    let cm_file = dir.path().join("cm.yaml");
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: tenant-a\ndata:\n  a: b\n").unwrap();
+    kubectl_ok(
+        &server,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            cm_file.to_str().unwrap(),
+        ],
+    );
+    kubectl_ok(
+        &server,
+        &["label", "configmap", "settings", "-n", "tenant-a", "team=x"],
+    );
+    let cmap = server
+        .store()
+        .get("ConfigMap", "tenant-a", "settings")
+        .unwrap();
+    assert_eq!(cmap["data"]["a"], "b");
+    assert_eq!(cmap["metadata"]["labels"]["team"], "x");
+    let out = kubectl(
+        &server,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            cm_file.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-side\n  namespace: tenant-a\ndata:\n  x: \"1\"\n").unwrap();
+    kubectl_ok(
+        &server,
+        &["apply", "--validate=false", "-f", cm_file.to_str().unwrap()],
+    );
+    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-side\n  namespace: tenant-a\ndata:\n  x: \"2\"\n").unwrap();
+    kubectl_ok(
+        &server,
+        &["apply", "--validate=false", "-f", cm_file.to_str().unwrap()],
+    );
+    let cmap = server
+        .store()
+        .get("ConfigMap", "tenant-a", "client-side")
+        .unwrap();
+    assert_eq!(cmap["data"]["x"], "2");
+    assert!(cmap["metadata"]["annotations"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.starts_with('$')));
+
+    let out = kubectl_ok(&server, &["delete", "ns", "tenant-a"]);
+    assert!(out.contains("namespace \"tenant-a\" deleted"), "{out}");
+    let out = kubectl(&server, &["get", "sts", "db", "-n", "tenant-a"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NotFound")
+            || String::from_utf8_lossy(&out.stderr).contains("not found")
+    );
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("berth-kubectl-cache-{}-{port}", std::process::id())),
+    );
+}
+
+fn cm(ns: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": labels}, "data": {"k": "v"}})
+}
+
+#[test]
+fn discovery_documents() {
+    let server = start();
+    let v = get(&server, "/version");
+    assert_eq!(v.body["gitVersion"], "v1.35.0");
+    let api = get(&server, "/api");
+    assert_eq!(api.body["kind"], "APIVersions");
+    assert_eq!(api.body["versions"], json!(["v1"]));
+    let apis = get(&server, "/apis");
+    assert_eq!(apis.body["kind"], "APIGroupList");
+    assert!(apis.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "apps" && g["preferredVersion"]["groupVersion"] == "apps/v1"));
+    let core = get(&server, "/api/v1");
+    let ns = core.body["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "namespaces")
+        .unwrap()
+        .clone();
+    assert_eq!(ns["namespaced"], false);
+    assert_eq!(ns["kind"], "Namespace");
+    assert_eq!(ns["shortNames"], json!(["ns"]));
+    let apps = get(&server, "/apis/apps/v1");
+    let sts = apps.body["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "statefulsets")
+        .unwrap()
+        .clone();
+    assert_eq!(sts["singularName"], "statefulset");
+    assert!(sts["verbs"].as_array().unwrap().contains(&json!("patch")));
+    assert_eq!(get(&server, "/apis/nope/v1").status, 404);
+    assert_eq!(get(&server, "/openapi/v2").status, 404);
+    let missing = get(&server, "/api/v1/widgets");
+    assert_eq!(
+        (
+            missing.status,
+            missing.body["reason"].as_str(),
+            missing.body["code"].as_u64()
+        ),
+        (404, Some("NotFound"), Some(404))
+    );
+}
+
+#[test]
+fn list_pagination_over_many_objects() {
+    let server = start();
+    create_ns(&server, "a");
+    create_ns(&server, "b");
+    let objs: Vec<Value> = (0..1200)
+        .map(|i| {
+            cm(
+                if i % 3 == 0 { "a" } else { "b" },
+                &format!("c{i:05}"),
+                json!({"group": (i % 4).to_string()}),
+            )
+        })
+        .collect();
+    server
+        .store()
+        .apply_all(&objs, "loader", false, false)
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let r = get(
+            &server,
+            &format!("/api/v1/configmaps?&limit=100&continue={token}"),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["kind"], "ConfigMapList");
+        assert_eq!(r.body["apiVersion"], "v1");
+        assert!(r.body["metadata"]["resourceVersion"].is_string());
+        for it in r.body["items"].as_array().unwrap() {
+            assert_eq!(it["kind"], "ConfigMap");
+            assert_eq!(it["apiVersion"], "v1");
+            seen.push(format!(
+                "{}/{}",
+                it["metadata"]["namespace"].as_str().unwrap(),
+                it["metadata"]["name"].as_str().unwrap()
+            ));
+        }
+        pages += 1;
+        // Objects added while paging never cause skips or duplicates.
+        let extra = cm("a", &format!("zz-added-{pages}"), json!({}));
+        assert!(
+            apply(
+                &server,
+                &format!("/api/v1/namespaces/a/configmaps/zz-added-{pages}"),
+                "fieldManager=t",
+                &extra
+            )
+            .status
+                < 300
+        );
+        match r.body["metadata"]["continue"].as_str() {
+            Some(t) if !t.is_empty() => token = t.to_string(),
+            _ => break,
+        }
+    }
+    assert!(pages >= 12);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no duplicates");
+    assert!(
+        seen.iter().filter(|s| s.contains("/c")).count() == 1200,
+        "no skips"
+    );
+
+    // One namespace, and a label selector.
+    let r = get(
+        &server,
+        "/api/v1/namespaces/a/configmaps?labelSelector=group%3D1",
+    );
+    let items = r.body["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items
+        .iter()
+        .all(|i| i["metadata"]["namespace"] == "a" && i["metadata"]["labels"]["group"] == "1"));
+    let r = get(
+        &server,
+        "/api/v1/configmaps?labelSelector=group+in+(1,2),group!=2",
+    );
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 300);
+    let r = get(&server, "/api/v1/configmaps?labelSelector=group+in+(1");
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    let r = get(&server, "/api/v1/configmaps?continue=bogus!");
+    assert_eq!(r.status, 400);
+    let r = get(
+        &server,
+        "/api/v1/namespaces/a/configmaps?fieldSelector=metadata.name%3Dc00003",
+    );
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    // Empty lists still carry items.
+    let r = get(&server, "/apis/apps/v1/statefulsets");
+    assert_eq!(r.body["items"], json!([]));
+}
+
+#[test]
+fn status_bodies_dry_run_and_resource_versions() {
+    let server = start();
+    create_ns(&server, "t");
+    let path = "/api/v1/namespaces/t/configmaps/c";
+
+    let r = get(&server, path);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["kind"], "Status");
+    assert_eq!(r.body["reason"], "NotFound");
+    assert_eq!(r.body["code"], 404);
+    assert_eq!(r.body["message"], "configmaps \"c\" not found");
+    assert_eq!(r.body["details"]["name"], "c");
+
+    // Dry-run create: no resourceVersion, nothing stored.
+    let r = apply(
+        &server,
+        path,
+        "&fieldManager=berth&force=true&dryRun=All",
+        &cm("t", "c", json!({})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        r.body["metadata"].get("resourceVersion").is_none(),
+        "{}",
+        r.body
+    );
+    assert_eq!(get(&server, path).status, 404);
+
+    // Create, then a no-op apply keeps the resource version.
+    let r = apply(
+        &server,
+        path,
+        "fieldManager=berth&force=true",
+        &cm("t", "c", json!({"a": "1"})),
+    );
+    assert_eq!(r.status, 201);
+    let rv = r.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = apply(
+        &server,
+        path,
+        "fieldManager=berth&force=true",
+        &cm("t", "c", json!({"a": "1"})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["metadata"]["resourceVersion"], rv.as_str());
+    // YAML bodies are accepted too.
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n    a: \"1\"\ndata:\n  k: v\n";
+    let r = http(
+        &server,
+        "PATCH",
+        &format!("{path}?fieldManager=berth"),
+        "application/apply-patch+yaml",
+        yaml,
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.body["metadata"]["resourceVersion"].as_str()),
+        (200, Some(rv.as_str()))
+    );
+
+    // Conflicting apply: 409 Conflict with causes.
+    let r = apply(
+        &server,
+        path,
+        "fieldManager=other",
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "changed"}}),
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["reason"], "Conflict");
+    assert_eq!(r.body["code"], 409);
+    assert_eq!(r.body["details"]["causes"][0]["field"], ".data.k");
+
+    // Invalid: 422 with causes.
+    let r = apply(
+        &server,
+        "/api/v1/namespaces/t/configmaps/Bad",
+        "fieldManager=berth",
+        &cm("t", "Bad", json!({})),
+    );
+    assert_eq!(
+        (r.status, r.body["reason"].as_str(), r.body["code"].as_u64()),
+        (422, Some("Invalid"), Some(422))
+    );
+    assert_eq!(r.body["details"]["causes"][0]["field"], "metadata.name");
+
+    // Malformed bodies and unsupported patch types are refused, not crashed on.
+    let r = http(
+        &server,
+        "PATCH",
+        &format!("{path}?fieldManager=x"),
+        "application/apply-patch+yaml",
+        "{not: [valid",
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    let r = http(&server, "PATCH", path, "application/json-patch+json", "[]").unwrap();
+    assert_eq!(r.status, 415);
+    let r = http(&server, "PATCH", path, "application/apply-patch+yaml", "{}").unwrap();
+    assert_eq!(r.status, 400, "fieldManager is required");
+
+    // POST: 409 AlreadyExists; PUT with a stale resourceVersion: 409 Conflict.
+    let r = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/configmaps",
+        "application/json",
+        &cm("t", "c", json!({})).to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (409, Some("AlreadyExists"))
+    );
+    let mut stale = get(&server, path).body;
+    stale["metadata"]["resourceVersion"] = json!("1");
+    let r = http(&server, "PUT", path, "application/json", &stale.to_string()).unwrap();
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (409, Some("Conflict"))
+    );
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("the object has been modified"));
+
+    // Status subresource.
+    let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "serviceName": "db", "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+    assert_eq!(
+        apply(
+            &server,
+            "/apis/apps/v1/namespaces/t/statefulsets/db",
+            "fieldManager=berth",
+            &sts
+        )
+        .status,
+        201
+    );
+    let r = http(
+        &server,
+        "PATCH",
+        "/apis/apps/v1/namespaces/t/statefulsets/db/status",
+        "application/merge-patch+json",
+        r#"{"status":{"readyReplicas":1}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"]["readyReplicas"], 1);
+    assert_eq!(r.body["metadata"]["generation"], 1);
+
+    // DELETE answers a Status; a second DELETE is a 404.
+    let r = http(
+        &server,
+        "DELETE",
+        path,
+        "application/json",
+        r#"{"propagationPolicy":"Foreground"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.body["kind"].as_str(), r.body["status"].as_str()),
+        (200, Some("Status"), Some("Success"))
+    );
+    let r = http(&server, "DELETE", path, "application/json", "").unwrap();
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn fault_injection() {
+    let server = start();
+    server.faults().fail_next(2, 500);
+    let r = get(&server, "/api/v1/namespaces");
+    assert_eq!(
+        (r.status, r.body["reason"].as_str(), r.body["code"].as_u64()),
+        (500, Some("InternalError"), Some(500))
+    );
+    assert_eq!(get(&server, "/api/v1/namespaces").status, 500);
+    assert_eq!(get(&server, "/api/v1/namespaces").status, 200);
+
+    server.faults().fail_next(1, 429);
+    let r = get(&server, "/api/v1/namespaces");
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (429, Some("TooManyRequests"))
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+
+    server.faults().drop_next(1);
+    assert!(
+        http(&server, "GET", "/api/v1/namespaces", "application/json", "").is_err(),
+        "connection dropped"
+    );
+    assert_eq!(get(&server, "/api/v1/namespaces").status, 200);
+
+    server
+        .faults()
+        .fail_matching("PATCH", "/configmaps/", 1, 503);
+    create_ns(&server, "t");
+    let r = apply(
+        &server,
+        "/api/v1/namespaces/t/configmaps/c",
+        "fieldManager=x",
+        &cm("t", "c", json!({})),
+    );
+    assert_eq!(r.status, 503);
+    let r = apply(
+        &server,
+        "/api/v1/namespaces/t/configmaps/c",
+        "fieldManager=x",
+        &cm("t", "c", json!({})),
+    );
+    assert_eq!(r.status, 201);
+
+    server.faults().set_latency(Duration::from_millis(150));
+    let start = std::time::Instant::now();
+    assert_eq!(get(&server, "/version").status, 200);
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    server.faults().clear();
+
+    let log = server.request_log();
+    assert!(
+        log.iter().any(|r| r.status == 0),
+        "dropped requests are logged with status 0"
+    );
+    assert_eq!(log.iter().filter(|r| r.status == 500).count(), 2);
+    assert_eq!(server.count("PATCH"), 3);
+    assert_eq!(server.count_matching("PATCH", "/configmaps/c"), 2);
+    assert!(server.counts_by_verb()["GET"] >= 6);
+    server.clear_log();
+    assert!(server.request_log().is_empty());
+}
+
+#[test]
+fn serve_on_a_callers_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = berth::apiserver::serve(
+            ObjectStore::in_memory().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let addr = server.addr();
+        let body = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        assert!(body.contains("v1.35.0"), "{body}");
+        assert!(server.url().starts_with("http://127.0.0.1:"));
+        server.shutdown();
+    });
+}
