@@ -4,15 +4,15 @@
 //! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
-pub modpub mod apiserver;
-pub modpub mod cli;
-pub modpub mod commands;
-pub modpub mod diag;
-pub modpub mod object;
-pub modpub mod printer;
-pub modpub mod render;
-pub modpub mod source;
-pub modpub mod spec;
-pub modpub mod store;
-pub modpub mod synth;
-pub modpub mod values;
+pub mod apiserver;
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod object;
+pub mod printer;
+pub mod render;
+pub mod source;
+pub mod spec;
+pub mod store;
+pub mod synth;
+pub mod values;
