@@ -127,7 +127,7 @@ impl FileKind {
 
 /// Parses and checks one file. Returns the typed value when the file is structurally valid;
 /// every problem found goes to `diags`.
-pub fn load<T: DeserializeOwned + JsonSchema>(
+pub fn load<T: DeserializeOwned + JsonSchema + 'static>(
     file: &SourceFile,
     kind: FileKind,
     diags: &mut Vec<Diagnostic>,
@@ -161,16 +161,16 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
         },
     );
     let mut json = table_to_json(table.get_ref(), "", &mut spans);
-    let schema = schemars::schema_for!(T);
+    let schema = schema_of::<T>();
     let mut checker = Checker {
-        root: schema.as_value(),
+        root: schema,
         file: path,
         spans: &spans,
         diags: Vec::new(),
         kind,
         bad_roots: Default::default(),
     };
-    checker.check(schema.as_value(), &mut json, "");
+    checker.check(schema, &mut json, "");
     let structural_errors = !checker.diags.is_empty();
     let bad_roots: Vec<String> = checker.bad_roots.iter().cloned().collect();
     diags.extend(checker.diags);
@@ -215,6 +215,19 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
             None
         }
     }
+}
+
+/// The JSON Schema of `T`, generated once per type and kept for the life of the process.
+fn schema_of<T: JsonSchema + 'static>() -> &'static Value {
+    use std::any::TypeId;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, &'static Value>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(TypeId::of::<T>()).or_insert_with(|| {
+        let schema = schemars::schema_for!(T);
+        Box::leak(Box::new(schema.as_value().clone()))
+    })
 }
 
 /// Removes object entries whose value is null (they were invalid).
