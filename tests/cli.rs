@@ -159,10 +159,16 @@ fn render_is_deterministic_and_pinned() {
     let first = berth(&["render", "examples"], root);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let second = berth(&["render", "examples"], root);
-    assert_eq!(first.stdout, second.stdout, "same input must give byte-identical output");
+    assert_eq!(
+        first.stdout, second.stdout,
+        "same input must give byte-identical output"
+    );
     let initech = berth(&["render", "examples", "--tenant", "initech"], root);
     insta::assert_snapshot!("render_examples_initech_yaml", initech.stdout);
-    let globex = berth(&["render", "examples", "--tenant", "globex", "-o", "json"], root);
+    let globex = berth(
+        &["render", "examples", "--tenant", "globex", "-o", "json"],
+        root,
+    );
     assert_eq!(globex.code, 0);
     let list: serde_json::Value = serde_json::from_str(&globex.stdout).unwrap();
     assert_eq!(list["kind"], "List");
@@ -178,7 +184,11 @@ fn render_unknown_tenant_is_an_error() {
     let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
     let run = berth(&["render", "examples", "--tenant", "nobody"], root);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no tenant named `nobody`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no tenant named `nobody`"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The rendered objects of the examples and of a synthetic repository are valid Kubernetes

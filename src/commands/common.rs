@@ -49,7 +49,9 @@ pub fn load_and_render(
 
 /// A template problem as a diagnostic pointing into the override file when there is one.
 fn render_diagnostic(e: &RenderError, sources: &SourceMap) -> Diagnostic {
-    let mut message = e.message.replace("syntax error: syntax error:", "template syntax error:");
+    let mut message = e
+        .message
+        .replace("syntax error: syntax error:", "template syntax error:");
     if let Some(t) = &e.tenant {
         message = format!("{message} (rendering tenant `{t}`)");
     }
