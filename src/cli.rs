@@ -96,4 +96,7 @@ pub struct SchemaArgs {
     /// Exit 1 if the files in `--write`'s directory differ from the generated ones; write nothing.
     #[arg(long, requires = "write")]
     pub check: bool,
+    /// Print a Markdown reference of every field instead.
+    #[arg(long, conflicts_with = "write")]
+    pub reference: bool,
 }

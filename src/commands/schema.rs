@@ -9,6 +9,10 @@ use crate::spec::schema;
 
 /// Prints the schemas, writes them, or checks that written ones are current.
 pub fn run(args: &SchemaArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    if args.reference {
+        printer.out(&schema::reference_markdown());
+        return Ok(Outcome::Success);
+    }
     let all = schema::all();
     let Some(dir) = &args.write else {
         for (name, text) in &all {
