@@ -9,6 +9,8 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod object;
+pub mod observe;
+pub mod plan;
 pub mod printer;
 pub mod render;
 pub mod source;
