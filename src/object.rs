@@ -16,6 +16,9 @@ pub const MANAGED_BY_VALUE: &str = "berth";
 pub const TENANT_LABEL: &str = "berth.io/tenant";
 /// Annotation naming the spec file (relative to the repo root) an object was rendered from.
 pub const SOURCE_ANNOTATION: &str = "berth.io/source";
+/// Annotation on a tenant's Namespace: `"true"` or `"false"`, the tenant's
+/// `deletion_protection` when it was rendered. Plan reads it from what was last applied.
+pub const DELETION_PROTECTION_ANNOTATION: &str = "berth.io/deletion-protection";
 /// Label naming the backup schedule a CronJob runs.
 pub const SCHEDULE_LABEL: &str = "berth.io/schedule";
 /// Label naming the restore request a Job runs.

@@ -37,7 +37,8 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::object::{
-    wave, ObjectRef, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION, TENANT_LABEL,
+    wave, ObjectRef, DELETION_PROTECTION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    SOURCE_ANNOTATION, TENANT_LABEL,
 };
 use crate::spec::model::{Config, PolicyModel, Tenant};
 
@@ -557,6 +558,14 @@ fn finish_object(
         SOURCE_ANNOTATION.into(),
         Json::String(run.source_file.clone()),
     );
+    // The tenant's deletion protection travels with its namespace, so that a later plan knows
+    // what was last applied even after the tenant file is gone.
+    if kind == "Namespace" {
+        annotations.insert(
+            DELETION_PROTECTION_ANNOTATION.into(),
+            Json::String(tenant.deletion_protection.to_string()),
+        );
+    }
 
     Ok(DesiredObject {
         id: ObjectRef {
