@@ -1,7 +1,7 @@
 //! Benchmark of the offline pipeline: read + validate + render a synthetic repository.
 //!
 //! ```text
-//! cargo bench --bench pipeline -- [--tenants N] [--runs R]
+//! cargo bench --bench pipeline -- [--tenants N] [--runs R] [--dir DIR]
 //! ```
 //!
 //! Prints the wall time of each stage (best of R runs after one warm-up), the number of
@@ -20,16 +20,35 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let tenants = arg("--tenants", 10_000);
-    let runs = arg("--runs", 3);
-    let dir = tempfile::tempdir().expect("tempdir");
-    synth::generate(dir.path(), tenants).expect("generate");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+    // as a quick smoke test of the whole pipeline.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let tenants = arg("--tenants", if smoke { 50 } else { 10_000 });
+    let runs = arg("--runs", if smoke { 1 } else { 3 });
+    // `--dir DIR` reuses a repository generated earlier (`--keep DIR` writes one and keeps it).
+    let given = args
+        .iter()
+        .position(|a| a == "--dir")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = match &given {
+        Some(d) if d.join("platform.toml").exists() => d.clone(),
+        Some(d) => {
+            synth::generate(d, tenants).expect("generate");
+            d.clone()
+        }
+        None => {
+            synth::generate(tmp.path(), tenants).expect("generate");
+            tmp.path().to_path_buf()
+        }
+    };
 
     let mut best = [Duration::MAX; 4];
     let mut objects = 0;
     for run in 0..=runs {
         let t0 = Instant::now();
-        let tree = source::read_dir(dir.path()).expect("read");
+        let tree = source::read_dir(&dir).expect("read");
         let t1 = Instant::now();
         let out = spec::load_config(&tree);
         let config = out.config.expect("synthetic repository is valid");

@@ -152,4 +152,21 @@ mod tests {
         assert_eq!(config.tenants.len(), 50);
         assert!(config.tenants.iter().any(|t| t.schedules.len() == 2));
     }
+
+    /// Built-in templates stay within the fast YAML subset (rendering 100,000+ objects spends
+    /// most of its time parsing), and the fast parser agrees with the full one on every
+    /// object (checked inside `render` in debug builds).
+    #[test]
+    fn builtin_templates_use_the_fast_yaml_path() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 40).unwrap();
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for repo in [dir.path(), examples.as_path()] {
+            let tree = crate::source::read_dir(repo).unwrap();
+            let config = crate::spec::load_config(&tree).config.unwrap();
+            let templates = crate::render::TemplateSet::builtin();
+            crate::render::render(&config, &templates).unwrap();
+        }
+        assert_eq!(crate::render::builtin_fallbacks(), Vec::<&str>::new());
+    }
 }

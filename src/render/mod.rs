@@ -22,6 +22,7 @@
 //! ([`crate::spec::model::RestoreRequest`]) in `restore-job.yaml`.
 
 pub mod templates;
+mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -333,6 +334,10 @@ fn render_tenant_with(
             }
         };
         for doc in split_documents(&text) {
+            #[cfg(debug_assertions)]
+            if !run.info.overridden && yaml::parse_fast(doc.text).is_none() {
+                note_builtin_fallback(run.info.name);
+            }
             let manifest = match parse_document(doc.text) {
                 Ok(Some(m)) => m,
                 Ok(None) => continue,
@@ -412,6 +417,29 @@ fn split_documents(text: &str) -> Vec<Document<'_>> {
     docs
 }
 
+/// Built-in templates whose output needed the slow YAML parser (debug builds only). Built-in
+/// templates must stay within the fast parser's subset; a test checks this set stays empty.
+#[cfg(debug_assertions)]
+static BUILTIN_FALLBACKS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(debug_assertions)]
+fn note_builtin_fallback(name: &'static str) {
+    if let Ok(mut v) = BUILTIN_FALLBACKS.lock() {
+        if !v.contains(&name) {
+            v.push(name);
+        }
+    }
+}
+
+/// The built-in templates that fell back to the slow YAML parser so far (debug builds).
+#[cfg(debug_assertions)]
+pub fn builtin_fallbacks() -> Vec<&'static str> {
+    BUILTIN_FALLBACKS
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+}
+
 /// Parses one document; `None` for an empty one. Errors carry the 1-based line inside the
 /// document where known.
 fn parse_document(text: &str) -> Result<Option<Json>, (Option<usize>, String)> {
@@ -424,6 +452,18 @@ fn parse_document(text: &str) -> Result<Option<Json>, (Option<usize>, String)> {
         if let Ok(v) = serde_json::from_str::<Json>(content) {
             return Ok(Some(v));
         }
+    }
+    // Fast path for the block YAML templates usually produce; exact or nothing.
+    if let Some(v) = yaml::parse_fast(text) {
+        // Debug builds (and so every test) check the fast path against the full parser.
+        #[cfg(debug_assertions)]
+        if let Ok(full) = serde_norway::from_str::<Json>(text) {
+            assert_eq!(
+                v, full,
+                "fast YAML parser disagrees with serde_norway on:\n{text}"
+            );
+        }
+        return Ok((!v.is_null()).then_some(v));
     }
     match serde_norway::from_str::<Json>(text) {
         Ok(Json::Null) => Ok(None),

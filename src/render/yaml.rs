@@ -1,0 +1,461 @@
+//! A fast parser for the block-style YAML subset that templates usually produce.
+//!
+//! Rendering 100,000+ objects spends most of its time parsing YAML. This parser handles block
+//! mappings and sequences, plain, single- and double-quoted scalars, `|`/`|-` literal blocks,
+//! empty flow collections (`{}`, `[]`) and comments, and returns `None` for anything else
+//! (anchors, tags, flow collections with content, folded blocks, multi-line scalars, plain
+//! scalars whose type is not obvious, duplicate keys, tabs). The caller then falls back to the
+//! full YAML parser, so the result is always the same as the full parser's; a test checks
+//! that on every rendered object.
+
+use serde_json::{Map, Number, Value};
+
+struct Line<'a> {
+    indent: usize,
+    text: &'a str,
+}
+
+/// Parses `text`, or `None` when it uses YAML this parser does not handle.
+pub fn parse_fast(text: &str) -> Option<Value> {
+    let mut lines = Vec::with_capacity(64);
+    for raw in text.split('\n') {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if raw.contains('\t') {
+            return None;
+        }
+        let trimmed = raw.trim_start_matches(' ');
+        lines.push(Line {
+            indent: raw.len() - trimmed.len(),
+            text: trimmed,
+        });
+    }
+    let mut p = Parser { lines, pos: 0 };
+    p.skip_blank();
+    if p.pos >= p.lines.len() {
+        return Some(Value::Null);
+    }
+    let indent = p.lines[p.pos].indent;
+    let v = p.block(indent)?;
+    p.skip_blank();
+    (p.pos >= p.lines.len()).then_some(v)
+}
+
+struct Parser<'a> {
+    lines: Vec<Line<'a>>,
+    pos: usize,
+}
+
+fn is_blank(text: &str) -> bool {
+    text.is_empty() || text.starts_with('#')
+}
+
+impl<'a> Parser<'a> {
+    fn skip_blank(&mut self) {
+        while self.pos < self.lines.len() && is_blank(self.lines[self.pos].text) {
+            self.pos += 1;
+        }
+    }
+
+    /// A block node whose first line is at `indent`.
+    fn block(&mut self, indent: usize) -> Option<Value> {
+        self.skip_blank();
+        let line = self.lines.get(self.pos)?;
+        if line.indent != indent {
+            return None;
+        }
+        if line.text == "-" || line.text.starts_with("- ") {
+            self.sequence(indent)
+        } else {
+            self.mapping(indent)
+        }
+    }
+
+    fn sequence(&mut self, indent: usize) -> Option<Value> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_blank();
+            let Some(line) = self.lines.get(self.pos) else {
+                break;
+            };
+            if line.indent < indent {
+                break;
+            }
+            if line.indent > indent || !(line.text == "-" || line.text.starts_with("- ")) {
+                if line.indent == indent {
+                    break; // a mapping key at the same indent ends a `key:\n- item` list
+                }
+                return None;
+            }
+            let rest = line.text[1..].trim_start_matches(' ');
+            if rest.is_empty() || rest.starts_with('#') {
+                self.pos += 1;
+                self.skip_blank();
+                let child = self.lines.get(self.pos)?.indent;
+                if child <= indent {
+                    items.push(Value::Null);
+                    continue;
+                }
+                items.push(self.block(child)?);
+                continue;
+            }
+            // `- key: value` starts a mapping whose keys are at the column of `key`.
+            let column = indent + (line.text.len() - rest.len());
+            if rest.starts_with("- ") || rest == "-" {
+                return None; // nested inline sequences
+            }
+            if split_key(rest).is_some() {
+                // Re-read the rest of this line as the first line of a mapping at `column`.
+                self.lines[self.pos] = Line {
+                    indent: column,
+                    text: rest,
+                };
+                items.push(self.mapping(column)?);
+            } else {
+                self.pos += 1;
+                items.push(self.scalar_or_block(rest, indent)?);
+            }
+        }
+        Some(Value::Array(items))
+    }
+
+    fn mapping(&mut self, indent: usize) -> Option<Value> {
+        let mut map = Map::new();
+        loop {
+            self.skip_blank();
+            let Some(line) = self.lines.get(self.pos) else {
+                break;
+            };
+            if line.indent < indent {
+                break;
+            }
+            if line.indent > indent {
+                return None;
+            }
+            if line.text == "-" || line.text.starts_with("- ") {
+                return None;
+            }
+            let (key, rest) = split_key(line.text)?;
+            let key = key_text(key)?;
+            if map.contains_key(&key) {
+                return None;
+            }
+            self.pos += 1;
+            let rest = strip_comment(rest)?;
+            let value = if rest.is_empty() {
+                self.skip_blank();
+                match self.lines.get(self.pos) {
+                    Some(next) if next.indent > indent => self.block(next.indent)?,
+                    // `key:` followed by `- item` at the same indent.
+                    Some(next)
+                        if next.indent == indent
+                            && (next.text == "-" || next.text.starts_with("- ")) =>
+                    {
+                        self.sequence(indent)?
+                    }
+                    _ => Value::Null,
+                }
+            } else {
+                self.scalar_or_block(rest, indent)?
+            };
+            map.insert(key, value);
+        }
+        Some(Value::Object(map))
+    }
+
+    /// A value written after `key: ` or `- `: a scalar, or a literal block.
+    fn scalar_or_block(&mut self, text: &str, parent: usize) -> Option<Value> {
+        let text = strip_comment(text)?;
+        match text {
+            "|" | "|-" => self.literal(parent, text == "|").map(Value::String),
+            _ => scalar(text),
+        }
+    }
+
+    /// The lines of a `|` block: every following line indented more than `parent` (blank
+    /// lines included), with the block's indentation removed.
+    fn literal(&mut self, parent: usize, keep_final_newline: bool) -> Option<String> {
+        let start = self.pos;
+        let mut block_indent = None;
+        let mut end = start;
+        while end < self.lines.len() {
+            let l = &self.lines[end];
+            if l.text.is_empty() {
+                end += 1;
+                continue;
+            }
+            if l.indent <= parent {
+                break;
+            }
+            match block_indent {
+                None => block_indent = Some(l.indent),
+                Some(b) if l.indent < b => return None,
+                _ => {}
+            }
+            end += 1;
+        }
+        let block_indent = block_indent?;
+        // Trailing blank lines are not part of a clipped or stripped block.
+        let mut last = end;
+        while last > start && self.lines[last - 1].text.is_empty() {
+            last -= 1;
+        }
+        let mut out = String::new();
+        for l in &self.lines[start..last] {
+            if !l.text.is_empty() {
+                out.push_str(&" ".repeat(l.indent - block_indent));
+                out.push_str(l.text);
+            } else if l.indent > block_indent {
+                // A whitespace-only line longer than the indentation keeps its spaces.
+                return None;
+            }
+            out.push('\n');
+        }
+        self.pos = end;
+        if !keep_final_newline {
+            out.pop();
+        }
+        Some(out)
+    }
+}
+
+/// Splits `key: rest` (or `key:` at end of line). `None` when the line is not a mapping entry.
+fn split_key(text: &str) -> Option<(&str, &str)> {
+    if let Some(q) = text.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let end = quoted_end(text, q)?;
+        let after = &text[end..];
+        let rest = after.strip_prefix(':')?;
+        if !(rest.is_empty() || rest.starts_with(' ')) {
+            return None;
+        }
+        return Some((&text[..end], rest.trim_start_matches(' ')));
+    }
+    let i = text
+        .find(": ")
+        .or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
+    let key = &text[..i];
+    if key.is_empty()
+        || key.contains(" #")
+        || key.starts_with(['#', '{', '[', '&', '*', '!', '?', '|', '>', '%', '@', '`'])
+    {
+        return None;
+    }
+    Some((key, text[i + 1..].trim_start_matches(' ')))
+}
+
+/// Byte index just past the closing quote of a quoted scalar starting at 0.
+fn quoted_end(text: &str, q: char) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if q == '"' && b == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b == q as u8 {
+            if q == '\'' && bytes.get(i + 1) == Some(&b'\'') {
+                i += 2;
+                continue;
+            }
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn key_text(key: &str) -> Option<String> {
+    match scalar(key)? {
+        Value::String(s) => Some(s),
+        _ if key.starts_with(['"', '\'']) => None,
+        // Plain keys that would resolve to numbers or booleans: leave them to the full parser.
+        _ => None,
+    }
+}
+
+/// Removes a trailing ` # comment` outside quotes. `None` if unsure.
+fn strip_comment(text: &str) -> Option<&str> {
+    let text = text.trim_end_matches(' ');
+    if let Some(q) = text.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let end = quoted_end(text, q)?;
+        let after = text[end..].trim_start_matches(' ');
+        return if after.is_empty() {
+            Some(text)
+        } else if after.starts_with('#') {
+            Some(&text[..end])
+        } else {
+            None
+        };
+    }
+    match text.find(" #") {
+        Some(i) => Some(text[..i].trim_end_matches(' ')),
+        None => Some(text),
+    }
+}
+
+/// A scalar on one line: quoted, `{}`, `[]`, or plain with an obvious type.
+fn scalar(text: &str) -> Option<Value> {
+    let first = text.chars().next()?;
+    match first {
+        '"' => {
+            if quoted_end(text, '"')? != text.len() {
+                return None;
+            }
+            double_quoted(&text[1..text.len() - 1]).map(Value::String)
+        }
+        '\'' => {
+            if quoted_end(text, '\'')? != text.len() {
+                return None;
+            }
+            Some(Value::String(text[1..text.len() - 1].replace("''", "'")))
+        }
+        '{' if text == "{}" => Some(Value::Object(Map::new())),
+        '[' if text == "[]" => Some(Value::Array(Vec::new())),
+        '{' | '[' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | '#' | ',' | ']' | '}' => None,
+        _ => plain(text),
+    }
+}
+
+fn plain(text: &str) -> Option<Value> {
+    if text.contains(": ") || text.ends_with(':') || text.contains(" #") {
+        return None;
+    }
+    if text.starts_with("- ") || text == "-" || text.starts_with("? ") {
+        return None;
+    }
+    match text {
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        "null" | "~" => return Some(Value::Null),
+        _ => {}
+    }
+    let lower = text.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+    ) {
+        return None; // case variants and YAML 1.1 words: let the full parser decide
+    }
+    let bytes = text.as_bytes();
+    let numeric_start =
+        bytes[0].is_ascii_digit() || (matches!(bytes[0], b'-' | b'+' | b'.') && bytes.len() > 1);
+    if numeric_start {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+        {
+            return text
+                .parse::<i64>()
+                .ok()
+                .map(|n| Value::Number(Number::from(n)));
+        }
+        // Floats, octal, hex, binary and other numeric spellings: the full parser decides.
+        let cleaned = digits.replace('_', "");
+        let prefixed = ["0x", "0o", "0b", "0X", "0O", "0B"]
+            .iter()
+            .any(|p| cleaned.starts_with(p));
+        if prefixed || cleaned.parse::<f64>().is_ok() || text.parse::<f64>().is_ok() {
+            return None;
+        }
+    }
+    if lower.contains("inf") && lower.trim_start_matches(['-', '+', '.']).starts_with("inf")
+        || lower.trim_start_matches(['-', '+', '.']).starts_with("nan")
+    {
+        return None;
+    }
+    Some(Value::String(text.to_string()))
+}
+
+fn double_quoted(inner: &str) -> Option<String> {
+    if !inner.contains('\\') {
+        return Some(inner.to_string());
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            '0' => out.push('\0'),
+            'u' => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let code = u32::from_str_radix(&hex, 16).ok()?;
+                out.push(char::from_u32(code)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_as_full_parser(text: &str) {
+        let full: Value = serde_norway::from_str(text).expect("valid YAML");
+        match parse_fast(text) {
+            Some(fast) => assert_eq!(fast, full, "fast parser differs on:\n{text}"),
+            None => {} // fell back: fine, the full parser is used
+        }
+    }
+
+    #[test]
+    fn handles_the_common_subset_exactly() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    app.kubernetes.io/name: kwdb\n    \"quoted/key\": 'it''s'\ndata: {}\nlist:\n- a\n- 1\n- true\n- name: c\n  port: 26257\n  protocol: TCP\n-\n  nested: yes-ish\nempty: []\nscript: |\n  set -e\n\n  echo \"hi\"   # not a comment\nstripped: |-\n  one\n  two\nnull_value:\nversion: 3.1.0\nquantity: 500m\ntilde: ~\n";
+        let fast = parse_fast(text).expect("subset");
+        let full: Value = serde_norway::from_str(text).unwrap();
+        assert_eq!(fast, full);
+    }
+
+    #[test]
+    fn falls_back_on_what_it_does_not_handle() {
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "a: {b: 1}\n",
+            "a: [1, 2]\n",
+            "a: >\n  folded\n",
+            "a: 0x1F\n",
+            "a: 1.5\n",
+            "a: Yes\n",
+            "a: 1\na: 2\n",
+            "a:\n\tb: 1\n",
+            "a: \"multi\n  line\"\n",
+        ] {
+            assert!(parse_fast(text).is_none(), "should fall back on {text:?}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_full_parser_on_tricky_scalars() {
+        for text in [
+            "a: 007\n",
+            "a: -5\n",
+            "a: +5\n",
+            "a: 1e3\n",
+            "a: .inf\n",
+            "a: 10Gi\n",
+            "a: \"\\u00e9\\n\"\n",
+            "a: 'x' # c\n",
+            "a: x # c\n",
+            "- - 1\n",
+            "a:\n- 1\n- 2\nb: 3\n",
+            "a:\n  - 1\n  - 2\n",
+            "key with spaces: v\n",
+            "a: b:c\n",
+            "a: http://x.y/z\n",
+        ] {
+            same_as_full_parser(text);
+        }
+    }
+}
