@@ -98,7 +98,10 @@ fn redact_env(value: &mut Value) {
 
 fn redact_env_entry(item: &mut Value) {
     if let Value::Object(m) = item {
-        let secret = m.get("name").and_then(Value::as_str).is_some_and(looks_secret);
+        let secret = m
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(looks_secret);
         if secret {
             if let Some(v) = m.get_mut("value") {
                 *v = Value::String(SENSITIVE_MARKER.into());
@@ -128,12 +131,7 @@ pub struct ObjectDiff {
 /// Compares `desired` with `live`: fields `desired` sets that differ in `live`, and fields
 /// `last` (what was applied before) set that `desired` no longer sets and `live` still has.
 /// `kind` selects the immutability and secret rules.
-pub fn diff_object(
-    kind: &str,
-    desired: &Value,
-    live: &Value,
-    last: Option<&Value>,
-) -> ObjectDiff {
+pub fn diff_object(kind: &str, desired: &Value, live: &Value, last: Option<&Value>) -> ObjectDiff {
     let mut d = Differ {
         kind,
         secret_kind: kind == "Secret",
@@ -261,13 +259,7 @@ impl<'a> Differ<'a> {
         }
     }
 
-    fn list(
-        &mut self,
-        da: &'a [Value],
-        la: &'a [Value],
-        lasta: Option<&'a Vec<Value>>,
-        f: Flags,
-    ) {
+    fn list(&mut self, da: &'a [Value], la: &'a [Value], lasta: Option<&'a Vec<Value>>, f: Flags) {
         let name = self.list_name().unwrap_or("");
         if let Some(key) = list_key(name, da).filter(|k| keys_usable(k, da)) {
             let env = name == "env";
@@ -276,7 +268,10 @@ impl<'a> Differ<'a> {
                 let lastv = lasta.and_then(|a| a.iter().find(|e| same_key(key, de, e)));
                 let flags = Flags {
                     secret_env: env
-                        && de.get("name").and_then(Value::as_str).is_some_and(looks_secret),
+                        && de
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(looks_secret),
                     ..f
                 };
                 self.path.push(Seg::Match(key, de));
@@ -296,7 +291,10 @@ impl<'a> Differ<'a> {
                     if let Some(lv) = la.iter().find(|le| same_key(key, laste, le)) {
                         let flags = Flags {
                             secret_env: env
-                                && lv.get("name").and_then(Value::as_str).is_some_and(looks_secret),
+                                && lv
+                                    .get("name")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(looks_secret),
                             ..f
                         };
                         self.path.push(Seg::Match(key, lv));
@@ -310,9 +308,7 @@ impl<'a> Differ<'a> {
         // Atomic list: element by element when the lengths agree, else the whole list.
         if da.len() == la.len() {
             for (i, (de, le)) in da.iter().zip(la).enumerate() {
-                let lastv = lasta
-                    .filter(|a| a.len() == da.len())
-                    .and_then(|a| a.get(i));
+                let lastv = lasta.filter(|a| a.len() == da.len()).and_then(|a| a.get(i));
                 self.path.push(Seg::Index(i));
                 self.value(de, Some(le), lastv, f);
                 self.path.pop();
@@ -333,7 +329,14 @@ impl<'a> Differ<'a> {
                 })
             };
             let (b, a) = (mask(before), mask(after));
-            self.push_change(b, a, Flags { secret_env: false, ..f });
+            self.push_change(
+                b,
+                a,
+                Flags {
+                    secret_env: false,
+                    ..f
+                },
+            );
         } else {
             self.emit(before, after, f);
         }
@@ -482,7 +485,11 @@ fn scalar_eq(d: &Value, l: &Value, quantity: bool) -> bool {
 /// The key fields of an associative list, by the list's field name.
 fn list_key(name: &str, items: &[Value]) -> Option<&'static [&'static str]> {
     Some(match name {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
         | "imagePullSecrets" => &["name"],
         "volumeMounts" => &["mountPath"],
         "volumeDevices" => &["devicePath"],
@@ -525,17 +532,17 @@ fn get_field<'v>(v: &'v Value, field: &str) -> Option<&'v Value> {
 }
 
 fn same_key(key: &[&str], a: &Value, b: &Value) -> bool {
-    key.iter().all(|f| match (get_field(a, f), get_field(b, f)) {
-        (Some(x), Some(y)) => scalar_eq(x, y, false),
-        (None, None) => true,
-        _ => false,
-    })
+    key.iter()
+        .all(|f| match (get_field(a, f), get_field(b, f)) {
+            (Some(x), Some(y)) => scalar_eq(x, y, false),
+            (None, None) => true,
+            _ => false,
+        })
 }
 
 fn simple_key(k: &str) -> bool {
     !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -559,7 +566,9 @@ fn format_path(path: &[Seg<'_>]) -> String {
                 s.push('[');
                 let mut first = true;
                 for f in key.iter() {
-                    let Some(v) = get_field(elem, f) else { continue };
+                    let Some(v) = get_field(elem, f) else {
+                        continue;
+                    };
                     if !first {
                         s.push(',');
                     }
@@ -567,8 +576,7 @@ fn format_path(path: &[Seg<'_>]) -> String {
                     let label = f.rsplit('.').next().unwrap_or(f);
                     let text = match v {
                         Value::String(t)
-                            if !t.is_empty()
-                                && !t.contains([']', ',', '=', '"', ' ', '[']) =>
+                            if !t.is_empty() && !t.contains([']', ',', '=', '"', ' ', '[']) =>
                         {
                             t.clone()
                         }
@@ -703,7 +711,9 @@ mod tests {
             &json!({"env": []}),
             None,
         );
-        assert!(!serde_json::to_string(&added.fields).unwrap().contains("t0p"));
+        assert!(!serde_json::to_string(&added.fields)
+            .unwrap()
+            .contains("t0p"));
     }
 
     #[test]

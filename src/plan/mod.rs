@@ -24,7 +24,9 @@ use serde_json::Value;
 
 use crate::object::ObjectRef;
 
-pub use diff::{diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER};
+pub use diff::{
+    diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
+};
 pub use planner::plan;
 
 /// What a plan may do and which part of the world it looks at.

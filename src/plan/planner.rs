@@ -103,7 +103,12 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         ))
     });
     drift.sort_by(|a, b| {
-        (&a.cluster, &a.tenant, a.id.wave(), &a.id).cmp(&(&b.cluster, &b.tenant, b.id.wave(), &b.id))
+        (&a.cluster, &a.tenant, a.id.wave(), &a.id).cmp(&(
+            &b.cluster,
+            &b.tenant,
+            b.id.wave(),
+            &b.id,
+        ))
     });
     conflicts.sort_by(|a, b| (&a.cluster, &a.tenant, &a.id).cmp(&(&b.cluster, &b.tenant, &b.id)));
 
@@ -197,7 +202,10 @@ impl<'a> ClusterCtx<'a> {
     }
 
     fn wanted_tenant(&self, tenant: &str) -> bool {
-        self.opts.tenants.as_ref().is_none_or(|t| t.contains(tenant))
+        self.opts
+            .tenants
+            .as_ref()
+            .is_none_or(|t| t.contains(tenant))
     }
 
     fn run(&self, tenants: &BTreeMap<&'a str, Vec<&'a DesiredObject>>) -> Part {
@@ -340,8 +348,7 @@ impl<'a> ClusterCtx<'a> {
         if !self.opts.prune {
             return;
         }
-        let blocked = if DATA_BEARING.contains(&live.id.kind.as_str()) && !self.opts.allow_destroy
-        {
+        let blocked = if DATA_BEARING.contains(&live.id.kind.as_str()) && !self.opts.allow_destroy {
             self.protection_reason(tenant)
         } else {
             None
@@ -360,10 +367,7 @@ impl<'a> ClusterCtx<'a> {
 
     /// Why deleting a data-bearing object of `tenant` is blocked, if it is.
     fn protection_reason(&self, tenant: &str) -> Option<String> {
-        match (
-            self.applied_protection.get(tenant),
-            self.in_git.get(tenant),
-        ) {
+        match (self.applied_protection.get(tenant), self.in_git.get(tenant)) {
             (Some(true), _) => Some(format!(
                 "tenant `{tenant}` has deletion_protection = true in what was last applied; set \
                  it to false and apply, or pass --allow-destroy"
@@ -402,9 +406,9 @@ impl<'a> ClusterCtx<'a> {
 
 fn replace_blocked(id: &ObjectRef) -> String {
     match id.kind.as_str() {
-        "StatefulSet" => format!(
-            "replacing {id} deletes its pods; its volumes are kept; pass --allow-replace"
-        ),
+        "StatefulSet" => {
+            format!("replacing {id} deletes its pods; its volumes are kept; pass --allow-replace")
+        }
         _ => format!("replacing {id} deletes its data; pass --allow-replace"),
     }
 }

@@ -132,7 +132,8 @@ fn pod_defaults(v: &mut Value) {
             if m.contains_key("containers") {
                 m.entry("restartPolicy").or_insert(json!("Always"));
                 m.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
-                m.entry("schedulerName").or_insert(json!("default-scheduler"));
+                m.entry("schedulerName")
+                    .or_insert(json!("default-scheduler"));
                 m.entry("securityContext").or_insert(json!({}));
                 if let Some(cs) = m.get_mut("containers").and_then(Value::as_array_mut) {
                     for c in cs {
@@ -362,7 +363,10 @@ fn last_applied_in_another_spelling_still_plans_no_changes() {
         Value::String(Value::Object(reordered).to_string());
     let observed = observed_from([("local".to_string(), live)]);
     let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
-    assert!(plan.changes.is_empty() && plan.drift.is_empty(), "{plan:#?}");
+    assert!(
+        plan.changes.is_empty() && plan.drift.is_empty(),
+        "{plan:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +419,11 @@ fn changed_fields_and_fields_berth_stops_setting_are_updates() {
     let paths: Vec<_> = change.fields.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["metadata.labels.team", "metadata.labels.old", "spec.replicas"]
+        [
+            "metadata.labels.team",
+            "metadata.labels.old",
+            "spec.replicas"
+        ]
     );
     assert_eq!(change.fields[1].after, None);
     assert_eq!(change.fields[2].before, Some(json!(3)));
@@ -600,7 +608,14 @@ fn changes_made_outside_berth_are_drift_and_are_reverted() {
     let fields: Vec<_> = drift
         .fields
         .iter()
-        .map(|f| (f.path.as_str(), f.before.clone(), f.after.clone(), f.sensitive))
+        .map(|f| {
+            (
+                f.path.as_str(),
+                f.before.clone(),
+                f.after.clone(),
+                f.sensitive,
+            )
+        })
         .collect();
     assert_eq!(
         fields,
@@ -705,9 +720,8 @@ fn narrowing_to_tenants_and_clusters() {
         tenants: Some(tenants.iter().map(|t| t.to_string()).collect()),
         ..opts()
     };
-    let tenants_of = |p: &Plan| -> Vec<String> {
-        p.changes.iter().map(|c| c.tenant.clone()).collect()
-    };
+    let tenants_of =
+        |p: &Plan| -> Vec<String> { p.changes.iter().map(|c| c.tenant.clone()).collect() };
     assert_eq!(
         tenants_of(&plan(&config, &desired, &observed, &only(&["beta"]))),
         ["beta"]
