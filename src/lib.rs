@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diag;
 pub mod object;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod printer;
 pub mod render;

@@ -1,10 +1,61 @@
 //! The `plan` stage: a pure three-way diff of desired, live and last-applied objects.
 //! No I/O. Printers of a [`Plan`] live in `output`.
+//!
+//! For every desired object, [`plan`] compares the rendered manifest with the live object
+//! (only the fields berth sets; server defaults never count), and with what berth applied
+//! last time (fields berth stopped setting are removed). Owned live objects that are no
+//! longer desired are deleted when pruning is on. Immutable fields turn an update into a
+//! replace; replaces and deletes of data-bearing objects are blocked unless permitted.
+//! Live fields that differ from what berth last applied are reported as drift.
+//!
+//! Apply should write the desired manifest's compact JSON ([`crate::render::Manifest::as_str`])
+//! as the last-applied annotation: when the annotation equals the desired text, the plan
+//! parses each object once.
+
+mod diff;
+mod planner;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::object::ObjectRef;
+
+pub use diff::{
+    diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
+};
+pub use planner::plan;
+
+/// What a plan may do and which part of the world it looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Delete owned objects that are no longer desired (the platform's `policy.prune`).
+    pub prune: bool,
+    /// Take over objects berth does not own whose names berth wants (`--adopt`).
+    pub adopt: bool,
+    /// Allow deleting data-bearing objects of protected tenants (`--allow-destroy`).
+    pub allow_destroy: bool,
+    /// Allow replacing data-bearing objects (`--allow-replace`).
+    pub allow_replace: bool,
+    /// Only these tenants; `None` for all. Objects no longer in Git count as the tenant of
+    /// their `berth.io/tenant` label.
+    pub tenants: Option<BTreeSet<String>>,
+    /// Only these clusters; `None` for all.
+    pub clusters: Option<BTreeSet<String>>,
+}
+
+impl PlanOptions {
+    /// The options a platform's policy implies, nothing more permitted.
+    pub fn from_config(config: &crate::spec::model::Config) -> Self {
+        PlanOptions {
+            prune: config.policy.prune,
+            ..PlanOptions::default()
+        }
+    }
+}
 
 /// Version of the JSON plan format (`berth plan -o json`). Bump on incompatible changes.
 pub const FORMAT_VERSION: &str = "1";
@@ -106,7 +157,8 @@ pub struct Summary {
     pub add: usize,
     /// Updates.
     pub change: usize,
-    /// Replaces (counted in both add and destroy by Terraform; here separately).
+    /// Replaces. Not included in `add` and `destroy`; printers that follow Terraform count
+    /// each replace as one add and one destroy.
     pub replace: usize,
     /// Deletes.
     pub destroy: usize,
@@ -135,4 +187,31 @@ pub struct Plan {
     pub unreachable: Vec<(String, String)>,
     /// Counts.
     pub summary: Summary,
+}
+
+impl Plan {
+    /// Whether applying would change anything (blocked changes count: they need attention).
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Recomputes [`Plan::summary`] from the lists.
+    pub fn summarize(&mut self) {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+            if c.blocked.is_some() {
+                s.blocked += 1;
+            }
+        }
+        s.drifted = self.drift.len();
+        s.conflicts = self.conflicts.len();
+        self.summary = s;
+    }
 }

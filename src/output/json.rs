@@ -1,0 +1,89 @@
+//! The plan as versioned JSON (`berth plan -o json`). The format is documented field by field
+//! in `docs/plan-format.md`; bump [`crate::plan::FORMAT_VERSION`] on incompatible changes.
+
+use serde_json::{json, Value};
+
+use crate::object::ObjectRef;
+use crate::plan::{FieldChange, Plan, SENSITIVE_MARKER};
+
+fn object(id: &ObjectRef) -> Value {
+    json!({
+        "api_version": id.api_version,
+        "kind": id.kind,
+        "namespace": id.namespace,
+        "name": id.name,
+    })
+}
+
+fn fields(fields: &[FieldChange]) -> Value {
+    Value::Array(
+        fields
+            .iter()
+            .map(|f| {
+                // The plan masks sensitive values already; never trust that here.
+                let mask = |v: &Option<Value>| match v {
+                    Some(_) if f.sensitive => Some(Value::String(SENSITIVE_MARKER.into())),
+                    other => other.clone(),
+                };
+                json!({
+                    "path": f.path,
+                    "before": mask(&f.before),
+                    "after": mask(&f.after),
+                    "sensitive": f.sensitive,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The plan as pretty-printed JSON, ending with a newline.
+pub fn to_json(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let doc = json!({
+        "format_version": plan.format_version,
+        "revision": plan.revision,
+        "summary": {
+            "add": s.add,
+            "change": s.change,
+            "replace": s.replace,
+            "destroy": s.destroy,
+            "blocked": s.blocked,
+            "drifted": s.drifted,
+            "conflicts": s.conflicts,
+            "unreachable": plan.unreachable.len(),
+        },
+        "drift": plan.drift.iter().map(|d| json!({
+            "address": d.id.to_string(),
+            "object": object(&d.id),
+            "cluster": d.cluster,
+            "tenant": d.tenant,
+            "kind": d.kind,
+            "fields": fields(&d.fields),
+        })).collect::<Vec<_>>(),
+        "conflicts": plan.conflicts.iter().map(|c| json!({
+            "address": c.id.to_string(),
+            "object": object(&c.id),
+            "cluster": c.cluster,
+            "tenant": c.tenant,
+            "managed_by": c.managed_by,
+        })).collect::<Vec<_>>(),
+        "unreachable": plan.unreachable.iter().map(|(cluster, message)| json!({
+            "cluster": cluster,
+            "message": message,
+        })).collect::<Vec<_>>(),
+        "changes": plan.changes.iter().map(|c| json!({
+            "address": c.id.to_string(),
+            "object": object(&c.id),
+            "cluster": c.cluster,
+            "tenant": c.tenant,
+            "action": c.action,
+            "reason": c.reason,
+            "blocked": c.blocked,
+            "fields": fields(&c.fields),
+            "after": c.desired,
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,210 @@
+//! Printers of a [`Plan`]: Terraform-style text ([`text::to_text`]), versioned JSON
+//! ([`json::to_json`], documented in `docs/plan-format.md`) and a Markdown pull-request comment
+//! ([`markdown::to_markdown`]). Each returns a `String`; writing it is the caller's job.
+//!
+//! No printer ever shows a secret: the plan holds none (`plan` masks them), and fields marked
+//! sensitive print as `(sensitive value)`.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
+
+use serde_json::Value;
+
+use crate::plan::{Action, Change, FieldChange, Plan, SENSITIVE_MARKER};
+
+pub use json::to_json;
+pub use markdown::{to_markdown, MARKDOWN_LIMIT};
+pub use text::to_text;
+
+/// How one field line starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sign {
+    /// Added (`+`).
+    Add,
+    /// Removed (`-`).
+    Remove,
+    /// Changed (`~`).
+    Change,
+}
+
+/// One field of a change, ready to print.
+pub(crate) struct FieldLine {
+    pub sign: Sign,
+    /// `path: value`, `path: before -> after`, or `path:` when `diff` follows.
+    pub head: String,
+    /// Unified diff lines of a multi-line string (`@@ ...`, ` ctx`, `-old`, `+new`).
+    pub diff: Vec<String>,
+}
+
+/// A value as a plan shows it: strings quoted, everything else as compact JSON.
+pub(crate) fn show(v: &Value) -> String {
+    v.to_string()
+}
+
+fn multiline(v: Option<&Value>) -> Option<&str> {
+    match v {
+        Some(Value::String(s)) if s.contains('\n') => Some(s),
+        _ => None,
+    }
+}
+
+/// How a field change reads.
+pub(crate) fn describe(f: &FieldChange) -> FieldLine {
+    let sign = match (&f.before, &f.after) {
+        (None, _) => Sign::Add,
+        (_, None) => Sign::Remove,
+        _ => Sign::Change,
+    };
+    if f.sensitive {
+        return FieldLine {
+            sign,
+            head: format!("{}: {SENSITIVE_MARKER}", f.path),
+            diff: vec![],
+        };
+    }
+    let (b, a) = (multiline(f.before.as_ref()), multiline(f.after.as_ref()));
+    fn text_of(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str)
+    }
+    if b.is_some() || a.is_some() {
+        // Both sides strings (or absent): a line diff reads better than two long strings.
+        let old = text_of(f.before.as_ref());
+        let new = text_of(f.after.as_ref());
+        if f.before.as_ref().is_none_or(Value::is_string)
+            && f.after.as_ref().is_none_or(Value::is_string)
+        {
+            return FieldLine {
+                sign,
+                head: format!("{}:", f.path),
+                diff: line_diff(old.unwrap_or(""), new.unwrap_or("")),
+            };
+        }
+    }
+    let head = match (&f.before, &f.after) {
+        (None, Some(a)) => format!("{}: {}", f.path, show(a)),
+        (Some(b), None) => format!("{}: {}", f.path, show(b)),
+        (Some(b), Some(a)) => format!("{}: {} -> {}", f.path, show(b), show(a)),
+        (None, None) => format!("{}: null", f.path),
+    };
+    FieldLine {
+        sign,
+        head,
+        diff: vec![],
+    }
+}
+
+/// Unified diff lines (hunk headers and lines, no file header) of two texts.
+fn line_diff(old: &str, new: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    diff.unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(false)
+        .to_string()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Counts of a group of changes, Terraform-style: a replace is one add and one destroy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub blocked: usize,
+}
+
+impl Counts {
+    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Counts {
+        let mut c = Counts::default();
+        for ch in changes {
+            match ch.action {
+                Action::Create => c.add += 1,
+                Action::Update => c.change += 1,
+                Action::Replace => {
+                    c.add += 1;
+                    c.destroy += 1;
+                }
+                Action::Delete => c.destroy += 1,
+                Action::NoOp => {}
+            }
+            if ch.blocked.is_some() {
+                c.blocked += 1;
+            }
+        }
+        c
+    }
+
+    /// `3 to add, 1 to change, 0 to destroy`.
+    pub fn phrase(&self) -> String {
+        format!(
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
+    }
+}
+
+/// Counts of a whole plan.
+pub(crate) fn plan_counts(plan: &Plan) -> Counts {
+    let s = &plan.summary;
+    Counts {
+        add: s.add + s.replace,
+        change: s.change,
+        destroy: s.destroy + s.replace,
+        blocked: s.blocked,
+    }
+}
+
+/// `1 change is` / `3 changes are`.
+pub(crate) fn changes_are(n: usize) -> String {
+    if n == 1 {
+        "1 change is".to_string()
+    } else {
+        format!("{n} changes are")
+    }
+}
+
+/// The leaves a manifest sets (for `+ Kind/ns/name (N fields)`).
+pub(crate) fn leaf_count(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => m.values().map(leaf_count).sum(),
+        Value::Array(a) => a.iter().map(leaf_count).sum(),
+        _ => 1,
+    }
+}
+
+/// Changes grouped by (cluster, tenant), in plan order.
+pub(crate) fn by_tenant(plan: &Plan) -> Vec<(&str, &str, Vec<&Change>)> {
+    let mut groups: Vec<(&str, &str, Vec<&Change>)> = Vec::new();
+    for c in &plan.changes {
+        match groups.last_mut() {
+            Some((cl, t, list)) if *cl == c.cluster && *t == c.tenant => list.push(c),
+            _ => groups.push((&c.cluster, &c.tenant, vec![c])),
+        }
+    }
+    groups
+}
+
+/// The Terraform symbol of an action.
+pub(crate) fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::NoOp => " ",
+    }
+}
+
+/// A tenant name for display (objects without a tenant label have an empty one).
+pub(crate) fn tenant_name(t: &str) -> &str {
+    if t.is_empty() {
+        "(no tenant label)"
+    } else {
+        t
+    }
+}

@@ -1,0 +1,290 @@
+use serde_json::json;
+
+use super::*;
+use crate::object::ObjectRef;
+use crate::plan::{
+    Action, Change, Conflict, Drift, DriftKind, FieldChange, Plan, Summary, FORMAT_VERSION,
+    SENSITIVE_MARKER,
+};
+
+fn id(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: ns.map(Into::into),
+        name: name.into(),
+    }
+}
+
+fn field(
+    path: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> FieldChange {
+    FieldChange {
+        path: path.into(),
+        before,
+        after,
+        sensitive: false,
+    }
+}
+
+fn secret_field(path: &str) -> FieldChange {
+    FieldChange {
+        path: path.into(),
+        before: Some(json!(SENSITIVE_MARKER)),
+        after: Some(json!(SENSITIVE_MARKER)),
+        sensitive: true,
+    }
+}
+
+fn change(tenant: &str, id: ObjectRef, action: Action) -> Change {
+    Change {
+        id,
+        cluster: "local".into(),
+        tenant: tenant.into(),
+        action,
+        fields: vec![],
+        reason: None,
+        blocked: None,
+        desired: None,
+    }
+}
+
+const SCRIPT_BEFORE: &str = "set -e\nADVERTISE=db-0\nexec ./kwbase start \\\n  --listen-addr=0.0.0.0:26257 \\\n  --cache=25%\n";
+const SCRIPT_AFTER: &str = "set -e\nADVERTISE=db-0\nexec ./kwbase start \\\n  --listen-addr=0.0.0.0:26257 \\\n  --cache=40% \\\n  --max-sql-memory=25%\n";
+
+/// A plan with every kind of entry.
+fn sample_plan() -> Plan {
+    let acme_sts = id("apps/v1", "StatefulSet", Some("tenant-acme"), "db");
+    let mut update = change("acme", acme_sts.clone(), Action::Update);
+    update.fields = vec![
+        field(
+            "metadata.labels[\"app.kubernetes.io/version\"]",
+            Some(json!("3.1.0")),
+            Some(json!("3.2.0")),
+        ),
+        field("metadata.labels.team", None, Some(json!("data"))),
+        field("metadata.labels.old", Some(json!("x")), None),
+        field("spec.replicas", Some(json!(3)), Some(json!(5))),
+        field(
+            "spec.template.spec.containers[name=db].command[2]",
+            Some(json!(SCRIPT_BEFORE)),
+            Some(json!(SCRIPT_AFTER)),
+        ),
+        secret_field("spec.template.spec.containers[name=db].env[name=ADMIN_PASSWORD].value"),
+    ];
+    update.desired = Some(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "tenant-acme"}, "spec": {"replicas": 5}}));
+
+    let mut create = change(
+        "acme",
+        id("batch/v1", "CronJob", Some("tenant-acme"), "backup-nightly"),
+        Action::Create,
+    );
+    create.desired = Some(json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "backup-nightly", "namespace": "tenant-acme"},
+        "spec": {"schedule": "0 2 * * *", "suspend": false}}));
+    let delete = change(
+        "acme",
+        id("batch/v1", "CronJob", Some("tenant-acme"), "backup-hourly"),
+        Action::Delete,
+    );
+
+    let mut replace_blocked = change(
+        "globex",
+        id("apps/v1", "StatefulSet", Some("tenant-globex"), "db"),
+        Action::Replace,
+    );
+    replace_blocked.reason = Some("spec.serviceName is immutable".into());
+    replace_blocked.blocked = Some(
+        "replacing StatefulSet/tenant-globex/db deletes its pods; its volumes are kept; pass \
+         --allow-replace"
+            .into(),
+    );
+    replace_blocked.fields = vec![field(
+        "spec.serviceName",
+        Some(json!("db")),
+        Some(json!("db-headless")),
+    )];
+    let mut replace = change(
+        "globex",
+        id("v1", "Service", Some("tenant-globex"), "db"),
+        Action::Replace,
+    );
+    replace.reason = Some("spec.clusterIP is immutable".into());
+    replace.fields = vec![field(
+        "spec.clusterIP",
+        Some(json!("10.96.0.12")),
+        Some(json!("None")),
+    )];
+
+    let protected = "tenant `gone` has deletion_protection = true in what was last applied; set \
+                     it to false and apply, or pass --allow-destroy";
+    let mut del_sts = change(
+        "gone",
+        id("apps/v1", "StatefulSet", Some("tenant-gone"), "db"),
+        Action::Delete,
+    );
+    del_sts.blocked = Some(protected.into());
+    let del_svc = change(
+        "gone",
+        id("v1", "Service", Some("tenant-gone"), "db"),
+        Action::Delete,
+    );
+    let mut del_ns = change(
+        "gone",
+        id("v1", "Namespace", None, "tenant-gone"),
+        Action::Delete,
+    );
+    del_ns.blocked = Some(protected.into());
+
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION,
+        revision: Some("3f2a9c1".into()),
+        changes: vec![
+            update,
+            create,
+            delete,
+            replace_blocked,
+            replace,
+            del_sts,
+            del_svc,
+            del_ns,
+        ],
+        drift: vec![Drift {
+            id: acme_sts,
+            cluster: "local".into(),
+            tenant: "acme".into(),
+            kind: DriftKind::Changed,
+            fields: vec![
+                field("spec.replicas", Some(json!(3)), Some(json!(1))),
+                field("metadata.labels.team", Some(json!("db")), None),
+                secret_field(
+                    "spec.template.spec.containers[name=db].env[name=ADMIN_PASSWORD].value",
+                ),
+            ],
+        }],
+        conflicts: vec![Conflict {
+            id: id("v1", "Service", Some("tenant-initech"), "db"),
+            cluster: "local".into(),
+            tenant: "initech".into(),
+            managed_by: Some("helm".into()),
+        }],
+        unreachable: vec![(
+            "eu-1".into(),
+            "cluster `eu-1`: connection refused (kubeconfig context `eu-1`); check that the \
+             cluster is up and the context is right"
+                .into(),
+        )],
+        summary: Summary::default(),
+    };
+    plan.summarize();
+    plan
+}
+
+fn empty_plan() -> Plan {
+    Plan {
+        format_version: FORMAT_VERSION,
+        revision: Some("3f2a9c1".into()),
+        changes: vec![],
+        drift: vec![],
+        conflicts: vec![],
+        unreachable: vec![],
+        summary: Summary::default(),
+    }
+}
+
+#[test]
+fn text_plan() {
+    insta::assert_snapshot!(to_text(&sample_plan(), false));
+}
+
+#[test]
+fn text_plan_closing_line_counts_replaces_like_terraform() {
+    let text = to_text(&sample_plan(), false);
+    assert!(
+        text.contains("\nPlan: 3 to add, 1 to change, 6 to destroy.\n"),
+        "{text}"
+    );
+    assert!(text.contains("3 changes are blocked"));
+}
+
+#[test]
+fn text_plan_in_colour() {
+    insta::assert_snapshot!(to_text(&sample_plan(), true));
+}
+
+#[test]
+fn text_without_changes() {
+    assert_eq!(
+        to_text(&empty_plan(), false),
+        "berth plan of 3f2a9c1\n\nNo changes. The clusters match the configuration.\n"
+    );
+}
+
+#[test]
+fn json_plan() {
+    insta::assert_snapshot!(to_json(&sample_plan()));
+}
+
+#[test]
+fn markdown_plan() {
+    insta::assert_snapshot!(to_markdown(&sample_plan()));
+}
+
+#[test]
+fn no_printer_shows_a_secret() {
+    let mut plan = sample_plan();
+    // Even a plan built by hand that forgot to mask a sensitive field.
+    plan.changes[0].fields[5].after = Some(json!("hunter2"));
+    for out in [
+        to_text(&plan, false),
+        to_markdown(&plan),
+        to_text(&plan, true),
+        to_json(&plan),
+    ] {
+        assert!(!out.contains("hunter2"), "{out}");
+    }
+}
+
+#[test]
+fn markdown_is_capped_with_a_note() {
+    let mut plan = empty_plan();
+    let long = "x".repeat(200);
+    for t in 0..400 {
+        let tenant = format!("t{t:04}");
+        let mut c = change(
+            &tenant,
+            id(
+                "apps/v1",
+                "StatefulSet",
+                Some(&format!("tenant-{tenant}")),
+                "db",
+            ),
+            Action::Update,
+        );
+        c.fields = (0..5)
+            .map(|i| {
+                field(
+                    &format!("metadata.labels.l{i}"),
+                    Some(json!(long)),
+                    Some(json!("y")),
+                )
+            })
+            .collect();
+        plan.changes.push(c);
+    }
+    plan.summarize();
+    let full = markdown::to_markdown_limited(&plan, usize::MAX);
+    assert!(full.len() > MARKDOWN_LIMIT);
+    let md = to_markdown(&plan);
+    assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
+    assert!(md.contains("This plan is too long for one comment"));
+    assert!(md.contains("Run `berth plan`"));
+    // The table still lists every tenant; the first tenants keep their details.
+    assert!(md.contains("| t0399 | local | 0 | 1 | 0 | 0 |"));
+    assert!(md.contains("metadata.labels.l4"));
+    // Small plans are not cut.
+    assert!(!to_markdown(&sample_plan()).contains("too long"));
+}

@@ -1,0 +1,781 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::observe::{ClusterState, LiveObject, Observed, Unowned, LAST_APPLIED_ANNOTATION};
+use crate::render::testutil::{minimal_tenant, sample_config};
+use crate::render::{render, DesiredObject, Manifest, Rendered, TemplateSet};
+use crate::spec::model::Config;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// What a server would hand back for `desired` after berth applied it: the last-applied
+/// annotation, server metadata, status and the defaults a real API server fills in, with
+/// quantities in another (equal) spelling.
+fn served(obj: &DesiredObject) -> LiveObject {
+    let mut v = obj.manifest.to_value();
+    let kind = obj.id.kind.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("uid".into(), json!("0d5a7c1e-0000-4000-8000-000000000001"));
+        meta.insert("resourceVersion".into(), json!("4711"));
+        meta.insert("generation".into(), json!(1));
+        meta.insert("creationTimestamp".into(), json!("2024-05-01T10:00:00Z"));
+        meta.insert(
+            "managedFields".into(),
+            json!([{"manager": "berth", "operation": "Apply", "fieldsType": "FieldsV1"}]),
+        );
+        let ann = meta
+            .entry("annotations")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .unwrap();
+        ann.insert(
+            LAST_APPLIED_ANNOTATION.into(),
+            Value::String(obj.manifest.as_str().to_string()),
+        );
+        if kind == "Namespace" {
+            let name = meta["name"].clone();
+            meta.entry("labels")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .unwrap()
+                .insert("kubernetes.io/metadata.name".into(), name);
+        }
+    }
+    let root = v.as_object_mut().unwrap();
+    root.insert("status".into(), json!({"observedGeneration": 1}));
+    let spec = root.entry("spec").or_insert_with(|| json!({}));
+    match kind.as_str() {
+        "Namespace" => {
+            spec["finalizers"] = json!(["kubernetes"]);
+        }
+        "StatefulSet" => {
+            let s = spec.as_object_mut().unwrap();
+            s.entry("podManagementPolicy")
+                .or_insert(json!("OrderedReady"));
+            s.insert("revisionHistoryLimit".into(), json!(10));
+            s.insert(
+                "updateStrategy".into(),
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
+            if let Some(vcts) = s
+                .get_mut("volumeClaimTemplates")
+                .and_then(Value::as_array_mut)
+            {
+                for vct in vcts {
+                    vct["apiVersion"] = json!("v1");
+                    vct["kind"] = json!("PersistentVolumeClaim");
+                    vct["spec"]["volumeMode"] = json!("Filesystem");
+                    vct["status"] = json!({"phase": "Pending"});
+                    if let Some(st) = vct.pointer_mut("/spec/resources/requests/storage") {
+                        *st = respell(st);
+                    }
+                }
+            }
+        }
+        "Service" => {
+            let s = spec.as_object_mut().unwrap();
+            s.entry("clusterIP").or_insert(json!("10.96.12.7"));
+            let ip = s["clusterIP"].clone();
+            s.insert("clusterIPs".into(), json!([ip]));
+            s.insert("ipFamilies".into(), json!(["IPv4"]));
+            s.insert("sessionAffinity".into(), json!("None"));
+            s.entry("type").or_insert(json!("ClusterIP"));
+        }
+        "ResourceQuota" => {
+            if let Some(hard) = spec.get_mut("hard").and_then(Value::as_object_mut) {
+                for q in hard.values_mut() {
+                    *q = respell(q);
+                }
+            }
+        }
+        "CronJob" => {
+            let s = spec.as_object_mut().unwrap();
+            s.entry("concurrencyPolicy").or_insert(json!("Allow"));
+            s.entry("suspend").or_insert(json!(false));
+            s.entry("successfulJobsHistoryLimit").or_insert(json!(3));
+        }
+        _ => {}
+    }
+    pod_defaults(&mut v);
+    LiveObject {
+        id: obj.id.clone(),
+        manifest: v,
+    }
+}
+
+/// The same quantity, spelled as a server might write it back.
+fn respell(q: &Value) -> Value {
+    match q {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::String(s) => match s.strip_suffix("Gi") {
+            Some(n) => match n.parse::<u64>() {
+                Ok(n) => Value::String(format!("{}Mi", n * 1024)),
+                Err(_) => q.clone(),
+            },
+            None => match s.parse::<u64>() {
+                Ok(n) => Value::String(format!("{}m", n * 1000)),
+                Err(_) => q.clone(),
+            },
+        },
+        _ => q.clone(),
+    }
+}
+
+/// Pod and container defaults wherever a pod spec appears.
+fn pod_defaults(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("containers") {
+                m.entry("restartPolicy").or_insert(json!("Always"));
+                m.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
+                m.entry("schedulerName")
+                    .or_insert(json!("default-scheduler"));
+                m.entry("securityContext").or_insert(json!({}));
+                if let Some(cs) = m.get_mut("containers").and_then(Value::as_array_mut) {
+                    for c in cs {
+                        let c = c.as_object_mut().unwrap();
+                        c.entry("imagePullPolicy").or_insert(json!("IfNotPresent"));
+                        c.insert(
+                            "terminationMessagePath".into(),
+                            json!("/dev/termination-log"),
+                        );
+                        c.insert("terminationMessagePolicy".into(), json!("File"));
+                        if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
+                            for p in ports {
+                                p["protocol"] = json!("TCP");
+                            }
+                        }
+                        if let Some(r) = c.get_mut("resources").and_then(Value::as_object_mut) {
+                            for side in r.values_mut() {
+                                if let Some(side) = side.as_object_mut() {
+                                    for q in side.values_mut() {
+                                        *q = respell(q);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for child in m.values_mut() {
+                pod_defaults(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(pod_defaults),
+        _ => {}
+    }
+}
+
+fn observed_from(objs: impl IntoIterator<Item = (String, LiveObject)>) -> Observed {
+    let mut clusters: BTreeMap<String, ClusterState> = BTreeMap::new();
+    for (cluster, live) in objs {
+        clusters
+            .entry(cluster.clone())
+            .or_insert_with(|| empty_cluster(&cluster))
+            .owned
+            .push(live);
+    }
+    Observed { clusters }
+}
+
+fn empty_cluster(name: &str) -> ClusterState {
+    ClusterState {
+        cluster: name.to_string(),
+        owned: vec![],
+        unowned: vec![],
+        error: None,
+        requests: 0,
+    }
+}
+
+fn synthetic(tenants: usize) -> (Config, Rendered) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::synth::generate(dir.path(), tenants).unwrap();
+    let tree = crate::source::read_dir(dir.path()).unwrap();
+    let config = crate::spec::load_config(&tree).config.expect("valid");
+    let rendered = render(&config, &TemplateSet::builtin()).unwrap();
+    (config, rendered)
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions {
+        prune: true,
+        ..PlanOptions::default()
+    }
+}
+
+fn config_with(tenants: &[(&str, bool)]) -> Config {
+    let mut config = sample_config();
+    config.tenants = tenants
+        .iter()
+        .map(|(name, protected)| {
+            let mut t = minimal_tenant(name);
+            t.deletion_protection = *protected;
+            t
+        })
+        .collect();
+    config
+}
+
+fn id(kind: &str, ns: Option<&str>, name: &str) -> ObjectRef {
+    let api_version = match kind {
+        "StatefulSet" => "apps/v1",
+        "CronJob" | "Job" => "batch/v1",
+        _ => "v1",
+    };
+    ObjectRef {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: ns.map(Into::into),
+        name: name.into(),
+    }
+}
+
+fn desired_obj(tenant: &str, id: &ObjectRef, mut manifest: Value) -> DesiredObject {
+    manifest["apiVersion"] = json!(id.api_version);
+    manifest["kind"] = json!(id.kind);
+    manifest["metadata"]["name"] = json!(id.name);
+    if let Some(ns) = &id.namespace {
+        manifest["metadata"]["namespace"] = json!(ns);
+    }
+    manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("berth");
+    manifest["metadata"]["labels"]["berth.io/tenant"] = json!(tenant);
+    DesiredObject {
+        id: id.clone(),
+        tenant: tenant.into(),
+        cluster: "local".into(),
+        source_file: format!("tenants/{tenant}.toml"),
+        template: "test".into(),
+        manifest: Manifest::from_value(&manifest),
+    }
+}
+
+/// A live object as berth applied `applied`, then changed by `edit`.
+fn live_obj(applied: &DesiredObject, edit: impl FnOnce(&mut Value)) -> LiveObject {
+    let mut live = served(applied);
+    edit(&mut live.manifest);
+    live
+}
+
+fn namespace(tenant: &str, protected: bool) -> DesiredObject {
+    desired_obj(
+        tenant,
+        &id("Namespace", None, &format!("tenant-{tenant}")),
+        json!({"metadata": {"annotations": {
+            "berth.io/deletion-protection": protected.to_string()}}}),
+    )
+}
+
+fn statefulset(tenant: &str, replicas: u32, service: &str) -> DesiredObject {
+    desired_obj(
+        tenant,
+        &id("StatefulSet", Some(&format!("tenant-{tenant}")), "db"),
+        json!({"metadata": {}, "spec": {
+            "replicas": replicas,
+            "serviceName": service,
+            "template": {"spec": {"containers": [{
+                "name": "db", "image": "kwdb/kwdb:3.1.0",
+                "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+                "env": [{"name": "ADMIN_PASSWORD", "value": "hunter2"}]
+            }]}}
+        }}),
+    )
+}
+
+fn rendered(objects: Vec<DesiredObject>) -> Rendered {
+    Rendered { objects }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No changes when nothing changed
+
+#[test]
+fn synthetic_tenants_against_a_defaulting_server_plan_no_changes() {
+    let (config, desired) = synthetic(1000);
+    assert!(desired.objects.len() > 10_000);
+    let observed = observed_from(
+        desired
+            .objects
+            .iter()
+            .map(|o| (o.cluster.clone(), served(o))),
+    );
+    let plan = plan(&config, &desired, &observed, &opts());
+    assert!(plan.changes.is_empty(), "{:#?}", &plan.changes[..1]);
+    assert!(plan.drift.is_empty(), "{:#?}", &plan.drift[..1]);
+    assert_eq!(plan.summary, Summary::default());
+}
+
+#[test]
+fn sample_tenants_applied_to_the_object_store_plan_no_changes() {
+    // The object store behaves like an API server: defaults, normalised quantities,
+    // managedFields. What it hands back must plan as no change.
+    let config = sample_config();
+    let desired = render(&config, &TemplateSet::builtin()).unwrap();
+    let mut observed = Observed::default();
+    for cluster in config.clusters.keys() {
+        let store = crate::store::ObjectStore::in_memory().unwrap();
+        let objs: Vec<&DesiredObject> = desired
+            .objects
+            .iter()
+            .filter(|o| &o.cluster == cluster)
+            .collect();
+        let patches: Vec<Value> = objs
+            .iter()
+            .map(|o| {
+                let mut v = o.manifest.to_value();
+                v["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] =
+                    Value::String(o.manifest.as_str().to_string());
+                v
+            })
+            .collect();
+        let stored = store.apply_all(&patches, "berth", true, false).unwrap();
+        let mut state = empty_cluster(cluster);
+        for (o, (live, _)) in objs.iter().zip(stored) {
+            state.owned.push(LiveObject {
+                id: o.id.clone(),
+                manifest: live,
+            });
+        }
+        observed.clusters.insert(cluster.clone(), state);
+    }
+    let plan = plan(&config, &desired, &observed, &opts());
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
+}
+
+#[test]
+fn last_applied_in_another_spelling_still_plans_no_changes() {
+    // The annotation is not byte-identical to the desired text (keys reordered): the slow
+    // path must agree with the fast one.
+    let config = config_with(&[("acme", true)]);
+    let sts = statefulset("acme", 3, "db-headless");
+    let mut live = served(&sts);
+    let mut reordered: Map<String, Value> = Map::new();
+    let value = sts.manifest.to_value();
+    for (k, v) in value.as_object().unwrap().iter().rev() {
+        reordered.insert(k.clone(), v.clone());
+    }
+    live.manifest["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] =
+        Value::String(Value::Object(reordered).to_string());
+    let observed = observed_from([("local".to_string(), live)]);
+    let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
+    assert!(
+        plan.changes.is_empty() && plan.drift.is_empty(),
+        "{plan:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creates, updates, replaces, deletes
+
+#[test]
+fn missing_objects_are_created_with_their_manifest_and_no_secrets() {
+    let config = config_with(&[("acme", true)]);
+    let desired = rendered(vec![namespace("acme", true), statefulset("acme", 3, "db")]);
+    let observed = observed_from([]);
+    let mut observed = observed;
+    observed
+        .clusters
+        .insert("local".into(), empty_cluster("local"));
+    let plan = plan(&config, &desired, &observed, &opts());
+    let actions: Vec<_> = plan.changes.iter().map(|c| c.action).collect();
+    assert_eq!(actions, [Action::Create, Action::Create]);
+    assert_eq!(plan.changes[0].id.kind, "Namespace");
+    let manifest = plan.changes[1].desired.as_ref().unwrap();
+    assert_eq!(manifest["spec"]["replicas"], 3);
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(!text.contains("hunter2"), "a secret leaked into the plan");
+    assert_eq!(plan.summary.add, 2);
+}
+
+#[test]
+fn changed_fields_and_fields_berth_stops_setting_are_updates() {
+    let config = config_with(&[("acme", false)]);
+    let before = statefulset("acme", 3, "db");
+    let mut after_value = before.manifest.to_value();
+    after_value["spec"]["replicas"] = json!(5);
+    after_value["metadata"]["labels"]["team"] = json!("data");
+    after_value["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"] =
+        json!("2048Mi"); // same value
+    let mut before_value = before.manifest.to_value();
+    before_value["metadata"]["labels"]["old"] = json!("x");
+    let applied = DesiredObject {
+        manifest: Manifest::from_value(&before_value),
+        ..before.clone()
+    };
+    let desired = DesiredObject {
+        manifest: Manifest::from_value(&after_value),
+        ..before
+    };
+    let observed = observed_from([("local".to_string(), served(&applied))]);
+    let plan = plan(&config, &rendered(vec![desired]), &observed, &opts());
+    assert_eq!(plan.changes.len(), 1);
+    let change = &plan.changes[0];
+    assert_eq!(change.action, Action::Update);
+    let paths: Vec<_> = change.fields.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "metadata.labels.team",
+            "metadata.labels.old",
+            "spec.replicas"
+        ]
+    );
+    assert_eq!(change.fields[1].after, None);
+    assert_eq!(change.fields[2].before, Some(json!(3)));
+    assert_eq!(change.fields[2].after, Some(json!(5)));
+    assert!(change.desired.is_some());
+    assert!(plan.drift.is_empty());
+    assert_eq!(plan.summary.change, 1);
+}
+
+#[test]
+fn immutable_changes_replace_and_data_bearing_replaces_are_blocked() {
+    let config = config_with(&[("acme", false)]);
+    let applied = statefulset("acme", 3, "db");
+    let desired = statefulset("acme", 3, "db-headless");
+    let observed = observed_from([("local".to_string(), served(&applied))]);
+    let blocked = plan(
+        &config,
+        &rendered(vec![desired.clone()]),
+        &observed,
+        &opts(),
+    );
+    let change = &blocked.changes[0];
+    assert_eq!(change.action, Action::Replace);
+    assert_eq!(
+        change.reason.as_deref(),
+        Some("spec.serviceName is immutable")
+    );
+    assert_eq!(
+        change.blocked.as_deref(),
+        Some(
+            "replacing StatefulSet/tenant-acme/db deletes its pods; its volumes are kept; pass \
+             --allow-replace"
+        )
+    );
+    assert_eq!(blocked.summary.replace, 1);
+    assert_eq!(blocked.summary.blocked, 1);
+    let allowed = plan(
+        &config,
+        &rendered(vec![desired]),
+        &observed,
+        &PlanOptions {
+            allow_replace: true,
+            ..opts()
+        },
+    );
+    assert_eq!(allowed.changes[0].action, Action::Replace);
+    assert_eq!(allowed.changes[0].blocked, None);
+}
+
+#[test]
+fn deletes_of_protected_tenants_are_blocked_by_what_was_last_applied() {
+    // Tenant `gone` left Git; its Namespace was last applied with protection on. Tenant
+    // `free` left Git with protection off.
+    let config = config_with(&[("acme", true)]);
+    let observed = observed_from(
+        [
+            namespace("gone", true),
+            statefulset("gone", 1, "db"),
+            desired_obj(
+                "gone",
+                &id("Service", Some("tenant-gone"), "db"),
+                json!({"metadata": {}}),
+            ),
+            namespace("free", false),
+            statefulset("free", 1, "db"),
+        ]
+        .iter()
+        .map(|o| ("local".to_string(), served(o))),
+    );
+    let plan = plan(&config, &rendered(vec![]), &observed, &opts());
+    let shown: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{:?} {} {}", c.action, c.id, c.blocked.is_some()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "Delete StatefulSet/tenant-free/db false",
+            "Delete Namespace/tenant-free false",
+            "Delete StatefulSet/tenant-gone/db true",
+            "Delete Service/tenant-gone/db false",
+            "Delete Namespace/tenant-gone true",
+        ]
+    );
+    assert_eq!(
+        plan.changes[4].blocked.as_deref(),
+        Some(
+            "tenant `gone` has deletion_protection = true in what was last applied; set it to \
+             false and apply, or pass --allow-destroy"
+        )
+    );
+    let allowed = super::plan(
+        &config,
+        &rendered(vec![]),
+        &observed,
+        &PlanOptions {
+            allow_destroy: true,
+            ..opts()
+        },
+    );
+    assert!(allowed.changes.iter().all(|c| c.blocked.is_none()));
+    let no_prune = super::plan(
+        &config,
+        &rendered(vec![]),
+        &observed,
+        &PlanOptions::default(),
+    );
+    assert!(no_prune.changes.is_empty());
+}
+
+#[test]
+fn deletes_of_a_tenant_without_a_readable_namespace_are_protected() {
+    let config = config_with(&[]);
+    let observed = observed_from([("local".to_string(), served(&statefulset("ghost", 1, "db")))]);
+    let plan = plan(&config, &rendered(vec![]), &observed, &opts());
+    assert!(plan.changes[0].blocked.is_some());
+}
+
+#[test]
+fn applies_come_in_wave_order_before_deletes_in_reverse_wave_order() {
+    let config = config_with(&[("acme", false)]);
+    let ns = namespace("acme", false);
+    let old_cron = desired_obj(
+        "acme",
+        &id("CronJob", Some("tenant-acme"), "old"),
+        json!({"metadata": {}}),
+    );
+    let old_svc = desired_obj(
+        "acme",
+        &id("Service", Some("tenant-acme"), "old"),
+        json!({"metadata": {}}),
+    );
+    let observed = observed_from(
+        [&ns, &old_cron, &old_svc]
+            .iter()
+            .map(|o| ("local".to_string(), served(o))),
+    );
+    let desired = rendered(vec![
+        ns.clone(),
+        statefulset("acme", 1, "db"),
+        desired_obj(
+            "acme",
+            &id("Service", Some("tenant-acme"), "db"),
+            json!({"metadata": {}}),
+        ),
+    ]);
+    let plan = plan(&config, &desired, &observed, &opts());
+    let shown: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{:?} {}", c.action, c.id))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "Create Service/tenant-acme/db",
+            "Create StatefulSet/tenant-acme/db",
+            "Delete CronJob/tenant-acme/old",
+            "Delete Service/tenant-acme/old",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift, conflicts, unreachable clusters, narrowing
+
+#[test]
+fn changes_made_outside_berth_are_drift_and_are_reverted() {
+    let config = config_with(&[("acme", false)]);
+    let sts = statefulset("acme", 3, "db");
+    let live = live_obj(&sts, |v| {
+        v["spec"]["replicas"] = json!(1);
+        v["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("s3cr3t-by-hand");
+        v["metadata"]["labels"]["added-by-hand"] = json!("yes");
+    });
+    let observed = observed_from([("local".to_string(), live)]);
+    let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
+    assert_eq!(plan.drift.len(), 1);
+    let drift = &plan.drift[0];
+    assert_eq!(drift.kind, DriftKind::Changed);
+    let fields: Vec<_> = drift
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.path.as_str(),
+                f.before.clone(),
+                f.after.clone(),
+                f.sensitive,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("spec.replicas", Some(json!(3)), Some(json!(1)), false),
+            (
+                "spec.template.spec.containers[name=db].env[name=ADMIN_PASSWORD].value",
+                Some(json!(SENSITIVE_MARKER)),
+                Some(json!(SENSITIVE_MARKER)),
+                true
+            ),
+        ]
+    );
+    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(plan.changes[0].fields.len(), 2);
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(!text.contains("hunter2") && !text.contains("s3cr3t-by-hand"));
+}
+
+#[test]
+fn names_taken_by_unowned_objects_conflict_unless_adopted() {
+    let config = config_with(&[("acme", false)]);
+    let svc = desired_obj(
+        "acme",
+        &id("Service", Some("tenant-acme"), "db"),
+        json!({"metadata": {}, "spec": {"type": "ClusterIP"}}),
+    );
+    let mut observed = observed_from([]);
+    let mut state = empty_cluster("local");
+    state.unowned.push(Unowned {
+        id: svc.id.clone(),
+        managed_by: Some("helm".into()),
+        manifest: json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "db", "namespace": "tenant-acme",
+                         "labels": {"app.kubernetes.io/managed-by": "helm"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1"}}),
+    });
+    observed.clusters.insert("local".into(), state);
+    let conflict = plan(&config, &rendered(vec![svc.clone()]), &observed, &opts());
+    assert!(conflict.changes.is_empty());
+    assert_eq!(conflict.conflicts.len(), 1);
+    assert_eq!(conflict.conflicts[0].managed_by.as_deref(), Some("helm"));
+    let adopt = plan(
+        &config,
+        &rendered(vec![svc]),
+        &observed,
+        &PlanOptions {
+            adopt: true,
+            ..opts()
+        },
+    );
+    assert!(adopt.conflicts.is_empty());
+    let change = &adopt.changes[0];
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(
+        change.reason.as_deref(),
+        Some("adopts an object managed by `helm`")
+    );
+    let paths: Vec<_> = change.fields.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "metadata.labels[\"app.kubernetes.io/managed-by\"]",
+            "metadata.labels[\"berth.io/tenant\"]"
+        ]
+    );
+}
+
+#[test]
+fn unreachable_clusters_get_no_changes() {
+    let config = config_with(&[("acme", true)]);
+    let mut observed = Observed::default();
+    let mut state = empty_cluster("local");
+    state.error = Some("cluster `local`: connection refused; check the kubeconfig".into());
+    observed.clusters.insert("local".into(), state);
+    let plan = plan(
+        &config,
+        &rendered(vec![namespace("acme", true)]),
+        &observed,
+        &opts(),
+    );
+    assert!(plan.changes.is_empty());
+    assert_eq!(
+        plan.unreachable,
+        [(
+            "local".to_string(),
+            "cluster `local`: connection refused; check the kubeconfig".to_string()
+        )]
+    );
+}
+
+#[test]
+fn narrowing_to_tenants_and_clusters() {
+    let config = config_with(&[("acme", true), ("beta", true)]);
+    let observed = observed_from(
+        [namespace("old", false)]
+            .iter()
+            .map(|o| ("local".to_string(), served(o))),
+    );
+    let desired = rendered(vec![namespace("acme", true), namespace("beta", true)]);
+    let only = |tenants: &[&str]| PlanOptions {
+        tenants: Some(tenants.iter().map(|t| t.to_string()).collect()),
+        ..opts()
+    };
+    let tenants_of =
+        |p: &Plan| -> Vec<String> { p.changes.iter().map(|c| c.tenant.clone()).collect() };
+    assert_eq!(
+        tenants_of(&plan(&config, &desired, &observed, &only(&["beta"]))),
+        ["beta"]
+    );
+    assert_eq!(
+        tenants_of(&plan(&config, &desired, &observed, &only(&["old"]))),
+        ["old"]
+    );
+    let other_cluster = PlanOptions {
+        clusters: Some(BTreeSet::from(["eu-1".to_string()])),
+        ..opts()
+    };
+    assert!(plan(&config, &desired, &observed, &other_cluster)
+        .changes
+        .is_empty());
+}
+
+#[test]
+fn odd_live_objects_just_differ() {
+    let config = config_with(&[("acme", false)]);
+    let sts = statefulset("acme", 3, "db");
+    let live = LiveObject {
+        id: sts.id.clone(),
+        manifest: json!({"metadata": {"annotations": {LAST_APPLIED_ANNOTATION: "{not json"},
+                          "labels": "nope"}, "spec": []}),
+    };
+    let observed = observed_from([("local".to_string(), live)]);
+    let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
+    assert_eq!(plan.changes.len(), 1);
+    assert!(!plan.changes[0].fields.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Speed
+
+fn time_no_change_plan(tenants: usize) -> (usize, std::time::Duration) {
+    let (config, desired) = synthetic(tenants);
+    let observed = observed_from(
+        desired
+            .objects
+            .iter()
+            .map(|o| (o.cluster.clone(), served(o))),
+    );
+    let start = Instant::now();
+    let plan = plan(&config, &desired, &observed, &opts());
+    let elapsed = start.elapsed();
+    assert!(plan.changes.is_empty() && plan.drift.is_empty());
+    (desired.objects.len(), elapsed)
+}
+
+#[test]
+#[ignore = "timing: run with --ignored in a release build"]
+fn ten_thousand_tenants_plan_quickly() {
+    let (objects, elapsed) = time_no_change_plan(10_000);
+    eprintln!("plan of {objects} unchanged objects: {elapsed:?}");
+    assert!(objects > 100_000);
+}
