@@ -68,3 +68,7 @@ pub struct Observed {
     /// By cluster name.
     pub clusters: BTreeMap<String, ClusterState>,
 }
+
+mod observe;
+
+pub use self::observe::{connect_all, observe, observe_connections, ObserveOptions};
