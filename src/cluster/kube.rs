@@ -141,6 +141,9 @@ impl KubeCluster {
         config.connect_timeout = Some(timeout);
         config.read_timeout = Some(timeout);
         config.write_timeout = Some(timeout);
+        // kube retries 429/503/504 itself by default (up to 15 times, backing off up to
+        // 1000 s): berth decides about retries (see `ClusterError::is_transient`).
+        config.default_retry = false;
         let server = config
             .cluster_url
             .to_string()

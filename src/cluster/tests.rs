@@ -119,7 +119,9 @@ async fn embedded_get_apply_delete() {
 
     b.delete(&id).await.expect("delete");
     assert_eq!(b.get(&id).await.expect("get"), None);
-    b.delete(&id).await.expect("deleting a missing object is fine");
+    b.delete(&id)
+        .await
+        .expect("deleting a missing object is fine");
 
     // A namespaced object in a missing namespace is refused with a one-line error.
     let orphan = cm_id("missing", "x");

@@ -69,6 +69,6 @@ pub struct Observed {
     pub clusters: BTreeMap<String, ClusterState>,
 }
 
-mod observe;
+mod live;
 
-pub use self::observe::{connect_all, observe, observe_connections, ObserveOptions};
+pub use self::live::{connect_all, observe, observe_connections, ObserveOptions};
