@@ -244,6 +244,14 @@ async fn observe_pages_through_1200_owned_objects_without_per_object_gets() {
     expected.sort();
     let got: Vec<ObjectRef> = state.owned.iter().map(|o| o.id.clone()).collect();
     assert_eq!(got, expected, "every owned object, sorted by identity");
+    assert!(state.owned[0].manifest.pointer("/metadata/uid").is_some());
+    assert!(
+        state.owned[0]
+            .manifest
+            .pointer("/metadata/managedFields")
+            .is_none(),
+        "managed fields are dropped by default"
+    );
     assert_eq!(state.unowned.len(), 1);
     assert_eq!(state.unowned[0].id, taken);
     assert_eq!(state.unowned[0].managed_by.as_deref(), Some("Helm"));
@@ -583,4 +591,94 @@ async fn kubectl_edits_are_seen_as_unowned_objects_and_drift() {
         .find(|o| o.id == owned)
         .expect("owned object");
     assert_eq!(live.manifest.pointer("/data/k"), Some(&json!("drifted")));
+}
+
+/// Figures for docs: observe of a synthetic repository, embedded and over HTTP. Run with
+/// `cargo test --release --test observe -- --ignored --nocapture observe_scale`
+/// (`BERTH_SCALE_TENANTS`, default 10,000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale figures, slow in debug builds"]
+async fn observe_scale() {
+    use std::time::Instant;
+    let n: usize = std::env::var("BERTH_SCALE_TENANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    berth::synth::generate(&repo, n).expect("synth");
+    let tree = berth::source::read_dir(&repo).expect("read");
+    let cfg = berth::spec::load_config(&tree).config.expect("valid");
+    let templates = berth::render::TemplateSet::new(&tree.template_texts()).expect("templates");
+    let rendered = berth::render::render(&cfg, &templates).expect("render");
+    let objects = rendered.objects.len();
+
+    let local = EmbeddedCluster::open("local", &dir.path().join("state")).expect("open");
+    let bodies: Vec<Value> = rendered
+        .objects
+        .iter()
+        .map(|d| d.manifest.to_value())
+        .collect();
+    let t = Instant::now();
+    for chunk in bodies.chunks(5_000) {
+        local
+            .store()
+            .apply_all(chunk, "berth", true, false)
+            .expect("seed");
+    }
+    eprintln!(
+        "seeded {objects} objects for {n} tenants in {:?}",
+        t.elapsed()
+    );
+    drop(bodies);
+
+    let backend = Backend::Embedded(local.clone());
+    let t = Instant::now();
+    let observed = observe::observe(
+        &cfg,
+        &rendered,
+        &backends(&[&backend]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let state = &observed.clusters["local"];
+    assert_eq!(state.error, None);
+    assert_eq!(state.owned.len(), objects);
+    eprintln!(
+        "embedded: observed {} objects in {:?} with {} requests",
+        state.owned.len(),
+        t.elapsed(),
+        state.requests
+    );
+    drop(observed);
+
+    let server = ApiServer::start_background(local.store().clone()).expect("server");
+    let kubeconfig = write_kubeconfig(dir.path(), &server.url());
+    let mut http_cluster = kube_cluster(&kubeconfig, CONTEXT);
+    http_cluster.name = "local".into();
+    let http = cluster::connect(&http_cluster, &settings(dir.path()))
+        .await
+        .expect("connect");
+    let t = Instant::now();
+    let observed = observe::observe(
+        &cfg,
+        &rendered,
+        &backends(&[&http]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let state = &observed.clusters["local"];
+    assert_eq!(state.error, None);
+    assert_eq!(state.owned.len(), objects);
+    eprintln!(
+        "http: observed {} objects in {:?} with {} requests ({:?} by verb, discovery included)",
+        state.owned.len(),
+        t.elapsed(),
+        state.requests,
+        server.counts_by_verb()
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        eprintln!("peak memory: {hwm}");
+    }
 }

@@ -18,6 +18,10 @@ pub struct ObserveOptions {
     pub page_size: usize,
     /// GETs in flight at once per cluster (for names berth wants to create).
     pub get_concurrency: usize,
+    /// Keep `metadata.managedFields` of owned objects. Off by default: the plan diffs against
+    /// what berth last applied ([`super::LAST_APPLIED_ANNOTATION`]), and managed fields
+    /// roughly double the memory a live object takes.
+    pub keep_managed_fields: bool,
 }
 
 impl Default for ObserveOptions {
@@ -25,6 +29,7 @@ impl Default for ObserveOptions {
         Self {
             page_size: cluster::DEFAULT_PAGE_SIZE,
             get_concurrency: 16,
+            keep_managed_fields: false,
         }
     }
 }
@@ -156,6 +161,17 @@ async fn observe_cluster(
         Ok(r) => r,
         Err(e) => return failed(&name, e.to_string(), 0),
     };
+    if !opts.keep_managed_fields {
+        for o in &mut owned {
+            if let Some(meta) = o
+                .manifest
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+            {
+                meta.shift_remove("managedFields");
+            }
+        }
+    }
     let owned_ids: HashSet<&ObjectRef> = owned.iter().map(|o| &o.id).collect();
     let missing: Vec<ObjectRef> = desired
         .into_iter()
