@@ -633,6 +633,8 @@ async fn observe_scale() {
     drop(bodies);
 
     let backend = Backend::Embedded(local.clone());
+    eprintln!("before observe: {}", peak_memory());
+    reset_peak_memory();
     let t = Instant::now();
     let observed = observe::observe(
         &cfg,
@@ -650,6 +652,7 @@ async fn observe_scale() {
         t.elapsed(),
         state.requests
     );
+    eprintln!("embedded: {}", peak_memory());
     drop(observed);
 
     let server = ApiServer::start_background(local.store().clone()).expect("server");
@@ -659,6 +662,7 @@ async fn observe_scale() {
     let http = cluster::connect(&http_cluster, &settings(dir.path()))
         .await
         .expect("connect");
+    reset_peak_memory();
     let t = Instant::now();
     let observed = observe::observe(
         &cfg,
@@ -677,8 +681,21 @@ async fn observe_scale() {
         state.requests,
         server.counts_by_verb()
     );
+    eprintln!("http (server in the same process): {}", peak_memory());
+}
+
+/// Resets the peak resident set size of this process (Linux).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Resident memory now and at its peak since [`reset_peak_memory`] (Linux).
+fn peak_memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM")) {
-        eprintln!("peak memory: {hwm}");
-    }
+    status
+        .lines()
+        .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
