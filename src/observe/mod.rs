@@ -20,7 +20,8 @@ pub const LAST_APPLIED_ANNOTATION: &str = "berth.io/last-applied";
 pub struct LiveObject {
     /// Identity.
     pub id: ObjectRef,
-    /// The whole object, status and server fields included.
+    /// The whole object, status and server fields included (`metadata.managedFields` only
+    /// with [`ObserveOptions::keep_managed_fields`]).
     pub manifest: Value,
 }
 
@@ -68,3 +69,7 @@ pub struct Observed {
     /// By cluster name.
     pub clusters: BTreeMap<String, ClusterState>,
 }
+
+mod live;
+
+pub use self::live::{connect_all, observe, observe_connections, ObserveOptions};

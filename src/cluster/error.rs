@@ -1,0 +1,139 @@
+//! [`ClusterError`]: why a cluster operation failed, classified, in one line.
+
+/// Why a cluster operation failed. Each carries the cluster name; `Display` is one line naming
+/// the cluster and what to check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// The API server could not be reached: connection refused, name not resolved, timeout.
+    #[error("cluster `{cluster}`: cannot reach {server} ({reason}); {check}")]
+    Unreachable {
+        /// Cluster name.
+        cluster: String,
+        /// The server URL.
+        server: String,
+        /// What happened: `connection refused`, `timed out`, ...
+        reason: String,
+        /// What to check.
+        check: String,
+    },
+    /// 401: the credentials were rejected (expired or invalid token, certificate).
+    #[error(
+        "cluster `{cluster}`: the credentials of {identity} were rejected (401 Unauthorized); log in again or refresh the token"
+    )]
+    Unauthorized {
+        /// Cluster name.
+        cluster: String,
+        /// Whose credentials: ``context `prod-eu-1` `` or `the in-cluster service account`.
+        identity: String,
+    },
+    /// 403: RBAC refuses the request.
+    #[error("cluster `{cluster}`: forbidden: berth may not {verb} {resource} (403); grant it the RBAC in deploy/")]
+    Forbidden {
+        /// Cluster name.
+        cluster: String,
+        /// `list`, `get`, `patch`, `delete`.
+        verb: String,
+        /// `statefulsets.apps`, `namespaces`.
+        resource: String,
+        /// The server's message.
+        message: String,
+    },
+    /// 404: the object (or the kind, or its namespace) does not exist.
+    #[error("cluster `{cluster}`: not found: {message}")]
+    NotFound {
+        /// Cluster name.
+        cluster: String,
+        /// The server's message.
+        message: String,
+    },
+    /// 409: a field conflict with another manager, a stale resource version, or the object
+    /// already exists.
+    #[error("cluster `{cluster}`: conflict on {object}: {message}")]
+    Conflict {
+        /// Cluster name.
+        cluster: String,
+        /// The object, `Kind/namespace/name`.
+        object: String,
+        /// The server's message.
+        message: String,
+        /// The conflicting fields, from `details.causes`.
+        fields: Vec<String>,
+    },
+    /// 422 (or 400): the server refused the object.
+    #[error("cluster `{cluster}`: {object} is invalid: {message}")]
+    Invalid {
+        /// Cluster name.
+        cluster: String,
+        /// The object, `Kind/namespace/name`.
+        object: String,
+        /// The server's message.
+        message: String,
+        /// `(field, message)` from `details.causes`.
+        causes: Vec<(String, String)>,
+    },
+    /// 429 or 5xx: worth retrying.
+    #[error("cluster `{cluster}`: the API server failed to {verb} {resource} ({code} {message}); retry later")]
+    Transient {
+        /// Cluster name.
+        cluster: String,
+        /// `list`, `get`, `patch`, `delete`.
+        verb: String,
+        /// `statefulsets.apps`.
+        resource: String,
+        /// HTTP status code.
+        code: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The kubeconfig, its context or the in-cluster config is unusable.
+    #[error("cluster `{cluster}`: {message}; {help}")]
+    Config {
+        /// Cluster name.
+        cluster: String,
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+    /// The embedded store failed.
+    #[error("cluster `{cluster}` (embedded): {message}")]
+    Store {
+        /// Cluster name.
+        cluster: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl ClusterError {
+    /// The cluster the error is about.
+    pub fn cluster(&self) -> &str {
+        match self {
+            Self::Unreachable { cluster, .. }
+            | Self::Unauthorized { cluster, .. }
+            | Self::Forbidden { cluster, .. }
+            | Self::NotFound { cluster, .. }
+            | Self::Conflict { cluster, .. }
+            | Self::Invalid { cluster, .. }
+            | Self::Transient { cluster, .. }
+            | Self::Config { cluster, .. }
+            | Self::Store { cluster, .. } => cluster,
+        }
+    }
+
+    /// Whether retrying the same request may succeed: throttling, server errors, an
+    /// unreachable server.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::Unreachable { .. })
+    }
+
+    /// Whether the error is a 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// One line: newlines and runs of whitespace in a server message become single spaces.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,516 @@
+//! A Kubernetes API server reached through a kubeconfig context or the in-cluster config.
+//!
+//! Every kind goes through discovery (one `GET /api/v1` or `/apis/{group}/{version}` per API
+//! version, cached for the life of the backend) and `Api<DynamicObject>`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{GroupVersion, Status};
+use kube::discovery::{self, ApiCapabilities, Scope};
+use kube::{Client, Config};
+use serde_json::{Map, Value};
+
+use super::error::one_line;
+use super::{object_ref_of, owned_selector, ClusterError, KindRef, FIELD_MANAGER};
+use crate::object::ObjectRef;
+use crate::observe::LiveObject;
+
+/// How berth authenticates: names the credentials in error messages.
+#[derive(Debug, Clone)]
+enum Identity {
+    Context(String),
+    InCluster,
+}
+
+impl Identity {
+    fn describe(&self) -> String {
+        match self {
+            Identity::Context(c) => format!("context `{c}`"),
+            Identity::InCluster => "the in-cluster service account".into(),
+        }
+    }
+
+    fn reach_check(&self) -> String {
+        match self {
+            Identity::Context(c) => {
+                format!("check that kubeconfig context `{c}` points at a running cluster")
+            }
+            Identity::InCluster => "check that the API server is reachable from this pod".into(),
+        }
+    }
+}
+
+type Resources = Arc<Vec<(ApiResource, ApiCapabilities)>>;
+
+/// A Kubernetes cluster. Cheap to clone; clones share the discovery cache.
+#[derive(Clone)]
+pub struct KubeCluster {
+    name: String,
+    client: Client,
+    server: String,
+    identity: Identity,
+    /// Discovered resources by `apiVersion`.
+    resources: Arc<tokio::sync::Mutex<HashMap<String, Resources>>>,
+}
+
+impl std::fmt::Debug for KubeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeCluster")
+            .field("name", &self.name)
+            .field("server", &self.server)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The messages of an error and its sources, joined with `: `.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+impl KubeCluster {
+    /// A client for context `context` of the kubeconfig at `path` (the default kubeconfig,
+    /// `KUBECONFIG` or `~/.kube/config`, when `None`). Makes no request.
+    pub async fn from_kubeconfig(
+        name: &str,
+        context: &str,
+        path: Option<PathBuf>,
+        timeout: Duration,
+    ) -> Result<Self, ClusterError> {
+        let opts = KubeConfigOptions {
+            context: Some(context.to_string()),
+            cluster: None,
+            user: None,
+        };
+        let file = match &path {
+            Some(p) => format!("kubeconfig {}", p.display()),
+            None => "the default kubeconfig".to_string(),
+        };
+        let config_error = |e: &(dyn std::error::Error + 'static)| ClusterError::Config {
+            cluster: name.to_string(),
+            message: format!("cannot use context `{context}` of {file}: {}", chain(e)),
+            help: "check the kubeconfig path and the context name (kubectl config get-contexts)"
+                .into(),
+        };
+        let config = match &path {
+            Some(p) => {
+                let kc = Kubeconfig::read_from(p).map_err(|e| config_error(&e))?;
+                Config::from_custom_kubeconfig(kc, &opts).await
+            }
+            None => Config::from_kubeconfig(&opts).await,
+        }
+        .map_err(|e| config_error(&e))?;
+        Self::with_config(
+            name,
+            config,
+            Identity::Context(context.to_string()),
+            timeout,
+        )
+    }
+
+    /// A client for the service account of the pod berth runs in.
+    pub fn in_cluster(name: &str, timeout: Duration) -> Result<Self, ClusterError> {
+        let config = Config::incluster().map_err(|e| ClusterError::Config {
+            cluster: name.to_string(),
+            message: format!("cannot load the in-cluster config: {}", chain(&e)),
+            help: "run berth in a pod with a service account, or use a kubeconfig context".into(),
+        })?;
+        Self::with_config(name, config, Identity::InCluster, timeout)
+    }
+
+    fn with_config(
+        name: &str,
+        mut config: Config,
+        identity: Identity,
+        timeout: Duration,
+    ) -> Result<Self, ClusterError> {
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        // kube retries 429/503/504 itself by default (up to 15 times, backing off up to
+        // 1000 s): berth decides about retries (see `ClusterError::is_transient`).
+        config.default_retry = false;
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
+        let client = Client::try_from(config).map_err(|e| ClusterError::Config {
+            cluster: name.to_string(),
+            message: format!("cannot create a client for {server}: {}", chain(&e)),
+            help: format!(
+                "check the cluster entry of {} (server URL, certificates)",
+                identity.describe()
+            ),
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            client,
+            server,
+            identity,
+            resources: Arc::default(),
+        })
+    }
+
+    /// The cluster name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The API server URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Maps a client error of `verb` on `resource` (`statefulsets.apps`) into a
+    /// [`ClusterError`].
+    fn map(
+        &self,
+        e: kube::Error,
+        verb: &str,
+        resource: &str,
+        object: Option<&ObjectRef>,
+    ) -> ClusterError {
+        let cluster = self.name.clone();
+        match e {
+            kube::Error::Api(status) => self.map_status(&status, verb, resource, object),
+            kube::Error::Auth(e) => ClusterError::Config {
+                cluster,
+                message: format!(
+                    "cannot get the credentials of {}: {}",
+                    self.identity.describe(),
+                    chain(&e)
+                ),
+                help: "check the user entry of the context (token file, exec plugin)".into(),
+            },
+            e @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
+                ClusterError::Unreachable {
+                    cluster,
+                    server: self.server.clone(),
+                    reason: unreachable_reason(&e),
+                    check: self.identity.reach_check(),
+                }
+            }
+            other => ClusterError::Transient {
+                cluster,
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                code: 0,
+                message: chain(&other),
+            },
+        }
+    }
+
+    fn map_status(
+        &self,
+        status: &Status,
+        verb: &str,
+        resource: &str,
+        object: Option<&ObjectRef>,
+    ) -> ClusterError {
+        let cluster = self.name.clone();
+        let message = one_line(&status.message);
+        let object = object
+            .map(ToString::to_string)
+            .unwrap_or_else(|| resource.to_string());
+        let causes = || {
+            status
+                .details
+                .as_ref()
+                .map(|d| d.causes.clone())
+                .unwrap_or_default()
+        };
+        let code = match (status.code, status.reason.as_str()) {
+            (0, "Unauthorized") => 401,
+            (0, "Forbidden") => 403,
+            (0, "NotFound") => 404,
+            (0, "Conflict" | "AlreadyExists") => 409,
+            (0, "Invalid") => 422,
+            (0, "TooManyRequests") => 429,
+            (c, _) => c,
+        };
+        match code {
+            401 => ClusterError::Unauthorized {
+                cluster,
+                identity: self.identity.describe(),
+            },
+            403 => ClusterError::Forbidden {
+                cluster,
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                message,
+            },
+            404 => ClusterError::NotFound { cluster, message },
+            409 => ClusterError::Conflict {
+                cluster,
+                object,
+                message,
+                fields: causes().into_iter().map(|c| c.field).collect(),
+            },
+            429 | 410 | 500..=599 | 0 => ClusterError::Transient {
+                cluster,
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                code,
+                message,
+            },
+            _ => ClusterError::Invalid {
+                cluster,
+                object,
+                message,
+                causes: causes()
+                    .into_iter()
+                    .map(|c| (c.field, one_line(&c.message)))
+                    .collect(),
+            },
+        }
+    }
+
+    /// The resource of a kind and whether it is namespaced; `NotFound` when the server does
+    /// not serve it. Discovery runs once per API version.
+    async fn resolve(&self, kind: &KindRef) -> Result<(ApiResource, bool), ClusterError> {
+        let resources = {
+            let mut cache = self.resources.lock().await;
+            match cache.get(&kind.api_version) {
+                Some(r) => r.clone(),
+                None => {
+                    let gv = GroupVersion::gv(kind.group(), kind.version());
+                    let resources = match discovery::pinned_group(&self.client, &gv).await {
+                        Ok(group) => group.versioned_resources(kind.version()),
+                        Err(kube::Error::Api(s)) if s.code == 404 || s.reason == "NotFound" => {
+                            Vec::new()
+                        }
+                        Err(e) => {
+                            let what = format!("the API {}", kind.api_version);
+                            return Err(self.map(e, "discover", &what, None));
+                        }
+                    };
+                    let resources = Arc::new(resources);
+                    cache.insert(kind.api_version.clone(), resources.clone());
+                    resources
+                }
+            }
+        };
+        resources
+            .iter()
+            .find(|(ar, _)| ar.kind == kind.kind)
+            .map(|(ar, caps)| (ar.clone(), caps.scope == Scope::Namespaced))
+            .ok_or_else(|| ClusterError::NotFound {
+                cluster: self.name.clone(),
+                message: format!("the server does not serve {}", kind.kind_in_version()),
+            })
+    }
+
+    fn api(&self, ar: &ApiResource, namespaced: bool, ns: Option<&str>) -> Api<DynamicObject> {
+        match (namespaced, ns) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, ar),
+            _ => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
+    async fn list_kind(
+        &self,
+        kind: &KindRef,
+        page_size: usize,
+    ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+        let (ar, namespaced) = match self.resolve(kind).await {
+            Ok(r) => r,
+            // A kind the server does not serve has no objects.
+            Err(ClusterError::NotFound { .. }) => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let resource = qualified_resource(&ar);
+        let api = self.api(&ar, namespaced, None);
+        let selector = owned_selector();
+        let limit = u32::try_from(page_size).unwrap_or(u32::MAX);
+        let mut out = Vec::new();
+        let mut requests = 0u64;
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().labels(&selector).limit(limit);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = api
+                .list(&lp)
+                .await
+                .map_err(|e| self.map(e, "list", &resource, None))?;
+            requests += 1;
+            for item in page.items {
+                let manifest = to_value(item, &ar);
+                if let Some(id) = object_ref_of(&manifest) {
+                    out.push(LiveObject { id, manifest });
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok((out, requests))
+    }
+
+    pub(super) async fn list_owned(
+        &self,
+        kinds: &[KindRef],
+        page_size: usize,
+    ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+        // Discovery first, one API version at a time, so that it runs once per version.
+        for kind in kinds {
+            match self.resolve(kind).await {
+                Ok(_) | Err(ClusterError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let lists =
+            futures::future::try_join_all(kinds.iter().map(|kind| self.list_kind(kind, page_size)))
+                .await?;
+        let mut out = Vec::new();
+        let mut requests = 0;
+        for (objects, n) in lists {
+            out.extend(objects);
+            requests += n;
+        }
+        Ok((out, requests))
+    }
+
+    async fn resolve_object(
+        &self,
+        id: &ObjectRef,
+    ) -> Result<(Api<DynamicObject>, String), ClusterError> {
+        let (ar, namespaced) = self.resolve(&KindRef::of(id)).await?;
+        Ok((
+            self.api(&ar, namespaced, id.namespace.as_deref()),
+            qualified_resource(&ar),
+        ))
+    }
+
+    pub(super) async fn get(&self, id: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let (api, resource) = match self.resolve_object(id).await {
+            Ok(r) => r,
+            Err(ClusterError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match api.get(&id.name).await {
+            Ok(obj) => Ok(Some(to_value_for(obj, id))),
+            Err(e) => match self.map(e, "get", &resource, Some(id)) {
+                ClusterError::NotFound { .. } => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    pub(super) async fn apply(
+        &self,
+        id: &ObjectRef,
+        manifest: &Value,
+        dry_run: bool,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
+        let (api, resource) = self.resolve_object(id).await?;
+        let mut pp = PatchParams::apply(FIELD_MANAGER);
+        pp.force = force;
+        pp.dry_run = dry_run;
+        api.patch(&id.name, &pp, &Patch::Apply(manifest))
+            .await
+            .map(|obj| to_value_for(obj, id))
+            .map_err(|e| self.map(e, "patch", &resource, Some(id)))
+    }
+
+    pub(super) async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
+        let (api, resource) = match self.resolve_object(id).await {
+            Ok(r) => r,
+            Err(ClusterError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match api.delete(&id.name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) => match self.map(e, "delete", &resource, Some(id)) {
+                ClusterError::NotFound { .. } => Ok(()),
+                e => Err(e),
+            },
+        }
+    }
+}
+
+impl KindRef {
+    fn kind_in_version(&self) -> String {
+        format!("{} in {}", self.kind, self.api_version)
+    }
+}
+
+/// `statefulsets.apps`, `namespaces`.
+fn qualified_resource(ar: &ApiResource) -> String {
+    if ar.group.is_empty() {
+        ar.plural.clone()
+    } else {
+        format!("{}.{}", ar.plural, ar.group)
+    }
+}
+
+/// Why a connection failed, in a few words.
+fn unreachable_reason(e: &kube::Error) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return "connection refused".into(),
+                TimedOut => return "timed out".into(),
+                ConnectionReset | ConnectionAborted => return "connection reset".into(),
+                _ => {}
+            }
+        }
+        cur = err.source();
+    }
+    let text = chain(e).to_ascii_lowercase();
+    if text.contains("dns error") || text.contains("failed to lookup address") {
+        "the host name does not resolve".into()
+    } else if text.contains("timed out") || text.contains("elapsed") {
+        "timed out".into()
+    } else if text.contains("refused") {
+        "connection refused".into()
+    } else if text.contains("certificate") || text.contains("tls") {
+        format!("TLS handshake failed: {}", chain(e))
+    } else {
+        chain(e)
+    }
+}
+
+/// The object as JSON with `apiVersion` and `kind` first (LIST items may lack them).
+fn to_value(obj: DynamicObject, ar: &ApiResource) -> Value {
+    with_type(obj, &ar.api_version, &ar.kind)
+}
+
+fn to_value_for(obj: DynamicObject, id: &ObjectRef) -> Value {
+    with_type(obj, &id.api_version, &id.kind)
+}
+
+fn with_type(obj: DynamicObject, api_version: &str, kind: &str) -> Value {
+    let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+    let mut out = Map::new();
+    out.insert("apiVersion".into(), api_version.into());
+    out.insert("kind".into(), kind.into());
+    if let Value::Object(m) = value {
+        for (k, v) in m {
+            if k != "apiVersion" && k != "kind" {
+                out.insert(k, v);
+            }
+        }
+    }
+    Value::Object(out)
+}

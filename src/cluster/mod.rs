@@ -1,0 +1,358 @@
+//! Cluster backends: the one place (with apply) that talks to clusters.
+//!
+//! A [`Backend`] is either the embedded local cluster (an [`ObjectStore`](crate::store::ObjectStore)
+//! in a SQLite file under the state directory) or a real Kubernetes API server reached through a
+//! kubeconfig context or the in-cluster service account. Both offer the same operations:
+//! [`Backend::list_owned`] (paginated LISTs by the ownership label), [`Backend::get`],
+//! [`Backend::apply`] (server-side apply as field manager `berth`) and [`Backend::delete`].
+//!
+//! Every failure is a [`ClusterError`] whose `Display` is one line naming the cluster and what
+//! to check.
+
+mod embedded;
+mod error;
+mod kube;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::object::{ObjectRef, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::observe::LiveObject;
+use crate::spec::model::{self, ClusterTarget};
+
+pub use self::embedded::EmbeddedCluster;
+pub use self::error::ClusterError;
+pub use self::kube::KubeCluster;
+
+/// Field manager of every write berth makes.
+pub const FIELD_MANAGER: &str = "berth";
+
+/// Objects per LIST page unless told otherwise.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+/// The label selector of objects berth owns: `app.kubernetes.io/managed-by=berth`.
+pub fn owned_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+}
+
+/// A kind of object: `apiVersion` and `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KindRef {
+    /// `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// `kind`, e.g. `StatefulSet`.
+    pub kind: String,
+}
+
+impl KindRef {
+    /// A kind from its `apiVersion` and `kind`.
+    pub fn new(api_version: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            api_version: api_version.into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// The kind of an object.
+    pub fn of(id: &ObjectRef) -> Self {
+        Self::new(id.api_version.clone(), id.kind.clone())
+    }
+
+    /// The API group (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
+    }
+
+    /// The version within the group.
+    pub fn version(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map(|(_, v)| v)
+            .unwrap_or(&self.api_version)
+    }
+
+    /// Every kind berth's built-in templates can render, in apply order. Observe lists all of
+    /// them, so that objects of kinds no longer rendered are still found (and pruned).
+    pub fn managed() -> Vec<KindRef> {
+        [
+            ("v1", "Namespace"),
+            ("v1", "ResourceQuota"),
+            ("v1", "LimitRange"),
+            ("networking.k8s.io/v1", "NetworkPolicy"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("v1", "ServiceAccount"),
+            ("v1", "Secret"),
+            ("v1", "ConfigMap"),
+            ("v1", "Service"),
+            ("apps/v1", "StatefulSet"),
+            ("policy/v1", "PodDisruptionBudget"),
+            ("batch/v1", "CronJob"),
+            ("batch/v1", "Job"),
+        ]
+        .into_iter()
+        .map(|(v, k)| KindRef::new(v, k))
+        .collect()
+    }
+
+    /// [`KindRef::managed`] plus the distinct kinds of `ids` that are not among them, in apply
+    /// order (wave, then name).
+    pub fn to_list<'a>(ids: impl IntoIterator<Item = &'a ObjectRef>) -> Vec<KindRef> {
+        let mut kinds = Self::managed();
+        for id in ids {
+            let k = Self::of(id);
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        kinds.sort_by(|a, b| {
+            (crate::object::wave(&a.kind), &a.kind, &a.api_version).cmp(&(
+                crate::object::wave(&b.kind),
+                &b.kind,
+                &b.api_version,
+            ))
+        });
+        kinds
+    }
+}
+
+impl std::fmt::Display for KindRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.kind, self.api_version)
+    }
+}
+
+/// How backends are reached, from the command line and the environment.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Where embedded clusters keep their SQLite files (see [`default_state_dir`]).
+    pub state_dir: PathBuf,
+    /// A kubeconfig file used for every kubeconfig cluster instead of the one in its spec or
+    /// the default (`KUBECONFIG`, `~/.kube/config`).
+    pub kubeconfig_override: Option<PathBuf>,
+    /// Timeout of each request (connect, read and write) to a Kubernetes API server.
+    pub request_timeout: Duration,
+    /// The config repository, if read from a directory: the state directory may not be inside
+    /// it (cluster state would end up in Git).
+    pub config_dir: Option<PathBuf>,
+}
+
+impl ClusterSettings {
+    /// Settings with the default state directory and a 30 s request timeout.
+    pub fn new(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            kubeconfig_override: None,
+            request_timeout: Duration::from_secs(30),
+            config_dir: None,
+        }
+    }
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self::new(default_state_dir())
+    }
+}
+
+/// The state directory when `--state-dir` is not given: `BERTH_STATE_DIR`, else
+/// `$XDG_STATE_HOME/berth`, else `~/.local/state/berth`, else `.berth-state`.
+pub fn default_state_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("BERTH_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = var("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("berth");
+    }
+    if let Some(home) = var("HOME") {
+        return PathBuf::from(home).join(".local/state/berth");
+    }
+    PathBuf::from(".berth-state")
+}
+
+/// An absolute, symlink-free form of `path`, resolving the longest existing prefix.
+fn normalize(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(canon) = cur.canonicalize() {
+            return rest.iter().rev().fold(canon, |acc, c| acc.join(c));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses a state directory inside the config repository: embedded cluster state would be
+/// committed with the specs.
+pub fn check_state_dir(
+    cluster: &str,
+    state_dir: &Path,
+    config_dir: &Path,
+) -> Result<(), ClusterError> {
+    let state = normalize(state_dir);
+    let repo = normalize(config_dir);
+    if state.starts_with(&repo) {
+        return Err(ClusterError::Config {
+            cluster: cluster.to_string(),
+            message: format!(
+                "the state directory {} is inside the config repository {}",
+                state_dir.display(),
+                config_dir.display()
+            ),
+            help: "choose another one with --state-dir or BERTH_STATE_DIR".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A connection to one cluster.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded local cluster.
+    Embedded(EmbeddedCluster),
+    /// A Kubernetes API server.
+    Kube(KubeCluster),
+}
+
+/// Connects to a cluster. For a Kubernetes cluster this reads the kubeconfig (or in-cluster
+/// config) but makes no request yet; the first operation does.
+pub async fn connect(
+    cluster: &model::Cluster,
+    settings: &ClusterSettings,
+) -> Result<Backend, ClusterError> {
+    match &cluster.target {
+        ClusterTarget::Embedded => {
+            if let Some(repo) = &settings.config_dir {
+                check_state_dir(&cluster.name, &settings.state_dir, repo)?;
+            }
+            let name = cluster.name.clone();
+            let dir = settings.state_dir.clone();
+            let opened =
+                tokio::task::spawn_blocking(move || EmbeddedCluster::open(&name, &dir)).await;
+            match opened {
+                Ok(r) => r.map(Backend::Embedded),
+                Err(e) => Err(ClusterError::Store {
+                    cluster: cluster.name.clone(),
+                    message: format!("opening the store failed: {e}"),
+                }),
+            }
+        }
+        ClusterTarget::Kubeconfig { context, path } => {
+            let path = settings
+                .kubeconfig_override
+                .clone()
+                .or_else(|| path.as_deref().map(expand_home));
+            KubeCluster::from_kubeconfig(&cluster.name, context, path, settings.request_timeout)
+                .await
+                .map(Backend::Kube)
+        }
+        ClusterTarget::InCluster => {
+            KubeCluster::in_cluster(&cluster.name, settings.request_timeout).map(Backend::Kube)
+        }
+    }
+}
+
+/// `~/x` -> `$HOME/x`.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+impl Backend {
+    /// The cluster name.
+    pub fn name(&self) -> &str {
+        match self {
+            Backend::Embedded(c) => c.name(),
+            Backend::Kube(c) => c.name(),
+        }
+    }
+
+    /// Every object berth owns of `kinds`, across all namespaces: per kind, a LIST by the
+    /// ownership label, `page_size` objects a page, following `continue`. Returns the objects
+    /// sorted by identity and the number of LIST requests (pages) made.
+    pub async fn list_owned(
+        &self,
+        kinds: &[KindRef],
+        page_size: usize,
+    ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+        let page_size = if page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size
+        };
+        let (mut objects, requests) = match self {
+            Backend::Embedded(c) => c.list_owned(kinds, page_size).await?,
+            Backend::Kube(c) => c.list_owned(kinds, page_size).await?,
+        };
+        objects.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((objects, requests))
+    }
+
+    /// The object, or `None` when it does not exist.
+    pub async fn get(&self, id: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        match self {
+            Backend::Embedded(c) => c.get(id).await,
+            Backend::Kube(c) => c.get(id).await,
+        }
+    }
+
+    /// Server-side apply of `manifest` as field manager `berth`; creates the object when
+    /// missing. Returns the object as stored (or as it would be, with `dry_run`).
+    pub async fn apply(
+        &self,
+        id: &ObjectRef,
+        manifest: &Value,
+        dry_run: bool,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
+        match self {
+            Backend::Embedded(c) => c.apply(id, manifest, dry_run, force).await,
+            Backend::Kube(c) => c.apply(id, manifest, dry_run, force).await,
+        }
+    }
+
+    /// Deletes the object; an object that is already gone is not an error.
+    pub async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
+        match self {
+            Backend::Embedded(c) => c.delete(id).await,
+            Backend::Kube(c) => c.delete(id).await,
+        }
+    }
+}
+
+/// The identity of a live object from its `apiVersion`, `kind`, `metadata.namespace` and
+/// `metadata.name`; `None` when one is missing.
+pub fn object_ref_of(obj: &Value) -> Option<ObjectRef> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+    Some(ObjectRef {
+        api_version: s("/apiVersion")?.to_string(),
+        kind: s("/kind")?.to_string(),
+        namespace: s("/metadata/namespace")
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        name: s("/metadata/name")?.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,265 @@
+//! Reading what berth owns in each cluster, clusters in parallel.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{ClusterState, LiveObject, Observed, Unowned};
+use crate::cluster::{self, Backend, ClusterError, ClusterSettings, KindRef};
+use crate::object::{ObjectRef, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::render::Rendered;
+use crate::spec::model::Config;
+
+/// How to observe.
+#[derive(Debug, Clone)]
+pub struct ObserveOptions {
+    /// Objects per LIST page.
+    pub page_size: usize,
+    /// GETs in flight at once per cluster (for names berth wants to create).
+    pub get_concurrency: usize,
+    /// Keep `metadata.managedFields` of owned objects. Off by default: the plan diffs against
+    /// what berth last applied ([`super::LAST_APPLIED_ANNOTATION`]), and managed fields
+    /// roughly double the memory a live object takes.
+    pub keep_managed_fields: bool,
+}
+
+impl Default for ObserveOptions {
+    fn default() -> Self {
+        Self {
+            page_size: cluster::DEFAULT_PAGE_SIZE,
+            get_concurrency: 16,
+            keep_managed_fields: false,
+        }
+    }
+}
+
+/// Connects to every cluster of the config. Connecting to a Kubernetes cluster reads its
+/// kubeconfig but makes no request; an embedded cluster is opened (its store created) only
+/// when a tenant is placed on it or its store already exists (it may hold objects to prune).
+pub async fn connect_all(
+    config: &Config,
+    settings: &ClusterSettings,
+) -> BTreeMap<String, Result<Backend, ClusterError>> {
+    let with_tenants: BTreeSet<&str> = config.tenants.iter().map(|t| t.cluster.as_str()).collect();
+    let mut out = BTreeMap::new();
+    for (name, cluster) in &config.clusters {
+        if cluster.target == crate::spec::model::ClusterTarget::Embedded
+            && !with_tenants.contains(name.as_str())
+            && !settings.state_dir.join(format!("{name}.sqlite3")).exists()
+        {
+            continue;
+        }
+        out.insert(name.clone(), cluster::connect(cluster, settings).await);
+    }
+    out
+}
+
+/// Observes every cluster in `backends` and every cluster that desired objects go to (those
+/// without a backend get an error), in parallel.
+pub async fn observe(
+    config: &Config,
+    desired: &Rendered,
+    backends: &BTreeMap<String, Backend>,
+    opts: &ObserveOptions,
+) -> Observed {
+    let connections: BTreeMap<String, Result<Backend, String>> = backends
+        .iter()
+        .map(|(k, b)| (k.clone(), Ok(b.clone())))
+        .collect();
+    observe_inner(config, desired, connections, opts).await
+}
+
+/// Like [`observe`], from the results of [`connect_all`]: a cluster that could not be
+/// connected to gets that error.
+pub async fn observe_connections(
+    config: &Config,
+    desired: &Rendered,
+    connections: &BTreeMap<String, Result<Backend, ClusterError>>,
+    opts: &ObserveOptions,
+) -> Observed {
+    let connections = connections
+        .iter()
+        .map(|(k, r)| {
+            let r = match r {
+                Ok(b) => Ok(b.clone()),
+                Err(e) => Err(e.to_string()),
+            };
+            (k.clone(), r)
+        })
+        .collect();
+    observe_inner(config, desired, connections, opts).await
+}
+
+async fn observe_inner(
+    config: &Config,
+    desired: &Rendered,
+    mut connections: BTreeMap<String, Result<Backend, String>>,
+    opts: &ObserveOptions,
+) -> Observed {
+    let mut wanted: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
+    for d in &desired.objects {
+        wanted
+            .entry(d.cluster.clone())
+            .or_default()
+            .push(d.id.clone());
+    }
+    for name in wanted.keys() {
+        if !connections.contains_key(name) {
+            let why = if config.clusters.contains_key(name) {
+                format!("cluster `{name}`: not connected")
+            } else {
+                format!("cluster `{name}`: not defined in platform.toml")
+            };
+            connections.insert(name.clone(), Err(why));
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, conn) in connections {
+        let ids = wanted.remove(&name).unwrap_or_default();
+        let opts = opts.clone();
+        tasks.spawn(async move {
+            match conn {
+                Ok(backend) => observe_cluster(&backend, ids, &opts).await,
+                Err(error) => failed(&name, error, 0),
+            }
+        });
+    }
+    let mut observed = Observed::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(state) => {
+                observed.clusters.insert(state.cluster.clone(), state);
+            }
+            // A panicking task loses its cluster's name; nothing to record it under.
+            Err(e) => tracing::error!("observing a cluster failed: {e}"),
+        }
+    }
+    observed
+}
+
+fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
+    ClusterState {
+        cluster: cluster.to_string(),
+        owned: Vec::new(),
+        unowned: Vec::new(),
+        error: Some(error),
+        requests,
+    }
+}
+
+/// One cluster: LIST every kind by the ownership label, then GET the desired names that are
+/// not owned, skipping objects in namespaces that do not exist.
+async fn observe_cluster(
+    backend: &Backend,
+    desired: Vec<ObjectRef>,
+    opts: &ObserveOptions,
+) -> ClusterState {
+    let name = backend.name().to_string();
+    let kinds = KindRef::to_list(&desired);
+    let (mut owned, mut requests) = match backend.list_owned(&kinds, opts.page_size).await {
+        Ok(r) => r,
+        Err(e) => return failed(&name, e.to_string(), 0),
+    };
+    if !opts.keep_managed_fields {
+        for o in &mut owned {
+            if let Some(meta) = o
+                .manifest
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+            {
+                meta.shift_remove("managedFields");
+            }
+        }
+    }
+    let owned_ids: HashSet<&ObjectRef> = owned.iter().map(|o| &o.id).collect();
+    let missing: Vec<ObjectRef> = desired
+        .into_iter()
+        .filter(|id| !owned_ids.contains(id))
+        .collect();
+    drop(owned_ids);
+
+    // Namespaces first: nothing lives in a namespace that does not exist.
+    let (namespaces, others): (Vec<ObjectRef>, Vec<ObjectRef>) = missing
+        .into_iter()
+        .partition(|id| id.kind == "Namespace" && id.namespace.is_none());
+    let found_ns = match get_all(backend, namespaces.clone(), opts).await {
+        Ok(found) => found,
+        Err((e, n)) => return failed(&name, e.to_string(), requests + n),
+    };
+    requests += namespaces.len() as u64;
+    let absent_ns: HashSet<&str> = namespaces
+        .iter()
+        .filter(|id| !found_ns.iter().any(|(f, _)| f == *id))
+        .map(|id| id.name.as_str())
+        .collect();
+    let others: Vec<ObjectRef> = others
+        .into_iter()
+        .filter(|id| {
+            id.namespace
+                .as_deref()
+                .is_none_or(|ns| !absent_ns.contains(ns))
+        })
+        .collect();
+    let n_others = others.len() as u64;
+    let found_others = match get_all(backend, others, opts).await {
+        Ok(found) => found,
+        Err((e, n)) => return failed(&name, e.to_string(), requests + n),
+    };
+    requests += n_others;
+
+    let mut unowned = Vec::new();
+    for (id, manifest) in found_ns.into_iter().chain(found_others) {
+        let managed_by = manifest
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(MANAGED_BY_LABEL))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if managed_by.as_deref() == Some(MANAGED_BY_VALUE) {
+            // Labelled after the LIST: it is ours.
+            owned.push(LiveObject { id, manifest });
+        } else {
+            unowned.push(Unowned {
+                id,
+                managed_by,
+                manifest,
+            });
+        }
+    }
+    owned.sort_by(|a, b| a.id.cmp(&b.id));
+    unowned.sort_by(|a, b| a.id.cmp(&b.id));
+    ClusterState {
+        cluster: name,
+        owned,
+        unowned,
+        error: None,
+        requests,
+    }
+}
+
+/// GETs `ids`, a few at a time; returns the ones that exist. On failure, the error and the
+/// number of requests made.
+async fn get_all(
+    backend: &Backend,
+    ids: Vec<ObjectRef>,
+    opts: &ObserveOptions,
+) -> Result<Vec<(ObjectRef, Value)>, (ClusterError, u64)> {
+    let concurrency = opts.get_concurrency.max(1);
+    let mut results = futures::stream::iter(ids)
+        .map(|id| async move {
+            let r = backend.get(&id).await;
+            (id, r)
+        })
+        .buffer_unordered(concurrency);
+    let mut found = Vec::new();
+    let mut made = 0u64;
+    while let Some((id, r)) = results.next().await {
+        made += 1;
+        match r {
+            Ok(Some(v)) => found.push((id, v)),
+            Ok(None) => {}
+            Err(e) => return Err((e, made)),
+        }
+    }
+    Ok(found)
+}
