@@ -61,8 +61,93 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the Kubernetes objects the specs become.
     Render(RenderArgs),
+    /// Show what apply would change in the clusters, Terraform-style.
+    Plan(PlanArgs),
+    /// Make the clusters match the configuration (or a saved plan).
+    Apply(ApplyArgs),
     /// Print or write the JSON Schemas of platform.toml, tenant and backups files.
     Schema(SchemaArgs),
+}
+
+/// Output format of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-style text.
+    Text,
+    /// The versioned JSON plan format (docs/plan-format.md).
+    Json,
+    /// A pull-request comment.
+    Markdown,
+}
+
+/// Where clusters are and which part of the configuration to consider.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Directory of the embedded local clusters' state [default: $XDG_STATE_HOME/berth].
+    #[arg(long, env = "BERTH_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Kubeconfig file for clusters that name a context (default: their own or $KUBECONFIG).
+    #[arg(long, env = "BERTH_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Only this tenant (repeatable).
+    #[arg(long)]
+    pub tenant: Vec<String>,
+    /// Only this cluster (repeatable).
+    #[arg(long)]
+    pub cluster: Vec<String>,
+    /// Take over objects berth does not own whose names it wants.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Allow deleting the namespaces and databases of protected tenants.
+    #[arg(long)]
+    pub allow_destroy: bool,
+    /// Allow replacing data-bearing objects when an immutable field changes.
+    #[arg(long)]
+    pub allow_replace: bool,
+}
+
+/// Arguments of `berth plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The config repository.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to this file, for `berth apply FILE`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `berth apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The config repository, or a plan file saved with `berth plan --out`.
+    #[arg(default_value = ".")]
+    pub dir_or_plan: PathBuf,
+    /// The config repository a saved plan was made from (when applying a plan file).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Apply even when more objects would be deleted than `policy.max_deletions`, or every
+    /// tenant of a cluster.
+    #[arg(long)]
+    pub allow_mass_deletion: bool,
+    /// Objects applied at once within a wave [default: policy.apply_concurrency].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// Arguments of `berth validate`.

@@ -216,3 +216,151 @@ fn rendered_objects_pass_official_kubernetes_schemas() {
         assert_eq!(text.matches("passed").count(), documents, "{text}");
     }
 }
+
+/// `berth plan` on an empty embedded cluster, in the three formats.
+#[test]
+fn plan_on_empty_embedded_cluster_in_three_formats() {
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let text = berth(
+        &[
+            "plan",
+            "examples",
+            "--state-dir",
+            state_arg,
+            "--tenant",
+            "initech",
+        ],
+        root,
+    );
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    insta::assert_snapshot!("plan_empty_text", text.stdout);
+    assert!(text
+        .stdout
+        .ends_with("Plan: 11 to add, 0 to change, 0 to destroy.\n"));
+
+    let json = berth(
+        &[
+            "plan",
+            "examples",
+            "--state-dir",
+            state_arg,
+            "--tenant",
+            "initech",
+            "-o",
+            "json",
+        ],
+        root,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["format_version"], "1");
+    assert_eq!(v["summary"]["add"], 11);
+    assert!(v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["action"] == "create"));
+
+    let md = berth(
+        &[
+            "plan",
+            "examples",
+            "--state-dir",
+            state_arg,
+            "--tenant",
+            "initech",
+            "-o",
+            "markdown",
+        ],
+        root,
+    );
+    insta::assert_snapshot!("plan_empty_markdown", md.stdout);
+
+    let detailed = berth(
+        &[
+            "plan",
+            "examples",
+            "--state-dir",
+            state_arg,
+            "--detailed-exitcode",
+        ],
+        root,
+    );
+    assert_eq!(detailed.code, 2, "changes present: exit 2");
+}
+
+#[test]
+fn plan_refuses_state_dir_inside_config_repo() {
+    let repo = fixture_repo(None);
+    let run = berth(&["plan", ".", "--state-dir", "state"], repo.path());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("inside the config repository"),
+        "{}",
+        run.stderr
+    );
+    assert!(!repo.path().join("state").exists(), "nothing written");
+}
+
+/// The Kubernetes backend end to end: plan over HTTP against the test API server through a
+/// kubeconfig file; only LIST pages (and one GET per new namespace) are requested.
+#[test]
+fn plan_against_kubernetes_api_lists_only() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server.url());
+    let repo = dir.path().join("repo");
+    server.clear_log();
+    let run = berth(&["plan", repo.to_str().unwrap()], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("Plan: 40 to add, 0 to change, 0 to destroy."),
+        "{}",
+        run.stdout
+    );
+    let log = server.request_log();
+    let writes: Vec<_> = log.iter().filter(|r| r.method != "GET").collect();
+    assert!(writes.is_empty(), "a plan never writes: {writes:?}");
+    let lists = log
+        .iter()
+        .filter(|r| r.query.contains("labelSelector"))
+        .count();
+    assert_eq!(lists, 13, "one LIST per managed kind: {log:#?}");
+    let object_gets = log
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.contains("/namespaces/")
+                && !r.query.contains("labelSelector")
+        })
+        .count();
+    assert!(
+        object_gets <= 3,
+        "at most one GET per new tenant namespace, got {object_gets}"
+    );
+}
+
+#[test]
+fn plan_names_an_unreachable_cluster_in_one_line() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let url = server.url();
+    let dir = support::examples_on_kube(&url);
+    server.shutdown();
+    let repo = dir.path().join("repo");
+    let run = berth(&["plan", repo.to_str().unwrap()], dir.path());
+    assert_eq!(run.code, 1);
+    let expected = format!(
+        "cluster `local`: cannot reach {url} (connection refused); check that kubeconfig context `test-ctx` points at a running cluster"
+    );
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1 cluster could not be planned"),
+        "{}",
+        run.stderr
+    );
+}

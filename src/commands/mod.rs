@@ -1,6 +1,7 @@
 //! Glue between the CLI and the pipeline stages: one module per subcommand.
 
 mod common;
+pub mod plan;
 pub mod render;
 pub mod schema;
 pub mod validate;
@@ -28,5 +29,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Validate(args) => validate::run(&args, printer),
         Command::Render(args) => render::run(&args, printer),
         Command::Schema(args) => schema::run(&args, printer),
+        Command::Plan(args) => plan::run(&args, printer),
+        Command::Apply(_) => Err(anyhow::anyhow!("`berth apply` is not available yet")),
     }
 }

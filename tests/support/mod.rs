@@ -88,3 +88,42 @@ pub fn kubernetes_validate() -> PathBuf {
     }
     panic!("kubernetes-validate not found: run the tests with scripts/test.sh, which installs it")
 }
+
+/// Context name in kubeconfig files written by [`write_kubeconfig`].
+pub const CONTEXT: &str = "test-ctx";
+
+/// Writes a kubeconfig for a plain-HTTP API server with a token user.
+pub fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {server}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: {CONTEXT}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {CONTEXT}\n"
+    );
+    fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+/// A copy of `examples/` whose `local` cluster is the Kubernetes API at `server` (reached
+/// through a kubeconfig file written next to it) instead of the embedded store.
+pub fn examples_on_kube(server: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &repo,
+    );
+    let kubeconfig = write_kubeconfig(dir.path(), server);
+    let platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    let platform = platform.replace(
+        "[clusters.local]\ndescription = \"embedded local cluster\"",
+        &format!(
+            "[clusters.local]\ncontext = \"{CONTEXT}\"\nkubeconfig = \"{}\"",
+            kubeconfig.display()
+        ),
+    );
+    assert!(
+        platform.contains(CONTEXT),
+        "examples/platform.toml changed shape"
+    );
+    fs::write(repo.join("platform.toml"), platform).unwrap();
+    dir
+}
