@@ -6,7 +6,7 @@ use std::path::Path;
 use super::common::{failure_summary, load_and_render, plural};
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
-use crate::cluster::{self, Backend, ClusterError, ClusterSettings};
+use crate::cluster::{self, Backend, ClusterSettings};
 use crate::observe::{self, ObserveOptions, Observed};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
@@ -177,6 +177,3 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
 fn save_plan(_path: &Path, _planned: &Planned) -> Result<(), CommandError> {
     Err(anyhow::anyhow!("saving plans (--out) is not available yet"))
 }
-
-#[allow(dead_code)]
-fn _keep(_: ClusterError) {}
