@@ -522,3 +522,49 @@ fn retry_delays_grow_and_stay_within_bounds() {
     assert_eq!(fixed.delay(3), Duration::from_millis(800));
     assert_eq!(fixed.delay(9), Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_deletes_then_applies_and_a_missing_cluster_fails_its_changes_only() {
+    let dir = repo();
+    let cluster = cluster();
+    let mut run = applied(dir.path(), &cluster).await;
+    let tenant = synth::tenant_name(2);
+    let d = run
+        .rendered
+        .objects
+        .iter_mut()
+        .find(|d| d.tenant == tenant && d.id.kind == "StatefulSet")
+        .unwrap();
+    let ns = d.id.namespace.clone().unwrap();
+    let old_uid =
+        cluster.store.get("StatefulSet", &ns, &d.id.name).unwrap()["metadata"]["uid"].clone();
+    let mut v = d.manifest.to_value();
+    v["spec"]["serviceName"] = json!("renamed");
+    d.manifest = crate::render::Manifest::from_value(&v);
+    let sts = d.id.clone();
+    let change = |id: &ObjectRef, cluster: &str, action| Change {
+        id: id.clone(),
+        cluster: cluster.to_string(),
+        tenant: tenant.clone(),
+        action,
+        fields: Vec::new(),
+        reason: None,
+        blocked: None,
+        desired: None,
+    };
+    let mut elsewhere = change(&sts, "gone", Action::Update);
+    elsewhere.tenant = "other".into();
+    run.plan.changes = vec![change(&sts, "local", Action::Replace), elsewhere];
+
+    let set = run_apply(&run, &cluster, &opts()).await;
+    assert_eq!(set.entries[0].outcome, Outcome::Applied, "{set:#?}");
+    assert_eq!(set.entries[0].attempts, 2);
+    assert!(
+        matches!(&set.entries[1].outcome, Outcome::Failed(m) if m.contains("cluster `gone` is not connected")),
+        "{set:#?}"
+    );
+    assert_eq!(set.summary(), (1, 0, 1, 1, 0));
+    let live = cluster.store.get("StatefulSet", &ns, &sts.name).unwrap();
+    assert_eq!(live["spec"]["serviceName"], json!("renamed"));
+    assert_ne!(live["metadata"]["uid"], old_uid);
+}
