@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
 pub mod apiserver;
+pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Label every object berth writes carries; its value is [`MANAGED_BY_VALUE`].
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -27,7 +27,7 @@ pub const RESTORE_LABEL: &str = "berth.io/restore";
 /// The identity of one Kubernetes object.
 ///
 /// Ordered by `api_version`, `kind`, `namespace` (cluster-scoped first), `name`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
     /// `apiVersion`, e.g. `apps/v1`.
     pub api_version: String,

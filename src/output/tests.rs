@@ -140,7 +140,7 @@ fn sample_plan() -> Plan {
     del_ns.blocked = Some(protected.into());
 
     let mut plan = Plan {
-        format_version: FORMAT_VERSION,
+        format_version: FORMAT_VERSION.to_string(),
         revision: Some("3f2a9c1".into()),
         changes: vec![
             update,
@@ -185,7 +185,7 @@ fn sample_plan() -> Plan {
 
 fn empty_plan() -> Plan {
     Plan {
-        format_version: FORMAT_VERSION,
+        format_version: FORMAT_VERSION.to_string(),
         revision: Some("3f2a9c1".into()),
         changes: vec![],
         drift: vec![],

@@ -19,7 +19,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::object::ObjectRef;
@@ -61,7 +61,7 @@ impl PlanOptions {
 pub const FORMAT_VERSION: &str = "1";
 
 /// What will happen to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Created (`+`).
@@ -78,7 +78,7 @@ pub enum Action {
 
 /// One field that differs. Paths are JSON-pointer-like with list keys where lists are
 /// associative: `spec.template.spec.containers[name=kwdb].image`, `spec.replicas`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// Dotted path.
     pub path: String,
@@ -91,7 +91,7 @@ pub struct FieldChange {
 }
 
 /// A planned change to one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Object identity.
     pub id: ObjectRef,
@@ -113,7 +113,7 @@ pub struct Change {
 }
 
 /// An object changed outside berth: live differs from last-applied on fields berth owns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// Object identity.
     pub id: ObjectRef,
@@ -128,7 +128,7 @@ pub struct Drift {
 }
 
 /// Kind of drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     /// Fields differ.
@@ -138,7 +138,7 @@ pub enum DriftKind {
 }
 
 /// A desired object whose name is taken by an object berth does not own.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
     /// Object identity.
     pub id: ObjectRef,
@@ -151,7 +151,7 @@ pub struct Conflict {
 }
 
 /// Counts for the closing line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Creates.
     pub add: usize,
@@ -171,10 +171,10 @@ pub struct Summary {
 }
 
 /// A whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`FORMAT_VERSION`].
-    pub format_version: &'static str,
+    pub format_version: String,
     /// The config revision planned (directory or commit).
     pub revision: Option<String>,
     /// Changes, ordered by cluster, tenant, wave, identity; no-ops left out.

@@ -113,7 +113,7 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
     conflicts.sort_by(|a, b| (&a.cluster, &a.tenant, &a.id).cmp(&(&b.cluster, &b.tenant, &b.id)));
 
     let mut plan = Plan {
-        format_version: FORMAT_VERSION,
+        format_version: FORMAT_VERSION.to_string(),
         revision: config.revision.clone(),
         changes,
         drift,

@@ -1,0 +1,742 @@
+//! The `apply` stage: makes the clusters match a [`Plan`], with server-side apply.
+//!
+//! [`apply`] takes a plan, the rendered objects it was computed from and one [`Backend`] per
+//! cluster, and returns a [`ChangeSet`]: one entry per planned change with its outcome.
+//!
+//! - **Guard first.** A plan that deletes more than [`ApplyOptions::max_deletions`] objects,
+//!   or every tenant Namespace that exists on a cluster (the repository was emptied by
+//!   mistake), is refused whole, before anything is written, unless
+//!   [`ApplyOptions::allow_mass_deletion`].
+//! - **What is applied.** The desired manifest text from [`Rendered`] (never
+//!   [`Change::desired`], which has secrets masked), with the annotation
+//!   [`LAST_APPLIED_ANNOTATION`] set to exactly that text, as field manager `berth` with
+//!   `force`. The plan's fast path relies on the annotation being byte-identical.
+//! - **Order.** Per cluster and tenant: creates, updates and replaces wave by wave
+//!   ([`crate::object::wave`], Namespace first), each wave finished before the next, up to
+//!   [`ApplyOptions::concurrency`] objects at once; then deletes in reverse wave order. Objects
+//!   inside a Namespace that is itself deleted are not deleted one by one: the Namespace takes
+//!   them. A replace is a delete followed by an apply.
+//! - **Isolation.** Tenants run concurrently and independently: a failure stops the later
+//!   waves of its own tenant only. Blocked changes are never applied.
+//! - **Retries.** Transient errors (throttling, server errors, dropped connections, an
+//!   unreachable server) and conflicts are retried with exponential backoff and jitter;
+//!   permanent ones are reported once, with the object, the tenant, the spec file and the
+//!   server's message.
+//!
+//! The plan has no no-op changes, so an apply right after an apply writes nothing.
+//! [`planfile`] saves plans for a later `apply`, [`wait_ready`] waits for databases to be
+//! ready after an apply.
+
+pub mod planfile;
+mod wait;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cluster::{Backend, ClusterError};
+use crate::object::ObjectRef;
+use crate::observe::LAST_APPLIED_ANNOTATION;
+use crate::plan::{Action, Change, Plan};
+use crate::render::{DesiredObject, Rendered};
+
+pub use self::planfile::{config_fingerprint, stale_objects, PlanFile, PlanFileError};
+pub use self::wait::{statefulsets_to_wait_for, wait_ready, WaitError};
+
+/// How often and how patiently a failed request is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub attempts: u32,
+    /// Delay before the first retry; doubled for each further one.
+    pub base: Duration,
+    /// Longest delay between two attempts.
+    pub max: Duration,
+    /// Randomise each delay between half and all of it, so that many clients retrying at
+    /// once do not hit the server in step.
+    pub jitter: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        let full = self.base.saturating_mul(factor).min(self.max);
+        if !self.jitter {
+            return full;
+        }
+        let half = full / 2;
+        half + half.mul_f64(random_unit())
+    }
+}
+
+/// A number in `[0, 1)`, good enough for jitter: no cryptographic use.
+fn random_unit() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos;
+    // splitmix64
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// How to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Objects applied at once within one wave of one tenant.
+    pub concurrency: usize,
+    /// Tenants applied at once.
+    pub tenant_concurrency: usize,
+    /// Refuse a plan that deletes more objects than this (blocked deletes do not count).
+    pub max_deletions: u32,
+    /// Apply a plan even when it deletes more than `max_deletions` objects or every tenant
+    /// Namespace of a cluster.
+    pub allow_mass_deletion: bool,
+    /// Retries of transient failures and conflicts.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            tenant_concurrency: 8,
+            max_deletions: 50,
+            allow_mass_deletion: false,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ApplyOptions {
+    /// The options a platform's policy implies (`max_deletions`, `apply_concurrency`).
+    pub fn from_config(config: &crate::spec::model::Config) -> Self {
+        Self {
+            concurrency: (config.policy.apply_concurrency as usize).max(1),
+            max_deletions: config.policy.max_deletions,
+            ..Self::default()
+        }
+    }
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "message")]
+pub enum Outcome {
+    /// Done: the object was written (or deleted).
+    Applied,
+    /// The change failed; one line naming the object, the tenant, the spec file and the
+    /// server's message.
+    Failed(String),
+    /// Not attempted, and why: blocked by a safety rule, or an earlier wave of the tenant
+    /// failed.
+    Skipped(String),
+}
+
+/// One change and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeSetEntry {
+    /// Object identity.
+    pub id: ObjectRef,
+    /// Cluster name.
+    pub cluster: String,
+    /// Tenant.
+    pub tenant: String,
+    /// What was planned.
+    pub action: Action,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Requests made for the change (0 when skipped, or deleted with its Namespace; a replace
+    /// counts its delete and its apply).
+    pub attempts: u32,
+}
+
+/// The result of an apply: one entry per planned change, in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeSet {
+    /// Outcomes, in the order of the plan's changes.
+    pub entries: Vec<ChangeSetEntry>,
+    /// Set when the whole plan was refused before anything was written, and why.
+    pub refused: Option<String>,
+}
+
+impl ChangeSet {
+    /// `(added, changed, destroyed, failed, skipped)`. Only applied changes count as added,
+    /// changed or destroyed; an applied replace counts as one added and one destroyed.
+    pub fn summary(&self) -> (usize, usize, usize, usize, usize) {
+        let (mut added, mut changed, mut destroyed, mut failed, mut skipped) = (0, 0, 0, 0, 0);
+        for e in &self.entries {
+            match &e.outcome {
+                Outcome::Applied => match e.action {
+                    Action::Create => added += 1,
+                    Action::Update => changed += 1,
+                    Action::Replace => {
+                        added += 1;
+                        destroyed += 1;
+                    }
+                    Action::Delete => destroyed += 1,
+                    Action::NoOp => {}
+                },
+                Outcome::Failed(_) => failed += 1,
+                Outcome::Skipped(_) => skipped += 1,
+            }
+        }
+        (added, changed, destroyed, failed, skipped)
+    }
+
+    /// Whether the apply was not refused and no change failed. Skipped (blocked) changes do
+    /// not make an apply fail.
+    pub fn succeeded(&self) -> bool {
+        self.refused.is_none()
+            && self
+                .entries
+                .iter()
+                .all(|e| !matches!(e.outcome, Outcome::Failed(_)))
+    }
+
+    /// The entries that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &ChangeSetEntry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Failed(_)))
+    }
+}
+
+/// Progress of an apply (and of [`wait_ready`]), for plain progress lines: `Display` is one
+/// line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyEvent {
+    /// A change is being made.
+    Started {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+        /// What is done.
+        action: Action,
+    },
+    /// A change is done.
+    Done {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+        /// What was done.
+        action: Action,
+        /// Requests it took.
+        attempts: u32,
+    },
+    /// A request failed in a way worth retrying; the next attempt follows after `delay`.
+    Retrying {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+        /// The attempt that failed (1-based).
+        attempt: u32,
+        /// Why it failed.
+        error: String,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
+    /// A change failed for good.
+    Failed {
+        /// Cluster.
+        cluster: String,
+        /// Tenant.
+        tenant: String,
+        /// Object.
+        id: ObjectRef,
+        /// What was tried.
+        action: Action,
+        /// The same line as in [`Outcome::Failed`].
+        error: String,
+    },
+    /// A change was not attempted.
+    Skipped {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+        /// Why.
+        reason: String,
+    },
+    /// [`wait_ready`]: a cluster without controllers (embedded) counts as ready at once.
+    ReadyWithoutControllers {
+        /// Cluster.
+        cluster: String,
+        /// StatefulSets taken as ready.
+        objects: usize,
+    },
+    /// [`wait_ready`]: a StatefulSet is not ready yet.
+    Waiting {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+        /// `status.readyReplicas`.
+        ready: u64,
+        /// `spec.replicas`.
+        desired: u64,
+    },
+    /// [`wait_ready`]: a StatefulSet is ready.
+    Ready {
+        /// Cluster.
+        cluster: String,
+        /// Object.
+        id: ObjectRef,
+    },
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "deleting",
+        Action::NoOp => "checking",
+    }
+}
+
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::NoOp => "unchanged",
+    }
+}
+
+impl fmt::Display for ApplyEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplyEvent::Started {
+                cluster,
+                id,
+                action,
+            } => write!(f, "{cluster}: {id}: {}", verb(*action)),
+            ApplyEvent::Done {
+                cluster,
+                id,
+                action,
+                attempts,
+            } => {
+                write!(f, "{cluster}: {id}: {}", past(*action))?;
+                if *attempts > 1 {
+                    write!(f, " after {attempts} attempts")?;
+                }
+                Ok(())
+            }
+            ApplyEvent::Retrying {
+                cluster,
+                id,
+                attempt,
+                error,
+                delay,
+            } => write!(
+                f,
+                "{cluster}: {id}: attempt {attempt} failed, retrying in {} ms: {error}",
+                delay.as_millis()
+            ),
+            ApplyEvent::Failed { error, .. } => write!(f, "error: {error}"),
+            ApplyEvent::Skipped {
+                cluster,
+                id,
+                reason,
+            } => write!(f, "{cluster}: {id}: skipped: {reason}"),
+            ApplyEvent::ReadyWithoutControllers { cluster, objects } => write!(
+                f,
+                "{cluster}: embedded cluster runs no controllers; {objects} StatefulSet(s) taken as ready"
+            ),
+            ApplyEvent::Waiting {
+                cluster,
+                id,
+                ready,
+                desired,
+            } => write!(f, "{cluster}: {id}: {ready}/{desired} replicas ready"),
+            ApplyEvent::Ready { cluster, id } => write!(f, "{cluster}: {id}: ready"),
+        }
+    }
+}
+
+/// Why a plan must not be applied without `allow_mass_deletion`, if it must not.
+pub fn mass_deletion(plan: &Plan, rendered: &Rendered, max_deletions: u32) -> Option<String> {
+    let runs = |c: &&Change| c.blocked.is_none();
+    let deletes = plan
+        .changes
+        .iter()
+        .filter(runs)
+        .filter(|c| c.action == Action::Delete)
+        .count();
+    if deletes > max_deletions as usize {
+        return Some(format!(
+            "the plan deletes {deletes} objects, more than the limit of {max_deletions} \
+             (policy.max_deletions); check that the config repository is complete, or pass \
+             --allow-mass-deletion"
+        ));
+    }
+    // Per cluster: Namespaces deleted, and Namespaces that exist and stay (desired and not
+    // created by this plan, or a delete that is blocked).
+    let mut deleted: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut staying: HashMap<&str, usize> = HashMap::new();
+    let mut created: HashSet<(&str, &ObjectRef)> = HashSet::new();
+    for c in &plan.changes {
+        if !is_namespace(&c.id) {
+            continue;
+        }
+        match (c.action, c.blocked.is_some()) {
+            (Action::Delete, false) => *deleted.entry(c.cluster.as_str()).or_default() += 1,
+            (Action::Delete, true) => *staying.entry(c.cluster.as_str()).or_default() += 1,
+            (Action::Create, _) => {
+                created.insert((c.cluster.as_str(), &c.id));
+            }
+            _ => {}
+        }
+    }
+    for d in &rendered.objects {
+        if is_namespace(&d.id) && !created.contains(&(d.cluster.as_str(), &d.id)) {
+            *staying.entry(d.cluster.as_str()).or_default() += 1;
+        }
+    }
+    for (cluster, n) in deleted {
+        if staying.get(cluster).copied().unwrap_or(0) == 0 {
+            return Some(format!(
+                "the plan deletes every tenant Namespace on cluster `{cluster}` ({n}); check that \
+                 the config repository is complete, or pass --allow-mass-deletion"
+            ));
+        }
+    }
+    None
+}
+
+fn is_namespace(id: &ObjectRef) -> bool {
+    id.kind == "Namespace" && id.namespace.is_none()
+}
+
+/// Applies `plan`: see the module documentation. `rendered` must be what the plan was computed
+/// from; `backends` holds a connection per cluster the plan touches (changes on other clusters
+/// fail). `progress` is called for every step, from the calling task.
+pub async fn apply(
+    plan: &Plan,
+    rendered: &Rendered,
+    backends: &BTreeMap<String, Backend>,
+    opts: &ApplyOptions,
+    progress: &dyn Fn(&ApplyEvent),
+) -> ChangeSet {
+    if !opts.allow_mass_deletion {
+        if let Some(reason) = mass_deletion(plan, rendered, opts.max_deletions) {
+            return ChangeSet {
+                entries: Vec::new(),
+                refused: Some(reason),
+            };
+        }
+    }
+    let desired: HashMap<(&str, &ObjectRef), &DesiredObject> = rendered
+        .objects
+        .iter()
+        .map(|d| ((d.cluster.as_str(), &d.id), d))
+        .collect();
+    // Namespaces deleted by this plan, per cluster: their contents go with them.
+    let doomed: HashMap<(&str, &str), usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == Action::Delete && c.blocked.is_none() && is_namespace(&c.id))
+        .map(|(i, c)| ((c.cluster.as_str(), c.id.name.as_str()), i))
+        .collect();
+
+    let mut outcomes: Vec<Option<(Outcome, u32)>> = vec![None; plan.changes.len()];
+    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+    let mut with_namespace: Vec<(usize, usize)> = Vec::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if let Some(reason) = &c.blocked {
+            progress(&ApplyEvent::Skipped {
+                cluster: c.cluster.clone(),
+                id: c.id.clone(),
+                reason: reason.clone(),
+            });
+            outcomes[i] = Some((Outcome::Skipped(reason.clone()), 0));
+            continue;
+        }
+        let g = groups
+            .entry((c.cluster.as_str(), c.tenant.as_str()))
+            .or_default();
+        match c.action {
+            Action::NoOp => outcomes[i] = Some((Outcome::Applied, 0)),
+            Action::Delete => {
+                let ns_delete =
+                    c.id.namespace
+                        .as_deref()
+                        .and_then(|ns| doomed.get(&(c.cluster.as_str(), ns)));
+                match ns_delete {
+                    Some(&ns_index) => with_namespace.push((i, ns_index)),
+                    None => g
+                        .deletes
+                        .entry(std::cmp::Reverse(c.id.wave()))
+                        .or_default()
+                        .push(i),
+                }
+            }
+            Action::Create | Action::Update | Action::Replace => {
+                g.applies.entry(c.id.wave()).or_default().push(i)
+            }
+        }
+    }
+
+    let ctx = Ctx {
+        plan,
+        desired: &desired,
+        backends,
+        opts,
+        progress,
+    };
+    let results: Vec<Vec<(usize, Outcome, u32)>> = futures::stream::iter(groups)
+        .map(|((cluster, tenant), group)| ctx.run_tenant(cluster, tenant, group))
+        .buffer_unordered(opts.tenant_concurrency.max(1))
+        .collect()
+        .await;
+    for (i, outcome, attempts) in results.into_iter().flatten() {
+        outcomes[i] = Some((outcome, attempts));
+    }
+    for (i, ns_index) in with_namespace {
+        let c = &plan.changes[i];
+        let ns = &plan.changes[ns_index].id;
+        let outcome = match &outcomes[ns_index] {
+            Some((Outcome::Applied, _)) => Outcome::Applied,
+            _ => Outcome::Skipped(format!("its Namespace {} was not deleted", ns.name)),
+        };
+        if let Outcome::Skipped(reason) = &outcome {
+            progress(&ApplyEvent::Skipped {
+                cluster: c.cluster.clone(),
+                id: c.id.clone(),
+                reason: reason.clone(),
+            });
+        }
+        outcomes[i] = Some((outcome, 0));
+    }
+
+    let entries = plan
+        .changes
+        .iter()
+        .zip(outcomes)
+        .map(|(c, o)| {
+            let (outcome, attempts) =
+                o.unwrap_or_else(|| (Outcome::Skipped("not attempted".into()), 0));
+            ChangeSetEntry {
+                id: c.id.clone(),
+                cluster: c.cluster.clone(),
+                tenant: c.tenant.clone(),
+                action: c.action,
+                outcome,
+                attempts,
+            }
+        })
+        .collect();
+    ChangeSet {
+        entries,
+        refused: None,
+    }
+}
+
+/// The changes of one tenant on one cluster, by wave (indices into the plan's changes).
+#[derive(Default)]
+struct Group {
+    applies: BTreeMap<u8, Vec<usize>>,
+    deletes: BTreeMap<std::cmp::Reverse<u8>, Vec<usize>>,
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    desired: &'a HashMap<(&'a str, &'a ObjectRef), &'a DesiredObject>,
+    backends: &'a BTreeMap<String, Backend>,
+    opts: &'a ApplyOptions,
+    progress: &'a dyn Fn(&ApplyEvent),
+}
+
+impl Ctx<'_> {
+    async fn run_tenant(
+        &self,
+        cluster: &str,
+        tenant: &str,
+        group: Group,
+    ) -> Vec<(usize, Outcome, u32)> {
+        let waves: Vec<Vec<usize>> = group
+            .applies
+            .into_values()
+            .chain(group.deletes.into_values())
+            .collect();
+        let mut out = Vec::new();
+        let mut failed = false;
+        for wave in waves {
+            if failed {
+                let reason = format!("an earlier wave of tenant `{tenant}` failed");
+                for i in wave {
+                    let c = &self.plan.changes[i];
+                    (self.progress)(&ApplyEvent::Skipped {
+                        cluster: cluster.to_string(),
+                        id: c.id.clone(),
+                        reason: reason.clone(),
+                    });
+                    out.push((i, Outcome::Skipped(reason.clone()), 0));
+                }
+                continue;
+            }
+            let done: Vec<(usize, Outcome, u32)> = futures::stream::iter(wave)
+                .map(|i| async move {
+                    let (outcome, attempts) = self.change(&self.plan.changes[i]).await;
+                    (i, outcome, attempts)
+                })
+                .buffer_unordered(self.opts.concurrency.max(1))
+                .collect()
+                .await;
+            failed = done.iter().any(|(_, o, _)| matches!(o, Outcome::Failed(_)));
+            out.extend(done);
+        }
+        out
+    }
+
+    /// Makes one change, with retries. Returns the outcome and the requests made.
+    async fn change(&self, c: &Change) -> (Outcome, u32) {
+        let progress = self.progress;
+        let desired = self.desired.get(&(c.cluster.as_str(), &c.id)).copied();
+        let fail = |message: String, attempts: u32| {
+            let mut line = format!("{} (tenant `{}`", c.id, c.tenant);
+            if let Some(d) = desired {
+                line.push_str(&format!(", {}", d.source_file));
+            }
+            line.push_str(&format!("): {message}"));
+            progress(&ApplyEvent::Failed {
+                cluster: c.cluster.clone(),
+                tenant: c.tenant.clone(),
+                id: c.id.clone(),
+                action: c.action,
+                error: line.clone(),
+            });
+            (Outcome::Failed(line), attempts)
+        };
+        let Some(backend) = self.backends.get(&c.cluster) else {
+            return fail(format!("cluster `{}` is not connected", c.cluster), 0);
+        };
+        let manifest = match c.action {
+            Action::Delete | Action::NoOp => None,
+            _ => match desired {
+                Some(d) => Some(with_last_applied(d)),
+                None => {
+                    return fail(
+                        "no rendered manifest for it: the plan was made from another config".into(),
+                        0,
+                    )
+                }
+            },
+        };
+        progress(&ApplyEvent::Started {
+            cluster: c.cluster.clone(),
+            id: c.id.clone(),
+            action: c.action,
+        });
+        let mut attempts = 0;
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            let (r, n) = self
+                .retrying(c, || async { backend.delete(&c.id).await })
+                .await;
+            attempts += n;
+            if let Err(e) = r {
+                return fail(e.to_string(), attempts);
+            }
+        }
+        if let Some(manifest) = &manifest {
+            let (r, n) = self
+                .retrying(c, || async {
+                    backend.apply(&c.id, manifest, false, true).await.map(drop)
+                })
+                .await;
+            attempts += n;
+            if let Err(e) = r {
+                return fail(e.to_string(), attempts);
+            }
+        }
+        progress(&ApplyEvent::Done {
+            cluster: c.cluster.clone(),
+            id: c.id.clone(),
+            action: c.action,
+            attempts,
+        });
+        (Outcome::Applied, attempts)
+    }
+
+    /// Runs `op` until it succeeds, fails permanently or the attempts are used up.
+    async fn retrying<F, Fut>(&self, c: &Change, op: F) -> (Result<(), ClusterError>, u32)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), ClusterError>>,
+    {
+        let policy = &self.opts.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match op().await {
+                Ok(()) => return (Ok(()), attempt),
+                Err(e) if retryable(&e) && attempt < policy.attempts.max(1) => {
+                    let delay = policy.delay(attempt);
+                    (self.progress)(&ApplyEvent::Retrying {
+                        cluster: c.cluster.clone(),
+                        id: c.id.clone(),
+                        attempt,
+                        error: e.to_string(),
+                        delay,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return (Err(e), attempt),
+            }
+        }
+    }
+}
+
+/// Whether a failed request is worth repeating: transient failures and conflicts.
+pub fn retryable(e: &ClusterError) -> bool {
+    e.is_transient() || matches!(e, ClusterError::Conflict { .. })
+}
+
+/// The manifest berth sends for `d`: its text parsed, plus the last-applied annotation holding
+/// exactly that text.
+pub fn with_last_applied(d: &DesiredObject) -> Value {
+    let mut v = d.manifest.to_value();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(
+                LAST_APPLIED_ANNOTATION.to_string(),
+                Value::String(d.manifest.as_str().to_string()),
+            );
+        }
+    }
+    v
+}

@@ -1,0 +1,570 @@
+//! The apply stage end to end against the embedded cluster: real synthetic config, render,
+//! observe, plan, apply, and observe + plan again.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::cluster::EmbeddedCluster;
+use crate::observe::{observe, ObserveOptions, Observed};
+use crate::plan::{plan, PlanOptions};
+use crate::render::{render, TemplateSet};
+use crate::source::SourceTree;
+use crate::spec::model::Config;
+use crate::store::ObjectStore;
+use crate::synth;
+
+const TENANTS: usize = 8;
+
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    synth::generate(dir.path(), TENANTS).unwrap();
+    dir
+}
+
+fn tenant_file(dir: &Path, i: usize) -> std::path::PathBuf {
+    dir.join(format!("tenants/{}.toml", synth::tenant_name(i)))
+}
+
+fn unprotect(dir: &Path, i: usize) {
+    let path = tenant_file(dir, i);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("deletion_protection = false\n{text}")).unwrap();
+}
+
+fn remove_tenant(dir: &Path, i: usize) {
+    let name = synth::tenant_name(i);
+    std::fs::remove_file(dir.join(format!("tenants/{name}.toml"))).unwrap();
+    std::fs::remove_file(dir.join(format!("backups/{name}.toml"))).unwrap();
+}
+
+fn edit_tenant(dir: &Path, i: usize, from: &str, to: &str) {
+    let path = tenant_file(dir, i);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{text}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+struct Cluster {
+    store: ObjectStore,
+    backends: BTreeMap<String, Backend>,
+}
+
+fn cluster() -> Cluster {
+    let store = ObjectStore::in_memory().unwrap();
+    let backend = Backend::Embedded(EmbeddedCluster::from_store("local", store.clone()));
+    Cluster {
+        store,
+        backends: BTreeMap::from([("local".to_string(), backend)]),
+    }
+}
+
+/// Everything one pipeline run produced.
+struct Run {
+    tree: SourceTree,
+    config: Config,
+    rendered: Rendered,
+    observed: Observed,
+    plan: Plan,
+}
+
+async fn run_plan(dir: &Path, cluster: &Cluster) -> Run {
+    let tree = crate::source::read_dir(dir).unwrap();
+    let config = crate::spec::load_config(&tree)
+        .config
+        .expect("valid config");
+    let rendered = render(&config, &TemplateSet::builtin()).unwrap();
+    let observed = observe(
+        &config,
+        &rendered,
+        &cluster.backends,
+        &ObserveOptions::default(),
+    )
+    .await;
+    let plan = plan(
+        &config,
+        &rendered,
+        &observed,
+        &PlanOptions::from_config(&config),
+    );
+    Run {
+        tree,
+        config,
+        rendered,
+        observed,
+        plan,
+    }
+}
+
+fn opts() -> ApplyOptions {
+    ApplyOptions {
+        concurrency: 4,
+        tenant_concurrency: 4,
+        max_deletions: 200,
+        allow_mass_deletion: false,
+        retry: RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(10),
+            jitter: true,
+        },
+    }
+}
+
+async fn run_apply(run: &Run, cluster: &Cluster, opts: &ApplyOptions) -> ChangeSet {
+    apply(&run.plan, &run.rendered, &cluster.backends, opts, &|_| {}).await
+}
+
+/// `Kind/ns/name` -> resourceVersion of everything in the store.
+async fn versions(cluster: &Cluster) -> BTreeMap<String, (String, String)> {
+    let (objects, _) = cluster.backends["local"]
+        .list_owned(&crate::cluster::KindRef::managed(), 500)
+        .await
+        .unwrap();
+    objects
+        .into_iter()
+        .map(|o| {
+            let rv = o.manifest["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let tenant = o.manifest["metadata"]["labels"]["berth.io/tenant"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            (o.id.to_string(), (rv, tenant))
+        })
+        .collect()
+}
+
+/// Applies the repo's config from empty and checks it converged.
+async fn applied(dir: &Path, cluster: &Cluster) -> Run {
+    let run = run_plan(dir, cluster).await;
+    let set = run_apply(&run, cluster, &opts()).await;
+    assert!(set.succeeded(), "{set:#?}");
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_from_empty_creates_everything_then_a_second_apply_writes_nothing() {
+    let dir = repo();
+    let cluster = cluster();
+    let run = run_plan(dir.path(), &cluster).await;
+    let n = run.rendered.objects.len();
+    assert_eq!(run.plan.changes.len(), n);
+
+    let events = RefCell::new(Vec::new());
+    let set = apply(
+        &run.plan,
+        &run.rendered,
+        &cluster.backends,
+        &opts(),
+        &|e: &ApplyEvent| events.borrow_mut().push(e.clone()),
+    )
+    .await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(set.summary(), (n, 0, 0, 0, 0));
+    assert!(set.entries.iter().all(|e| e.attempts == 1));
+    assert_eq!(cluster.store.len().unwrap(), n);
+
+    // Waves: within a tenant, no object starts before every object of an earlier wave is done.
+    let events = events.into_inner();
+    for t in &run.config.tenants {
+        let ns = &t.namespace;
+        let mine = |id: &ObjectRef| id.namespace.as_deref() == Some(ns) || id.name == *ns;
+        let mut done_wave = 0u8;
+        let mut started_max = 0u8;
+        for e in &events {
+            match e {
+                ApplyEvent::Started { id, .. } if mine(id) => {
+                    assert!(id.wave() >= started_max, "{id} started out of order");
+                    started_max = started_max.max(id.wave());
+                    assert!(id.wave() >= done_wave);
+                }
+                ApplyEvent::Done { id, .. } if mine(id) => done_wave = done_wave.max(id.wave()),
+                _ => {}
+            }
+        }
+    }
+    // The last-applied annotation is exactly the rendered text.
+    let first = &run.rendered.objects[0];
+    let live = cluster.backends["local"]
+        .get(&first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        live["metadata"]["annotations"][LAST_APPLIED_ANNOTATION],
+        json!(first.manifest.as_str())
+    );
+
+    let again = run_plan(dir.path(), &cluster).await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+    assert!(again.plan.drift.is_empty(), "{:#?}", again.plan.drift);
+    let rv = cluster.store.resource_version().unwrap();
+    let set = run_apply(&again, &cluster, &opts()).await;
+    assert!(set.succeeded() && set.entries.is_empty());
+    assert_eq!(
+        cluster.store.resource_version().unwrap(),
+        rv,
+        "a no-op apply wrote"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_one_tenant_writes_only_its_objects() {
+    let dir = repo();
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    let before = versions(&cluster).await;
+
+    // Tenant 6 is "medium": three replicas, at most three.
+    edit_tenant(dir.path(), 6, "replicas = 3", "replicas = 2");
+    let run = run_plan(dir.path(), &cluster).await;
+    let changed = synth::tenant_name(6);
+    assert!(!run.plan.changes.is_empty());
+    assert!(run.plan.changes.iter().all(|c| c.tenant == changed));
+    let set = run_apply(&run, &cluster, &opts()).await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(set.summary().1, run.plan.changes.len());
+
+    let after = versions(&cluster).await;
+    assert_eq!(before.len(), after.len());
+    let written: Vec<_> = after
+        .iter()
+        .filter(|(k, v)| before[*k].0 != v.0)
+        .map(|(k, v)| (k.clone(), v.1.clone()))
+        .collect();
+    assert!(!written.is_empty());
+    assert!(written.iter().all(|(_, t)| *t == changed), "{written:?}");
+    let sts = run
+        .rendered
+        .objects
+        .iter()
+        .find(|d| d.tenant == changed && d.id.kind == "StatefulSet")
+        .unwrap();
+    let sts = cluster
+        .store
+        .get(
+            "StatefulSet",
+            sts.id.namespace.as_deref().unwrap(),
+            &sts.id.name,
+        )
+        .unwrap();
+    assert_eq!(sts["spec"]["replicas"], json!(2));
+
+    let again = run_plan(dir.path(), &cluster).await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_unprotected_tenant_deletes_its_objects() {
+    let dir = repo();
+    unprotect(dir.path(), 1);
+    let cluster = cluster();
+    let first = applied(dir.path(), &cluster).await;
+    let gone = synth::tenant_name(1);
+    let theirs = first
+        .rendered
+        .objects
+        .iter()
+        .filter(|d| d.tenant == gone)
+        .count();
+
+    remove_tenant(dir.path(), 1);
+    let run = run_plan(dir.path(), &cluster).await;
+    assert_eq!(run.plan.changes.len(), theirs);
+    assert!(run.plan.changes.iter().all(|c| c.action == Action::Delete));
+    assert!(run.plan.changes.iter().all(|c| c.blocked.is_none()));
+
+    let events = RefCell::new(Vec::new());
+    let set = apply(
+        &run.plan,
+        &run.rendered,
+        &cluster.backends,
+        &opts(),
+        &|e: &ApplyEvent| events.borrow_mut().push(e.clone()),
+    )
+    .await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(set.summary(), (0, 0, theirs, 0, 0));
+    // The Namespace takes its contents: one delete request.
+    let started = events
+        .borrow()
+        .iter()
+        .filter(|e| matches!(e, ApplyEvent::Started { .. }))
+        .count();
+    assert_eq!(started, 1);
+    let left = versions(&cluster).await;
+    assert!(left.values().all(|(_, t)| *t != gone));
+    assert_eq!(left.len(), first.rendered.objects.len() - theirs);
+
+    let again = run_plan(dir.path(), &cluster).await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_protected_tenant_skips_its_blocked_deletes() {
+    let dir = repo();
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    let gone = synth::tenant_name(7);
+    remove_tenant(dir.path(), 7);
+    let run = run_plan(dir.path(), &cluster).await;
+    let blocked: BTreeSet<&str> = run
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.blocked.is_some())
+        .map(|c| c.id.kind.as_str())
+        .collect();
+    assert_eq!(blocked, BTreeSet::from(["Namespace", "StatefulSet"]));
+
+    let set = run_apply(&run, &cluster, &opts()).await;
+    assert!(set.succeeded(), "{set:#?}");
+    for e in &set.entries {
+        match e.id.kind.as_str() {
+            "Namespace" | "StatefulSet" => {
+                assert!(
+                    matches!(&e.outcome, Outcome::Skipped(r) if r.contains("deletion_protection")),
+                    "{e:?}"
+                );
+                assert_eq!(e.attempts, 0);
+            }
+            _ => assert_eq!(e.outcome, Outcome::Applied, "{e:?}"),
+        }
+    }
+    let left: Vec<String> = versions(&cluster)
+        .await
+        .into_iter()
+        .filter(|(_, (_, t))| *t == gone)
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().any(|k| k.starts_with("Namespace/")));
+    assert!(left.iter().any(|k| k.starts_with("StatefulSet/")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emptying_the_repository_is_refused_before_any_write() {
+    let dir = repo();
+    for i in 0..TENANTS {
+        unprotect(dir.path(), i);
+    }
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    for i in 0..TENANTS {
+        remove_tenant(dir.path(), i);
+    }
+    let run = run_plan(dir.path(), &cluster).await;
+    let rv = cluster.store.resource_version().unwrap();
+
+    // Under the count limit, but every tenant Namespace goes.
+    let set = run_apply(&run, &cluster, &opts()).await;
+    let reason = set.refused.clone().expect("refused");
+    assert!(reason.contains("every tenant Namespace"), "{reason}");
+    assert!(set.entries.is_empty() && !set.succeeded());
+    // Over the count limit.
+    let strict = ApplyOptions {
+        max_deletions: 5,
+        ..opts()
+    };
+    let reason = run_apply(&run, &cluster, &strict).await.refused.unwrap();
+    assert!(reason.contains("more than the limit of 5"), "{reason}");
+    assert_eq!(
+        cluster.store.resource_version().unwrap(),
+        rv,
+        "a refused apply wrote"
+    );
+
+    // With permission it goes through.
+    let allowed = ApplyOptions {
+        allow_mass_deletion: true,
+        ..opts()
+    };
+    let set = run_apply(&run, &cluster, &allowed).await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(cluster.store.len().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_one_of_two_tenants_is_no_mass_deletion_but_the_last_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    synth::generate(dir.path(), 2).unwrap();
+    unprotect(dir.path(), 0);
+    unprotect(dir.path(), 1);
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    remove_tenant(dir.path(), 1);
+    let run = run_plan(dir.path(), &cluster).await;
+    assert_eq!(mass_deletion(&run.plan, &run.rendered, 100), None);
+    remove_tenant(dir.path(), 0);
+    let run = run_plan(dir.path(), &cluster).await;
+    assert!(mass_deletion(&run.plan, &run.rendered, 100).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_round_trips_and_names_objects_changed_behind_its_back() {
+    let dir = repo();
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    edit_tenant(dir.path(), 6, "replicas = 3", "replicas = 2");
+    let run = run_plan(dir.path(), &cluster).await;
+    let file = PlanFile::new(run.plan.clone(), &run.tree, &run.observed);
+    let path = dir.path().join("saved.plan.json");
+    file.save(&path).unwrap();
+    let loaded = PlanFile::load(&path).unwrap();
+    assert_eq!(loaded, file);
+    assert_eq!(loaded.config_fingerprint, config_fingerprint(&run.tree));
+    assert_eq!(loaded.config_fingerprint.len(), 64);
+    let touched: usize = loaded.observed_versions.values().map(BTreeMap::len).sum();
+    assert_eq!(touched, run.plan.changes.len());
+    assert!(stale_objects(&loaded, &run.observed).is_empty());
+
+    // Nothing changed: still current.
+    let now = run_plan(dir.path(), &cluster).await;
+    assert!(stale_objects(&loaded, &now.observed).is_empty());
+
+    // Someone scales the StatefulSet by hand, and edits an object the plan does not touch.
+    let sts = &run
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.id.kind == "StatefulSet")
+        .unwrap()
+        .id;
+    let ns = sts.namespace.as_deref().unwrap();
+    cluster
+        .store
+        .merge_patch(
+            "StatefulSet",
+            ns,
+            &sts.name,
+            &json!({"spec": {"replicas": 1}}),
+            "kubectl",
+            false,
+        )
+        .unwrap();
+    let other = run
+        .rendered
+        .objects
+        .iter()
+        .find(|d| d.tenant == synth::tenant_name(0) && d.id.kind == "ServiceAccount")
+        .unwrap();
+    cluster
+        .store
+        .merge_patch(
+            "ServiceAccount",
+            other.id.namespace.as_deref().unwrap(),
+            &other.id.name,
+            &json!({"metadata": {"labels": {"x": "y"}}}),
+            "kubectl",
+            false,
+        )
+        .unwrap();
+    let now = run_plan(dir.path(), &cluster).await;
+    let stale = stale_objects(&loaded, &now.observed);
+    assert_eq!(stale, vec![format!("local: {sts} changed since the plan")]);
+
+    // The config changed: another fingerprint.
+    edit_tenant(dir.path(), 6, "replicas = 2", "replicas = 1");
+    let tree = crate::source::read_dir(dir.path()).unwrap();
+    assert_ne!(config_fingerprint(&tree), loaded.config_fingerprint);
+
+    // A file of another format is refused by name.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(planfile::PLAN_FILE_FORMAT, "berth-plan/99");
+    std::fs::write(&path, text).unwrap();
+    let err = PlanFile::load(&path).unwrap_err();
+    assert!(err.to_string().contains("berth-plan/99"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_on_an_embedded_cluster_says_it_has_no_controllers() {
+    let dir = repo();
+    let cluster = cluster();
+    let run = run_plan(dir.path(), &cluster).await;
+    let set = run_apply(&run, &cluster, &opts()).await;
+    let targets = statefulsets_to_wait_for(&set);
+    assert_eq!(targets.len(), TENANTS);
+    let events = RefCell::new(Vec::new());
+    wait_ready(
+        &cluster.backends,
+        &targets,
+        Duration::from_secs(1),
+        &|e: &ApplyEvent| events.borrow_mut().push(e.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        events.into_inner(),
+        vec![format!(
+            "local: embedded cluster runs no controllers; {TENANTS} StatefulSet(s) taken as ready"
+        )]
+    );
+}
+
+#[test]
+fn retry_delays_grow_and_stay_within_bounds() {
+    let p = RetryPolicy::default();
+    for attempt in 1..=10 {
+        let full = (p.base * (1 << (attempt - 1))).min(p.max);
+        let d = p.delay(attempt);
+        assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+    }
+    let fixed = RetryPolicy { jitter: false, ..p };
+    assert_eq!(fixed.delay(1), Duration::from_millis(200));
+    assert_eq!(fixed.delay(3), Duration::from_millis(800));
+    assert_eq!(fixed.delay(9), Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_deletes_then_applies_and_a_missing_cluster_fails_its_changes_only() {
+    let dir = repo();
+    let cluster = cluster();
+    let mut run = applied(dir.path(), &cluster).await;
+    let tenant = synth::tenant_name(2);
+    let d = run
+        .rendered
+        .objects
+        .iter_mut()
+        .find(|d| d.tenant == tenant && d.id.kind == "StatefulSet")
+        .unwrap();
+    let ns = d.id.namespace.clone().unwrap();
+    let old_uid =
+        cluster.store.get("StatefulSet", &ns, &d.id.name).unwrap()["metadata"]["uid"].clone();
+    let mut v = d.manifest.to_value();
+    v["spec"]["serviceName"] = json!("renamed");
+    d.manifest = crate::render::Manifest::from_value(&v);
+    let sts = d.id.clone();
+    let change = |id: &ObjectRef, cluster: &str, action| Change {
+        id: id.clone(),
+        cluster: cluster.to_string(),
+        tenant: tenant.clone(),
+        action,
+        fields: Vec::new(),
+        reason: None,
+        blocked: None,
+        desired: None,
+    };
+    let mut elsewhere = change(&sts, "gone", Action::Update);
+    elsewhere.tenant = "other".into();
+    run.plan.changes = vec![change(&sts, "local", Action::Replace), elsewhere];
+
+    let set = run_apply(&run, &cluster, &opts()).await;
+    assert_eq!(set.entries[0].outcome, Outcome::Applied, "{set:#?}");
+    assert_eq!(set.entries[0].attempts, 2);
+    assert!(
+        matches!(&set.entries[1].outcome, Outcome::Failed(m) if m.contains("cluster `gone` is not connected")),
+        "{set:#?}"
+    );
+    assert_eq!(set.summary(), (1, 0, 1, 1, 0));
+    let live = cluster.store.get("StatefulSet", &ns, &sts.name).unwrap();
+    assert_eq!(live["spec"]["serviceName"], json!("renamed"));
+    assert_ne!(live["metadata"]["uid"], old_uid);
+}

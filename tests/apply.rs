@@ -1,0 +1,480 @@
+//! The apply stage against the test API server over real HTTP, through a kubeconfig file:
+//! convergence through injected faults, permanent errors reported once, writes counted per
+//! request, and an apply cut off half-way.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use berth::apiserver::ApiServer;
+use berth::apply::{self, ApplyEvent, ApplyOptions, ChangeSet, Outcome, RetryPolicy};
+use berth::cluster::{self, Backend, ClusterSettings, KindRef};
+use berth::object::ObjectRef;
+use berth::observe::{self, ObserveOptions};
+use berth::plan::{self, Action, Change, Plan, PlanOptions};
+use berth::render::{self, Manifest, Rendered, TemplateSet};
+use berth::spec::model::{ClusterTarget, Config};
+use berth::store::ObjectStore;
+use berth::synth;
+use serde_json::{json, Value};
+
+const TENANTS: usize = 6;
+const CONTEXT: &str = "test-ctx";
+
+fn write_kubeconfig(dir: &Path, server: &str) -> String {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: {server}
+users:
+- name: tester
+  user:
+    token: test-token
+contexts:
+- name: {CONTEXT}
+  context:
+    cluster: test
+    user: tester
+current-context: {CONTEXT}
+"
+    );
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path.display().to_string()
+}
+
+struct Fixture {
+    server: ApiServer,
+    dir: tempfile::TempDir,
+    kubeconfig: String,
+    backends: BTreeMap<String, Backend>,
+}
+
+async fn fixture() -> Fixture {
+    let server =
+        ApiServer::start_background(ObjectStore::in_memory().expect("store")).expect("api server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    synth::generate(&dir.path().join("repo"), TENANTS).expect("synthetic repo");
+    let kubeconfig = write_kubeconfig(dir.path(), &server.url());
+    let mut f = Fixture {
+        server,
+        dir,
+        kubeconfig,
+        backends: BTreeMap::new(),
+    };
+    let config = f.config();
+    let mut settings = ClusterSettings::new(f.dir.path().join("state"));
+    settings.request_timeout = Duration::from_secs(5);
+    let backend = cluster::connect(&config.clusters["local"], &settings)
+        .await
+        .expect("connect");
+    f.backends.insert("local".into(), backend);
+    f
+}
+
+/// A pipeline run: the config, what it renders to, and the plan against the server.
+struct Run {
+    config: Config,
+    rendered: Rendered,
+    plan: Plan,
+}
+
+impl Fixture {
+    fn repo(&self) -> std::path::PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    /// The synthetic config, its cluster `local` pointed at the test server.
+    fn config(&self) -> Config {
+        let tree = berth::source::read_dir(&self.repo()).expect("read repo");
+        let mut config = berth::spec::load_config(&tree)
+            .config
+            .expect("valid config");
+        config.clusters.get_mut("local").expect("cluster").target = ClusterTarget::Kubeconfig {
+            context: CONTEXT.into(),
+            path: Some(self.kubeconfig.clone()),
+        };
+        config
+    }
+
+    async fn plan(&self) -> Run {
+        let config = self.config();
+        let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
+        let observed = observe::observe(
+            &config,
+            &rendered,
+            &self.backends,
+            &ObserveOptions::default(),
+        )
+        .await;
+        assert!(
+            observed.clusters["local"].error.is_none(),
+            "{:?}",
+            observed.clusters["local"].error
+        );
+        let plan = plan::plan(
+            &config,
+            &rendered,
+            &observed,
+            &PlanOptions::from_config(&config),
+        );
+        Run {
+            config,
+            rendered,
+            plan,
+        }
+    }
+
+    async fn apply(&self, run: &Run, opts: &ApplyOptions) -> ChangeSet {
+        apply::apply(&run.plan, &run.rendered, &self.backends, opts, &|_| {}).await
+    }
+
+    /// Every object berth owns on the server: identity -> uid.
+    async fn owned(&self) -> BTreeMap<ObjectRef, String> {
+        let (objects, _) = self.backends["local"]
+            .list_owned(&KindRef::managed(), 500)
+            .await
+            .expect("list");
+        objects
+            .into_iter()
+            .map(|o| {
+                let uid = o.manifest["metadata"]["uid"].as_str().unwrap().to_string();
+                (o.id, uid)
+            })
+            .collect()
+    }
+
+    fn edit_tenant(&self, i: usize, from: &str, to: &str) {
+        let path = self
+            .repo()
+            .join(format!("tenants/{}.toml", synth::tenant_name(i)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Write requests logged since the last `clear_log`.
+    fn writes(&self) -> Vec<(String, String)> {
+        self.server
+            .request_log()
+            .into_iter()
+            .filter(|r| matches!(r.method.as_str(), "PATCH" | "PUT" | "POST" | "DELETE"))
+            .map(|r| (r.method, r.path))
+            .collect()
+    }
+}
+
+fn opts(attempts: u32) -> ApplyOptions {
+    ApplyOptions {
+        concurrency: 4,
+        tenant_concurrency: 4,
+        max_deletions: 100,
+        allow_mass_deletion: false,
+        retry: RetryPolicy {
+            attempts,
+            base: Duration::from_millis(5),
+            max: Duration::from_millis(40),
+            jitter: true,
+        },
+    }
+}
+
+/// Applies from empty and checks that the server holds exactly the rendered objects.
+async fn converge(f: &Fixture) -> Run {
+    let run = f.plan().await;
+    let set = f.apply(&run, &opts(5)).await;
+    assert!(set.succeeded(), "{set:#?}");
+    run
+}
+
+async fn assert_exactly_rendered(f: &Fixture, rendered: &Rendered) {
+    let owned = f.owned().await;
+    let want: BTreeSet<&ObjectRef> = rendered.objects.iter().map(|d| &d.id).collect();
+    let have: BTreeSet<&ObjectRef> = owned.keys().collect();
+    assert_eq!(want, have);
+    let uids: BTreeSet<&String> = owned.values().collect();
+    assert_eq!(uids.len(), owned.len(), "duplicate objects");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_from_empty_converges_through_server_errors_throttling_and_dropped_connections() {
+    let f = fixture().await;
+    let run = f.plan().await;
+    let n = run.rendered.objects.len();
+    assert_eq!(run.plan.changes.len(), n);
+
+    f.server.faults().fail_next(5, 500);
+    f.server
+        .faults()
+        .fail_matching("PATCH", "statefulsets", 2, 429);
+    f.server.faults().drop_next(2);
+    let retries = Cell::new(0usize);
+    let started = std::time::Instant::now();
+    let set = apply::apply(
+        &run.plan,
+        &run.rendered,
+        &f.backends,
+        &opts(10),
+        &|e: &ApplyEvent| {
+            if matches!(e, ApplyEvent::Retrying { .. }) {
+                retries.set(retries.get() + 1);
+            }
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(set.summary(), (n, 0, 0, 0, 0));
+    let extra: u32 = set.entries.iter().map(|e| e.attempts - 1).sum();
+    assert_eq!(extra as usize, retries.get());
+    assert!(retries.get() >= 7, "{} retries", retries.get());
+    let failed = f
+        .server
+        .request_log()
+        .iter()
+        .filter(|r| r.status == 0 || r.status >= 429)
+        .count();
+    assert_eq!(failed, 9, "every injected fault was hit");
+    eprintln!(
+        "{n} objects through 9 faults: {} retries, {took:?}",
+        retries.get()
+    );
+
+    assert_exactly_rendered(&f, &run.rendered).await;
+    let again = f.plan().await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+    assert!(again.plan.drift.is_empty(), "{:#?}", again.plan.drift);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noop_apply_writes_nothing_and_a_one_tenant_change_writes_only_that_tenant() {
+    let f = fixture().await;
+    converge(&f).await;
+
+    let run = f.plan().await;
+    assert!(run.plan.changes.is_empty());
+    f.server.clear_log();
+    let set = f.apply(&run, &opts(5)).await;
+    assert!(set.succeeded() && set.entries.is_empty());
+    assert_eq!(f.writes(), Vec::<(String, String)>::new());
+
+    f.edit_tenant(3, "cost-center\" = \"cc-3\"", "cost-center\" = \"cc-33\"");
+    let run = f.plan().await;
+    let tenant = synth::tenant_name(3);
+    let ns = run
+        .config
+        .tenants
+        .iter()
+        .find(|t| t.name == tenant)
+        .unwrap()
+        .namespace
+        .clone();
+    assert!(run.plan.changes.iter().all(|c| c.tenant == tenant));
+    f.server.clear_log();
+    let set = f.apply(&run, &opts(5)).await;
+    assert!(set.succeeded(), "{set:#?}");
+    let writes = f.writes();
+    assert_eq!(writes.len(), run.plan.changes.len());
+    for (method, path) in &writes {
+        assert_eq!(method, "PATCH");
+        assert!(
+            path.contains(&format!("/namespaces/{ns}")),
+            "a write outside tenant {tenant}: {path}"
+        );
+    }
+    let again = f.plan().await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+}
+
+/// Replaces the rendered manifest of the first object of `kind` of `tenant` with `edit`ed one,
+/// and adds an update of it to the plan: a change the planner would not let through.
+fn force_update(
+    run: &mut Run,
+    tenant: &str,
+    kind: &str,
+    edit: impl FnOnce(&mut Value),
+) -> ObjectRef {
+    let d = run
+        .rendered
+        .objects
+        .iter_mut()
+        .find(|d| d.tenant == tenant && d.id.kind == kind)
+        .expect("object");
+    let mut v = d.manifest.to_value();
+    edit(&mut v);
+    d.manifest = Manifest::from_value(&v);
+    run.plan.changes.push(Change {
+        id: d.id.clone(),
+        cluster: d.cluster.clone(),
+        tenant: tenant.to_string(),
+        action: Action::Update,
+        fields: Vec::new(),
+        reason: None,
+        blocked: None,
+        desired: None,
+    });
+    d.id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_change_is_reported_once_and_other_tenants_are_still_applied() {
+    let f = fixture().await;
+    converge(&f).await;
+    f.edit_tenant(4, "cost-center\" = \"cc-4\"", "cost-center\" = \"cc-44\"");
+    let mut run = f.plan().await;
+    let healthy = run.plan.changes.len();
+    assert!(healthy > 0);
+
+    let broken = synth::tenant_name(1);
+    let sts = force_update(&mut run, &broken, "StatefulSet", |v| {
+        v["spec"]["serviceName"] = json!("renamed");
+    });
+    let cron = force_update(&mut run, &broken, "CronJob", |v| {
+        v["spec"]["schedule"] = json!("7 7 * * *");
+    });
+    f.server.clear_log();
+    let set = f.apply(&run, &opts(5)).await;
+    assert!(!set.succeeded());
+
+    let entry = |id: &ObjectRef| set.entries.iter().find(|e| e.id == *id).unwrap();
+    let failed = entry(&sts);
+    assert_eq!(failed.attempts, 1, "a permanent error is not retried");
+    let Outcome::Failed(message) = &failed.outcome else {
+        panic!("{failed:?}")
+    };
+    for part in [
+        sts.to_string(),
+        format!("tenant `{broken}`"),
+        format!("tenants/{broken}.toml"),
+        "invalid".to_string(),
+        "spec".to_string(),
+    ] {
+        assert!(message.contains(&part), "`{part}` missing in: {message}");
+    }
+    eprintln!("reported: {message}");
+    let sts_path = format!(
+        "namespaces/{}/statefulsets/{}",
+        sts.namespace.as_deref().unwrap(),
+        sts.name
+    );
+    assert_eq!(f.server.count_matching("PATCH", &sts_path), 1);
+    assert_eq!(
+        entry(&cron).outcome,
+        Outcome::Skipped(format!("an earlier wave of tenant `{broken}` failed"))
+    );
+    let cron_path = format!("namespaces/{}/cronjobs", cron.namespace.as_deref().unwrap());
+    assert_eq!(f.server.count_matching("PATCH", &cron_path), 0);
+    assert_eq!(set.summary(), (0, healthy, 0, 1, 1));
+    assert!(set
+        .entries
+        .iter()
+        .filter(|e| e.tenant != broken)
+        .all(|e| e.outcome == Outcome::Applied));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_cut_off_half_way_plans_what_is_left_and_converges_on_the_next_run() {
+    let f = fixture().await;
+    let run = f.plan().await;
+    let n = run.rendered.objects.len();
+    let stop_after = n / 3;
+
+    let done = Cell::new(0usize);
+    let stop = tokio::sync::Notify::new();
+    let progress = |e: &ApplyEvent| {
+        if matches!(e, ApplyEvent::Done { .. }) {
+            done.set(done.get() + 1);
+            if done.get() == stop_after {
+                stop.notify_one();
+            }
+        }
+    };
+    let options = opts(5);
+    let cut = tokio::select! {
+        _ = apply::apply(&run.plan, &run.rendered, &f.backends, &options, &progress) => false,
+        _ = stop.notified() => true,
+    };
+    assert!(cut, "the apply finished before it was cut off");
+    // Requests already sent may still land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let present = f.owned().await;
+    assert!(
+        present.len() >= stop_after && present.len() < n,
+        "{}",
+        present.len()
+    );
+    let left = f.plan().await;
+    let planned: BTreeSet<&ObjectRef> = left.plan.changes.iter().map(|c| &c.id).collect();
+    let missing: BTreeSet<&ObjectRef> = run
+        .rendered
+        .objects
+        .iter()
+        .map(|d| &d.id)
+        .filter(|id| !present.contains_key(*id))
+        .collect();
+    assert_eq!(planned, missing);
+    assert!(left.plan.changes.iter().all(|c| c.action == Action::Create));
+
+    let set = f.apply(&left, &opts(5)).await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert_eq!(set.summary().0, missing.len());
+    assert_exactly_rendered(&f, &run.rendered).await;
+    // Objects from the first run were not recreated.
+    let after = f.owned().await;
+    for (id, uid) in &present {
+        assert_eq!(&after[id], uid, "{id} was recreated");
+    }
+    let again = f.plan().await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_polls_ready_replicas_until_they_match() {
+    let f = fixture().await;
+    let run = f.plan().await;
+    let set = f.apply(&run, &opts(5)).await;
+    let targets = apply::statefulsets_to_wait_for(&set);
+    assert_eq!(targets.len(), TENANTS);
+
+    // No controller runs: nothing becomes ready.
+    let err = apply::wait_ready(&f.backends, &targets, Duration::from_millis(300), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+
+    // A controller reports every replica ready.
+    let store = f.server.store();
+    for (_, id) in &targets {
+        let ns = id.namespace.as_deref().unwrap();
+        let live = store.get("StatefulSet", ns, &id.name).unwrap();
+        let replicas = live["spec"]["replicas"].clone();
+        let generation = live["metadata"]["generation"].clone();
+        store
+            .set_status(
+                "StatefulSet",
+                ns,
+                &id.name,
+                json!({"readyReplicas": replicas, "replicas": replicas, "observedGeneration": generation}),
+            )
+            .unwrap();
+    }
+    let ready = Cell::new(0usize);
+    apply::wait_ready(
+        &f.backends,
+        &targets,
+        Duration::from_secs(5),
+        &|e: &ApplyEvent| {
+            if matches!(e, ApplyEvent::Ready { .. }) {
+                ready.set(ready.get() + 1);
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ready.get(), TENANTS);
+}
