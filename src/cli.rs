@@ -145,6 +145,12 @@ pub struct ApplyArgs {
     /// Objects applied at once within a wave [default: policy.apply_concurrency].
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// Wait until the database StatefulSets that were applied are ready.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits, e.g. `10m`, `90s`.
+    #[arg(long, default_value = "10m", requires = "wait")]
+    pub timeout: String,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,

@@ -364,3 +364,272 @@ fn plan_names_an_unreachable_cluster_in_one_line() {
         run.stderr
     );
 }
+
+/// A copy of `examples/` to edit, and a state directory for its embedded cluster.
+fn examples_copy() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    support::copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &repo,
+    );
+    let state = dir.path().join("state");
+    (dir, repo, state)
+}
+
+fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// apply from empty, no-op re-apply, a change, removing a protected and an unprotected
+/// tenant: the lifecycle of tenants on the embedded cluster, through the binary.
+#[test]
+fn apply_lifecycle_on_embedded_cluster() {
+    let (dir, repo, state) = examples_copy();
+    let r = repo.to_str().unwrap();
+    let s = state.to_str().unwrap();
+    let run = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run
+        .stdout
+        .ends_with("Apply complete! Resources: 40 added, 0 changed, 0 destroyed.\n"));
+
+    let again = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(
+        !again.stdout.contains("Apply complete"),
+        "a no-op apply applies nothing"
+    );
+
+    edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let plan = berth(
+        &["plan", r, "--state-dir", s, "--detailed-exitcode"],
+        dir.path(),
+    );
+    assert_eq!(plan.code, 2);
+    insta::assert_snapshot!("plan_replicas_change", plan.stdout);
+    let applied = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert!(
+        applied
+            .stdout
+            .contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        applied.stdout
+    );
+
+    // acme is protected: its namespace and database survive the removal of its files.
+    fs::remove_file(repo.join("tenants/acme.toml")).unwrap();
+    fs::remove_file(repo.join("backups/acme.toml")).unwrap();
+    let removed = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert_eq!(removed.code, 0, "{}{}", removed.stdout, removed.stderr);
+    assert!(
+        removed
+            .stdout
+            .contains("# blocked: tenant `acme` has deletion_protection = true"),
+        "{}",
+        removed.stdout
+    );
+    assert!(
+        removed.stdout.contains("skipped Namespace/tenant-acme"),
+        "{}",
+        removed.stdout
+    );
+    let left = berth(&["plan", r, "--state-dir", s], dir.path());
+    assert!(
+        left.stdout.contains("- Namespace/tenant-acme"),
+        "still planned, still blocked"
+    );
+
+    // initech has deletion_protection = false: it goes, namespace and all.
+    fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
+    fs::remove_file(repo.join("backups/initech.toml")).unwrap();
+    let gone = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert!(
+        gone.stdout.contains("- Namespace/tenant-initech"),
+        "{}",
+        gone.stdout
+    );
+    assert!(!gone.stdout.contains("skipped Namespace/tenant-initech"));
+}
+
+#[test]
+fn apply_refuses_to_prompt_without_a_terminal() {
+    let (dir, repo, state) = examples_copy();
+    let run = berth(
+        &[
+            "apply",
+            repo.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("standard input is not a terminal"),
+        "{}",
+        run.stderr
+    );
+    let plan = berth(
+        &[
+            "plan",
+            repo.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        plan.stdout.contains("Plan: 40 to add"),
+        "nothing was applied"
+    );
+}
+
+/// A saved plan is applied exactly, and refused when the clusters or the config moved on.
+#[test]
+fn apply_refuses_stale_saved_plan() {
+    let (dir, repo, state) = examples_copy();
+    let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    edit(
+        &repo.join("tenants/globex.toml"),
+        "[database]\nversion = \"3.1.0\"",
+        "[database]\nversion = \"3.1.1\"",
+    );
+    let planfile = dir.path().join("plan.json");
+    let p = planfile.to_str().unwrap();
+    let saved = berth(&["plan", r, "--state-dir", s, "--out", p], dir.path());
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let text = fs::read_to_string(&planfile).unwrap();
+    assert!(!text.contains("hunter2") && text.contains("berth-plan/1"));
+
+    // Someone changes the StatefulSet behind berth's back.
+    let store = berth::store::ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    store
+        .merge_patch(
+            "StatefulSet",
+            "tenant-globex",
+            "db",
+            &serde_json::json!({"spec": {"replicas": 1}}),
+            "kubectl-edit",
+            false,
+        )
+        .unwrap();
+    drop(store);
+    let stale = berth(&["apply", p, "--config", r, "--state-dir", s], dir.path());
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("the saved plan is stale"),
+        "{}",
+        stale.stderr
+    );
+    assert!(
+        stale.stderr.contains("StatefulSet/tenant-globex/db"),
+        "{}",
+        stale.stderr
+    );
+
+    // A fresh plan of the same config applies; a changed config refuses it.
+    let fresh = berth(&["plan", r, "--state-dir", s, "--out", p], dir.path());
+    assert_eq!(fresh.code, 0);
+    edit(&repo.join("tenants/globex.toml"), "3.1.1", "3.1.2");
+    let moved = berth(&["apply", p, "--config", r, "--state-dir", s], dir.path());
+    assert_eq!(moved.code, 1);
+    assert!(moved.stderr.contains("is not the one"), "{}", moved.stderr);
+    edit(&repo.join("tenants/globex.toml"), "3.1.2", "3.1.1");
+    let ok = berth(&["apply", p, "--config", r, "--state-dir", s], dir.path());
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("Apply complete!"), "{}", ok.stdout);
+}
+
+/// Drift made with the real kubectl against the test API server shows up in its own section,
+/// and apply corrects it.
+#[test]
+fn drift_made_with_kubectl_is_reported_then_corrected() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server.url());
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let run = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    let kubectl = std::process::Command::new("kubectl")
+        .args(["--server", &server.url(), "--token", "t"])
+        .args([
+            "patch",
+            "statefulset",
+            "db",
+            "-n",
+            "tenant-globex",
+            "--type",
+            "merge",
+        ])
+        .args(["-p", r#"{"spec":{"replicas":1}}"#])
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        kubectl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+
+    let plan = berth(&["plan", r], dir.path());
+    let drift = plan.stdout.split("berth will perform").next().unwrap();
+    assert!(
+        drift.contains("Objects changed outside berth"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        drift.contains("StatefulSet/tenant-globex/db"),
+        "{}",
+        plan.stdout
+    );
+    assert!(drift.contains("spec.replicas: 3 -> 1"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+
+    server.clear_log();
+    let fix = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(fix.code, 0, "{}", fix.stderr);
+    let patches = server
+        .request_log()
+        .iter()
+        .filter(|q| q.method == "PATCH")
+        .count();
+    assert_eq!(patches, 1, "only the drifted object is written");
+    let after = berth(&["plan", r], dir.path());
+    assert!(after.stdout.contains("No changes."), "{}", after.stdout);
+}

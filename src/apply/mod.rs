@@ -28,7 +28,7 @@
 //! ready after an apply.
 
 pub mod planfile;
-mod wait;
+pub mod wait;
 
 #[cfg(test)]
 mod tests;

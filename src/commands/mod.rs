@@ -1,5 +1,6 @@
 //! Glue between the CLI and the pipeline stages: one module per subcommand.
 
+pub mod apply;
 mod common;
 pub mod plan;
 pub mod render;
@@ -30,6 +31,6 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Render(args) => render::run(&args, printer),
         Command::Schema(args) => schema::run(&args, printer),
         Command::Plan(args) => plan::run(&args, printer),
-        Command::Apply(_) => Err(anyhow::anyhow!("`berth apply` is not available yet")),
+        Command::Apply(args) => apply::run(&args, printer),
     }
 }

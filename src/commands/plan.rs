@@ -173,7 +173,14 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     Ok(Outcome::Success)
 }
 
-/// Writes a saved plan.
-fn save_plan(_path: &Path, _planned: &Planned) -> Result<(), CommandError> {
-    Err(anyhow::anyhow!("saving plans (--out) is not available yet"))
+/// Writes a saved plan: the plan (no secret values), the config fingerprint and the
+/// resourceVersions of every object it touches, so that apply can refuse it when stale.
+fn save_plan(path: &Path, planned: &Planned) -> Result<(), CommandError> {
+    let file = crate::apply::planfile::PlanFile::new(
+        planned.plan.clone(),
+        &planned.tree,
+        &planned.observed,
+    );
+    file.save(path)?;
+    Ok(())
 }

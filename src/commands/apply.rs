@@ -1,0 +1,179 @@
+//! `berth apply [DIR | PLANFILE]`: plan, show, confirm, apply in waves, summarise.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use super::common::plural;
+use super::plan::{compute, print_plan, runtime};
+use super::{CommandError, Outcome};
+use crate::apply::planfile::{config_fingerprint, stale_objects, PlanFile};
+use crate::apply::{self, wait, ApplyEvent, ApplyOptions, ChangeSet, Outcome as EntryOutcome};
+use crate::cli::{ApplyArgs, PlanFormat};
+use crate::plan::Plan;
+use crate::printer::Printer;
+use crate::values::duration::parse_duration;
+
+/// `berth apply`.
+pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    let timeout = match parse_duration(&args.timeout) {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(e) => {
+            printer.err(&format!(
+                "error: --timeout {}: {}\n",
+                args.timeout, e.message
+            ));
+            return Ok(Outcome::Failure);
+        }
+    };
+    let saved = args.dir_or_plan.is_file();
+    let dir: PathBuf = if saved {
+        args.config.clone().unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        args.dir_or_plan.clone()
+    };
+    let runtime = runtime()?;
+    let Some(planned) = compute(&dir, &args.target, printer, &runtime)? else {
+        return Ok(Outcome::Failure);
+    };
+
+    // A saved plan is applied exactly, or not at all.
+    let plan: Plan = if saved {
+        let file = PlanFile::load(&args.dir_or_plan)?;
+        if file.config_fingerprint != config_fingerprint(&planned.tree) {
+            printer.err(&format!(
+                "error: the configuration in {} is not the one {} was made from\n  = help: run `berth plan --out FILE` again and apply the new plan\n",
+                dir.display(),
+                args.dir_or_plan.display()
+            ));
+            return Ok(Outcome::Failure);
+        }
+        let stale = stale_objects(&file, &planned.observed);
+        if !stale.is_empty() {
+            let mut msg = format!(
+                "error: the saved plan is stale: {} changed in the clusters since it was made:\n",
+                plural(stale.len(), "object", "objects")
+            );
+            for s in &stale {
+                msg.push_str(&format!("  - {s}\n"));
+            }
+            msg.push_str("  = help: run `berth plan --out FILE` again and review the new plan\n");
+            printer.err(&msg);
+            return Ok(Outcome::Failure);
+        }
+        file.plan
+    } else {
+        planned.plan.clone()
+    };
+
+    print_plan(&plan, PlanFormat::Text, printer);
+    if !plan.unreachable.is_empty() {
+        printer.err(&format!(
+            "error: {} could not be planned; nothing was applied\n",
+            plural(plan.unreachable.len(), "cluster", "clusters")
+        ));
+        return Ok(Outcome::Failure);
+    }
+    if !plan.has_changes() {
+        return Ok(Outcome::Success);
+    }
+    if !args.auto_approve && !saved && !confirm(printer)? {
+        printer.err("Apply cancelled.\n");
+        return Ok(Outcome::Failure);
+    }
+
+    let mut opts = ApplyOptions::from_config(&planned.config);
+    opts.allow_mass_deletion = args.allow_mass_deletion;
+    if let Some(c) = args.concurrency {
+        opts.concurrency = c.max(1);
+    }
+    let progress = |e: &ApplyEvent| printer.out(&format!("{e}\n"));
+    let set = runtime.block_on(apply::apply(
+        &plan,
+        &planned.rendered,
+        &planned.backends,
+        &opts,
+        &progress,
+    ));
+    if let Some(reason) = &set.refused {
+        printer.err(&format!(
+            "error: apply refused: {reason}\n  = help: check the plan; if the deletions are intended, pass --allow-mass-deletion\n"
+        ));
+        return Ok(Outcome::Failure);
+    }
+    printer.out(&summary(&set));
+    let mut ok = set.succeeded();
+    if args.wait && ok {
+        let targets = wait::statefulsets_to_wait_for(&set);
+        if let Err(e) = runtime.block_on(wait::wait_ready(
+            &planned.backends,
+            &targets,
+            timeout,
+            &progress,
+        )) {
+            printer.err(&format!("error: {e}\n"));
+            ok = false;
+        }
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}
+
+/// Asks for `yes` on a terminal; refuses to prompt otherwise.
+fn confirm(printer: &Printer) -> Result<bool, CommandError> {
+    if !std::io::stdin().is_terminal() {
+        printer.err("error: refusing to ask for confirmation: standard input is not a terminal\n  = help: review the plan and pass --auto-approve, or save it with `berth plan --out FILE` and apply that file\n");
+        return Ok(false);
+    }
+    printer.out("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Per-tenant results and the closing line.
+fn summary(set: &ChangeSet) -> String {
+    let mut per_tenant: BTreeMap<(&str, &str), [usize; 4]> = BTreeMap::new();
+    for e in &set.entries {
+        let slot = per_tenant.entry((&e.cluster, &e.tenant)).or_default();
+        match &e.outcome {
+            EntryOutcome::Applied => slot[0] += 1,
+            EntryOutcome::Failed(_) => slot[1] += 1,
+            EntryOutcome::Skipped(_) => slot[2] += 1,
+        }
+        slot[3] += 1;
+    }
+    let mut out = String::from("\n");
+    for ((cluster, tenant), [applied, failed, skipped, _]) in &per_tenant {
+        let state = if *failed > 0 { "FAILED" } else { "ok" };
+        out.push_str(&format!(
+            "  {tenant} ({cluster}): {state}, {applied} applied, {failed} failed, {skipped} skipped\n"
+        ));
+    }
+    for e in set.failures() {
+        if let EntryOutcome::Failed(msg) = &e.outcome {
+            out.push_str(&format!("error: {msg}\n"));
+        }
+    }
+    for e in &set.entries {
+        if let EntryOutcome::Skipped(msg) = &e.outcome {
+            out.push_str(&format!("skipped {} ({}): {msg}\n", e.id, e.tenant));
+        }
+    }
+    let (added, changed, destroyed, failed, _) = set.summary();
+    if set.succeeded() {
+        out.push_str(&format!(
+            "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "\nApply failed: {} failed; {added} added, {changed} changed, {destroyed} destroyed. Run `berth apply` again to finish what is left.\n",
+            plural(failed, "change", "changes")
+        ));
+    }
+    out
+}
