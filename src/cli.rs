@@ -65,6 +65,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the clusters match the configuration (or a saved plan).
     Apply(ApplyArgs),
+    /// Report objects changed in the clusters outside berth; exit 2 when there are some.
+    Drift(DriftArgs),
     /// Print or write the JSON Schemas of platform.toml, tenant and backups files.
     Schema(SchemaArgs),
 }
@@ -121,6 +123,20 @@ pub struct PlanArgs {
     /// Save the plan to this file, for `berth apply FILE`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `berth drift`.
+#[derive(Debug, clap::Args)]
+pub struct DriftArgs {
+    /// The config repository.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,

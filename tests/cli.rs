@@ -601,6 +601,14 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
         String::from_utf8_lossy(&kubectl.stderr)
     );
 
+    let report = berth(&["drift", r], dir.path());
+    assert_eq!(report.code, 2, "drift present: exit 2\n{}", report.stderr);
+    insta::assert_snapshot!("drift_text_after_kubectl_patch", report.stdout);
+    let json = berth(&["drift", r, "-o", "json"], dir.path());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["drifted"], 1);
+    assert_eq!(v["drift"][0]["fields"][0]["path"], "spec.replicas");
+
     let plan = berth(&["plan", r], dir.path());
     let drift = plan.stdout.split("berth will perform").next().unwrap();
     assert!(
@@ -632,4 +640,7 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
     assert_eq!(patches, 1, "only the drifted object is written");
     let after = berth(&["plan", r], dir.path());
     assert!(after.stdout.contains("No changes."), "{}", after.stdout);
+    let none = berth(&["drift", r], dir.path());
+    assert_eq!(none.code, 0, "{}", none.stdout);
+    assert!(none.stdout.contains("No drift"), "{}", none.stdout);
 }

@@ -2,6 +2,7 @@
 
 pub mod apply;
 mod common;
+pub mod drift;
 pub mod plan;
 pub mod render;
 pub mod schema;
@@ -32,5 +33,6 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Schema(args) => schema::run(&args, printer),
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
+        Command::Drift(args) => drift::run(&args, printer),
     }
 }

@@ -5,6 +5,7 @@
 //! No printer ever shows a secret: the plan holds none (`plan` masks them), and fields marked
 //! sensitive print as `(sensitive value)`.
 
+pub mod drift;
 pub mod json;
 pub mod markdown;
 pub mod text;
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::plan::{Action, Change, FieldChange, Plan, SENSITIVE_MARKER};
 
+pub use drift::{drift_json, drift_markdown, drift_text};
 pub use json::to_json;
 pub use markdown::{to_markdown, MARKDOWN_LIMIT};
 pub use text::to_text;

@@ -1,0 +1,29 @@
+//! `berth drift [DIR]`: what changed in the clusters outside berth. Exit 0 none, 2 some,
+//! 1 error (an invalid config or an unreachable cluster).
+
+use super::plan::{compute, runtime};
+use super::{CommandError, Outcome};
+use crate::cli::{DriftArgs, PlanFormat};
+use crate::output;
+use crate::printer::Printer;
+
+/// `berth drift`.
+pub fn run(args: &DriftArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    let runtime = runtime()?;
+    let Some(planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
+        return Ok(Outcome::Failure);
+    };
+    let plan = &planned.plan;
+    printer.out(&match args.output {
+        PlanFormat::Text => output::drift_text(plan),
+        PlanFormat::Json => output::drift_json(plan),
+        PlanFormat::Markdown => output::drift_markdown(plan),
+    });
+    Ok(if !plan.unreachable.is_empty() {
+        Outcome::Failure
+    } else if !plan.drift.is_empty() {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
