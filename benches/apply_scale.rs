@@ -1,0 +1,174 @@
+//! Apply at scale over HTTP: N synthetic tenants applied from empty to the in-process
+//! Kubernetes-compatible API server through a kubeconfig, then a one-tenant change.
+//!
+//! ```text
+//! cargo bench --bench apply_scale -- [--tenants N] [--concurrency C]
+//! ```
+//!
+//! Prints wall time, objects per second and requests of each phase, and the peak resident
+//! memory of the process (which includes the API server and its store: both run in it).
+//! Without `--bench` (as `cargo test --all-targets` runs it) it is a 20-tenant smoke run.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use berth::apiserver::ApiServer;
+use berth::apply::{self, ApplyOptions};
+use berth::cluster::{self, ClusterSettings};
+use berth::observe::{self, ObserveOptions};
+use berth::plan::{self, PlanOptions};
+use berth::render::{self, TemplateSet};
+use berth::spec::model::{ClusterTarget, Config};
+use berth::store::ObjectStore;
+use berth::{source, spec, synth};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: usize| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let tenants = arg("--tenants", if smoke { 20 } else { 10_000 });
+    let concurrency = arg("--concurrency", 16);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(tenants, concurrency));
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn load(repo: &std::path::Path, kubeconfig: &str) -> Config {
+    let tree = source::read_dir(repo).expect("read");
+    let mut config = spec::load_config(&tree)
+        .config
+        .expect("valid synthetic repo");
+    config
+        .clusters
+        .get_mut("local")
+        .expect("cluster local")
+        .target = ClusterTarget::Kubeconfig {
+        context: "bench".into(),
+        path: Some(kubeconfig.to_string()),
+    };
+    config
+}
+
+async fn run(tenants: usize, concurrency: usize) {
+    let server =
+        ApiServer::start_background(ObjectStore::in_memory().expect("store")).expect("api server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    synth::generate(&repo, tenants).expect("generate");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: {}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: bench\n  context:\n    cluster: b\n    user: u\ncurrent-context: bench\n",
+            server.url()
+        ),
+    )
+    .expect("kubeconfig");
+    let kubeconfig = kubeconfig.display().to_string();
+    let config = load(&repo, &kubeconfig);
+    let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
+    let mut settings = ClusterSettings::new(dir.path().join("state"));
+    settings.request_timeout = Duration::from_secs(30);
+    let backend = cluster::connect(&config.clusters["local"], &settings)
+        .await
+        .expect("connect");
+    let backends = BTreeMap::from([("local".to_string(), backend)]);
+    let mut opts = ApplyOptions::from_config(&config);
+    opts.concurrency = concurrency;
+    opts.tenant_concurrency = concurrency;
+    opts.allow_mass_deletion = true;
+
+    // Phase 1: plan and apply everything from empty.
+    server.clear_log();
+    let t0 = Instant::now();
+    let observed =
+        observe::observe(&config, &rendered, &backends, &ObserveOptions::default()).await;
+    let planned = plan::plan(
+        &config,
+        &rendered,
+        &observed,
+        &PlanOptions::from_config(&config),
+    );
+    let t1 = Instant::now();
+    let set = apply::apply(&planned, &rendered, &backends, &opts, &|_| {}).await;
+    let t2 = Instant::now();
+    assert!(set.succeeded(), "apply failed: {:?}", set.failures().next());
+    let objects = set.entries.len();
+    let log = server.request_log();
+    let patches = log.iter().filter(|r| r.method == "PATCH").count();
+    println!("tenants:                     {tenants}");
+    println!("objects:                     {objects}");
+    println!(
+        "plan from empty:             {:8.0} ms  ({} requests)",
+        (t1 - t0).as_secs_f64() * 1000.0,
+        log.len() - patches
+    );
+    println!(
+        "apply from empty:            {:8.0} ms  ({:.0} objects/s, {patches} PATCH requests, concurrency {concurrency})",
+        (t2 - t1).as_secs_f64() * 1000.0,
+        objects as f64 / (t2 - t1).as_secs_f64()
+    );
+
+    // Phase 2: one tenant changes; plan the whole repo and apply that one change.
+    let name = synth::tenant_name(tenants / 2);
+    let path = repo.join(format!("tenants/{name}.toml"));
+    let text = std::fs::read_to_string(&path).expect("tenant file");
+    std::fs::write(&path, text.replacen("cost-center", "team", 1)).expect("edit");
+    let config = load(&repo, &kubeconfig);
+    server.clear_log();
+    let t3 = Instant::now();
+    let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
+    let t4 = Instant::now();
+    let observed =
+        observe::observe(&config, &rendered, &backends, &ObserveOptions::default()).await;
+    let t5 = Instant::now();
+    let planned = plan::plan(
+        &config,
+        &rendered,
+        &observed,
+        &PlanOptions::from_config(&config),
+    );
+    let t6 = Instant::now();
+    let set = apply::apply(&planned, &rendered, &backends, &opts, &|_| {}).await;
+    let t7 = Instant::now();
+    assert!(set.succeeded());
+    let log = server.request_log();
+    let writes = log.iter().filter(|r| r.method != "GET").count();
+    println!(
+        "one-tenant change:           {:8.0} ms  (render {:.0}, observe {:.0}, diff {:.0}, apply {:.0} ms; {} changes, {} requests of which {writes} writes)",
+        (t7 - t3).as_secs_f64() * 1000.0,
+        (t4 - t3).as_secs_f64() * 1000.0,
+        (t5 - t4).as_secs_f64() * 1000.0,
+        (t6 - t5).as_secs_f64() * 1000.0,
+        (t7 - t6).as_secs_f64() * 1000.0,
+        planned.changes.len(),
+        log.len()
+    );
+    assert_eq!(
+        writes,
+        planned.changes.len(),
+        "only the changed objects are written"
+    );
+    println!(
+        "peak memory (RSS, incl. server): {:6.0} MiB",
+        peak_rss_mib()
+    );
+}
