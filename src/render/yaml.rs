@@ -17,12 +17,12 @@ struct Line<'a> {
 
 /// Parses `text`, or `None` when it uses YAML this parser does not handle.
 pub fn parse_fast(text: &str) -> Option<Value> {
+    if text.contains('\t') {
+        return None;
+    }
     let mut lines = Vec::with_capacity(64);
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if raw.contains('\t') {
-            return None;
-        }
         let trimmed = raw.trim_start_matches(' ');
         lines.push(Line {
             indent: raw.len() - trimmed.len(),
@@ -136,9 +136,10 @@ impl<'a> Parser<'a> {
             }
             let (key, rest) = split_key(line.text)?;
             let key = key_text(key)?;
-            if map.contains_key(&key) {
+            // One hash per key: duplicate keys are left to the full parser.
+            let serde_json::map::Entry::Vacant(slot) = map.entry(key) else {
                 return None;
-            }
+            };
             self.pos += 1;
             let rest = strip_comment(rest)?;
             let value = if rest.is_empty() {
@@ -157,7 +158,7 @@ impl<'a> Parser<'a> {
             } else {
                 self.scalar_or_block(rest, indent)?
             };
-            map.insert(key, value);
+            slot.insert(value);
         }
         Some(Value::Object(map))
     }
@@ -229,12 +230,10 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
         }
         return Some((&text[..end], rest.trim_start_matches(' ')));
     }
-    let i = text
-        .find(": ")
-        .or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
+    let i = find_pair(text, b':', b' ').or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
     let key = &text[..i];
     if key.is_empty()
-        || key.contains(" #")
+        || find_pair(key, b' ', b'#').is_some()
         || key.starts_with(['#', '{', '[', '&', '*', '!', '?', '|', '>', '%', '@', '`'])
     {
         return None;
@@ -287,7 +286,7 @@ fn strip_comment(text: &str) -> Option<&str> {
             None
         };
     }
-    match text.find(" #") {
+    match find_pair(text, b' ', b'#') {
         Some(i) => Some(text[..i].trim_end_matches(' ')),
         None => Some(text),
     }
@@ -316,8 +315,26 @@ fn scalar(text: &str) -> Option<Value> {
     }
 }
 
+/// Byte index of the first `a` immediately followed by `b` (both ASCII).
+///
+/// For the short lines of rendered YAML a plain byte scan beats the general substring search.
+fn find_pair(text: &str, a: u8, b: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == a && bytes[i + 1] == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 fn plain(text: &str) -> Option<Value> {
-    if text.contains(": ") || text.ends_with(':') || text.contains(" #") {
+    if text.ends_with(':')
+        || find_pair(text, b':', b' ').is_some()
+        || find_pair(text, b' ', b'#').is_some()
+    {
         return None;
     }
     if text.starts_with("- ") || text == "-" || text.starts_with("? ") {
@@ -329,12 +346,13 @@ fn plain(text: &str) -> Option<Value> {
         "null" | "~" => return Some(Value::Null),
         _ => {}
     }
-    let lower = text.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) {
-        return None; // case variants and YAML 1.1 words: let the full parser decide
+    // Case variants and YAML 1.1 words: let the full parser decide.
+    if text.len() <= 5
+        && ["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(text))
+    {
+        return None;
     }
     let bytes = text.as_bytes();
     let numeric_start =
@@ -351,7 +369,11 @@ fn plain(text: &str) -> Option<Value> {
                 .map(|n| Value::Number(Number::from(n)));
         }
         // Floats, octal, hex, binary and other numeric spellings: the full parser decides.
-        let cleaned = digits.replace('_', "");
+        let cleaned: std::borrow::Cow<'_, str> = if digits.contains('_') {
+            digits.replace('_', "").into()
+        } else {
+            digits.into()
+        };
         let prefixed = ["0x", "0o", "0b", "0X", "0O", "0B"]
             .iter()
             .any(|p| cleaned.starts_with(p));
@@ -359,9 +381,8 @@ fn plain(text: &str) -> Option<Value> {
             return None;
         }
     }
-    if lower.contains("inf") && lower.trim_start_matches(['-', '+', '.']).starts_with("inf")
-        || lower.trim_start_matches(['-', '+', '.']).starts_with("nan")
-    {
+    let unsigned = text.trim_start_matches(['-', '+', '.']).as_bytes().get(..3);
+    if unsigned.is_some_and(|w| w.eq_ignore_ascii_case(b"inf") || w.eq_ignore_ascii_case(b"nan")) {
         return None;
     }
     Some(Value::String(text.to_string()))
