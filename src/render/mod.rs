@@ -203,16 +203,34 @@ pub fn render(config: &Config, templates: &TemplateSet) -> Result<Rendered, Vec<
         .map(|tenant| render_tenant_with(config, tenant, templates, &platform))
         .collect();
     let mut errors = Vec::new();
-    let mut objects = Vec::with_capacity(config.tenants.len() * 12);
+    let mut groups = Vec::with_capacity(results.len());
     for result in results {
         match result {
-            Ok(mut objs) => objects.append(&mut objs),
+            Ok(objs) => groups.push(objs),
             Err(mut errs) => errors.append(&mut errs),
         }
     }
+    // The final order is by cluster and tenant, then each tenant's own order, which its
+    // objects already have: order the tenants and concatenate, rather than sorting every
+    // object. Two non-empty groups with the same cluster and tenant would interleave; then
+    // sort everything.
+    let group_key =
+        |g: &Vec<DesiredObject>| g.first().map(|o| (o.cluster.clone(), o.tenant.clone()));
+    groups.sort_by_cached_key(group_key);
+    let interleaved = groups.windows(2).any(|w| {
+        matches!((w[0].first(), w[1].first()), (Some(a), Some(b)) if a.cluster == b.cluster && a.tenant == b.tenant)
+    });
+    let mut objects = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    for mut objs in groups {
+        objects.append(&mut objs);
+    }
     // Across tenants: two tenants must not render the same object (e.g. a shared namespace).
-    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::with_capacity(objects.len());
-    for obj in &objects {
+    // Every object of a tenant is its namespace or lives in it (`finish_object` sees to that),
+    // so objects of different tenants can only collide when the tenants share a namespace on
+    // a cluster; only then look at every object.
+    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::new();
+    let may_collide = tenants_share_a_namespace(config);
+    for obj in objects.iter().filter(|_| may_collide) {
         let key = (
             obj.cluster.as_str(),
             obj.id.kind.as_str(),
@@ -234,12 +252,23 @@ pub fn render(config: &Config, templates: &TemplateSet) -> Result<Rendered, Vec<
         errors.dedup();
         return Err(errors);
     }
-    objects.par_sort_unstable_by(|a, b| {
-        (&a.cluster, &a.tenant)
-            .cmp(&(&b.cluster, &b.tenant))
-            .then_with(|| object_order(a, b))
-    });
+    if interleaved {
+        objects.par_sort_unstable_by(|a, b| {
+            (&a.cluster, &a.tenant)
+                .cmp(&(&b.cluster, &b.tenant))
+                .then_with(|| object_order(a, b))
+        });
+    }
     Ok(Rendered { objects })
+}
+
+/// Whether two tenants have the same namespace on the same cluster.
+fn tenants_share_a_namespace(config: &Config) -> bool {
+    let mut seen = HashSet::with_capacity(config.tenants.len());
+    config
+        .tenants
+        .iter()
+        .any(|t| !seen.insert((t.cluster.as_str(), t.namespace.as_str())))
 }
 
 /// Renders one tenant: its objects sorted by apply wave, kind, namespace, name.
