@@ -35,7 +35,9 @@ use std::fmt;
 use minijinja::value::{Serde, Value};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
+
+use yaml::Node;
 
 use crate::object::{
     wave, ObjectRef, DELETION_PROTECTION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
@@ -73,7 +75,13 @@ pub struct Manifest(Box<str>);
 impl Manifest {
     /// The compact JSON of a value.
     pub fn from_value(value: &Json) -> Manifest {
-        Manifest(value.to_string().into_boxed_str())
+        // `serde_json::to_string` writes into a byte buffer; `Display` goes through
+        // `fmt::Write`, which is markedly slower. Same compact text.
+        Manifest(
+            serde_json::to_string(value)
+                .unwrap_or_else(|_| value.to_string())
+                .into_boxed_str(),
+        )
     }
 
     /// The compact JSON text.
@@ -195,16 +203,34 @@ pub fn render(config: &Config, templates: &TemplateSet) -> Result<Rendered, Vec<
         .map(|tenant| render_tenant_with(config, tenant, templates, &platform))
         .collect();
     let mut errors = Vec::new();
-    let mut objects = Vec::with_capacity(config.tenants.len() * 12);
+    let mut groups = Vec::with_capacity(results.len());
     for result in results {
         match result {
-            Ok(mut objs) => objects.append(&mut objs),
+            Ok(objs) => groups.push(objs),
             Err(mut errs) => errors.append(&mut errs),
         }
     }
+    // The final order is by cluster and tenant, then each tenant's own order, which its
+    // objects already have: order the tenants and concatenate, rather than sorting every
+    // object. Two non-empty groups with the same cluster and tenant would interleave; then
+    // sort everything.
+    let group_key =
+        |g: &Vec<DesiredObject>| g.first().map(|o| (o.cluster.clone(), o.tenant.clone()));
+    groups.sort_by_cached_key(group_key);
+    let interleaved = groups.windows(2).any(|w| {
+        matches!((w[0].first(), w[1].first()), (Some(a), Some(b)) if a.cluster == b.cluster && a.tenant == b.tenant)
+    });
+    let mut objects = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    for mut objs in groups {
+        objects.append(&mut objs);
+    }
     // Across tenants: two tenants must not render the same object (e.g. a shared namespace).
-    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::with_capacity(objects.len());
-    for obj in &objects {
+    // Every object of a tenant is its namespace or lives in it (`finish_object` sees to that),
+    // so objects of different tenants can only collide when the tenants share a namespace on
+    // a cluster; only then look at every object.
+    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::new();
+    let may_collide = tenants_share_a_namespace(config);
+    for obj in objects.iter().filter(|_| may_collide) {
         let key = (
             obj.cluster.as_str(),
             obj.id.kind.as_str(),
@@ -226,12 +252,23 @@ pub fn render(config: &Config, templates: &TemplateSet) -> Result<Rendered, Vec<
         errors.dedup();
         return Err(errors);
     }
-    objects.par_sort_unstable_by(|a, b| {
-        (&a.cluster, &a.tenant)
-            .cmp(&(&b.cluster, &b.tenant))
-            .then_with(|| object_order(a, b))
-    });
+    if interleaved {
+        objects.par_sort_unstable_by(|a, b| {
+            (&a.cluster, &a.tenant)
+                .cmp(&(&b.cluster, &b.tenant))
+                .then_with(|| object_order(a, b))
+        });
+    }
     Ok(Rendered { objects })
+}
+
+/// Whether two tenants have the same namespace on the same cluster.
+fn tenants_share_a_namespace(config: &Config) -> bool {
+    let mut seen = HashSet::with_capacity(config.tenants.len());
+    config
+        .tenants
+        .iter()
+        .any(|t| !seen.insert((t.cluster.as_str(), t.namespace.as_str())))
 }
 
 /// Renders one tenant: its objects sorted by apply wave, kind, namespace, name.
@@ -442,7 +479,7 @@ pub fn builtin_fallbacks() -> Vec<&'static str> {
 
 /// Parses one document; `None` for an empty one. Errors carry the 1-based line inside the
 /// document where known.
-fn parse_document(text: &str) -> Result<Option<Json>, (Option<usize>, String)> {
+fn parse_document(text: &str) -> Result<Option<Node<'_>>, (Option<usize>, String)> {
     let content = text.trim_start();
     if content.is_empty() {
         return Ok(None);
@@ -450,24 +487,31 @@ fn parse_document(text: &str) -> Result<Option<Json>, (Option<usize>, String)> {
     // Fast path: a template may emit JSON, which is YAML too and much faster to parse.
     if content.starts_with('{') {
         if let Ok(v) = serde_json::from_str::<Json>(content) {
-            return Ok(Some(v));
+            return Ok(Some(Node::from_json(v)));
         }
     }
     // Fast path for the block YAML templates usually produce; exact or nothing.
-    if let Some(v) = yaml::parse_fast(text) {
+    if let Some(v) = yaml::parse_fast_node(text) {
         // Debug builds (and so every test) check the fast path against the full parser.
         #[cfg(debug_assertions)]
         if let Ok(full) = serde_norway::from_str::<Json>(text) {
+            let fast = v.to_json();
             assert_eq!(
-                v, full,
+                fast, full,
+                "fast YAML parser disagrees with serde_norway on:\n{text}"
+            );
+            // Key order matters for the manifest text, which map equality ignores.
+            assert_eq!(
+                v.json_text(),
+                full.to_string(),
                 "fast YAML parser disagrees with serde_norway on:\n{text}"
             );
         }
-        return Ok((!v.is_null()).then_some(v));
+        return Ok((v != Node::Null).then_some(v));
     }
     match serde_norway::from_str::<Json>(text) {
         Ok(Json::Null) => Ok(None),
-        Ok(v) => Ok(Some(v)),
+        Ok(v) => Ok(Some(Node::from_json(v))),
         Err(e) => {
             let line = e.location().map(|l| l.line());
             Err((line, e.to_string()))
@@ -499,29 +543,29 @@ const CLUSTER_SCOPED: &[&str] = &[
 fn finish_object(
     config: &Config,
     tenant: &Tenant,
-    manifest: Json,
+    manifest: Node<'_>,
     run: &Run<'_>,
 ) -> Result<DesiredObject, RenderError> {
-    let Json::Object(mut root) = manifest else {
+    let Node::Map(mut root) = manifest else {
         return Err(RenderError::new(
             "a rendered document is not a mapping (expected a Kubernetes object)",
         ));
     };
-    let api_version = match root.get("apiVersion") {
-        Some(Json::String(s)) if !s.is_empty() => s.clone(),
+    let api_version = match yaml::entry_mut(&mut root, "apiVersion") {
+        Some(Node::Str(s)) if !s.is_empty() => s.to_string(),
         _ => return Err(RenderError::new("a rendered object has no `apiVersion`")),
     };
-    let kind = match root.get("kind") {
-        Some(Json::String(s)) if !s.is_empty() => s.clone(),
+    let kind = match yaml::entry_mut(&mut root, "kind") {
+        Some(Node::Str(s)) if !s.is_empty() => s.to_string(),
         _ => return Err(RenderError::new("a rendered object has no `kind`")),
     };
-    let Some(Json::Object(metadata)) = root.get_mut("metadata") else {
+    let Some(Node::Map(metadata)) = yaml::entry_mut(&mut root, "metadata") else {
         return Err(RenderError::new(format!(
             "a rendered {kind} has no `metadata` mapping"
         )));
     };
-    let name = match metadata.get("name") {
-        Some(Json::String(s)) if !s.is_empty() => s.clone(),
+    let name = match yaml::entry_mut(metadata, "name") {
+        Some(Node::Str(s)) if !s.is_empty() => s.to_string(),
         _ => {
             return Err(RenderError::new(format!(
                 "a rendered {kind} has no `metadata.name`"
@@ -530,7 +574,7 @@ fn finish_object(
     };
 
     let namespace = if kind == "Namespace" {
-        if metadata.contains_key("namespace") {
+        if yaml::entry_mut(metadata, "namespace").is_some() {
             return Err(RenderError::new(format!(
                 "Namespace/{name} must not have `metadata.namespace`"
             )));
@@ -552,17 +596,21 @@ fn finish_object(
         err.help = Some("the only cluster-scoped object a tenant owns is its Namespace".into());
         return Err(err);
     } else {
-        match metadata.get("namespace") {
-            None | Some(Json::Null) => {
-                metadata.insert("namespace".into(), Json::String(tenant.namespace.clone()));
+        match yaml::entry_mut(metadata, "namespace") {
+            None | Some(Node::Null) => {
+                yaml::set(
+                    metadata,
+                    "namespace".into(),
+                    Node::Str(tenant.namespace.as_str().into()),
+                );
                 Some(tenant.namespace.clone())
             }
-            Some(Json::String(ns)) if *ns == tenant.namespace => Some(ns.clone()),
+            Some(Node::Str(ns)) if *ns == tenant.namespace => Some(ns.to_string()),
             Some(other) => {
-                let shown = other
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or(other.to_string());
+                let shown = match other {
+                    Node::Str(s) => s.to_string(),
+                    other => other.json_text(),
+                };
                 let mut err = RenderError::new(format!(
                     "{kind}/{name} is in namespace `{shown}`, not the tenant's namespace `{}`",
                     tenant.namespace
@@ -582,28 +630,35 @@ fn finish_object(
         RenderError::new(format!("{kind}/{name}: `metadata.labels` is not a mapping"))
     })?;
     for (k, v) in config.common_labels.iter().chain(tenant.labels.iter()) {
-        labels.insert(k.clone(), Json::String(v.clone()));
+        yaml::set(labels, k.as_str().into(), Node::Str(v.as_str().into()));
     }
-    labels.insert(
+    yaml::set(
+        labels,
         MANAGED_BY_LABEL.into(),
-        Json::String(MANAGED_BY_VALUE.into()),
+        Node::Str(MANAGED_BY_VALUE.into()),
     );
-    labels.insert(TENANT_LABEL.into(), Json::String(tenant.name.clone()));
+    yaml::set(
+        labels,
+        TENANT_LABEL.into(),
+        Node::Str(tenant.name.as_str().into()),
+    );
     let annotations = object_entry(metadata, "annotations").map_err(|()| {
         RenderError::new(format!(
             "{kind}/{name}: `metadata.annotations` is not a mapping"
         ))
     })?;
-    annotations.insert(
+    yaml::set(
+        annotations,
         SOURCE_ANNOTATION.into(),
-        Json::String(run.source_file.clone()),
+        Node::Str(run.source_file.as_str().into()),
     );
     // The tenant's deletion protection travels with its namespace, so that a later plan knows
     // what was last applied even after the tenant file is gone.
     if kind == "Namespace" {
-        annotations.insert(
+        yaml::set(
+            annotations,
             DELETION_PROTECTION_ANNOTATION.into(),
-            Json::String(tenant.deletion_protection.to_string()),
+            Node::Str(tenant.deletion_protection.to_string().into()),
         );
     }
 
@@ -618,23 +673,30 @@ fn finish_object(
         cluster: tenant.cluster.clone(),
         source_file: run.source_file.clone(),
         template: run.info.name.to_string(),
-        manifest: Manifest::from_value(&Json::Object(root)),
+        manifest: Manifest(Node::Map(root).json_text().into_boxed_str()),
     })
 }
 
+type Entries<'a> = Vec<(std::borrow::Cow<'a, str>, Node<'a>)>;
+
 /// The mapping under `key`, created when missing or null.
-fn object_entry<'a>(
-    map: &'a mut Map<String, Json>,
-    key: &str,
-) -> Result<&'a mut Map<String, Json>, ()> {
-    let entry = map
-        .entry(key.to_string())
-        .or_insert_with(|| Json::Object(Map::new()));
-    if entry.is_null() {
-        *entry = Json::Object(Map::new());
+fn object_entry<'m, 'a>(
+    map: &'m mut Entries<'a>,
+    key: &'static str,
+) -> Result<&'m mut Entries<'a>, ()> {
+    let i = match map.iter().position(|(k, _)| k == key) {
+        Some(i) => i,
+        None => {
+            map.push((key.into(), Node::Map(Vec::new())));
+            map.len() - 1
+        }
+    };
+    let entry = &mut map[i].1;
+    if *entry == Node::Null {
+        *entry = Node::Map(Vec::new());
     }
     match entry {
-        Json::Object(m) => Ok(m),
+        Node::Map(m) => Ok(m),
         _ => Err(()),
     }
 }

@@ -8,7 +8,119 @@
 //! full YAML parser, so the result is always the same as the full parser's; a test checks
 //! that on every rendered object.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value};
+
+/// A parsed YAML node. Scalars borrow from the rendered text where they can; mappings keep
+/// their keys in document order. Cheaper to build, edit and write out as JSON than a
+/// `serde_json::Value` (no per-mapping hash table, no copy of unescaped strings).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node<'a> {
+    Null,
+    Bool(bool),
+    Num(Number),
+    Str(Cow<'a, str>),
+    Seq(Vec<Node<'a>>),
+    /// Entries in document order, keys unique.
+    Map(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// The node of a JSON value (for documents the fast parser does not handle).
+    pub fn from_json(value: Value) -> Node<'a> {
+        match value {
+            Value::Null => Node::Null,
+            Value::Bool(b) => Node::Bool(b),
+            Value::Number(n) => Node::Num(n),
+            Value::String(s) => Node::Str(Cow::Owned(s)),
+            Value::Array(items) => Node::Seq(items.into_iter().map(Node::from_json).collect()),
+            Value::Object(map) => Node::Map(
+                map.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Node::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The equivalent JSON value.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Num(n) => Value::Number(n.clone()),
+            Node::Str(s) => Value::String(s.to_string()),
+            Node::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Node::Map(entries) => {
+                let mut map = Map::new();
+                for (k, v) in entries {
+                    map.insert(k.to_string(), v.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// Appends the node as compact JSON, byte for byte what `serde_json` writes for
+    /// [`Node::to_json`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Null => out.extend_from_slice(b"null"),
+            Node::Bool(true) => out.extend_from_slice(b"true"),
+            Node::Bool(false) => out.extend_from_slice(b"false"),
+            // Writing into a Vec cannot fail.
+            Node::Num(n) => serde_json::to_writer(&mut *out, n).unwrap_or(()),
+            Node::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()).unwrap_or(()),
+            Node::Seq(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+            Node::Map(entries) => {
+                out.push(b'{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k.as_ref()).unwrap_or(());
+                    out.push(b':');
+                    v.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// The compact JSON text of the node.
+    pub fn json_text(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out);
+        // Only valid UTF-8 is ever written.
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The value under `key` in mapping entries, mutable.
+pub fn entry_mut<'m, 'a>(
+    entries: &'m mut [(Cow<'a, str>, Node<'a>)],
+    key: &str,
+) -> Option<&'m mut Node<'a>> {
+    entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// Sets `key` in mapping entries: replaces the value in place when present (keeping the key's
+/// position, like `serde_json::Map::insert`), appends otherwise.
+pub fn set<'a>(entries: &mut Vec<(Cow<'a, str>, Node<'a>)>, key: Cow<'a, str>, value: Node<'a>) {
+    match entry_mut(entries, &key) {
+        Some(slot) => *slot = value,
+        None => entries.push((key, value)),
+    }
+}
 
 struct Line<'a> {
     indent: usize,
@@ -16,13 +128,19 @@ struct Line<'a> {
 }
 
 /// Parses `text`, or `None` when it uses YAML this parser does not handle.
+#[cfg(any(test, debug_assertions))]
 pub fn parse_fast(text: &str) -> Option<Value> {
+    parse_fast_node(text).map(|n| n.to_json())
+}
+
+/// Parses `text` into a [`Node`], or `None` when it uses YAML this parser does not handle.
+pub fn parse_fast_node(text: &str) -> Option<Node<'_>> {
+    if text.contains('\t') {
+        return None;
+    }
     let mut lines = Vec::with_capacity(64);
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if raw.contains('\t') {
-            return None;
-        }
         let trimmed = raw.trim_start_matches(' ');
         lines.push(Line {
             indent: raw.len() - trimmed.len(),
@@ -32,7 +150,7 @@ pub fn parse_fast(text: &str) -> Option<Value> {
     let mut p = Parser { lines, pos: 0 };
     p.skip_blank();
     if p.pos >= p.lines.len() {
-        return Some(Value::Null);
+        return Some(Node::Null);
     }
     let indent = p.lines[p.pos].indent;
     let v = p.block(indent)?;
@@ -57,7 +175,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A block node whose first line is at `indent`.
-    fn block(&mut self, indent: usize) -> Option<Value> {
+    fn block(&mut self, indent: usize) -> Option<Node<'a>> {
         self.skip_blank();
         let line = self.lines.get(self.pos)?;
         if line.indent != indent {
@@ -70,7 +188,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn sequence(&mut self, indent: usize) -> Option<Value> {
+    fn sequence(&mut self, indent: usize) -> Option<Node<'a>> {
         let mut items = Vec::new();
         loop {
             self.skip_blank();
@@ -86,20 +204,21 @@ impl<'a> Parser<'a> {
                 }
                 return None;
             }
-            let rest = line.text[1..].trim_start_matches(' ');
+            let text: &'a str = line.text;
+            let rest = text[1..].trim_start_matches(' ');
             if rest.is_empty() || rest.starts_with('#') {
                 self.pos += 1;
                 self.skip_blank();
                 let child = self.lines.get(self.pos)?.indent;
                 if child <= indent {
-                    items.push(Value::Null);
+                    items.push(Node::Null);
                     continue;
                 }
                 items.push(self.block(child)?);
                 continue;
             }
             // `- key: value` starts a mapping whose keys are at the column of `key`.
-            let column = indent + (line.text.len() - rest.len());
+            let column = indent + (text.len() - rest.len());
             if rest.starts_with("- ") || rest == "-" {
                 return None; // nested inline sequences
             }
@@ -115,11 +234,11 @@ impl<'a> Parser<'a> {
                 items.push(self.scalar_or_block(rest, indent)?);
             }
         }
-        Some(Value::Array(items))
+        Some(Node::Seq(items))
     }
 
-    fn mapping(&mut self, indent: usize) -> Option<Value> {
-        let mut map = Map::new();
+    fn mapping(&mut self, indent: usize) -> Option<Node<'a>> {
+        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
         loop {
             self.skip_blank();
             let Some(line) = self.lines.get(self.pos) else {
@@ -134,9 +253,11 @@ impl<'a> Parser<'a> {
             if line.text == "-" || line.text.starts_with("- ") {
                 return None;
             }
-            let (key, rest) = split_key(line.text)?;
+            let text: &'a str = line.text;
+            let (key, rest) = split_key(text)?;
             let key = key_text(key)?;
-            if map.contains_key(&key) {
+            // Duplicate keys are left to the full parser.
+            if entries.iter().any(|(k, _)| *k == key) {
                 return None;
             }
             self.pos += 1;
@@ -152,21 +273,23 @@ impl<'a> Parser<'a> {
                     {
                         self.sequence(indent)?
                     }
-                    _ => Value::Null,
+                    _ => Node::Null,
                 }
             } else {
                 self.scalar_or_block(rest, indent)?
             };
-            map.insert(key, value);
+            entries.push((key, value));
         }
-        Some(Value::Object(map))
+        Some(Node::Map(entries))
     }
 
     /// A value written after `key: ` or `- `: a scalar, or a literal block.
-    fn scalar_or_block(&mut self, text: &str, parent: usize) -> Option<Value> {
+    fn scalar_or_block(&mut self, text: &'a str, parent: usize) -> Option<Node<'a>> {
         let text = strip_comment(text)?;
         match text {
-            "|" | "|-" => self.literal(parent, text == "|").map(Value::String),
+            "|" | "|-" => self
+                .literal(parent, text == "|")
+                .map(|s| Node::Str(Cow::Owned(s))),
             _ => scalar(text),
         }
     }
@@ -229,12 +352,10 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
         }
         return Some((&text[..end], rest.trim_start_matches(' ')));
     }
-    let i = text
-        .find(": ")
-        .or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
+    let i = find_pair(text, b':', b' ').or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
     let key = &text[..i];
     if key.is_empty()
-        || key.contains(" #")
+        || find_pair(key, b' ', b'#').is_some()
         || key.starts_with(['#', '{', '[', '&', '*', '!', '?', '|', '>', '%', '@', '`'])
     {
         return None;
@@ -264,9 +385,9 @@ fn quoted_end(text: &str, q: char) -> Option<usize> {
     None
 }
 
-fn key_text(key: &str) -> Option<String> {
+fn key_text(key: &str) -> Option<Cow<'_, str>> {
     match scalar(key)? {
-        Value::String(s) => Some(s),
+        Node::Str(s) => Some(s),
         _ if key.starts_with(['"', '\'']) => None,
         // Plain keys that would resolve to numbers or booleans: leave them to the full parser.
         _ => None,
@@ -287,54 +408,78 @@ fn strip_comment(text: &str) -> Option<&str> {
             None
         };
     }
-    match text.find(" #") {
+    match find_pair(text, b' ', b'#') {
         Some(i) => Some(text[..i].trim_end_matches(' ')),
         None => Some(text),
     }
 }
 
 /// A scalar on one line: quoted, `{}`, `[]`, or plain with an obvious type.
-fn scalar(text: &str) -> Option<Value> {
+fn scalar(text: &str) -> Option<Node<'_>> {
     let first = text.chars().next()?;
     match first {
         '"' => {
             if quoted_end(text, '"')? != text.len() {
                 return None;
             }
-            double_quoted(&text[1..text.len() - 1]).map(Value::String)
+            double_quoted(&text[1..text.len() - 1]).map(Node::Str)
         }
         '\'' => {
             if quoted_end(text, '\'')? != text.len() {
                 return None;
             }
-            Some(Value::String(text[1..text.len() - 1].replace("''", "'")))
+            let inner = &text[1..text.len() - 1];
+            Some(Node::Str(if inner.contains("''") {
+                Cow::Owned(inner.replace("''", "'"))
+            } else {
+                Cow::Borrowed(inner)
+            }))
         }
-        '{' if text == "{}" => Some(Value::Object(Map::new())),
-        '[' if text == "[]" => Some(Value::Array(Vec::new())),
+        '{' if text == "{}" => Some(Node::Map(Vec::new())),
+        '[' if text == "[]" => Some(Node::Seq(Vec::new())),
         '{' | '[' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | '#' | ',' | ']' | '}' => None,
         _ => plain(text),
     }
 }
 
-fn plain(text: &str) -> Option<Value> {
-    if text.contains(": ") || text.ends_with(':') || text.contains(" #") {
+/// Byte index of the first `a` immediately followed by `b` (both ASCII).
+///
+/// For the short lines of rendered YAML a plain byte scan beats the general substring search.
+fn find_pair(text: &str, a: u8, b: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == a && bytes[i + 1] == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn plain(text: &str) -> Option<Node<'_>> {
+    if text.ends_with(':')
+        || find_pair(text, b':', b' ').is_some()
+        || find_pair(text, b' ', b'#').is_some()
+    {
         return None;
     }
     if text.starts_with("- ") || text == "-" || text.starts_with("? ") {
         return None;
     }
     match text {
-        "true" => return Some(Value::Bool(true)),
-        "false" => return Some(Value::Bool(false)),
-        "null" | "~" => return Some(Value::Null),
+        "true" => return Some(Node::Bool(true)),
+        "false" => return Some(Node::Bool(false)),
+        "null" | "~" => return Some(Node::Null),
         _ => {}
     }
-    let lower = text.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) {
-        return None; // case variants and YAML 1.1 words: let the full parser decide
+    // Case variants and YAML 1.1 words: let the full parser decide.
+    if text.len() <= 5
+        && ["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(text))
+    {
+        return None;
     }
     let bytes = text.as_bytes();
     let numeric_start =
@@ -345,13 +490,14 @@ fn plain(text: &str) -> Option<Value> {
             && digits.bytes().all(|b| b.is_ascii_digit())
             && (digits == "0" || !digits.starts_with('0'))
         {
-            return text
-                .parse::<i64>()
-                .ok()
-                .map(|n| Value::Number(Number::from(n)));
+            return text.parse::<i64>().ok().map(|n| Node::Num(Number::from(n)));
         }
         // Floats, octal, hex, binary and other numeric spellings: the full parser decides.
-        let cleaned = digits.replace('_', "");
+        let cleaned: std::borrow::Cow<'_, str> = if digits.contains('_') {
+            digits.replace('_', "").into()
+        } else {
+            digits.into()
+        };
         let prefixed = ["0x", "0o", "0b", "0X", "0O", "0B"]
             .iter()
             .any(|p| cleaned.starts_with(p));
@@ -359,17 +505,16 @@ fn plain(text: &str) -> Option<Value> {
             return None;
         }
     }
-    if lower.contains("inf") && lower.trim_start_matches(['-', '+', '.']).starts_with("inf")
-        || lower.trim_start_matches(['-', '+', '.']).starts_with("nan")
-    {
+    let unsigned = text.trim_start_matches(['-', '+', '.']).as_bytes().get(..3);
+    if unsigned.is_some_and(|w| w.eq_ignore_ascii_case(b"inf") || w.eq_ignore_ascii_case(b"nan")) {
         return None;
     }
-    Some(Value::String(text.to_string()))
+    Some(Node::Str(Cow::Borrowed(text)))
 }
 
-fn double_quoted(inner: &str) -> Option<String> {
+fn double_quoted(inner: &str) -> Option<Cow<'_, str>> {
     if !inner.contains('\\') {
-        return Some(inner.to_string());
+        return Some(Cow::Borrowed(inner));
     }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
@@ -394,7 +539,7 @@ fn double_quoted(inner: &str) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Parsing one TOML file into a typed value, reporting every structural problem at once.
 //!
 //! 1. The file is parsed into a tree that keeps the span of every key and value.
-//! 2. The tree becomes JSON plus a [`SpanIndex`] from key paths (`members[2].role`) to spans.
+//! 2. The tree becomes JSON. A [`SpanIndex`] from key paths (`members[2].role`) to spans is
+//!    built from the text when a diagnostic first asks for one (most files never need it).
 //! 3. The JSON is checked against the JSON Schema generated from the Rust type, collecting
 //!    every unknown key, wrong type, missing key and bad enum value.
 //! 4. Only a structurally valid file is deserialized into its type.
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -27,15 +29,44 @@ pub struct Spans {
 }
 
 /// Key path -> spans, for pointing diagnostics at the right place.
+///
+/// Built on first use by parsing the file's text again: only files with diagnostics need
+/// spans, and a map with a String per key path for every file is costly.
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
-    map: HashMap<String, Spans>,
+    text: Arc<str>,
+    map: OnceLock<HashMap<String, Spans>>,
 }
 
 impl SpanIndex {
+    /// The index of a file's text (valid TOML; built lazily).
+    fn of(text: Arc<str>) -> SpanIndex {
+        SpanIndex {
+            text,
+            map: OnceLock::new(),
+        }
+    }
+
+    fn map(&self) -> &HashMap<String, Spans> {
+        self.map.get_or_init(|| {
+            let mut map = HashMap::new();
+            if let Ok(table) = DeTable::parse(&self.text) {
+                map.insert(
+                    String::new(),
+                    Spans {
+                        key: None,
+                        value: table.span(),
+                    },
+                );
+                table_spans(table.get_ref(), "", &mut map);
+            }
+            map
+        })
+    }
+
     /// Spans of a path (`database.replicas`, `members[0].role`); `""` is the whole file.
     pub fn get(&self, path: &str) -> Option<&Spans> {
-        self.map.get(path)
+        self.map().get(path)
     }
 
     /// The span of the value at `path`, or of the closest ancestor that exists.
@@ -55,7 +86,7 @@ impl SpanIndex {
             if p.is_empty() {
                 return None;
             }
-            if let Some(s) = self.map.get(p) {
+            if let Some(s) = self.map().get(p) {
                 return Some(s);
             }
             p = parent(p);
@@ -152,15 +183,8 @@ pub fn load<T: DeserializeOwned + JsonSchema + 'static>(
             return None;
         }
     };
-    let mut spans = SpanIndex::default();
-    spans.map.insert(
-        String::new(),
-        Spans {
-            key: None,
-            value: table.span(),
-        },
-    );
-    let mut json = table_to_json(table.get_ref(), "", &mut spans);
+    let spans = SpanIndex::of(file.text.clone());
+    let mut json = table_to_json(table.get_ref());
     let schema = schema_of::<T>();
     let mut checker = Checker {
         root: schema,
@@ -276,25 +300,51 @@ fn syntax_help(message: &str, text: &str, span: &Range<usize>) -> Option<String>
     None
 }
 
-fn table_to_json(table: &DeTable<'_>, path: &str, spans: &mut SpanIndex) -> Value {
-    let mut map = Map::with_capacity(table.len());
+/// Records the spans of every key and array element under `path`.
+fn table_spans(table: &DeTable<'_>, path: &str, spans: &mut HashMap<String, Spans>) {
     for (k, v) in table.iter() {
-        let key: &str = k.get_ref();
-        let p = child(path, key);
-        spans.map.insert(
+        let p = child(path, k.get_ref());
+        spans.insert(
             p.clone(),
             Spans {
                 key: Some(k.span()),
                 value: v.span(),
             },
         );
-        let value = value_to_json(v.get_ref(), &p, spans);
-        map.insert(key.to_string(), value);
+        value_spans(v.get_ref(), &p, spans);
+    }
+}
+
+fn value_spans(v: &DeValue<'_>, path: &str, spans: &mut HashMap<String, Spans>) {
+    match v {
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = index(path, i);
+                spans.insert(
+                    p.clone(),
+                    Spans {
+                        key: None,
+                        value: item.span(),
+                    },
+                );
+                value_spans(item.get_ref(), &p, spans);
+            }
+        }
+        DeValue::Table(t) => table_spans(t, path, spans),
+        _ => {}
+    }
+}
+
+fn table_to_json(table: &DeTable<'_>) -> Value {
+    let mut map = Map::with_capacity(table.len());
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        map.insert(key.to_string(), value_to_json(v.get_ref()));
     }
     Value::Object(map)
 }
 
-fn value_to_json(v: &DeValue<'_>, path: &str, spans: &mut SpanIndex) -> Value {
+fn value_to_json(v: &DeValue<'_>) -> Value {
     match v {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => {
@@ -315,24 +365,10 @@ fn value_to_json(v: &DeValue<'_>, path: &str, spans: &mut SpanIndex) -> Value {
         }
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
-        DeValue::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let p = index(path, i);
-                    spans.map.insert(
-                        p.clone(),
-                        Spans {
-                            key: None,
-                            value: item.span(),
-                        },
-                    );
-                    value_to_json(item.get_ref(), &p, spans)
-                })
-                .collect(),
-        ),
-        DeValue::Table(t) => table_to_json(t, path, spans),
+        DeValue::Array(items) => {
+            Value::Array(items.iter().map(|i| value_to_json(i.get_ref())).collect())
+        }
+        DeValue::Table(t) => table_to_json(t),
     }
 }
 
@@ -432,10 +468,14 @@ impl<'a> Checker<'a> {
                 }
                 // Several structural alternatives: accept the first that fits.
                 for alt in &alts {
+                    // Only whether the probe finds problems matters, not where they are:
+                    // no spans, so that a failed probe does not build the file's index.
+                    static NO_SPANS: std::sync::LazyLock<SpanIndex> =
+                        std::sync::LazyLock::new(SpanIndex::default);
                     let mut probe = Checker {
                         root: self.root,
                         file: self.file,
-                        spans: self.spans,
+                        spans: &NO_SPANS,
                         diags: Vec::new(),
                         kind: self.kind,
                         bad_roots: Default::default(),
@@ -580,6 +620,9 @@ impl<'a> Checker<'a> {
     }
 
     fn check_enum(&mut self, allowed: &[&str], value: &Value, path: &str) {
+        if value.as_str().is_some_and(|s| allowed.contains(&s)) {
+            return; // spans are only looked up for diagnostics: building them is costly
+        }
         let span = self.spans.value(path);
         match value.as_str() {
             Some(s) if allowed.contains(&s) => {}
@@ -655,13 +698,12 @@ impl<'a> Checker<'a> {
 
     fn check_range(&mut self, schema: &Value, n: &serde_json::Number, path: &str) {
         let Some(x) = n.as_f64() else { return };
-        let span = self.spans.value(path);
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
             if x < min {
                 self.diags.push(
                     Diagnostic::error(format!("`{path}` must be at least {min}, found {n}")).at(
                         self.file,
-                        span.clone(),
+                        self.spans.value(path),
                         "too small",
                     ),
                 );
@@ -673,7 +715,7 @@ impl<'a> Checker<'a> {
                 self.diags.push(
                     Diagnostic::error(format!("`{path}` must be at most {max}, found {n}")).at(
                         self.file,
-                        span,
+                        self.spans.value(path),
                         "too large",
                     ),
                 );
