@@ -2,7 +2,7 @@
 //! object is already applied and unchanged, against the embedded store and over HTTP.
 //!
 //! ```text
-//! cargo bench --bench plan_scale -- [--tenants N] [--only embedded|http]
+//! cargo bench --bench plan_scale -- [--tenants N] [--only embedded|http] [--runs R]
 //! ```
 //!
 //! Generates N synthetic tenants (10,000 by default), renders them, and seeds two stores
@@ -49,6 +49,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if smoke { 20 } else { 10_000 });
     let only = arg("--only");
+    // Repeats of each measurement (for profiling; each run is printed).
+    let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(1);
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -77,7 +79,9 @@ fn main() {
         seed(local.store(), &rendered);
         println!("embedded: seeded in {:.1} s", t.elapsed().as_secs_f64());
         let backend = Backend::Embedded(local);
-        measure("embedded", &rt, &config, &rendered, &backend, None);
+        for _ in 0..runs {
+            measure("embedded", &rt, &config, &rendered, &backend, None);
+        }
     }
 
     if run("http") {
@@ -99,8 +103,10 @@ fn main() {
         let backend = rt
             .block_on(cluster::connect(&cluster, &settings))
             .expect("connect");
-        server.clear_log();
-        measure("http", &rt, &config, &rendered, &backend, Some(&server));
+        for _ in 0..runs {
+            server.clear_log();
+            measure("http", &rt, &config, &rendered, &backend, Some(&server));
+        }
         server.shutdown();
     }
 }

@@ -53,13 +53,16 @@ impl LiveObject {
         type_meta: Option<(&str, &str)>,
         keep_managed_fields: bool,
     ) -> Option<Self> {
-        let text = raw::rewrite(text, type_meta, keep_managed_fields)?;
-        let id = raw::identity(&text)?;
-        Some(Self::indexed(id, text.into_boxed_str()))
+        let r = raw::rewrite(text, type_meta, keep_managed_fields)?;
+        Some(Self::with_index(r.id, r.text.into_boxed_str(), r.index))
     }
 
     fn indexed(id: ObjectRef, text: Box<str>) -> Self {
         let idx = raw::index(&text);
+        Self::with_index(id, text, idx)
+    }
+
+    fn with_index(id: ObjectRef, text: Box<str>, idx: raw::Index) -> Self {
         Self {
             id,
             tenant: idx.tenant.map(String::into_boxed_str),
@@ -79,6 +82,14 @@ impl LiveObject {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
+    /// The object parsed, keeping of each mapping only the keys `guide` has at the same
+    /// place; lists, scalars and values whose guide is not a mapping are kept whole. Enough
+    /// to compare the object with `guide` on the fields `guide` sets, for a fraction of the
+    /// cost of [`LiveObject::manifest`].
+    pub fn manifest_within(&self, guide: &Value) -> Value {
+        raw::parse_within(&self.text, guide).unwrap_or(Value::Null)
+    }
+
     /// Its [`TENANT_LABEL`](crate::object::TENANT_LABEL), `""` when missing.
     pub fn tenant(&self) -> &str {
         self.tenant.as_deref().unwrap_or("")
@@ -96,6 +107,23 @@ impl LiveObject {
         serde_json::from_str::<Cow<'_, str>>(literal)
             .ok()
             .or_else(|| serde_json::from_str::<String>(literal).ok().map(Cow::Owned))
+    }
+
+    /// Whether [`LAST_APPLIED_ANNOTATION`] holds exactly `text` (without unescaping the
+    /// annotation: its literal is compared with `text` as compact JSON writes it; a literal
+    /// spelled with other escapes reads as different).
+    pub fn last_applied_is(&self, text: &str) -> bool {
+        let Some((start, end)) = self.last_applied else {
+            return false;
+        };
+        let Some(literal) = self.text.get(start as usize..end as usize) else {
+            return false;
+        };
+        // Cheap checks first: the literal is at least as long as the text and quoted.
+        if literal.len() < text.len() + 2 {
+            return false;
+        }
+        serde_json::to_string(text).is_ok_and(|quoted| quoted == literal)
     }
 
     /// What berth last applied, from [`LAST_APPLIED_ANNOTATION`], if present and readable.

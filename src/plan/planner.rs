@@ -247,14 +247,14 @@ impl<'a> ClusterCtx<'a> {
             Some(live) => {
                 // When the annotation holds exactly the desired text, last-applied equals
                 // desired: one parse, one comparison serves both the diff and drift.
-                let last_text = live.last_applied_text();
-                let same = last_text.as_deref() == Some(obj.manifest.as_str());
-                let last: Option<Value> = if same {
-                    None
+                let same = live.last_applied_is(obj.manifest.as_str());
+                let last: Option<Value> = if same { None } else { live.last_applied() };
+                // Only the fields desired (= last applied) sets are compared: parse just those.
+                let live_manifest = if same {
+                    live.manifest_within(&desired)
                 } else {
-                    last_text.and_then(|t| serde_json::from_str(&t).ok())
+                    live.manifest()
                 };
-                let live_manifest = live.manifest();
                 let diff = diff_object(
                     kind,
                     &desired,
