@@ -142,7 +142,10 @@ impl Fixture {
         objects
             .into_iter()
             .map(|o| {
-                let uid = o.manifest["metadata"]["uid"].as_str().unwrap().to_string();
+                let uid = o.manifest()["metadata"]["uid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 (o.id, uid)
             })
             .collect()

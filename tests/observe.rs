@@ -244,10 +244,10 @@ async fn observe_pages_through_1200_owned_objects_without_per_object_gets() {
     expected.sort();
     let got: Vec<ObjectRef> = state.owned.iter().map(|o| o.id.clone()).collect();
     assert_eq!(got, expected, "every owned object, sorted by identity");
-    assert!(state.owned[0].manifest.pointer("/metadata/uid").is_some());
+    assert!(state.owned[0].manifest().pointer("/metadata/uid").is_some());
     assert!(
         state.owned[0]
-            .manifest
+            .manifest()
             .pointer("/metadata/managedFields")
             .is_none(),
         "managed fields are dropped by default"
@@ -590,7 +590,7 @@ async fn kubectl_edits_are_seen_as_unowned_objects_and_drift() {
         .iter()
         .find(|o| o.id == owned)
         .expect("owned object");
-    assert_eq!(live.manifest.pointer("/data/k"), Some(&json!("drifted")));
+    assert_eq!(live.manifest().pointer("/data/k"), Some(&json!("drifted")));
 }
 
 /// Figures for docs: observe of a synthetic repository, embedded and over HTTP. Run with

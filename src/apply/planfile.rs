@@ -174,7 +174,7 @@ fn versions_by_cluster(observed: &Observed) -> BTreeMap<&str, BTreeMap<String, S
         .map(|(name, state)| {
             let mut m = BTreeMap::new();
             for o in &state.owned {
-                m.insert(o.id.to_string(), rv(&o.manifest));
+                m.insert(o.id.to_string(), o.resource_version().to_string());
             }
             for o in &state.unowned {
                 m.insert(o.id.to_string(), rv(&o.manifest));

@@ -128,11 +128,12 @@ async fn versions(cluster: &Cluster) -> BTreeMap<String, (String, String)> {
     objects
         .into_iter()
         .map(|o| {
-            let rv = o.manifest["metadata"]["resourceVersion"]
+            let manifest = o.manifest();
+            let rv = manifest["metadata"]["resourceVersion"]
                 .as_str()
                 .unwrap()
                 .to_string();
-            let tenant = o.manifest["metadata"]["labels"]["berth.io/tenant"]
+            let tenant = manifest["metadata"]["labels"]["berth.io/tenant"]
                 .as_str()
                 .unwrap_or("")
                 .to_string();

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Resource,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{GroupVersion, Status};
 use kube::discovery::{self, ApiCapabilities, Scope};
@@ -16,9 +18,18 @@ use kube::{Client, Config};
 use serde_json::{Map, Value};
 
 use super::error::one_line;
-use super::{object_ref_of, owned_selector, ClusterError, KindRef, FIELD_MANAGER};
+use super::{owned_selector, ClusterError, KindRef, FIELD_MANAGER};
 use crate::object::ObjectRef;
 use crate::observe::LiveObject;
+
+/// A LIST response with its items left as JSON text.
+#[derive(serde::Deserialize)]
+struct RawList<'a> {
+    #[serde(default)]
+    metadata: kube::core::ListMeta,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
+}
 
 /// How berth authenticates: names the credentials in error messages.
 #[derive(Debug, Clone)]
@@ -326,15 +337,18 @@ impl KubeCluster {
         &self,
         kind: &KindRef,
         page_size: usize,
+        keep_managed_fields: bool,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
-        let (ar, namespaced) = match self.resolve(kind).await {
+        let (ar, _) = match self.resolve(kind).await {
             Ok(r) => r,
             // A kind the server does not serve has no objects.
             Err(ClusterError::NotFound { .. }) => return Ok((Vec::new(), 0)),
             Err(e) => return Err(e),
         };
         let resource = qualified_resource(&ar);
-        let api = self.api(&ar, namespaced, None);
+        // The raw LIST: each page's items are kept as JSON text straight from the response,
+        // never as `DynamicObject`s (a parsed object takes several times the memory).
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, None));
         let selector = owned_selector();
         let limit = u32::try_from(page_size).unwrap_or(u32::MAX);
         let mut out = Vec::new();
@@ -345,17 +359,25 @@ impl KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = api
+            let mut req = request
                 .list(&lp)
+                .map_err(|e| self.map(kube::Error::BuildRequest(e), "list", &resource, None))?;
+            req.extensions_mut().insert("list");
+            let text = self
+                .client
+                .request_text(req)
                 .await
                 .map_err(|e| self.map(e, "list", &resource, None))?;
             requests += 1;
-            for item in page.items {
-                let manifest = to_value(item, &ar);
-                if let Some(id) = object_ref_of(&manifest) {
-                    out.push(LiveObject { id, manifest });
-                }
-            }
+            let page: RawList<'_> = serde_json::from_str(&text)
+                .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
+            out.extend(page.items.iter().flatten().filter_map(|item| {
+                LiveObject::from_json(
+                    item.get(),
+                    Some((&ar.api_version, &ar.kind)),
+                    keep_managed_fields,
+                )
+            }));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(t) => token = Some(t),
                 None => break,
@@ -368,6 +390,7 @@ impl KubeCluster {
         &self,
         kinds: &[KindRef],
         page_size: usize,
+        keep_managed_fields: bool,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         // Discovery first, one API version at a time, so that it runs once per version.
         for kind in kinds {
@@ -376,9 +399,12 @@ impl KubeCluster {
                 Err(e) => return Err(e),
             }
         }
-        let lists =
-            futures::future::try_join_all(kinds.iter().map(|kind| self.list_kind(kind, page_size)))
-                .await?;
+        let lists = futures::future::try_join_all(
+            kinds
+                .iter()
+                .map(|kind| self.list_kind(kind, page_size, keep_managed_fields)),
+        )
+        .await?;
         let mut out = Vec::new();
         let mut requests = 0;
         for (objects, n) in lists {
@@ -491,11 +517,7 @@ fn unreachable_reason(e: &kube::Error) -> String {
     }
 }
 
-/// The object as JSON with `apiVersion` and `kind` first (LIST items may lack them).
-fn to_value(obj: DynamicObject, ar: &ApiResource) -> Value {
-    with_type(obj, &ar.api_version, &ar.kind)
-}
-
+/// The object as JSON with `apiVersion` and `kind` first.
 fn to_value_for(obj: DynamicObject, id: &ObjectRef) -> Value {
     with_type(obj, &id.api_version, &id.kind)
 }

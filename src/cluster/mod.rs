@@ -295,14 +295,25 @@ impl Backend {
         kinds: &[KindRef],
         page_size: usize,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+        self.list_owned_with(kinds, page_size, true).await
+    }
+
+    /// Like [`Backend::list_owned`]; `metadata.managedFields` is dropped from each object as
+    /// its page arrives unless `keep_managed_fields`.
+    pub async fn list_owned_with(
+        &self,
+        kinds: &[KindRef],
+        page_size: usize,
+        keep_managed_fields: bool,
+    ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         let page_size = if page_size == 0 {
             DEFAULT_PAGE_SIZE
         } else {
             page_size
         };
         let (mut objects, requests) = match self {
-            Backend::Embedded(c) => c.list_owned(kinds, page_size).await?,
-            Backend::Kube(c) => c.list_owned(kinds, page_size).await?,
+            Backend::Embedded(c) => c.list_owned(kinds, page_size, keep_managed_fields).await?,
+            Backend::Kube(c) => c.list_owned(kinds, page_size, keep_managed_fields).await?,
         };
         objects.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((objects, requests))

@@ -157,21 +157,13 @@ async fn observe_cluster(
 ) -> ClusterState {
     let name = backend.name().to_string();
     let kinds = KindRef::to_list(&desired);
-    let (mut owned, mut requests) = match backend.list_owned(&kinds, opts.page_size).await {
+    let listed = backend
+        .list_owned_with(&kinds, opts.page_size, opts.keep_managed_fields)
+        .await;
+    let (mut owned, mut requests) = match listed {
         Ok(r) => r,
         Err(e) => return failed(&name, e.to_string(), 0),
     };
-    if !opts.keep_managed_fields {
-        for o in &mut owned {
-            if let Some(meta) = o
-                .manifest
-                .get_mut("metadata")
-                .and_then(Value::as_object_mut)
-            {
-                meta.shift_remove("managedFields");
-            }
-        }
-    }
     let owned_ids: HashSet<&ObjectRef> = owned.iter().map(|o| &o.id).collect();
     let missing: Vec<ObjectRef> = desired
         .into_iter()
@@ -217,7 +209,7 @@ async fn observe_cluster(
             .map(str::to_string);
         if managed_by.as_deref() == Some(MANAGED_BY_VALUE) {
             // Labelled after the LIST: it is ours.
-            owned.push(LiveObject { id, manifest });
+            owned.push(LiveObject::new(id, &manifest));
         } else {
             unowned.push(Unowned {
                 id,

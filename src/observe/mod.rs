@@ -5,6 +5,7 @@
 //! create (to find objects berth does not own that already use the name), so the cost grows
 //! with what changed, not with what exists.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -16,23 +17,119 @@ use crate::object::ObjectRef;
 pub const LAST_APPLIED_ANNOTATION: &str = "berth.io/last-applied";
 
 /// A live object berth owns, as the cluster returned it.
+///
+/// Held as compact JSON text (a parsed `serde_json::Value` takes several times the memory),
+/// with the few fields observe, plan and apply read for every object at hand: the tenant
+/// label, `resourceVersion` and where the last-applied annotation is. [`LiveObject::manifest`]
+/// parses the whole object when needed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveObject {
     /// Identity.
     pub id: ObjectRef,
     /// The whole object, status and server fields included (`metadata.managedFields` only
-    /// with [`ObserveOptions::keep_managed_fields`]).
-    pub manifest: Value,
+    /// with [`ObserveOptions::keep_managed_fields`]), as JSON text.
+    text: Box<str>,
+    /// [`TENANT_LABEL`](crate::object::TENANT_LABEL), when it is a string.
+    tenant: Option<Box<str>>,
+    /// `metadata.resourceVersion`, when it is a string.
+    resource_version: Option<Box<str>>,
+    /// Byte range in `text` of the JSON string literal of [`LAST_APPLIED_ANNOTATION`].
+    last_applied: Option<(u32, u32)>,
 }
 
 impl LiveObject {
+    /// A live object from its JSON value.
+    pub fn new(id: ObjectRef, manifest: &Value) -> Self {
+        Self::indexed(id, manifest.to_string().into_boxed_str())
+    }
+
+    /// A live object from the JSON text of an object as a server returned it (compact or
+    /// not); its identity comes from `apiVersion`, `kind`, `metadata.namespace` and
+    /// `metadata.name` (`type_meta`, when given, replaces the first two: LIST items may lack
+    /// them). `metadata.managedFields` is dropped unless `keep_managed_fields`. `None` when
+    /// the text is not a JSON object or the identity is incomplete.
+    pub fn from_json(
+        text: &str,
+        type_meta: Option<(&str, &str)>,
+        keep_managed_fields: bool,
+    ) -> Option<Self> {
+        let r = raw::rewrite(text, type_meta, keep_managed_fields)?;
+        Some(Self::with_index(r.id, r.text.into_boxed_str(), r.index))
+    }
+
+    fn indexed(id: ObjectRef, text: Box<str>) -> Self {
+        let idx = raw::index(&text);
+        Self::with_index(id, text, idx)
+    }
+
+    fn with_index(id: ObjectRef, text: Box<str>, idx: raw::Index) -> Self {
+        Self {
+            id,
+            tenant: idx.tenant.map(String::into_boxed_str),
+            resource_version: idx.resource_version.map(String::into_boxed_str),
+            last_applied: idx.last_applied,
+            text,
+        }
+    }
+
+    /// The object as JSON text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The whole object, parsed.
+    pub fn manifest(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The object parsed, keeping of each mapping only the keys `guide` has at the same
+    /// place; lists, scalars and values whose guide is not a mapping are kept whole. Enough
+    /// to compare the object with `guide` on the fields `guide` sets, for a fraction of the
+    /// cost of [`LiveObject::manifest`].
+    pub fn manifest_within(&self, guide: &Value) -> Value {
+        raw::parse_within(&self.text, guide).unwrap_or(Value::Null)
+    }
+
+    /// Its [`TENANT_LABEL`](crate::object::TENANT_LABEL), `""` when missing.
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or("")
+    }
+
+    /// Its `metadata.resourceVersion`, `""` when missing.
+    pub fn resource_version(&self) -> &str {
+        self.resource_version.as_deref().unwrap_or("")
+    }
+
+    /// The text of [`LAST_APPLIED_ANNOTATION`], when it is a string.
+    pub fn last_applied_text(&self) -> Option<Cow<'_, str>> {
+        let (start, end) = self.last_applied?;
+        let literal = self.text.get(start as usize..end as usize)?;
+        serde_json::from_str::<Cow<'_, str>>(literal)
+            .ok()
+            .or_else(|| serde_json::from_str::<String>(literal).ok().map(Cow::Owned))
+    }
+
+    /// Whether [`LAST_APPLIED_ANNOTATION`] holds exactly `text` (without unescaping the
+    /// annotation: its literal is compared with `text` as compact JSON writes it; a literal
+    /// spelled with other escapes reads as different).
+    pub fn last_applied_is(&self, text: &str) -> bool {
+        let Some((start, end)) = self.last_applied else {
+            return false;
+        };
+        let Some(literal) = self.text.get(start as usize..end as usize) else {
+            return false;
+        };
+        // Cheap checks first: the literal is at least as long as the text and quoted.
+        if literal.len() < text.len() + 2 {
+            return false;
+        }
+        serde_json::to_string(text).is_ok_and(|quoted| quoted == literal)
+    }
+
     /// What berth last applied, from [`LAST_APPLIED_ANNOTATION`], if present and readable.
     pub fn last_applied(&self) -> Option<Value> {
-        self.manifest
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(LAST_APPLIED_ANNOTATION))
-            .and_then(Value::as_str)
-            .and_then(|s| serde_json::from_str(s).ok())
+        self.last_applied_text()
+            .and_then(|s| serde_json::from_str(&s).ok())
     }
 }
 
@@ -71,5 +168,6 @@ pub struct Observed {
 }
 
 mod live;
+mod raw;
 
 pub use self::live::{connect_all, observe, observe_connections, ObserveOptions};

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::diff::{diff_object, drift_fields, redact, Immutable};
 use super::{Action, Change, Conflict, Drift, DriftKind, Plan, PlanOptions, FORMAT_VERSION};
-use crate::object::{ObjectRef, DELETION_PROTECTION_ANNOTATION, TENANT_LABEL};
-use crate::observe::{ClusterState, LiveObject, Observed, Unowned, LAST_APPLIED_ANNOTATION};
+use crate::object::{ObjectRef, DELETION_PROTECTION_ANNOTATION};
+use crate::observe::{ClusterState, LiveObject, Observed, Unowned};
 use crate::render::{DesiredObject, Rendered};
 use crate::spec::model::Config;
 
@@ -134,21 +134,6 @@ fn change_rank(c: &Change) -> (u8, u8) {
     }
 }
 
-fn tenant_of(manifest: &Value) -> &str {
-    manifest
-        .pointer("/metadata/labels")
-        .and_then(|l| l.get(TENANT_LABEL))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-fn last_applied_text(manifest: &Value) -> Option<&str> {
-    manifest
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(LAST_APPLIED_ANNOTATION))
-        .and_then(Value::as_str)
-}
-
 /// Everything the per-tenant work of one cluster reads.
 struct ClusterCtx<'a> {
     cluster: &'a str,
@@ -186,7 +171,7 @@ impl<'a> ClusterCtx<'a> {
                     .pointer("/metadata/annotations")
                     .and_then(|a| a.get(DELETION_PROTECTION_ANNOTATION))
                     .and_then(Value::as_str)?;
-                Some((tenant_of(&o.manifest), flag != "false"))
+                Some((o.tenant(), flag != "false"))
             })
             .collect();
         ClusterCtx {
@@ -231,7 +216,7 @@ impl<'a> ClusterCtx<'a> {
             .owned
             .par_iter()
             .filter(|o| !self.desired_keys.contains(&key(&o.id)))
-            .filter(|o| self.wanted_tenant(tenant_of(&o.manifest)))
+            .filter(|o| self.wanted_tenant(o.tenant()))
             .map(|o| {
                 let mut part = Part::default();
                 self.plan_leftover(o, &mut part);
@@ -262,12 +247,18 @@ impl<'a> ClusterCtx<'a> {
             Some(live) => {
                 // When the annotation holds exactly the desired text, last-applied equals
                 // desired: one parse, one comparison serves both the diff and drift.
-                let same = last_applied_text(&live.manifest) == Some(obj.manifest.as_str());
-                let last = if same { None } else { live.last_applied() };
+                let same = live.last_applied_is(obj.manifest.as_str());
+                let last: Option<Value> = if same { None } else { live.last_applied() };
+                // Only the fields desired (= last applied) sets are compared: parse just those.
+                let live_manifest = if same {
+                    live.manifest_within(&desired)
+                } else {
+                    live.manifest()
+                };
                 let diff = diff_object(
                     kind,
                     &desired,
-                    &live.manifest,
+                    &live_manifest,
                     if same { Some(&desired) } else { last.as_ref() },
                 );
                 let drifted = if same {
@@ -282,7 +273,7 @@ impl<'a> ClusterCtx<'a> {
                         .collect()
                 } else {
                     last.as_ref()
-                        .map(|l| drift_fields(kind, l, &live.manifest))
+                        .map(|l| drift_fields(kind, l, &live_manifest))
                         .unwrap_or_default()
                 };
                 self.push_drift(&obj.id, &obj.tenant, drifted, part);
@@ -340,9 +331,9 @@ impl<'a> ClusterCtx<'a> {
 
     /// An owned live object that is no longer desired: drift, and a delete when pruning.
     fn plan_leftover(&self, live: &LiveObject, part: &mut Part) {
-        let tenant = tenant_of(&live.manifest);
+        let tenant = live.tenant();
         if let Some(last) = live.last_applied() {
-            let fields = drift_fields(&live.id.kind, &last, &live.manifest);
+            let fields = drift_fields(&live.id.kind, &last, &live.manifest());
             self.push_drift(&live.id, tenant, fields, part);
         }
         if !self.opts.prune {

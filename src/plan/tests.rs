@@ -101,10 +101,7 @@ fn served(obj: &DesiredObject) -> LiveObject {
         _ => {}
     }
     pod_defaults(&mut v);
-    LiveObject {
-        id: obj.id.clone(),
-        manifest: v,
-    }
+    LiveObject::new(obj.id.clone(), &v)
 }
 
 /// The same quantity, spelled as a server might write it back.
@@ -256,9 +253,10 @@ fn desired_obj(tenant: &str, id: &ObjectRef, mut manifest: Value) -> DesiredObje
 
 /// A live object as berth applied `applied`, then changed by `edit`.
 fn live_obj(applied: &DesiredObject, edit: impl FnOnce(&mut Value)) -> LiveObject {
-    let mut live = served(applied);
-    edit(&mut live.manifest);
-    live
+    let live = served(applied);
+    let mut manifest = live.manifest();
+    edit(&mut manifest);
+    LiveObject::new(live.id, &manifest)
 }
 
 fn namespace(tenant: &str, protected: bool) -> DesiredObject {
@@ -335,10 +333,7 @@ fn sample_tenants_applied_to_the_object_store_plan_no_changes() {
         let stored = store.apply_all(&patches, "berth", true, false).unwrap();
         let mut state = empty_cluster(cluster);
         for (o, (live, _)) in objs.iter().zip(stored) {
-            state.owned.push(LiveObject {
-                id: o.id.clone(),
-                manifest: live,
-            });
+            state.owned.push(LiveObject::new(o.id.clone(), &live));
         }
         observed.clusters.insert(cluster.clone(), state);
     }
@@ -353,14 +348,16 @@ fn last_applied_in_another_spelling_still_plans_no_changes() {
     // path must agree with the fast one.
     let config = config_with(&[("acme", true)]);
     let sts = statefulset("acme", 3, "db-headless");
-    let mut live = served(&sts);
+    let served_sts = served(&sts);
+    let mut live_manifest = served_sts.manifest();
     let mut reordered: Map<String, Value> = Map::new();
     let value = sts.manifest.to_value();
     for (k, v) in value.as_object().unwrap().iter().rev() {
         reordered.insert(k.clone(), v.clone());
     }
-    live.manifest["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] =
+    live_manifest["metadata"]["annotations"][LAST_APPLIED_ANNOTATION] =
         Value::String(Value::Object(reordered).to_string());
+    let live = LiveObject::new(served_sts.id, &live_manifest);
     let observed = observed_from([("local".to_string(), live)]);
     let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
     assert!(
@@ -743,11 +740,11 @@ fn narrowing_to_tenants_and_clusters() {
 fn odd_live_objects_just_differ() {
     let config = config_with(&[("acme", false)]);
     let sts = statefulset("acme", 3, "db");
-    let live = LiveObject {
-        id: sts.id.clone(),
-        manifest: json!({"metadata": {"annotations": {LAST_APPLIED_ANNOTATION: "{not json"},
-                          "labels": "nope"}, "spec": []}),
-    };
+    let live = LiveObject::new(
+        sts.id.clone(),
+        &json!({"metadata": {"annotations": {LAST_APPLIED_ANNOTATION: "{not json"},
+                 "labels": "nope"}, "spec": []}),
+    );
     let observed = observed_from([("local".to_string(), live)]);
     let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
     assert_eq!(plan.changes.len(), 1);

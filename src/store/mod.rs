@@ -290,6 +290,17 @@ pub struct ListPage {
     pub continue_token: Option<String>,
 }
 
+/// One page of a LIST, each object as its stored compact JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPageRaw {
+    /// The objects, ordered by namespace and name.
+    pub items: Vec<String>,
+    /// The store's resource version when the page was read.
+    pub resource_version: String,
+    /// Token for the next page, `None` on the last one.
+    pub continue_token: Option<String>,
+}
+
 /// Applies a JSON merge patch (RFC 7386) to a value: maps merged key by key, `null` removes,
 /// everything else replaced.
 pub fn merge_patch_value(target: &mut Value, patch: &Value) {
@@ -512,6 +523,29 @@ impl ObjectStore {
         limit: Option<usize>,
         continue_token: Option<&str>,
     ) -> Result<ListPage, StoreError> {
+        let page = self.list_raw(kind, ns, selector, limit, continue_token)?;
+        let items = page
+            .items
+            .iter()
+            .map(|body| serde_json::from_str(body).map_err(StoreError::internal))
+            .collect::<Result<Vec<Value>, _>>()?;
+        Ok(ListPage {
+            items,
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+        })
+    }
+
+    /// Like [`ObjectStore::list`], with each object as the compact JSON text it is stored as
+    /// (no parsing).
+    pub fn list_raw(
+        &self,
+        kind: &str,
+        ns: Option<&str>,
+        selector: &LabelSelector,
+        limit: Option<usize>,
+        continue_token: Option<&str>,
+    ) -> Result<ListPageRaw, StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
         let ns = if info.namespaced {
             ns.filter(|n| !n.is_empty())
@@ -590,11 +624,8 @@ impl ObjectStore {
                 }
             }
         }
-        let items = rows
-            .into_iter()
-            .map(|(_, _, body)| serde_json::from_str(&body).map_err(StoreError::internal))
-            .collect::<Result<Vec<Value>, _>>()?;
-        Ok(ListPage {
+        let items = rows.into_iter().map(|(_, _, body)| body).collect();
+        Ok(ListPageRaw {
             items,
             resource_version: rv.to_string(),
             continue_token,
