@@ -644,3 +644,47 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
     assert_eq!(none.code, 0, "{}", none.stdout);
     assert!(none.stdout.contains("No drift"), "{}", none.stdout);
 }
+
+/// `--tenant` narrows the LISTs to that tenant's objects (cost follows what is asked, not the
+/// size of the cluster), and still plans exactly.
+#[test]
+fn plan_for_one_tenant_lists_only_that_tenant() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server.url());
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    assert_eq!(berth(&["apply", r, "--auto-approve"], dir.path()).code, 0);
+    edit(
+        &repo.join("tenants/initech.toml"),
+        "storage = \"5Gi\"",
+        "storage = \"6Gi\"",
+    );
+    edit(
+        &repo.join("tenants/globex.toml"),
+        "role = \"viewer\"",
+        "role = \"editor\"",
+    );
+    server.clear_log();
+    let plan = berth(&["plan", r, "--tenant", "initech"], dir.path());
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("tenant initech"), "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("tenant globex"),
+        "other tenants are left out"
+    );
+    let lists: Vec<_> = server
+        .request_log()
+        .into_iter()
+        .filter(|q| q.query.contains("labelSelector"))
+        .collect();
+    assert!(!lists.is_empty());
+    for l in &lists {
+        assert!(
+            l.query.contains("initech"),
+            "LIST not narrowed: {}",
+            l.query
+        );
+    }
+}

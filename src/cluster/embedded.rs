@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::error::one_line;
-use super::{owned_selector, ClusterError, KindRef, FIELD_MANAGER};
+use super::{ClusterError, KindRef, FIELD_MANAGER};
 use crate::object::ObjectRef;
 use crate::observe::LiveObject;
 use crate::store::{kind_by_api_version, LabelSelector, ObjectStore, Propagation, StoreError};
@@ -126,16 +126,16 @@ impl EmbeddedCluster {
         kinds: &[KindRef],
         page_size: usize,
         keep_managed_fields: bool,
+        selector: &str,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         let kinds: Vec<&'static str> = kinds
             .iter()
             .filter_map(|k| kind_by_api_version(&k.api_version, &k.kind).map(|i| i.kind))
             .collect();
-        let selector =
-            LabelSelector::parse(&owned_selector()).map_err(|e| ClusterError::Store {
-                cluster: self.name.clone(),
-                message: e.to_string(),
-            })?;
+        let selector = LabelSelector::parse(selector).map_err(|e| ClusterError::Store {
+            cluster: self.name.clone(),
+            message: e.to_string(),
+        })?;
         self.blocking(
             move |store| {
                 let mut out = Vec::new();

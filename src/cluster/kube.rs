@@ -18,7 +18,7 @@ use kube::{Client, Config};
 use serde_json::{Map, Value};
 
 use super::error::one_line;
-use super::{owned_selector, ClusterError, KindRef, FIELD_MANAGER};
+use super::{ClusterError, KindRef, FIELD_MANAGER};
 use crate::object::ObjectRef;
 use crate::observe::LiveObject;
 
@@ -338,6 +338,7 @@ impl KubeCluster {
         kind: &KindRef,
         page_size: usize,
         keep_managed_fields: bool,
+        selector: &str,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         let (ar, _) = match self.resolve(kind).await {
             Ok(r) => r,
@@ -349,13 +350,12 @@ impl KubeCluster {
         // The raw LIST: each page's items are kept as JSON text straight from the response,
         // never as `DynamicObject`s (a parsed object takes several times the memory).
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, None));
-        let selector = owned_selector();
         let limit = u32::try_from(page_size).unwrap_or(u32::MAX);
         let mut out = Vec::new();
         let mut requests = 0u64;
         let mut token: Option<String> = None;
         loop {
-            let mut lp = ListParams::default().labels(&selector).limit(limit);
+            let mut lp = ListParams::default().labels(selector).limit(limit);
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
@@ -391,6 +391,7 @@ impl KubeCluster {
         kinds: &[KindRef],
         page_size: usize,
         keep_managed_fields: bool,
+        selector: &str,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         // Discovery first, one API version at a time, so that it runs once per version.
         for kind in kinds {
@@ -402,7 +403,7 @@ impl KubeCluster {
         let lists = futures::future::try_join_all(
             kinds
                 .iter()
-                .map(|kind| self.list_kind(kind, page_size, keep_managed_fields)),
+                .map(|kind| self.list_kind(kind, page_size, keep_managed_fields, selector)),
         )
         .await?;
         let mut out = Vec::new();

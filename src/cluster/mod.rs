@@ -37,6 +37,18 @@ pub fn owned_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
 }
 
+/// The ownership selector narrowed to some tenants:
+/// `app.kubernetes.io/managed-by=berth,berth.io/tenant in (a,b)`.
+pub fn tenant_selector(tenants: &std::collections::BTreeSet<String>) -> String {
+    let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    format!(
+        "{},{} in ({})",
+        owned_selector(),
+        crate::object::TENANT_LABEL,
+        names.join(",")
+    )
+}
+
 /// A kind of object: `apiVersion` and `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KindRef {
@@ -295,7 +307,8 @@ impl Backend {
         kinds: &[KindRef],
         page_size: usize,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
-        self.list_owned_with(kinds, page_size, true).await
+        self.list_owned_with(kinds, page_size, true, &owned_selector())
+            .await
     }
 
     /// Like [`Backend::list_owned`]; `metadata.managedFields` is dropped from each object as
@@ -305,6 +318,7 @@ impl Backend {
         kinds: &[KindRef],
         page_size: usize,
         keep_managed_fields: bool,
+        selector: &str,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
         let page_size = if page_size == 0 {
             DEFAULT_PAGE_SIZE
@@ -312,8 +326,14 @@ impl Backend {
             page_size
         };
         let (mut objects, requests) = match self {
-            Backend::Embedded(c) => c.list_owned(kinds, page_size, keep_managed_fields).await?,
-            Backend::Kube(c) => c.list_owned(kinds, page_size, keep_managed_fields).await?,
+            Backend::Embedded(c) => {
+                c.list_owned(kinds, page_size, keep_managed_fields, selector)
+                    .await?
+            }
+            Backend::Kube(c) => {
+                c.list_owned(kinds, page_size, keep_managed_fields, selector)
+                    .await?
+            }
         };
         objects.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((objects, requests))

@@ -94,11 +94,15 @@ pub fn compute(
         }
         keep
     });
+    let observe_opts = ObserveOptions {
+        tenants: (!target.tenant.is_empty()).then(|| target.tenant.iter().cloned().collect()),
+        ..ObserveOptions::default()
+    };
     let observed = runtime.block_on(observe::observe_connections(
         &config,
         &rendered,
         &connections,
-        &ObserveOptions::default(),
+        &observe_opts,
     ));
     let backends: BTreeMap<String, Backend> = connections
         .into_iter()

@@ -22,6 +22,9 @@ pub struct ObserveOptions {
     /// what berth last applied ([`super::LAST_APPLIED_ANNOTATION`]), and managed fields
     /// roughly double the memory a live object takes.
     pub keep_managed_fields: bool,
+    /// Only these tenants (`--tenant`): the LISTs select `berth.io/tenant in (...)`, so the
+    /// cost follows the tenants asked for, not the size of the cluster.
+    pub tenants: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Default for ObserveOptions {
@@ -30,6 +33,7 @@ impl Default for ObserveOptions {
             page_size: cluster::DEFAULT_PAGE_SIZE,
             get_concurrency: 16,
             keep_managed_fields: false,
+            tenants: None,
         }
     }
 }
@@ -99,6 +103,13 @@ async fn observe_inner(
 ) -> Observed {
     let mut wanted: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
     for d in &desired.objects {
+        if opts
+            .tenants
+            .as_ref()
+            .is_some_and(|t| !t.contains(&d.tenant))
+        {
+            continue;
+        }
         wanted
             .entry(d.cluster.clone())
             .or_default()
@@ -158,7 +169,15 @@ async fn observe_cluster(
     let name = backend.name().to_string();
     let kinds = KindRef::to_list(&desired);
     let listed = backend
-        .list_owned_with(&kinds, opts.page_size, opts.keep_managed_fields)
+        .list_owned_with(
+            &kinds,
+            opts.page_size,
+            opts.keep_managed_fields,
+            &match &opts.tenants {
+                Some(t) => cluster::tenant_selector(t),
+                None => cluster::owned_selector(),
+            },
+        )
         .await;
     let (mut owned, mut requests) = match listed {
         Ok(r) => r,
