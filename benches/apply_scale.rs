@@ -171,10 +171,13 @@ async fn run(tenants: usize, concurrency: usize) {
     // Phase 3: the same kind of change planned and applied with `--tenant` narrowing.
     let text = std::fs::read_to_string(&path).expect("tenant file");
     std::fs::write(&path, text.replacen("team", "owner", 1)).expect("edit");
-    let config = load(&repo, &kubeconfig);
     server.clear_log();
     let t8 = Instant::now();
-    let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
+    let config = load(&repo, &kubeconfig);
+    // As `berth plan --tenant`: every spec validated above, only that tenant rendered.
+    let mut scoped = config.clone();
+    scoped.tenants.retain(|t| t.name == name);
+    let rendered = render::render(&scoped, &TemplateSet::builtin()).expect("render");
     let scope: std::collections::BTreeSet<String> = [name.clone()].into();
     let observe_opts = ObserveOptions {
         tenants: Some(scope.clone()),

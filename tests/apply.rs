@@ -20,31 +20,13 @@ use berth::synth;
 use serde_json::{json, Value};
 
 const TENANTS: usize = 6;
-const CONTEXT: &str = "test-ctx";
+mod support;
 
+use support::CONTEXT;
+
+/// The kubeconfig for the test server, as a path string for `ClusterTarget::Kubeconfig`.
 fn write_kubeconfig(dir: &Path, server: &str) -> String {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: {server}
-users:
-- name: tester
-  user:
-    token: test-token
-contexts:
-- name: {CONTEXT}
-  context:
-    cluster: test
-    user: tester
-current-context: {CONTEXT}
-"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path.display().to_string()
+    support::write_kubeconfig(dir, server).display().to_string()
 }
 
 struct Fixture {

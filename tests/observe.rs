@@ -2,7 +2,7 @@
 //! through real kubeconfig files, and with the real `kubectl` as an independent client.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use berth::apiserver::ApiServer;
@@ -15,32 +15,9 @@ use berth::spec::types::DriftMode;
 use berth::store::ObjectStore;
 use serde_json::{json, Value};
 
-const CONTEXT: &str = "test-ctx";
+mod support;
 
-fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: {server}
-users:
-- name: tester
-  user:
-    token: test-token
-contexts:
-- name: {CONTEXT}
-  context:
-    cluster: test
-    user: tester
-current-context: {CONTEXT}
-"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
+use support::{write_kubeconfig, CONTEXT};
 
 fn kube_cluster(kubeconfig: &Path, context: &str) -> Cluster {
     Cluster {

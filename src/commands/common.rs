@@ -16,10 +16,27 @@ pub fn load_and_render(
     dir: &Path,
     printer: &Printer,
 ) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
+    load_and_render_tenants(dir, &[], printer)
+}
+
+/// Like [`load_and_render`], rendering only `tenants` when the list is not empty (every spec
+/// is still validated; a narrowed plan needs only its tenants' objects).
+pub fn load_and_render_tenants(
+    dir: &Path,
+    tenants: &[String],
+    printer: &Printer,
+) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
     let tree = source::read_dir(dir).with_context(|| "cannot read the config repository")?;
     let mut out = spec::load_config(&tree);
     let templates = TemplateSet::new(&tree.template_texts());
-    let rendered = match (&out.config, templates) {
+    let scoped = out.config.as_ref().map(|config| {
+        let mut c = config.clone();
+        if !tenants.is_empty() {
+            c.tenants.retain(|t| tenants.contains(&t.name));
+        }
+        c
+    });
+    let rendered = match (&scoped, templates) {
         (Some(config), Ok(templates)) => match render::render(config, &templates) {
             Ok(r) => Some(r),
             Err(errors) => {

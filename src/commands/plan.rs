@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::common::{failure_summary, load_and_render, plural};
+use super::common::{failure_summary, load_and_render_tenants, plural};
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cluster::{self, Backend, ClusterSettings};
@@ -41,7 +41,7 @@ pub fn compute(
     printer: &Printer,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Planned>, CommandError> {
-    let (load, rendered) = load_and_render(dir, printer)?;
+    let (load, rendered) = load_and_render_tenants(dir, &target.tenant, printer)?;
     let (Some(config), Some(rendered)) = (load.config.clone(), rendered) else {
         printer.err(&failure_summary(&load));
         return Ok(None);

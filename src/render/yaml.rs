@@ -44,6 +44,7 @@ impl<'a> Node<'a> {
     }
 
     /// The equivalent JSON value.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     pub fn to_json(&self) -> Value {
         match self {
             Node::Null => Value::Null,
