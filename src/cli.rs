@@ -123,6 +123,10 @@ pub struct PlanArgs {
     /// Save the plan to this file, for `berth apply FILE`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Confirm each planned create and update with a server-side dry-run apply, so that
+    /// admission webhooks and server defaults take part (one request per changed object).
+    #[arg(long)]
+    pub server_dry_run: bool,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,

@@ -27,6 +27,7 @@
 //! [`planfile`] saves plans for a later `apply`, [`wait_ready`] waits for databases to be
 //! ready after an apply.
 
+pub mod confirm;
 pub mod planfile;
 pub mod wait;
 

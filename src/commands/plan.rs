@@ -152,9 +152,20 @@ pub fn print_plan(plan: &Plan, format: PlanFormat, printer: &Printer) {
 /// `berth plan`.
 pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> {
     let runtime = runtime()?;
-    let Some(planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
+    let Some(mut planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
+    if args.server_dry_run {
+        let notes = runtime.block_on(crate::apply::confirm::confirm_with_dry_run(
+            &mut planned.plan,
+            &planned.rendered,
+            &planned.observed,
+            &planned.backends,
+        ));
+        for n in notes {
+            printer.err(&format!("warning: {n}\n"));
+        }
+    }
     print_plan(&planned.plan, args.output, printer);
     if let Some(path) = &args.out {
         save_plan(path, &planned)?;
