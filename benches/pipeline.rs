@@ -77,8 +77,14 @@ fn main() {
         "total:              {:8.1} ms  (best of {runs})",
         ms(best[3])
     );
-    println!("peak memory (RSS):  {:8.1} MiB  (one pipeline run)", first_peak);
-    println!("peak memory (RSS):  {:8.1} MiB  (the whole process, all runs)", peak_rss_mib());
+    println!(
+        "peak memory (RSS):  {:8.1} MiB  (one pipeline run)",
+        first_peak
+    );
+    println!(
+        "peak memory (RSS):  {:8.1} MiB  (the whole process, all runs)",
+        peak_rss_mib()
+    );
 }
 
 fn peak_rss_mib() -> f64 {
