@@ -89,12 +89,12 @@ pub fn tenant_toml(i: usize) -> String {
     }
     let _ = writeln!(s, "[database]");
     let _ = writeln!(s, "replicas = {replicas}");
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         let _ = writeln!(s, "storage = \"20Gi\"");
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "[network]");
-    if i > 0 && i % 5 == 0 {
+    if i > 0 && i.is_multiple_of(5) {
         let _ = writeln!(
             s,
             "allow_from = [\"monitoring\", \"tenant:{}\"]",
@@ -115,7 +115,7 @@ pub fn backups_toml(i: usize) -> String {
         i % 60,
         i % 6
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         s.push_str(
             "\n[[schedules]]\nname = \"hourly\"\ncron = \"*/30 * * * *\"\nlocation = \"local\"\nformat = \"sql\"\nretention = { keep_last = 48 }\n",
         );

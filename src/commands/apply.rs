@@ -87,7 +87,9 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     if let Some(c) = args.concurrency {
         opts.concurrency = c.max(1);
     }
-    let progress = |e: &ApplyEvent| printer.out(&format!("{e}\n"));
+    let total = plan.changes.len();
+    let display = Progress::new(total, std::io::stdout().is_terminal() && printer.color_out);
+    let progress = |e: &ApplyEvent| printer.out(&display.event(e));
     let set = runtime.block_on(apply::apply(
         &plan,
         &planned.rendered,
@@ -101,6 +103,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         ));
         return Ok(Outcome::Failure);
     }
+    printer.out(&display.finish());
     printer.out(&summary(&set));
     let mut ok = set.succeeded();
     if args.wait && ok {
@@ -120,6 +123,76 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     } else {
         Outcome::Failure
     })
+}
+
+/// How apply reports progress: on a terminal, one line rewritten in place with counts (and
+/// retries and failures printed above it); otherwise one plain line per event, for logs.
+struct Progress {
+    total: usize,
+    live: bool,
+    done: std::cell::Cell<usize>,
+    failed: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    fn new(total: usize, live: bool) -> Self {
+        Progress {
+            total,
+            live,
+            done: std::cell::Cell::new(0),
+            failed: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The text to print for one event.
+    fn event(&self, e: &ApplyEvent) -> String {
+        match e {
+            ApplyEvent::Done { .. } | ApplyEvent::Skipped { .. } => {
+                self.done.set(self.done.get() + 1)
+            }
+            ApplyEvent::Failed { .. } => {
+                self.done.set(self.done.get() + 1);
+                self.failed.set(self.failed.get() + 1);
+            }
+            _ => {}
+        }
+        if !self.live {
+            return format!("{e}\n");
+        }
+        let status = self.status(e);
+        match e {
+            // Worth keeping on screen: printed above the status line.
+            ApplyEvent::Retrying { .. } | ApplyEvent::Failed { .. } => {
+                format!("\r\x1b[K{e}\n{status}")
+            }
+            _ => format!("\r\x1b[K{status}"),
+        }
+    }
+
+    fn status(&self, e: &ApplyEvent) -> String {
+        let current = match e {
+            ApplyEvent::Started { id, .. } | ApplyEvent::Done { id, .. } => id.to_string(),
+            _ => String::new(),
+        };
+        let failed = match self.failed.get() {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        };
+        format!(
+            "Applying: {}/{}{failed}  {current}",
+            self.done.get(),
+            self.total
+        )
+    }
+
+    /// Clears the status line.
+    fn finish(&self) -> String {
+        if self.live {
+            "\r\x1b[K".to_string()
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// Asks for `yes` on a terminal; refuses to prompt otherwise.
@@ -176,4 +249,50 @@ fn summary(set: &ChangeSet) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::ObjectRef;
+    use crate::plan::Action;
+
+    fn id() -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: "tenant-acme".into(),
+        }
+    }
+
+    #[test]
+    fn progress_is_plain_lines_off_a_terminal() {
+        let p = Progress::new(2, false);
+        let e = ApplyEvent::Done {
+            cluster: "local".into(),
+            id: id(),
+            action: Action::Create,
+            attempts: 1,
+        };
+        let line = p.event(&e);
+        assert!(line.ends_with('\n') && !line.contains('\x1b'), "{line:?}");
+        assert_eq!(p.finish(), "");
+    }
+
+    #[test]
+    fn progress_rewrites_one_status_line_on_a_terminal() {
+        let p = Progress::new(2, true);
+        let e = ApplyEvent::Done {
+            cluster: "local".into(),
+            id: id(),
+            action: Action::Create,
+            attempts: 1,
+        };
+        let line = p.event(&e);
+        assert!(line.starts_with("\r\x1b[K"), "{line:?}");
+        assert!(line.contains("Applying: 1/2"), "{line:?}");
+        assert!(!line.ends_with('\n'));
+        assert_eq!(p.finish(), "\r\x1b[K");
+    }
 }
