@@ -22,33 +22,18 @@ use berth::spec::model::{ClusterTarget, Config};
 use berth::store::ObjectStore;
 use berth::{source, spec, synth};
 
+mod support;
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let smoke = !args.iter().any(|a| a == "--bench");
-    let tenants = arg("--tenants", if smoke { 20 } else { 10_000 });
-    let concurrency = arg("--concurrency", 16);
+    let args = support::Args::from_env();
+    let tenants = args.number("--tenants", if args.smoke() { 20 } else { 10_000 });
+    let concurrency = args.number("--concurrency", 16);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(run(tenants, concurrency));
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn load(repo: &std::path::Path, kubeconfig: &str) -> Config {
@@ -74,14 +59,7 @@ async fn run(tenants: usize, concurrency: usize) {
     let repo = dir.path().join("repo");
     synth::generate(&repo, tenants).expect("generate");
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: {}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: bench\n  context:\n    cluster: b\n    user: u\ncurrent-context: bench\n",
-            server.url()
-        ),
-    )
-    .expect("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("bench")).expect("kubeconfig");
     let kubeconfig = kubeconfig.display().to_string();
     let config = load(&repo, &kubeconfig);
     let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
@@ -200,6 +178,6 @@ async fn run(tenants: usize, concurrency: usize) {
     );
     println!(
         "peak memory (RSS, incl. server): {:6.0} MiB",
-        peak_rss_mib()
+        support::peak_rss_mib()
     );
 }

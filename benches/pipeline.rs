@@ -11,26 +11,15 @@ use std::time::{Duration, Instant};
 
 use berth::{render, source, spec, synth};
 
+mod support;
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
-    // as a quick smoke test of the whole pipeline.
-    let smoke = !args.iter().any(|a| a == "--bench");
-    let tenants = arg("--tenants", if smoke { 50 } else { 10_000 });
-    let runs = arg("--runs", if smoke { 1 } else { 3 });
+    let args = support::Args::from_env();
+    let smoke = args.smoke();
+    let tenants = args.number("--tenants", if smoke { 50 } else { 10_000 });
+    let runs = args.number("--runs", if smoke { 1 } else { 3 });
     // `--dir DIR` reuses a repository generated earlier (`--keep DIR` writes one and keeps it).
-    let given = args
-        .iter()
-        .position(|a| a == "--dir")
-        .and_then(|i| args.get(i + 1))
-        .map(std::path::PathBuf::from);
+    let given = args.value("--dir").map(std::path::PathBuf::from);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = match &given {
         Some(d) if d.join("platform.toml").exists() => d.clone(),
@@ -60,7 +49,7 @@ fn main() {
         objects = rendered.objects.len();
         if run == 0 {
             // The peak of one pipeline: later runs start from memory the allocator kept.
-            first_peak = peak_rss_mib();
+            first_peak = support::peak_rss_mib();
             continue; // warm-up: page cache, allocator
         }
         for (slot, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t3 - t0]) {
@@ -83,15 +72,6 @@ fn main() {
     );
     println!(
         "peak memory (RSS):  {:8.1} MiB  (the whole process, all runs)",
-        peak_rss_mib()
+        support::peak_rss_mib()
     );
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -23,7 +23,6 @@
 //! 20 tenants.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth::apiserver::ApiServer;
@@ -36,21 +35,16 @@ use berth::store::ObjectStore;
 use berth::{source, spec, synth};
 use serde_json::Value;
 
+mod support;
+
+use support::{cpu_time, memory, reset_peak_memory};
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let smoke = !args.iter().any(|a| a == "--bench");
-    let tenants: usize = arg("--tenants")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if smoke { 20 } else { 10_000 });
-    let only = arg("--only");
+    let args = support::Args::from_env();
+    let tenants = args.number("--tenants", if args.smoke() { 20 } else { 10_000 });
+    let only = args.value("--only").map(str::to_string);
     // Repeats of each measurement (for profiling; each run is printed).
-    let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let runs = args.number("--runs", 1);
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -90,7 +84,8 @@ fn main() {
         seed(&store, &rendered);
         println!("http:     seeded in {:.1} s", t.elapsed().as_secs_f64());
         let server = ApiServer::start_background(store).expect("server");
-        let kubeconfig = write_kubeconfig(tmp.path(), &server.url());
+        let kubeconfig = tmp.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, server.kubeconfig("bench")).expect("write kubeconfig");
         let cluster = Cluster {
             name: "local".into(),
             target: ClusterTarget::Kubeconfig {
@@ -176,61 +171,4 @@ fn measure(
             server.counts_by_verb()
         );
     }
-}
-
-fn write_kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: bench
-  cluster:
-    server: {server}
-users:
-- name: bench
-  user:
-    token: bench-token
-contexts:
-- name: bench
-  context:
-    cluster: bench
-    user: bench
-current-context: bench
-"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
-
-/// Resets the peak resident set size of this process (Linux).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// A memory figure of this process from /proc/self/status, in MiB.
-fn memory(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let total = ticks(11) + ticks(12);
-    Duration::from_millis(total * 10)
 }

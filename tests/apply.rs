@@ -25,7 +25,7 @@ mod support;
 use support::CONTEXT;
 
 /// The kubeconfig for the test server, as a path string for `ClusterTarget::Kubeconfig`.
-fn write_kubeconfig(dir: &Path, server: &str) -> String {
+fn write_kubeconfig(dir: &Path, server: &ApiServer) -> String {
     support::write_kubeconfig(dir, server).display().to_string()
 }
 
@@ -41,7 +41,7 @@ async fn fixture() -> Fixture {
         ApiServer::start_background(ObjectStore::in_memory().expect("store")).expect("api server");
     let dir = tempfile::tempdir().expect("tempdir");
     synth::generate(&dir.path().join("repo"), TENANTS).expect("synthetic repo");
-    let kubeconfig = write_kubeconfig(dir.path(), &server.url());
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
     let mut f = Fixture {
         server,
         dir,

@@ -310,7 +310,7 @@ fn plan_against_kubernetes_api_lists_only() {
     use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server.url());
+    let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
     server.clear_log();
     let run = berth(&["plan", repo.to_str().unwrap()], dir.path());
@@ -349,7 +349,7 @@ fn plan_names_an_unreachable_cluster_in_one_line() {
     use berth::store::ObjectStore;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let url = server.url();
-    let dir = support::examples_on_kube(&url);
+    let dir = support::examples_on_kube(&server);
     server.shutdown();
     let repo = dir.path().join("repo");
     let run = berth(&["plan", repo.to_str().unwrap()], dir.path());
@@ -574,7 +574,7 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
     use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server.url());
+    let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
     let r = repo.to_str().unwrap();
     let run = berth(&["apply", r, "--auto-approve"], dir.path());
@@ -652,7 +652,7 @@ fn plan_for_one_tenant_lists_only_that_tenant() {
     use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server.url());
+    let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
     let r = repo.to_str().unwrap();
     assert_eq!(berth(&["apply", r, "--auto-approve"], dir.path()).code, 0);

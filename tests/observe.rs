@@ -118,7 +118,7 @@ async fn fixture() -> Fixture {
     let server =
         ApiServer::start_background(ObjectStore::in_memory().expect("store")).expect("api server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = write_kubeconfig(dir.path(), &server.url());
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
     let cluster = kube_cluster(&kubeconfig, CONTEXT);
     let backend = cluster::connect(&cluster, &settings(dir.path()))
         .await
@@ -633,7 +633,7 @@ async fn observe_scale() {
     drop(observed);
 
     let server = ApiServer::start_background(local.store().clone()).expect("server");
-    let kubeconfig = write_kubeconfig(dir.path(), &server.url());
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
     let mut http_cluster = kube_cluster(&kubeconfig, CONTEXT);
     http_cluster.name = "local".into();
     let http = cluster::connect(&http_cluster, &settings(dir.path()))

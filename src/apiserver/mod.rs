@@ -151,6 +151,15 @@ impl ApiServer {
         format!("http://{}", self.shared.addr)
     }
 
+    /// A kubeconfig that reaches this server (plain HTTP, a token user) under `context`,
+    /// for berth's Kubernetes backend, kube clients and `kubectl`.
+    pub fn kubeconfig(&self, context: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
+            self.url()
+        )
+    }
+
     /// The store it serves.
     pub fn store(&self) -> &ObjectStore {
         &self.shared.store

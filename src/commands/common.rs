@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use crate::diag::{self, Diagnostic, SourceMap};
 use crate::printer::Printer;
 use crate::render::{self, RenderError, Rendered, TemplateSet};
-use crate::source;
+use crate::source::{self, SourceTree};
 use crate::spec::{self, LoadOutput};
 
 /// Reads, validates and renders the repository at `dir`, printing every problem (spec
@@ -16,16 +16,17 @@ pub fn load_and_render(
     dir: &Path,
     printer: &Printer,
 ) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
-    load_and_render_tenants(dir, &[], printer)
+    load_and_render_tenants(dir, &[], printer).map(|(_, out, rendered)| (out, rendered))
 }
 
 /// Like [`load_and_render`], rendering only `tenants` when the list is not empty (every spec
-/// is still validated; a narrowed plan needs only its tenants' objects).
+/// is still validated; a narrowed plan needs only its tenants' objects). Also returns the
+/// files read, so that callers need not read the repository again.
 pub fn load_and_render_tenants(
     dir: &Path,
     tenants: &[String],
     printer: &Printer,
-) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
+) -> anyhow::Result<(SourceTree, LoadOutput, Option<Rendered>)> {
     let tree = source::read_dir(dir).with_context(|| "cannot read the config repository")?;
     let mut out = spec::load_config(&tree);
     let templates = TemplateSet::new(&tree.template_texts());
@@ -61,7 +62,7 @@ pub fn load_and_render_tenants(
             printer.color_err,
         ));
     }
-    Ok((out, rendered))
+    Ok((tree, out, rendered))
 }
 
 /// A template problem as a diagnostic pointing into the override file when there is one.

@@ -12,13 +12,10 @@ use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
 use crate::render::Rendered;
 use crate::spec::model::{ClusterTarget, Config};
-use crate::spec::LoadOutput;
 use crate::{output, source};
 
 /// Everything a plan needs, computed once; `apply` reuses it.
 pub struct Planned {
-    /// The validated configuration and its diagnostics.
-    pub load: LoadOutput,
     /// The validated configuration.
     pub config: Config,
     /// What it renders to.
@@ -29,7 +26,7 @@ pub struct Planned {
     pub observed: Observed,
     /// The plan.
     pub plan: Plan,
-    /// Fingerprint of the config files, for saved plans.
+    /// The config files read, for the fingerprint of saved plans.
     pub tree: source::SourceTree,
 }
 
@@ -41,8 +38,8 @@ pub fn compute(
     printer: &Printer,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Planned>, CommandError> {
-    let (load, rendered) = load_and_render_tenants(dir, &target.tenant, printer)?;
-    let (Some(config), Some(rendered)) = (load.config.clone(), rendered) else {
+    let (tree, mut load, rendered) = load_and_render_tenants(dir, &target.tenant, printer)?;
+    let (Some(config), Some(rendered)) = (load.config.take(), rendered) else {
         printer.err(&failure_summary(&load));
         return Ok(None);
     };
@@ -73,7 +70,6 @@ pub fn compute(
         printer.err(&format!("error: {e}\n"));
         return Ok(None);
     }
-    let tree = source::read_dir(dir)?;
 
     // Clusters to observe: those with tenants, embedded ones with state, and any named with
     // --cluster. A Kubernetes cluster without tenants is not contacted unless named.
@@ -121,7 +117,6 @@ pub fn compute(
     };
     let plan = plan::plan(&config, &rendered, &observed, &opts);
     Ok(Some(Planned {
-        load,
         config,
         rendered,
         backends,

@@ -92,19 +92,16 @@ pub fn kubernetes_validate() -> PathBuf {
 /// Context name in kubeconfig files written by [`write_kubeconfig`].
 pub const CONTEXT: &str = "test-ctx";
 
-/// Writes a kubeconfig for a plain-HTTP API server with a token user.
-pub fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
+/// Writes the kubeconfig of the test API server (context [`CONTEXT`]) into `dir`.
+pub fn write_kubeconfig(dir: &Path, server: &berth::apiserver::ApiServer) -> PathBuf {
     let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {server}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: {CONTEXT}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {CONTEXT}\n"
-    );
-    fs::write(&path, text).expect("write kubeconfig");
+    fs::write(&path, server.kubeconfig(CONTEXT)).expect("write kubeconfig");
     path
 }
 
-/// A copy of `examples/` whose `local` cluster is the Kubernetes API at `server` (reached
+/// A copy of `examples/` whose `local` cluster is the test API server `server` (reached
 /// through a kubeconfig file written next to it) instead of the embedded store.
-pub fn examples_on_kube(server: &str) -> tempfile::TempDir {
+pub fn examples_on_kube(server: &berth::apiserver::ApiServer) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     copy_tree(
