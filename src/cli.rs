@@ -69,6 +69,9 @@ pub enum Command {
     Drift(DriftArgs),
     /// Print or write the JSON Schemas of platform.toml, tenant and backups files.
     Schema(SchemaArgs),
+    /// Keep the clusters matching the config source: sync on changes, report or correct
+    /// drift, serve health, metrics, status and webhooks over HTTP.
+    Daemon(DaemonArgs),
 }
 
 /// Output format of a plan.
@@ -210,4 +213,53 @@ pub struct SchemaArgs {
     /// Print a Markdown reference of every field instead.
     #[arg(long, conflicts_with = "write")]
     pub reference: bool,
+}
+
+/// Arguments of `berth daemon`. Every setting can also come from the environment (shown) or
+/// from a TOML file given with `--config` (same names, with `_` for `-`); the command line
+/// wins over the environment, which wins over the file.
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// The config repository [default: .].
+    pub dir: Option<PathBuf>,
+    /// A TOML file of daemon settings.
+    #[arg(long, env = "BERTH_DAEMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the HTTP server (health, metrics, status, webhooks) [default: 127.0.0.1:8080].
+    #[arg(long, env = "BERTH_LISTEN")]
+    pub listen: Option<String>,
+    /// How often the source is checked for a new revision, e.g. `1m`, `30s` [default: 1m].
+    #[arg(long, env = "BERTH_INTERVAL")]
+    pub interval: Option<String>,
+    /// How often live state is checked for drift [default: 5m].
+    #[arg(long, env = "BERTH_DRIFT_INTERVAL")]
+    pub drift_interval: Option<String>,
+    /// A file holding the shared secret of the GitHub/GitLab push webhooks (the variable
+    /// BERTH_WEBHOOK_SECRET holds it directly). Without one, webhooks are off.
+    #[arg(long, env = "BERTH_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Elect a leader with a Kubernetes Lease: only the holder applies.
+    #[arg(long, env = "BERTH_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// The cluster (from platform.toml) that holds the Lease [default: the only cluster].
+    #[arg(long, env = "BERTH_LEASE_CLUSTER")]
+    pub lease_cluster: Option<String>,
+    /// Namespace of the Lease [default: berth-system].
+    #[arg(long, env = "BERTH_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Name of the Lease [default: berth].
+    #[arg(long, env = "BERTH_LEASE_NAME")]
+    pub lease_name: Option<String>,
+    /// How long a Lease lasts without renewal [default: 15s].
+    #[arg(long, env = "BERTH_LEASE_DURATION")]
+    pub lease_duration: Option<String>,
+    /// This replica's identity in the Lease [default: $POD_NAME, else host name and process id].
+    #[arg(long, env = "BERTH_IDENTITY")]
+    pub identity: Option<String>,
+    /// How long shutdown waits for the sync in progress [default: 30s].
+    #[arg(long, env = "BERTH_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<String>,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }

@@ -166,6 +166,30 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// One line per diagnostic, `file:line:col: error: message (help: ...)`, for logs and status
+/// APIs where the multi-line form does not fit.
+pub fn one_line(d: &Diagnostic, sources: &SourceMap) -> String {
+    let severity = if d.is_error() { "error" } else { "warning" };
+    let place = match &d.primary {
+        Some(Label {
+            file,
+            span: Some(span),
+            ..
+        }) => match sources.line_col(file, span.start) {
+            Some((line, col)) => format!("{file}:{line}:{col}: "),
+            None => format!("{file}: "),
+        },
+        Some(label) => format!("{}: ", label.file),
+        None => String::new(),
+    };
+    let help = d
+        .help
+        .as_ref()
+        .map(|h| format!(" (help: {h})"))
+        .unwrap_or_default();
+    format!("{place}{severity}: {}{help}", d.message)
+}
+
 /// Renders diagnostics as text. `color` adds ANSI colours.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let mut out = String::new();

@@ -90,7 +90,7 @@ impl RetryPolicy {
 }
 
 /// A number in `[0, 1)`, good enough for jitter: no cryptographic use.
-fn random_unit() -> f64 {
+pub fn random_unit() -> f64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static STATE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

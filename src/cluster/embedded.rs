@@ -192,6 +192,22 @@ impl EmbeddedCluster {
         }
     }
 
+    pub(super) async fn create(
+        &self,
+        id: &ObjectRef,
+        manifest: &Value,
+    ) -> Result<Value, ClusterError> {
+        let info = kind_by_api_version(&id.api_version, &id.kind)
+            .ok_or_else(|| self.unknown_kind(&id.api_version, &id.kind, &id.to_string()))?;
+        let ns = id.namespace.clone().unwrap_or_default();
+        let manifest = manifest.clone();
+        self.blocking(
+            move |store| store.create(info.kind, &ns, manifest, FIELD_MANAGER, false),
+            id.to_string(),
+        )
+        .await
+    }
+
     pub(super) async fn apply(
         &self,
         id: &ObjectRef,

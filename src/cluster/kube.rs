@@ -441,6 +441,29 @@ impl KubeCluster {
         }
     }
 
+    pub(super) async fn create(
+        &self,
+        id: &ObjectRef,
+        manifest: &Value,
+    ) -> Result<Value, ClusterError> {
+        let (api, resource) = self.resolve_object(id).await?;
+        let obj: DynamicObject =
+            serde_json::from_value(manifest.clone()).map_err(|e| ClusterError::Invalid {
+                cluster: self.name.clone(),
+                object: id.to_string(),
+                message: format!("not a Kubernetes object: {e}"),
+                causes: Vec::new(),
+            })?;
+        let pp = kube::api::PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        api.create(&pp, &obj)
+            .await
+            .map(|obj| to_value_for(obj, id))
+            .map_err(|e| self.map(e, "create", &resource, Some(id)))
+    }
+
     pub(super) async fn apply(
         &self,
         id: &ObjectRef,

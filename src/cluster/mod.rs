@@ -362,6 +362,15 @@ impl Backend {
         }
     }
 
+    /// Creates the object (POST): [`ClusterError::Conflict`] when it exists. For objects
+    /// that must be created exactly once, such as the daemon's leader Lease.
+    pub async fn create(&self, id: &ObjectRef, manifest: &Value) -> Result<Value, ClusterError> {
+        match self {
+            Backend::Embedded(c) => c.create(id, manifest).await,
+            Backend::Kube(c) => c.create(id, manifest).await,
+        }
+    }
+
     /// Deletes the object; an object that is already gone is not an error.
     pub async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
         match self {

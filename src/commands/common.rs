@@ -4,11 +4,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::diag::{self, Diagnostic, SourceMap};
+use crate::diag;
+use crate::pipeline::{self, Loaded};
 use crate::printer::Printer;
-use crate::render::{self, RenderError, Rendered, TemplateSet};
+use crate::render::Rendered;
 use crate::source::{self, SourceTree};
-use crate::spec::{self, LoadOutput};
+use crate::spec::LoadOutput;
 
 /// Reads, validates and renders the repository at `dir`, printing every problem (spec
 /// diagnostics, then template problems) to stderr. `rendered` is `None` when anything failed.
@@ -28,77 +29,15 @@ pub fn load_and_render_tenants(
     printer: &Printer,
 ) -> anyhow::Result<(SourceTree, LoadOutput, Option<Rendered>)> {
     let tree = source::read_dir(dir).with_context(|| "cannot read the config repository")?;
-    let mut out = spec::load_config(&tree);
-    let templates = TemplateSet::new(&tree.template_texts());
-    let scoped = out.config.as_ref().map(|config| {
-        let mut c = config.clone();
-        if !tenants.is_empty() {
-            c.tenants.retain(|t| tenants.contains(&t.name));
-        }
-        c
-    });
-    let rendered = match (&scoped, templates) {
-        (Some(config), Ok(templates)) => match render::render(config, &templates) {
-            Ok(r) => Some(r),
-            Err(errors) => {
-                out.diagnostics
-                    .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
-                out.config = None;
-                None
-            }
-        },
-        (_, Err(errors)) => {
-            out.diagnostics
-                .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
-            out.config = None;
-            None
-        }
-        (None, Ok(_)) => None,
-    };
-    if !out.diagnostics.is_empty() {
+    let Loaded { load, rendered } = pipeline::load_and_render(&tree, tenants);
+    if !load.diagnostics.is_empty() {
         printer.err(&diag::render(
-            &out.diagnostics,
-            &out.sources,
+            &load.diagnostics,
+            &load.sources,
             printer.color_err,
         ));
     }
-    Ok((tree, out, rendered))
-}
-
-/// A template problem as a diagnostic pointing into the override file when there is one.
-fn render_diagnostic(e: &RenderError, sources: &SourceMap) -> Diagnostic {
-    let mut message = e
-        .message
-        .replace("syntax error: syntax error:", "template syntax error:");
-    if let Some(t) = &e.tenant {
-        message = format!("{message} (rendering tenant `{t}`)");
-    }
-    let mut d = Diagnostic::error(message).maybe_help(e.help.clone());
-    match (&e.template, e.line) {
-        (Some(file), Some(line)) if !e.in_output && sources.get(file).is_some() => {
-            let text = sources.get(file).unwrap_or_default();
-            let start: usize = text
-                .split_inclusive('\n')
-                .take(line.saturating_sub(1))
-                .map(str::len)
-                .sum();
-            let len = text[start.min(text.len())..]
-                .find('\n')
-                .unwrap_or(text.len() - start.min(text.len()));
-            d = d.at(file, Some(start..start + len), "");
-        }
-        (Some(file), Some(line)) => {
-            let what = if e.in_output {
-                "rendered output of "
-            } else {
-                ""
-            };
-            d = d.at(file, None, format!("at line {line} of the {what}{file}"));
-        }
-        (Some(file), None) => d = d.at(file, None, ""),
-        _ => {}
-    }
-    d
+    Ok((tree, load, rendered))
 }
 
 /// The closing line of a failed validation.

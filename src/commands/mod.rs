@@ -2,6 +2,7 @@
 
 pub mod apply;
 mod common;
+pub mod daemon;
 pub mod drift;
 pub mod plan;
 pub mod render;
@@ -34,5 +35,6 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
         Command::Drift(args) => drift::run(&args, printer),
+        Command::Daemon(args) => daemon::run(&args, printer),
     }
 }

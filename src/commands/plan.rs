@@ -1,17 +1,18 @@
 //! `berth plan [DIR]`: read, validate, render, observe the clusters, diff, print.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::common::{failure_summary, load_and_render_tenants, plural};
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
-use crate::cluster::{self, Backend, ClusterSettings};
-use crate::observe::{self, ObserveOptions, Observed};
-use crate::plan::{self, Plan, PlanOptions};
+use crate::cluster::Backend;
+use crate::observe::Observed;
+use crate::pipeline::{self, Observation, Scope};
+use crate::plan::Plan;
 use crate::printer::Printer;
 use crate::render::Rendered;
-use crate::spec::model::{ClusterTarget, Config};
+use crate::spec::model::Config;
 use crate::{output, source};
 
 /// Everything a plan needs, computed once; `apply` reuses it.
@@ -58,64 +59,24 @@ pub fn compute(
             return Ok(None);
         }
     }
-    let mut settings = ClusterSettings::new(
-        target
-            .state_dir
-            .clone()
-            .unwrap_or_else(cluster::default_state_dir),
-    );
-    settings.kubeconfig_override = target.kubeconfig.clone();
-    settings.config_dir = Some(dir.to_path_buf());
-    if let Err(e) = cluster::check_state_dir("embedded", &settings.state_dir, dir) {
-        printer.err(&format!("error: {e}\n"));
-        return Ok(None);
-    }
-
-    // Clusters to observe: those with tenants, embedded ones with state, and any named with
-    // --cluster. A Kubernetes cluster without tenants is not contacted unless named.
-    let with_tenants: BTreeSet<&str> = config.tenants.iter().map(|t| t.cluster.as_str()).collect();
-    let mut connections = runtime.block_on(observe::connect_all(&config, &settings));
-    let mut notes = Vec::new();
-    connections.retain(|name, _| {
-        let kube = config
-            .clusters
-            .get(name)
-            .is_some_and(|c| c.target != ClusterTarget::Embedded);
-        let wanted = target.cluster.is_empty() || target.cluster.contains(name);
-        let keep = wanted && (!kube || with_tenants.contains(name.as_str()) || target.cluster.contains(name));
-        if wanted && !keep {
-            notes.push(format!(
-                "note: cluster `{name}` has no tenants in the configuration and was not contacted; name it with --cluster to plan deletions there\n"
-            ));
+    let scope = scope_of(target, dir);
+    let observation = match runtime.block_on(pipeline::observe_and_plan(&config, &rendered, &scope))
+    {
+        Ok(o) => o,
+        Err(e) => {
+            printer.err(&format!("error: {e}\n"));
+            return Ok(None);
         }
-        keep
-    });
-    let observe_opts = ObserveOptions {
-        tenants: (!target.tenant.is_empty()).then(|| target.tenant.iter().cloned().collect()),
-        ..ObserveOptions::default()
     };
-    let observed = runtime.block_on(observe::observe_connections(
-        &config,
-        &rendered,
-        &connections,
-        &observe_opts,
-    ));
-    let backends: BTreeMap<String, Backend> = connections
-        .into_iter()
-        .filter_map(|(k, r)| r.ok().map(|b| (k, b)))
-        .collect();
-    for n in notes {
-        printer.err(&n);
+    for n in &observation.notes {
+        printer.err(&format!("note: {n}\n"));
     }
-    let opts = PlanOptions {
-        prune: config.policy.prune,
-        adopt: target.adopt,
-        allow_destroy: target.allow_destroy,
-        allow_replace: target.allow_replace,
-        tenants: (!target.tenant.is_empty()).then(|| target.tenant.iter().cloned().collect()),
-        clusters: (!target.cluster.is_empty()).then(|| target.cluster.iter().cloned().collect()),
-    };
-    let plan = plan::plan(&config, &rendered, &observed, &opts);
+    let Observation {
+        backends,
+        observed,
+        plan,
+        ..
+    } = observation;
     Ok(Some(Planned {
         config,
         rendered,
@@ -124,6 +85,20 @@ pub fn compute(
         plan,
         tree,
     }))
+}
+
+/// The pipeline scope of a command line.
+fn scope_of(target: &TargetArgs, dir: &Path) -> Scope {
+    Scope {
+        state_dir: target.state_dir.clone(),
+        kubeconfig: target.kubeconfig.clone(),
+        config_dir: Some(dir.to_path_buf()),
+        tenants: target.tenant.clone(),
+        clusters: target.cluster.clone(),
+        adopt: target.adopt,
+        allow_destroy: target.allow_destroy,
+        allow_replace: target.allow_replace,
+    }
 }
 
 /// A tokio runtime for the cluster I/O of one command.

@@ -923,6 +923,10 @@ fn apply_tx(
         ));
     }
     let old = load(tx, t)?;
+    // As in Kubernetes, a `metadata.resourceVersion` in an apply patch is a precondition.
+    if let Some(old) = &old {
+        check_precondition(t, old, patch)?;
+    }
     let applied = fields::user_fields(patch);
     let new_fields = fields::leaf_paths(&applied);
     let mut entries = old.as_ref().map(fields::parse_managed).unwrap_or_default();

@@ -1023,3 +1023,25 @@ fn large_lists_are_fast() {
         start.elapsed()
     );
 }
+
+#[test]
+fn apply_with_a_stale_resource_version_is_a_conflict() {
+    let s = store_with_ns("t");
+    let (first, _) = s
+        .apply("StatefulSet", "t", "db", sts("db", 1), "m", false, false)
+        .unwrap();
+    s.apply("StatefulSet", "t", "db", sts("db", 2), "m", false, false)
+        .unwrap();
+    let mut stale = sts("db", 3);
+    stale["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"].clone();
+    let err = s
+        .apply("StatefulSet", "t", "db", stale, "m", true, false)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let now = s.get("StatefulSet", "t", "db").unwrap();
+    assert_eq!(now["spec"]["replicas"], 2);
+    let mut fresh = sts("db", 3);
+    fresh["metadata"]["resourceVersion"] = now["metadata"]["resourceVersion"].clone();
+    s.apply("StatefulSet", "t", "db", fresh, "m", true, false)
+        .unwrap();
+}

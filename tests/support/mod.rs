@@ -124,3 +124,179 @@ pub fn examples_on_kube(server: &berth::apiserver::ApiServer) -> tempfile::TempD
     fs::write(repo.join("platform.toml"), platform).unwrap();
     dir
 }
+
+/// A minimal HTTP/1.1 client for the daemon's endpoints: one request per connection.
+/// Returns the status code and the body.
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http:// URL");
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (code, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n.min(rest.len())]);
+        s = rest.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_or(secs, what, check, String::new)
+}
+
+/// Like [`wait_for`]; the panic message ends with `context()` (a log, say).
+pub fn wait_or<T>(
+    secs: u64,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {secs} s waiting for {what}\n{}", context());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A `berth daemon` process, killed when dropped.
+pub struct Daemon {
+    /// The process.
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Where its stderr (operator logs) goes.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `berth daemon ARGS --listen 127.0.0.1:0` in `cwd` and waits for its address.
+    pub fn start(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Daemon {
+        use std::io::BufRead;
+        let log = cwd.join(format!("daemon-{}.log", next_id()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.arg("-v")
+            .arg("daemon")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(cwd)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("BERTH_STATE_DIR")
+            .stdout(std::process::Stdio::piped())
+            .stderr(fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start berth daemon");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no address in {line:?}; log:\n{}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        Daemon { child, url, log }
+    }
+
+    /// Waits for `check` like [`wait_for`], showing this daemon's log on a timeout.
+    pub fn wait<T>(&self, secs: u64, what: &str, check: impl FnMut() -> Option<T>) -> T {
+        wait_or(secs, what, check, || format!("daemon log:\n{}", self.log()))
+    }
+
+    /// GET `path`, body parsed as JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (code, body) = http("GET", &format!("{}{path}", self.url), &[], b"");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The status API.
+    pub fn status(&self) -> serde_json::Value {
+        self.json("/api/v1/status")
+    }
+
+    /// The metrics text.
+    pub fn metrics(&self) -> String {
+        http("GET", &format!("{}/metrics", self.url), &[], b"").1
+    }
+
+    /// Its operator log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        wait_for(30, "the daemon to exit", || self.child.try_wait().unwrap())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn next_id() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,546 @@
+//! The reconcile loop: one thread that owns the source and the last good configuration, and
+//! runs syncs (load, validate, plan, apply) and drift checks one at a time, as triggers and
+//! timers ask. Results go into the shared [`Status`]; nothing here prints.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::status::{ClusterStatus, Status, SyncRecord, SyncResult, TenantStatus};
+use super::{DaemonSource, Shared, Trigger};
+use crate::apply::{self, ApplyOptions, ChangeSet, Outcome};
+use crate::diag;
+use crate::pipeline::{self, Loaded, Observation, Scope};
+use crate::plan::Action;
+use crate::render::Rendered;
+use crate::spec::model::Config;
+use crate::spec::types::DriftMode;
+use crate::values::time::{format_rfc3339, now_unix};
+
+/// The revision that validated last: what drift checks compare against.
+struct Good {
+    revision: String,
+    config: Config,
+    rendered: Rendered,
+}
+
+/// Timers of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Source polling interval.
+    pub interval: Duration,
+    /// Drift check interval.
+    pub drift_interval: Duration,
+    /// Fraction of `interval` added or removed at random, so that replicas and daemons of
+    /// many platforms do not poll a forge in step.
+    pub jitter: f64,
+}
+
+/// Owns the source and runs syncs.
+pub struct Reconciler {
+    source: DaemonSource,
+    scope: Scope,
+    shared: Arc<Shared>,
+    good: Option<Good>,
+    /// The last revision synced, and whether that sync left nothing to retry.
+    last: Option<(String, bool)>,
+    runtime: tokio::runtime::Runtime,
+    /// The leader election task: its cluster, handle and stop flag.
+    lease_task: Option<LeaseTask>,
+}
+
+struct LeaseTask {
+    cluster: String,
+    handle: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Reconciler {
+    /// A reconciler with its own runtime for cluster I/O.
+    pub fn new(
+        source: DaemonSource,
+        scope: Scope,
+        shared: Arc<Shared>,
+    ) -> std::io::Result<Reconciler> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("berth-reconcile")
+            .enable_all()
+            .build()?;
+        Ok(Reconciler {
+            source,
+            scope,
+            shared,
+            good: None,
+            last: None,
+            runtime,
+            lease_task: None,
+        })
+    }
+
+    /// Runs until a [`Trigger::Shutdown`] arrives or every sender is gone. A sync in progress
+    /// always finishes first.
+    pub fn run(mut self, triggers: Receiver<Trigger>, timing: Timing) {
+        self.sync("startup");
+        self.shared.ready.store(true, Ordering::SeqCst);
+        let mut next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
+        let mut next_drift = Instant::now() + timing.drift_interval;
+        loop {
+            let now = Instant::now();
+            let deadline = next_poll.min(next_drift);
+            match triggers.recv_timeout(deadline.saturating_duration_since(now)) {
+                Ok(Trigger::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(first) => {
+                    // Coalesce whatever else is queued into this one sync.
+                    let mut shutdown = false;
+                    let mut why = first.name();
+                    while let Ok(more) = triggers.try_recv() {
+                        match more {
+                            Trigger::Shutdown => shutdown = true,
+                            Trigger::Webhook => why = more.name(),
+                            _ => {}
+                        }
+                    }
+                    self.sync(why);
+                    if shutdown {
+                        break;
+                    }
+                    next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if Instant::now() >= next_poll {
+                        self.sync("poll");
+                        next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
+                    }
+                    if Instant::now() >= next_drift {
+                        self.drift_check();
+                        next_drift = Instant::now() + timing.drift_interval;
+                    }
+                }
+            }
+        }
+        self.stop_lease();
+        tracing::info!("reconcile loop stopped");
+    }
+
+    /// Starts leader election on the cluster that holds the lease (again when that cluster
+    /// changed), trying once at once so that a lone replica applies its first sync.
+    fn ensure_lease(&mut self, config: &Config) {
+        let Some(election) = self.shared.leader_election.clone() else {
+            return;
+        };
+        let name = match (&election.cluster, config.clusters.len()) {
+            (Some(c), _) => c.clone(),
+            (None, 1) => config.clusters.keys().next().cloned().unwrap_or_default(),
+            (None, _) => {
+                tracing::error!("leader election needs --lease-cluster: platform.toml has several clusters; not applying");
+                self.shared.leader.store(false, Ordering::SeqCst);
+                return;
+            }
+        };
+        if self.lease_task.as_ref().is_some_and(|t| t.cluster == name) {
+            return;
+        }
+        self.stop_lease();
+        let Some(cluster) = config.clusters.get(&name) else {
+            tracing::error!(cluster = %name, "the lease cluster is not in platform.toml; not applying");
+            return;
+        };
+        let settings = self.scope.cluster_settings();
+        let backend = match self
+            .runtime
+            .block_on(crate::cluster::connect(cluster, &settings))
+        {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(cluster = %name, error = %e, "cannot connect to the lease cluster; not applying");
+                return;
+            }
+        };
+        let leads = self
+            .runtime
+            .block_on(super::lease::try_acquire(&backend, &election.lease))
+            .unwrap_or(false);
+        self.shared.leader.store(leads, Ordering::SeqCst);
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = self.runtime.spawn(super::lease::run(
+            backend,
+            election.lease,
+            self.shared.leader.clone(),
+            stop.clone(),
+        ));
+        self.lease_task = Some(LeaseTask {
+            cluster: name,
+            handle,
+            stop,
+        });
+    }
+
+    /// Stops leader election, releasing the lease if held.
+    fn stop_lease(&mut self) {
+        if let Some(task) = self.lease_task.take() {
+            task.stop.store(true, Ordering::SeqCst);
+            let _ = self
+                .runtime
+                .block_on(tokio::time::timeout(Duration::from_secs(5), task.handle));
+        }
+    }
+
+    fn leader(&self) -> bool {
+        self.shared.leader.load(Ordering::SeqCst)
+    }
+
+    /// Loads the source; on a new revision (or after a sync that left work), validates,
+    /// plans and (as leader) applies it. An invalid revision is never applied, not in part:
+    /// the last good one stays in force.
+    pub fn sync(&mut self, trigger: &str) {
+        let started = Instant::now();
+        let started_at = format_rfc3339(now_unix());
+        let mut record = SyncRecord {
+            revision: None,
+            trigger: trigger.to_string(),
+            started_at,
+            duration_seconds: 0.0,
+            result: SyncResult::NoChanges,
+            added: 0,
+            changed: 0,
+            destroyed: 0,
+            failed: 0,
+            drifted: 0,
+            errors: Vec::new(),
+        };
+        let tree = match self.source.load() {
+            Ok(tree) => tree,
+            Err(e) => {
+                tracing::error!(source = %self.source.describe(), error = %e, "cannot read the config source; keeping the last good state");
+                record.result = SyncResult::SourceError;
+                record.errors.push(e.to_string());
+                self.finish(record, started, |c| c.error("source"));
+                return;
+            }
+        };
+        let revision = self.source.revision_of(&tree);
+        record.revision = Some(revision.clone());
+        self.shared.status.write().unwrap().seen_revision = Some(revision.clone());
+        if trigger != "startup"
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|(rev, done)| *rev == revision && *done)
+        {
+            tracing::debug!(%revision, "no new revision");
+            return;
+        }
+
+        let Loaded { load, rendered } = pipeline::load_and_render(&tree, &[]);
+        let (Some(config), Some(rendered)) = (load.config, rendered) else {
+            record.result = SyncResult::Invalid;
+            record.errors = load
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| diag::one_line(d, &load.sources))
+                .collect();
+            tracing::error!(%revision, errors = record.errors.len(), "revision is invalid; nothing of it is applied, the last good revision stays in force");
+            for e in &record.errors {
+                tracing::error!(%revision, "{e}");
+            }
+            // Not retried until the source changes.
+            self.last = Some((revision, true));
+            self.finish(record, started, |c| c.error("validation"));
+            return;
+        };
+
+        self.ensure_lease(&config);
+        let good = Good {
+            revision: revision.clone(),
+            config,
+            rendered,
+        };
+        let done = self.reconcile(&good, &mut record, false);
+        self.shared.status.write().unwrap().good_revision = Some(revision.clone());
+        self.good = Some(good);
+        self.last = Some((revision, done));
+        self.finish(record, started, |_| {});
+    }
+
+    /// Drift check against the last good revision: plans against live state, records the
+    /// drift and, under `drift = "correct"`, applies the plan.
+    pub fn drift_check(&mut self) {
+        let Some(good) = self.good.take() else {
+            return;
+        };
+        let started = Instant::now();
+        let mut record = SyncRecord {
+            revision: Some(good.revision.clone()),
+            trigger: "drift".into(),
+            started_at: format_rfc3339(now_unix()),
+            duration_seconds: 0.0,
+            result: SyncResult::NoChanges,
+            added: 0,
+            changed: 0,
+            destroyed: 0,
+            failed: 0,
+            drifted: 0,
+            errors: Vec::new(),
+        };
+        let correct = good.config.policy.drift == DriftMode::Correct;
+        self.reconcile(&good, &mut record, !correct);
+        self.shared.status.write().unwrap().drift_checked_at = Some(format_rfc3339(now_unix()));
+        self.good = Some(good);
+        // A check that found nothing is not worth a history entry.
+        let quiet = record.result == SyncResult::NoChanges && record.drifted == 0;
+        self.shared.status.write().unwrap().counters.drift_checks += 1;
+        if quiet {
+            return;
+        }
+        if record.result == SyncResult::Applied {
+            self.shared
+                .status
+                .write()
+                .unwrap()
+                .counters
+                .drift_corrections += 1;
+        }
+        self.finish(record, started, |_| {});
+    }
+
+    /// Observes, plans and (as leader, unless `report_only`) applies `good`, filling in
+    /// `record` and the per-cluster and per-tenant status. Returns whether nothing is left to
+    /// retry (every cluster reachable, nothing failed, or a follower that planned).
+    fn reconcile(&mut self, good: &Good, record: &mut SyncRecord, report_only: bool) -> bool {
+        let observation = match self.runtime.block_on(pipeline::observe_and_plan(
+            &good.config,
+            &good.rendered,
+            &self.scope,
+        )) {
+            Ok(o) => o,
+            Err(e) => {
+                record.result = SyncResult::Failed;
+                record.errors.push(e.to_string());
+                self.shared
+                    .status
+                    .write()
+                    .unwrap()
+                    .counters
+                    .error("cluster");
+                return false;
+            }
+        };
+        let Observation { backends, plan, .. } = &observation;
+        record.drifted = plan.drift.len();
+        let apply_now = !report_only && self.leader() && plan.has_changes();
+        let set = if apply_now {
+            let opts = ApplyOptions::from_config(&good.config);
+            let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
+            let set = self.runtime.block_on(apply::apply(
+                plan,
+                &good.rendered,
+                backends,
+                &opts,
+                &progress,
+            ));
+            Some(set)
+        } else {
+            None
+        };
+
+        let mut unreachable: BTreeMap<&str, &str> = BTreeMap::new();
+        for (cluster, message) in &plan.unreachable {
+            unreachable.insert(cluster, message);
+            record
+                .errors
+                .push(format!("cluster `{cluster}`: {message}"));
+        }
+        record.result = match &set {
+            Some(s) if s.refused.is_some() => SyncResult::Refused,
+            Some(s) if !s.succeeded() => SyncResult::Failed,
+            Some(_) if !unreachable.is_empty() => SyncResult::Failed,
+            Some(_) => SyncResult::Applied,
+            None if !unreachable.is_empty() => SyncResult::Failed,
+            None if plan.has_changes() => SyncResult::Planned,
+            None => SyncResult::NoChanges,
+        };
+        if let Some(s) = &set {
+            let (added, changed, destroyed, failed, _) = s.summary();
+            (
+                record.added,
+                record.changed,
+                record.destroyed,
+                record.failed,
+            ) = (added, changed, destroyed, failed);
+            if let Some(reason) = &s.refused {
+                record.errors.push(format!("apply refused: {reason}"));
+            }
+            for e in s.failures() {
+                if let Outcome::Failed(m) = &e.outcome {
+                    record.errors.push(m.clone());
+                }
+            }
+        }
+        self.update_status(good, &observation, set.as_ref(), record);
+        matches!(
+            record.result,
+            SyncResult::Applied | SyncResult::NoChanges | SyncResult::Planned | SyncResult::Refused
+        )
+    }
+
+    /// Per-cluster, per-tenant and drift status after a plan (and apply).
+    fn update_status(
+        &self,
+        good: &Good,
+        observation: &Observation,
+        set: Option<&ChangeSet>,
+        record: &SyncRecord,
+    ) {
+        let plan = &observation.plan;
+        let now = format_rfc3339(now_unix());
+        let mut status = self.shared.status.write().unwrap();
+        let status: &mut Status = &mut status;
+        let errors = &mut status.counters;
+        if !plan.unreachable.is_empty() {
+            errors.error("cluster");
+        }
+        if set.is_some_and(|s| !s.succeeded()) {
+            errors.error("apply");
+        }
+        if let Some(s) = set {
+            for e in &s.entries {
+                if !matches!(e.outcome, Outcome::Applied) {
+                    continue;
+                }
+                let action = match e.action {
+                    Action::Create => "create",
+                    Action::Update => "update",
+                    Action::Replace => "replace",
+                    Action::Delete => "delete",
+                    Action::NoOp => continue,
+                };
+                *status.counters.objects.entry(action.into()).or_default() += 1;
+            }
+        }
+
+        status.clusters = good
+            .config
+            .clusters
+            .keys()
+            .map(|name| {
+                let error = plan
+                    .unreachable
+                    .iter()
+                    .find(|(c, _)| c == name)
+                    .map(|(_, m)| m.clone());
+                let contacted = error.is_some() || observation.backends.contains_key(name);
+                let cs = ClusterStatus {
+                    reachable: contacted.then_some(error.is_none()),
+                    error,
+                    tenants: good
+                        .config
+                        .tenants
+                        .iter()
+                        .filter(|t| &t.cluster == name)
+                        .count(),
+                };
+                (name.clone(), cs)
+            })
+            .collect();
+
+        status.drifted = plan.drift.len();
+        status.drifted_objects = plan.drift.iter().map(|d| d.id.to_string()).collect();
+        let mut drift_by_tenant: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &plan.drift {
+            *drift_by_tenant.entry(d.tenant.as_str()).or_default() += 1;
+        }
+        let mut failed_by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        if let Some(s) = set {
+            for e in s.failures() {
+                if let Outcome::Failed(m) = &e.outcome {
+                    failed_by_tenant
+                        .entry(&e.tenant)
+                        .or_default()
+                        .push(m.clone());
+                }
+            }
+        }
+        let mut changes_by_tenant: BTreeMap<&str, usize> = BTreeMap::new();
+        for c in &plan.changes {
+            if c.blocked.is_none() {
+                *changes_by_tenant.entry(c.tenant.as_str()).or_default() += 1;
+            }
+        }
+        let applied = set.is_some_and(|s| s.refused.is_none());
+        let mut tenants = BTreeMap::new();
+        for t in &good.config.tenants {
+            let mut ts: TenantStatus = status.tenants.remove(&t.name).unwrap_or_default();
+            ts.cluster = t.cluster.clone();
+            ts.drifted = drift_by_tenant.get(t.name.as_str()).copied().unwrap_or(0);
+            ts.errors = Vec::new();
+            let unreachable = plan.unreachable.iter().find(|(c, _)| c == &t.cluster);
+            if let Some((_, m)) = unreachable {
+                ts.last_result = "pending".into();
+                ts.errors
+                    .push(format!("cluster `{}` unreachable: {m}", t.cluster));
+            } else if let Some(errs) = failed_by_tenant.get(t.name.as_str()) {
+                ts.last_result = "failed".into();
+                ts.errors = errs.clone();
+            } else if applied || !changes_by_tenant.contains_key(t.name.as_str()) {
+                ts.last_result = "ok".into();
+                if record.trigger != "drift" || applied {
+                    ts.applied_revision = Some(good.revision.clone());
+                    ts.applied_at = Some(now.clone());
+                }
+            } else {
+                ts.last_result = "pending".into();
+            }
+            tenants.insert(t.name.clone(), ts);
+        }
+        status.tenants = tenants;
+    }
+
+    /// Records the end of a sync in the status (and its file).
+    fn finish(
+        &self,
+        mut record: SyncRecord,
+        started: Instant,
+        count: impl FnOnce(&mut super::status::Counters),
+    ) {
+        record.duration_seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            revision = record.revision.as_deref().unwrap_or("-"),
+            trigger = %record.trigger,
+            result = record.result.as_str(),
+            added = record.added,
+            changed = record.changed,
+            destroyed = record.destroyed,
+            failed = record.failed,
+            drifted = record.drifted,
+            seconds = record.duration_seconds,
+            "sync finished"
+        );
+        let mut status = self.shared.status.write().unwrap();
+        count(&mut status.counters);
+        if record.trigger != "drift" {
+            status.counters.sync(record.result, record.duration_seconds);
+        }
+        status.leader = self.leader();
+        if record.result.is_success() {
+            status.last_success_revision = record.revision.clone();
+            status.last_success_at = Some(record.started_at.clone());
+            status.last_success_unix = Some(now_unix());
+        }
+        status.record(record);
+        if let Some(path) = &self.shared.status_file {
+            if let Err(e) = status.save(path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot save the daemon status");
+            }
+        }
+    }
+}
+
+/// `base` plus or minus `fraction` of it, at random.
+fn jittered(base: Duration, fraction: f64) -> Duration {
+    let r = crate::apply::random_unit() * 2.0 - 1.0;
+    base.mul_f64((1.0 + fraction.clamp(0.0, 1.0) * r).max(0.0))
+}

@@ -1,0 +1,598 @@
+//! `berth daemon` end to end: the real binary, a config repository on disk, the embedded
+//! cluster and the test Kubernetes API server over HTTP, changes made with the real kubectl.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use berth::apiserver::ApiServer;
+use berth::cluster::{Backend, EmbeddedCluster};
+use berth::object::ObjectRef;
+use berth::store::ObjectStore;
+use serde_json::Value;
+use support::{http, Daemon};
+
+/// A copy of `examples/` under `root/repo` and an empty state directory `root/state`.
+fn examples_in(root: &Path) -> (String, String) {
+    let repo = root.join("repo");
+    support::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &repo,
+    );
+    let state = root.join("state");
+    (
+        repo.to_str().unwrap().to_string(),
+        state.to_str().unwrap().to_string(),
+    )
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn statefulset(ns: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        namespace: Some(ns.into()),
+        name: "db".into(),
+    }
+}
+
+/// `spec.replicas` of a tenant's database in the embedded cluster under `state`.
+fn embedded_replicas(state: &str, ns: &str) -> Option<i64> {
+    let cluster = EmbeddedCluster::open("local", Path::new(state)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let obj = rt
+        .block_on(Backend::Embedded(cluster).get(&statefulset(ns)))
+        .unwrap()?;
+    obj["spec"]["replicas"].as_i64()
+}
+
+fn last_sync(d: &Daemon) -> Value {
+    d.status()["last_sync"].clone()
+}
+
+#[test]
+fn daemon_applies_a_directory_and_follows_changes_on_disk() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state) = examples_in(root.path());
+    // Long timers: only the file watcher can explain a prompt second sync.
+    let d = Daemon::start(
+        &[
+            &repo,
+            "--state-dir",
+            &state,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1h",
+        ],
+        root.path(),
+        &[],
+    );
+    let first = d.wait(60, "the first sync", || {
+        let s = last_sync(&d);
+        (s["result"] == "applied").then_some(s)
+    });
+    assert_eq!(first["trigger"], "startup");
+    assert_eq!(first["added"], 40, "{first}");
+    let (code, body) = http("GET", &format!("{}/readyz", d.url), &[], b"");
+    assert_eq!((code, body.as_str()), (200, "ok\n"));
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(5));
+    let status = d.status();
+    assert_eq!(status["tenants"]["acme"]["last_result"], "ok");
+    assert_eq!(
+        status["tenants"]["acme"]["applied_revision"],
+        first["revision"]
+    );
+    assert_eq!(status["clusters"]["local"]["reachable"], true);
+    assert_eq!(
+        status["clusters"]["prod-eu"]["reachable"],
+        Value::Null,
+        "a cluster without tenants is not contacted"
+    );
+
+    let changed_at = Instant::now();
+    replace_in(
+        &Path::new(&repo).join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let second = d.wait(30, "the change on disk to be applied", || {
+        let s = last_sync(&d);
+        (s["revision"] != first["revision"]).then_some(s)
+    });
+    let latency = changed_at.elapsed();
+    eprintln!("file change to applied: {latency:?}");
+    assert_eq!(second["trigger"], "file change", "{second}");
+    assert_eq!(second["result"], "applied", "{second}");
+    assert_eq!(second["changed"], 1, "{second}");
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+
+    let metrics = d.metrics();
+    for line in [
+        "berth_syncs_total{result=\"applied\"} 2",
+        "berth_objects_applied_total{action=\"create\"} 40",
+        "berth_objects_applied_total{action=\"update\"} 1",
+        "berth_cluster_reachable{cluster=\"local\"} 1",
+        "berth_tenants{result=\"ok\"} 3",
+        "berth_leader 1",
+        "berth_drifted_objects 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    let history = d.json("/api/v1/history");
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+}
+
+#[test]
+fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state) = examples_in(root.path());
+    let d = Daemon::start(
+        &[
+            &repo,
+            "--state-dir",
+            &state,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1h",
+        ],
+        root.path(),
+        &[],
+    );
+    let first = d.wait(60, "the first sync", || {
+        let s = last_sync(&d);
+        (s["result"] == "applied").then_some(s)
+    });
+
+    // One valid change and one invalid file in the same revision: nothing of it applies.
+    let repo = Path::new(&repo);
+    replace_in(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 3",
+    );
+    replace_in(
+        &repo.join("tenants/globex.toml"),
+        "tier = \"medium\"",
+        "tier = \"mediun\"",
+    );
+    let bad = d.wait(30, "the invalid revision to be seen", || {
+        let s = last_sync(&d);
+        (s["result"] == "invalid").then_some(s)
+    });
+    let errors: Vec<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("tenants/globex.toml:") && e.contains("mediun")),
+        "{errors:?}"
+    );
+    let status = d.status();
+    assert_eq!(status["good_revision"], first["revision"]);
+    assert_eq!(status["last_success_revision"], first["revision"]);
+    assert_ne!(status["seen_revision"], first["revision"]);
+    assert_eq!(
+        embedded_replicas(&state, "tenant-acme"),
+        Some(5),
+        "the valid half of an invalid revision is not applied"
+    );
+    assert!(d
+        .metrics()
+        .lines()
+        .any(|l| l == "berth_errors_total{kind=\"validation\"} 1"));
+
+    replace_in(
+        &repo.join("tenants/globex.toml"),
+        "tier = \"mediun\"",
+        "tier = \"medium\"",
+    );
+    let fixed = d.wait(30, "the fixed revision to be applied", || {
+        let s = last_sync(&d);
+        (s["result"] == "applied" && s["revision"] != first["revision"]).then_some(s)
+    });
+    assert_eq!(fixed["changed"], 1, "{fixed}");
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(3));
+}
+
+#[test]
+fn webhooks_need_a_valid_signature_or_token() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state) = examples_in(root.path());
+    let secret_file = root.path().join("webhook-secret");
+    fs::write(&secret_file, "s3cret\n").unwrap();
+    let d = Daemon::start(
+        &[
+            &repo,
+            "--state-dir",
+            &state,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1h",
+            "--webhook-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+        root.path(),
+        &[],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    let body = br#"{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567"}"#;
+    let good = berth::daemon::webhook::github_signature("s3cret", body);
+    let bad = berth::daemon::webhook::github_signature("guess", body);
+    let github = format!("{}/webhooks/github", d.url);
+    let gitlab = format!("{}/webhooks/gitlab", d.url);
+
+    let (code, text) = http(
+        "POST",
+        &github,
+        &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &bad)],
+        body,
+    );
+    assert_eq!(code, 401, "{text}");
+    let (code, _) = http("POST", &github, &[("X-GitHub-Event", "push")], body);
+    assert_eq!(code, 401);
+    let (code, _) = http(
+        "POST",
+        &gitlab,
+        &[("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "guess")],
+        body,
+    );
+    assert_eq!(code, 401);
+    let syncs = d.json("/api/v1/history").as_array().unwrap().len();
+    assert_eq!(syncs, 1, "a rejected webhook triggers nothing");
+    assert!(d
+        .metrics()
+        .lines()
+        .any(|l| l == "berth_errors_total{kind=\"webhook\"} 3"));
+    assert!(
+        d.log().contains("webhook rejected"),
+        "rejections are logged:\n{}",
+        d.log()
+    );
+
+    // A valid push runs a sync (the directory did not change: nothing new to apply).
+    let (code, text) = http(
+        "POST",
+        &github,
+        &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &good)],
+        body,
+    );
+    assert_eq!(code, 202, "{text}");
+    let (code, _) = http(
+        "POST",
+        &gitlab,
+        &[
+            ("X-Gitlab-Event", "Push Hook"),
+            ("X-Gitlab-Token", "s3cret"),
+        ],
+        body,
+    );
+    assert_eq!(code, 202);
+    let (code, text) = http(
+        "POST",
+        &github,
+        &[("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &good)],
+        body,
+    );
+    assert_eq!((code, text.as_str()), (200, "ignored event `ping`\n"));
+    assert!(
+        !d.log().contains("s3cret"),
+        "the secret never reaches the log"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly_and_its_status_survives_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state) = examples_in(root.path());
+    let args = [
+        repo.as_str(),
+        "--state-dir",
+        &state,
+        "--interval",
+        "1h",
+        "--drift-interval",
+        "1h",
+    ];
+    let d = Daemon::start(&args, root.path(), &[]);
+    let first = d.wait(60, "the first sync", || {
+        let s = last_sync(&d);
+        (s["result"] == "applied").then_some(s)
+    });
+    let log_path = d.log.clone();
+    let exit = d.terminate();
+    assert!(exit.success(), "{exit:?}");
+    let log = fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+
+    let d = Daemon::start(&args, root.path(), &[]);
+    d.wait(60, "the second start's first sync", || {
+        (d.json("/api/v1/history").as_array().unwrap().len() == 2).then_some(())
+    });
+    let status = d.status();
+    assert_eq!(status["last_sync"]["result"], "no_changes", "{status}");
+    assert_eq!(status["last_success_revision"], first["revision"]);
+    assert!(d
+        .metrics()
+        .lines()
+        .any(|l| l == "berth_objects_applied_total{action=\"create\"} 40"));
+}
+
+fn kubectl(server: &ApiServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("kubectl")
+        .args(["--server", &server.url(), "--token", "t"])
+        .args(args)
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn live_replicas(server: &ApiServer, ns: &str) -> String {
+    kubectl(
+        server,
+        &[
+            "get",
+            "statefulset",
+            "db",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    )
+}
+
+#[test]
+fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let (repo_s, state_s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    let d = Daemon::start(
+        &[
+            repo_s,
+            "--state-dir",
+            state_s,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1s",
+        ],
+        dir.path(),
+        &[],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    assert_eq!(live_replicas(&server, "tenant-globex"), "3");
+
+    kubectl(
+        &server,
+        &[
+            "patch",
+            "statefulset",
+            "db",
+            "-n",
+            "tenant-globex",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"replicas":1}}"#,
+        ],
+    );
+    let status = d.wait(30, "the drift to be reported", || {
+        let s = d.status();
+        (s["drifted"] == 1).then_some(s)
+    });
+    assert_eq!(status["drifted_objects"][0], "StatefulSet/tenant-globex/db");
+    assert_eq!(status["tenants"]["globex"]["drifted"], 1);
+    assert!(d.metrics().lines().any(|l| l == "berth_drifted_objects 1"));
+    // Policy "report": a later check still finds it, and nothing was written back.
+    let checks = |d: &Daemon| {
+        d.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix("berth_drift_checks_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap()
+    };
+    let seen = checks(&d);
+    d.wait(30, "another drift check", || {
+        (checks(&d) > seen).then_some(())
+    });
+    assert_eq!(live_replicas(&server, "tenant-globex"), "1");
+    assert_eq!(d.status()["drifted"], 1);
+
+    // Policy "correct": the revision changes (a sync), and then drift is put right.
+    replace_in(
+        &repo.join("platform.toml"),
+        "drift = \"report\"",
+        "drift = \"correct\"",
+    );
+    d.wait(30, "the new policy to be in force", || {
+        (live_replicas(&server, "tenant-globex") == "3").then_some(())
+    });
+    kubectl(
+        &server,
+        &[
+            "patch",
+            "statefulset",
+            "db",
+            "-n",
+            "tenant-globex",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"replicas":2}}"#,
+        ],
+    );
+    d.wait(30, "the drift to be corrected", || {
+        (live_replicas(&server, "tenant-globex") == "3").then_some(())
+    });
+    let corrections = d
+        .metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix("berth_drift_corrections_total "))
+        .map(str::to_string);
+    assert_eq!(corrections.as_deref(), Some("1"), "{}", d.metrics());
+    d.wait(30, "the status to show no drift", || {
+        (d.status()["drifted"] == 0).then_some(())
+    });
+}
+
+#[test]
+fn with_leader_election_only_the_lease_holder_applies() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    // Only the test server's cluster: the lease goes there.
+    let repo = dir.path().join("repo");
+    let platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    let cut = platform.find("# A real cluster").unwrap();
+    let end = platform[cut..].find("[tiers.").unwrap() + cut;
+    fs::write(
+        repo.join("platform.toml"),
+        format!("{}{}", &platform[..cut], &platform[end..]),
+    )
+    .unwrap();
+    // As deploy/ does: the Lease lives in the daemon's own namespace.
+    // (`kubectl create namespace` sends protobuf, which the test server does not speak.)
+    let ns = dir.path().join("ns.yaml");
+    fs::write(
+        &ns,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: berth-system\n",
+    )
+    .unwrap();
+    kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "-f",
+            ns.to_str().unwrap(),
+        ],
+    );
+    let state_a = dir.path().join("state-a");
+    let state_b = dir.path().join("state-b");
+    let args = |state: &Path, id: &str| -> Vec<String> {
+        [
+            repo.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--interval",
+            "1s",
+            "--drift-interval",
+            "1h",
+            "--leader-elect",
+            "--lease-duration",
+            "3s",
+            "--identity",
+            id,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a_args = args(&state_a, "replica-a");
+    let a = Daemon::start(
+        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        dir.path(),
+        &[],
+    );
+    a.wait(60, "replica a to apply", || {
+        (last_sync(&a)["result"] == "applied").then_some(())
+    });
+    let b_args = args(&state_b, "replica-b");
+    let b = Daemon::start(
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        dir.path(),
+        &[],
+    );
+    b.wait(60, "replica b's first sync", || {
+        (!last_sync(&b).is_null()).then_some(())
+    });
+    assert_eq!(a.status()["leader"], true);
+    assert_eq!(b.status()["leader"], false);
+    let lease = kubectl(
+        &server,
+        &[
+            "get",
+            "lease",
+            "berth",
+            "-n",
+            "berth-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    assert_eq!(lease, "replica-a");
+
+    // A new revision: both replicas see it, only the leader writes.
+    replace_in(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let applied = a.wait(30, "replica a to apply the change", || {
+        let s = last_sync(&a);
+        (s["result"] == "applied" && s["changed"] == 1).then_some(s)
+    });
+    b.wait(30, "replica b to see the change", || {
+        (last_sync(&b)["revision"] == applied["revision"]).then_some(())
+    });
+    let b_history = b.json("/api/v1/history");
+    assert!(
+        b_history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["result"] != "applied" && s["added"] == 0 && s["changed"] == 0),
+        "a follower never applies: {b_history}"
+    );
+    assert!(!b.metrics().contains("berth_objects_applied_total{"));
+    let exit = a.terminate();
+    assert!(exit.success());
+    b.wait(30, "replica b to take over", || {
+        (b.status()["leader"] == true).then_some(())
+    });
+    let holder = kubectl(
+        &server,
+        &[
+            "get",
+            "lease",
+            "berth",
+            "-n",
+            "berth-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    assert_eq!(holder, "replica-b");
+}
