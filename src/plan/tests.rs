@@ -181,6 +181,7 @@ fn observed_from(objs: impl IntoIterator<Item = (String, LiveObject)>) -> Observ
 
 fn empty_cluster(name: &str) -> ClusterState {
     ClusterState {
+        secrets: None,
         cluster: name.to_string(),
         owned: vec![],
         unowned: vec![],
