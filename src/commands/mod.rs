@@ -6,6 +6,8 @@ pub mod drift;
 pub mod plan;
 pub mod render;
 pub mod schema;
+pub mod show;
+pub mod status;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -34,5 +36,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
         Command::Drift(args) => drift::run(&args, printer),
+        Command::Status(args) => status::run(&args, printer),
+        Command::Show(args) => show::run(&args, printer),
     }
 }

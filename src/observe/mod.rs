@@ -183,6 +183,9 @@ pub struct Observed {
 
 mod live;
 mod raw;
+mod workloads;
+
+pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
     connect_all, credentials_secrets, observe, observe_connections, ObserveOptions,

@@ -8,6 +8,7 @@
 pub mod drift;
 pub mod json;
 pub mod markdown;
+pub mod status;
 pub mod text;
 
 #[cfg(test)]
