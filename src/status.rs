@@ -265,8 +265,11 @@ pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
             .push(format!("{} changes not applied", st.pending_changes));
     }
     if !st.failing_jobs.is_empty() {
-        st.problems
-            .push(format!("{} failing jobs", st.failing_jobs.len()));
+        let n = st.failing_jobs.len();
+        st.problems.push(format!(
+            "{n} failing {}",
+            if n == 1 { "job" } else { "jobs" }
+        ));
     }
     for w in input
         .plan

@@ -76,6 +76,10 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     }
     let mut opts = ApplyOptions::from_config(&planned.config);
     opts.revision = Some(revision_of(&planned));
+    // BERTH_NOW fixes the time of restore records, as it fixes the time status reads.
+    if std::env::var_os("BERTH_NOW").is_some_and(|v| !v.is_empty()) {
+        opts.now = Some(crate::values::time::format_rfc3339(super::status::now()?));
+    }
     if !plan.has_changes() {
         // Nothing to change, but restores may have finished since: record how they ended.
         if plan.restores.iter().any(|r| r.record.is_some()) {
