@@ -72,6 +72,65 @@ pub enum Command {
     /// Keep the clusters matching the config source: sync on changes, report or correct
     /// drift, serve health, metrics, status and webhooks over HTTP.
     Daemon(DaemonArgs),
+    /// One line per tenant: database readiness, revision, drift, backups, failing jobs.
+    Status(StatusArgs),
+    /// Show one part of the platform in detail.
+    Show(ShowArgs),
+}
+
+/// Output format of `status` and `show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// Text for people.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `berth status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The config repository.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
+    pub output: StatusFormat,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `berth show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub what: ShowCommand,
+}
+
+/// What `berth show` shows.
+#[derive(Debug, Subcommand)]
+pub enum ShowCommand {
+    /// A tenant: its settings and where they come from, objects, database pods, quota usage,
+    /// backups and restores.
+    Tenant(ShowTenantArgs),
+}
+
+/// Arguments of `berth show tenant`.
+#[derive(Debug, clap::Args)]
+pub struct ShowTenantArgs {
+    /// The tenant.
+    pub name: String,
+    /// The config repository.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
+    pub output: StatusFormat,
+    /// Clusters and scope.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// Output format of a plan.

@@ -20,6 +20,7 @@ pub mod printer;
 pub mod render;
 pub mod source;
 pub mod spec;
+pub mod status;
 pub mod store;
 pub mod synth;
 pub mod values;

@@ -23,6 +23,17 @@ pub const DELETION_PROTECTION_ANNOTATION: &str = "berth.io/deletion-protection";
 pub const SCHEDULE_LABEL: &str = "berth.io/schedule";
 /// Label naming the restore request a Job runs.
 pub const RESTORE_LABEL: &str = "berth.io/restore";
+/// Prefix of the annotations on a tenant's Namespace that record its restores: one key per
+/// restore, `restore.berth.io/<name>`, holding `{"state":"started|completed|failed","at":"<RFC
+/// 3339>"}`. Written by apply as field manager [`RECORDS_FIELD_MANAGER`], never part of a
+/// rendered manifest, so the diff never sees them. A recorded restore is never run again.
+pub const RESTORE_RECORD_PREFIX: &str = "restore.berth.io/";
+/// Annotation on a tenant's Namespace: the config revision last applied to the tenant.
+/// Written like the restore records.
+pub const REVISION_ANNOTATION: &str = "berth.io/revision";
+/// Field manager of berth's bookkeeping writes (restore records, the applied revision): a
+/// manager apart from `berth`, so that applying the rendered Namespace never removes them.
+pub const RECORDS_FIELD_MANAGER: &str = "berth-records";
 
 /// The identity of one Kubernetes object.
 ///

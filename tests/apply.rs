@@ -165,6 +165,7 @@ fn opts(attempts: u32) -> ApplyOptions {
             max: Duration::from_millis(40),
             jitter: true,
         },
+        ..ApplyOptions::default()
     }
 }
 

@@ -380,6 +380,43 @@ fn list_body(info: &KindInfo, page: ListPage) -> Value {
     })
 }
 
+/// Whether the client asked for a `PartialObjectMetadataList` (`Accept:
+/// application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`), as kube-rs'
+/// `list_metadata` and `kubectl get -o name` do.
+fn wants_metadata_list(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("as=PartialObjectMetadataList"))
+}
+
+/// A LIST page as a `PartialObjectMetadataList`: each item only its metadata.
+fn metadata_list_body(page: ListPage) -> Value {
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceVersion".into(), json!(page.resource_version));
+    if let Some(c) = page.continue_token {
+        meta.insert("continue".into(), json!(c));
+    }
+    let items: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|o| {
+            json!({
+                "apiVersion": "meta.k8s.io/v1",
+                "kind": "PartialObjectMetadata",
+                "metadata": o.get("metadata").cloned().unwrap_or_else(|| json!({})),
+            })
+        })
+        .collect();
+    json!({
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "items": items,
+    })
+}
+
 /// Blocking store calls run off the async workers.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -442,7 +479,11 @@ async fn resource(
                             page.items
                                 .retain(|o| field_filter.iter().all(|f| f.matches(o)));
                         }
-                        json_response(200, &list_body(info, page))
+                        if wants_metadata_list(headers) {
+                            json_response(200, &metadata_list_body(page))
+                        } else {
+                            json_response(200, &list_body(info, page))
+                        }
                     }
                     Err(e) => error_response(&e),
                 }

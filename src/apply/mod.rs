@@ -119,6 +119,12 @@ pub struct ApplyOptions {
     pub allow_mass_deletion: bool,
     /// Retries of transient failures and conflicts.
     pub retry: RetryPolicy,
+    /// The config revision applied: recorded on the Namespace of every tenant that apply
+    /// changed without a failure ([`crate::object::REVISION_ANNOTATION`]). `None`: not
+    /// recorded.
+    pub revision: Option<String>,
+    /// The time restore records get (RFC 3339); the clock when `None`.
+    pub now: Option<String>,
 }
 
 impl Default for ApplyOptions {
@@ -129,6 +135,8 @@ impl Default for ApplyOptions {
             max_deletions: 50,
             allow_mass_deletion: false,
             retry: RetryPolicy::default(),
+            revision: None,
+            now: None,
         }
     }
 }
@@ -183,6 +191,25 @@ pub struct ChangeSet {
     pub entries: Vec<ChangeSetEntry>,
     /// Set when the whole plan was refused before anything was written, and why.
     pub refused: Option<String>,
+    /// Bookkeeping written on tenant Namespaces after the changes (restore records, the
+    /// applied revision), one entry per Namespace written.
+    pub records: Vec<RecordEntry>,
+}
+
+/// Annotations berth wrote on one tenant Namespace for its own bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordEntry {
+    /// Cluster.
+    pub cluster: String,
+    /// Tenant.
+    pub tenant: String,
+    /// The Namespace.
+    pub id: ObjectRef,
+    /// Annotation -> value written.
+    pub annotations: BTreeMap<String, String>,
+    /// What happened. A restore record that could not be written is a failure: without it,
+    /// the restore could run again once its Job is gone.
+    pub outcome: Outcome,
 }
 
 impl ChangeSet {
@@ -215,6 +242,10 @@ impl ChangeSet {
         self.refused.is_none()
             && self
                 .entries
+                .iter()
+                .all(|e| !matches!(e.outcome, Outcome::Failed(_)))
+            && self
+                .records
                 .iter()
                 .all(|e| !matches!(e.outcome, Outcome::Failed(_)))
     }
@@ -454,6 +485,7 @@ pub async fn apply(
             return ChangeSet {
                 entries: Vec::new(),
                 refused: Some(reason),
+                records: Vec::new(),
             };
         }
     }
@@ -557,11 +589,147 @@ pub async fn apply(
                 attempts,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let records = write_records(plan, rendered, backends, opts, &entries, progress).await;
     ChangeSet {
         entries,
         refused: None,
+        records,
     }
+}
+
+/// The annotations to write on each tenant Namespace after `entries` were applied: restore
+/// records (a Job created now is `started`; a Job seen finished or unrecorded by the plan
+/// gets the record the plan computed) and the applied revision. Pure.
+pub fn records_to_write(
+    plan: &Plan,
+    rendered: &Rendered,
+    opts: &ApplyOptions,
+    entries: &[ChangeSetEntry],
+    now: &str,
+) -> BTreeMap<(String, String), (ObjectRef, BTreeMap<String, String>)> {
+    use crate::plan::restores::{record_key, RecordState, RestoreRecord};
+    let mut out: BTreeMap<(String, String), (ObjectRef, BTreeMap<String, String>)> =
+        BTreeMap::new();
+    let namespace_ref = |ns: &str| ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: ns.to_string(),
+    };
+    let created: HashSet<(&str, &ObjectRef)> = entries
+        .iter()
+        .filter(|e| e.action == Action::Create && e.outcome == Outcome::Applied)
+        .map(|e| (e.cluster.as_str(), &e.id))
+        .collect();
+    for r in &plan.restores {
+        let record = if created.contains(&(r.cluster.as_str(), &r.job)) {
+            RestoreRecord {
+                state: RecordState::Started,
+                at: Some(now.to_string()),
+            }
+        } else if let Some(rec) = &r.record {
+            rec.clone()
+        } else {
+            continue;
+        };
+        let Some(ns) = r.job.namespace.as_deref() else {
+            continue;
+        };
+        out.entry((r.cluster.clone(), r.tenant.clone()))
+            .or_insert_with(|| (namespace_ref(ns), BTreeMap::new()))
+            .1
+            .insert(record_key(&r.name), record.to_annotation());
+    }
+    if let Some(revision) = &opts.revision {
+        // Tenants with an applied change and no failure, whose Namespace stays.
+        let mut tenants: BTreeMap<(&str, &str), (bool, bool)> = BTreeMap::new();
+        for e in entries {
+            let slot = tenants.entry((&e.cluster, &e.tenant)).or_default();
+            match &e.outcome {
+                Outcome::Applied => slot.0 = true,
+                Outcome::Failed(_) => slot.1 = true,
+                Outcome::Skipped(_) => {}
+            }
+            if e.action == Action::Delete && is_namespace(&e.id) {
+                slot.1 = true;
+            }
+        }
+        for d in &rendered.objects {
+            if !is_namespace(&d.id) {
+                continue;
+            }
+            if tenants.get(&(d.cluster.as_str(), d.tenant.as_str())) == Some(&(true, false)) {
+                out.entry((d.cluster.clone(), d.tenant.clone()))
+                    .or_insert_with(|| (d.id.clone(), BTreeMap::new()))
+                    .1
+                    .insert(
+                        crate::object::REVISION_ANNOTATION.to_string(),
+                        revision.clone(),
+                    );
+            }
+        }
+    }
+    out
+}
+
+/// Writes [`records_to_write`], Namespace by Namespace, with retries. Also usable when a plan
+/// has no changes but restores finished since the last apply.
+pub async fn write_records(
+    plan: &Plan,
+    rendered: &Rendered,
+    backends: &BTreeMap<String, Backend>,
+    opts: &ApplyOptions,
+    entries: &[ChangeSetEntry],
+    progress: &dyn Fn(&ApplyEvent),
+) -> Vec<RecordEntry> {
+    let now = opts.now.clone().unwrap_or_else(crate::store::now_rfc3339);
+    let mut out = Vec::new();
+    for ((cluster, tenant), (id, annotations)) in
+        records_to_write(plan, rendered, opts, entries, &now)
+    {
+        let outcome = match backends.get(&cluster) {
+            None => Outcome::Failed(format!("cluster `{cluster}` is not connected")),
+            Some(backend) => {
+                let patch: BTreeMap<String, Option<String>> = annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match backend.annotate(&id, &patch).await {
+                        Ok(()) => break Outcome::Applied,
+                        Err(e) if retryable(&e) && attempt < opts.retry.attempts.max(1) => {
+                            tokio::time::sleep(opts.retry.delay(attempt)).await;
+                        }
+                        Err(e) => {
+                            let line = format!(
+                                "{id} (tenant `{tenant}`): recording {} failed: {e}",
+                                annotations.keys().cloned().collect::<Vec<_>>().join(", ")
+                            );
+                            progress(&ApplyEvent::Failed {
+                                cluster: cluster.clone(),
+                                tenant: tenant.clone(),
+                                id: id.clone(),
+                                action: Action::Update,
+                                error: line.clone(),
+                            });
+                            break Outcome::Failed(line);
+                        }
+                    }
+                }
+            }
+        };
+        out.push(RecordEntry {
+            cluster,
+            tenant,
+            id,
+            annotations,
+            outcome,
+        });
+    }
+    out
 }
 
 /// The changes of one tenant on one cluster, by wave (indices into the plan's changes).

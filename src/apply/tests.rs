@@ -112,6 +112,7 @@ fn opts() -> ApplyOptions {
             max: Duration::from_millis(10),
             jitter: true,
         },
+        ..ApplyOptions::default()
     }
 }
 

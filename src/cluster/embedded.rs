@@ -239,6 +239,75 @@ impl EmbeddedCluster {
         .await
     }
 
+    pub(super) async fn list(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<(Vec<Value>, u64), ClusterError> {
+        let Some(info) = kind_by_api_version(&kind.api_version, &kind.kind) else {
+            return Ok((Vec::new(), 0));
+        };
+        let selector = LabelSelector::parse(selector).map_err(|e| ClusterError::Store {
+            cluster: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        let ns = namespace.map(str::to_string);
+        self.blocking(
+            move |store| {
+                let mut out = Vec::new();
+                let mut requests = 0u64;
+                let mut token: Option<String> = None;
+                loop {
+                    let page = store.list(
+                        info.kind,
+                        ns.as_deref(),
+                        &selector,
+                        Some(super::DEFAULT_PAGE_SIZE),
+                        token.as_deref(),
+                    )?;
+                    requests += 1;
+                    out.extend(page.items);
+                    match page.continue_token {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                Ok((out, requests))
+            },
+            format!("{} objects", kind.kind),
+        )
+        .await
+    }
+
+    pub(super) async fn merge_patch(
+        &self,
+        id: &ObjectRef,
+        patch: &Value,
+    ) -> Result<(), ClusterError> {
+        let info = kind_by_api_version(&id.api_version, &id.kind)
+            .ok_or_else(|| self.unknown_kind(&id.api_version, &id.kind, &id.to_string()))?;
+        let ns = id.namespace.clone().unwrap_or_default();
+        let name = id.name.clone();
+        let patch = patch.clone();
+        self.blocking(
+            move |store| {
+                store
+                    .merge_patch(
+                        info.kind,
+                        &ns,
+                        &name,
+                        &patch,
+                        crate::object::RECORDS_FIELD_MANAGER,
+                        false,
+                    )
+                    .map(drop)
+            },
+            id.to_string(),
+        )
+        .await
+    }
+
     pub(super) async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
         let Some(info) = kind_by_api_version(&id.api_version, &id.kind) else {
             return Ok(());

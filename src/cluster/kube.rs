@@ -481,6 +481,76 @@ impl KubeCluster {
             .map_err(|e| self.map(e, "patch", &resource, Some(id)))
     }
 
+    pub(super) async fn list(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+        metadata_only: bool,
+    ) -> Result<(Vec<Value>, u64), ClusterError> {
+        let (ar, namespaced) = match self.resolve(kind).await {
+            Ok(r) => r,
+            Err(ClusterError::NotFound { .. }) => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let resource = qualified_resource(&ar);
+        let ns = if namespaced { namespace } else { None };
+        let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns));
+        let mut out = Vec::new();
+        let mut requests = 0u64;
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default()
+                .labels(selector)
+                .limit(super::DEFAULT_PAGE_SIZE as u32);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let built = if metadata_only {
+                request.list_metadata(&lp)
+            } else {
+                request.list(&lp)
+            };
+            let mut req = built
+                .map_err(|e| self.map(kube::Error::BuildRequest(e), "list", &resource, None))?;
+            req.extensions_mut().insert("list");
+            let text = self
+                .client
+                .request_text(req)
+                .await
+                .map_err(|e| self.map(e, "list", &resource, None))?;
+            requests += 1;
+            let page: RawList<'_> = serde_json::from_str(&text)
+                .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
+            for item in page.items.iter().flatten() {
+                if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
+                    out.push(with_type_value(v, &ar.api_version, &ar.kind));
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok((out, requests))
+    }
+
+    pub(super) async fn merge_patch(
+        &self,
+        id: &ObjectRef,
+        patch: &Value,
+    ) -> Result<(), ClusterError> {
+        let (api, resource) = self.resolve_object(id).await?;
+        let pp = PatchParams {
+            field_manager: Some(crate::object::RECORDS_FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
+        api.patch(&id.name, &pp, &Patch::Merge(patch))
+            .await
+            .map(drop)
+            .map_err(|e| self.map(e, "patch", &resource, Some(id)))
+    }
+
     pub(super) async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
         let (api, resource) = match self.resolve_object(id).await {
             Ok(r) => r,
@@ -547,7 +617,14 @@ fn to_value_for(obj: DynamicObject, id: &ObjectRef) -> Value {
 }
 
 fn with_type(obj: DynamicObject, api_version: &str, kind: &str) -> Value {
-    let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+    with_type_value(
+        serde_json::to_value(&obj).unwrap_or(Value::Null),
+        api_version,
+        kind,
+    )
+}
+
+fn with_type_value(value: Value, api_version: &str, kind: &str) -> Value {
     let mut out = Map::new();
     out.insert("apiVersion".into(), api_version.into());
     out.insert("kind".into(), kind.into());

@@ -371,6 +371,47 @@ impl Backend {
         }
     }
 
+    /// Every object of `kind` matching the label `selector` (any owner), in `namespace` or
+    /// across all namespaces, as parsed JSON: one paginated LIST. With `metadata_only`, each
+    /// item holds only `apiVersion`, `kind` and `metadata` (a Kubernetes server is asked for
+    /// `PartialObjectMetadata`, so that values such as a Secret's data never travel). Returns
+    /// the objects and the number of LIST requests made; a kind the server does not serve has
+    /// no objects.
+    pub async fn list(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+        metadata_only: bool,
+    ) -> Result<(Vec<Value>, u64), ClusterError> {
+        let (mut items, n) = match self {
+            Backend::Embedded(c) => c.list(kind, namespace, selector).await?,
+            Backend::Kube(c) => c.list(kind, namespace, selector, metadata_only).await?,
+        };
+        if metadata_only {
+            for item in &mut items {
+                *item = metadata_of(item, kind);
+            }
+        }
+        Ok((items, n))
+    }
+
+    /// Sets (`Some`) or removes (`None`) annotations of an object with a JSON merge patch as
+    /// field manager [`RECORDS_FIELD_MANAGER`](crate::object::RECORDS_FIELD_MANAGER): berth's
+    /// bookkeeping (restore records, the applied revision), which the rendered manifests do
+    /// not hold and server-side apply as `berth` therefore leaves alone.
+    pub async fn annotate(
+        &self,
+        id: &ObjectRef,
+        annotations: &std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<(), ClusterError> {
+        let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+        match self {
+            Backend::Embedded(c) => c.merge_patch(id, &patch).await,
+            Backend::Kube(c) => c.merge_patch(id, &patch).await,
+        }
+    }
+
     /// Deletes the object; an object that is already gone is not an error.
     pub async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
         match self {
@@ -378,6 +419,16 @@ impl Backend {
             Backend::Kube(c) => c.delete(id).await,
         }
     }
+}
+
+/// `apiVersion`, `kind` and `metadata` of an object (a `PartialObjectMetadata`, typed as the
+/// object's kind).
+fn metadata_of(obj: &Value, kind: &KindRef) -> Value {
+    serde_json::json!({
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
 }
 
 /// The identity of a live object from its `apiVersion`, `kind`, `metadata.namespace` and

@@ -74,7 +74,31 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         ));
         return Ok(Outcome::Failure);
     }
+    let mut opts = ApplyOptions::from_config(&planned.config);
+    opts.revision = Some(revision_of(&planned));
+    // BERTH_NOW fixes the time of restore records, as it fixes the time status reads.
+    if std::env::var_os("BERTH_NOW").is_some_and(|v| !v.is_empty()) {
+        opts.now = Some(crate::values::time::format_rfc3339(super::status::now()?));
+    }
     if !plan.has_changes() {
+        // Nothing to change, but restores may have finished since: record how they ended.
+        if plan.restores.iter().any(|r| r.record.is_some()) {
+            let records = runtime.block_on(apply::write_records(
+                &plan,
+                &planned.rendered,
+                &planned.backends,
+                &opts,
+                &[],
+                &|e: &ApplyEvent| printer.err(&format!("{e}\n")),
+            ));
+            printer.out(&records_summary(&records));
+            if records
+                .iter()
+                .any(|r| matches!(r.outcome, EntryOutcome::Failed(_)))
+            {
+                return Ok(Outcome::Failure);
+            }
+        }
         return Ok(Outcome::Success);
     }
     if !args.auto_approve && !saved && !confirm(printer)? {
@@ -82,7 +106,6 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         return Ok(Outcome::Failure);
     }
 
-    let mut opts = ApplyOptions::from_config(&planned.config);
     opts.allow_mass_deletion = args.allow_mass_deletion;
     if let Some(c) = args.concurrency {
         opts.concurrency = c.max(1);
@@ -104,6 +127,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         return Ok(Outcome::Failure);
     }
     printer.out(&display.finish());
+    printer.out(&records_summary(&set.records));
     printer.out(&summary(&set));
     let mut ok = set.succeeded();
     if args.wait && ok {
@@ -193,6 +217,41 @@ impl Progress {
             String::new()
         }
     }
+}
+
+/// The revision recorded on the Namespaces of the tenants an apply changed: the Git commit
+/// when the configuration came from Git, else `sha256:` and the start of the fingerprint of
+/// the configuration files.
+pub fn revision_of(planned: &super::plan::Planned) -> String {
+    planned
+        .config
+        .revision
+        .clone()
+        .unwrap_or_else(|| format!("sha256:{}", &config_fingerprint(&planned.tree)[..12]))
+}
+
+/// One line per restore recorded on a Namespace.
+fn records_summary(records: &[apply::RecordEntry]) -> String {
+    let mut out = String::new();
+    for r in records {
+        if !matches!(r.outcome, EntryOutcome::Applied) {
+            continue;
+        }
+        for (key, value) in &r.annotations {
+            if let Some(name) = key.strip_prefix(crate::object::RESTORE_RECORD_PREFIX) {
+                let record = crate::plan::RestoreRecord::from_annotation(value);
+                let state = serde_json::to_value(record.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{}: restore `{name}` of tenant `{}` recorded as {state}\n",
+                    r.cluster, r.tenant
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Asks for `yes` on a terminal; refuses to prompt otherwise.

@@ -7,6 +7,8 @@ pub mod drift;
 pub mod plan;
 pub mod render;
 pub mod schema;
+pub mod show;
+pub mod status;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -36,5 +38,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Apply(args) => apply::run(&args, printer),
         Command::Drift(args) => drift::run(&args, printer),
         Command::Daemon(args) => daemon::run(&args, printer),
+        Command::Status(args) => status::run(&args, printer),
+        Command::Show(args) => show::run(&args, printer),
     }
 }

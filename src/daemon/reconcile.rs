@@ -332,9 +332,30 @@ impl Reconciler {
         let Observation { backends, plan, .. } = &observation;
         record.drifted = plan.drift.len();
         let apply_now = !report_only && self.leader() && plan.has_changes();
+        let mut opts = ApplyOptions::from_config(&good.config);
+        opts.revision = Some(good.revision.clone());
+        let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
+        if !report_only
+            && self.leader()
+            && !plan.has_changes()
+            && plan.restores.iter().any(|r| r.record.is_some())
+        {
+            // Nothing to change, but restores finished since: record how they ended.
+            let records = self.runtime.block_on(apply::write_records(
+                plan,
+                &good.rendered,
+                backends,
+                &opts,
+                &[],
+                &progress,
+            ));
+            for r in &records {
+                if let Outcome::Failed(m) = &r.outcome {
+                    record.errors.push(m.clone());
+                }
+            }
+        }
         let set = if apply_now {
-            let opts = ApplyOptions::from_config(&good.config);
-            let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
             let set = self.runtime.block_on(apply::apply(
                 plan,
                 &good.rendered,

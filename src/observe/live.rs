@@ -125,13 +125,22 @@ async fn observe_inner(
             connections.insert(name.clone(), Err(why));
         }
     }
+    // Clusters with a tenant whose backups or restores read a credentials Secret.
+    let needs_secrets: BTreeSet<&str> = config
+        .tenants
+        .iter()
+        .filter(|t| opts.tenants.as_ref().is_none_or(|w| w.contains(&t.name)))
+        .filter(|t| !credentials_secrets(t).is_empty())
+        .map(|t| t.cluster.as_str())
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
     for (name, conn) in connections {
         let ids = wanted.remove(&name).unwrap_or_default();
         let opts = opts.clone();
+        let secrets = needs_secrets.contains(name.as_str());
         tasks.spawn(async move {
             match conn {
-                Ok(backend) => observe_cluster(&backend, ids, &opts).await,
+                Ok(backend) => observe_cluster(&backend, ids, secrets, &opts).await,
                 Err(error) => failed(&name, error, 0),
             }
         });
@@ -149,6 +158,33 @@ async fn observe_inner(
     observed
 }
 
+/// The credentials Secrets a tenant's backup and restore jobs read, in its namespace:
+/// Secret name -> (location, the schedules and restores that use it).
+pub fn credentials_secrets(
+    tenant: &crate::spec::model::Tenant,
+) -> BTreeMap<String, (String, Vec<String>)> {
+    let mut out: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let uses = tenant
+        .schedules
+        .iter()
+        .map(|s| (&s.location, format!("backup schedule `{}`", s.name)))
+        .chain(
+            tenant
+                .restores
+                .iter()
+                .map(|r| (&r.location, format!("restore `{}`", r.name))),
+        );
+    for (location, user) in uses {
+        if let Some(secret) = &location.spec.credentials_secret {
+            out.entry(secret.clone())
+                .or_insert_with(|| (location.name.clone(), Vec::new()))
+                .1
+                .push(user);
+        }
+    }
+    out
+}
+
 fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
     ClusterState {
         cluster: cluster.to_string(),
@@ -156,6 +192,7 @@ fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
         unowned: Vec::new(),
         error: Some(error),
         requests,
+        secrets: None,
     }
 }
 
@@ -164,6 +201,7 @@ fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
 async fn observe_cluster(
     backend: &Backend,
     desired: Vec<ObjectRef>,
+    needs_secrets: bool,
     opts: &ObserveOptions,
 ) -> ClusterState {
     let name = backend.name().to_string();
@@ -239,12 +277,40 @@ async fn observe_cluster(
     }
     owned.sort_by(|a, b| a.id.cmp(&b.id));
     unowned.sort_by(|a, b| a.id.cmp(&b.id));
+    // Credentials Secrets are not berth's: one LIST of every Secret's name, when a tenant
+    // here names one.
+    let secrets = if needs_secrets {
+        match backend
+            .list(&KindRef::new("v1", "Secret"), None, "", true)
+            .await
+        {
+            Ok((items, n)) => {
+                requests += n;
+                let mut names: Vec<(String, String)> = items
+                    .iter()
+                    .filter_map(|s| {
+                        let m = s.get("metadata")?;
+                        Some((
+                            m.get("namespace")?.as_str()?.to_string(),
+                            m.get("name")?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect();
+                names.sort();
+                Some(names)
+            }
+            Err(e) => return failed(&name, e.to_string(), requests),
+        }
+    } else {
+        None
+    };
     ClusterState {
         cluster: name,
         owned,
         unowned,
         error: None,
         requests,
+        secrets,
     }
 }
 

@@ -158,6 +158,20 @@ pub struct ClusterState {
     pub error: Option<String>,
     /// Number of API requests made (LIST pages and GETs), for benchmarks and tests.
     pub requests: u64,
+    /// `(namespace, name)` of every Secret in the cluster, sorted, when some tenant on it
+    /// needs a credentials Secret (one metadata-only LIST: names, never values); `None` when
+    /// not listed.
+    pub secrets: Option<Vec<(String, String)>>,
+}
+
+impl ClusterState {
+    /// Whether the Secret `namespace/name` exists; `None` when Secrets were not listed.
+    pub fn has_secret(&self, namespace: &str, name: &str) -> Option<bool> {
+        self.secrets.as_ref().map(|s| {
+            s.binary_search_by(|(n, m)| (n.as_str(), m.as_str()).cmp(&(namespace, name)))
+                .is_ok()
+        })
+    }
 }
 
 /// The live state of every cluster the plan touches.
@@ -169,5 +183,10 @@ pub struct Observed {
 
 mod live;
 mod raw;
+mod workloads;
 
-pub use self::live::{connect_all, observe, observe_connections, ObserveOptions};
+pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
+
+pub use self::live::{
+    connect_all, credentials_secrets, observe, observe_connections, ObserveOptions,
+};

@@ -71,6 +71,41 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         }
     }
 
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n### Warnings\n");
+        for w in &plan.warnings {
+            let _ = write!(
+                out,
+                "- **{}** ({}): {}",
+                tenant_name(&w.tenant),
+                w.cluster,
+                w.message
+            );
+            let _ = writeln!(out);
+            if let Some(h) = &w.help {
+                let _ = writeln!(out, "  - help: {h}");
+            }
+        }
+    }
+
+    let restores: Vec<_> = super::shown_restores(plan).collect();
+    if !restores.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Restores\n\n| tenant | cluster | restore | state |\n| --- | --- | --- | --- |"
+        );
+        for r in restores {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {} |",
+                tenant_name(&r.tenant),
+                r.cluster,
+                r.name,
+                super::restore_phrase(r).replace('|', "\\|")
+            );
+        }
+    }
+
     if !plan.conflicts.is_empty() {
         let _ = writeln!(out, "\n### Conflicts\n");
         for c in &plan.conflicts {

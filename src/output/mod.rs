@@ -8,6 +8,7 @@
 pub mod drift;
 pub mod json;
 pub mod markdown;
+pub mod status;
 pub mod text;
 
 #[cfg(test)]
@@ -21,6 +22,45 @@ pub use drift::{drift_json, drift_markdown, drift_text};
 pub use json::to_json;
 pub use markdown::{to_markdown, MARKDOWN_LIMIT};
 pub use text::to_text;
+
+/// The restores a plan shows: those the configuration requests, and those still running.
+pub(crate) fn shown_restores(plan: &Plan) -> impl Iterator<Item = &crate::plan::RestoreStatus> {
+    plan.restores
+        .iter()
+        .filter(|r| r.in_config || r.state == crate::plan::RestoreState::Running)
+}
+
+/// What a restore's state means, in a few words: `requested: apply creates
+/// Job/tenant-acme/restore-x (it runs once)`.
+pub(crate) fn restore_phrase(r: &crate::plan::RestoreStatus) -> String {
+    use crate::plan::RestoreState as S;
+    let at = |word: &str| match &r.at {
+        Some(t) => format!(" {word} {t}"),
+        None => String::new(),
+    };
+    let mut s = match r.state {
+        S::Requested => format!("requested: apply creates {} (it runs once)", r.job),
+        S::Running => format!("running{}", at("since")),
+        S::Completed => format!("completed{}", at("at")),
+        S::Failed => format!(
+            "failed{}{}; not retried: a new attempt needs a new restore name",
+            at("at"),
+            r.message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+        S::Unknown => format!(
+            "unknown: started{}, {}; not run again",
+            at("at"),
+            r.message.as_deref().unwrap_or("its Job is gone")
+        ),
+    };
+    if !r.in_config {
+        s.push_str(" (no longer in the configuration; nothing is undone)");
+    }
+    s
+}
 
 /// How one field line starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

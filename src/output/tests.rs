@@ -3,8 +3,8 @@ use serde_json::json;
 use super::*;
 use crate::object::ObjectRef;
 use crate::plan::{
-    Action, Change, Conflict, Drift, DriftKind, FieldChange, Plan, Summary, FORMAT_VERSION,
-    SENSITIVE_MARKER,
+    Action, Change, Conflict, Drift, DriftKind, FieldChange, Plan, RestoreState, RestoreStatus,
+    Summary, Warning, FORMAT_VERSION, SENSITIVE_MARKER,
 };
 
 fn id(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectRef {
@@ -177,10 +177,75 @@ fn sample_plan() -> Plan {
              cluster is up and the context is right"
                 .into(),
         )],
+        restores: vec![
+            restore(
+                "orders-2026-11-20",
+                RestoreState::Requested,
+                None,
+                None,
+                true,
+            ),
+            restore(
+                "nightly-2026-11-01",
+                RestoreState::Completed,
+                Some("2026-11-01T03:12:00Z"),
+                None,
+                true,
+            ),
+            restore(
+                "broken",
+                RestoreState::Failed,
+                Some("2026-11-02T03:12:00Z"),
+                Some("Job has reached the specified backoff limit"),
+                true,
+            ),
+            restore(
+                "gone",
+                RestoreState::Completed,
+                Some("2026-10-01T03:12:00Z"),
+                None,
+                false,
+            ),
+        ],
+        warnings: vec![Warning {
+            cluster: "local".into(),
+            tenant: "acme".into(),
+            kind: "missing_secret".into(),
+            object: Some(id("v1", "Secret", Some("tenant-acme"), "backup-s3")),
+            message: "Secret `backup-s3` does not exist in namespace `tenant-acme`: the \
+                      credentials of backup location `archive`, read by backup schedule `nightly`"
+                .into(),
+            help: Some("create it in the tenant's namespace".into()),
+        }],
         summary: Summary::default(),
     };
     plan.summarize();
     plan
+}
+
+fn restore(
+    name: &str,
+    state: RestoreState,
+    at: Option<&str>,
+    message: Option<&str>,
+    in_config: bool,
+) -> RestoreStatus {
+    RestoreStatus {
+        cluster: "local".into(),
+        tenant: "acme".into(),
+        name: name.into(),
+        job: id(
+            "batch/v1",
+            "Job",
+            Some("tenant-acme"),
+            &format!("restore-{name}"),
+        ),
+        state,
+        at: at.map(Into::into),
+        message: message.map(Into::into),
+        in_config,
+        record: None,
+    }
 }
 
 fn empty_plan() -> Plan {
@@ -191,6 +256,8 @@ fn empty_plan() -> Plan {
         drift: vec![],
         conflicts: vec![],
         unreachable: vec![],
+        restores: vec![],
+        warnings: vec![],
         summary: Summary::default(),
     }
 }

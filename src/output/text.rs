@@ -116,6 +116,38 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
         }
     }
 
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n{}", p.header("Warnings:"));
+        for w in &plan.warnings {
+            let _ = writeln!(
+                out,
+                "  {} {}  (cluster {}, tenant {})",
+                p.paint(YELLOW, "!"),
+                w.message,
+                w.cluster,
+                tenant_name(&w.tenant)
+            );
+            if let Some(help) = &w.help {
+                let _ = writeln!(out, "      = help: {help}");
+            }
+        }
+    }
+
+    let restores: Vec<_> = super::shown_restores(plan).collect();
+    if !restores.is_empty() {
+        let _ = writeln!(out, "\n{}", p.header("Restores:"));
+        for r in restores {
+            let _ = writeln!(
+                out,
+                "  {}  (cluster {}, tenant {}): {}",
+                r.name,
+                r.cluster,
+                tenant_name(&r.tenant),
+                super::restore_phrase(r)
+            );
+        }
+    }
+
     if plan.changes.is_empty() {
         let _ = writeln!(
             out,

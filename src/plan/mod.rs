@@ -14,6 +14,7 @@
 
 mod diff;
 mod planner;
+pub mod restores;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ pub use diff::{
     diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
 };
 pub use planner::plan;
+pub use restores::{RestoreRecord, RestoreState, RestoreStatus};
 
 /// What a plan may do and which part of the world it looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,6 +152,25 @@ pub struct Conflict {
     pub managed_by: Option<String>,
 }
 
+/// A problem the plan found that is not a change: apply would succeed, but something the
+/// configuration relies on is not in place (for example the credentials Secret of a backup
+/// location).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Cluster.
+    pub cluster: String,
+    /// Tenant.
+    pub tenant: String,
+    /// What kind of problem: `missing_secret`.
+    pub kind: String,
+    /// The object it is about (the missing Secret).
+    pub object: Option<ObjectRef>,
+    /// One line saying what is wrong and what it breaks.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
 /// Counts for the closing line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -185,6 +206,13 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Clusters that could not be observed: (cluster, message).
     pub unreachable: Vec<(String, String)>,
+    /// Restore requests and what became of them, by cluster, tenant and name. Restores no
+    /// longer in the configuration are listed while the cluster remembers them.
+    #[serde(default)]
+    pub restores: Vec<RestoreStatus>,
+    /// Problems that are not changes (missing credentials Secrets).
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
     /// Counts.
     pub summary: Summary,
 }

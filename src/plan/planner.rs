@@ -6,8 +6,13 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::diff::{diff_object, drift_fields, redact, Immutable};
-use super::{Action, Change, Conflict, Drift, DriftKind, Plan, PlanOptions, FORMAT_VERSION};
-use crate::object::{ObjectRef, DELETION_PROTECTION_ANNOTATION};
+use super::restores::{records_of, restore_state, RestoreRecord, RestoreStatus};
+use super::{
+    Action, Change, Conflict, Drift, DriftKind, Plan, PlanOptions, Warning, FORMAT_VERSION,
+};
+use crate::object::{
+    ObjectRef, DELETION_PROTECTION_ANNOTATION, RESTORE_LABEL, RESTORE_RECORD_PREFIX,
+};
 use crate::observe::{ClusterState, LiveObject, Observed, Unowned};
 use crate::render::{DesiredObject, Rendered};
 use crate::spec::model::Config;
@@ -28,6 +33,7 @@ struct Part {
     changes: Vec<Change>,
     drift: Vec<Drift>,
     conflicts: Vec<Conflict>,
+    restores: Vec<RestoreStatus>,
 }
 
 impl Part {
@@ -35,7 +41,15 @@ impl Part {
         self.changes.append(&mut other.changes);
         self.drift.append(&mut other.drift);
         self.conflicts.append(&mut other.conflicts);
+        self.restores.append(&mut other.restores);
     }
+}
+
+/// The restore request a Job is for: its [`RESTORE_LABEL`].
+fn restore_of(job: &Value) -> Option<&str> {
+    job.pointer("/metadata/labels")
+        .and_then(|l| l.get(RESTORE_LABEL))
+        .and_then(Value::as_str)
 }
 
 /// Plans the changes that make the observed clusters match the desired objects.
@@ -65,6 +79,7 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
     }
 
     let mut unreachable = Vec::new();
+    let mut warnings = Vec::new();
     let mut all = Part::default();
     for (cluster, tenants) in by_cluster {
         if opts.clusters.as_ref().is_some_and(|c| !c.contains(cluster)) {
@@ -87,13 +102,17 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         };
         let ctx = ClusterCtx::new(cluster, state, &tenants, &in_git, opts);
         all.append(ctx.run(&tenants));
+        warnings.extend(missing_secrets(config, cluster, state, opts));
     }
 
     let Part {
         mut changes,
         mut drift,
         mut conflicts,
+        mut restores,
     } = all;
+    restores
+        .sort_by(|a, b| (&a.cluster, &a.tenant, &a.name).cmp(&(&b.cluster, &b.tenant, &b.name)));
     changes.par_sort_unstable_by(|a, b| {
         (&a.cluster, &a.tenant, change_rank(a), &a.id).cmp(&(
             &b.cluster,
@@ -119,10 +138,57 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         drift,
         conflicts,
         unreachable,
+        restores,
+        warnings,
         summary: Default::default(),
     };
     plan.summarize();
     plan
+}
+
+/// Credentials Secrets that the backup and restore jobs of the cluster's tenants read and
+/// that do not exist in their namespaces.
+fn missing_secrets(
+    config: &Config,
+    cluster: &str,
+    state: &ClusterState,
+    opts: &PlanOptions,
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for t in &config.tenants {
+        if t.cluster != cluster || opts.tenants.as_ref().is_some_and(|w| !w.contains(&t.name)) {
+            continue;
+        }
+        for (secret, (location, users)) in crate::observe::credentials_secrets(t) {
+            if state.has_secret(&t.namespace, &secret) != Some(false) {
+                continue;
+            }
+            out.push(Warning {
+                cluster: cluster.to_string(),
+                tenant: t.name.clone(),
+                kind: "missing_secret".into(),
+                object: Some(ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                    namespace: Some(t.namespace.clone()),
+                    name: secret.clone(),
+                }),
+                message: format!(
+                    "Secret `{secret}` does not exist in namespace `{}`: the credentials of backup \
+                     location `{location}`, read by {}",
+                    t.namespace,
+                    users.join(", ")
+                ),
+                help: Some(format!(
+                    "create it before the first backup runs: `kubectl -n {} create secret \
+                     generic {secret} --from-literal=KEY=VALUE ...` with the keys the jobs read \
+                     as environment variables",
+                    t.namespace
+                )),
+            });
+        }
+    }
+    out
 }
 
 /// Applies first in wave order, then deletes in reverse wave order.
@@ -143,6 +209,8 @@ struct ClusterCtx<'a> {
     desired_keys: HashSet<Key<'a>>,
     /// Tenant -> deletion protection in the last-applied manifest of its live Namespace.
     applied_protection: HashMap<&'a str, bool>,
+    /// Namespace name -> (its tenant, the restore records on it).
+    records: HashMap<&'a str, (&'a str, BTreeMap<String, RestoreRecord>)>,
     in_git: &'a HashMap<&'a str, bool>,
     opts: &'a PlanOptions,
 }
@@ -174,6 +242,12 @@ impl<'a> ClusterCtx<'a> {
                 Some((o.tenant(), flag != "false"))
             })
             .collect();
+        let records = state
+            .owned
+            .iter()
+            .filter(|o| o.id.kind == "Namespace" && o.text().contains(RESTORE_RECORD_PREFIX))
+            .map(|o| (o.id.name.as_str(), (o.tenant(), records_of(&o.manifest()))))
+            .collect();
         ClusterCtx {
             cluster,
             state,
@@ -181,6 +255,7 @@ impl<'a> ClusterCtx<'a> {
             unowned,
             desired_keys,
             applied_protection,
+            records,
             in_git,
             opts,
         }
@@ -227,12 +302,104 @@ impl<'a> ClusterCtx<'a> {
                 a
             });
         part.append(leftovers);
+        part.restores = self.restores(tenants);
         part
+    }
+
+    /// The record of restore `name` in `namespace`, if any.
+    fn record(&self, namespace: Option<&str>, name: &str) -> Option<&RestoreRecord> {
+        self.records.get(namespace?)?.1.get(name)
+    }
+
+    /// Every restore of the cluster's wanted tenants: requested in the configuration, with a
+    /// Job berth owns, or recorded on a Namespace.
+    fn restores(&self, tenants: &BTreeMap<&'a str, Vec<&'a DesiredObject>>) -> Vec<RestoreStatus> {
+        // (namespace, restore name) -> (tenant, Job, in the configuration)
+        let mut found: BTreeMap<(String, String), (String, ObjectRef, bool)> = BTreeMap::new();
+        for obj in tenants.values().flatten() {
+            if obj.id.kind != "Job" || !self.wanted_tenant(&obj.tenant) {
+                continue;
+            }
+            let manifest = obj.manifest.to_value();
+            if let Some(name) = restore_of(&manifest) {
+                let ns = obj.id.namespace.clone().unwrap_or_default();
+                found.insert(
+                    (ns, name.to_string()),
+                    (obj.tenant.clone(), obj.id.clone(), true),
+                );
+            }
+        }
+        let mut jobs: HashMap<(String, String), Value> = HashMap::new();
+        for live in &self.state.owned {
+            if live.id.kind != "Job" || !self.wanted_tenant(live.tenant()) {
+                continue;
+            }
+            let manifest = live.manifest();
+            let Some(name) = restore_of(&manifest).map(str::to_string) else {
+                continue;
+            };
+            let key = (live.id.namespace.clone().unwrap_or_default(), name);
+            found
+                .entry(key.clone())
+                .or_insert_with(|| (live.tenant().to_string(), live.id.clone(), false));
+            jobs.insert(key, manifest);
+        }
+        for (ns, (tenant, records)) in &self.records {
+            if !self.wanted_tenant(tenant) {
+                continue;
+            }
+            for name in records.keys() {
+                found
+                    .entry((ns.to_string(), name.clone()))
+                    .or_insert_with(|| {
+                        (
+                            tenant.to_string(),
+                            ObjectRef {
+                                api_version: "batch/v1".into(),
+                                kind: "Job".into(),
+                                namespace: Some(ns.to_string()),
+                                name: format!("restore-{name}"),
+                            },
+                            false,
+                        )
+                    });
+            }
+        }
+        found
+            .into_iter()
+            .map(|((ns, name), (tenant, job, in_config))| {
+                let record = self.record(Some(&ns), &name);
+                let (state, at, message, record) =
+                    restore_state(record, jobs.get(&(ns.clone(), name.clone())));
+                RestoreStatus {
+                    cluster: self.cluster.to_string(),
+                    tenant,
+                    name,
+                    job,
+                    state,
+                    at,
+                    message,
+                    in_config,
+                    record,
+                }
+            })
+            .collect()
     }
 
     fn plan_desired(&self, obj: &DesiredObject, part: &mut Part) {
         let mut desired = obj.manifest.to_value();
         let kind = obj.id.kind.as_str();
+        // A restore runs once: once its Job exists or the Namespace records it, its Job is
+        // never created, updated or replaced again, and changes to it are not drift.
+        if kind == "Job" {
+            if let Some(name) = restore_of(&desired) {
+                if self.live.contains_key(&key(&obj.id))
+                    || self.record(obj.id.namespace.as_deref(), name).is_some()
+                {
+                    return;
+                }
+            }
+        }
         let base = |action| Change {
             id: obj.id.clone(),
             cluster: self.cluster.to_string(),
@@ -332,6 +499,11 @@ impl<'a> ClusterCtx<'a> {
     /// An owned live object that is no longer desired: drift, and a delete when pruning.
     fn plan_leftover(&self, live: &LiveObject, part: &mut Part) {
         let tenant = live.tenant();
+        // A restore's Job stays when its request leaves the configuration: deleting a running
+        // restore would break it half-way, and nothing is undone. Its Namespace takes it along.
+        if live.id.kind == "Job" && restore_of(&live.manifest()).is_some() {
+            return;
+        }
         if let Some(last) = live.last_applied() {
             let fields = drift_fields(&live.id.kind, &last, &live.manifest());
             self.push_drift(&live.id, tenant, fields, part);

@@ -181,6 +181,7 @@ fn observed_from(objs: impl IntoIterator<Item = (String, LiveObject)>) -> Observ
 
 fn empty_cluster(name: &str) -> ClusterState {
     ClusterState {
+        secrets: None,
         cluster: name.to_string(),
         owned: vec![],
         unowned: vec![],
@@ -775,4 +776,131 @@ fn ten_thousand_tenants_plan_quickly() {
     let (objects, elapsed) = time_no_change_plan(10_000);
     eprintln!("plan of {objects} unchanged objects: {elapsed:?}");
     assert!(objects > 100_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restores run once
+
+fn restore_job(tenant: &str, name: &str, image: &str) -> DesiredObject {
+    desired_obj(
+        tenant,
+        &id(
+            "Job",
+            Some(&format!("tenant-{tenant}")),
+            &format!("restore-{name}"),
+        ),
+        json!({"metadata": {"labels": {"berth.io/restore": name}}, "spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "import", "image": image}]}}}}),
+    )
+}
+
+/// The tenant's Namespace as served, with annotations added outside the manifest.
+fn namespace_with(tenant: &str, annotations: &[(&str, &str)]) -> LiveObject {
+    live_obj(&namespace(tenant, false), |v| {
+        for (k, val) in annotations {
+            v["metadata"]["annotations"][*k] = json!(val);
+        }
+    })
+}
+
+#[test]
+fn a_restore_is_requested_once_then_never_created_updated_or_pruned_again() {
+    let config = config_with(&[("acme", false)]);
+    let ns = namespace("acme", false);
+    let job = restore_job("acme", "orders", "kwdb/kwdb:3.1.0");
+    let desired = rendered(vec![ns.clone(), job.clone()]);
+
+    // Nothing on the cluster: requested, the Job is created.
+    let first = plan(
+        &config,
+        &desired,
+        &observed_from([("local".to_string(), served(&ns))]),
+        &opts(),
+    );
+    assert_eq!(first.changes.len(), 1, "{:?}", first.changes);
+    assert_eq!(first.changes[0].id, job.id);
+    assert_eq!(first.restores[0].state, RestoreState::Requested);
+
+    // Recorded as completed, Job gone (garbage-collected): nothing to do; the records on
+    // the Namespace (and the revision) are not a change nor drift.
+    let recorded = namespace_with(
+        "acme",
+        &[
+            (
+                "restore.berth.io/orders",
+                r#"{"state":"completed","at":"2026-11-25T02:42:00Z"}"#,
+            ),
+            ("berth.io/revision", "abc123"),
+        ],
+    );
+    let observed = observed_from([("local".to_string(), recorded.clone())]);
+    let p = plan(&config, &desired, &observed, &opts());
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert!(p.drift.is_empty(), "{:?}", p.drift);
+    assert_eq!(p.restores[0].state, RestoreState::Completed);
+    assert_eq!(p.restores[0].record, None, "nothing new to record");
+
+    // The Job still there and its template changed (a new berth version): no update, no
+    // replace (that would run it again).
+    let changed = restore_job("acme", "orders", "kwdb/kwdb:3.2.0");
+    let observed = observed_from([
+        ("local".to_string(), served(&ns)),
+        ("local".to_string(), served(&job)),
+    ]);
+    let p = plan(
+        &config,
+        &rendered(vec![ns.clone(), changed]),
+        &observed,
+        &opts(),
+    );
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.restores[0].state, RestoreState::Running);
+    assert_eq!(
+        p.restores[0].record.as_ref().map(|r| r.state),
+        Some(restores::RecordState::Started),
+        "a Job without a record gets one"
+    );
+
+    // The request leaves Git: its Job is not pruned, its record stays listed.
+    let observed = observed_from([
+        ("local".to_string(), recorded),
+        ("local".to_string(), served(&job)),
+    ]);
+    let p = plan(&config, &rendered(vec![ns]), &observed, &opts());
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.restores.len(), 1);
+    assert!(!p.restores[0].in_config);
+    assert_eq!(p.restores[0].state, RestoreState::Completed);
+}
+
+#[test]
+fn missing_credentials_secrets_are_warnings() {
+    let mut config = crate::render::testutil::sample_config();
+    let first = config
+        .tenants
+        .iter()
+        .position(|t| !crate::observe::credentials_secrets(t).is_empty())
+        .expect("the sample has a credentials Secret");
+    config.tenants = vec![config.tenants.swap_remove(first)];
+    let t = &config.tenants[0];
+    let secret = crate::observe::credentials_secrets(t)
+        .into_keys()
+        .next()
+        .unwrap();
+    let desired = Rendered::default();
+    let mut state = empty_cluster(&t.cluster);
+    state.secrets = Some(vec![("other".into(), secret.clone())]);
+    let observed = Observed {
+        clusters: [(t.cluster.clone(), state.clone())].into_iter().collect(),
+    };
+    let p = plan(&config, &desired, &observed, &opts());
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert_eq!(p.warnings[0].kind, "missing_secret");
+    state.secrets = Some(vec![(t.namespace.clone(), secret)]);
+    let observed = Observed {
+        clusters: [(t.cluster.clone(), state)].into_iter().collect(),
+    };
+    assert!(plan(&config, &desired, &observed, &opts())
+        .warnings
+        .is_empty());
 }

@@ -41,7 +41,7 @@ use yaml::Node;
 
 use crate::object::{
     wave, ObjectRef, DELETION_PROTECTION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
-    SOURCE_ANNOTATION, TENANT_LABEL,
+    RESTORE_LABEL, SOURCE_ANNOTATION, TENANT_LABEL,
 };
 use crate::spec::model::{Config, PolicyModel, Tenant};
 
@@ -294,6 +294,9 @@ struct Run<'a> {
     info: &'a TemplateInfo,
     context: Value,
     source_file: String,
+    /// The restore request a run of the restore template is for: its Jobs get
+    /// [`RESTORE_LABEL`], whatever the template says, so that plan can keep them run-once.
+    restore: Option<String>,
 }
 
 fn render_tenant_with(
@@ -326,6 +329,7 @@ fn render_tenant_with(
                 info,
                 context: base(None),
                 source_file: tenant.source_file.clone(),
+                restore: None,
             }),
             Scope::Schedule => {
                 for schedule in &tenant.schedules {
@@ -333,6 +337,7 @@ fn render_tenant_with(
                         info,
                         context: base(Some(("schedule", Value::from(Serde(schedule))))),
                         source_file: backups_file(),
+                        restore: None,
                     });
                 }
             }
@@ -342,6 +347,7 @@ fn render_tenant_with(
                         info,
                         context: base(Some(("restore", Value::from(Serde(restore))))),
                         source_file: format!("backups/{}.toml", restore.source_tenant),
+                        restore: Some(restore.name.clone()),
                     });
                 }
             }
@@ -642,6 +648,13 @@ fn finish_object(
         TENANT_LABEL.into(),
         Node::Str(tenant.name.as_str().into()),
     );
+    if let (Some(restore), "Job") = (&run.restore, kind.as_str()) {
+        yaml::set(
+            labels,
+            RESTORE_LABEL.into(),
+            Node::Str(restore.as_str().into()),
+        );
+    }
     let annotations = object_entry(metadata, "annotations").map_err(|()| {
         RenderError::new(format!(
             "{kind}/{name}: `metadata.annotations` is not a mapping"

@@ -40,7 +40,7 @@ pub struct SpanIndex {
 
 impl SpanIndex {
     /// The index of a file's text (valid TOML; built lazily).
-    fn of(text: Arc<str>) -> SpanIndex {
+    pub fn of(text: Arc<str>) -> SpanIndex {
         SpanIndex {
             text,
             map: OnceLock::new(),

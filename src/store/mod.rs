@@ -802,6 +802,25 @@ impl ObjectStore {
         })
     }
 
+    /// Merges `patch` (a JSON merge patch of the status alone: `{"readyReplicas": 3}`) into the
+    /// status of an object, as a controller's status update would; the rest of the object is
+    /// untouched. For tests and tools that play a controller on the embedded cluster.
+    pub fn merge_status(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, StoreError> {
+        let mut status = self
+            .get(kind, ns, name)?
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        merge_patch_value(&mut status, patch);
+        self.set_status(kind, ns, name, status)
+    }
+
     /// Deletes an object and returns it as it was. Deleting a Namespace deletes every object in
     /// it. `NotFound` when absent.
     pub fn delete(

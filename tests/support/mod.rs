@@ -34,6 +34,9 @@ pub fn berth(args: &[&str], dir: &Path) -> Run {
     }
 }
 
+/// insta filters that make times and ages in output stable: RFC 3339 times become `[time]`.
+pub const TIME_FILTERS: &[(&str, &str)] = &[(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]")];
+
 /// The fixtures directory.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

@@ -1,0 +1,41 @@
+//! `berth show tenant NAME [DIR]`: one tenant in detail. Exit codes as `berth status`.
+
+use super::plan::{compute, runtime};
+use super::status::{note_workload_errors, now, outcome_of, workloads};
+use super::{CommandError, Outcome};
+use crate::cli::{ShowArgs, ShowCommand, StatusFormat};
+use crate::output;
+use crate::printer::Printer;
+use crate::status::{tenant_details, StatusInput};
+
+/// `berth show`.
+pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    let ShowCommand::Tenant(args) = &args.what;
+    let now = now()?;
+    let runtime = runtime()?;
+    let mut target = args.target.clone();
+    target.tenant = vec![args.name.clone()];
+    let Some(planned) = compute(&args.dir, &target, printer, &runtime)? else {
+        return Ok(Outcome::Failure);
+    };
+    let Some(tenant) = planned.config.tenants.iter().find(|t| t.name == args.name) else {
+        printer.err(&format!("error: no tenant named `{}`\n", args.name));
+        return Ok(Outcome::Failure);
+    };
+    let names = std::slice::from_ref(&args.name);
+    let mut workloads = workloads(&planned, names, names, &runtime);
+    note_workload_errors(&mut workloads, printer);
+    let input = StatusInput {
+        config: &planned.config,
+        observed: &planned.observed,
+        plan: &planned.plan,
+        workloads: &workloads,
+        now,
+    };
+    let details = tenant_details(&input, tenant, &planned.rendered, &planned.tree);
+    printer.out(&match args.output {
+        StatusFormat::Text => output::status::show_text(&details),
+        StatusFormat::Json => output::status::show_json(&details, now),
+    });
+    Ok(outcome_of(&[&details.status]))
+}
