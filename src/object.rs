@@ -31,6 +31,11 @@ pub const RESTORE_RECORD_PREFIX: &str = "restore.berth.io/";
 /// Annotation on a tenant's Namespace: the config revision last applied to the tenant.
 /// Written like the restore records.
 pub const REVISION_ANNOTATION: &str = "berth.io/revision";
+/// Annotation on a tenant's Namespace: the objects of the tenant as of its last complete
+/// apply, `Kind/name` separated by commas (the Namespace itself and restore Jobs left out).
+/// Written like the restore records. An object listed here that is gone from the cluster was
+/// deleted outside berth: drift of kind `missing`.
+pub const INVENTORY_ANNOTATION: &str = "berth.io/inventory";
 /// Field manager of berth's bookkeeping writes (restore records, the applied revision): a
 /// manager apart from `berth`, so that applying the rendered Namespace never removes them.
 pub const RECORDS_FIELD_MANAGER: &str = "berth-records";
@@ -101,6 +106,12 @@ pub fn wave(kind: &str) -> u8 {
         "CronJob" | "Job" => 5,
         _ => UNKNOWN_WAVE,
     }
+}
+
+/// The inventory entry of an object: `Kind/name` (tenant objects all live in the tenant's
+/// Namespace).
+pub fn inventory_entry(id: &ObjectRef) -> String {
+    format!("{}/{}", id.kind, id.name)
 }
 
 #[cfg(test)]

@@ -787,3 +787,73 @@ fn apply_killed_mid_way_is_finished_by_the_next_run() {
         "every object exactly once"
     );
 }
+
+/// An object berth applied and someone deleted is drift of kind `missing`; an object that is
+/// new in the configuration is only a create.
+#[test]
+fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let run = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let clean = berth(&["drift", r], dir.path());
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+
+    let kubectl = std::process::Command::new("kubectl")
+        .args(["--server", &server.url(), "--token", "t"])
+        .args(["delete", "cronjob", "backup-daily", "-n", "tenant-globex"])
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        kubectl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    // A new schedule in Git at the same time: planned, not drift.
+    let backups = repo.join("backups/globex.toml");
+    let mut text = fs::read_to_string(&backups).unwrap();
+    text.push_str(
+        "\n[[schedules]]\nname = \"weekly\"\ncron = \"0 4 * * SUN\"\nlocation = \"vault\"\nretention = { keep_last = 4 }\n",
+    );
+    fs::write(&backups, text).unwrap();
+
+    let report = berth(&["drift", r], dir.path());
+    assert_eq!(report.code, 2, "{}{}", report.stdout, report.stderr);
+    assert!(
+        report
+            .stdout
+            .contains("- CronJob/tenant-globex/backup-daily  (cluster local, tenant globex): deleted outside berth"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        !report.stdout.contains("backup-weekly"),
+        "{}",
+        report.stdout
+    );
+    let json = berth(&["drift", r, "-o", "json"], dir.path());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["drifted"], 1, "{v}");
+    assert_eq!(v["drift"][0]["kind"], "missing");
+
+    let plan = berth(&["plan", r], dir.path());
+    assert!(
+        plan.stdout.contains("deleted outside berth"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("Plan: 2 to add"),
+        "both CronJobs are created:\n{}",
+        plan.stdout
+    );
+    let fix = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(fix.code, 0, "{}", fix.stderr);
+    let after = berth(&["drift", r], dir.path());
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+}

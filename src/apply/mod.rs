@@ -655,18 +655,46 @@ pub fn records_to_write(
                 slot.1 = true;
             }
         }
+        // What each such tenant has now: its inventory (missing objects are drift later).
+        let mut inventories: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+        for d in &rendered.objects {
+            let complete =
+                tenants.get(&(d.cluster.as_str(), d.tenant.as_str())) == Some(&(true, false));
+            if !complete || is_namespace(&d.id) {
+                continue;
+            }
+            let restore_job = d.id.kind == "Job"
+                && d.manifest
+                    .as_str()
+                    .contains(&format!("\"{}\"", crate::object::RESTORE_LABEL));
+            if !restore_job {
+                inventories
+                    .entry((&d.cluster, &d.tenant))
+                    .or_default()
+                    .push(crate::object::inventory_entry(&d.id));
+            }
+        }
         for d in &rendered.objects {
             if !is_namespace(&d.id) {
                 continue;
             }
             if tenants.get(&(d.cluster.as_str(), d.tenant.as_str())) == Some(&(true, false)) {
-                out.entry((d.cluster.clone(), d.tenant.clone()))
+                let mut inventory = inventories
+                    .remove(&(d.cluster.as_str(), d.tenant.as_str()))
+                    .unwrap_or_default();
+                inventory.sort();
+                let annotations = &mut out
+                    .entry((d.cluster.clone(), d.tenant.clone()))
                     .or_insert_with(|| (d.id.clone(), BTreeMap::new()))
-                    .1
-                    .insert(
-                        crate::object::REVISION_ANNOTATION.to_string(),
-                        revision.clone(),
-                    );
+                    .1;
+                annotations.insert(
+                    crate::object::REVISION_ANNOTATION.to_string(),
+                    revision.clone(),
+                );
+                annotations.insert(
+                    crate::object::INVENTORY_ANNOTATION.to_string(),
+                    inventory.join(","),
+                );
             }
         }
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::plan::{Drift, Plan, FORMAT_VERSION};
+use crate::plan::{Drift, DriftKind, Plan, FORMAT_VERSION};
 
 /// Text: one block per drifted object, one line per field (`applied -> live`).
 pub fn drift_text(plan: &Plan) -> String {
@@ -19,6 +19,14 @@ pub fn drift_text(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "Objects changed outside berth (applied -> live):\n");
     for d in &plan.drift {
+        if d.kind == DriftKind::Missing {
+            let _ = writeln!(
+                out,
+                "  - {}  (cluster {}, tenant {}): deleted outside berth",
+                d.id, d.cluster, d.tenant
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "  ~ {}  (cluster {}, tenant {})",
@@ -91,17 +99,22 @@ pub fn drift_markdown(plan: &Plan) -> String {
             objects(plan.drift.len())
         );
         for d in &plan.drift {
+            let fields = match d.kind {
+                DriftKind::Missing => "deleted".to_string(),
+                DriftKind::Changed => d.fields.len().to_string(),
+            };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} |",
-                d.id,
-                d.cluster,
-                d.tenant,
-                d.fields.len()
+                "| `{}` | {} | {} | {fields} |",
+                d.id, d.cluster, d.tenant
             );
         }
         out.push_str("\n<details><summary>fields (applied -> live)</summary>\n\n```diff\n");
         for d in &plan.drift {
+            if d.kind == DriftKind::Missing {
+                let _ = writeln!(out, "- {}  (deleted outside berth)", d.id);
+                continue;
+            }
             let _ = writeln!(out, "! {}", d.id);
             for f in &d.fields {
                 let v = |v: &Option<serde_json::Value>| {

@@ -128,6 +128,16 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(out, "\n### Objects changed outside berth\n");
         let mut body = String::new();
         for d in &plan.drift {
+            if d.kind == crate::plan::DriftKind::Missing {
+                let _ = writeln!(
+                    body,
+                    "- {}  (cluster {}, tenant {}): deleted outside berth",
+                    d.id,
+                    d.cluster,
+                    tenant_name(&d.tenant)
+                );
+                continue;
+            }
             let _ = writeln!(
                 body,
                 "! {}  (cluster {}, tenant {})",

@@ -77,6 +77,17 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
             "  (fields berth applied that differ in the cluster now: applied -> live)\n"
         );
         for d in &plan.drift {
+            if d.kind == crate::plan::DriftKind::Missing {
+                let _ = writeln!(
+                    out,
+                    "  {} {}  (cluster {}, tenant {}): deleted outside berth",
+                    p.sign(Sign::Remove),
+                    d.id,
+                    d.cluster,
+                    tenant_name(&d.tenant)
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  {} {}  (cluster {}, tenant {})",

@@ -211,6 +211,9 @@ struct ClusterCtx<'a> {
     applied_protection: HashMap<&'a str, bool>,
     /// Namespace name -> (its tenant, the restore records on it).
     records: HashMap<&'a str, (&'a str, BTreeMap<String, RestoreRecord>)>,
+    /// Namespace name -> `Kind/name` of every object its last complete apply left
+    /// ([`INVENTORY_ANNOTATION`](crate::object::INVENTORY_ANNOTATION)).
+    inventory: HashMap<&'a str, HashSet<String>>,
     in_git: &'a HashMap<&'a str, bool>,
     opts: &'a PlanOptions,
 }
@@ -248,6 +251,25 @@ impl<'a> ClusterCtx<'a> {
             .filter(|o| o.id.kind == "Namespace" && o.text().contains(RESTORE_RECORD_PREFIX))
             .map(|o| (o.id.name.as_str(), (o.tenant(), records_of(&o.manifest()))))
             .collect();
+        let inventory = state
+            .owned
+            .iter()
+            .filter(|o| {
+                o.id.kind == "Namespace" && o.text().contains(crate::object::INVENTORY_ANNOTATION)
+            })
+            .filter_map(|o| {
+                let m = o.manifest();
+                let list = m
+                    .pointer("/metadata/annotations")?
+                    .get(crate::object::INVENTORY_ANNOTATION)?
+                    .as_str()?
+                    .split(',')
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                Some((o.id.name.as_str(), list))
+            })
+            .collect();
         ClusterCtx {
             cluster,
             state,
@@ -256,6 +278,7 @@ impl<'a> ClusterCtx<'a> {
             desired_keys,
             applied_protection,
             records,
+            inventory,
             in_git,
             opts,
         }
@@ -461,6 +484,22 @@ impl<'a> ClusterCtx<'a> {
                     return;
                 }
                 None => {
+                    // Applied before (in the Namespace's inventory) and gone: deleted
+                    // outside berth.
+                    let applied_before = obj.id.namespace.as_deref().is_some_and(|ns| {
+                        self.inventory.get(ns).is_some_and(|inv| {
+                            inv.contains(&crate::object::inventory_entry(&obj.id))
+                        })
+                    });
+                    if applied_before {
+                        part.drift.push(Drift {
+                            id: obj.id.clone(),
+                            cluster: self.cluster.to_string(),
+                            tenant: obj.tenant.clone(),
+                            kind: DriftKind::Missing,
+                            fields: Vec::new(),
+                        });
+                    }
                     redact(&mut desired, kind == "Secret");
                     let mut change = base(Action::Create);
                     change.desired = Some(desired);
