@@ -13,6 +13,7 @@
 //! parses each object once.
 
 mod diff;
+mod offline;
 mod planner;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use crate::object::ObjectRef;
 pub use diff::{
     diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
 };
+pub use offline::as_applied;
 pub use planner::plan;
 
 /// What a plan may do and which part of the world it looks at.
@@ -177,6 +179,10 @@ pub struct Plan {
     pub format_version: String,
     /// The config revision planned (directory or commit).
     pub revision: Option<String>,
+    /// For an offline plan of a change (`berth plan --base`): the commit taken as applied
+    /// instead of observing the clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     /// Changes, ordered by cluster, tenant, wave, identity; no-ops left out.
     pub changes: Vec<Change>,
     /// Drift, shown before the changes.
