@@ -123,12 +123,6 @@ impl GitSource {
         // directory, and must not be inside the repository it caches.
         let local = local_path(&url).map(Path::to_path_buf);
         if let Some(path) = &local {
-            if !path.exists() {
-                return Err(SourceError::Fetch {
-                    url: origin,
-                    reason: "no such repository".to_string(),
-                });
-            }
             if let Ok(abs) = std::path::absolute(path) {
                 url = abs.display().to_string();
             }
@@ -401,6 +395,13 @@ impl GitSource {
             }
         };
         tracing::info!(url = %self.origin, cache = %self.repo.path().display(), "fetching");
+        if local_path(url).is_some_and(|p| !p.exists()) {
+            // libgit2 would say "unsupported URL protocol".
+            return Err(SourceError::Fetch {
+                url: self.origin.clone(),
+                reason: "no such repository".to_string(),
+            });
+        }
         let mut remote = self.repo.remote_anonymous(url).map_err(&fail)?;
         let branch = match &self.branch {
             Some(b) => b.clone(),
