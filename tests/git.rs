@@ -282,7 +282,10 @@ fn problems_in_a_commit_are_diagnostics_that_name_the_commit() {
     let run = repo.berth(&["validate", "--repo", &url]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
-    insta::assert_snapshot!("git_diagnostics_name_the_commit", filtered(&repo, &run.stderr));
+    insta::assert_snapshot!(
+        "git_diagnostics_name_the_commit",
+        filtered(&repo, &run.stderr)
+    );
 }
 
 #[test]
@@ -337,7 +340,9 @@ fn validate_render_and_plan_through_repo() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("Plan: 40 to add, 0 to change, 0 to destroy."));
+    assert!(run
+        .stdout
+        .contains("Plan: 40 to add, 0 to change, 0 to destroy."));
     let saved = fs::read_to_string(repo.dir.path().join("plan.json")).unwrap();
     assert!(saved.contains(&format!("\"revision\": \"{main}\"")));
     let run = repo.berth(&["apply", "plan.json", "--repo", &url]);
@@ -354,7 +359,11 @@ fn pull_request(repo: &Repo) -> (String, String) {
         "tenants/hooli.toml",
         "name = \"hooli\"\ntier = \"small\"\n\n[[members]]\nname = \"gavin@hooli.example\"\nrole = \"admin\"\n\n[database]\nreplicas = 1\n",
     );
-    repo.edit("tenants/initech.toml", "tier = \"small\"", "tier = \"medium\"");
+    repo.edit(
+        "tenants/initech.toml",
+        "tier = \"small\"",
+        "tier = \"medium\"",
+    );
     fs::remove_file(repo.config().join("tenants/globex.toml")).unwrap();
     fs::remove_file(repo.config().join("backups/globex.toml")).unwrap();
     repo.edit(
@@ -412,11 +421,9 @@ fn plan_base_is_an_offline_plan_of_a_pull_request() {
 
     let md = plan(&["-o", "markdown"]);
     assert_eq!(md.code, 0, "{}", md.stderr);
-    assert!(md.stdout.contains(&format!(
-        "Offline plan of `{}..{}`",
-        &base[..7],
-        &head[..7]
-    )));
+    assert!(md
+        .stdout
+        .contains(&format!("Offline plan of `{}..{}`", &base[..7], &head[..7])));
     assert!(md.stdout.contains("blocked"), "{}", md.stdout);
     let json = plan(&["-o", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
@@ -495,7 +502,10 @@ fn credentials_never_appear_in_errors_or_logs() {
     // The cache is named without the credentials too.
     for entry in fs::read_dir(dir.path().join("state/git")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.contains("s3cr3t") && !name.contains("deploy"), "{name}");
+        assert!(
+            !name.contains("s3cr3t") && !name.contains("deploy"),
+            "{name}"
+        );
     }
 }
 
@@ -575,10 +585,11 @@ fn signed_commits_are_verified_with_ssh_keygen() {
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
     assert!(
-        run.stderr.contains(&format!(
-            "refusing commit {} of file://",
-            &wrong[..7]
-        )) && run.stderr.contains("the commit is signed by an unknown key (its key is not in"),
+        run.stderr
+            .contains(&format!("refusing commit {} of file://", &wrong[..7]))
+            && run
+                .stderr
+                .contains("the commit is signed by an unknown key (its key is not in"),
         "{}",
         run.stderr
     );
@@ -646,11 +657,7 @@ fn rev_on_a_directory_reads_that_commit_of_its_repository() {
     let old = render(&first);
     assert!(old.stdout.contains("replicas: 5"));
     let run = berth(&["validate", "--rev", "HEAD"], &repo.config());
-    assert!(
-        run.stdout.starts_with(".@"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.starts_with(".@"), "{}", run.stdout);
     let outside = tempfile::tempdir().unwrap();
     let run = berth(&["validate", ".", "--rev", "HEAD"], outside.path());
     assert_eq!(run.code, 1);
@@ -658,5 +665,77 @@ fn rev_on_a_directory_reads_that_commit_of_its_repository() {
         run.stderr.contains("is not in a Git repository"),
         "{}",
         run.stderr
+    );
+}
+
+/// An HTTP server that answers every request with 401, counting them.
+fn refusing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (format!("http://127.0.0.1:{port}/org/config.git"), count)
+}
+
+#[test]
+fn bad_credentials_are_tried_once_and_named_not_shown() {
+    let (url, requests) = refusing_server();
+    let state = tempfile::tempdir().unwrap();
+    let opts = GitOptions {
+        url: url.replace("http://", "http://deploy:url-SECRET@"),
+        branch: Some("main".into()),
+        rev: None,
+        state_dir: state.path().to_path_buf(),
+        auth: GitAuth {
+            ssh_key: None,
+            token: Some(berth::source::Secret::new("token-SECRET")),
+        },
+        verify: None,
+        offline: false,
+    };
+    let mut source = GitSource::remote(opts).unwrap();
+    let err = source.fetch().unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, SourceError::Auth { .. }), "{err:?}");
+    assert!(!msg.contains("SECRET") && !msg.contains("deploy"), "{msg}");
+    assert!(!format!("{err:?}").contains("SECRET"));
+    assert!(
+        msg.starts_with("authentication to http://***@127.0.0.1:"),
+        "{msg}"
+    );
+    let n = requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        n <= 4,
+        "{n} requests: the credentials must not be retried in a loop"
+    );
+
+    // Without any credential, it says so.
+    let (url, _) = refusing_server();
+    let opts = GitOptions {
+        url,
+        branch: Some("main".into()),
+        rev: None,
+        state_dir: state.path().to_path_buf(),
+        auth: GitAuth::default(),
+        verify: None,
+        offline: false,
+    };
+    let err = GitSource::remote(opts).unwrap().fetch().unwrap_err();
+    assert!(
+        err.to_string().contains("(no credentials were available)"),
+        "{err}"
     );
 }
