@@ -134,9 +134,12 @@ impl Repo {
     }
 }
 
-/// Hides the temporary directory in output.
+/// Hides the temporary directory and the commit of the work tree's HEAD (which changes
+/// whenever the examples do) in output.
 fn filtered(repo: &Repo, text: &str) -> String {
+    let head = git(&repo.work(), &["rev-parse", "--short=7", "HEAD"]);
     text.replace(&repo.dir.path().display().to_string(), "[TMP]")
+        .replace(&format!("@{head}"), "@[HEAD]")
 }
 
 #[test]
@@ -416,7 +419,12 @@ fn plan_base_is_an_offline_plan_of_a_pull_request() {
         &base[..7],
         &head[..7]
     )));
-    insta::assert_snapshot!("git_plan_base_pull_request", text.stdout);
+    insta::assert_snapshot!(
+        "git_plan_base_pull_request",
+        text.stdout
+            .replacen(&base[..7], "[BASE]", 1)
+            .replacen(&head[..7], "[HEAD]", 1)
+    );
     assert_eq!(fs::read_to_string(&trap).unwrap(), "not a directory");
 
     let md = plan(&["-o", "markdown"]);
