@@ -91,8 +91,8 @@ pub enum StatusFormat {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
     pub output: StatusFormat,
@@ -123,8 +123,8 @@ pub struct ShowTenantArgs {
     /// The tenant.
     pub name: String,
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
     pub output: StatusFormat,
@@ -144,12 +144,61 @@ pub enum PlanFormat {
     Markdown,
 }
 
+/// Where the config repository is read from: a directory, or Git.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// The config repository: a directory [default: .]. With --rev (or `plan --base`), the
+    /// Git repository containing it is read at that commit instead of the files on disk.
+    #[arg(value_name = "DIR", conflicts_with = "repo")]
+    pub dir: Option<PathBuf>,
+    /// Git options.
+    #[command(flatten)]
+    pub git: GitArgs,
+}
+
+/// Reading the config repository from Git.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Git source")]
+pub struct GitArgs {
+    /// Read the config repository from Git: an https://, ssh://, git@host:path or file:// URL,
+    /// or a local path. Fetched into a cache under the state directory.
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// The branch of --repo to follow [default: the remote's default branch, else main].
+    #[arg(long, requires = "repo")]
+    pub branch: Option<String>,
+    /// The commit (sha), tag or branch to read [default: the tip of the branch; HEAD for a
+    /// directory's repository].
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Do not contact the remote of --repo: read what its cache holds.
+    #[arg(long, requires = "repo")]
+    pub offline: bool,
+    /// SSH private key for ssh URLs [default: the keys of ssh-agent].
+    #[arg(long, env = "BERTH_GIT_SSH_KEY", value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// File holding a token for https URLs [default: $BERTH_GIT_TOKEN].
+    #[arg(long, env = "BERTH_GIT_TOKEN_FILE", value_name = "FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// Read only commits signed by a key of --allowed-signers (SSH) or --gpg-keyring
+    /// (OpenPGP); anything else is refused.
+    #[arg(long)]
+    pub verify_signatures: bool,
+    /// SSH allowed-signers file (as for `git verify-commit`, gpg.ssh.allowedSignersFile).
+    #[arg(long, value_name = "FILE", requires = "verify_signatures")]
+    pub allowed_signers: Option<PathBuf>,
+    /// OpenPGP keyring of the accepted signers (`gpg --export KEYID > FILE`).
+    #[arg(long, value_name = "FILE", requires = "verify_signatures")]
+    pub gpg_keyring: Option<PathBuf>,
+    /// Directory of berth's state: embedded clusters' stores and Git caches
+    /// [default: $XDG_STATE_HOME/berth].
+    #[arg(long, env = "BERTH_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
 /// Where clusters are and which part of the configuration to consider.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
-    /// Directory of the embedded local clusters' state [default: $XDG_STATE_HOME/berth].
-    #[arg(long, env = "BERTH_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
     /// Kubeconfig file for clusters that name a context (default: their own or $KUBECONFIG).
     #[arg(long, env = "BERTH_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -174,8 +223,13 @@ pub struct TargetArgs {
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Plan offline what changes from this revision to --rev (default HEAD, or the branch
+    /// tip of --repo), taking BASE as exactly applied: no cluster is contacted. For pull
+    /// requests.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["out", "server_dry_run", "offline"])]
+    pub base: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
@@ -198,8 +252,8 @@ pub struct PlanArgs {
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
@@ -211,11 +265,11 @@ pub struct DriftArgs {
 /// Arguments of `berth apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// The config repository, or a plan file saved with `berth plan --out`.
-    #[arg(default_value = ".")]
-    pub dir_or_plan: PathBuf,
+    /// The config repository [default: .], or a plan file saved with `berth plan --out`.
+    #[arg(value_name = "DIR|PLANFILE")]
+    pub dir_or_plan: Option<PathBuf>,
     /// The config repository a saved plan was made from (when applying a plan file).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "repo")]
     pub config: Option<PathBuf>,
     /// Apply without asking for confirmation.
     #[arg(long)]
@@ -236,22 +290,25 @@ pub struct ApplyArgs {
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Git options.
+    #[command(flatten)]
+    pub git: GitArgs,
 }
 
 /// Arguments of `berth validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// Arguments of `berth render`.
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
     /// The config repository.
-    #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Only this tenant (repeatable).
     #[arg(long)]
     pub tenant: Vec<String>,
@@ -279,8 +336,9 @@ pub struct SchemaArgs {
 /// wins over the environment, which wins over the file.
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {
-    /// The config repository [default: .].
-    pub dir: Option<PathBuf>,
+    /// The config repository: a directory, or Git with --repo.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// A TOML file of daemon settings.
     #[arg(long, env = "BERTH_DAEMON_CONFIG")]
     pub config: Option<PathBuf>,

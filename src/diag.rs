@@ -125,9 +125,22 @@ impl Diagnostic {
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     files: BTreeMap<String, Arc<str>>,
+    /// Where the files come from when that is not the working directory: a Git commit
+    /// (`https://host/config.git@3f2a9c1`). Printed once above the diagnostics.
+    origin: Option<String>,
 }
 
 impl SourceMap {
+    /// Records where the files come from (a Git commit), to be named once by [`render`].
+    pub fn set_origin(&mut self, origin: &str) {
+        self.origin = Some(origin.to_string());
+    }
+
+    /// Where the files come from, when set.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
     /// Registers the text of a file.
     pub fn insert(&mut self, file: &str, text: Arc<str>) {
         self.files.insert(file.to_string(), text);
@@ -191,8 +204,19 @@ pub fn one_line(d: &Diagnostic, sources: &SourceMap) -> String {
 }
 
 /// Renders diagnostics as text. `color` adds ANSI colours.
+/// When the files come from a Git commit, a first line names it (`note: files from
+/// https://host/config.git@3f2a9c1`); file paths below are relative to that commit's tree.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let mut out = String::new();
+    if let (Some(origin), false) = (sources.origin(), diags.is_empty()) {
+        let style = Style { on: color };
+        let _ = writeln!(
+            out,
+            "{}{}\n",
+            style.paint("1;36", "note"),
+            style.paint("1", &format!(": files from {origin}"))
+        );
+    }
     for d in diags {
         render_one(&mut out, d, sources, color);
         out.push('\n');
@@ -376,6 +400,21 @@ mod tests {
             out,
             "error: unknown key `replica` in `database`\n --> tenants/acme.toml:3:1\n  |\n3 | replica = 3\n  | ^^^^^^^ unknown key\n  |\n  = help: did you mean `replicas`?\n\n"
         );
+    }
+
+    #[test]
+    fn names_the_commit_once_above_the_diagnostics() {
+        let mut sources = SourceMap::default();
+        sources.insert("platform.toml", "x = 1\n".into());
+        sources.set_origin("https://git.example/config.git@3f2a9c1");
+        let d = Diagnostic::error("bad").at("platform.toml", Some(0..1), "here");
+        let out = render(&[d.clone(), d], &sources, false);
+        assert!(
+            out.starts_with("note: files from https://git.example/config.git@3f2a9c1\n\nerror: bad\n --> platform.toml:1:1\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("3f2a9c1").count(), 1, "{out}");
+        assert_eq!(render(&[], &sources, false), "");
     }
 
     #[test]

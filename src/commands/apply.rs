@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::common::plural;
+use super::common::{open_source, plural, state_dir};
 use super::plan::{compute, print_plan, runtime};
 use super::{CommandError, Outcome};
 use crate::apply::planfile::{config_fingerprint, stale_objects, PlanFile};
@@ -26,25 +26,37 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
             return Ok(Outcome::Failure);
         }
     };
-    let saved = args.dir_or_plan.is_file();
-    let dir: PathBuf = if saved {
-        args.config.clone().unwrap_or_else(|| PathBuf::from("."))
-    } else {
-        args.dir_or_plan.clone()
+    // A plan file, or the config repository (a directory, or --repo).
+    let plan_file: Option<PathBuf> = args.dir_or_plan.clone().filter(|p| p.is_file());
+    let dir: Option<PathBuf> = match &plan_file {
+        Some(_) => args.config.clone(),
+        None => args.dir_or_plan.clone(),
     };
+    if dir.is_some() && args.git.repo.is_some() {
+        printer.err("error: give either a config directory or --repo, not both\n");
+        return Ok(Outcome::Failure);
+    }
+    let mut source = open_source(dir.as_deref(), &args.git, false)?;
     let runtime = runtime()?;
-    let Some(planned) = compute(&dir, &args.target, printer, &runtime)? else {
+    let Some(planned) = compute(
+        &mut source,
+        state_dir(&args.git),
+        &args.target,
+        printer,
+        &runtime,
+    )?
+    else {
         return Ok(Outcome::Failure);
     };
 
     // A saved plan is applied exactly, or not at all.
-    let plan: Plan = if saved {
-        let file = PlanFile::load(&args.dir_or_plan)?;
+    let plan: Plan = if let Some(plan_path) = &plan_file {
+        let file = PlanFile::load(plan_path)?;
         if file.config_fingerprint != config_fingerprint(&planned.tree) {
             printer.err(&format!(
                 "error: the configuration in {} is not the one {} was made from\n  = help: run `berth plan --out FILE` again and apply the new plan\n",
-                dir.display(),
-                args.dir_or_plan.display()
+                planned.tree.label(),
+                plan_path.display()
             ));
             return Ok(Outcome::Failure);
         }
@@ -101,7 +113,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         }
         return Ok(Outcome::Success);
     }
-    if !args.auto_approve && !saved && !confirm(printer)? {
+    if !args.auto_approve && plan_file.is_none() && !confirm(printer)? {
         printer.err("Apply cancelled.\n");
         return Ok(Outcome::Failure);
     }

@@ -1,34 +1,110 @@
-//! Steps several commands share: read a repository and validate it.
+//! Steps several commands share: open the source the command line names, read a repository
+//! and validate it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 
+use crate::cli::GitArgs;
+use crate::cluster;
 use crate::diag;
 use crate::pipeline::{self, Loaded};
 use crate::printer::Printer;
 use crate::render::Rendered;
-use crate::source::{self, SourceTree};
+use crate::source::{GitAuth, GitOptions, GitSource, Secret, SignaturePolicy, Source, SourceTree};
 use crate::spec::LoadOutput;
 
-/// Reads, validates and renders the repository at `dir`, printing every problem (spec
-/// diagnostics, then template problems) to stderr. `rendered` is `None` when anything failed.
+/// The config repository the command line names: `--repo URL`; the Git repository
+/// containing `dir` when a revision is asked for (`--rev`, or `force_git` for `plan --base`);
+/// else the directory `dir` (default `.`) as it is on disk.
+pub fn open_source(dir: Option<&Path>, git: &GitArgs, force_git: bool) -> anyhow::Result<Source> {
+    let verify = signature_policy(git)?;
+    if let Some(url) = &git.repo {
+        let token = match &git.git_token_file {
+            Some(file) => Some(Secret::new(&std::fs::read_to_string(file).with_context(
+                || format!("cannot read the token file {}", file.display()),
+            )?)),
+            None => std::env::var("BERTH_GIT_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| Secret::new(&t)),
+        };
+        let opts = GitOptions {
+            url: url.clone(),
+            branch: git.branch.clone(),
+            rev: git.rev.clone(),
+            state_dir: state_dir(git),
+            auth: GitAuth {
+                ssh_key: git.ssh_key.clone(),
+                token,
+            },
+            verify,
+            offline: git.offline,
+        };
+        return Ok(Source::Git(GitSource::remote(opts)?));
+    }
+    let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if git.rev.is_some() || force_git {
+        return Ok(Source::Git(GitSource::discover(
+            &dir,
+            git.rev.clone(),
+            verify,
+        )?));
+    }
+    if verify.is_some() {
+        bail!("--verify-signatures checks Git commits: read the repository with --repo URL, or a commit of DIR's repository with --rev");
+    }
+    Ok(Source::Dir(dir))
+}
+
+/// The state directory: `--state-dir`, `BERTH_STATE_DIR`, else the default.
+pub fn state_dir(git: &GitArgs) -> PathBuf {
+    git.state_dir
+        .clone()
+        .unwrap_or_else(cluster::default_state_dir)
+}
+
+fn signature_policy(git: &GitArgs) -> anyhow::Result<Option<SignaturePolicy>> {
+    if !git.verify_signatures {
+        return Ok(None);
+    }
+    if git.allowed_signers.is_none() && git.gpg_keyring.is_none() {
+        bail!("--verify-signatures needs --allowed-signers FILE (SSH signatures) or --gpg-keyring FILE (OpenPGP signatures)");
+    }
+    Ok(Some(SignaturePolicy {
+        allowed_signers: git.allowed_signers.clone(),
+        gpg_keyring: git.gpg_keyring.clone(),
+    }))
+}
+
+/// Reads the source (fetching a Git source first).
+pub fn load_source(source: &mut Source) -> anyhow::Result<SourceTree> {
+    let tree = source
+        .load()
+        .with_context(|| "cannot read the config repository")?;
+    if let Some(rev) = &tree.revision {
+        tracing::info!(origin = %tree.origin, revision = %rev, "read the config repository");
+    }
+    Ok(tree)
+}
+
+/// Validates and renders `tree`, printing every problem (spec diagnostics, then template
+/// problems) to stderr. `rendered` is `None` when anything failed.
 pub fn load_and_render(
-    dir: &Path,
+    tree: SourceTree,
     printer: &Printer,
 ) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
-    load_and_render_tenants(dir, &[], printer).map(|(_, out, rendered)| (out, rendered))
+    load_and_render_tenants(tree, &[], printer).map(|(_, out, rendered)| (out, rendered))
 }
 
 /// Like [`load_and_render`], rendering only `tenants` when the list is not empty (every spec
-/// is still validated; a narrowed plan needs only its tenants' objects). Also returns the
-/// files read, so that callers need not read the repository again.
+/// is still validated; a narrowed plan needs only its tenants' objects). Gives the files
+/// back, for the fingerprint of saved plans.
 pub fn load_and_render_tenants(
-    dir: &Path,
+    tree: SourceTree,
     tenants: &[String],
     printer: &Printer,
 ) -> anyhow::Result<(SourceTree, LoadOutput, Option<Rendered>)> {
-    let tree = source::read_dir(dir).with_context(|| "cannot read the config repository")?;
     let Loaded { load, rendered } = pipeline::load_and_render(&tree, tenants);
     if !load.diagnostics.is_empty() {
         printer.err(&diag::render(

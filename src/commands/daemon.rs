@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::common::{open_source, state_dir};
 use super::{CommandError, Outcome};
 use crate::cli::DaemonArgs;
 use crate::daemon::{self, DaemonSource, LeaderElection, LeaseSettings, Settings, Timing};
 use crate::pipeline::Scope;
 use crate::printer::Printer;
+use crate::source::Source;
 use crate::values::duration::parse_duration;
 
 /// The `--config` file: the same settings as the command line.
@@ -19,6 +21,13 @@ use crate::values::duration::parse_duration;
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     dir: Option<PathBuf>,
+    repo: Option<String>,
+    branch: Option<String>,
+    ssh_key: Option<PathBuf>,
+    git_token_file: Option<PathBuf>,
+    verify_signatures: Option<bool>,
+    allowed_signers: Option<PathBuf>,
+    gpg_keyring: Option<PathBuf>,
     listen: Option<String>,
     interval: Option<String>,
     drift_interval: Option<String>,
@@ -129,21 +138,38 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
             .filter(|s| !s.is_empty()),
     };
 
-    let dir = args
-        .dir
-        .clone()
-        .or(file.dir.clone())
-        .unwrap_or_else(|| PathBuf::from("."));
-    let state_dir = args
-        .target
-        .state_dir
-        .clone()
-        .or(file.state_dir.clone())
-        .unwrap_or_else(crate::cluster::default_state_dir);
+    let mut git = args.source.git.clone();
+    let fill = |cli: &mut Option<PathBuf>, file: &Option<PathBuf>| {
+        if cli.is_none() {
+            cli.clone_from(file);
+        }
+    };
+    fill(&mut git.state_dir, &file.state_dir);
+    fill(&mut git.ssh_key, &file.ssh_key);
+    fill(&mut git.git_token_file, &file.git_token_file);
+    fill(&mut git.allowed_signers, &file.allowed_signers);
+    fill(&mut git.gpg_keyring, &file.gpg_keyring);
+    if git.repo.is_none() && args.source.dir.is_none() {
+        git.repo.clone_from(&file.repo);
+        if git.branch.is_none() {
+            git.branch.clone_from(&file.branch);
+        }
+    }
+    git.verify_signatures |= file.verify_signatures == Some(true);
+    let dir = args.source.dir.clone().or(file.dir.clone());
+    let state_dir = state_dir(&git);
+    let source = open_source(dir.as_deref(), &git, false).map_err(|e| SettingError {
+        setting: "source".into(),
+        message: format!("{e:#}"),
+    })?;
+    let config_dir = match &source {
+        Source::Dir(d) => Some(d.clone()),
+        Source::Git(_) => None,
+    };
     let scope = Scope {
         state_dir: Some(state_dir.clone()),
         kubeconfig: args.target.kubeconfig.clone().or(file.kubeconfig.clone()),
-        config_dir: Some(dir.clone()),
+        config_dir,
         tenants: args.target.tenant.clone(),
         clusters: args.target.cluster.clone(),
         adopt: args.target.adopt,
@@ -173,7 +199,7 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
             },
         });
     Ok(Settings {
-        source: DaemonSource::Dir(dir),
+        source: DaemonSource::new(source),
         listen,
         timing: Timing {
             interval,
@@ -219,4 +245,34 @@ fn default_identity() -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "berth".into());
     format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings file that deploy/config.yaml ships is one this daemon reads.
+    #[test]
+    fn deploy_config_map_holds_valid_daemon_settings() {
+        let yaml = include_str!("../../deploy/config.yaml");
+        let doc: serde_json::Value =
+            serde_norway::from_str(yaml.split("\n---\n").next().unwrap()).unwrap();
+        let toml_text = doc["data"]["daemon.toml"].as_str().unwrap();
+        let file: FileSettings = toml::from_str(toml_text).unwrap();
+        assert!(file.repo.is_some() && file.leader_elect == Some(true));
+        assert_eq!(file.listen.as_deref(), Some("0.0.0.0:8080"));
+        for d in [&file.interval, &file.drift_interval] {
+            parse_duration(d.as_deref().unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_the_settings_file_are_errors_with_a_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:8080\"\nintervall = \"1m\"\n").unwrap();
+        let e = load_file(&path).unwrap_err().to_string();
+        assert!(e.contains("daemon.toml:2:1"), "{e}");
+        assert!(e.contains("intervall"), "{e}");
+    }
 }

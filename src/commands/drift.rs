@@ -1,6 +1,7 @@
 //! `berth drift [DIR]`: what changed in the clusters outside berth. Exit 0 none, 2 some,
 //! 1 error (an invalid config or an unreachable cluster).
 
+use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime};
 use super::{CommandError, Outcome};
 use crate::cli::{DriftArgs, PlanFormat};
@@ -9,8 +10,10 @@ use crate::printer::Printer;
 
 /// `berth drift`.
 pub fn run(args: &DriftArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let runtime = runtime()?;
-    let Some(planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
+    let state_dir = state_dir(&args.source.git);
+    let Some(planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let plan = &planned.plan;

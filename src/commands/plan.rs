@@ -1,17 +1,21 @@
 //! `berth plan [DIR]`: read, validate, render, observe the clusters, diff, print.
+//! `berth plan --base REV`: the same diff between two revisions, without any cluster.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use super::common::{failure_summary, load_and_render_tenants, plural};
+use super::common::{
+    failure_summary, load_and_render_tenants, load_source, open_source, plural, state_dir,
+};
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cluster::Backend;
 use crate::observe::Observed;
 use crate::pipeline::{self, Observation, Scope};
-use crate::plan::Plan;
+use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
 use crate::render::Rendered;
+use crate::source::{Source, SourceTree};
 use crate::spec::model::Config;
 use crate::{output, source};
 
@@ -34,32 +38,21 @@ pub struct Planned {
 /// Runs the pipeline up to the plan. `None` (after printing why) when the configuration is
 /// invalid or a `--tenant`/`--cluster` filter names nothing.
 pub fn compute(
-    dir: &Path,
+    source: &mut Source,
+    state_dir: PathBuf,
     target: &TargetArgs,
     printer: &Printer,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Planned>, CommandError> {
-    let (tree, mut load, rendered) = load_and_render_tenants(dir, &target.tenant, printer)?;
-    let (Some(config), Some(rendered)) = (load.config.take(), rendered) else {
-        printer.err(&failure_summary(&load));
+    let tree = load_source(source)?;
+    let Some((tree, config, rendered)) = validate_scope(tree, target, printer)? else {
         return Ok(None);
     };
-    for t in &target.tenant {
-        if !config.tenants.iter().any(|c| &c.name == t) {
-            printer.err(&format!(
-                "error: no tenant named `{t}` in {}\n",
-                dir.display()
-            ));
-            return Ok(None);
-        }
-    }
-    for c in &target.cluster {
-        if !config.clusters.contains_key(c) {
-            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
-            return Ok(None);
-        }
-    }
-    let scope = scope_of(target, dir);
+    let config_dir = match source {
+        Source::Dir(dir) => Some(dir.clone()),
+        Source::Git(_) => None,
+    };
+    let scope = scope_of(target, state_dir, config_dir);
     let observation = match runtime.block_on(pipeline::observe_and_plan(&config, &rendered, &scope))
     {
         Ok(o) => o,
@@ -88,17 +81,47 @@ pub fn compute(
 }
 
 /// The pipeline scope of a command line.
-fn scope_of(target: &TargetArgs, dir: &Path) -> Scope {
+fn scope_of(target: &TargetArgs, state_dir: PathBuf, config_dir: Option<PathBuf>) -> Scope {
     Scope {
-        state_dir: target.state_dir.clone(),
+        state_dir: Some(state_dir),
         kubeconfig: target.kubeconfig.clone(),
-        config_dir: Some(dir.to_path_buf()),
+        config_dir,
         tenants: target.tenant.clone(),
         clusters: target.cluster.clone(),
         adopt: target.adopt,
         allow_destroy: target.allow_destroy,
         allow_replace: target.allow_replace,
     }
+}
+
+/// Validates and renders `tree` (only the `--tenant`s when given) and checks that the
+/// `--tenant` and `--cluster` filters name something. `None` after printing why otherwise.
+fn validate_scope(
+    tree: SourceTree,
+    target: &TargetArgs,
+    printer: &Printer,
+) -> Result<Option<(SourceTree, Config, Rendered)>, CommandError> {
+    let (tree, mut load, rendered) = load_and_render_tenants(tree, &target.tenant, printer)?;
+    let (Some(config), Some(rendered)) = (load.config.take(), rendered) else {
+        printer.err(&failure_summary(&load));
+        return Ok(None);
+    };
+    for t in &target.tenant {
+        if !config.tenants.iter().any(|c| &c.name == t) {
+            printer.err(&format!(
+                "error: no tenant named `{t}` in {}\n",
+                tree.label()
+            ));
+            return Ok(None);
+        }
+    }
+    for c in &target.cluster {
+        if !config.clusters.contains_key(c) {
+            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
+            return Ok(None);
+        }
+    }
+    Ok(Some((tree, config, rendered)))
 }
 
 /// A tokio runtime for the cluster I/O of one command.
@@ -121,8 +144,14 @@ pub fn print_plan(plan: &Plan, format: PlanFormat, printer: &Printer) {
 
 /// `berth plan`.
 pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> {
+    if let Some(base) = &args.base {
+        return run_offline(args, base, printer);
+    }
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let runtime = runtime()?;
-    let Some(mut planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
+    let state_dir = state_dir(&args.source.git);
+    let Some(mut planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)?
+    else {
         return Ok(Outcome::Failure);
     };
     if args.server_dry_run {
@@ -168,4 +197,64 @@ fn save_plan(path: &Path, planned: &Planned) -> Result<(), CommandError> {
     );
     file.save(path)?;
     Ok(())
+}
+
+/// `berth plan --base REV`: renders the base revision and the new one, takes the base as
+/// exactly applied (its rendered objects become the live objects, each with its last-applied
+/// annotation) and plans the new one against it. No cluster, kubeconfig or cluster state is
+/// touched; only Git is read.
+fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome, CommandError> {
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, true)?;
+    let Source::Git(git) = &mut source else {
+        unreachable!("open_source gives a Git source when asked for one");
+    };
+    git.fetch_all_branches();
+    let head_sha = git.fetch()?;
+    let base_sha = git.resolve(base)?;
+    let read = |sha: &str| {
+        git.read(sha)
+            .map_err(|e| anyhow::anyhow!(e).context("cannot read the config repository"))
+    };
+    let base_tree = read(&base_sha)?;
+    let head_tree = read(&head_sha)?;
+
+    let base_label = base_tree.label();
+    let Some((_, base_config, base_rendered)) = validate_scope(base_tree, &args.target, printer)?
+    else {
+        printer.err(&format!(
+            "error: the base revision {base_label} is not valid; nothing to compare against\n"
+        ));
+        return Ok(Outcome::Failure);
+    };
+    let Some((_, config, rendered)) = validate_scope(head_tree, &args.target, printer)? else {
+        return Ok(Outcome::Failure);
+    };
+    let clusters: BTreeSet<String> = config
+        .clusters
+        .keys()
+        .chain(base_config.clusters.keys())
+        .cloned()
+        .collect();
+    let observed = plan::as_applied(&base_rendered, clusters);
+    let opts = PlanOptions {
+        prune: config.policy.prune,
+        adopt: args.target.adopt,
+        allow_destroy: args.target.allow_destroy,
+        allow_replace: args.target.allow_replace,
+        tenants: (!args.target.tenant.is_empty())
+            .then(|| args.target.tenant.iter().cloned().collect()),
+        clusters: (!args.target.cluster.is_empty())
+            .then(|| args.target.cluster.iter().cloned().collect()),
+    };
+    let mut plan = plan::plan(&config, &rendered, &observed, &opts);
+    plan.base = Some(base_sha);
+    // Offline, a restore of the base revision only looks started (its Job is "live"); how it
+    // stands is a question for the cluster. Only restores this change requests are shown.
+    plan.restores
+        .retain(|r| r.state == crate::plan::restores::RestoreState::Requested);
+    print_plan(&plan, args.output, printer);
+    if args.detailed_exitcode && plan.has_changes() {
+        return Ok(Outcome::Changes);
+    }
+    Ok(Outcome::Success)
 }

@@ -1,6 +1,6 @@
 //! `berth render [DIR]`.
 
-use super::common::{failure_summary, load_and_render};
+use super::common::{failure_summary, load_and_render, load_source, open_source};
 use super::{CommandError, Outcome};
 use crate::cli::{RenderArgs, RenderFormat};
 use crate::printer::Printer;
@@ -8,17 +8,17 @@ use crate::render;
 
 /// Prints the objects the specs become, as YAML documents or a JSON `List`.
 pub fn run(args: &RenderArgs, printer: &Printer) -> Result<Outcome, CommandError> {
-    let (out, rendered) = load_and_render(&args.dir, printer)?;
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
+    let tree = load_source(&mut source)?;
+    let label = tree.label();
+    let (out, rendered) = load_and_render(tree, printer)?;
     let (Some(config), Some(rendered)) = (&out.config, rendered) else {
         printer.err(&failure_summary(&out));
         return Ok(Outcome::Failure);
     };
     for t in &args.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
-            printer.err(&format!(
-                "error: no tenant named `{t}` in {}\n",
-                args.dir.display()
-            ));
+            printer.err(&format!("error: no tenant named `{t}` in {label}\n"));
             return Ok(Outcome::Failure);
         }
     }

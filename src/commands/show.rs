@@ -1,5 +1,6 @@
 //! `berth show tenant NAME [DIR]`: one tenant in detail. Exit codes as `berth status`.
 
+use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime};
 use super::status::{note_workload_errors, now, outcome_of, workloads};
 use super::{CommandError, Outcome};
@@ -15,7 +16,9 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     let runtime = runtime()?;
     let mut target = args.target.clone();
     target.tenant = vec![args.name.clone()];
-    let Some(planned) = compute(&args.dir, &target, printer, &runtime)? else {
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
+    let state_dir = state_dir(&args.source.git);
+    let Some(planned) = compute(&mut source, state_dir, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let Some(tenant) = planned.config.tenants.iter().find(|t| t.name == args.name) else {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime, Planned};
 use super::{CommandError, Outcome};
 use crate::cli::{StatusArgs, StatusFormat};
@@ -90,7 +91,9 @@ pub fn outcome_of(rows: &[&TenantStatus]) -> Outcome {
 pub fn run(args: &StatusArgs, printer: &Printer) -> Result<Outcome, CommandError> {
     let now = now()?;
     let runtime = runtime()?;
-    let Some(planned) = compute(&args.dir, &args.target, printer, &runtime)? else {
+    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
+    let state_dir = state_dir(&args.source.git);
+    let Some(planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let mut workloads = workloads(&planned, &args.target.tenant, &[], &runtime);

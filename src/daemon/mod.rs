@@ -29,7 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::pipeline::Scope;
-use crate::source::{self, SourceError, SourceTree};
+use crate::source::{Source, SourceError, SourceTree};
 
 pub use lease::LeaseSettings;
 pub use reconcile::Timing;
@@ -57,50 +57,74 @@ impl Trigger {
     }
 }
 
-/// Where the daemon reads the configuration.
+/// Where the daemon reads the configuration: a [`Source`] and what it last saw.
 #[derive(Debug)]
-pub enum DaemonSource {
-    /// A directory, watched for changes.
-    Dir(PathBuf),
+pub struct DaemonSource {
+    source: Source,
+}
+
+/// What a look at the source found.
+#[derive(Debug)]
+pub enum Polled {
+    /// The revision already known: nothing was read.
+    Unchanged(String),
+    /// A revision and its files.
+    Read(String, Box<SourceTree>),
 }
 
 impl DaemonSource {
-    /// Reads the current configuration.
-    pub fn load(&mut self) -> Result<SourceTree, SourceError> {
-        match self {
-            DaemonSource::Dir(dir) => source::read_dir(dir),
+    /// Wraps a source.
+    pub fn new(source: Source) -> Self {
+        DaemonSource { source }
+    }
+
+    /// Reads the source. A Git source is fetched first; when its commit is `known`, nothing
+    /// more is read. A directory is read every time (its revision is a hash of its files).
+    pub fn poll(&mut self, known: Option<&str>) -> Result<Polled, SourceError> {
+        if let Source::Git(git) = &mut self.source {
+            let sha = git.fetch()?;
+            if known == Some(sha.as_str()) {
+                return Ok(Polled::Unchanged(sha));
+            }
+            let tree = git.read(&sha)?;
+            return Ok(Polled::Read(sha, Box::new(tree)));
         }
+        let tree = self.source.load()?;
+        let revision = revision_of(&tree);
+        Ok(Polled::Read(revision, Box::new(tree)))
     }
 
     /// The source, for logs and status (credentials redacted).
     pub fn describe(&self) -> String {
-        match self {
-            DaemonSource::Dir(dir) => dir.display().to_string(),
-        }
-    }
-
-    /// The revision of a tree read from this source: the commit for Git, a hash of the
-    /// files' contents for a directory (`sha256:` and 12 hex digits).
-    pub fn revision_of(&self, tree: &SourceTree) -> String {
-        match &tree.revision {
-            Some(r) => r.clone(),
-            None => {
-                let full = crate::apply::planfile::config_fingerprint(tree);
-                format!("sha256:{}", &full[..12])
-            }
-        }
+        self.source.describe()
     }
 
     /// The directory to watch for changes, if any.
     pub fn watch_dir(&self) -> Option<&Path> {
-        match self {
-            DaemonSource::Dir(dir) => Some(dir),
+        match &self.source {
+            Source::Dir(dir) => Some(dir),
+            Source::Git(_) => None,
         }
     }
 
     /// The branch pushes must be to for a webhook to trigger a sync (`None`: any).
     pub fn branch(&self) -> Option<String> {
-        None
+        match &self.source {
+            Source::Git(git) => git.branch().map(str::to_string),
+            Source::Dir(_) => None,
+        }
+    }
+}
+
+/// The revision of a tree: the commit for Git, a hash of the files' contents for a directory
+/// (`sha256:` and 12 hex digits, as apply records it).
+pub fn revision_of(tree: &SourceTree) -> String {
+    match &tree.revision {
+        Some(r) => r.clone(),
+        None => {
+            let full = crate::apply::planfile::config_fingerprint(tree);
+            format!("sha256:{}", &full[..12])
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::status::{ClusterStatus, Status, SyncRecord, SyncResult, TenantStatus};
-use super::{DaemonSource, Shared, Trigger};
+use super::{DaemonSource, Polled, Shared, Trigger};
 use crate::apply::{self, ApplyOptions, ChangeSet, Outcome};
 use crate::diag;
 use crate::pipeline::{self, Loaded, Observation, Scope};
@@ -49,6 +49,8 @@ pub struct Reconciler {
     runtime: tokio::runtime::Runtime,
     /// The leader election task: its cluster, handle and stop flag.
     lease_task: Option<LeaseTask>,
+    /// The last look at the source failed.
+    source_failing: bool,
 }
 
 struct LeaseTask {
@@ -77,6 +79,7 @@ impl Reconciler {
             last: None,
             runtime,
             lease_task: None,
+            source_failing: false,
         })
     }
 
@@ -211,25 +214,35 @@ impl Reconciler {
             drifted: 0,
             errors: Vec::new(),
         };
-        let tree = match self.source.load() {
-            Ok(tree) => tree,
+        let known = match &self.last {
+            Some((rev, true)) if trigger != "startup" => Some(rev.clone()),
+            _ => None,
+        };
+        let (revision, tree) = match self.source.poll(known.as_deref()) {
+            Ok(Polled::Unchanged(revision)) => {
+                tracing::debug!(%revision, "no new revision");
+                if self.source_failing {
+                    // Reachable again: say so, the revision in force is unchanged.
+                    self.source_failing = false;
+                    record.revision = Some(revision);
+                    self.finish(record, started, |_| {});
+                }
+                return;
+            }
+            Ok(Polled::Read(revision, tree)) => (revision, tree),
             Err(e) => {
                 tracing::error!(source = %self.source.describe(), error = %e, "cannot read the config source; keeping the last good state");
                 record.result = SyncResult::SourceError;
                 record.errors.push(e.to_string());
+                self.source_failing = true;
                 self.finish(record, started, |c| c.error("source"));
                 return;
             }
         };
-        let revision = self.source.revision_of(&tree);
+        self.source_failing = false;
         record.revision = Some(revision.clone());
         self.shared.status.write().unwrap().seen_revision = Some(revision.clone());
-        if trigger != "startup"
-            && self
-                .last
-                .as_ref()
-                .is_some_and(|(rev, done)| *rev == revision && *done)
-        {
+        if known.as_deref() == Some(revision.as_str()) {
             tracing::debug!(%revision, "no new revision");
             return;
         }

@@ -39,7 +39,7 @@ fn fields(fields: &[FieldChange]) -> Value {
 /// The plan as pretty-printed JSON, ending with a newline.
 pub fn to_json(plan: &Plan) -> String {
     let s = &plan.summary;
-    let doc = json!({
+    let mut doc = json!({
         "format_version": plan.format_version,
         "revision": plan.revision,
         "summary": {
@@ -103,6 +103,18 @@ pub fn to_json(plan: &Plan) -> String {
             "after": c.desired,
         })).collect::<Vec<_>>(),
     });
+    if let (Some(base), Some(obj)) = (&plan.base, doc.as_object_mut()) {
+        // Only in offline plans of a change (`berth plan --base`); right after `revision`.
+        let mut with_base = serde_json::Map::new();
+        for (k, v) in std::mem::take(obj) {
+            let after_revision = k == "revision";
+            with_base.insert(k, v);
+            if after_revision {
+                with_base.insert("base".into(), json!(base));
+            }
+        }
+        *obj = with_base;
+    }
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text

@@ -29,11 +29,26 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(out, "## berth plan: {}", counts.phrase());
     }
     let _ = writeln!(out);
-    if let Some(rev) = &plan.revision {
-        let _ = writeln!(out, "Revision `{rev}`.");
+    match (&plan.base, &plan.revision) {
+        (Some(base), rev) => {
+            let _ = writeln!(
+                out,
+                "Offline plan of `{}`: the base revision is taken as applied; no cluster was \
+                 contacted.",
+                super::range(base, rev.as_deref())
+            );
+        }
+        (None, Some(rev)) => {
+            let _ = writeln!(out, "Revision `{rev}`.");
+        }
+        (None, None) => {}
     }
     if plan.changes.is_empty() {
-        let _ = writeln!(out, "The clusters match the configuration.");
+        if plan.base.is_some() {
+            let _ = writeln!(out, "Both revisions render the same objects.");
+        } else {
+            let _ = writeln!(out, "The clusters match the configuration.");
+        }
     }
     if counts.blocked > 0 {
         let _ = writeln!(

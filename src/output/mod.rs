@@ -243,6 +243,12 @@ pub(crate) fn symbol(action: Action) -> &'static str {
 }
 
 /// A tenant name for display (objects without a tenant label have an empty one).
+/// `3f2a9c1..8b1e0d4`: the commits of an offline plan of a change.
+pub(crate) fn range(base: &str, rev: Option<&str>) -> String {
+    let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
+    format!("{}..{}", short(base), rev.map_or_else(|| "?".into(), short))
+}
+
 pub(crate) fn tenant_name(t: &str) -> &str {
     if t.is_empty() {
         "(no tenant label)"

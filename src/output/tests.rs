@@ -142,6 +142,7 @@ fn sample_plan() -> Plan {
     let mut plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         revision: Some("3f2a9c1".into()),
+        base: None,
         changes: vec![
             update,
             create,
@@ -252,6 +253,7 @@ fn empty_plan() -> Plan {
     Plan {
         format_version: FORMAT_VERSION.to_string(),
         revision: Some("3f2a9c1".into()),
+        base: None,
         changes: vec![],
         drift: vec![],
         conflicts: vec![],

@@ -61,11 +61,21 @@ impl Painter {
 pub fn to_text(plan: &Plan, color: bool) -> String {
     let p = Painter { color };
     let mut out = String::new();
-    match &plan.revision {
-        Some(rev) => {
+    match (&plan.base, &plan.revision) {
+        (Some(base), rev) => {
+            let _ = writeln!(
+                out,
+                "{}",
+                p.header(&format!(
+                    "berth plan of {} (offline: the base taken as applied, no cluster contacted)",
+                    super::range(base, rev.as_deref())
+                ))
+            );
+        }
+        (None, Some(rev)) => {
             let _ = writeln!(out, "{}", p.header(&format!("berth plan of {rev}")));
         }
-        None => {
+        (None, None) => {
             let _ = writeln!(out, "{}", p.header("berth plan"));
         }
     }
@@ -160,11 +170,12 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
     }
 
     if plan.changes.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{}",
-            p.header("No changes. The clusters match the configuration.")
-        );
+        let line = if plan.base.is_some() {
+            "No changes. Both revisions render the same objects."
+        } else {
+            "No changes. The clusters match the configuration."
+        };
+        let _ = writeln!(out, "\n{}", p.header(line));
         return out;
     }
 

@@ -13,6 +13,7 @@
 //! parses each object once.
 
 mod diff;
+mod offline;
 mod planner;
 pub mod restores;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::object::ObjectRef;
 pub use diff::{
     diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
 };
+pub use offline::as_applied;
 pub use planner::plan;
 pub use restores::{RestoreRecord, RestoreState, RestoreStatus};
 
@@ -198,6 +200,10 @@ pub struct Plan {
     pub format_version: String,
     /// The config revision planned (directory or commit).
     pub revision: Option<String>,
+    /// For an offline plan of a change (`berth plan --base`): the commit taken as applied
+    /// instead of observing the clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     /// Changes, ordered by cluster, tenant, wave, identity; no-ops left out.
     pub changes: Vec<Change>,
     /// Drift, shown before the changes.

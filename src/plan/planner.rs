@@ -134,6 +134,7 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
     let mut plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         revision: config.revision.clone(),
+        base: None,
         changes,
         drift,
         conflicts,

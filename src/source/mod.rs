@@ -1,11 +1,16 @@
-//! The `source` stage: reads the files of a config repository. The only module that touches
-//! the config files (and, later, Git). Everything after it works on [`SourceTree`] values.
+//! The `source` stage: reads the files of a config repository, from a directory or from a
+//! Git commit. The only module that touches the config files and Git. Everything after it
+//! works on [`SourceTree`] values.
 //!
 //! Problems with single files (not UTF-8, a directory where a file was expected, a symlink
 //! leaving the repository) are diagnostics, so that every problem is reported at once; only a
 //! repository that cannot be read at all is a [`SourceError`].
 
 mod dir;
+mod git;
+mod tree;
+mod url;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +19,44 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, SourceMap};
 
 pub use dir::read_dir;
+pub use git::{short, GitAuth, GitOptions, GitSource, Secret};
+pub use url::redact_url;
+pub use verify::{SignaturePolicy, SignatureProblem};
+
+/// Where a config repository is read from.
+// One per process: its size does not matter, and `Git(GitSource)` is the shape callers match.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Source {
+    /// A directory on disk, read as it is.
+    Dir(PathBuf),
+    /// A Git repository, read at a commit.
+    Git(GitSource),
+}
+
+impl Source {
+    /// Reads the repository: a directory as it is now; a Git source is fetched first, then
+    /// the resolved commit is read. A failed fetch is an error (the caller decides whether
+    /// to carry on with what it read before).
+    pub fn load(&mut self) -> Result<SourceTree, SourceError> {
+        match self {
+            Source::Dir(path) => read_dir(path),
+            Source::Git(git) => {
+                let sha = git.fetch()?;
+                git.read(&sha)
+            }
+        }
+    }
+
+    /// What is read, for messages (`examples`, `https://host/config.git (branch main)`);
+    /// never holds credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Dir(path) => path.display().to_string(),
+            Source::Git(git) => git.describe(),
+        }
+    }
+}
 
 /// A config file, as read.
 #[derive(Debug, Clone)]
@@ -27,9 +70,10 @@ pub struct SourceFile {
 /// Every file of a config repository that berth reads.
 #[derive(Debug, Clone, Default)]
 pub struct SourceTree {
-    /// What was read, for messages (`examples`, `https://...@abc123`).
+    /// What was read, for messages: the directory, or the URL of a Git repository with any
+    /// credentials redacted.
     pub origin: String,
-    /// A revision id when read from Git.
+    /// The full sha of the commit, when read from Git.
     pub revision: Option<String>,
     /// `platform.toml`.
     pub platform: Option<SourceFile>,
@@ -46,6 +90,14 @@ pub struct SourceTree {
 }
 
 impl SourceTree {
+    /// The repository for messages: `examples`, or `https://host/config.git@3f2a9c1`.
+    pub fn label(&self) -> String {
+        match &self.revision {
+            Some(rev) => format!("{}@{}", self.origin, short(rev)),
+            None => self.origin.clone(),
+        }
+    }
+
     /// Template override texts by file name, for `render::TemplateSet`.
     pub fn template_texts(&self) -> BTreeMap<String, String> {
         self.templates
@@ -55,7 +107,7 @@ impl SourceTree {
     }
 }
 
-/// A repository that cannot be read at all.
+/// A repository that cannot be read at all. Messages never hold credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The directory does not exist or is not a directory.
@@ -73,5 +125,58 @@ pub enum SourceError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The directory is not inside a Git repository.
+    #[error("`{path}` is not in a Git repository: {reason}")]
+    NotARepository {
+        /// The directory given.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The remote could not be fetched (unreachable, not a repository, ...). The cache still
+    /// holds what was fetched before.
+    #[error("cannot fetch {url}: {reason}")]
+    Fetch {
+        /// The redacted URL.
+        url: String,
+        /// Why, with any credentials redacted.
+        reason: String,
+    },
+    /// The remote refused every credential berth had.
+    #[error("authentication to {url} failed ({tried}); for https set BERTH_GIT_TOKEN or --git-token-file, for ssh load a key into ssh-agent or pass --ssh-key")]
+    Auth {
+        /// The redacted URL.
+        url: String,
+        /// The methods tried, never their secrets.
+        tried: String,
+    },
+    /// A branch, tag or commit that does not exist (or is not cached, offline).
+    #[error("{rev} not found in {origin}: {reason}")]
+    Revision {
+        /// The redacted URL or directory.
+        origin: String,
+        /// What was asked for (`branch `x``, `` `v1` ``).
+        rev: String,
+        /// Why.
+        reason: String,
+    },
+    /// A commit whose signature is not accepted; nothing of it was read.
+    #[error("refusing commit {commit} of {origin}: {problem}")]
+    Signature {
+        /// The redacted URL or directory.
+        origin: String,
+        /// The short sha.
+        commit: String,
+        /// What is wrong with the signature.
+        problem: SignatureProblem,
+    },
+    /// Another Git failure (the cache cannot be opened or written).
+    #[error("{origin}: {message}")]
+    Git {
+        /// The redacted URL or directory.
+        origin: String,
+        /// What failed.
+        message: String,
     },
 }

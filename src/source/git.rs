@@ -1,0 +1,712 @@
+//! Reading a config repository from Git: a remote fetched into a bare cache, or the local
+//! repository that contains a directory. Files are read straight from a commit's tree; there
+//! is never a working copy.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use git2::{
+    AutotagOption, Cred, CredentialType, Direction, FetchOptions, ObjectType, Oid, RemoteCallbacks,
+    Repository,
+};
+
+use super::tree::{self, Listing, Read, Reader};
+use super::url::{cache_name, local_path, redact_in_text, redact_url};
+use super::verify::{verify_commit, SignaturePolicy};
+use super::{SourceError, SourceTree};
+use crate::diag::Diagnostic;
+
+/// A secret (a token). Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret, without surrounding whitespace (token files end with a newline).
+    pub fn new(value: &str) -> Self {
+        Secret(value.trim().to_string())
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How to authenticate to a remote. Without anything set, SSH URLs use the ssh-agent.
+#[derive(Debug, Clone, Default)]
+pub struct GitAuth {
+    /// A private key file for SSH URLs (instead of the ssh-agent).
+    pub ssh_key: Option<PathBuf>,
+    /// A token for HTTPS URLs, sent as the password.
+    pub token: Option<Secret>,
+}
+
+/// What to read from where.
+#[derive(Debug, Clone)]
+pub struct GitOptions {
+    /// The repository: `https://`, `ssh://`, `git@host:path`, `file://` or a local path.
+    /// May hold credentials; they are never shown.
+    pub url: String,
+    /// The branch to follow; default: the remote's HEAD branch, else `main`.
+    pub branch: Option<String>,
+    /// A commit sha, tag or branch to read instead of the branch tip.
+    pub rev: Option<String>,
+    /// The state directory; the cache goes to `<state_dir>/git/`.
+    pub state_dir: PathBuf,
+    /// Credentials.
+    pub auth: GitAuth,
+    /// When set, only commits with a signature these files accept are read.
+    pub verify: Option<SignaturePolicy>,
+    /// Read what the cache holds; do not contact the remote.
+    pub offline: bool,
+}
+
+enum Mode {
+    /// A remote, fetched into a bare cache.
+    Remote {
+        /// The URL as given (credentials included), for libgit2 only.
+        url: String,
+        /// Strings never to show (password, token).
+        secrets: Vec<String>,
+        offline: bool,
+        auth: GitAuth,
+    },
+    /// The local repository containing a directory; `subdir` is that directory relative to
+    /// the top of the work tree (`""` at the top).
+    Local { subdir: String },
+}
+
+/// A config repository in Git. Reading is split in two: [`GitSource::fetch`] brings the
+/// cache up to date and resolves the revision to read, [`GitSource::read`] reads one commit.
+pub struct GitSource {
+    repo: Repository,
+    mode: Mode,
+    /// The repository for messages: the redacted URL, or the directory given.
+    origin: String,
+    branch: Option<String>,
+    rev: Option<String>,
+    verify: Option<SignaturePolicy>,
+    /// Fetch every branch and tag, not just the branch followed.
+    all_refs: bool,
+}
+
+impl fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitSource")
+            .field("origin", &self.origin)
+            .field("branch", &self.branch)
+            .field("rev", &self.rev)
+            .field("cache", &self.repo.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The branch the remote-tracking refs of a cache follow when no branch is named.
+const REMOTE_HEAD: &str = "refs/remotes/origin/HEAD";
+
+impl GitSource {
+    /// A remote repository with its bare cache under the state directory (created on first
+    /// use; the remote is not contacted until [`GitSource::fetch`]).
+    pub fn remote(opts: GitOptions) -> Result<GitSource, SourceError> {
+        let mut url = opts.url.clone();
+        let origin = redact_url(&url);
+        if let Some(branch) = &opts.branch {
+            check_branch_name(&origin, branch)?;
+        }
+        // A relative local path is made absolute: the cache must not depend on the working
+        // directory, and must not be inside the repository it caches.
+        let local = local_path(&url).map(Path::to_path_buf);
+        if let Some(path) = &local {
+            if let Ok(abs) = std::path::absolute(path) {
+                url = abs.display().to_string();
+            }
+        }
+        let dir = opts.state_dir.join("git");
+        let cache = dir.join(format!("{}.git", cache_name(&url)));
+        if let Some(path) = &local {
+            let repo_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            let state = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::canonicalize(&dir))
+                .unwrap_or_else(|_| dir.clone());
+            if state.starts_with(&repo_path) {
+                return Err(SourceError::Git {
+                    origin,
+                    message: format!(
+                        "the Git cache {} would be inside the repository; choose another state directory with --state-dir or BERTH_STATE_DIR",
+                        dir.display()
+                    ),
+                });
+            }
+        }
+        let git_err = |e: git2::Error| SourceError::Git {
+            origin: origin.clone(),
+            message: format!("cache {}: {}", cache.display(), e.message()),
+        };
+        let repo = if cache.join("HEAD").exists() {
+            Repository::open_bare(&cache).map_err(git_err)?
+        } else {
+            std::fs::create_dir_all(&dir).map_err(|e| SourceError::Io {
+                path: dir.clone(),
+                source: e,
+            })?;
+            Repository::init_bare(&cache).map_err(git_err)?
+        };
+        let mut secrets: Vec<String> = userinfo_password(&opts.url).into_iter().collect();
+        if let Some(t) = &opts.auth.token {
+            secrets.push(t.expose().to_string());
+        }
+        secrets.retain(|s| !s.is_empty());
+        Ok(GitSource {
+            repo,
+            mode: Mode::Remote {
+                url,
+                secrets,
+                offline: opts.offline,
+                auth: opts.auth,
+            },
+            origin,
+            branch: opts.branch,
+            rev: opts.rev,
+            verify: opts.verify,
+            all_refs: false,
+        })
+    }
+
+    /// The Git repository that contains `dir` (which may be a subdirectory of its work tree:
+    /// then that subdirectory of each commit is read). Nothing is fetched; `rev` defaults to
+    /// `HEAD`. Only committed files are read.
+    pub fn discover(
+        dir: &Path,
+        rev: Option<String>,
+        verify: Option<SignaturePolicy>,
+    ) -> Result<GitSource, SourceError> {
+        let origin = dir.display().to_string();
+        let repo = Repository::discover(dir).map_err(|e| SourceError::NotARepository {
+            path: dir.to_path_buf(),
+            reason: e.message().to_string(),
+        })?;
+        let subdir = match repo.workdir() {
+            Some(top) => {
+                let canon = |p: &Path| {
+                    std::fs::canonicalize(p).map_err(|e| SourceError::Io {
+                        path: p.to_path_buf(),
+                        source: e,
+                    })
+                };
+                let rel = canon(dir)?
+                    .strip_prefix(canon(top)?)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                rel.components()
+                    .filter_map(|c| match c {
+                        Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            }
+            None => String::new(),
+        };
+        Ok(GitSource {
+            repo,
+            mode: Mode::Local { subdir },
+            origin,
+            branch: None,
+            rev,
+            verify,
+            all_refs: false,
+        })
+    }
+
+    /// Makes [`GitSource::fetch`] bring every branch and tag of the remote into the cache
+    /// (it fetches only the branch followed otherwise), so that any of them can be
+    /// [resolved](GitSource::resolve).
+    pub fn fetch_all_branches(&mut self) {
+        self.all_refs = true;
+    }
+
+    /// The repository for messages: the redacted URL or the directory.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The branch followed, when one was named.
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    /// `https://host/config.git (branch main)`, `https://host/config.git (rev v1.2)`.
+    pub fn describe(&self) -> String {
+        match (&self.rev, &self.branch) {
+            (Some(rev), _) => format!("{} (rev {rev})", self.origin),
+            (None, Some(b)) => format!("{} (branch {b})", self.origin),
+            (None, None) => self.origin.clone(),
+        }
+    }
+
+    /// Brings the cache up to date with the remote (not with `--offline`, nor for a local
+    /// repository) and returns the full sha of the commit to read: `--rev`, else the tip of
+    /// the branch. A failed fetch changes nothing in the cache: [`GitSource::read`] still
+    /// serves what was fetched before.
+    pub fn fetch(&mut self) -> Result<String, SourceError> {
+        let online = matches!(&self.mode, Mode::Remote { offline: false, .. });
+        if online {
+            self.fetch_remote()?;
+        }
+        match (&self.rev, &self.mode) {
+            (Some(rev), _) => self.resolve(rev),
+            (None, Mode::Local { .. }) => self.resolve("HEAD"),
+            (None, Mode::Remote { .. }) => {
+                let reference = match &self.branch {
+                    Some(b) => format!("refs/remotes/origin/{b}"),
+                    None => REMOTE_HEAD.to_string(),
+                };
+                let what = match &self.branch {
+                    Some(b) => format!("branch `{b}`"),
+                    None => "the default branch".to_string(),
+                };
+                let oid = self
+                    .repo
+                    .find_reference(&reference)
+                    .and_then(|r| r.resolve())
+                    .and_then(|r| r.peel_to_commit())
+                    .map(|c| c.id())
+                    .map_err(|_| SourceError::Revision {
+                        origin: self.origin.clone(),
+                        rev: what.clone(),
+                        reason: if online {
+                            "the remote has no such branch".to_string()
+                        } else {
+                            "nothing of it is cached yet; run once without --offline".to_string()
+                        },
+                    })?;
+                Ok(oid.to_string())
+            }
+        }
+    }
+
+    /// The full sha of `rev` (a sha, a tag, a branch, or any Git revision expression) among
+    /// what the repository or cache holds.
+    pub fn resolve(&self, rev: &str) -> Result<String, SourceError> {
+        let mut candidates = Vec::new();
+        if matches!(self.mode, Mode::Remote { .. }) {
+            candidates.push(format!("refs/remotes/origin/{rev}"));
+            candidates.push(format!("refs/tags/{rev}"));
+        }
+        candidates.push(rev.to_string());
+        let mut last = String::new();
+        for spec in &candidates {
+            match self
+                .repo
+                .revparse_single(spec)
+                .and_then(|o| o.peel_to_commit())
+            {
+                Ok(c) => return Ok(c.id().to_string()),
+                Err(e) => last = e.message().to_string(),
+            }
+        }
+        Err(SourceError::Revision {
+            origin: self.origin.clone(),
+            rev: format!("`{rev}`"),
+            reason: last,
+        })
+    }
+
+    /// Reads the config files of commit `sha` from its tree (with signature verification when
+    /// asked for: nothing of a commit that fails it is read).
+    pub fn read(&self, sha: &str) -> Result<SourceTree, SourceError> {
+        let short = short(sha);
+        let revision_err = |reason: String| SourceError::Revision {
+            origin: self.origin.clone(),
+            rev: format!("`{short}`"),
+            reason,
+        };
+        let oid = Oid::from_str(sha).map_err(|e| revision_err(e.message().to_string()))?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| revision_err(e.message().to_string()))?;
+        if let Some(policy) = &self.verify {
+            verify_commit(&self.repo, oid, policy).map_err(|problem| SourceError::Signature {
+                origin: self.origin.clone(),
+                commit: short.to_string(),
+                problem,
+            })?;
+        }
+        let full_tree = commit
+            .tree()
+            .map_err(|e| revision_err(e.message().to_string()))?;
+        let root = match &self.mode {
+            Mode::Local { subdir } if !subdir.is_empty() => full_tree
+                .get_path(Path::new(subdir))
+                .and_then(|e| e.to_object(&self.repo))
+                .and_then(|o| o.peel_to_tree())
+                .map_err(|_| revision_err(format!("the commit has no directory `{subdir}`")))?,
+            _ => full_tree,
+        };
+        let label = format!("{}@{short}", self.origin);
+        let reader = CommitReader {
+            repo: &self.repo,
+            root,
+        };
+        tree::build(self.origin.clone(), Some(oid.to_string()), &label, &reader)
+    }
+
+    fn fetch_remote(&self) -> Result<(), SourceError> {
+        let Mode::Remote {
+            url, secrets, auth, ..
+        } = &self.mode
+        else {
+            return Ok(());
+        };
+        let scrub = |msg: &str| {
+            let mut m = msg.replace(url.as_str(), &self.origin);
+            for s in secrets {
+                m = m.replace(s.as_str(), "***");
+            }
+            redact_in_text(&m)
+        };
+        let tried = RefCell::new(Vec::new());
+        let gave_up = Cell::new(false);
+        let fail = |e: git2::Error| {
+            let methods = tried.borrow();
+            let auth_failed = gave_up.get()
+                || e.code() == git2::ErrorCode::Auth
+                || (!methods.is_empty()
+                    && matches!(
+                        e.class(),
+                        git2::ErrorClass::Ssh | git2::ErrorClass::Callback
+                    ));
+            if auth_failed {
+                SourceError::Auth {
+                    url: self.origin.clone(),
+                    tried: if methods.is_empty() {
+                        "no credentials were available".to_string()
+                    } else {
+                        format!("tried {}", methods.join(", then "))
+                    },
+                }
+            } else {
+                SourceError::Fetch {
+                    url: self.origin.clone(),
+                    reason: scrub(e.message()),
+                }
+            }
+        };
+        tracing::info!(url = %self.origin, cache = %self.repo.path().display(), "fetching");
+        if local_path(url).is_some_and(|p| !p.exists()) {
+            // libgit2 would say "unsupported URL protocol".
+            return Err(SourceError::Fetch {
+                url: self.origin.clone(),
+                reason: "no such repository".to_string(),
+            });
+        }
+        let mut remote = self.repo.remote_anonymous(url).map_err(&fail)?;
+        let branch = match &self.branch {
+            Some(b) => b.clone(),
+            None => {
+                let conn = remote
+                    .connect_auth(
+                        Direction::Fetch,
+                        Some(callbacks(auth, &tried, &gave_up)),
+                        None,
+                    )
+                    .map_err(&fail)?;
+                let head = conn
+                    .default_branch()
+                    .ok()
+                    .and_then(|b| b.as_str().ok().map(str::to_string));
+                drop(conn);
+                head.as_deref()
+                    .and_then(|h| h.strip_prefix("refs/heads/"))
+                    .unwrap_or("main")
+                    .to_string()
+            }
+        };
+        check_branch_name(&self.origin, &branch)?;
+        // Forced refspecs: a force-pushed branch replaces the cached one.
+        let refspecs: Vec<String> = if self.rev.is_some() || self.all_refs {
+            vec![
+                "+refs/heads/*:refs/remotes/origin/*".to_string(),
+                "+refs/tags/*:refs/tags/*".to_string(),
+            ]
+        } else {
+            vec![format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")]
+        };
+        tried.borrow_mut().clear();
+        gave_up.set(false);
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(callbacks(auth, &tried, &gave_up));
+        fo.download_tags(AutotagOption::None);
+        remote
+            .fetch(&refspecs, Some(&mut fo), None)
+            .map_err(&fail)?;
+        drop(remote);
+        if self.branch.is_none() {
+            self.repo
+                .reference_symbolic(
+                    REMOTE_HEAD,
+                    &format!("refs/remotes/origin/{branch}"),
+                    true,
+                    "berth: the remote's default branch",
+                )
+                .map_err(|e| SourceError::Git {
+                    origin: self.origin.clone(),
+                    message: e.message().to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// The first 7 characters of a sha.
+pub fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+fn check_branch_name(origin: &str, branch: &str) -> Result<(), SourceError> {
+    if branch.contains('*') || !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        return Err(SourceError::Revision {
+            origin: origin.to_string(),
+            rev: format!("branch `{branch}`"),
+            reason: "not a valid branch name".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The password (or lone token) in a URL's userinfo, to scrub from messages.
+fn userinfo_password(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    Some(match userinfo.split_once(':') {
+        Some((_, password)) => password.to_string(),
+        None => userinfo.to_string(),
+    })
+}
+
+/// Credential callbacks: each method is offered once per connection (libgit2 asks again
+/// after every failure), then the callback gives up, naming the methods, never the secrets.
+fn callbacks<'a>(
+    auth: &'a GitAuth,
+    tried: &'a RefCell<Vec<&'static str>>,
+    gave_up: &'a Cell<bool>,
+) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    let mut offered_user = false;
+    cb.credentials(move |_url, user_from_url, allowed| {
+        let user = user_from_url.unwrap_or("git");
+        if allowed.contains(CredentialType::USERNAME) && !offered_user {
+            offered_user = true;
+            return Cred::username(user);
+        }
+        let mut t = tried.borrow_mut();
+        if allowed.contains(CredentialType::SSH_KEY) {
+            match &auth.ssh_key {
+                Some(key) if !t.contains(&"the ssh key file") => {
+                    t.push("the ssh key file");
+                    return Cred::ssh_key(user, None, key, None);
+                }
+                None if !t.contains(&"ssh-agent") => {
+                    t.push("ssh-agent");
+                    return Cred::ssh_key_from_agent(user);
+                }
+                _ => {}
+            }
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if let Some(token) = &auth.token {
+                if !t.contains(&"the token") {
+                    t.push("the token");
+                    return Cred::userpass_plaintext(
+                        user_from_url.unwrap_or("x-access-token"),
+                        token.expose(),
+                    );
+                }
+            }
+        }
+        gave_up.set(true);
+        Err(git2::Error::from_str("no more credentials to try"))
+    });
+    cb
+}
+
+/// Reads the files of one tree.
+struct CommitReader<'r> {
+    repo: &'r Repository,
+    root: git2::Tree<'r>,
+}
+
+/// A tree entry, enough to read it again.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: Oid,
+    mode: i32,
+    kind: Option<ObjectType>,
+}
+
+impl Entry {
+    fn of(e: &git2::TreeEntry<'_>) -> Entry {
+        Entry {
+            id: e.id(),
+            mode: e.filemode(),
+            kind: e.kind(),
+        }
+    }
+}
+
+const SYMLINK_MODE: i32 = 0o120000;
+
+impl Reader for CommitReader<'_> {
+    type Handle = Entry;
+
+    fn list(&self, dir: &str) -> Result<Listing<Entry>, SourceError> {
+        let Some(entry) = self.root.get_name(dir) else {
+            return Ok(Listing::Missing);
+        };
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Ok(Listing::NotADirectory);
+        }
+        let subtree = self
+            .repo
+            .find_tree(entry.id())
+            .map_err(|e| SourceError::Git {
+                origin: dir.to_string(),
+                message: e.message().to_string(),
+            })?;
+        Ok(Listing::Entries(
+            subtree
+                .iter()
+                .map(|e| {
+                    let name = std::str::from_utf8(e.name_bytes())
+                        .map(str::to_string)
+                        .map_err(|_| String::from_utf8_lossy(e.name_bytes()).into_owned());
+                    (name, Entry::of(&e))
+                })
+                .collect(),
+        ))
+    }
+
+    fn read_root_file(&self, name: &str) -> Read {
+        match self.root.get_name(name) {
+            Some(e) => self.read(name, Entry::of(&e)),
+            None => Read::Missing,
+        }
+    }
+
+    fn read(&self, rel: &str, entry: Entry) -> Read {
+        let mut entry = entry;
+        let mut at = rel.to_string();
+        // Symlinks are followed inside the tree, a few levels deep.
+        for _ in 0..8 {
+            match entry.kind {
+                Some(ObjectType::Tree) => return tree::is_a_directory(rel),
+                Some(ObjectType::Commit) => {
+                    return tree::problem(
+                        Diagnostic::error(format!("`{rel}` is a submodule, expected a file"))
+                            .at(rel, None, "")
+                            .help("commit the file itself into the repository"),
+                    )
+                }
+                Some(ObjectType::Blob) => {}
+                _ => return tree::unreadable(rel, "not a file"),
+            }
+            let blob = match self.repo.find_blob(entry.id) {
+                Ok(b) => b,
+                Err(e) => return tree::unreadable(rel, e.message()),
+            };
+            if entry.mode != SYMLINK_MODE {
+                return tree::decode(rel, blob.content().to_vec());
+            }
+            let target = String::from_utf8_lossy(blob.content()).into_owned();
+            let Some(path) = resolve_link(&at, &target) else {
+                return tree::symlink_outside(rel);
+            };
+            match self.root.get_path(Path::new(&path)) {
+                Ok(e) => {
+                    entry = Entry::of(&e);
+                    at = path;
+                }
+                Err(_) => return tree::broken_symlink(rel),
+            }
+        }
+        tree::broken_symlink(rel)
+    }
+}
+
+/// The path a symlink at `link` (relative to the root) pointing to `target` names, relative
+/// to the root; `None` when it leaves the root.
+fn resolve_link(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_inside_the_tree_only() {
+        assert_eq!(
+            resolve_link("tenants/a.toml", "b.toml").as_deref(),
+            Some("tenants/b.toml")
+        );
+        assert_eq!(
+            resolve_link("tenants/a.toml", "../shared/a.toml").as_deref(),
+            Some("shared/a.toml")
+        );
+        assert_eq!(resolve_link("tenants/a.toml", "../../etc/passwd"), None);
+        assert_eq!(resolve_link("tenants/a.toml", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn secrets_are_found_and_never_debug_printed() {
+        assert_eq!(
+            userinfo_password("https://u:tok@h/x").as_deref(),
+            Some("tok")
+        );
+        assert_eq!(userinfo_password("https://tok@h/x").as_deref(), Some("tok"));
+        assert_eq!(userinfo_password("https://h/x"), None);
+        let s = Secret::new("hunter2\n");
+        assert_eq!(s.expose(), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let auth = GitAuth {
+            ssh_key: None,
+            token: Some(s),
+        };
+        assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn sources_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<GitSource>();
+        assert_send::<super::super::Source>();
+    }
+
+    #[test]
+    fn short_shas() {
+        assert_eq!(short("0123456789abcdef"), "0123456");
+        assert_eq!(short("abc"), "abc");
+    }
+}

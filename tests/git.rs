@@ -1,0 +1,749 @@
+//! Git sources, against real repositories made by the `git` CLI: a bare remote reached by a
+//! `file://` URL, pushes, force-pushes, an unreachable remote, diagnostics of a commit, the
+//! commands through `--repo`, offline plans of a change (`plan --base`), credentials that must
+//! never be printed, and signed commits.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth::source::{GitAuth, GitOptions, GitSource, SignaturePolicy, Source, SourceError};
+use support::{berth, copy_tree, Run};
+
+/// Runs `git` in `dir` with a fixed identity and dates (so commit shas are the same on every
+/// run) and no user or system configuration; panics when it fails.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A work repository (`work/`, the config under `work/<sub>`) pushing to a bare remote
+/// (`remote.git`), and a state directory for berth's caches.
+struct Repo {
+    dir: tempfile::TempDir,
+    sub: &'static str,
+}
+
+impl Repo {
+    /// The examples committed at the top of the work tree and pushed.
+    fn examples() -> Repo {
+        Repo::with_config_in("")
+    }
+
+    /// The examples committed under `sub/` of the work tree and pushed.
+    fn with_config_in(sub: &'static str) -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().expect("tempdir"),
+            sub,
+        };
+        let root = repo.dir.path();
+        git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+        git(root, &["init", "-q", "-b", "main", "work"]);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            &repo.config(),
+        );
+        git(&repo.work(), &["remote", "add", "origin", "../remote.git"]);
+        repo.commit("examples");
+        repo
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// The config directory in the work tree.
+    fn config(&self) -> PathBuf {
+        self.work().join(self.sub)
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.remote().display())
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Commits everything and pushes; the new sha.
+    fn commit(&self, message: &str) -> String {
+        git(&self.work(), &["add", "-A"]);
+        git(&self.work(), &["commit", "-q", "-m", message]);
+        git(&self.work(), &["push", "-q", "--force", "origin", "main"]);
+        git(&self.work(), &["rev-parse", "HEAD"])
+    }
+
+    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
+        let path = self.config().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.config().join(rel);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel} has no `{from}`");
+        fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn source(&self) -> GitSource {
+        GitSource::remote(self.options()).expect("open the cache")
+    }
+
+    fn options(&self) -> GitOptions {
+        GitOptions {
+            url: self.url(),
+            branch: None,
+            rev: None,
+            state_dir: self.state(),
+            auth: GitAuth::default(),
+            verify: None,
+            offline: false,
+        }
+    }
+
+    /// Runs berth in the temporary directory with its state directory set.
+    fn berth(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        let state = self.state().display().to_string();
+        all.extend(["--state-dir", &state]);
+        berth(&all, self.dir.path())
+    }
+}
+
+/// Hides the temporary directory and the commit of the work tree's HEAD (which changes
+/// whenever the examples do) in output.
+fn filtered(repo: &Repo, text: &str) -> String {
+    let head = git(&repo.work(), &["rev-parse", "--short=7", "HEAD"]);
+    text.replace(&repo.dir.path().display().to_string(), "[TMP]")
+        .replace(&format!("@{head}"), "@[HEAD]")
+}
+
+#[test]
+fn reads_a_commit_of_a_file_remote_like_the_directory_it_was_made_from() {
+    let repo = Repo::examples();
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let tree = Source::Git(repo.source()).load().expect("load");
+    let dir = berth::source::read_dir(&repo.work()).unwrap();
+    assert_eq!(tree.revision.as_deref(), Some(head.as_str()));
+    assert_eq!(tree.origin, repo.url());
+    assert!(tree.diagnostics.is_empty(), "{:?}", tree.diagnostics);
+    let files = |t: &berth::source::SourceTree| -> Vec<(String, String)> {
+        t.platform
+            .iter()
+            .chain(&t.tenants)
+            .chain(&t.backups)
+            .chain(t.templates.values())
+            .map(|f| (f.path.clone(), f.text.to_string()))
+            .collect()
+    };
+    assert_eq!(files(&tree), files(&dir));
+    assert_eq!(
+        berth::apply::planfile::config_fingerprint(&tree),
+        berth::apply::planfile::config_fingerprint(&dir),
+        "a saved plan made from a directory fits the same commit"
+    );
+    // The cache is bare, under the state directory, and nothing is checked out.
+    let caches: Vec<_> = fs::read_dir(repo.state().join("git")).unwrap().collect();
+    assert_eq!(caches.len(), 1);
+    let cache = caches[0].as_ref().unwrap().path();
+    assert!(cache.join("HEAD").exists() && !cache.join("platform.toml").exists());
+}
+
+#[test]
+fn a_new_pushed_commit_is_seen_by_the_next_load() {
+    let repo = Repo::examples();
+    let mut source = Source::Git(repo.source());
+    let first = source.load().unwrap();
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let second_sha = repo.commit("acme: 4 replicas");
+    let second = source.load().unwrap();
+    assert_ne!(first.revision, second.revision);
+    assert_eq!(second.revision.as_deref(), Some(second_sha.as_str()));
+    let acme = |t: &berth::source::SourceTree| {
+        t.tenants
+            .iter()
+            .find(|f| f.path == "tenants/acme.toml")
+            .unwrap()
+            .text
+            .to_string()
+    };
+    assert!(acme(&first).contains("replicas = 5"));
+    assert!(acme(&second).contains("replicas = 4"));
+}
+
+#[test]
+fn a_force_push_is_followed() {
+    let repo = Repo::examples();
+    let mut source = repo.source();
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let abandoned = repo.commit("to be rewritten");
+    assert_eq!(source.fetch().unwrap(), abandoned);
+    // Rewrite history: drop that commit, commit something else, force-push.
+    git(&repo.work(), &["reset", "-q", "--hard", "HEAD~1"]);
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 3");
+    let rewritten = repo.commit("rewritten");
+    let fetched = source.fetch().unwrap();
+    assert_eq!(fetched, rewritten);
+    let tree = source.read(&fetched).unwrap();
+    let acme = tree
+        .tenants
+        .iter()
+        .find(|f| f.path == "tenants/acme.toml")
+        .unwrap();
+    assert!(acme.text.contains("replicas = 3"));
+    // The old commit is still in the cache, and can still be read by sha.
+    assert!(source.read(&abandoned).is_ok());
+}
+
+#[test]
+fn an_unreachable_remote_is_a_clear_error_and_the_cache_still_serves_the_last_commit() {
+    let repo = Repo::examples();
+    let mut source = repo.source();
+    let sha = source.fetch().unwrap();
+    fs::rename(repo.remote(), repo.dir.path().join("moved.git")).unwrap();
+
+    let err = source.fetch().unwrap_err();
+    assert!(matches!(err, SourceError::Fetch { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("cannot fetch {}: ", repo.url())),
+        "{msg}"
+    );
+    let tree = source.read(&sha).expect("the cached commit");
+    assert_eq!(tree.revision.as_deref(), Some(sha.as_str()));
+    let mut as_source = Source::Git(source);
+    assert!(as_source.load().is_err(), "load fetches first and says so");
+
+    // The binary: an error naming the remote, and --offline reads the cache.
+    let url = repo.url();
+    let run = repo.berth(&["validate", "--repo", &url]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        filtered(&repo, &run.stderr),
+        "error: cannot read the config repository: cannot fetch file://[TMP]/remote.git: no such repository\n"
+    );
+    let run = repo.berth(&["validate", "--repo", &url, "--offline"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with(&format!("{url}@{} is valid: 3 tenants", &sha[..7])),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn offline_without_a_cache_says_so() {
+    let repo = Repo::examples();
+    let url = repo.url();
+    let run = repo.berth(&["validate", "--repo", &url, "--offline"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("the default branch not found in file://"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("run once without --offline"));
+}
+
+#[test]
+fn problems_in_a_commit_are_diagnostics_that_name_the_commit() {
+    let repo = Repo::examples();
+    repo.write(
+        "tenants/globex.toml",
+        b"name = \"globex\"\ntier = \"sm\xe4ll\"\n".as_slice(),
+    );
+    repo.edit("tenants/acme.toml", "tier = \"large\"", "tier = \"large");
+    repo.write("backups/extra.toml/README", "a directory, not a file\n");
+    repo.commit("break things");
+    let url = repo.url();
+    let run = repo.berth(&["validate", "--repo", &url]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    insta::assert_snapshot!(
+        "git_diagnostics_name_the_commit",
+        filtered(&repo, &run.stderr)
+    );
+}
+
+#[test]
+fn validate_render_and_plan_through_repo() {
+    let repo = Repo::examples();
+    let url = repo.url();
+
+    let run = repo.berth(&["validate", "--repo", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!("git_validate_repo", filtered(&repo, &run.stdout));
+
+    let from_git = repo.berth(&["render", "--repo", &url, "--tenant", "initech"]);
+    let work = repo.work().display().to_string();
+    let from_dir = repo.berth(&["render", &work, "--tenant", "initech"]);
+    assert_eq!(from_git.code, 0, "{}", from_git.stderr);
+    assert_eq!(from_git.stdout, from_dir.stdout);
+
+    // A branch, a tag and a sha.
+    git(&repo.work(), &["tag", "v1"]);
+    git(&repo.work(), &["push", "-q", "origin", "v1"]);
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    git(&repo.work(), &["checkout", "-q", "-b", "next"]);
+    let next = repo.commit("next");
+    git(&repo.work(), &["push", "-q", "origin", "next"]);
+    for (args, expect) in [
+        (vec!["--branch", "next"], "replicas: 4"),
+        (vec!["--rev", "v1"], "replicas: 5"),
+        (vec!["--rev", "next"], "replicas: 4"),
+        (vec!["--rev", &next[..12]], "replicas: 4"),
+    ] {
+        let mut all = vec!["render", "--repo", &url, "--tenant", "acme"];
+        all.extend(args.iter().copied());
+        let run = repo.berth(&all);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.contains(expect), "{args:?}");
+    }
+    let run = repo.berth(&["render", "--repo", &url, "--rev", "nope"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("`nope` not found in file://"),
+        "{}",
+        run.stderr
+    );
+
+    // A plan against the embedded cluster (in the state directory) names the commit, and a
+    // saved plan made from Git is applied from Git.
+    let run = repo.berth(&["plan", "--repo", &url, "--out", "plan.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let main = git(&repo.work(), &["rev-parse", "main"]);
+    assert!(
+        run.stdout.starts_with(&format!("berth plan of {main}\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("Plan: 40 to add, 0 to change, 0 to destroy."));
+    let saved = fs::read_to_string(repo.dir.path().join("plan.json")).unwrap();
+    assert!(saved.contains(&format!("\"revision\": \"{main}\"")));
+    let run = repo.berth(&["apply", "plan.json", "--repo", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Apply complete! Resources: 40 added"));
+    let run = repo.berth(&["drift", "--repo", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A pull request: add a tenant, change a tier, delete a protected tenant.
+fn pull_request(repo: &Repo) -> (String, String) {
+    let base = git(&repo.work(), &["rev-parse", "HEAD"]);
+    repo.write(
+        "tenants/hooli.toml",
+        "name = \"hooli\"\ntier = \"small\"\n\n[[members]]\nname = \"gavin@hooli.example\"\nrole = \"admin\"\n\n[database]\nreplicas = 1\n",
+    );
+    repo.edit(
+        "tenants/initech.toml",
+        "tier = \"small\"",
+        "tier = \"medium\"",
+    );
+    fs::remove_file(repo.config().join("tenants/globex.toml")).unwrap();
+    fs::remove_file(repo.config().join("backups/globex.toml")).unwrap();
+    repo.edit(
+        "tenants/acme.toml",
+        "allow_from = [\"monitoring\", \"tenant:globex\"]",
+        "allow_from = [\"monitoring\"]",
+    );
+    let head = repo.commit("hooli in, initech medium, globex out");
+    (base, head)
+}
+
+#[test]
+fn plan_base_is_an_offline_plan_of_a_pull_request() {
+    let repo = Repo::with_config_in("config");
+    let (base, head) = pull_request(&repo);
+    // Any cluster access would fail: the state directory is a file, the kubeconfig missing.
+    let trap = repo.dir.path().join("state-is-a-file");
+    fs::write(&trap, "not a directory").unwrap();
+    let trap = trap.display().to_string();
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "config",
+            "--base",
+            "HEAD~1",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ];
+        args.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(&args)
+            .current_dir(repo.work())
+            .env("NO_COLOR", "1")
+            .env("BERTH_STATE_DIR", &trap)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let text = plan(&["--detailed-exitcode"]);
+    assert_eq!(text.code, 2, "{}", text.stderr);
+    assert_eq!(text.stderr, "");
+    assert!(text.stdout.starts_with(&format!(
+        "berth plan of {}..{} (offline: the base taken as applied, no cluster contacted)\n",
+        &base[..7],
+        &head[..7]
+    )));
+    insta::assert_snapshot!(
+        "git_plan_base_pull_request",
+        text.stdout
+            .replacen(&base[..7], "[BASE]", 1)
+            .replacen(&head[..7], "[HEAD]", 1)
+    );
+    assert_eq!(fs::read_to_string(&trap).unwrap(), "not a directory");
+
+    let md = plan(&["-o", "markdown"]);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    assert!(md
+        .stdout
+        .contains(&format!("Offline plan of `{}..{}`", &base[..7], &head[..7])));
+    assert!(md.stdout.contains("blocked"), "{}", md.stdout);
+    let json = plan(&["-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["base"], base.as_str());
+    assert_eq!(doc["revision"], head.as_str());
+    assert_eq!(doc["summary"]["blocked"], 2, "{}", json.stdout);
+
+    // Allowed to destroy, nothing is blocked; the same revisions give no changes.
+    let allowed = plan(&["--allow-destroy", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&allowed.stdout).unwrap();
+    assert_eq!(doc["summary"]["blocked"], 0);
+    let same = plan(&["--rev", "HEAD~1"]);
+    assert!(
+        same.stdout
+            .ends_with("No changes. Both revisions render the same objects.\n"),
+        "{}",
+        same.stdout
+    );
+}
+
+#[test]
+fn plan_base_through_repo_reads_both_revisions_from_the_remote() {
+    let repo = Repo::examples();
+    let (base, head) = pull_request(&repo);
+    let url = repo.url();
+    let run = repo.berth(&["plan", "--repo", &url, "--base", &base[..10]]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with(&format!(
+        "berth plan of {}..{} (offline",
+        &base[..7],
+        &head[..7]
+    )));
+    assert!(run.stdout.contains("+ Namespace/tenant-hooli"));
+    // The embedded cluster's store was never opened.
+    assert!(!repo.state().join("local.sqlite3").exists());
+
+    let run = repo.berth(&["plan", "--repo", &url, "--base", "v0"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("`v0` not found"), "{}", run.stderr);
+}
+
+#[test]
+fn credentials_never_appear_in_errors_or_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").display().to_string();
+    // Nothing listens on port 1.
+    let url = "https://deploy:s3cr3t-TOKEN@127.0.0.1:1/org/config.git";
+    for args in [
+        vec!["validate", "--repo", url, "-vvv"],
+        vec!["plan", "--repo", url, "-vvv"],
+        vec!["plan", "--repo", url, "--base", "main"],
+    ] {
+        let mut args = args;
+        args.extend(["--state-dir", &state]);
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("BERTH_GIT_TOKEN", "env-TOKEN-value")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(!all.contains("env-TOKEN-value"), "{all}");
+        assert!(!all.contains("deploy"), "{all}");
+        assert!(
+            all.contains("cannot fetch https://***@127.0.0.1:1/org/config.git: "),
+            "{all}"
+        );
+    }
+    // The cache is named without the credentials too.
+    for entry in fs::read_dir(dir.path().join("state/git")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.contains("s3cr3t") && !name.contains("deploy"),
+            "{name}"
+        );
+    }
+}
+
+/// An ed25519 key made by ssh-keygen.
+fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(out.status.success());
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_string())
+}
+
+fn signed_commit(repo: &Repo, key: &Path, message: &str) -> String {
+    git(&repo.work(), &["add", "-A"]);
+    let key = key.display().to_string();
+    git(
+        &repo.work(),
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={key}"),
+            "commit",
+            "-q",
+            "-S",
+            "-m",
+            message,
+        ],
+    );
+    git(&repo.work(), &["push", "-q", "--force", "origin", "main"]);
+    git(&repo.work(), &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn signed_commits_are_verified_with_ssh_keygen() {
+    let repo = Repo::examples();
+    let (trusted, trusted_pub) = ssh_key(repo.dir.path(), "trusted");
+    let (stranger, _) = ssh_key(repo.dir.path(), "stranger");
+    let signers = repo.dir.path().join("allowed_signers");
+    fs::write(&signers, format!("test@example.com {trusted_pub}\n")).unwrap();
+    let url = repo.url();
+    let signers_arg = signers.display().to_string();
+    let validate = || {
+        repo.berth(&[
+            "validate",
+            "--repo",
+            &url,
+            "--verify-signatures",
+            "--allowed-signers",
+            &signers_arg,
+        ])
+    };
+
+    // The first commit of Repo::examples is unsigned.
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    let unsigned = git(&repo.work(), &["rev-parse", "--short=7", "HEAD"]);
+    assert_eq!(
+        filtered(&repo, &run.stderr),
+        format!("error: cannot read the config repository: refusing commit {unsigned} of file://[TMP]/remote.git: the commit is not signed\n")
+    );
+
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let good = signed_commit(&repo, &trusted, "signed by a trusted key");
+    let run = validate();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("@{} is valid", &good[..7])));
+
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    let wrong = signed_commit(&repo, &stranger, "signed by a stranger");
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .contains(&format!("refusing commit {} of file://", &wrong[..7]))
+            && run
+                .stderr
+                .contains("the commit is signed by an unknown key (its key is not in"),
+        "{}",
+        run.stderr
+    );
+
+    // A signed commit whose content was changed afterwards: same signature, other payload.
+    git(&repo.work(), &["reset", "-q", "--hard", &good]);
+    let object = git(&repo.work(), &["cat-file", "commit", "HEAD"]);
+    let forged = object.replace("signed by a trusted key", "forged");
+    let forged_file = repo.dir.path().join("forged");
+    fs::write(&forged_file, format!("{forged}\n")).unwrap();
+    let forged_sha = git(
+        &repo.work(),
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            &forged_file.display().to_string(),
+        ],
+    );
+    git(&repo.work(), &["reset", "-q", "--hard", &forged_sha]);
+    git(&repo.work(), &["push", "-q", "--force", "origin", "main"]);
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("refusing commit {} of", &forged_sha[..7]))
+            && run.stderr.contains("bad signature"),
+        "{}",
+        run.stderr
+    );
+
+    // The library: nothing of a refused commit is read.
+    let mut opts = repo.options();
+    opts.verify = Some(SignaturePolicy {
+        allowed_signers: Some(signers.clone()),
+        gpg_keyring: None,
+    });
+    let mut source = GitSource::remote(opts).unwrap();
+    let sha = source.fetch().unwrap();
+    assert!(matches!(
+        source.read(&sha),
+        Err(SourceError::Signature { .. })
+    ));
+    assert!(source.read(&good).is_ok());
+}
+
+#[test]
+fn rev_on_a_directory_reads_that_commit_of_its_repository() {
+    let repo = Repo::with_config_in("config");
+    let first = git(&repo.work(), &["rev-parse", "HEAD"]);
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    repo.commit("acme: 4 replicas");
+    // Uncommitted changes are not read.
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 2");
+    let render = |rev: &str| {
+        berth(
+            &["render", "config", "--rev", rev, "--tenant", "acme"],
+            &repo.work(),
+        )
+    };
+    let head = render("HEAD");
+    assert_eq!(head.code, 0, "{}", head.stderr);
+    assert!(head.stdout.contains("replicas: 4"));
+    let old = render(&first);
+    assert!(old.stdout.contains("replicas: 5"));
+    let run = berth(&["validate", "--rev", "HEAD"], &repo.config());
+    assert!(run.stdout.starts_with(".@"), "{}", run.stdout);
+    let outside = tempfile::tempdir().unwrap();
+    let run = berth(&["validate", ".", "--rev", "HEAD"], outside.path());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("is not in a Git repository"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// An HTTP server that answers every request with 401, counting them.
+fn refusing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (format!("http://127.0.0.1:{port}/org/config.git"), count)
+}
+
+#[test]
+fn bad_credentials_are_tried_once_and_named_not_shown() {
+    let (url, requests) = refusing_server();
+    let state = tempfile::tempdir().unwrap();
+    let opts = GitOptions {
+        url: url.replace("http://", "http://deploy:url-SECRET@"),
+        branch: Some("main".into()),
+        rev: None,
+        state_dir: state.path().to_path_buf(),
+        auth: GitAuth {
+            ssh_key: None,
+            token: Some(berth::source::Secret::new("token-SECRET")),
+        },
+        verify: None,
+        offline: false,
+    };
+    let mut source = GitSource::remote(opts).unwrap();
+    let err = source.fetch().unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, SourceError::Auth { .. }), "{err:?}");
+    assert!(!msg.contains("SECRET") && !msg.contains("deploy"), "{msg}");
+    assert!(!format!("{err:?}").contains("SECRET"));
+    assert!(
+        msg.starts_with("authentication to http://***@127.0.0.1:"),
+        "{msg}"
+    );
+    let n = requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        n <= 4,
+        "{n} requests: the credentials must not be retried in a loop"
+    );
+
+    // Without any credential, it says so.
+    let (url, _) = refusing_server();
+    let opts = GitOptions {
+        url,
+        branch: Some("main".into()),
+        rev: None,
+        state_dir: state.path().to_path_buf(),
+        auth: GitAuth::default(),
+        verify: None,
+        offline: false,
+    };
+    let err = GitSource::remote(opts).unwrap().fetch().unwrap_err();
+    assert!(
+        err.to_string().contains("(no credentials were available)"),
+        "{err}"
+    );
+}
