@@ -747,3 +747,217 @@ fn bad_credentials_are_tried_once_and_named_not_shown() {
         "{err}"
     );
 }
+
+// The daemon following a remote.
+
+fn embedded_replicas(state: &Path, ns: &str) -> Option<i64> {
+    use berth::cluster::{Backend, EmbeddedCluster};
+    let cluster = EmbeddedCluster::open("local", state).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = berth::object::ObjectRef {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        namespace: Some(ns.into()),
+        name: "db".into(),
+    };
+    let obj = rt.block_on(Backend::Embedded(cluster).get(&id)).unwrap()?;
+    obj["spec"]["replicas"].as_i64()
+}
+
+fn synced(d: &support::Daemon, sha: &str, result: &str) -> Option<serde_json::Value> {
+    let s = d.status()["last_sync"].clone();
+    (s["revision"] == sha && s["result"] == result).then_some(s)
+}
+
+/// Pushes are picked up by polling; an invalid commit is never applied and the next valid
+/// one is; a force-push is followed; an unreachable remote keeps the last good state.
+#[test]
+fn the_daemon_follows_pushes_force_pushes_and_outages_of_a_remote() {
+    let repo = Repo::examples();
+    let first = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let (url, state) = (repo.url(), repo.state());
+    let state_s = state.display().to_string();
+    let d = support::Daemon::start(
+        &[
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--state-dir",
+            &state_s,
+            "--interval",
+            "1s",
+            "--drift-interval",
+            "1h",
+        ],
+        repo.dir.path(),
+        &[],
+    );
+    d.wait(60, "the first commit applied", || {
+        synced(&d, &first, "applied")
+    });
+    assert_eq!(d.status()["source"], format!("{url} (branch main)"));
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(5));
+
+    // A push, picked up by polling.
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let pushed_at = std::time::Instant::now();
+    let second = repo.commit("acme: 4 replicas");
+    d.wait(30, "the pushed commit applied", || {
+        synced(&d, &second, "applied")
+    });
+    eprintln!(
+        "push to applied, polling every 1s: {:?}",
+        pushed_at.elapsed()
+    );
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+    assert_eq!(
+        d.status()["tenants"]["acme"]["applied_revision"],
+        second.as_str()
+    );
+
+    // An invalid commit (with a valid change in it) is never applied, not in part.
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    repo.edit(
+        "tenants/globex.toml",
+        "tier = \"medium\"",
+        "tier = \"mediun\"",
+    );
+    let bad = repo.commit("broken");
+    let record = d.wait(30, "the invalid commit seen", || {
+        synced(&d, &bad, "invalid")
+    });
+    assert!(
+        record["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("tenants/globex.toml:"),
+        "{record}"
+    );
+    let status = d.status();
+    assert_eq!(status["good_revision"], second.as_str());
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+    repo.edit(
+        "tenants/globex.toml",
+        "tier = \"mediun\"",
+        "tier = \"medium\"",
+    );
+    let fixed = repo.commit("fixed");
+    d.wait(30, "the fixed commit applied", || {
+        synced(&d, &fixed, "applied")
+    });
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(3));
+
+    // A force-push rewrites history: the new tip is what counts.
+    git(&repo.work(), &["reset", "-q", "--hard", "HEAD~1"]);
+    repo.edit(
+        "tenants/globex.toml",
+        "tier = \"mediun\"",
+        "tier = \"medium\"",
+    );
+    repo.edit("tenants/acme.toml", "replicas = 3", "replicas = 2");
+    let rewritten = repo.commit("rewritten");
+    d.wait(30, "the force-pushed commit applied", || {
+        synced(&d, &rewritten, "applied")
+    });
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(2));
+
+    // The remote goes away: errors, and the last good state stays in force.
+    let moved = repo.dir.path().join("moved.git");
+    fs::rename(repo.remote(), &moved).unwrap();
+    let record = d.wait(30, "the outage seen", || {
+        let s = d.status()["last_sync"].clone();
+        (s["result"] == "source_error").then_some(s)
+    });
+    assert!(
+        record["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("cannot fetch {url}")),
+        "{record}"
+    );
+    let status = d.status();
+    assert_eq!(status["good_revision"], rewritten.as_str());
+    let (code, _) = support::http("GET", &format!("{}/readyz", d.url), &[], b"");
+    assert_eq!(code, 200, "still serving the last good state");
+    assert!(d
+        .metrics()
+        .lines()
+        .any(|l| l.starts_with("berth_errors_total{kind=\"source\"}")));
+    fs::rename(&moved, repo.remote()).unwrap();
+    d.wait(30, "the remote back", || {
+        synced(&d, &rewritten, "no_changes")
+    });
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(2));
+}
+
+/// A signed push webhook syncs at once; a push to another branch is ignored.
+#[test]
+fn a_push_webhook_syncs_the_daemon_at_once() {
+    let repo = Repo::examples();
+    let first = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let (url, state) = (repo.url(), repo.state());
+    let state_s = state.display().to_string();
+    let secret = repo.dir.path().join("hook-secret");
+    fs::write(&secret, "s3cret").unwrap();
+    // Polling once an hour: only the webhook can explain a prompt sync.
+    let d = support::Daemon::start(
+        &[
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--state-dir",
+            &state_s,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1h",
+            "--webhook-secret-file",
+            secret.to_str().unwrap(),
+        ],
+        repo.dir.path(),
+        &[],
+    );
+    d.wait(60, "the first commit applied", || {
+        synced(&d, &first, "applied")
+    });
+    let hook = |git_ref: &str, sha: &str| {
+        let body = format!(r#"{{"ref":"{git_ref}","after":"{sha}"}}"#);
+        let sig = berth::daemon::webhook::github_signature("s3cret", body.as_bytes());
+        support::http(
+            "POST",
+            &format!("{}/webhooks/github", d.url),
+            &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &sig)],
+            body.as_bytes(),
+        )
+    };
+
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let pushed_at = std::time::Instant::now();
+    let second = repo.commit("acme: 4 replicas");
+    let (code, _) = hook("refs/heads/main", &second);
+    assert_eq!(code, 202);
+    let record = d.wait(30, "the pushed commit applied", || {
+        synced(&d, &second, "applied")
+    });
+    eprintln!("push to applied, with a webhook: {:?}", pushed_at.elapsed());
+    assert_eq!(record["trigger"], "webhook");
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+
+    // A push to another branch is acknowledged and changes nothing.
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    let third = repo.commit("acme: 3 replicas");
+    let (code, text) = hook("refs/heads/other", &third);
+    assert_eq!(code, 202);
+    assert!(
+        text.starts_with("ignored: push to refs/heads/other"),
+        "{text}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(d.json("/api/v1/history").as_array().unwrap().len(), 2);
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+}
