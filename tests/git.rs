@@ -304,7 +304,14 @@ fn validate_render_and_plan_through_repo() {
     let work = repo.work().display().to_string();
     let from_dir = repo.berth(&["render", &work, "--tenant", "initech"]);
     assert_eq!(from_git.code, 0, "{}", from_git.stderr);
-    assert_eq!(from_git.stdout, from_dir.stdout);
+    // The same objects, after a comment naming the commit.
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let (comment, objects) = from_git.stdout.split_once('\n').unwrap();
+    assert_eq!(
+        comment,
+        format!("# rendered from {url}@{} (commit {head})", &head[..7])
+    );
+    assert_eq!(objects, from_dir.stdout);
 
     // A branch, a tag and a sha.
     git(&repo.work(), &["tag", "v1"]);

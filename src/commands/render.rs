@@ -11,6 +11,7 @@ pub fn run(args: &RenderArgs, printer: &Printer) -> Result<Outcome, CommandError
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let tree = load_source(&mut source)?;
     let label = tree.label();
+    let commit = tree.revision.clone();
     let (out, rendered) = load_and_render(tree, printer)?;
     let (Some(config), Some(rendered)) = (&out.config, rendered) else {
         printer.err(&failure_summary(&out));
@@ -28,7 +29,15 @@ pub fn run(args: &RenderArgs, printer: &Printer) -> Result<Outcome, CommandError
         .filter(|o| args.tenant.is_empty() || args.tenant.contains(&o.tenant))
         .collect();
     let text = match args.output {
-        RenderFormat::Yaml => render::to_yaml(&objects),
+        // A YAML comment names the commit; the objects themselves do not (an annotation
+        // holding it would change every object on every commit).
+        RenderFormat::Yaml => match &commit {
+            Some(sha) => format!(
+                "# rendered from {label} (commit {sha})\n{}",
+                render::to_yaml(&objects)
+            ),
+            None => render::to_yaml(&objects),
+        },
         RenderFormat::Json => render::to_json(&objects),
     };
     printer.out(&text);
