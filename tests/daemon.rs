@@ -414,6 +414,13 @@ fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
     });
     assert_eq!(status["drifted_objects"][0], "StatefulSet/tenant-globex/db");
     assert_eq!(status["tenants"]["globex"]["drifted"], 1);
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("drift: changed outside berth")
+                && l.contains("StatefulSet/tenant-globex/db")),
+        "drift is logged:\n{log}"
+    );
     assert!(d.metrics().lines().any(|l| l == "berth_drifted_objects 1"));
     // Policy "report": a later check still finds it, and nothing was written back.
     let checks = |d: &Daemon| {

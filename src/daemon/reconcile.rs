@@ -344,6 +344,16 @@ impl Reconciler {
         };
         let Observation { backends, plan, .. } = &observation;
         record.drifted = plan.drift.len();
+        for d in &plan.drift {
+            tracing::warn!(
+                object = %d.id,
+                cluster = %d.cluster,
+                tenant = %d.tenant,
+                kind = ?d.kind,
+                fields = d.fields.len(),
+                "drift: changed outside berth"
+            );
+        }
         let apply_now = !report_only && self.leader() && plan.has_changes();
         let mut opts = ApplyOptions::from_config(&good.config);
         opts.revision = Some(good.revision.clone());
