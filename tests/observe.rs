@@ -676,3 +676,55 @@ fn peak_memory() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Many new tenants (a first apply): the Namespaces berth wants are found with one LIST of
+/// all Namespaces, not a GET each; one of them taken by someone else is still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_new_namespaces_are_looked_up_with_one_list_not_a_get_each() {
+    let f = fixture().await;
+    let taken = ns("tenant-007");
+    f.server
+        .store()
+        .apply_all(&[manifest(&taken, Some("Helm"))], "helm", true, false)
+        .expect("unowned namespace");
+    let mut wanted: Vec<ObjectRef> = (0..40).map(|i| ns(&format!("tenant-{i:03}"))).collect();
+    wanted.extend((0..40).map(|i| cm(&format!("tenant-{i:03}"), "settings")));
+
+    f.server.clear_log();
+    let observed = observe::observe(
+        &config(&[&f.cluster]),
+        &desired("test", &wanted),
+        &backends(&[&f.backend]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let state = &observed.clusters["test"];
+    assert_eq!(state.error, None);
+    assert!(state.owned.is_empty());
+    let unowned: Vec<&ObjectRef> = state.unowned.iter().map(|u| &u.id).collect();
+    assert_eq!(unowned, [&taken], "the taken name is found");
+    assert_eq!(state.unowned[0].managed_by.as_deref(), Some("Helm"));
+
+    let log = f.server.request_log();
+    let namespace_requests: Vec<String> = log
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/namespaces"))
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    // One LIST of every Namespace (no selector); then only the ConfigMap in the one existing
+    // namespace needs a GET.
+    let unselected_lists = namespace_requests
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/namespaces?") && !r.contains("managed-by"))
+        .count();
+    assert_eq!(unselected_lists, 1, "{namespace_requests:#?}");
+    let gets: Vec<&String> = namespace_requests
+        .iter()
+        .filter(|r| !r.contains('?') || r.ends_with('?'))
+        .collect();
+    assert_eq!(
+        gets,
+        ["GET /api/v1/namespaces/tenant-007/configmaps/settings?"],
+        "{namespace_requests:#?}"
+    );
+}

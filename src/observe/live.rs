@@ -196,6 +196,10 @@ fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
     }
 }
 
+/// Above this many desired Namespaces that berth does not own yet, observe LISTs all
+/// Namespaces once instead of a GET each.
+const NAMESPACE_GETS_MAX: usize = 16;
+
 /// One cluster: LIST every kind by the ownership label, then GET the desired names that are
 /// not owned, skipping objects in namespaces that do not exist.
 async fn observe_cluster(
@@ -232,11 +236,40 @@ async fn observe_cluster(
     let (namespaces, others): (Vec<ObjectRef>, Vec<ObjectRef>) = missing
         .into_iter()
         .partition(|id| id.kind == "Namespace" && id.namespace.is_none());
-    let found_ns = match get_all(backend, namespaces.clone(), opts).await {
-        Ok(found) => found,
-        Err((e, n)) => return failed(&name, e.to_string(), requests + n),
+    let found_ns = if namespaces.len() > NAMESPACE_GETS_MAX {
+        // Many new tenants (a first apply): one LIST of every Namespace is cheaper than a
+        // GET each.
+        match backend
+            .list(&KindRef::new("v1", "Namespace"), None, "", false)
+            .await
+        {
+            Ok((all, pages)) => {
+                requests += pages;
+                // Items of a LIST need not repeat `apiVersion` and `kind`: identify by name.
+                let by_name: std::collections::HashMap<&str, &Value> = all
+                    .iter()
+                    .filter_map(|v| Some((v.pointer("/metadata/name")?.as_str()?, v)))
+                    .collect();
+                namespaces
+                    .iter()
+                    .filter_map(|id| {
+                        let mut v = (*by_name.get(id.name.as_str())?).clone();
+                        v["apiVersion"] = Value::from("v1");
+                        v["kind"] = Value::from("Namespace");
+                        Some((id.clone(), v))
+                    })
+                    .collect()
+            }
+            Err(e) => return failed(&name, e.to_string(), requests),
+        }
+    } else {
+        let found = match get_all(backend, namespaces.clone(), opts).await {
+            Ok(found) => found,
+            Err((e, n)) => return failed(&name, e.to_string(), requests + n),
+        };
+        requests += namespaces.len() as u64;
+        found
     };
-    requests += namespaces.len() as u64;
     let absent_ns: HashSet<&str> = namespaces
         .iter()
         .filter(|id| !found_ns.iter().any(|(f, _)| f == *id))
