@@ -857,3 +857,36 @@ fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
     let after = berth(&["drift", r], dir.path());
     assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
 }
+
+/// A relative `kubeconfig` in platform.toml is relative to the config repository, not to
+/// the directory berth runs in.
+#[test]
+fn a_relative_kubeconfig_path_is_relative_to_the_config_repository() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("clusters")).unwrap();
+    fs::copy(
+        dir.path().join("kubeconfig"),
+        repo.join("clusters/kubeconfig"),
+    )
+    .unwrap();
+    let platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    let absolute = format!(
+        "kubeconfig = \"{}\"",
+        dir.path().join("kubeconfig").display()
+    );
+    assert!(platform.contains(&absolute));
+    fs::write(
+        repo.join("platform.toml"),
+        platform.replace(&absolute, "kubeconfig = \"clusters/kubeconfig\""),
+    )
+    .unwrap();
+    fs::remove_file(dir.path().join("kubeconfig")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = berth(&["plan", repo.to_str().unwrap()], elsewhere.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Plan: 40 to add"), "{}", run.stdout);
+}

@@ -268,10 +268,15 @@ pub async fn connect(
             }
         }
         ClusterTarget::Kubeconfig { context, path } => {
-            let path = settings
-                .kubeconfig_override
-                .clone()
-                .or_else(|| path.as_deref().map(expand_home));
+            // A relative path in platform.toml is relative to the config repository.
+            let path = settings.kubeconfig_override.clone().or_else(|| {
+                path.as_deref()
+                    .map(expand_home)
+                    .map(|p| match &settings.config_dir {
+                        Some(repo) if p.is_relative() => repo.join(p),
+                        _ => p,
+                    })
+            });
             KubeCluster::from_kubeconfig(&cluster.name, context, path, settings.request_timeout)
                 .await
                 .map(Backend::Kube)

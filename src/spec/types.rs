@@ -63,7 +63,8 @@ pub struct ClusterSpec {
     /// A kubeconfig context. When set, berth talks to this cluster through the Kubernetes API.
     #[serde(default)]
     pub context: Option<String>,
-    /// Path of the kubeconfig file; defaults to `$KUBECONFIG` or `~/.kube/config`.
+    /// Path of the kubeconfig file (relative to the config repository, or `~/...`); defaults to
+    /// `$KUBECONFIG` or `~/.kube/config`.
     #[serde(default)]
     pub kubeconfig: Option<String>,
     /// Use the service account berth runs under (berth deployed inside this cluster).
