@@ -27,7 +27,7 @@ pub enum ClusterError {
         identity: String,
     },
     /// 403: RBAC refuses the request.
-    #[error("cluster `{cluster}`: forbidden: berth may not {verb} {resource} (403); grant it the RBAC in deploy/")]
+    #[error("cluster `{cluster}`: forbidden: berth may not {verb} {resource} (403); grant it the ClusterRole in deploy/rbac.yaml")]
     Forbidden {
         /// Cluster name.
         cluster: String,

@@ -248,7 +248,7 @@ fn errors_are_one_line_and_name_the_cluster() {
     };
     assert_eq!(
         e.to_string(),
-        "cluster `prod-eu`: forbidden: berth may not list statefulsets.apps (403); grant it the RBAC in deploy/"
+        "cluster `prod-eu`: forbidden: berth may not list statefulsets.apps (403); grant it the ClusterRole in deploy/rbac.yaml"
     );
     let e = ClusterError::Unreachable {
         cluster: "prod-eu".into(),
