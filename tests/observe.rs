@@ -408,7 +408,7 @@ async fn forbidden_list_fails_only_that_cluster() {
     let line = observed.clusters["test"].error.clone().expect("error");
     assert_eq!(
         line,
-        "cluster `test`: forbidden: berth may not list statefulsets.apps (403); grant it the RBAC in deploy/"
+        "cluster `test`: forbidden: berth may not list statefulsets.apps (403); grant it the ClusterRole in deploy/rbac.yaml"
     );
     assert!(observed.clusters["test"].owned.is_empty());
     let local = &observed.clusters["local"];
