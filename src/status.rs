@@ -22,7 +22,7 @@ use crate::plan::{Action, DriftKind, Plan, RestoreState, RestoreStatus, Warning}
 use crate::render::Rendered;
 use crate::source::SourceTree;
 use crate::spec::model::{Config, Origin, Tenant};
-use crate::values::cron::parse_cron;
+use crate::values::cron::{parse_cron, ScheduleZone};
 use crate::values::time::{format_rfc3339, parse_rfc3339};
 
 /// Everything status and show read.
@@ -357,11 +357,18 @@ fn overdue_backups(
 ) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     for s in &t.schedules {
-        if s.paused || t.database.paused || s.timezone.is_some() {
+        if s.paused || t.database.paused {
             continue;
         }
         let Ok(cron) = parse_cron(&s.cron) else {
             continue;
+        };
+        let zone = match &s.timezone {
+            Some(name) => match ScheduleZone::get(name) {
+                Some(z) => Some(z),
+                None => continue,
+            },
+            None => None,
         };
         let created = owned
             .iter()
@@ -370,7 +377,11 @@ fn overdue_backups(
         let Some(since) = last_success.get(&s.name).copied().or(created) else {
             continue;
         };
-        if let Some(due) = cron.next_after(since) {
+        let due = match &zone {
+            Some(z) => cron.next_after_in(since, z),
+            None => cron.next_after(since),
+        };
+        if let Some(due) = due {
             let late = input.now - due;
             if late > 3600 {
                 out.push((s.name.clone(), late));
@@ -639,12 +650,15 @@ pub fn tenant_details(
                 .iter()
                 .find(|(id, _)| id.kind == "CronJob" && id.name == format!("backup-{}", s.name))
                 .map(|(_, o)| o);
-            let next_run = if s.paused || t.database.paused || s.timezone.is_some() {
+            let next_run = if s.paused || t.database.paused {
                 None
             } else {
                 parse_cron(&s.cron)
                     .ok()
-                    .and_then(|c| c.next_after(input.now))
+                    .and_then(|c| match &s.timezone {
+                        Some(name) => c.next_after_in(input.now, &ScheduleZone::get(name)?),
+                        None => c.next_after(input.now),
+                    })
                     .map(format_rfc3339)
             };
             let mut retention = Vec::new();

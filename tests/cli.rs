@@ -713,7 +713,7 @@ fn apply_killed_mid_way_is_finished_by_the_next_run() {
     berth::synth::generate(&repo, 150).unwrap();
     let state = dir.path().join("state");
     let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+    let mut child = std::process::Command::new(support::bin())
         .args([
             "apply",
             r,

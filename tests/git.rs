@@ -403,7 +403,7 @@ fn plan_base_is_an_offline_plan_of_a_pull_request() {
             "/nonexistent/kubeconfig",
         ];
         args.extend(extra);
-        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        let out = Command::new(support::bin())
             .args(&args)
             .current_dir(repo.work())
             .env("NO_COLOR", "1")
@@ -493,7 +493,7 @@ fn credentials_never_appear_in_errors_or_logs() {
     ] {
         let mut args = args;
         args.extend(["--state-dir", &state]);
-        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        let out = Command::new(support::bin())
             .args(&args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")

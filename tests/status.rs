@@ -18,7 +18,7 @@ const NOW: &str = "2026-11-25T04:00:00Z";
 
 /// Runs berth with the time fixed at [`NOW`].
 fn berth(args: &[&str], dir: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(support::bin())
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")

@@ -308,7 +308,7 @@ pub fn show_text(d: &TenantDetails) -> String {
         let next = match (&b.next_run, b.paused, &b.timezone) {
             (Some(n), _, _) => n.clone(),
             (None, true, _) => "- (paused)".into(),
-            (None, false, Some(tz)) => format!("- (schedules in {tz} are not computed)"),
+            (None, false, Some(tz)) => format!("- (no run found in {tz})"),
             (None, false, None) => "-".into(),
         };
         let _ = writeln!(out, "    next run      {next}");

@@ -1319,7 +1319,7 @@ fn check_backups(
             }
         };
         if let Some(tz) = &s.timezone {
-            if !(tz == "UTC" || tz == "Etc/UTC" || tz.contains('/')) || tz.contains(' ') {
+            if crate::values::cron::ScheduleZone::get(tz).is_none() {
                 diags.push(
                     Diagnostic::error(format!("`{tz}` is not an IANA time zone name"))
                         .at(f, b.spans.value(&child(&sp, "timezone")), "")

@@ -527,6 +527,59 @@ impl CronSchedule {
     }
 }
 
+/// An IANA time zone for schedules (`timezone = "Europe/Berlin"`), from the time zone
+/// database compiled into berth.
+#[derive(Debug, Clone)]
+pub struct ScheduleZone(jiff::tz::TimeZone);
+
+impl ScheduleZone {
+    /// The zone named `name`, or `None` when the database has no such zone.
+    pub fn get(name: &str) -> Option<ScheduleZone> {
+        jiff::tz::TimeZone::get(name).ok().map(ScheduleZone)
+    }
+
+    /// The zone's offset from UTC at `unix_secs`, in seconds.
+    pub fn offset_at(&self, unix_secs: i64) -> i64 {
+        match jiff::Timestamp::from_second(unix_secs) {
+            Ok(t) => i64::from(self.0.to_offset(t).seconds()),
+            Err(_) => 0,
+        }
+    }
+}
+
+impl CronSchedule {
+    /// Like [`CronSchedule::next_after`], with the fields read as wall-clock time in `zone`
+    /// (a CronJob's `timeZone`). A time skipped by a daylight saving change does not run; a
+    /// time that happens twice runs at its first occurrence.
+    pub fn next_after_in(&self, unix_secs: i64, zone: &ScheduleZone) -> Option<i64> {
+        const WINDOW: i64 = 14 * 3600;
+        // Local wall-clock seconds, written as if they were UTC; an hour early so that a
+        // repeated hour after a fall-back is not missed.
+        let mut cursor = unix_secs + zone.offset_at(unix_secs) - 3600;
+        for _ in 0..10_000 {
+            let local = self.next_after(cursor)?;
+            let mut offsets = [
+                zone.offset_at(local - WINDOW),
+                zone.offset_at(local),
+                zone.offset_at(local + WINDOW),
+            ];
+            offsets.sort_unstable();
+            // The instants showing this wall-clock time: none in a gap, two in a fold, where
+            // only the first one runs.
+            let first = offsets
+                .iter()
+                .map(|o| local - o)
+                .filter(|u| zone.offset_at(*u) == local - u)
+                .min();
+            if let Some(u) = first.filter(|u| *u > unix_secs) {
+                return Some(u);
+            }
+            cursor = local;
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -913,5 +966,58 @@ mod tests {
             }
             t = n;
         }
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+    use crate::values::time::parse_rfc3339;
+
+    fn t(s: &str) -> i64 {
+        parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn next_run_in_a_time_zone_is_wall_clock_time_there() {
+        let berlin = ScheduleZone::get("Europe/Berlin").unwrap();
+        let nightly = parse_cron("0 2 * * *").unwrap();
+        // Winter: 02:00 in Berlin is 01:00 UTC.
+        assert_eq!(
+            nightly.next_after_in(t("2026-11-25T12:00:00Z"), &berlin),
+            Some(t("2026-11-26T01:00:00Z"))
+        );
+        // Summer: 00:00 UTC.
+        assert_eq!(
+            nightly.next_after_in(t("2026-07-01T12:00:00Z"), &berlin),
+            Some(t("2026-07-02T00:00:00Z"))
+        );
+        let ny = ScheduleZone::get("America/New_York").unwrap();
+        assert_eq!(
+            nightly.next_after_in(t("2026-11-25T12:00:00Z"), &ny),
+            Some(t("2026-11-26T07:00:00Z"))
+        );
+        assert!(ScheduleZone::get("Mars/Olympus_Mons").is_none());
+    }
+
+    #[test]
+    fn a_time_skipped_by_daylight_saving_does_not_run_and_a_repeated_one_runs_once() {
+        let berlin = ScheduleZone::get("Europe/Berlin").unwrap();
+        // 2026-03-29: clocks jump from 02:00 to 03:00; 02:30 does not exist that day.
+        let half_past_two = parse_cron("30 2 * * *").unwrap();
+        assert_eq!(
+            half_past_two.next_after_in(t("2026-03-28T12:00:00Z"), &berlin),
+            Some(t("2026-03-30T00:30:00Z"))
+        );
+        // 2026-10-25: 02:30 happens twice (CEST, then CET); the first one counts.
+        assert_eq!(
+            half_past_two.next_after_in(t("2026-10-24T12:00:00Z"), &berlin),
+            Some(t("2026-10-25T00:30:00Z"))
+        );
+        assert_eq!(
+            half_past_two.next_after_in(t("2026-10-25T00:30:00Z"), &berlin),
+            Some(t("2026-10-26T01:30:00Z")),
+            "the second 02:30 of that night does not run again"
+        );
     }
 }

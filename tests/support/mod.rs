@@ -17,9 +17,17 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The `berth` binary under test: `$BERTH_TEST_BIN` when set (a copy made for one test run,
+/// so that a concurrent build cannot swap it mid-run), else the one cargo built.
+pub fn bin() -> PathBuf {
+    std::env::var_os("BERTH_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")))
+}
+
 /// Runs the `berth` binary in `dir` with colours and user environment switched off.
 pub fn berth(args: &[&str], dir: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    let out = Command::new(bin())
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -223,7 +231,7 @@ impl Daemon {
     pub fn start(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Daemon {
         use std::io::BufRead;
         let log = cwd.join(format!("daemon-{}.log", next_id()));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        let mut cmd = Command::new(bin());
         cmd.arg("-v")
             .arg("daemon")
             .args(args)
