@@ -1320,12 +1320,15 @@ fn check_backups(
         };
         if let Some(tz) = &s.timezone {
             if crate::values::cron::ScheduleZone::get(tz).is_none() {
+                let help = match crate::values::cron::ScheduleZone::closest(tz) {
+                    Some(near) => format!("did you mean \"{near}\"? (an IANA time zone name)"),
+                    None => "use a name such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\""
+                        .to_string(),
+                };
                 diags.push(
                     Diagnostic::error(format!("`{tz}` is not an IANA time zone name"))
                         .at(f, b.spans.value(&child(&sp, "timezone")), "")
-                        .help(
-                            "use a name such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\"",
-                        ),
+                        .help(help),
                 );
             }
         }

@@ -538,6 +538,15 @@ impl ScheduleZone {
         jiff::tz::TimeZone::get(name).ok().map(ScheduleZone)
     }
 
+    /// The known zone name closest to `name`, for "did you mean" help.
+    pub fn closest(name: &str) -> Option<String> {
+        let names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_string())
+            .collect();
+        crate::diag::did_you_mean(name, names.iter().map(String::as_str)).map(str::to_string)
+    }
+
     /// The zone's offset from UTC at `unix_secs`, in seconds.
     pub fn offset_at(&self, unix_secs: i64) -> i64 {
         match jiff::Timestamp::from_second(unix_secs) {
