@@ -968,3 +968,58 @@ fn a_push_webhook_syncs_the_daemon_at_once() {
     assert_eq!(d.json("/api/v1/history").as_array().unwrap().len(), 2);
     assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
 }
+
+/// With signature verification, the daemon applies signed commits and refuses the others,
+/// saying why, while the last good commit stays in force.
+#[test]
+fn the_daemon_applies_only_commits_signed_by_an_allowed_key() {
+    let repo = Repo::examples();
+    let (trusted, trusted_pub) = ssh_key(repo.dir.path(), "trusted");
+    let (stranger, _) = ssh_key(repo.dir.path(), "stranger");
+    let signers = repo.dir.path().join("allowed_signers");
+    fs::write(&signers, format!("test@example.com {trusted_pub}\n")).unwrap();
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let good = signed_commit(&repo, &trusted, "signed");
+    let (url, state) = (repo.url(), repo.state());
+    let state_s = state.display().to_string();
+    let d = support::Daemon::start(
+        &[
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--state-dir",
+            &state_s,
+            "--interval",
+            "1s",
+            "--drift-interval",
+            "1h",
+            "--verify-signatures",
+            "--allowed-signers",
+            signers.to_str().unwrap(),
+        ],
+        repo.dir.path(),
+        &[],
+    );
+    d.wait(60, "the signed commit applied", || {
+        synced(&d, &good, "applied")
+    });
+
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    signed_commit(&repo, &stranger, "signed by a stranger");
+    let record = d.wait(30, "the stranger's commit refused", || {
+        let s = d.status()["last_sync"].clone();
+        (s["result"] == "source_error").then_some(s)
+    });
+    let why = record["errors"][0].as_str().unwrap();
+    assert!(why.contains("refusing commit"), "{why}");
+    repo.edit("tenants/acme.toml", "replicas = 3", "replicas = 2");
+    repo.commit("unsigned");
+    d.wait(30, "the unsigned commit refused", || {
+        let s = d.status()["last_sync"].clone();
+        let e = s["errors"][0].as_str().unwrap_or("").to_string();
+        e.contains("not signed").then_some(())
+    });
+    assert_eq!(d.status()["good_revision"], good.as_str());
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+}
