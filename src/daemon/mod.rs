@@ -10,11 +10,14 @@
 //!   and [`crate::apply`]. An invalid revision is never applied; the last good one stays.
 //! - **Status** ([`status`]): what the loop found, served by [`http`] as JSON and Prometheus
 //!   metrics, and saved in the state directory across restarts.
+//! - **Dashboard** ([`dashboard`]): HTML pages over the status and what the last sync saw, and
+//!   forms that propose changes as commits on new branches. It never writes to a cluster.
 //!
 //! With leader election ([`lease`]) several replicas can run: only the holder of the Lease
 //! applies; the others plan and report. SIGTERM (or Ctrl-C) stops the HTTP server, lets the
 //! sync in progress finish (up to a grace period) and releases the lease.
 
+pub mod dashboard;
 pub mod http;
 pub mod lease;
 pub mod reconcile;
@@ -132,6 +135,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Where the status is kept across restarts (`None`: not kept).
     pub status_file: Option<PathBuf>,
+    /// The dashboard.
+    pub dashboard: dashboard::DashboardSettings,
 }
 
 /// State shared by the HTTP handlers and the reconcile loop.
@@ -155,6 +160,8 @@ pub struct Shared {
     pub leader_election: Option<LeaderElection>,
     /// Triggers for the reconcile loop.
     pub triggers: Sender<Trigger>,
+    /// What the dashboard shows beyond the status, and its forms.
+    pub dashboard: dashboard::Dashboard,
 }
 
 /// A daemon failure that is not about one sync.
@@ -252,6 +259,7 @@ pub async fn serve(
         branch: settings.source.branch(),
         leader_election: settings.leader_election.clone(),
         triggers: tx.clone(),
+        dashboard: dashboard::Dashboard::new(&settings.dashboard, settings.source.watch_dir()),
     });
 
     let _watcher = match settings.source.watch_dir() {

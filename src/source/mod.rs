@@ -1,11 +1,13 @@
 //! The `source` stage: reads the files of a config repository. The only module that touches
-//! the config files (and, later, Git). Everything after it works on [`SourceTree`] values.
+//! the config files and Git: it reads them, and commits
+//! proposed changes to new branches ([`propose`]). Everything after it works on [`SourceTree`] values.
 //!
 //! Problems with single files (not UTF-8, a directory where a file was expected, a symlink
 //! leaving the repository) are diagnostics, so that every problem is reported at once; only a
 //! repository that cannot be read at all is a [`SourceError`].
 
 mod dir;
+pub mod propose;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
