@@ -161,7 +161,7 @@ impl ScheduleRow {
         } else if self.overdue {
             (Severity::Warn, "overdue")
         } else if !self.deployed {
-            (Severity::Unknown, "not deployed")
+            (Severity::Unknown, "not observed yet")
         } else if self.last_success.is_none() {
             (Severity::Unknown, "no success yet")
         } else {
@@ -394,7 +394,9 @@ fn health_text(r: &TenantRow) -> (Severity, String) {
             _,
         ) => (Severity::Unknown, format!("?/{desired} ready")),
         (None, Some(0)) => (Severity::Unknown, "paused".into()),
-        (None, _) => (Severity::Unknown, "no database".into()),
+        // Not observed yet (the sync that created it observed before applying).
+        (None, Some(d)) => (Severity::Unknown, format!("?/{d} ready")),
+        (None, None) => (Severity::Unknown, "unknown".into()),
     }
 }
 
@@ -1315,4 +1317,287 @@ pub fn trends_page(status: &Status, snap: &Snapshot, now: i64) -> String {
         b.push_str("</tbody></table></div>");
     }
     layout("Trends", Nav::Trends, &b, &footer(status, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::dashboard::live::{CronLive, JobLive, QuotaLine};
+    use crate::daemon::status::{ClusterStatus, TenantEvent};
+    use std::sync::Arc;
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn config_of(tenants: usize) -> crate::spec::model::Config {
+        let dir = tempfile::tempdir().unwrap();
+        crate::synth::generate(dir.path(), tenants).unwrap();
+        let tree = crate::source::read_dir(dir.path()).unwrap();
+        crate::pipeline::load_and_render(&tree, &[])
+            .load
+            .config
+            .expect("synthetic repositories are valid")
+    }
+
+    fn examples() -> crate::spec::model::Config {
+        let tree = crate::source::read_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        )
+        .unwrap();
+        crate::pipeline::load_and_render(&tree, &[])
+            .load
+            .config
+            .unwrap()
+    }
+
+    fn ok_status(config: &crate::spec::model::Config) -> Status {
+        let mut s = Status::default();
+        for c in config.clusters.keys() {
+            s.clusters.insert(
+                c.clone(),
+                ClusterStatus {
+                    reachable: Some(true),
+                    error: None,
+                    tenants: 0,
+                },
+            );
+        }
+        for t in &config.tenants {
+            s.tenants.insert(
+                t.name.clone(),
+                TenantStatus {
+                    cluster: t.cluster.clone(),
+                    applied_revision: Some("sha256:0123456789ab".into()),
+                    applied_at: Some(format_rfc3339(NOW - 600)),
+                    last_result: "ok".into(),
+                    drifted: 0,
+                    errors: vec![],
+                },
+            );
+        }
+        s
+    }
+
+    fn healthy(t: &Tenant) -> TenantLive {
+        TenantLive {
+            namespace_exists: true,
+            replicas: Some(Replicas {
+                ready: Some(u64::from(t.database.replicas.value)),
+                desired: u64::from(t.database.replicas.value),
+            }),
+            quota: vec![QuotaLine {
+                resource: "requests.cpu".into(),
+                used: Some("1500m".into()),
+                hard: t.quota.cpu.value.as_str().into(),
+            }],
+            cronjobs: t
+                .schedules
+                .iter()
+                .map(|s| CronLive {
+                    schedule: s.name.clone(),
+                    name: format!("backup-{}", s.name),
+                    last_success: Some(NOW - 1800),
+                    last_schedule: Some(NOW - 1800),
+                    suspended: false,
+                })
+                .collect(),
+            jobs: vec![],
+        }
+    }
+
+    fn snapshot(config: crate::spec::model::Config) -> Snapshot {
+        let live = config
+            .tenants
+            .iter()
+            .map(|t| (t.name.clone(), healthy(t)))
+            .collect();
+        Snapshot {
+            config: Some(Arc::new(config)),
+            live,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn problems_come_first_worst_first_and_the_filter_narrows() {
+        let config = examples();
+        let mut status = ok_status(&config);
+        let mut snap = snapshot(config);
+        // acme: 3 of 5 database replicas ready; globex: drift; initech: a failing backup job.
+        snap.live.get_mut("acme").unwrap().replicas = Some(Replicas {
+            ready: Some(3),
+            desired: 5,
+        });
+        status.tenants.get_mut("globex").unwrap().drifted = 2;
+        let initech = snap.live.get_mut("initech").unwrap();
+        let schedule = initech.cronjobs[0].schedule.clone();
+        initech.jobs.push(JobLive {
+            name: "backup-1".into(),
+            schedule: Some(schedule),
+            restore: None,
+            state: JobState::Failed,
+            at: Some(NOW - 60),
+        });
+        let rows = overview_rows(&status, &snap, NOW, &Filter::default());
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["initech", "acme", "globex"], "{rows:#?}");
+        assert_eq!(rows[0].severity, Severity::Bad);
+        assert_eq!(rows[0].failing_jobs, 1);
+        assert!(rows[1].problems.contains(&"database 3/5 ready".to_string()));
+        assert_eq!(rows[2].problems, ["2 drifted"]);
+
+        let f = |q: &str, problems: bool| Filter {
+            q: q.into(),
+            cluster: String::new(),
+            problems_only: problems,
+        };
+        let only = |snap: &Snapshot, f: Filter| -> Vec<String> {
+            overview_rows(&status, snap, NOW, &f)
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(only(&snap, f("ACME", false)), ["acme"]);
+        assert_eq!(only(&snap, f("drifted", false)), ["globex"]);
+        assert_eq!(only(&snap, f("", true)).len(), 3);
+        snap.live.get_mut("acme").unwrap().replicas = Some(Replicas {
+            ready: Some(5),
+            desired: 5,
+        });
+        assert_eq!(only(&snap, f("", true)), ["initech", "globex"]);
+    }
+
+    #[test]
+    fn an_unreachable_cluster_and_a_failed_sync_are_problems() {
+        let config = examples();
+        let mut status = ok_status(&config);
+        let c = status.clusters.get_mut("local").unwrap();
+        c.reachable = Some(false);
+        c.error = Some("connection refused".into());
+        status.tenants.get_mut("acme").unwrap().last_result = "failed".into();
+        let snap = snapshot(config);
+        let rows = overview_rows(&status, &snap, NOW, &Filter::default());
+        assert!(rows.iter().all(|r| r.severity == Severity::Bad));
+        assert!(
+            rows[0].problems[0].contains("connection refused"),
+            "{rows:#?}"
+        );
+        let html = overview_page(&status, &snap, NOW, &Filter::default());
+        assert!(html.contains("unreachable"));
+    }
+
+    #[test]
+    fn backups_know_last_success_next_run_overdue_and_missing_schedules() {
+        let config = examples();
+        let acme = config.tenants.iter().find(|t| t.name == "acme").unwrap();
+        let mut live = healthy(acme);
+        // The hourly schedule last succeeded a day ago: overdue.
+        live.cronjobs
+            .iter_mut()
+            .find(|c| c.schedule == "hourly")
+            .unwrap()
+            .last_success = Some(NOW - 86_400);
+        let rows = schedule_rows(acme, Some(&live), NOW);
+        let hourly = rows.iter().find(|r| r.name == "hourly").unwrap();
+        assert!(hourly.overdue);
+        assert_eq!(hourly.state().1, "overdue");
+        let nightly = rows.iter().find(|r| r.name == "nightly").unwrap();
+        assert!(!nightly.overdue);
+        assert_eq!(nightly.cron, "0 2 * * * (Europe/Berlin)");
+        let next = nightly.next_run.unwrap();
+        assert!(next > NOW && next - NOW <= 86_400);
+        assert_eq!(format_rfc3339(next)[11..16].to_string(), "02:00");
+
+        let mut config = examples();
+        config.tenants[1].schedules.clear();
+        let name = config.tenants[1].name.clone();
+        let status = ok_status(&config);
+        let html = backups_page(&status, &snapshot(config), NOW);
+        assert!(
+            html.contains("Tenants without any backup schedule"),
+            "{html}"
+        );
+        assert!(html.contains(&format!("/propose/schedule?tenant={name}")));
+    }
+
+    #[test]
+    fn the_tenant_page_shows_settings_history_and_no_secret() {
+        let config = examples();
+        let mut status = ok_status(&config);
+        status.tenant_history.insert(
+            "acme".into(),
+            [TenantEvent {
+                at: "2026-11-25T02:00:00Z".into(),
+                revision: Some("abc".into()),
+                trigger: "webhook".into(),
+                result: "applied".into(),
+                applied: 3,
+                pending: 0,
+                drifted: 0,
+                errors: vec![],
+            }]
+            .into(),
+        );
+        let snap = snapshot(config);
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(html.contains("ACME Corporation"));
+        assert!(html.contains("alice@acme.example"));
+        assert!(html.contains("5/5 ready"));
+        assert!(html.contains("webhook"));
+        assert!(html.contains("48 (tenant file)"), "quota with its origin");
+        assert!(tenant_page("nobody", &status, &snap, NOW).is_none());
+    }
+
+    #[test]
+    fn trends_chart_the_history() {
+        let config = examples();
+        let mut status = ok_status(&config);
+        for i in 0..5 {
+            status.record(crate::daemon::status::SyncRecord {
+                revision: Some(format!("rev{i}")),
+                trigger: "poll".into(),
+                started_at: format_rfc3339(NOW - 600 * (5 - i)),
+                duration_seconds: 0.5 * i as f64,
+                result: crate::daemon::status::SyncResult::Applied,
+                added: i as usize,
+                changed: 1,
+                destroyed: 0,
+                failed: 0,
+                drifted: i as usize % 2,
+                errors: vec![],
+            });
+        }
+        let html = trends_page(&status, &snapshot(config), NOW);
+        assert_eq!(html.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
+        assert!(html.contains("rev4"));
+        assert!(html.contains("<meter"), "quota use");
+    }
+
+    /// The overview of 1,000 tenants, every one of them with live data: the render time is
+    /// printed (run with `--nocapture`), and must stay well under 100 ms (the bound here is
+    /// looser, for unoptimised builds on a busy machine).
+    #[test]
+    fn overview_of_1000_tenants_renders_fast() {
+        let config = config_of(1000);
+        let mut status = ok_status(&config);
+        for (i, t) in status.tenants.values_mut().enumerate() {
+            if i % 10 == 0 {
+                t.drifted = 1;
+            }
+        }
+        let snap = snapshot(config);
+        let mut best = std::time::Duration::MAX;
+        let mut html = String::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            html = overview_page(&status, &snap, NOW, &Filter::default());
+            best = best.min(started.elapsed());
+        }
+        eprintln!(
+            "overview of 1000 tenants: {:.1} ms, {} bytes",
+            best.as_secs_f64() * 1000.0,
+            html.len()
+        );
+        assert_eq!(html.matches("<tr data-tenant=").count(), 1000);
+        assert!(best < std::time::Duration::from_millis(500), "{best:?}");
+    }
 }
