@@ -570,6 +570,20 @@ impl Browser {
             .to_string()
     }
 
+    /// The page source once `ready` holds for it (a click that submits a form returns before
+    /// the next page has loaded).
+    fn wait_page(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        for _ in 0..200 {
+            last = self.source();
+            if ready(&last) {
+                return last;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; page:\n{last}");
+    }
+
     fn find(&self, css: &str) -> String {
         let v = self.call(
             "POST",
@@ -691,8 +705,9 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     // Search through the form, as a person would.
     b.type_into("#q", "initech");
     b.click("form.filter button");
-    let page = b.source();
-    assert!(page.contains("data-tenant=\"initech\"") && !page.contains("data-tenant=\"acme\""));
+    b.wait_page("the search result", |p| {
+        p.contains("data-tenant=\"initech\"") && !p.contains("data-tenant=\"acme\"")
+    });
 
     let page = b.go(&format!("{}/tenants/acme", d.url));
     assert!(page.contains("ACME Corporation") && page.contains("3/5 ready"));
@@ -721,22 +736,18 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     assert!(page.contains("Sign in"), "{page}");
     b.type_into("#token", TOKEN);
     b.click("form[action=\"/login\"] button");
-    let page = b.source();
-    assert!(page.contains("name=\"csrf\""), "signed in: {page}");
+    b.wait_page("the form after signing in", |p| p.contains("name=\"csrf\""));
     b.type_into("#f-name", "hooli");
     b.type_into("#f-display_name", "Hooli XYZ");
     b.click("#f-tier option[value=\"medium\"]");
     b.type_into("#f-admin", "gavin@hooli.example");
     b.click("button[value=\"preview\"]");
-    let page = b.source();
-    assert!(
-        page.contains("Valid.") && page.contains("tenants/hooli.toml"),
-        "{page}"
-    );
+    b.wait_page("the preview", |p| {
+        p.contains("Valid.") && p.contains("tenants/hooli.toml")
+    });
     b.screenshot("propose-preview");
     b.click("button[value=\"commit\"]");
-    let page = b.source();
-    assert!(page.contains("id=\"committed\""), "{page}");
+    b.wait_page("the commit", |p| p.contains("id=\"committed\""));
     b.screenshot("propose-committed");
     let commit = b.text_of("code.commit");
     assert_eq!(
