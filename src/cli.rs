@@ -56,6 +56,8 @@ pub enum RenderFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Check a config repository; report every problem with file, line and column.
     Validate(ValidateArgs),
@@ -376,6 +378,11 @@ pub struct DaemonArgs {
     /// How long shutdown waits for the sync in progress [default: 30s].
     #[arg(long, env = "BERTH_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<String>,
+    /// A file holding the token that unlocks the dashboard's "propose a change" forms (the
+    /// variable BERTH_DASHBOARD_TOKEN holds it directly). Without one, the forms are disabled;
+    /// the read-only pages are always served.
+    #[arg(long, env = "BERTH_DASHBOARD_TOKEN_FILE")]
+    pub dashboard_token_file: Option<PathBuf>,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,

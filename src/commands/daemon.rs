@@ -41,6 +41,7 @@ struct FileSettings {
     shutdown_grace: Option<String>,
     state_dir: Option<PathBuf>,
     kubeconfig: Option<PathBuf>,
+    dashboard_token_file: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, with the flag it came from.
@@ -63,7 +64,7 @@ pub fn run(args: &DaemonArgs, printer: &Printer) -> Result<Outcome, CommandError
     let source = settings.source.describe();
     daemon::run(settings, |addr| {
         printer.out(&format!(
-            "berth daemon: serving http://{addr} (health, metrics, status, webhooks); source {source}\n"
+            "berth daemon: serving http://{addr} (dashboard, health, metrics, status, webhooks); source {source}\n"
         ));
     })?;
     Ok(Outcome::Success)
@@ -211,6 +212,15 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
         leader_election,
         shutdown_grace,
         status_file: Some(daemon::Status::path(&state_dir)),
+        dashboard: daemon::dashboard::DashboardSettings::resolve(
+            args.dashboard_token_file
+                .as_deref()
+                .or(file.dashboard_token_file.as_deref()),
+        )
+        .map_err(|message| SettingError {
+            setting: "dashboard".into(),
+            message,
+        })?,
     })
 }
 

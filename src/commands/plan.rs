@@ -1,7 +1,7 @@
 //! `berth plan [DIR]`: read, validate, render, observe the clusters, diff, print.
 //! `berth plan --base REV`: the same diff between two revisions, without any cluster.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::common::{
@@ -229,13 +229,6 @@ fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome
     let Some((_, config, rendered)) = validate_scope(head_tree, &args.target, printer)? else {
         return Ok(Outcome::Failure);
     };
-    let clusters: BTreeSet<String> = config
-        .clusters
-        .keys()
-        .chain(base_config.clusters.keys())
-        .cloned()
-        .collect();
-    let observed = plan::as_applied(&base_rendered, clusters);
     let opts = PlanOptions {
         prune: config.policy.prune,
         adopt: args.target.adopt,
@@ -246,12 +239,14 @@ fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome
         clusters: (!args.target.cluster.is_empty())
             .then(|| args.target.cluster.iter().cloned().collect()),
     };
-    let mut plan = plan::plan(&config, &rendered, &observed, &opts);
+    let mut plan = plan::plan_change(
+        &config,
+        &rendered,
+        &base_rendered,
+        base_config.clusters.keys().cloned(),
+        &opts,
+    );
     plan.base = Some(base_sha);
-    // Offline, a restore of the base revision only looks started (its Job is "live"); how it
-    // stands is a question for the cluster. Only restores this change requests are shown.
-    plan.restores
-        .retain(|r| r.state == crate::plan::restores::RestoreState::Requested);
     print_plan(&plan, args.output, printer);
     if args.detailed_exitcode && plan.has_changes() {
         return Ok(Outcome::Changes);

@@ -10,6 +10,8 @@
 //! | GET | `/api/v1/history` | JSON: the recent syncs, oldest first |
 //! | POST | `/webhooks/github` | GitHub push events (`X-Hub-Signature-256`) |
 //! | POST | `/webhooks/gitlab` | GitLab push events (`X-Gitlab-Token`) |
+//!
+//! The dashboard's pages and forms are in [`super::dashboard::routes`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/history", get(history))
         .route("/webhooks/github", post(github))
         .route("/webhooks/gitlab", post(gitlab))
+        .merge(super::dashboard::routes::routes())
         .with_state(shared)
 }
 
@@ -74,6 +77,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
     if let Some(map) = v.as_object_mut() {
         map.remove("history");
         map.remove("counters");
+        map.remove("tenant_history");
     }
     json(&v)
 }

@@ -10,11 +10,14 @@
 //!   and [`crate::apply`]. An invalid revision is never applied; the last good one stays.
 //! - **Status** ([`status`]): what the loop found, served by [`http`] as JSON and Prometheus
 //!   metrics, and saved in the state directory across restarts.
+//! - **Dashboard** ([`dashboard`]): HTML pages over the status and what the last sync saw, and
+//!   forms that propose changes as commits on new branches. It never writes to a cluster.
 //!
 //! With leader election ([`lease`]) several replicas can run: only the holder of the Lease
 //! applies; the others plan and report. SIGTERM (or Ctrl-C) stops the HTTP server, lets the
 //! sync in progress finish (up to a grace period) and releases the lease.
 
+pub mod dashboard;
 pub mod http;
 pub mod lease;
 pub mod reconcile;
@@ -107,6 +110,15 @@ impl DaemonSource {
         }
     }
 
+    /// Where the dashboard commits proposals, for a Git remote (a directory's repository is
+    /// found by the dashboard itself).
+    pub fn proposal_repo(&self) -> Option<crate::source::propose::ProposalRepo> {
+        match &self.source {
+            Source::Git(git) => git.proposal_repo(),
+            Source::Dir(_) => None,
+        }
+    }
+
     /// The branch pushes must be to for a webhook to trigger a sync (`None`: any).
     pub fn branch(&self) -> Option<String> {
         match &self.source {
@@ -156,6 +168,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Where the status is kept across restarts (`None`: not kept).
     pub status_file: Option<PathBuf>,
+    /// The dashboard.
+    pub dashboard: dashboard::DashboardSettings,
 }
 
 /// State shared by the HTTP handlers and the reconcile loop.
@@ -179,6 +193,8 @@ pub struct Shared {
     pub leader_election: Option<LeaderElection>,
     /// Triggers for the reconcile loop.
     pub triggers: Sender<Trigger>,
+    /// What the dashboard shows beyond the status, and its forms.
+    pub dashboard: dashboard::Dashboard,
 }
 
 /// A daemon failure that is not about one sync.
@@ -276,6 +292,13 @@ pub async fn serve(
         branch: settings.source.branch(),
         leader_election: settings.leader_election.clone(),
         triggers: tx.clone(),
+        dashboard: {
+            let mut d = dashboard::Dashboard::new(&settings.dashboard, settings.source.watch_dir());
+            if let Some(repo) = settings.source.proposal_repo() {
+                d.set_proposals(Ok(repo));
+            }
+            d
+        },
     });
 
     let _watcher = match settings.source.watch_dir() {

@@ -425,6 +425,14 @@ impl Reconciler {
             }
         }
         self.update_status(good, &observation, set.as_ref(), record);
+        super::dashboard::record(
+            &self.shared.dashboard,
+            &self.shared.status,
+            &good.config,
+            &observation,
+            set.as_ref(),
+            record,
+        );
         matches!(
             record.result,
             SyncResult::Applied | SyncResult::NoChanges | SyncResult::Planned | SyncResult::Refused

@@ -109,6 +109,31 @@ pub struct TenantStatus {
     pub errors: Vec<String>,
 }
 
+/// Entries kept per tenant in [`Status::tenant_history`].
+pub const TENANT_HISTORY_LEN: usize = 25;
+
+/// A sync or drift check as it concerned one tenant: only those that changed it, failed for
+/// it or found drift in it are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TenantEvent {
+    /// When, RFC 3339.
+    pub at: String,
+    /// The revision synced.
+    pub revision: Option<String>,
+    /// What started it.
+    pub trigger: String,
+    /// `applied`, `failed`, `pending` (planned, not applied), `drift`.
+    pub result: String,
+    /// Changes applied to the tenant's objects.
+    pub applied: usize,
+    /// Changes planned and not applied (follower, blocked, failed, unreachable).
+    pub pending: usize,
+    /// Drifted objects found.
+    pub drifted: usize,
+    /// Its errors.
+    pub errors: Vec<String>,
+}
+
 /// Everything the daemon reports.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
@@ -144,6 +169,9 @@ pub struct Status {
     pub history: VecDeque<SyncRecord>,
     /// Counters, for metrics.
     pub counters: Counters,
+    /// Per tenant, its recent events, oldest first (the dashboard's tenant pages).
+    #[serde(default)]
+    pub tenant_history: BTreeMap<String, VecDeque<TenantEvent>>,
 }
 
 /// Monotonic counters behind the Prometheus metrics.

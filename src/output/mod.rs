@@ -1,11 +1,12 @@
 //! Printers of a [`Plan`]: Terraform-style text ([`text::to_text`]), versioned JSON
 //! ([`json::to_json`], documented in `docs/plan-format.md`) and a Markdown pull-request comment
-//! ([`markdown::to_markdown`]). Each returns a `String`; writing it is the caller's job.
+//! ([`markdown::to_markdown`]), and HTML for the dashboard ([`html::to_html`]). Each returns a `String`; writing it is the caller's job.
 //!
 //! No printer ever shows a secret: the plan holds none (`plan` masks them), and fields marked
 //! sensitive print as `(sensitive value)`.
 
 pub mod drift;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod status;

@@ -29,7 +29,7 @@ use crate::object::ObjectRef;
 pub use diff::{
     diff_object, drift_fields, looks_secret, redact, Immutable, ObjectDiff, SENSITIVE_MARKER,
 };
-pub use offline::as_applied;
+pub use offline::{as_applied, plan_change};
 pub use planner::plan;
 pub use restores::{RestoreRecord, RestoreState, RestoreStatus};
 

@@ -40,3 +40,27 @@ fn empty(cluster: String) -> ClusterState {
         secrets: None,
     }
 }
+
+/// The plan of a change from `base` (rendered, taken as exactly applied) to `config` and
+/// `rendered`, with no cluster: what a pull request would do. Restores already in the base
+/// only look started offline (their Job is "live"), so only the restores the change requests
+/// are kept.
+pub fn plan_change(
+    config: &crate::spec::model::Config,
+    rendered: &Rendered,
+    base: &Rendered,
+    base_clusters: impl IntoIterator<Item = String>,
+    opts: &super::PlanOptions,
+) -> super::Plan {
+    let clusters: std::collections::BTreeSet<String> = config
+        .clusters
+        .keys()
+        .cloned()
+        .chain(base_clusters)
+        .collect();
+    let observed = as_applied(base, clusters);
+    let mut plan = super::plan(config, rendered, &observed, opts);
+    plan.restores
+        .retain(|r| r.state == super::restores::RestoreState::Requested);
+    plan
+}

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use git2::{
     AutotagOption, Cred, CredentialType, Direction, FetchOptions, ObjectType, Oid, RemoteCallbacks,
@@ -241,6 +242,36 @@ impl GitSource {
         self.branch.as_deref()
     }
 
+    /// Where the dashboard commits proposals for a remote: new branches made in the cache on
+    /// top of the followed branch, pushed to the remote with the same credentials. `None`
+    /// for a local repository.
+    pub fn proposal_repo(&self) -> Option<super::propose::ProposalRepo> {
+        let Mode::Remote { url, auth, .. } = &self.mode else {
+            return None;
+        };
+        let base_ref = match &self.branch {
+            Some(b) => format!("refs/remotes/origin/{b}"),
+            None => REMOTE_HEAD.to_string(),
+        };
+        let auth = auth.clone();
+        let factory: super::propose::Callbacks = std::sync::Arc::new(move || {
+            callbacks(
+                auth.clone(),
+                Rc::new(RefCell::new(Vec::new())),
+                Rc::new(Cell::new(false)),
+            )
+        });
+        Some(
+            super::propose::ProposalRepo::at(self.repo.path(), &base_ref).with_push(
+                super::propose::PushTarget {
+                    url: url.clone(),
+                    display: self.origin.clone(),
+                    callbacks: factory,
+                },
+            ),
+        )
+    }
+
     /// `https://host/config.git (branch main)`, `https://host/config.git (rev v1.2)`.
     pub fn describe(&self) -> String {
         match (&self.rev, &self.branch) {
@@ -372,8 +403,8 @@ impl GitSource {
             }
             redact_in_text(&m)
         };
-        let tried = RefCell::new(Vec::new());
-        let gave_up = Cell::new(false);
+        let tried = Rc::new(RefCell::new(Vec::new()));
+        let gave_up = Rc::new(Cell::new(false));
         let fail = |e: git2::Error| {
             let methods = tried.borrow();
             let auth_failed = gave_up.get()
@@ -414,7 +445,7 @@ impl GitSource {
                 let conn = remote
                     .connect_auth(
                         Direction::Fetch,
-                        Some(callbacks(auth, &tried, &gave_up)),
+                        Some(callbacks(auth.clone(), tried.clone(), gave_up.clone())),
                         None,
                     )
                     .map_err(&fail)?;
@@ -442,7 +473,7 @@ impl GitSource {
         tried.borrow_mut().clear();
         gave_up.set(false);
         let mut fo = FetchOptions::new();
-        fo.remote_callbacks(callbacks(auth, &tried, &gave_up));
+        fo.remote_callbacks(callbacks(auth.clone(), tried.clone(), gave_up.clone()));
         fo.download_tags(AutotagOption::None);
         remote
             .fetch(&refspecs, Some(&mut fo), None)
@@ -494,11 +525,11 @@ fn userinfo_password(url: &str) -> Option<String> {
 
 /// Credential callbacks: each method is offered once per connection (libgit2 asks again
 /// after every failure), then the callback gives up, naming the methods, never the secrets.
-fn callbacks<'a>(
-    auth: &'a GitAuth,
-    tried: &'a RefCell<Vec<&'static str>>,
-    gave_up: &'a Cell<bool>,
-) -> RemoteCallbacks<'a> {
+fn callbacks(
+    auth: GitAuth,
+    tried: Rc<RefCell<Vec<&'static str>>>,
+    gave_up: Rc<Cell<bool>>,
+) -> RemoteCallbacks<'static> {
     let mut cb = RemoteCallbacks::new();
     let mut offered_user = false;
     cb.credentials(move |_url, user_from_url, allowed| {

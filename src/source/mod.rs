@@ -1,6 +1,6 @@
 //! The `source` stage: reads the files of a config repository, from a directory or from a
-//! Git commit. The only module that touches the config files and Git. Everything after it
-//! works on [`SourceTree`] values.
+//! Git commit, and commits proposed changes to new branches ([`propose`]). The only module
+//! that touches the config files and Git. Everything after it works on [`SourceTree`] values.
 //!
 //! Problems with single files (not UTF-8, a directory where a file was expected, a symlink
 //! leaving the repository) are diagnostics, so that every problem is reported at once; only a
@@ -8,6 +8,7 @@
 
 mod dir;
 mod git;
+pub mod propose;
 mod tree;
 mod url;
 mod verify;

@@ -1,0 +1,527 @@
+//! The dashboard's HTTP handlers.
+//!
+//! | Method | Path | |
+//! |---|---|---|
+//! | GET | `/` | overview; `?q=` search, `?cluster=`, `?problems=1` |
+//! | GET | `/tenants/{name}` | a tenant |
+//! | GET | `/plan`, `/plan.md` | latest plan and drift (HTML, Markdown) |
+//! | GET | `/backups` | every backup schedule |
+//! | GET | `/trends` | charts of the sync history, quota use |
+//! | GET | `/propose`, `/propose/{form}` | the proposal forms |
+//! | POST | `/propose/{form}` | preview or commit a proposal (session, CSRF, same origin) |
+//! | POST | `/login`, `/logout` | exchange the dashboard token for a session cookie |
+//! | GET | `/static/style.css` | the stylesheet |
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::auth::{cookie, same_origin, SESSION_COOKIE, SESSION_SECONDS};
+use super::html::{escape, layout, parse_form, url_encode, Nav, STYLE};
+use super::propose::{self, Kind};
+use super::views::{self, Filter};
+use crate::daemon::Shared;
+use crate::output::html::{to_html, HtmlOptions};
+use crate::source::propose::Proposal;
+use crate::values::time::now_unix;
+
+/// The dashboard's routes, merged into the daemon's router.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/tenants/{name}", get(tenant))
+        .route("/plan", get(plan))
+        .route("/plan.md", get(plan_markdown))
+        .route("/backups", get(backups))
+        .route("/trends", get(trends))
+        .route("/propose", get(propose_index))
+        .route("/propose/{form}", get(propose_form).post(propose_submit))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route(
+            "/static/style.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=300"),
+                    ],
+                    STYLE,
+                )
+            }),
+        )
+}
+
+/// The Content-Security-Policy of every page: no script, no inline style, forms only to
+/// this origin, never framed.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn page(code: StatusCode, html: String) -> Response {
+    let mut r = (code, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn query(uri: &Uri) -> Vec<(String, String)> {
+    parse_form(uri.query().unwrap_or(""))
+}
+
+async fn overview(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let filter = Filter::from_pairs(&query(&uri));
+    let status = shared.status.read().unwrap();
+    let snap = shared.dashboard.snapshot.read().unwrap();
+    let html = views::overview_page(&status, &snap, now_unix(), &filter);
+    page(StatusCode::OK, html)
+}
+
+async fn tenant(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let status = shared.status.read().unwrap();
+    let snap = shared.dashboard.snapshot.read().unwrap();
+    match views::tenant_page(&name, &status, &snap, now_unix()) {
+        Some(html) => page(StatusCode::OK, html),
+        None => page(
+            StatusCode::NOT_FOUND,
+            layout(
+                "Not found",
+                Nav::Tenant,
+                &format!(
+                    "<h1>No tenant {}</h1><p><a href=\"/\">All tenants</a></p>",
+                    escape(&name)
+                ),
+                "",
+            ),
+        ),
+    }
+}
+
+async fn plan(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status.read().unwrap();
+    let snap = shared.dashboard.snapshot.read().unwrap();
+    page(StatusCode::OK, views::plan_page(&status, &snap, now_unix()))
+}
+
+async fn plan_markdown(State(shared): State<Arc<Shared>>) -> Response {
+    let plan = shared.dashboard.snapshot.read().unwrap().plan.clone();
+    match plan {
+        Some(p) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            crate::output::to_markdown(&p),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no plan yet\n").into_response(),
+    }
+}
+
+async fn backups(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status.read().unwrap();
+    let snap = shared.dashboard.snapshot.read().unwrap();
+    page(
+        StatusCode::OK,
+        views::backups_page(&status, &snap, now_unix()),
+    )
+}
+
+async fn trends(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status.read().unwrap();
+    let snap = shared.dashboard.snapshot.read().unwrap();
+    page(
+        StatusCode::OK,
+        views::trends_page(&status, &snap, now_unix()),
+    )
+}
+
+/// Whether proposals can be made, or why not.
+fn enabled(shared: &Shared) -> Result<(), String> {
+    if !shared.dashboard.auth.enabled() {
+        return Err("Start the daemon with --dashboard-token-file FILE (or the variable BERTH_DASHBOARD_TOKEN) to enable them.".into());
+    }
+    shared
+        .dashboard
+        .proposals
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| {
+            format!("Proposals are committed to the config repository's Git repository: {e}.")
+        })
+}
+
+fn session(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+    let c = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| cookie(c, SESSION_COOKIE))?;
+    shared.dashboard.auth.session(c, now_unix())
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn origin_ok(headers: &HeaderMap) -> bool {
+    same_origin(
+        header_str(headers, header::HOST),
+        header_str(headers, header::ORIGIN),
+        header_str(headers, header::REFERER),
+    )
+}
+
+fn propose_layout(title: &str, body: &str) -> String {
+    layout(title, Nav::Propose, body, "")
+}
+
+async fn propose_index(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let mut body = propose::index_html(enabled(&shared));
+    if enabled(&shared).is_ok() {
+        if session(&shared, &headers).is_some() {
+            body.push_str("<form method=\"post\" action=\"/logout\"><button class=\"secondary\" type=\"submit\">Sign out</button></form>");
+        }
+        if let Ok(repo) = &shared.dashboard.proposals {
+            body.push_str(&format!(
+                "<p class=\"meta\">Proposals are committed to {}.</p>",
+                escape(&repo.describe())
+            ));
+        }
+    }
+    page(StatusCode::OK, propose_layout("Propose a change", &body))
+}
+
+fn login_html(next: &str, error: Option<&str>) -> String {
+    let mut b = String::from("<h2>Sign in</h2><p>The forms need the dashboard token.</p>");
+    if let Some(e) = error {
+        b.push_str(&format!("<div class=\"notice bad\">{}</div>", escape(e)));
+    }
+    b.push_str(&format!(
+        "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\"><div class=\"field\"><label for=\"token\">token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div><p><button type=\"submit\">Sign in</button></p></form>",
+        escape(next)
+    ));
+    b
+}
+
+async fn propose_form(
+    State(shared): State<Arc<Shared>>,
+    Path(form): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let Some(kind) = Kind::from_slug(&form) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            propose_layout("Not found", "<h1>No such form</h1>"),
+        );
+    };
+    let title = kind.title();
+    if let Err(why) = enabled(&shared) {
+        let body = format!(
+            "<h1>{}</h1><div class=\"notice\"><strong>Proposals are disabled.</strong> {}</div>",
+            escape(title),
+            escape(&why)
+        );
+        return page(StatusCode::OK, propose_layout(title, &body));
+    }
+    let Some(sid) = session(&shared, &headers) else {
+        let next = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let body = format!("<h1>{}</h1>{}", escape(title), login_html(&next, None));
+        return page(StatusCode::OK, propose_layout(title, &body));
+    };
+    let values = query(&uri);
+    let shared2 = shared.clone();
+    let base = tokio::task::spawn_blocking(move || match &shared2.dashboard.proposals {
+        Ok(repo) => repo.base().map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let (rev, tree) = match base {
+        Ok(b) => b,
+        Err(e) => return error_page(title, &e),
+    };
+    let ctx = propose::Context::from_tree(&tree);
+    let csrf = shared.dashboard.auth.csrf(&sid);
+    let body = format!(
+        "<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>{}",
+        escape(title),
+        escape(super::html::short_rev(&rev)),
+        propose::form_html(kind, &ctx, &values, &propose::Errors::default(), &csrf)
+    );
+    page(StatusCode::OK, propose_layout(title, &body))
+}
+
+fn error_page(title: &str, e: &str) -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        propose_layout(
+            title,
+            &format!(
+                "<h1>{}</h1><div class=\"notice bad\">{}</div>",
+                escape(title),
+                escape(e)
+            ),
+        ),
+    )
+}
+
+fn forbidden(why: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        propose_layout(
+            "Refused",
+            &format!(
+                "<h1>Refused</h1><div class=\"notice bad\">{}</div>",
+                escape(why)
+            ),
+        ),
+    )
+}
+
+async fn login(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !origin_ok(&headers) {
+        return forbidden("cross-site request: the form must be sent from this dashboard");
+    }
+    let form = parse_form(&String::from_utf8_lossy(&body));
+    let next = super::html::get(&form, "next").unwrap_or("/propose");
+    // Only local paths: never redirect elsewhere.
+    let next = if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/propose".to_string()
+    };
+    if enabled(&shared).is_err() {
+        return forbidden("proposals are disabled");
+    }
+    let token = super::html::get(&form, "token").unwrap_or("");
+    if !shared.dashboard.auth.token_matches(token) {
+        tracing::warn!("dashboard: sign-in with a wrong token");
+        return page(
+            StatusCode::UNAUTHORIZED,
+            propose_layout("Sign in", &login_html(&next, Some("wrong token"))),
+        );
+    }
+    let value = shared.dashboard.auth.new_session(now_unix());
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+    );
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let (Ok(c), Ok(l)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&next)) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    r
+}
+
+async fn logout(headers: HeaderMap) -> Response {
+    if !origin_ok(&headers) {
+        return forbidden("cross-site request");
+    }
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("berth_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("/propose"));
+    r
+}
+
+async fn propose_submit(
+    State(shared): State<Arc<Shared>>,
+    Path(form): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(kind) = Kind::from_slug(&form) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            propose_layout("Not found", "<h1>No such form</h1>"),
+        );
+    };
+    if !origin_ok(&headers) {
+        tracing::warn!("dashboard: cross-site proposal refused");
+        return forbidden("cross-site request: the form must be sent from this dashboard");
+    }
+    if let Err(why) = enabled(&shared) {
+        return forbidden(&format!("proposals are disabled. {why}"));
+    }
+    let values = parse_form(&String::from_utf8_lossy(&body));
+    let Some(sid) = session(&shared, &headers) else {
+        let title = kind.title();
+        let next = format!("/propose/{}", kind.slug());
+        return page(
+            StatusCode::UNAUTHORIZED,
+            propose_layout(
+                title,
+                &format!(
+                    "<h1>{}</h1><p>Your session has ended; sign in again.</p>{}",
+                    escape(title),
+                    login_html(&next, None)
+                ),
+            ),
+        );
+    };
+    let csrf = super::html::get(&values, "csrf").unwrap_or("");
+    if !shared.dashboard.auth.csrf_ok(&sid, csrf) {
+        tracing::warn!("dashboard: proposal with a wrong CSRF token refused");
+        return forbidden("the form's CSRF token is wrong or missing: reload the form");
+    }
+    let commit = super::html::get(&values, "action") == Some("commit");
+    let csrf = shared.dashboard.auth.csrf(&sid);
+    let shared2 = shared.clone();
+    let result =
+        tokio::task::spawn_blocking(move || submit(&shared2, kind, &values, commit, &csrf))
+            .await
+            .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+    page(result.0, propose_layout(kind.title(), &result.1))
+}
+
+/// Builds, checks and (when asked and valid) commits a proposal; the page body and status.
+fn submit(
+    shared: &Shared,
+    kind: Kind,
+    values: &[(String, String)],
+    commit: bool,
+    csrf: &str,
+) -> (StatusCode, String) {
+    let title = kind.title();
+    let repo = match &shared.dashboard.proposals {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::FORBIDDEN, escape(e)),
+    };
+    let (rev, base) = match repo.base() {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("<div class=\"notice bad\">{}</div>", escape(&e.to_string())),
+            )
+        }
+    };
+    let ctx = propose::Context::from_tree(&base);
+    let head = format!(
+        "<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>",
+        escape(title),
+        escape(super::html::short_rev(&rev))
+    );
+    let built = match propose::build(kind, values, &base) {
+        Ok(b) => b,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{head}{}",
+                    propose::form_html(kind, &ctx, values, &errors, csrf)
+                ),
+            )
+        }
+    };
+    let checked = propose::check(kind, &built, &base);
+    let mut preview = String::from("<h2>The change</h2>");
+    for (f, before) in built.files.iter().zip(&built.before) {
+        preview.push_str(&propose::file_diff_html(
+            &f.path,
+            before.as_deref(),
+            &f.text,
+        ));
+    }
+    if let Some(p) = &checked.plan {
+        preview.push_str("<h2>The plan it would cause</h2><p class=\"meta\">Offline: against the objects the base revision renders, as if applied.</p>");
+        preview.push_str(&to_html(p, HtmlOptions::default()));
+    }
+    if !checked.errors.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{head}{}{preview}",
+                propose::form_html(kind, &ctx, values, &checked.errors, csrf)
+            ),
+        );
+    }
+    if !commit {
+        return (
+            StatusCode::OK,
+            format!(
+                "{head}<div class=\"notice ok\">Valid. Review the change and the plan below, then commit it.</div>{}{preview}",
+                propose::form_html(kind, &ctx, values, &checked.errors, csrf)
+            ),
+        );
+    }
+    let author = (
+        non_empty(values, "author_name")
+            .unwrap_or("berth dashboard")
+            .to_string(),
+        non_empty(values, "author_email")
+            .unwrap_or("berth@localhost")
+            .to_string(),
+    );
+    let proposal = Proposal {
+        branch: built.branch.clone(),
+        message: built.message.clone(),
+        files: built.files.clone(),
+        author,
+    };
+    match repo.commit(&rev, &proposal) {
+        Ok(done) => {
+            tracing::info!(branch = %done.branch, commit = %done.commit, tenant = %built.tenant, "dashboard: proposal committed");
+            let pushed = match &done.pushed_to {
+                Some(r) => format!(" and pushed to {}", escape(r)),
+                None => String::new(),
+            };
+            (
+                StatusCode::OK,
+                format!(
+                    "{head}<div class=\"notice ok\" id=\"committed\"><strong>Committed</strong> <code class=\"commit\">{}</code> to the new branch <code class=\"branch\">{}</code>{pushed} (parent <code>{}</code>). Open a pull request from it; the cluster changes once it is merged.</div><p><a href=\"/tenants/{}\">Back to the tenant</a> · <a href=\"/propose\">Another change</a></p>{preview}",
+                    escape(&done.commit),
+                    escape(&done.branch),
+                    escape(super::html::short_rev(&done.parent)),
+                    url_encode(&built.tenant)
+                ),
+            )
+        }
+        Err(e) => {
+            let mut errors = propose::Errors::default();
+            match e {
+                crate::source::propose::ProposeError::BranchExists(_)
+                | crate::source::propose::ProposeError::BadBranch(_) => {
+                    errors.fields.insert("branch".into(), vec![e.to_string()]);
+                }
+                _ => errors.general.push(e.to_string()),
+            }
+            (
+                StatusCode::CONFLICT,
+                format!(
+                    "{head}{}{preview}",
+                    propose::form_html(kind, &ctx, values, &errors, csrf)
+                ),
+            )
+        }
+    }
+}
+
+fn non_empty<'a>(values: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    super::html::get(values, k)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}

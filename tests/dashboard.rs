@@ -1,0 +1,764 @@
+//! The dashboard end to end: the real daemon on a copy of `examples/` in a Git working copy,
+//! the embedded cluster with statuses written into it (database readiness, a backup's last
+//! success, quota use) and a change made outside berth, pages fetched over HTTP, proposals
+//! committed to new branches; then the same in headless Chromium through chromedriver's
+//! WebDriver API, with screenshots saved under `target/dashboard-screenshots/`.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth::store::ObjectStore;
+use serde_json::{json, Value};
+use support::{http, Daemon};
+
+const TOKEN: &str = "dashboard-test-token-0123456789";
+/// A Secret value put in the cluster: it must never reach a page.
+const SECRET_B64: &str = "c3VwZXJzZWNyZXQtdmFsdWU=";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `root/repo`: a Git working copy of examples/ with one commit; `root/state`; the token file.
+fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let repo = root.join("repo");
+    support::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &repo,
+    );
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "Initial platform"]);
+    let token = root.join("token");
+    fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    (repo, root.join("state"), token)
+}
+
+/// Starts the daemon (drift checks every second) and waits for the first sync.
+fn start(root: &Path, repo: &Path, state: &Path, token: Option<&Path>) -> Daemon {
+    let mut args = vec![
+        repo.to_str().unwrap().to_string(),
+        "--state-dir".into(),
+        state.to_str().unwrap().to_string(),
+        "--interval".into(),
+        "1h".into(),
+        "--drift-interval".into(),
+        "1s".into(),
+    ];
+    if let Some(t) = token {
+        args.push("--dashboard-token-file".into());
+        args.push(t.to_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let d = Daemon::start(&args, root, &[]);
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    d
+}
+
+/// Writes what controllers would into the embedded cluster: acme's database 3 of 5 ready, a
+/// backup of acme that succeeded an hour ago, acme's quota use; and a change outside berth
+/// to globex's quota (drift), and a Secret with a value.
+fn seed_cluster(state: &Path) {
+    let store = ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    store
+        .set_status(
+            "StatefulSet",
+            "tenant-acme",
+            "db",
+            json!({"replicas": 5, "readyReplicas": 3}),
+        )
+        .unwrap();
+    let hour_ago = berth::values::time::format_rfc3339(berth::values::time::now_unix() - 3600);
+    store
+        .set_status(
+            "CronJob",
+            "tenant-acme",
+            "backup-nightly",
+            json!({"lastSuccessfulTime": hour_ago, "lastScheduleTime": hour_ago}),
+        )
+        .unwrap();
+    store
+        .set_status(
+            "ResourceQuota",
+            "tenant-acme",
+            "tenant-quota",
+            json!({"hard": {"requests.cpu": "48", "requests.memory": "128Gi", "requests.storage": "2Ti", "pods": "100"},
+                   "used": {"requests.cpu": "20", "requests.memory": "80Gi", "requests.storage": "500Gi", "pods": "7"}}),
+        )
+        .unwrap();
+    store
+        .merge_patch(
+            "ResourceQuota",
+            "tenant-globex",
+            "tenant-quota",
+            &json!({"spec": {"hard": {"pods": "99"}}}),
+            "kubectl-edit",
+            false,
+        )
+        .unwrap();
+    store
+        .create(
+            "Secret",
+            "tenant-acme",
+            json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "leftover", "namespace": "tenant-acme",
+                                 "labels": {"app.kubernetes.io/managed-by": "berth", "berth.io/tenant": "acme"}},
+                    "data": {"password": SECRET_B64}}),
+            "kubectl",
+            false,
+        )
+        .unwrap();
+}
+
+fn get(d: &Daemon, path: &str) -> String {
+    let (code, body) = http("GET", &format!("{}{path}", d.url), &[], b"");
+    assert_eq!(code, 200, "GET {path}: {body}");
+    assert!(!body.contains(SECRET_B64), "a secret value on {path}");
+    body
+}
+
+/// One HTTP request: status, raw head and body.
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    request_as(
+        method,
+        url,
+        headers,
+        body,
+        "application/x-www-form-urlencoded",
+    )
+}
+
+/// [`request`] with a content type; waits up to two minutes for the answer (a browser
+/// starting on a busy machine is slow).
+fn request_as(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    content_type: &str,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n",
+        if path.is_empty() { "/" } else { path },
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    // Read the head, then the body by its length (or chunks): some servers keep the
+    // connection open whatever the request says.
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::new(s);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let lower = head.to_ascii_lowercase();
+    let length = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut raw = Vec::new();
+    if let Some(n) = length {
+        raw.resize(n, 0);
+        r.read_exact(&mut raw).unwrap();
+    } else if lower.contains("transfer-encoding: chunked") {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            raw.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut raw).unwrap();
+    }
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, head, String::from_utf8_lossy(&raw).into_owned())
+}
+
+fn wait_for_observation(d: &Daemon) {
+    d.wait(60, "the drift check to see the seeded statuses", || {
+        let (_, body) = http("GET", &format!("{}/", d.url), &[], b"");
+        let s = d.status();
+        (body.contains("3/5 ready") && s["drifted"].as_u64() >= Some(1)).then_some(())
+    });
+}
+
+#[test]
+fn pages_show_tenants_health_drift_backups_and_trends() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, token) = setup(root.path());
+    let d = start(root.path(), &repo, &state, Some(&token));
+    seed_cluster(&state);
+    wait_for_observation(&d);
+
+    let overview = get(&d, "/");
+    for t in ["acme", "globex", "initech"] {
+        assert!(
+            overview.contains(&format!("data-tenant=\"{t}\"")),
+            "{t}: {overview}"
+        );
+    }
+    // Problems first: acme (database) and globex (drift) before initech.
+    let pos = |t: &str| overview.find(&format!("data-tenant=\"{t}\"")).unwrap();
+    assert!(pos("acme") < pos("initech") && pos("globex") < pos("initech"));
+    assert!(overview.contains("database 3/5 ready"), "{overview}");
+    assert!(overview.contains("1 drifted"), "{overview}");
+    assert!(overview.contains("reachable"));
+    assert!(
+        overview.contains("1h ago"),
+        "acme's last backup: {overview}"
+    );
+
+    let search = get(&d, "/?q=glob");
+    assert!(search.contains("data-tenant=\"globex\"") && !search.contains("data-tenant=\"acme\""));
+    let problems = get(&d, "/?problems=1");
+    assert!(!problems.contains("data-tenant=\"initech\"") || problems.contains("no backup"));
+
+    let acme = get(&d, "/tenants/acme");
+    for s in [
+        "ACME Corporation",
+        "3/5 ready",
+        "alice@acme.example",
+        "48 (tenant file)",
+        "<meter",
+        "nightly",
+        "orders-2026-11-20",
+        "Pending changes",
+        "Secret/tenant-acme/leftover",
+    ] {
+        assert!(acme.contains(s), "{s}: {acme}");
+    }
+    let (code, _) = http("GET", &format!("{}/tenants/nobody", d.url), &[], b"");
+    assert_eq!(code, 404);
+
+    let plan = get(&d, "/plan");
+    assert!(plan.contains("Objects changed outside berth (1)"), "{plan}");
+    assert!(plan.contains("ResourceQuota/tenant-globex/tenant-quota"));
+    assert!(
+        plan.contains("spec.hard.pods"),
+        "the per-field diff: {plan}"
+    );
+    let md = get(&d, "/plan.md");
+    assert!(md.starts_with("## berth plan"), "{md}");
+
+    let backups = get(&d, "/backups");
+    assert!(backups.contains("hourly") && backups.contains("nightly"));
+    assert!(backups.contains("(Europe/Berlin)"));
+
+    let trends = get(&d, "/trends");
+    assert_eq!(trends.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
+    assert!(trends.contains("<meter"), "acme's quota use: {trends}");
+
+    let (code, head, _) = request("GET", &format!("{}/", d.url), &[], "");
+    assert_eq!(code, 200);
+    assert!(
+        head.contains("script-src") || head.contains("default-src 'none'"),
+        "{head}"
+    );
+    let css = get(&d, "/static/style.css");
+    assert!(css.contains("@media"));
+}
+
+#[test]
+fn without_a_token_the_forms_are_disabled() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, _) = setup(root.path());
+    let d = start(root.path(), &repo, &state, None);
+    let page = get(&d, "/propose/tenant");
+    assert!(page.contains("Proposals are disabled"), "{page}");
+    let origin = d.url.clone();
+    let (code, _, _) = request(
+        "POST",
+        &format!("{}/propose/tenant", d.url),
+        &[("Origin", &origin)],
+        "name=x&tier=small&action=commit",
+    );
+    assert_eq!(code, 403);
+    let (code, _, _) = request(
+        "POST",
+        &format!("{}/login", d.url),
+        &[("Origin", &origin)],
+        "token=",
+    );
+    assert_eq!(code, 403);
+}
+
+/// Signs in over HTTP; the session cookie.
+fn sign_in(d: &Daemon) -> String {
+    let origin = d.url.clone();
+    let (code, _, _) = request(
+        "POST",
+        &format!("{}/login", d.url),
+        &[("Origin", &origin)],
+        "token=wrong",
+    );
+    assert_eq!(code, 401);
+    let (code, head, _) = request(
+        "POST",
+        &format!("{}/login", d.url),
+        &[("Origin", &origin)],
+        &format!("token={TOKEN}&next=/propose/tenant"),
+    );
+    assert_eq!(code, 303, "{head}");
+    let line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"));
+    line.split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn a_proposal_is_validated_planned_and_committed_to_a_new_branch() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, token) = setup(root.path());
+    let d = start(root.path(), &repo, &state, Some(&token));
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let cookie = sign_in(&d);
+    let origin = d.url.clone();
+    let (code, _, form) = request(
+        "GET",
+        &format!("{}/propose/tenant", d.url),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(code, 200);
+    let csrf = csrf_of(&form);
+    let url = format!("{}/propose/tenant", d.url);
+
+    // Cross-site and forged requests are refused.
+    let body = format!("csrf={csrf}&name=hooli&tier=small&action=commit");
+    let (code, _, _) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", "http://evil.example")],
+        &body,
+    );
+    assert_eq!(code, 403);
+    let (code, _, _) = request("POST", &url, &[("Cookie", &cookie)], &body);
+    assert_eq!(code, 403, "no Origin nor Referer");
+    let (code, _, _) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        "csrf=00&name=hooli&tier=small&action=commit",
+    );
+    assert_eq!(code, 403);
+    let (code, _, _) = request("POST", &url, &[("Origin", &origin)], &body);
+    assert_eq!(code, 401, "no session");
+
+    // A value the validator refuses (the small tier allows one database replica) is shown
+    // next to its field; nothing is committed.
+    let (code, _, page) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        &format!("csrf={csrf}&name=hooli&tier=small&replicas=3&action=commit"),
+    );
+    assert_eq!(code, 422, "{page}");
+    assert!(
+        page.contains("class=\"err\" data-field=\"replicas\""),
+        "{page}"
+    );
+    assert_eq!(git(&repo, &["branch", "--list", "berth/*"]), "");
+
+    // Preview, then commit.
+    let (code, _, page) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        &format!("csrf={csrf}&name=hooli&display_name=Hooli&tier=medium&admin=gavin%40hooli.example&action=preview"),
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("tenants/hooli.toml") && page.contains("(new file)"));
+    assert!(
+        page.contains("Namespace//tenant-hooli") || page.contains("tenant-hooli"),
+        "{page}"
+    );
+    let (code, _, page) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        &format!("csrf={csrf}&name=hooli&display_name=Hooli&tier=medium&admin=gavin%40hooli.example&author_name=Ann&author_email=ann%40example.com&action=commit"),
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("id=\"committed\""), "{page}");
+    let branch = "berth/create-tenant-hooli";
+    assert_eq!(git(&repo, &["rev-parse", &format!("{branch}^")]), head);
+    assert_eq!(
+        git(&repo, &["log", "-1", "--format=%an <%ae>|%s", branch]),
+        "Ann <ann@example.com>|Create tenant hooli (tier medium)"
+    );
+    let file = git(&repo, &["show", &format!("{branch}:tenants/hooli.toml")]);
+    assert!(
+        file.contains("name = \"hooli\"") && file.contains("gavin@hooli.example"),
+        "{file}"
+    );
+    // The working copy, its branch and the cluster are untouched.
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert!(!repo.join("tenants/hooli.toml").exists());
+    assert!(d.status()["tenants"].get("hooli").is_none());
+
+    // The same branch again is refused next to the branch field.
+    let (code, _, page) = request(
+        "POST",
+        &url,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        &format!("csrf={csrf}&name=hooli&tier=medium&action=commit"),
+    );
+    assert_eq!(code, 409, "{page}");
+    assert!(page.contains("data-field=\"branch\""), "{page}");
+}
+
+// --- The browser test -----------------------------------------------------------------------
+
+/// A chromedriver process and one headless Chromium session.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// `None` (after a loud message) when Chromium or chromedriver is missing and `CI` is not
+    /// set; with `CI` set, a missing browser fails the test.
+    fn start() -> Option<Browser> {
+        let find = |names: &[&str]| -> Option<PathBuf> {
+            let paths = std::env::var_os("PATH")?;
+            names.iter().find_map(|n| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(n))
+                    .find(|p| p.exists())
+            })
+        };
+        let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
+        let driver = find(&["chromedriver"]);
+        let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            let msg = "chromium and chromedriver are needed for the dashboard's browser test: apt-get install -y chromium chromium-driver";
+            if std::env::var_os("CI").is_some() {
+                panic!("{msg}");
+            }
+            eprintln!("\n!!!!!!!!!! SKIPPED the browser test: {msg} !!!!!!!!!!\n");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        support::wait_for(30, "chromedriver", || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .and_then(|_| {
+                    let (code, _, body) = request_as(
+                        "GET",
+                        &format!("{base}/status"),
+                        &[],
+                        "",
+                        "application/json",
+                    );
+                    (code == 200 && body.contains("\"ready\":true")).then_some(())
+                })
+        });
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium.to_str().unwrap(),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         format!("--user-data-dir={}", profile.path().display()),
+                         "--window-size=1280,1400"]
+            }
+        }}});
+        let mut b = Browser {
+            driver: child,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
+        let v = b.call("POST", "/session", Some(caps));
+        b.session = v["sessionId"].as_str().expect("a session").to_string();
+        Some(b)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = if path == "/session" {
+            path.to_string()
+        } else {
+            format!("/session/{}{path}", self.session)
+        };
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (code, _, text) = request_as(
+            method,
+            &format!("{}{path}", self.base),
+            &[],
+            &body,
+            "application/json",
+        );
+
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_eq!(code, 200, "WebDriver {method} {path}: {text}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) -> String {
+        self.call("POST", "/url", Some(json!({"url": url})));
+        self.source()
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The page source once `ready` holds for it (a click that submits a form returns before
+    /// the next page has loaded).
+    fn wait_page(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        for _ in 0..200 {
+            last = self.source();
+            if ready(&last) {
+                return last;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; page:\n{last}");
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    fn text_of(&self, css: &str) -> String {
+        let el = self.find(css);
+        self.call("GET", &format!("/element/{el}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.call("POST", &format!("/element/{el}/click"), Some(json!({})));
+    }
+
+    fn size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
+    fn screenshot(&self, name: &str) {
+        let b64 = self.call("GET", "/screenshot", None);
+        let png = base64_decode(b64.as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = screenshots_dir();
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = request_as(
+                "DELETE",
+                &format!("{}/session/{}", self.base, self.session),
+                &[],
+                "",
+                "application/json",
+            );
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `target/dashboard-screenshots/`.
+fn screenshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("dashboard-screenshots")
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let Some(v) = val(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
+    let Some(b) = Browser::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, token) = setup(root.path());
+    let d = start(root.path(), &repo, &state, Some(&token));
+    seed_cluster(&state);
+    wait_for_observation(&d);
+
+    let page = b.go(&format!("{}/", d.url));
+    assert!(
+        page.contains("database 3/5 ready") && page.contains("1 drifted"),
+        "{page}"
+    );
+    assert!(b.text_of("tr[data-tenant=\"acme\"]").contains("3/5 ready"));
+    b.screenshot("overview");
+    // Search through the form, as a person would.
+    b.type_into("#q", "initech");
+    b.click("form.filter button");
+    b.wait_page("the search result", |p| {
+        p.contains("data-tenant=\"initech\"") && !p.contains("data-tenant=\"acme\"")
+    });
+
+    let page = b.go(&format!("{}/tenants/acme", d.url));
+    assert!(page.contains("ACME Corporation") && page.contains("3/5 ready"));
+    b.screenshot("tenant-acme");
+    let page = b.go(&format!("{}/plan", d.url));
+    assert!(page.contains("Objects changed outside berth (1)"));
+    b.screenshot("plan");
+    let page = b.go(&format!("{}/backups", d.url));
+    assert!(page.contains("nightly"));
+    b.screenshot("backups");
+    let page = b.go(&format!("{}/trends", d.url));
+    assert!(page.contains("Sync duration"));
+    b.screenshot("trends");
+    for p in ["/", "/tenants/acme", "/plan", "/backups", "/trends"] {
+        assert!(!b.go(&format!("{}{p}", d.url)).contains(SECRET_B64));
+    }
+
+    // A phone.
+    b.size(390, 844);
+    b.go(&format!("{}/", d.url));
+    b.screenshot("overview-phone");
+    b.size(1280, 1400);
+
+    // Propose a tenant: sign in, fill in the form, preview, commit.
+    let page = b.go(&format!("{}/propose/tenant", d.url));
+    assert!(page.contains("Sign in"), "{page}");
+    b.type_into("#token", TOKEN);
+    b.click("form[action=\"/login\"] button");
+    b.wait_page("the form after signing in", |p| p.contains("name=\"csrf\""));
+    b.type_into("#f-name", "hooli");
+    b.type_into("#f-display_name", "Hooli XYZ");
+    b.click("#f-tier option[value=\"medium\"]");
+    b.type_into("#f-admin", "gavin@hooli.example");
+    b.click("button[value=\"preview\"]");
+    b.wait_page("the preview", |p| {
+        p.contains("Valid.") && p.contains("tenants/hooli.toml")
+    });
+    b.screenshot("propose-preview");
+    b.click("button[value=\"commit\"]");
+    b.wait_page("the commit", |p| p.contains("id=\"committed\""));
+    b.screenshot("propose-committed");
+    let commit = b.text_of("code.commit");
+    assert_eq!(
+        git(&repo, &["rev-parse", "berth/create-tenant-hooli"]),
+        commit
+    );
+    let file = git(
+        &repo,
+        &["show", "berth/create-tenant-hooli:tenants/hooli.toml"],
+    );
+    assert!(file.contains("display_name = \"Hooli XYZ\""), "{file}");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    eprintln!("screenshots in {}", screenshots_dir().display());
+}
