@@ -322,12 +322,14 @@ fn render_tenant_with(
             .unwrap_or_else(|| format!("backups/{}.toml", tenant.name))
     };
 
+    // Every tenant-wide template gets the same context: build it once (values are shared).
+    let tenant_context = base(None);
     let mut runs = Vec::new();
     for info in templates.templates() {
         match info.scope {
             Scope::Tenant => runs.push(Run {
                 info,
-                context: base(None),
+                context: tenant_context.clone(),
                 source_file: tenant.source_file.clone(),
                 restore: None,
             }),

@@ -115,7 +115,7 @@ impl<'a> Node<'a> {
 /// Appends `s` as a JSON string literal, as `serde_json` writes it. Most strings of a
 /// manifest need no escape: those are copied whole.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -124,6 +124,29 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         // Writing into a Vec cannot fail.
         serde_json::to_writer(&mut *out, s).unwrap_or(());
     }
+}
+
+/// Whether a string has a byte JSON escapes (`"`, `\\`, a control character), eight bytes at
+/// a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a word has a byte below `n` (n <= 0x80); exact for "any byte".
+    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let has_byte = |x: u64, b: u8| has_less(x ^ (ONES * u64::from(b)), 1);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(w);
+        if has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\') {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// The value under `key` in mapping entries, mutable.
@@ -158,10 +181,10 @@ pub fn parse_fast(text: &str) -> Option<Value> {
 pub fn parse_fast_node(text: &str) -> Option<Node<'_>> {
     fn line(raw: &str) -> Line<'_> {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let trimmed = raw.trim_start_matches(' ');
+        let indent = raw.bytes().take_while(|b| *b == b' ').count();
         Line {
-            indent: raw.len() - trimmed.len(),
-            text: trimmed,
+            indent,
+            text: &raw[indent..],
         }
     }
     let mut lines = Vec::with_capacity(text.len() / 24 + 4);
