@@ -123,7 +123,10 @@ impl LiveObject {
         if literal.len() < text.len() + 2 {
             return false;
         }
-        serde_json::to_string(text).is_ok_and(|quoted| quoted == literal)
+        match literal.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+            Some(inner) => is_escaped(inner.as_bytes(), text.as_bytes()),
+            None => false,
+        }
     }
 
     /// What berth last applied, from [`LAST_APPLIED_ANNOTATION`], if present and readable.
@@ -131,6 +134,77 @@ impl LiveObject {
         self.last_applied_text()
             .and_then(|s| serde_json::from_str(&s).ok())
     }
+}
+
+/// Whether `escaped` is `text` with the escapes compact JSON (`serde_json`) writes inside a
+/// string literal: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t` and `\u00xx` for other
+/// control characters; every other byte as it is. Compares in place, without writing the
+/// escaped text.
+fn is_escaped(escaped: &[u8], text: &[u8]) -> bool {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a word has a byte below `n` (n <= 0x80); exact for "any byte".
+    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let has_byte = |x: u64, b: u8| has_less(x ^ (ONES * u64::from(b)), 1);
+    let (mut t, mut e) = (0, 0); // positions in `text` and `escaped`
+    while t < text.len() {
+        // Eight bytes at a time while both sides agree and no byte needs an escape.
+        while let (Some(a), Some(b)) = (text.get(t..t + 8), escaped.get(e..e + 8)) {
+            let (a, b) = (word(a), word(b));
+            if a != b || has_less(a, 0x20) || has_byte(a, b'"') || has_byte(a, b'\\') {
+                break;
+            }
+            t += 8;
+            e += 8;
+        }
+        let Some(&b) = text.get(t) else {
+            break;
+        };
+        t += 1;
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => {
+                let seq = [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ];
+                if escaped.get(e..e + 6) != Some(&seq[..]) {
+                    return false;
+                }
+                e += 6;
+                continue;
+            }
+            _ => {
+                if escaped.get(e) != Some(&b) {
+                    return false;
+                }
+                e += 1;
+                continue;
+            }
+        };
+        if escaped.get(e..e + short.len()) != Some(short) {
+            return false;
+        }
+        e += short.len();
+    }
+    e == escaped.len()
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(bytes);
+    u64::from_ne_bytes(w)
 }
 
 /// An object that uses a name berth wants, but that berth does not own.
@@ -190,3 +264,33 @@ pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 pub use self::live::{
     connect_all, credentials_secrets, observe, observe_connections, ObserveOptions,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::is_escaped;
+
+    #[test]
+    fn is_escaped_agrees_with_serde_json() {
+        let texts = [
+            "",
+            "plain",
+            r#"{"a":"b\"c","d":"e\\f"}"#,
+            "line\nbreak\ttab\rcr\u{8}\u{c}",
+            "\u{0}\u{1}\u{1f}\u{7f} é ✓",
+            "\"",
+            "\\",
+        ];
+        for text in texts {
+            let quoted = serde_json::to_string(text).unwrap();
+            let inner = &quoted[1..quoted.len() - 1];
+            assert!(is_escaped(inner.as_bytes(), text.as_bytes()), "{text:?}");
+            for other in texts.iter().filter(|o| **o != text) {
+                assert!(!is_escaped(inner.as_bytes(), other.as_bytes()), "{other:?}");
+            }
+            assert!(!is_escaped(format!("{inner}x").as_bytes(), text.as_bytes()));
+        }
+        // Another spelling of the same string is a different text.
+        assert!(!is_escaped(br"\u0022", b"\""));
+        assert!(!is_escaped(br"\u000a", b"\n"));
+    }
+}

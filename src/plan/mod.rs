@@ -18,6 +18,7 @@ mod planner;
 pub mod restores;
 #[cfg(test)]
 mod tests;
+mod unchanged;
 
 use std::collections::BTreeSet;
 

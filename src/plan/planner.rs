@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::diff::{diff_object, drift_fields, redact, Immutable};
 use super::restores::{records_of, restore_state, RestoreRecord, RestoreStatus};
+use super::unchanged::unchanged;
 use super::{
     Action, Change, Conflict, Drift, DriftKind, Plan, PlanOptions, Warning, FORMAT_VERSION,
 };
@@ -22,6 +23,15 @@ const DATA_BEARING: &[&str] = &["Namespace", "StatefulSet", "PersistentVolumeCla
 
 /// Lookup key of an object within one cluster: kind, namespace, name.
 type Key<'a> = (&'a str, Option<&'a str>, &'a str);
+
+/// Maps keyed by object identity, with one entry per object of a cluster: a fast hasher
+/// (the keys are names, not adversarial input to a long-lived service).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
+fn fast() -> foldhash::fast::RandomState {
+    foldhash::fast::RandomState::default()
+}
 
 fn key(id: &ObjectRef) -> Key<'_> {
     (id.kind.as_str(), id.namespace.as_deref(), id.name.as_str())
@@ -205,9 +215,9 @@ fn change_rank(c: &Change) -> (u8, u8) {
 struct ClusterCtx<'a> {
     cluster: &'a str,
     state: &'a ClusterState,
-    live: HashMap<Key<'a>, &'a LiveObject>,
-    unowned: HashMap<Key<'a>, &'a Unowned>,
-    desired_keys: HashSet<Key<'a>>,
+    live: FastMap<Key<'a>, &'a LiveObject>,
+    unowned: FastMap<Key<'a>, &'a Unowned>,
+    desired_keys: FastSet<Key<'a>>,
     /// Tenant -> deletion protection in the last-applied manifest of its live Namespace.
     applied_protection: HashMap<&'a str, bool>,
     /// Namespace name -> (its tenant, the restore records on it).
@@ -227,12 +237,21 @@ impl<'a> ClusterCtx<'a> {
         in_git: &'a HashMap<&'a str, bool>,
         opts: &'a PlanOptions,
     ) -> Self {
-        let live: HashMap<_, _> = state.owned.iter().map(|o| (key(&o.id), o)).collect();
+        // The two big lookups (one entry per object) are built at the same time.
+        let (live, desired_keys) = rayon::join(
+            || {
+                let mut live = FastMap::with_capacity_and_hasher(state.owned.len(), fast());
+                live.extend(state.owned.iter().map(|o| (key(&o.id), o)));
+                live
+            },
+            || {
+                let n = tenants.values().map(Vec::len).sum();
+                let mut keys = FastSet::with_capacity_and_hasher(n, fast());
+                keys.extend(tenants.values().flatten().map(|o| key(&o.id)));
+                keys
+            },
+        );
         let unowned = state.unowned.iter().map(|o| (key(&o.id), o)).collect();
-        let desired_keys = tenants
-            .values()
-            .flat_map(|objs| objs.iter().map(|o| key(&o.id)))
-            .collect();
         let applied_protection = state
             .owned
             .iter()
@@ -411,19 +430,25 @@ impl<'a> ClusterCtx<'a> {
     }
 
     fn plan_desired(&self, obj: &DesiredObject, part: &mut Part) {
-        let mut desired = obj.manifest.to_value();
         let kind = obj.id.kind.as_str();
+        let live = self.live.get(&key(&obj.id));
         // A restore runs once: once its Job exists or the Namespace records it, its Job is
         // never created, updated or replaced again, and changes to it are not drift.
         if kind == "Job" {
+            let desired = obj.manifest.to_value();
             if let Some(name) = restore_of(&desired) {
-                if self.live.contains_key(&key(&obj.id))
-                    || self.record(obj.id.namespace.as_deref(), name).is_some()
-                {
+                if live.is_some() || self.record(obj.id.namespace.as_deref(), name).is_some() {
                     return;
                 }
             }
         }
+        // When the annotation holds exactly the desired text, last-applied equals desired.
+        let same = live.is_some_and(|l| l.last_applied_is(obj.manifest.as_str()));
+        // The common case, an object nobody touched: nothing to parse into trees.
+        if same && live.is_some_and(|l| unchanged(obj.manifest.as_str(), l.text())) {
+            return;
+        }
+        let mut desired = obj.manifest.to_value();
         let base = |action| Change {
             id: obj.id.clone(),
             cluster: self.cluster.to_string(),
@@ -434,11 +459,10 @@ impl<'a> ClusterCtx<'a> {
             blocked: None,
             desired: None,
         };
-        let (diff, adopted) = match self.live.get(&key(&obj.id)) {
+        let (diff, adopted) = match live {
             Some(live) => {
-                // When the annotation holds exactly the desired text, last-applied equals
-                // desired: one parse, one comparison serves both the diff and drift.
-                let same = live.last_applied_is(obj.manifest.as_str());
+                // When last-applied equals desired, one parse and one comparison serve both
+                // the diff and drift.
                 let last: Option<Value> = if same { None } else { live.last_applied() };
                 // Only the fields desired (= last applied) sets are compared: parse just those.
                 let live_manifest = if same {

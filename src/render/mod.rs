@@ -322,12 +322,14 @@ fn render_tenant_with(
             .unwrap_or_else(|| format!("backups/{}.toml", tenant.name))
     };
 
+    // Every tenant-wide template gets the same context: build it once (values are shared).
+    let tenant_context = base(None);
     let mut runs = Vec::new();
     for info in templates.templates() {
         match info.scope {
             Scope::Tenant => runs.push(Run {
                 info,
-                context: base(None),
+                context: tenant_context.clone(),
                 source_file: tenant.source_file.clone(),
                 restore: None,
             }),
@@ -397,7 +399,7 @@ fn render_tenant_with(
                     continue;
                 }
             };
-            match finish_object(config, tenant, manifest, &run) {
+            match finish_object(config, tenant, manifest, &run, doc.text.len()) {
                 Ok(obj) => objects.push(obj),
                 Err(mut err) => {
                     err.line = Some(doc.first_line);
@@ -440,18 +442,26 @@ fn split_documents(text: &str) -> Vec<Document<'_>> {
     let mut docs = Vec::new();
     let mut start = 0; // byte offset of the current document
     let mut first_line = 1;
-    let mut offset = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_end();
-        if trimmed == "---" || trimmed.starts_with("--- ") || trimmed == "..." {
-            docs.push(Document {
-                first_line,
-                text: &text[start..offset],
-            });
-            start = offset + line.len();
-            first_line = i + 2;
+    let bytes = text.as_bytes();
+    let mut line_start = 0;
+    let lines = memchr::memchr_iter(b'\n', bytes)
+        .map(|at| at + 1)
+        .chain((bytes.last().is_some_and(|b| *b != b'\n')).then_some(bytes.len()));
+    for (line_no, end) in (1..).zip(lines) {
+        let line = &text[line_start..end];
+        // Only a line starting with `---` or `...` can separate documents.
+        if line.starts_with("---") || line.starts_with("...") {
+            let trimmed = line.trim_end();
+            if trimmed == "---" || trimmed.starts_with("--- ") || trimmed == "..." {
+                docs.push(Document {
+                    first_line,
+                    text: &text[start..line_start],
+                });
+                start = end;
+                first_line = line_no + 1;
+            }
         }
-        offset += line.len();
+        line_start = end;
     }
     docs.push(Document {
         first_line,
@@ -551,6 +561,7 @@ fn finish_object(
     tenant: &Tenant,
     manifest: Node<'_>,
     run: &Run<'_>,
+    yaml_len: usize,
 ) -> Result<DesiredObject, RenderError> {
     let Node::Map(mut root) = manifest else {
         return Err(RenderError::new(
@@ -686,7 +697,12 @@ fn finish_object(
         cluster: tenant.cluster.clone(),
         source_file: run.source_file.clone(),
         template: run.info.name.to_string(),
-        manifest: Manifest(Node::Map(root).json_text().into_boxed_str()),
+        // The JSON is about as long as the YAML plus what was added here.
+        manifest: Manifest(
+            Node::Map(root)
+                .json_text_with_capacity(yaml_len + 512)
+                .into_boxed_str(),
+        ),
     })
 }
 

@@ -71,7 +71,7 @@ impl<'a> Node<'a> {
             Node::Bool(false) => out.extend_from_slice(b"false"),
             // Writing into a Vec cannot fail.
             Node::Num(n) => serde_json::to_writer(&mut *out, n).unwrap_or(()),
-            Node::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()).unwrap_or(()),
+            Node::Str(s) => write_str(out, s),
             Node::Seq(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -88,7 +88,7 @@ impl<'a> Node<'a> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    serde_json::to_writer(&mut *out, k.as_ref()).unwrap_or(());
+                    write_str(out, k);
                     out.push(b':');
                     v.write_json(out);
                 }
@@ -99,11 +99,54 @@ impl<'a> Node<'a> {
 
     /// The compact JSON text of the node.
     pub fn json_text(&self) -> String {
-        let mut out = Vec::with_capacity(256);
+        self.json_text_with_capacity(256)
+    }
+
+    /// The compact JSON text of the node, written into a buffer of `capacity` bytes to start
+    /// with (the length of the YAML it came from is a good guess).
+    pub fn json_text_with_capacity(&self, capacity: usize) -> String {
+        let mut out = Vec::with_capacity(capacity);
         self.write_json(&mut out);
         // Only valid UTF-8 is ever written.
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Appends `s` as a JSON string literal, as `serde_json` writes it. Most strings of a
+/// manifest need no escape: those are copied whole.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        serde_json::to_writer(&mut *out, s).unwrap_or(());
+    }
+}
+
+/// Whether a string has a byte JSON escapes (`"`, `\\`, a control character), eight bytes at
+/// a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a word has a byte below `n` (n <= 0x80); exact for "any byte".
+    let has_less = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let has_byte = |x: u64, b: u8| has_less(x ^ (ONES * u64::from(b)), 1);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(w);
+        if has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\') {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// The value under `key` in mapping entries, mutable.
@@ -136,18 +179,25 @@ pub fn parse_fast(text: &str) -> Option<Value> {
 
 /// Parses `text` into a [`Node`], or `None` when it uses YAML this parser does not handle.
 pub fn parse_fast_node(text: &str) -> Option<Node<'_>> {
-    if text.contains('\t') {
-        return None;
-    }
-    let mut lines = Vec::with_capacity(64);
-    for raw in text.split('\n') {
+    fn line(raw: &str) -> Line<'_> {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let trimmed = raw.trim_start_matches(' ');
-        lines.push(Line {
-            indent: raw.len() - trimmed.len(),
-            text: trimmed,
-        });
+        let indent = raw.bytes().take_while(|b| *b == b' ').count();
+        Line {
+            indent,
+            text: &raw[indent..],
+        }
     }
+    let mut lines = Vec::with_capacity(text.len() / 24 + 4);
+    // One scan finds the line ends and any tab (left to the full parser).
+    let mut start = 0;
+    for at in memchr::memchr2_iter(b'\n', b'\t', text.as_bytes()) {
+        if text.as_bytes()[at] == b'\t' {
+            return None;
+        }
+        lines.push(line(&text[start..at]));
+        start = at + 1;
+    }
+    lines.push(line(&text[start..]));
     let mut p = Parser { lines, pos: 0 };
     p.skip_blank();
     if p.pos >= p.lines.len() {
@@ -239,7 +289,7 @@ impl<'a> Parser<'a> {
     }
 
     fn mapping(&mut self, indent: usize) -> Option<Node<'a>> {
-        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
+        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::with_capacity(4);
         loop {
             self.skip_blank();
             let Some(line) = self.lines.get(self.pos) else {
@@ -326,7 +376,7 @@ impl<'a> Parser<'a> {
         let mut out = String::new();
         for l in &self.lines[start..last] {
             if !l.text.is_empty() {
-                out.push_str(&" ".repeat(l.indent - block_indent));
+                out.extend(std::iter::repeat_n(' ', l.indent - block_indent));
                 out.push_str(l.text);
             } else if l.indent > block_indent {
                 // A whitespace-only line longer than the indentation keeps its spaces.
@@ -367,6 +417,17 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
 /// Byte index just past the closing quote of a quoted scalar starting at 0.
 fn quoted_end(text: &str, q: char) -> Option<usize> {
     let bytes = text.as_bytes();
+    if q == '"' {
+        // Tojson writes long double-quoted strings (scripts): jump from escape to escape.
+        let mut i = 1;
+        loop {
+            let at = i + memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+            if bytes[at] == b'"' {
+                return Some(at + 1);
+            }
+            i = at + 2;
+        }
+    }
     let mut i = 1;
     while i < bytes.len() {
         let b = bytes[i];
@@ -387,6 +448,24 @@ fn quoted_end(text: &str, q: char) -> Option<usize> {
 }
 
 fn key_text(key: &str) -> Option<Cow<'_, str>> {
+    // Most keys are words like `apiVersion` or `app.kubernetes.io/name`: a plain string, unless
+    // a YAML 1.1 word (`yes`, `on`, ...) or `inf`/`nan`, which `plain` decides.
+    let bytes = key.as_bytes();
+    let special = |w: &[u8]| {
+        bytes
+            .get(..w.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(w))
+    };
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && (bytes.len() > 5 || !YAML11_WORDS.iter().any(|w| w.eq_ignore_ascii_case(key)))
+        && !special(b"inf")
+        && !special(b"nan")
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'))
+    {
+        return Some(Cow::Borrowed(key));
+    }
     match scalar(key)? {
         Node::Str(s) => Some(s),
         _ if key.starts_with(['"', '\'']) => None,
@@ -458,6 +537,9 @@ fn find_pair(text: &str, a: u8, b: u8) -> Option<usize> {
     None
 }
 
+/// Words whose meaning (boolean, null, string) depends on the YAML version and spelling.
+const YAML11_WORDS: [&str; 9] = ["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
+
 fn plain(text: &str) -> Option<Node<'_>> {
     if text.ends_with(':')
         || find_pair(text, b':', b' ').is_some()
@@ -475,11 +557,7 @@ fn plain(text: &str) -> Option<Node<'_>> {
         _ => {}
     }
     // Case variants and YAML 1.1 words: let the full parser decide.
-    if text.len() <= 5
-        && ["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(text))
-    {
+    if text.len() <= 5 && YAML11_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text)) {
         return None;
     }
     let bytes = text.as_bytes();
@@ -519,10 +597,14 @@ fn double_quoted(inner: &str) -> Option<Cow<'_, str>> {
     }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
+    loop {
+        // Copy the run up to the next escape whole.
+        let rest = chars.as_str();
+        let run = memchr::memchr(b'\\', rest.as_bytes()).unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        chars = rest[run..].chars();
+        if chars.next().is_none() {
+            break;
         }
         match chars.next()? {
             'n' => out.push('\n'),
@@ -533,9 +615,13 @@ fn double_quoted(inner: &str) -> Option<Cow<'_, str>> {
             '/' => out.push('/'),
             '0' => out.push('\0'),
             'u' => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let code = u32::from_str_radix(&hex, 16).ok()?;
+                let rest = chars.as_str();
+                let hex = rest
+                    .get(..4)
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+                let code = u32::from_str_radix(hex, 16).ok()?;
                 out.push(char::from_u32(code)?);
+                chars = rest[4..].chars();
             }
             _ => return None,
         }
@@ -577,6 +663,7 @@ mod tests {
             "a: 1\na: 2\n",
             "a:\n\tb: 1\n",
             "a: \"multi\n  line\"\n",
+            "a: \"\\u12\"\n",
         ] {
             assert!(parse_fast(text).is_none(), "should fall back on {text:?}");
         }
@@ -600,6 +687,13 @@ mod tests {
             "key with spaces: v\n",
             "a: b:c\n",
             "a: http://x.y/z\n",
+            "info: 1\ninflate: 2\nnanny: 3\n",
+            "Yes: 1\n",
+            "on: 1\n",
+            "y: 1\nN: 2\n",
+            "name: 1\nkind: 2\napp.kubernetes.io/name-x_y: 3\n",
+            "a: \"x\\u0027y\\u003c\\\\z\\\"q\\n\"\n",
+            "a: \"x\\\\\"\n",
         ] {
             same_as_full_parser(text);
         }

@@ -91,21 +91,32 @@ fn read_one(canonical_root: &Path, path: &Path, rel: &str) -> Read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Missing,
         Err(e) => return tree::unreadable(rel, e),
     };
-    if link_meta.file_type().is_symlink() {
+    // A plain file's own metadata is enough; only a symlink needs its target's.
+    let meta = if link_meta.file_type().is_symlink() {
         match fs::canonicalize(path) {
             Ok(target) if !target.starts_with(canonical_root) => return tree::symlink_outside(rel),
             Ok(_) => {}
             Err(_) => return tree::broken_symlink(rel),
         }
-    }
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return tree::unreadable(rel, e),
+        match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return tree::unreadable(rel, e),
+        }
+    } else {
+        link_meta
     };
     if meta.is_dir() {
         return tree::is_a_directory(rel);
     }
-    match fs::read(path) {
+    // `fs::read` would ask for the size again: the metadata above has it.
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let mut file = fs::File::open(path)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    match read() {
         Ok(bytes) => tree::decode(rel, bytes),
         Err(e) => tree::unreadable(rel, e),
     }

@@ -103,19 +103,26 @@ fn parent(path: &str) -> &str {
 
 /// Joins a key path and a key, quoting keys that are not bare TOML keys.
 pub fn child(path: &str, key: &str) -> String {
+    let mut out = String::with_capacity(path.len() + key.len() + 1);
+    push_child(&mut out, path, key);
+    out
+}
+
+/// Appends [`child`]`(path, key)` to `out`.
+fn push_child(out: &mut String, path: &str, key: &str) {
+    use std::fmt::Write as _;
+    out.push_str(path);
+    if !path.is_empty() {
+        out.push('.');
+    }
     let bare = !key.is_empty()
         && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if bare {
-        key.to_string()
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+    if bare {
+        out.push_str(key);
     } else {
-        format!("{key:?}")
-    };
-    if path.is_empty() {
-        key
-    } else {
-        format!("{path}.{key}")
+        let _ = write!(out, "{key:?}");
     }
 }
 
@@ -522,8 +529,11 @@ impl<'a> Checker<'a> {
         let props = schema.get("properties").and_then(Value::as_object);
         let additional = schema.get("additionalProperties");
         let mut unknown = Vec::new();
+        // One buffer for the paths of all the keys.
+        let mut p = String::with_capacity(path.len() + 32);
         for (key, value) in map.iter_mut() {
-            let p = child(path, key);
+            p.clear();
+            push_child(&mut p, path, key);
             if let Some(prop) = props.and_then(|props| props.get(key)) {
                 self.check(prop, value, &p);
                 continue;
