@@ -22,7 +22,7 @@ use crate::plan::{Action, DriftKind, Plan, RestoreState, RestoreStatus, Warning}
 use crate::render::Rendered;
 use crate::source::SourceTree;
 use crate::spec::model::{Config, Origin, Tenant};
-use crate::values::cron::{parse_cron, ScheduleZone};
+use crate::values::cron::parse_cron;
 use crate::values::time::{format_rfc3339, parse_rfc3339};
 
 /// Everything status and show read.
@@ -363,13 +363,7 @@ fn overdue_backups(
         let Ok(cron) = parse_cron(&s.cron) else {
             continue;
         };
-        let zone = match &s.timezone {
-            Some(name) => match ScheduleZone::get(name) {
-                Some(z) => Some(z),
-                None => continue,
-            },
-            None => None,
-        };
+
         let created = owned
             .iter()
             .find(|(id, _)| id.kind == "CronJob" && id.name == format!("backup-{}", s.name))
@@ -377,11 +371,7 @@ fn overdue_backups(
         let Some(since) = last_success.get(&s.name).copied().or(created) else {
             continue;
         };
-        let due = match &zone {
-            Some(z) => cron.next_after_in(since, z),
-            None => cron.next_after(since),
-        };
-        if let Some(due) = due {
+        if let Some(due) = cron.next_run(since, s.timezone.as_deref()) {
             let late = input.now - due;
             if late > 3600 {
                 out.push((s.name.clone(), late));
@@ -655,10 +645,7 @@ pub fn tenant_details(
             } else {
                 parse_cron(&s.cron)
                     .ok()
-                    .and_then(|c| match &s.timezone {
-                        Some(name) => c.next_after_in(input.now, &ScheduleZone::get(name)?),
-                        None => c.next_after(input.now),
-                    })
+                    .and_then(|c| c.next_run(input.now, s.timezone.as_deref()))
                     .map(format_rfc3339)
             };
             let mut retention = Vec::new();

@@ -586,9 +586,9 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
     let run = berth(&["apply", r, "--auto-approve"], dir.path());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 
-    let kubectl = std::process::Command::new("kubectl")
-        .args(["--server", &server.url(), "--token", "t"])
-        .args([
+    support::kubectl(
+        &server,
+        &[
             "patch",
             "statefulset",
             "db",
@@ -596,15 +596,9 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
             "tenant-globex",
             "--type",
             "merge",
-        ])
-        .args(["-p", r#"{"spec":{"replicas":1}}"#])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .expect("kubectl is installed");
-    assert!(
-        kubectl.status.success(),
-        "{}",
-        String::from_utf8_lossy(&kubectl.stderr)
+            "-p",
+            r#"{"spec":{"replicas":1}}"#,
+        ],
     );
 
     let report = berth(&["drift", r], dir.path());
@@ -804,16 +798,9 @@ fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
     let clean = berth(&["drift", r], dir.path());
     assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
 
-    let kubectl = std::process::Command::new("kubectl")
-        .args(["--server", &server.url(), "--token", "t"])
-        .args(["delete", "cronjob", "backup-daily", "-n", "tenant-globex"])
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .expect("kubectl is installed");
-    assert!(
-        kubectl.status.success(),
-        "{}",
-        String::from_utf8_lossy(&kubectl.stderr)
+    support::kubectl(
+        &server,
+        &["delete", "cronjob", "backup-daily", "-n", "tenant-globex"],
     );
     // A new schedule in Git at the same time: planned, not drift.
     let backups = repo.join("backups/globex.toml");

@@ -8,11 +8,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use berth::apiserver::ApiServer;
-use berth::cluster::{Backend, EmbeddedCluster};
-use berth::object::ObjectRef;
 use berth::store::ObjectStore;
 use serde_json::Value;
-use support::{http, Daemon};
+use support::{embedded_replicas, http, kubectl, Daemon};
 
 /// A copy of `examples/` under `root/repo` and an empty state directory `root/state`.
 fn examples_in(root: &Path) -> (String, String) {
@@ -28,32 +26,27 @@ fn examples_in(root: &Path) -> (String, String) {
     )
 }
 
+/// A daemon on the directory `repo` with state in `state`, started in `root`, whose timers
+/// (polling and drift, one hour) never fire during a test: only the file watcher and
+/// webhooks start syncs. `extra` adds flags.
+fn quiet_daemon(root: &Path, repo: &str, state: &str, extra: &[&str]) -> Daemon {
+    let mut args = vec![
+        repo,
+        "--state-dir",
+        state,
+        "--interval",
+        "1h",
+        "--drift-interval",
+        "1h",
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args, root, &[])
+}
+
 fn replace_in(path: &Path, from: &str, to: &str) {
     let text = fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} has no {from:?}", path.display());
     fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
-fn statefulset(ns: &str) -> ObjectRef {
-    ObjectRef {
-        api_version: "apps/v1".into(),
-        kind: "StatefulSet".into(),
-        namespace: Some(ns.into()),
-        name: "db".into(),
-    }
-}
-
-/// `spec.replicas` of a tenant's database in the embedded cluster under `state`.
-fn embedded_replicas(state: &str, ns: &str) -> Option<i64> {
-    let cluster = EmbeddedCluster::open("local", Path::new(state)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let obj = rt
-        .block_on(Backend::Embedded(cluster).get(&statefulset(ns)))
-        .unwrap()?;
-    obj["spec"]["replicas"].as_i64()
 }
 
 fn last_sync(d: &Daemon) -> Value {
@@ -65,19 +58,7 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
     let root = tempfile::tempdir().unwrap();
     let (repo, state) = examples_in(root.path());
     // Long timers: only the file watcher can explain a prompt second sync.
-    let d = Daemon::start(
-        &[
-            &repo,
-            "--state-dir",
-            &state,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1h",
-        ],
-        root.path(),
-        &[],
-    );
+    let d = quiet_daemon(root.path(), &repo, &state, &[]);
     let first = d.wait(60, "the first sync", || {
         let s = last_sync(&d);
         (s["result"] == "applied").then_some(s)
@@ -86,7 +67,7 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
     assert_eq!(first["added"], 40, "{first}");
     let (code, body) = http("GET", &format!("{}/readyz", d.url), &[], b"");
     assert_eq!((code, body.as_str()), (200, "ok\n"));
-    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(5));
+    assert_eq!(embedded_replicas(Path::new(&state), "tenant-acme"), Some(5));
     let status = d.status();
     assert_eq!(status["tenants"]["acme"]["last_result"], "ok");
     assert_eq!(
@@ -115,7 +96,7 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
     assert_eq!(second["trigger"], "file change", "{second}");
     assert_eq!(second["result"], "applied", "{second}");
     assert_eq!(second["changed"], 1, "{second}");
-    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+    assert_eq!(embedded_replicas(Path::new(&state), "tenant-acme"), Some(4));
 
     let metrics = d.metrics();
     for line in [
@@ -137,19 +118,7 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
 fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
     let root = tempfile::tempdir().unwrap();
     let (repo, state) = examples_in(root.path());
-    let d = Daemon::start(
-        &[
-            &repo,
-            "--state-dir",
-            &state,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1h",
-        ],
-        root.path(),
-        &[],
-    );
+    let d = quiet_daemon(root.path(), &repo, &state, &[]);
     let first = d.wait(60, "the first sync", || {
         let s = last_sync(&d);
         (s["result"] == "applied").then_some(s)
@@ -188,7 +157,7 @@ fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
     assert_eq!(status["last_success_revision"], first["revision"]);
     assert_ne!(status["seen_revision"], first["revision"]);
     assert_eq!(
-        embedded_replicas(&state, "tenant-acme"),
+        embedded_replicas(Path::new(&state), "tenant-acme"),
         Some(5),
         "the valid half of an invalid revision is not applied"
     );
@@ -207,7 +176,7 @@ fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
         (s["result"] == "applied" && s["revision"] != first["revision"]).then_some(s)
     });
     assert_eq!(fixed["changed"], 1, "{fixed}");
-    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(3));
+    assert_eq!(embedded_replicas(Path::new(&state), "tenant-acme"), Some(3));
 }
 
 #[test]
@@ -216,20 +185,11 @@ fn webhooks_need_a_valid_signature_or_token() {
     let (repo, state) = examples_in(root.path());
     let secret_file = root.path().join("webhook-secret");
     fs::write(&secret_file, "s3cret\n").unwrap();
-    let d = Daemon::start(
-        &[
-            &repo,
-            "--state-dir",
-            &state,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1h",
-            "--webhook-secret-file",
-            secret_file.to_str().unwrap(),
-        ],
+    let d = quiet_daemon(
         root.path(),
-        &[],
+        &repo,
+        &state,
+        &["--webhook-secret-file", secret_file.to_str().unwrap()],
     );
     d.wait(60, "the first sync", || {
         (last_sync(&d)["result"] == "applied").then_some(())
@@ -337,21 +297,6 @@ fn sigterm_stops_the_daemon_cleanly_and_its_status_survives_a_restart() {
         .metrics()
         .lines()
         .any(|l| l == "berth_objects_applied_total{action=\"create\"} 40"));
-}
-
-fn kubectl(server: &ApiServer, args: &[&str]) -> String {
-    let out = std::process::Command::new("kubectl")
-        .args(["--server", &server.url(), "--token", "t"])
-        .args(args)
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .expect("kubectl is installed");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn live_replicas(server: &ApiServer, ns: &str) -> String {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth::source::{GitAuth, GitOptions, GitSource, SignaturePolicy, Source, SourceError};
-use support::{berth, copy_tree, Run};
+use support::{berth, copy_tree, embedded_replicas, Run};
 
 /// Runs `git` in `dir` with a fixed identity and dates (so commit shas are the same on every
 /// run) and no user or system configuration; panics when it fails.
@@ -756,23 +756,6 @@ fn bad_credentials_are_tried_once_and_named_not_shown() {
 }
 
 // The daemon following a remote.
-
-fn embedded_replicas(state: &Path, ns: &str) -> Option<i64> {
-    use berth::cluster::{Backend, EmbeddedCluster};
-    let cluster = EmbeddedCluster::open("local", state).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let id = berth::object::ObjectRef {
-        api_version: "apps/v1".into(),
-        kind: "StatefulSet".into(),
-        namespace: Some(ns.into()),
-        name: "db".into(),
-    };
-    let obj = rt.block_on(Backend::Embedded(cluster).get(&id)).unwrap()?;
-    obj["spec"]["replicas"].as_i64()
-}
 
 fn synced(d: &support::Daemon, sha: &str, result: &str) -> Option<serde_json::Value> {
     let s = d.status()["last_sync"].clone();

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use berth::apiserver::ApiServer;
 use berth::store::ObjectStore;
-use support::Run;
+use support::{kubectl, Run};
 
 const NOW: &str = "2026-11-25T04:00:00Z";
 
@@ -32,22 +32,6 @@ fn berth(args: &[&str], dir: &Path) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// Runs kubectl against `server`; panics when it fails. Returns stdout.
-fn kubectl(server: &ApiServer, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .args(["--server", &server.url(), "--token", "t"])
-        .args(args)
-        .env("KUBECONFIG", "/dev/null")
-        .output()
-        .expect("kubectl is installed");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `kubectl patch --subresource=status` with a merge patch, as a controller updates status.

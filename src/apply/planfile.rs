@@ -130,6 +130,15 @@ impl PlanFile {
     }
 }
 
+/// The revision of a tree as berth records it: the Git commit, else `sha256:` and the first
+/// 12 hex digits of [`config_fingerprint`] (a directory has no commit).
+pub fn revision_id(tree: &SourceTree) -> String {
+    match &tree.revision {
+        Some(r) => r.clone(),
+        None => format!("sha256:{}", &config_fingerprint(tree)[..12]),
+    }
+}
+
 /// A SHA-256 (hex) over the sorted paths and contents of every file of the config
 /// (platform.toml, tenants, backups, templates). Equal for equal configs, whatever the
 /// directory or commit they were read from.

@@ -231,15 +231,12 @@ impl Progress {
     }
 }
 
-/// The revision recorded on the Namespaces of the tenants an apply changed: the Git commit
-/// when the configuration came from Git, else `sha256:` and the start of the fingerprint of
-/// the configuration files.
+/// The revision recorded on the Namespaces of the tenants an apply changed.
 pub fn revision_of(planned: &super::plan::Planned) -> String {
-    planned
-        .config
-        .revision
-        .clone()
-        .unwrap_or_else(|| format!("sha256:{}", &config_fingerprint(&planned.tree)[..12]))
+    match &planned.config.revision {
+        Some(r) => r.clone(),
+        None => crate::apply::planfile::revision_id(&planned.tree),
+    }
 }
 
 /// One line per restore recorded on a Namespace.

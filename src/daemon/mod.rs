@@ -93,7 +93,7 @@ impl DaemonSource {
             return Ok(Polled::Read(sha, Box::new(tree)));
         }
         let tree = self.source.load()?;
-        let revision = revision_of(&tree);
+        let revision = crate::apply::planfile::revision_id(&tree);
         Ok(Polled::Read(revision, Box::new(tree)))
     }
 
@@ -124,18 +124,6 @@ impl DaemonSource {
         match &self.source {
             Source::Git(git) => git.branch().map(str::to_string),
             Source::Dir(_) => None,
-        }
-    }
-}
-
-/// The revision of a tree: the commit for Git, a hash of the files' contents for a directory
-/// (`sha256:` and 12 hex digits, as apply records it).
-pub fn revision_of(tree: &SourceTree) -> String {
-    match &tree.revision {
-        Some(r) => r.clone(),
-        None => {
-            let full = crate::apply::planfile::config_fingerprint(tree);
-            format!("sha256:{}", &full[..12])
         }
     }
 }

@@ -557,6 +557,15 @@ impl ScheduleZone {
 }
 
 impl CronSchedule {
+    /// The next run after `unix_secs` of a schedule in the IANA zone `timezone` (UTC when
+    /// `None`); `None` also when the zone is unknown.
+    pub fn next_run(&self, unix_secs: i64, timezone: Option<&str>) -> Option<i64> {
+        match timezone {
+            Some(name) => self.next_after_in(unix_secs, &ScheduleZone::get(name)?),
+            None => self.next_after(unix_secs),
+        }
+    }
+
     /// Like [`CronSchedule::next_after`], with the fields read as wall-clock time in `zone`
     /// (a CronJob's `timeZone`). A time skipped by a daylight saving change does not run; a
     /// time that happens twice runs at its first occurrence.

@@ -311,3 +311,39 @@ fn next_id() -> usize {
     static N: AtomicUsize = AtomicUsize::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Runs the real kubectl against the test API server `server`; panics when it fails.
+/// Returns stdout.
+pub fn kubectl(server: &berth::apiserver::ApiServer, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .args(["--server", &server.url(), "--token", "t"])
+        .args(args)
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `spec.replicas` of a tenant's database StatefulSet (`db` in namespace `ns`) in the
+/// embedded cluster `local` under the state directory `state`.
+pub fn embedded_replicas(state: &Path, ns: &str) -> Option<i64> {
+    use berth::cluster::{Backend, EmbeddedCluster};
+    let cluster = EmbeddedCluster::open("local", state).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = berth::object::ObjectRef {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        namespace: Some(ns.into()),
+        name: "db".into(),
+    };
+    let obj = rt.block_on(Backend::Embedded(cluster).get(&id)).unwrap()?;
+    obj["spec"]["replicas"].as_i64()
+}

@@ -11,7 +11,7 @@ use super::Snapshot;
 use crate::daemon::status::{Status, TenantStatus};
 use crate::output::html::{to_html, HtmlOptions};
 use crate::spec::model::{BackupSchedule, Origin, Tenant};
-use crate::values::cron::{parse_cron, ScheduleZone};
+use crate::values::cron::parse_cron;
 use crate::values::time::{format_rfc3339, parse_rfc3339};
 
 /// How bad a row is; problems sort first.
@@ -179,10 +179,8 @@ pub fn schedule_rows(t: &Tenant, live: Option<&TenantLive>, now: i64) -> Vec<Sch
             let cron = live.and_then(|l| l.cronjobs.iter().find(|c| c.schedule == s.name));
             let last_success = cron.and_then(|c| c.last_success);
             let parsed = parse_cron(&s.cron).ok();
-            let zone = s.timezone.as_deref().and_then(ScheduleZone::get);
-            let next = |c: &crate::values::cron::CronSchedule, after: i64| match &zone {
-                Some(z) => c.next_after_in(after, z),
-                None => c.next_after(after),
+            let next = |c: &crate::values::cron::CronSchedule, after: i64| {
+                c.next_run(after, s.timezone.as_deref())
             };
             let next_run = parsed.as_ref().and_then(|c| next(c, now));
             let overdue = match (&parsed, last_success) {
