@@ -558,9 +558,26 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// Opens `url` and returns its source once the whole page has been parsed. Under load,
+    /// chromedriver can answer the navigation (and even a first `/source`) before the new
+    /// document is complete, so this waits for the last element every page ends with.
     fn go(&self, url: &str) -> String {
         self.call("POST", "/url", Some(json!({"url": url})));
-        self.source()
+        support::wait_for(10, &format!("the browser to be at {url}"), || {
+            (self.call("GET", "/url", None).as_str() == Some(url)).then_some(())
+        });
+        self.wait_page(&format!("{url} to load"), |p| {
+            p.contains("<p class=\"meta\">")
+        })
+    }
+
+    fn ready_state(&self) -> String {
+        let v = self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.readyState", "args": []})),
+        );
+        v.as_str().unwrap_or_default().to_string()
     }
 
     fn source(&self) -> String {
@@ -576,7 +593,7 @@ impl Browser {
         let mut last = String::new();
         for _ in 0..200 {
             last = self.source();
-            if ready(&last) {
+            if ready(&last) && self.ready_state() == "complete" {
                 return last;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
