@@ -7,6 +7,8 @@
 //!
 //! Prints wall time, objects per second and requests of each phase, and the peak resident
 //! memory of the process (which includes the API server and its store: both run in it).
+//! The last phases run the `berth` binary itself (`apply --changed`, then `apply --tenant`)
+//! as a separate process, so its own CPU time is measured apart from the server's.
 //! Without `--bench` (as `cargo test --all-targets` runs it) it is a 20-tenant smoke run.
 
 use std::collections::BTreeMap;
@@ -61,6 +63,18 @@ async fn run(tenants: usize, concurrency: usize) {
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig("bench")).expect("kubeconfig");
     let kubeconfig = kubeconfig.display().to_string();
+    // The repository's own cluster points at the server too, for the berth binary.
+    let platform = repo.join("platform.toml");
+    let text = std::fs::read_to_string(&platform).expect("platform.toml");
+    std::fs::write(
+        &platform,
+        text.replacen(
+            "[clusters.local]\n",
+            &format!("[clusters.local]\ncontext = \"bench\"\nkubeconfig = \"{kubeconfig}\"\n"),
+            1,
+        ),
+    )
+    .expect("platform.toml");
     let config = load(&repo, &kubeconfig);
     let rendered = render::render(&config, &TemplateSet::builtin()).expect("render");
     let mut settings = ClusterSettings::new(dir.path().join("state"));
@@ -86,8 +100,16 @@ async fn run(tenants: usize, concurrency: usize) {
         &PlanOptions::from_config(&config),
     );
     let t1 = Instant::now();
+    // As `berth apply` does: record the applied revision and each tenant's inputs.
+    opts.revision = Some("bench".into());
+    opts.inputs = berth::pipeline::tenant_inputs(
+        &render::input_digests(&config, &TemplateSet::builtin(), None),
+        &rendered,
+        &observed,
+    );
     let set = apply::apply(&planned, &rendered, &backends, &opts, &|_| {}).await;
     let t2 = Instant::now();
+    opts.inputs.clear();
     assert!(set.succeeded(), "apply failed: {:?}", set.failures().next());
     let objects = set.entries.len();
     let log = server.request_log();
@@ -176,6 +198,50 @@ async fn run(tenants: usize, concurrency: usize) {
         planned.changes.len(),
         server.request_log().len()
     );
+    // Phases 4 and 5: the berth binary, a separate process, applies a one-tenant change with
+    // `--changed` (no tenant named), then another with `--tenant`.
+    let bin = env!("CARGO_BIN_EXE_berth");
+    let state = dir.path().join("state");
+    for (edit, flags) in [
+        (("owner", "steward"), vec!["--changed"]),
+        (("steward", "keeper"), vec!["--tenant", name.as_str()]),
+    ] {
+        let text = std::fs::read_to_string(&path).expect("tenant file");
+        std::fs::write(&path, text.replacen(edit.0, edit.1, 1)).expect("edit");
+        server.clear_log();
+        let cpu0 = support::children_cpu_time();
+        let t0 = Instant::now();
+        let out = std::process::Command::new(bin)
+            .arg("apply")
+            .arg(&repo)
+            .args(&flags)
+            .args(["--auto-approve", "--state-dir"])
+            .arg(&state)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run berth");
+        let wall = t0.elapsed();
+        let cpu = support::children_cpu_time() - cpu0;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "berth apply {flags:?}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Apply complete!") && !stdout.contains("0 changed"),
+            "{stdout}"
+        );
+        let log = server.request_log();
+        let writes = log.iter().filter(|r| r.method != "GET").count();
+        println!(
+            "berth apply {:<22} {:6.0} ms wall, {:4.0} ms CPU of berth ({} requests of which {writes} writes)",
+            flags.join(" "),
+            wall.as_secs_f64() * 1000.0,
+            cpu.as_secs_f64() * 1000.0,
+            log.len()
+        );
+    }
     println!(
         "peak memory (RSS, incl. server): {:6.0} MiB",
         support::peak_rss_mib()

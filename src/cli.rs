@@ -245,6 +245,12 @@ pub struct PlanArgs {
     /// admission webhooks and server defaults take part (one request per changed object).
     #[arg(long)]
     pub server_dry_run: bool,
+    /// Only the tenants whose inputs (spec, platform settings, templates, berth version)
+    /// changed since they were last applied completely, as recorded on each tenant Namespace,
+    /// and tenants removed from the configuration. Fast on large repositories; drift in the
+    /// other tenants is not looked for (run without it, or `berth drift`, for that).
+    #[arg(long, conflicts_with_all = ["tenant", "base"])]
+    pub changed: bool,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -289,6 +295,12 @@ pub struct ApplyArgs {
     /// How long `--wait` waits, e.g. `10m`, `90s`.
     #[arg(long, default_value = "10m", requires = "wait")]
     pub timeout: String,
+    /// Only the tenants whose inputs (spec, platform settings, templates, berth version)
+    /// changed since they were last applied completely, as recorded on each tenant Namespace,
+    /// and tenants removed from the configuration. Fast on large repositories; drift in the
+    /// other tenants is not looked for (run without it, or `berth drift`, for that).
+    #[arg(long, conflicts_with = "tenant")]
+    pub changed: bool,
     /// Clusters and scope.
     #[command(flatten)]
     pub target: TargetArgs,

@@ -36,6 +36,11 @@ pub const REVISION_ANNOTATION: &str = "berth.io/revision";
 /// Written like the restore records. An object listed here that is gone from the cluster was
 /// deleted outside berth: drift of kind `missing`.
 pub const INVENTORY_ANNOTATION: &str = "berth.io/inventory";
+/// Annotation on a tenant's Namespace: the digest of everything the tenant's objects were
+/// rendered from (berth's version, the templates, the platform-wide template context and the
+/// resolved tenant), as of its last complete apply. Written like the restore records.
+/// `plan --changed` plans only the tenants whose digest differs.
+pub const INPUTS_ANNOTATION: &str = "berth.io/inputs";
 /// Field manager of berth's bookkeeping writes (restore records, the applied revision): a
 /// manager apart from `berth`, so that applying the rendered Namespace never removes them.
 pub const RECORDS_FIELD_MANAGER: &str = "berth-records";

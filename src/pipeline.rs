@@ -22,44 +22,67 @@ pub struct Loaded {
     pub load: LoadOutput,
     /// The rendered objects, when everything succeeded.
     pub rendered: Option<Rendered>,
+    /// The compiled templates, when they compiled.
+    pub templates: Option<TemplateSet>,
 }
 
 /// Validates `tree` and renders it, only `tenants` when the list is not empty (every spec is
 /// still validated). Template problems become diagnostics beside the spec ones.
 pub fn load_and_render(tree: &SourceTree, tenants: &[String]) -> Loaded {
-    let mut out = spec::load_config(tree);
-    let templates = TemplateSet::new(&tree.template_texts());
-    let scoped = out.config.as_ref().map(|config| {
-        if tenants.is_empty() {
-            return std::borrow::Cow::Borrowed(config);
-        }
-        let mut c = config.clone();
-        c.tenants.retain(|t| tenants.contains(&t.name));
-        std::borrow::Cow::Owned(c)
-    });
-    let rendered = match (&scoped, templates) {
-        (Some(config), Ok(templates)) => match render::render(config, &templates) {
-            Ok(r) => Some(r),
-            Err(errors) => {
-                out.diagnostics
-                    .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
-                None
-            }
-        },
-        (_, Err(errors)) => {
-            out.diagnostics
-                .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
+    let mut validated = validate(tree);
+    let rendered = render_tenants(&mut validated, tenants);
+    Loaded {
+        load: validated.load,
+        rendered,
+        templates: validated.templates,
+    }
+}
+
+/// A validated tree and its compiled templates, before rendering.
+pub struct Validated {
+    /// The configuration (`None` when anything failed, templates included) and every
+    /// diagnostic so far.
+    pub load: LoadOutput,
+    /// The templates, when they compiled.
+    pub templates: Option<TemplateSet>,
+}
+
+/// Validates `tree` and compiles its templates (problems of both become diagnostics).
+pub fn validate(tree: &SourceTree) -> Validated {
+    let mut load = spec::load_config(tree);
+    let templates = match TemplateSet::new(&tree.template_texts()) {
+        Ok(t) => Some(t),
+        Err(errors) => {
+            load.diagnostics
+                .extend(errors.iter().map(|e| render_diagnostic(e, &load.sources)));
+            load.config = None;
             None
         }
-        (None, Ok(_)) => None,
     };
-    drop(scoped);
-    if rendered.is_none() {
-        out.config = None;
-    }
-    Loaded {
-        load: out,
-        rendered,
+    Validated { load, templates }
+}
+
+/// Renders the tenants of a [`Validated`] tree (all when `tenants` is empty; names that are
+/// not tenants are ignored). Render problems become diagnostics and clear the configuration.
+pub fn render_tenants(validated: &mut Validated, tenants: &[String]) -> Option<Rendered> {
+    let (Some(config), Some(templates)) = (&validated.load.config, &validated.templates) else {
+        return None;
+    };
+    let scoped = if tenants.is_empty() {
+        std::borrow::Cow::Borrowed(config)
+    } else {
+        std::borrow::Cow::Owned(config.with_tenants(|t| tenants.contains(&t.name)))
+    };
+    match render::render(&scoped, templates) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            drop(scoped);
+            let out = &mut validated.load;
+            out.diagnostics
+                .extend(errors.iter().map(|e| render_diagnostic(e, &out.sources)));
+            out.config = None;
+            None
+        }
     }
 }
 
@@ -147,15 +170,19 @@ pub struct Observation {
     pub notes: Vec<String>,
 }
 
+/// Connections to the clusters a plan considers, and notes on the clusters left out.
+pub struct Connected {
+    /// By cluster name: a backend, or why there is none.
+    pub connections: BTreeMap<String, Result<Backend, ClusterError>>,
+    /// Notes for the user (clusters left out and why).
+    pub notes: Vec<String>,
+}
+
 /// Connects to the clusters `config` places tenants on (embedded ones with state, and any in
-/// `scope.clusters`), observes them and plans. A Kubernetes cluster without tenants is not
-/// contacted unless named in `scope.clusters`. Fails only when the state directory is
-/// unusable; unreachable clusters are in `plan.unreachable`.
-pub async fn observe_and_plan(
-    config: &Config,
-    rendered: &Rendered,
-    scope: &Scope,
-) -> Result<Observation, ClusterError> {
+/// `scope.clusters`). A Kubernetes cluster without tenants is not contacted unless named in
+/// `scope.clusters`. Fails only when the state directory is unusable; a cluster that cannot
+/// be reached has its error in [`Connected::connections`].
+pub async fn connect(config: &Config, scope: &Scope) -> Result<Connected, ClusterError> {
     let settings = scope.cluster_settings();
     if let Some(dir) = &scope.config_dir {
         cluster::check_state_dir("embedded", &settings.state_dir, dir)?;
@@ -178,6 +205,28 @@ pub async fn observe_and_plan(
         }
         keep
     });
+    Ok(Connected { connections, notes })
+}
+
+/// [`connect`], then [`plan_connected`]. Fails only when the state directory is unusable;
+/// unreachable clusters are in `plan.unreachable`.
+pub async fn observe_and_plan(
+    config: &Config,
+    rendered: &Rendered,
+    scope: &Scope,
+) -> Result<Observation, ClusterError> {
+    let connected = connect(config, scope).await?;
+    Ok(plan_connected(config, rendered, scope, connected).await)
+}
+
+/// Observes the connected clusters (only `scope.tenants` when not empty) and plans.
+pub async fn plan_connected(
+    config: &Config,
+    rendered: &Rendered,
+    scope: &Scope,
+    connected: Connected,
+) -> Observation {
+    let Connected { connections, notes } = connected;
     let tenants: Option<BTreeSet<String>> =
         (!scope.tenants.is_empty()).then(|| scope.tenants.iter().cloned().collect());
     let observe_opts = ObserveOptions {
@@ -199,10 +248,104 @@ pub async fn observe_and_plan(
         clusters: (!scope.clusters.is_empty()).then(|| scope.clusters.iter().cloned().collect()),
     };
     let plan = plan::plan(config, rendered, &observed, &opts);
-    Ok(Observation {
+    Observation {
         backends,
         observed,
         plan,
         notes,
-    })
+    }
+}
+
+/// What `--changed` found: the tenants whose inputs differ from what their Namespace
+/// records.
+#[derive(Debug, Clone, Default)]
+pub struct Changed {
+    /// Tenants to plan: inputs changed, never applied completely, removed from the
+    /// configuration or moved to another cluster, or on a cluster whose Namespaces could not
+    /// be read.
+    pub tenants: BTreeSet<String>,
+    /// Tenants left out: their Namespace records the inputs they have now.
+    pub unchanged: usize,
+    /// API requests made (LIST pages).
+    pub requests: u64,
+}
+
+/// Compares `digests` ([`render::input_digests`] of every tenant) with what each connected
+/// cluster's tenant Namespaces record (one metadata-only LIST of Namespaces per cluster).
+pub async fn changed_tenants(
+    config: &Config,
+    digests: &BTreeMap<String, String>,
+    connected: &Connected,
+) -> Changed {
+    let mut out = Changed::default();
+    for (name, connection) in &connected.connections {
+        let here = config.tenants.iter().filter(|t| &t.cluster == name);
+        let recorded = match connection {
+            Ok(backend) => observe::recorded_inputs(backend).await,
+            Err(e) => Err(e.clone()),
+        };
+        let recorded = match recorded {
+            Ok((recorded, requests)) => {
+                out.requests += requests;
+                recorded
+            }
+            Err(_) => {
+                // The plan will say why; every tenant of the cluster is in it.
+                out.tenants.extend(here.map(|t| t.name.clone()));
+                continue;
+            }
+        };
+        let by_tenant: BTreeMap<&str, Option<&str>> = recorded
+            .iter()
+            .map(|r| (r.tenant.as_str(), r.inputs.as_deref()))
+            .collect();
+        let mut configured = BTreeSet::new();
+        for t in here {
+            configured.insert(t.name.as_str());
+            let now = digests.get(&t.name).map(String::as_str);
+            if now.is_some() && by_tenant.get(t.name.as_str()).copied().flatten() == now {
+                out.unchanged += 1;
+            } else {
+                out.tenants.insert(t.name.clone());
+            }
+        }
+        // Namespaces of tenants no longer (or no longer here) in the configuration.
+        for r in &recorded {
+            if !configured.contains(r.tenant.as_str()) {
+                out.tenants.insert(r.tenant.clone());
+            }
+        }
+    }
+    out
+}
+
+/// For each tenant in `rendered`: the digest of its inputs (from `digests`,
+/// [`render::input_digests`]) and the one its live Namespace in `observed` records, for
+/// [`crate::apply::ApplyOptions::inputs`].
+pub fn tenant_inputs(
+    digests: &BTreeMap<String, String>,
+    rendered: &Rendered,
+    observed: &Observed,
+) -> BTreeMap<(String, String), crate::apply::TenantInputs> {
+    let mut out = BTreeMap::new();
+    for d in &rendered.objects {
+        if d.id.kind != "Namespace" || d.id.namespace.is_some() {
+            continue;
+        }
+        let Some(digest) = digests.get(&d.tenant) else {
+            continue;
+        };
+        let recorded = observed.clusters.get(&d.cluster).and_then(|c| {
+            let i = c.owned.binary_search_by(|o| o.id.cmp(&d.id)).ok()?;
+            c.owned[i].annotation(crate::object::INPUTS_ANNOTATION)
+        });
+        out.insert(
+            (d.cluster.clone(), d.tenant.clone()),
+            crate::apply::TenantInputs {
+                digest: digest.clone(),
+                recorded,
+            },
+        );
+    }
+    out
 }

@@ -697,6 +697,197 @@ fn plan_for_one_tenant_lists_only_that_tenant() {
     }
 }
 
+/// `--changed` plans and applies only the tenants whose inputs changed since they were last
+/// applied (each tenant Namespace records a digest of them), and tenants removed from the
+/// configuration; it reads the recorded digests with one LIST of Namespaces and looks at
+/// nothing else of the unchanged tenants.
+#[test]
+fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let first = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let recorded = support::kubectl(
+        &server,
+        &[
+            "get",
+            "namespaces",
+            "-l",
+            "app.kubernetes.io/managed-by=berth",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.annotations.berth\.io/inputs}{"\n"}{end}"#,
+        ],
+    );
+    let digests: Vec<&str> = recorded.lines().collect();
+    assert_eq!(digests.len(), 3, "{recorded}");
+    assert!(
+        digests
+            .iter()
+            .all(|d| d.len() == 32 && d.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{recorded}"
+    );
+
+    // Nothing changed: one LIST of Namespaces, nothing else.
+    server.clear_log();
+    let plan = berth(&["plan", r, "--changed"], dir.path());
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert!(
+        plan.stderr.contains("planning 0 of 3 tenants"),
+        "{}",
+        plan.stderr
+    );
+    let lists: Vec<String> = server
+        .request_log()
+        .iter()
+        .filter(|q| q.query.contains("labelSelector"))
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(lists, ["/api/v1/namespaces"]);
+
+    // One tenant changed: only it is rendered, listed, planned and applied.
+    edit(
+        &repo.join("tenants/initech.toml"),
+        "storage = \"5Gi\"",
+        "storage = \"6Gi\"",
+    );
+    server.clear_log();
+    let plan = berth(&["plan", r, "--changed"], dir.path());
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("planning 1 of 3 tenants"),
+        "{}",
+        plan.stderr
+    );
+    assert!(plan.stdout.contains("tenant initech"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("tenant globex"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("tenant acme"), "{}", plan.stdout);
+    for q in server.request_log() {
+        if q.query.contains("labelSelector") && q.path != "/api/v1/namespaces" {
+            assert!(q.query.contains("initech"), "LIST not narrowed: {q:?}");
+        }
+    }
+    let full = berth(&["plan", r], dir.path());
+    let changed_summary = plan.stdout.lines().find(|l| l.starts_with("Plan:"));
+    assert_eq!(
+        changed_summary,
+        full.stdout.lines().find(|l| l.starts_with("Plan:")),
+        "the same plan as without --changed\n{}",
+        full.stdout
+    );
+    // The storage change is a blocked replace: the tenant is not complete, so its inputs are
+    // not recorded and it stays in the next `--changed` plan.
+    let blocked = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
+    assert!(blocked.stdout.contains("1 skipped"), "{}", blocked.stdout);
+    let still = berth(&["plan", r, "--changed"], dir.path());
+    assert!(
+        still.stderr.contains("planning 1 of 3 tenants"),
+        "{}",
+        still.stderr
+    );
+    edit(
+        &repo.join("tenants/initech.toml"),
+        "storage = \"6Gi\"",
+        "storage = \"5Gi\"",
+    );
+    edit(
+        &repo.join("tenants/initech.toml"),
+        "role = \"editor\"",
+        "role = \"viewer\"",
+    );
+    server.clear_log();
+    let apply = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply.stdout.contains("1 added, 0 changed, 1 destroyed"),
+        "{}",
+        apply.stdout
+    );
+    let writes: Vec<String> = server
+        .request_log()
+        .iter()
+        .filter(|q| q.method != "GET")
+        .map(|q| q.path.clone())
+        .collect();
+    assert!(!writes.is_empty(), "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        writes.iter().all(|p| p.contains("tenant-initech")),
+        "{writes:?}"
+    );
+    let after = berth(&["plan", r], dir.path());
+    assert!(after.stdout.contains("No changes."), "{}", after.stdout);
+    let again = berth(&["plan", r, "--changed"], dir.path());
+    assert!(
+        again.stderr.contains("planning 0 of 3 tenants"),
+        "the apply recorded the new inputs: {}",
+        again.stderr
+    );
+
+    // Drift in an unchanged tenant is not looked for under --changed; a full plan finds it.
+    support::kubectl(
+        &server,
+        &[
+            "patch",
+            "statefulset",
+            "db",
+            "-n",
+            "tenant-globex",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":1}}"#,
+        ],
+    );
+    let changed = berth(&["plan", r, "--changed"], dir.path());
+    assert!(changed.stdout.contains("No changes."), "{}", changed.stdout);
+    let full = berth(&["plan", r], dir.path());
+    assert!(
+        full.stdout.contains("Objects changed outside berth"),
+        "{}",
+        full.stdout
+    );
+
+    // A tenant removed from the configuration is planned for deletion.
+    fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
+    fs::remove_file(repo.join("backups/initech.toml")).unwrap();
+    let removed = berth(&["plan", r, "--changed"], dir.path());
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert!(
+        removed.stderr.contains("planning 1 of 3 tenants"),
+        "{}",
+        removed.stderr
+    );
+    assert!(
+        removed
+            .stdout
+            .contains("Namespace/tenant-initech will be destroyed")
+            || removed.stdout.contains("- Namespace/tenant-initech"),
+        "{}",
+        removed.stdout
+    );
+    assert!(
+        !removed.stdout.contains("tenant globex"),
+        "{}",
+        removed.stdout
+    );
+
+    // A platform-wide change is a change of every tenant.
+    edit(
+        &repo.join("platform.toml"),
+        "\"platform.example.com/name\" = \"acme-dbaas\"",
+        "\"platform.example.com/name\" = \"acme-dbaas\", team = \"data\"",
+    );
+    let all = berth(&["plan", r, "--changed"], dir.path());
+    assert!(
+        all.stderr.contains("planning 3 of 3 tenants"),
+        "{}",
+        all.stderr
+    );
+}
+
 /// The apply process is killed (SIGKILL) half-way; the next plan shows exactly what is left
 /// and the next apply finishes it, with nothing duplicated.
 #[cfg(unix)]

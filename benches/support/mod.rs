@@ -59,6 +59,16 @@ pub fn reset_peak_memory() {
 
 /// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks).
 pub fn cpu_time() -> Duration {
+    stat_time(11, 12)
+}
+
+/// User + system CPU time of the child processes this process waited for (Linux:
+/// `cutime` and `cstime` of /proc/self/stat).
+pub fn children_cpu_time() -> Duration {
+    stat_time(13, 14)
+}
+
+fn stat_time(user: usize, system: usize) -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -69,6 +79,7 @@ pub fn cpu_time() -> Duration {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after the
+    // name (counted from 1).
+    Duration::from_millis((ticks(user) + ticks(system)) * 10)
 }

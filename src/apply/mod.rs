@@ -125,6 +125,28 @@ pub struct ApplyOptions {
     pub revision: Option<String>,
     /// The time restore records get (RFC 3339); the clock when `None`.
     pub now: Option<String>,
+    /// By cluster and tenant, for the tenants in the plan's scope: the digest of the
+    /// tenant's inputs and the one its Namespace holds. Recorded
+    /// ([`crate::object::INPUTS_ANNOTATION`]) on every such tenant that is complete after the
+    /// apply: each of its changes applied, none blocked, no name conflict. Empty: not
+    /// recorded.
+    pub inputs: BTreeMap<(String, String), TenantInputs>,
+}
+
+/// What a tenant is rendered from now, and what its Namespace says was last applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantInputs {
+    /// [`crate::render::input_digests`] of the configuration being applied.
+    pub digest: String,
+    /// The digest recorded on the tenant's live Namespace, if any.
+    pub recorded: Option<String>,
+}
+
+impl TenantInputs {
+    /// Whether the Namespace's record is out of date.
+    pub fn stale(&self) -> bool {
+        self.recorded.as_deref() != Some(self.digest.as_str())
+    }
 }
 
 impl Default for ApplyOptions {
@@ -137,6 +159,7 @@ impl Default for ApplyOptions {
             retry: RetryPolicy::default(),
             revision: None,
             now: None,
+            inputs: BTreeMap::new(),
         }
     }
 }
@@ -640,6 +663,51 @@ pub fn records_to_write(
             .or_insert_with(|| (namespace_ref(ns), BTreeMap::new()))
             .1
             .insert(record_key(&r.name), record.to_annotation());
+    }
+    // The inputs digest: on every tenant in scope that is complete now, when it changed.
+    if !opts.inputs.is_empty() {
+        let mut incomplete: HashSet<(&str, &str)> = HashSet::new();
+        let mut changed: HashSet<(&str, &str)> = HashSet::new();
+        for e in entries {
+            let key = (e.cluster.as_str(), e.tenant.as_str());
+            match &e.outcome {
+                Outcome::Applied => {
+                    changed.insert(key);
+                }
+                Outcome::Failed(_) | Outcome::Skipped(_) => {
+                    incomplete.insert(key);
+                }
+            }
+        }
+        let applied: HashSet<(&str, &ObjectRef)> = entries
+            .iter()
+            .filter(|e| e.outcome == Outcome::Applied)
+            .map(|e| (e.cluster.as_str(), &e.id))
+            .collect();
+        for c in &plan.changes {
+            if c.blocked.is_some() || !applied.contains(&(c.cluster.as_str(), &c.id)) {
+                incomplete.insert((&c.cluster, &c.tenant));
+            }
+        }
+        for c in &plan.conflicts {
+            incomplete.insert((&c.cluster, &c.tenant));
+        }
+        for d in rendered.objects.iter().filter(|d| is_namespace(&d.id)) {
+            let key = (d.cluster.as_str(), d.tenant.as_str());
+            let Some(inputs) = opts.inputs.get(&(d.cluster.clone(), d.tenant.clone())) else {
+                continue;
+            };
+            if incomplete.contains(&key) || !(inputs.stale() || changed.contains(&key)) {
+                continue;
+            }
+            out.entry((d.cluster.clone(), d.tenant.clone()))
+                .or_insert_with(|| (d.id.clone(), BTreeMap::new()))
+                .1
+                .insert(
+                    crate::object::INPUTS_ANNOTATION.to_string(),
+                    inputs.digest.clone(),
+                );
+        }
     }
     if let Some(revision) = &opts.revision {
         // Tenants with an applied change and no failure, whose Namespace stays.

@@ -570,3 +570,70 @@ async fn a_replace_deletes_then_applies_and_a_missing_cluster_fails_its_changes_
     assert_eq!(live["spec"]["serviceName"], json!("renamed"));
     assert_ne!(live["metadata"]["uid"], old_uid);
 }
+
+#[tokio::test]
+async fn inputs_are_recorded_on_complete_tenants_and_only_when_out_of_date() {
+    let dir = repo();
+    let cluster = cluster();
+    let run = run_plan(dir.path(), &cluster).await;
+    let digests = crate::render::input_digests(&run.config, &TemplateSet::builtin(), None);
+    let mut o = opts();
+    o.inputs = crate::pipeline::tenant_inputs(&digests, &run.rendered, &run.observed);
+    assert_eq!(o.inputs.len(), TENANTS);
+    assert!(o.inputs.values().all(|i| i.recorded.is_none() && i.stale()));
+    let set = run_apply(&run, &cluster, &o).await;
+    assert!(set.succeeded());
+
+    // Every tenant was applied completely: each Namespace records its digest.
+    let run = run_plan(dir.path(), &cluster).await;
+    assert!(!run.plan.has_changes());
+    let inputs = crate::pipeline::tenant_inputs(&digests, &run.rendered, &run.observed);
+    assert_eq!(inputs.len(), TENANTS);
+    for ((_, tenant), i) in &inputs {
+        assert_eq!(i.recorded.as_deref(), Some(digests[tenant].as_str()));
+    }
+    // Up to date: nothing to write.
+    let mut o = opts();
+    o.inputs = inputs.clone();
+    assert!(records_to_write(&run.plan, &run.rendered, &o, &[], "now").is_empty());
+
+    // Out of date and no changes: rewritten, alone. A tenant with a failed or skipped
+    // change is not complete and keeps its old record.
+    let mut stale = inputs.clone();
+    for i in stale.values_mut() {
+        i.recorded = Some("0".repeat(32));
+    }
+    o.inputs = stale;
+    let records = records_to_write(&run.plan, &run.rendered, &o, &[], "now");
+    assert_eq!(records.len(), TENANTS);
+    for (_, annotations) in records.values() {
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            [crate::object::INPUTS_ANNOTATION]
+        );
+    }
+    let first = run.rendered.objects[0].clone();
+    let second = run
+        .rendered
+        .objects
+        .iter()
+        .find(|d| d.tenant != first.tenant)
+        .unwrap()
+        .clone();
+    let entry = |d: &crate::render::DesiredObject, outcome: Outcome| ChangeSetEntry {
+        id: d.id.clone(),
+        cluster: d.cluster.clone(),
+        tenant: d.tenant.clone(),
+        action: Action::Update,
+        outcome,
+        attempts: 1,
+    };
+    let entries = [
+        entry(&first, Outcome::Failed("boom".into())),
+        entry(&second, Outcome::Skipped("blocked".into())),
+    ];
+    let records = records_to_write(&run.plan, &run.rendered, &o, &entries, "now");
+    assert_eq!(records.len(), TENANTS - 2);
+    assert!(!records.contains_key(&(first.cluster.clone(), first.tenant.clone())));
+    assert!(!records.contains_key(&(second.cluster.clone(), second.tenant.clone())));
+}

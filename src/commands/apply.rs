@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::common::{open_source, plural, state_dir};
-use super::plan::{compute, print_plan, runtime};
+use super::plan::{compute_with, print_plan, runtime};
 use super::{CommandError, Outcome};
 use crate::apply::planfile::{config_fingerprint, stale_objects, PlanFile};
 use crate::apply::{self, wait, ApplyEvent, ApplyOptions, ChangeSet, Outcome as EntryOutcome};
@@ -38,10 +38,11 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     }
     let mut source = open_source(dir.as_deref(), &args.git, false)?;
     let runtime = runtime()?;
-    let Some(planned) = compute(
+    let Some(planned) = compute_with(
         &mut source,
         state_dir(&args.git),
         &args.target,
+        args.changed,
         printer,
         &runtime,
     )?
@@ -88,13 +89,17 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     }
     let mut opts = ApplyOptions::from_config(&planned.config);
     opts.revision = Some(revision_of(&planned));
+    opts.inputs = planned.tenant_inputs();
     // BERTH_NOW fixes the time of restore records, as it fixes the time status reads.
     if std::env::var_os("BERTH_NOW").is_some_and(|v| !v.is_empty()) {
         opts.now = Some(crate::values::time::format_rfc3339(super::status::now()?));
     }
     if !plan.has_changes() {
-        // Nothing to change, but restores may have finished since: record how they ended.
-        if plan.restores.iter().any(|r| r.record.is_some()) {
+        // Nothing to change, but restores may have finished since (record how they ended),
+        // or Namespaces may not record the inputs they are complete for.
+        if plan.restores.iter().any(|r| r.record.is_some())
+            || opts.inputs.values().any(apply::TenantInputs::stale)
+        {
             let records = runtime.block_on(apply::write_records(
                 &plan,
                 &planned.rendered,

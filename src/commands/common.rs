@@ -10,7 +10,7 @@ use crate::cluster;
 use crate::diag;
 use crate::pipeline::{self, Loaded};
 use crate::printer::Printer;
-use crate::render::Rendered;
+use crate::render::{Rendered, TemplateSet};
 use crate::source::{GitAuth, GitOptions, GitSource, Secret, SignaturePolicy, Source, SourceTree};
 use crate::spec::LoadOutput;
 
@@ -94,7 +94,7 @@ pub fn load_and_render(
     tree: SourceTree,
     printer: &Printer,
 ) -> anyhow::Result<(LoadOutput, Option<Rendered>)> {
-    load_and_render_tenants(tree, &[], printer).map(|(_, out, rendered)| (out, rendered))
+    load_and_render_tenants(tree, &[], printer).map(|(_, out, rendered, _)| (out, rendered))
 }
 
 /// Like [`load_and_render`], rendering only `tenants` when the list is not empty (every spec
@@ -104,8 +104,23 @@ pub fn load_and_render_tenants(
     tree: SourceTree,
     tenants: &[String],
     printer: &Printer,
-) -> anyhow::Result<(SourceTree, LoadOutput, Option<Rendered>)> {
-    let Loaded { load, rendered } = pipeline::load_and_render(&tree, tenants);
+) -> anyhow::Result<(
+    SourceTree,
+    LoadOutput,
+    Option<Rendered>,
+    Option<TemplateSet>,
+)> {
+    let Loaded {
+        load,
+        rendered,
+        templates,
+    } = pipeline::load_and_render(&tree, tenants);
+    print_diagnostics(&load, printer);
+    Ok((tree, load, rendered, templates))
+}
+
+/// Prints the diagnostics of a load, if any, to stderr.
+pub fn print_diagnostics(load: &LoadOutput, printer: &Printer) {
     if !load.diagnostics.is_empty() {
         printer.err(&diag::render(
             &load.diagnostics,
@@ -113,7 +128,6 @@ pub fn load_and_render_tenants(
             printer.color_err,
         ));
     }
-    Ok((tree, load, rendered))
 }
 
 /// The closing line of a failed validation.

@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    failure_summary, load_and_render_tenants, load_source, open_source, plural, state_dir,
+    failure_summary, load_and_render_tenants, load_source, open_source, plural, print_diagnostics,
+    state_dir,
 };
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cluster::Backend;
 use crate::observe::Observed;
-use crate::pipeline::{self, Observation, Scope};
+use crate::pipeline::{self, Connected, Observation, Scope};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
-use crate::render::Rendered;
+use crate::render::{Rendered, TemplateSet};
 use crate::source::{Source, SourceTree};
 use crate::spec::model::Config;
 use crate::{output, source};
@@ -33,6 +34,27 @@ pub struct Planned {
     pub plan: Plan,
     /// The config files read, for the fingerprint of saved plans.
     pub tree: source::SourceTree,
+    /// The compiled templates (for the inputs digests apply records).
+    pub templates: TemplateSet,
+}
+
+/// Above this many changed tenants, `--changed` plans every tenant: a LIST selecting that
+/// many tenant names would not be cheaper (and its URL grows with them).
+pub const CHANGED_TENANTS_MAX: usize = 100;
+
+impl Planned {
+    /// What apply records on each tenant Namespace of the plan's scope: the digest of the
+    /// tenant's inputs now, and what the Namespace says.
+    pub fn tenant_inputs(&self) -> BTreeMap<(String, String), crate::apply::TenantInputs> {
+        let tenants: std::collections::BTreeSet<String> = self
+            .rendered
+            .objects
+            .iter()
+            .map(|o| o.tenant.clone())
+            .collect();
+        let digests = crate::render::input_digests(&self.config, &self.templates, Some(&tenants));
+        pipeline::tenant_inputs(&digests, &self.rendered, &self.observed)
+    }
 }
 
 /// Runs the pipeline up to the plan. `None` (after printing why) when the configuration is
@@ -44,15 +66,31 @@ pub fn compute(
     printer: &Printer,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Planned>, CommandError> {
+    compute_with(source, state_dir, target, false, printer, runtime)
+}
+
+/// [`compute`], with `changed`: only the tenants whose inputs changed since they were last
+/// applied completely (see [`pipeline::changed_tenants`]).
+pub fn compute_with(
+    source: &mut Source,
+    state_dir: PathBuf,
+    target: &TargetArgs,
+    changed: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Planned>, CommandError> {
     let tree = load_source(source)?;
-    let Some((tree, config, rendered)) = validate_scope(tree, target, printer)? else {
-        return Ok(None);
-    };
     let config_dir = match source {
         Source::Dir(dir) => Some(dir.clone()),
         Source::Git(_) => None,
     };
     let scope = scope_of(target, state_dir, config_dir);
+    if changed {
+        return compute_changed(tree, scope, target, printer, runtime);
+    }
+    let Some((tree, config, rendered, templates)) = validate_scope(tree, target, printer)? else {
+        return Ok(None);
+    };
     let observation = match runtime.block_on(pipeline::observe_and_plan(&config, &rendered, &scope))
     {
         Ok(o) => o,
@@ -77,7 +115,112 @@ pub fn compute(
         observed,
         plan,
         tree,
+        templates,
     }))
+}
+
+/// `--changed`: validates everything, reads the inputs digest each tenant Namespace records
+/// (one metadata-only LIST of Namespaces per cluster), then renders, observes and plans only
+/// the tenants whose digest differs, and those removed from the configuration. Drift in the
+/// other tenants is not looked for.
+fn compute_changed(
+    tree: SourceTree,
+    mut scope: Scope,
+    target: &TargetArgs,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Planned>, CommandError> {
+    let mut validated = pipeline::validate(&tree);
+    print_diagnostics(&validated.load, printer);
+    let (Some(config), Some(templates)) = (&validated.load.config, &validated.templates) else {
+        printer.err(&failure_summary(&validated.load));
+        return Ok(None);
+    };
+    if !check_clusters(config, target, printer) {
+        return Ok(None);
+    }
+    let digests = crate::render::input_digests(config, templates, None);
+    let connected = match runtime.block_on(pipeline::connect(config, &scope)) {
+        Ok(c) => c,
+        Err(e) => {
+            printer.err(&format!("error: {e}\n"));
+            return Ok(None);
+        }
+    };
+    let changed = runtime.block_on(pipeline::changed_tenants(config, &digests, &connected));
+    let total = changed.tenants.len() + changed.unchanged;
+    if changed.tenants.len() > CHANGED_TENANTS_MAX {
+        printer.err(&format!(
+            "note: {} of {total} tenants changed since they were last applied; planning every tenant\n",
+            changed.tenants.len()
+        ));
+    } else {
+        printer.err(&format!(
+            "note: --changed: planning {} of {total} tenants (inputs changed since they were last applied); drift in the others is not looked for\n",
+            changed.tenants.len()
+        ));
+        scope.tenants = changed.tenants.iter().cloned().collect();
+    }
+    let rendered = if changed.tenants.is_empty() {
+        Some(Rendered::default())
+    } else {
+        pipeline::render_tenants(&mut validated, &scope.tenants)
+    };
+    let Some(rendered) = rendered else {
+        print_diagnostics(&validated.load, printer);
+        printer.err(&failure_summary(&validated.load));
+        return Ok(None);
+    };
+    let (Some(config), Some(templates)) = (validated.load.config, validated.templates) else {
+        return Ok(None);
+    };
+    let observation = if changed.tenants.is_empty() {
+        // Nothing to look at: an empty plan, without a request more.
+        let Connected { connections, notes } = connected;
+        let backends: BTreeMap<String, Backend> = connections
+            .into_iter()
+            .filter_map(|(k, r)| r.ok().map(|b| (k, b)))
+            .collect();
+        let observed = Observed::default();
+        let opts = PlanOptions {
+            tenants: Some(Default::default()),
+            ..PlanOptions::default()
+        };
+        let plan = plan::plan(&config, &rendered, &observed, &opts);
+        Observation {
+            backends,
+            observed,
+            plan,
+            notes,
+        }
+    } else {
+        runtime.block_on(pipeline::plan_connected(
+            &config, &rendered, &scope, connected,
+        ))
+    };
+    for n in &observation.notes {
+        printer.err(&format!("note: {n}\n"));
+    }
+    Ok(Some(Planned {
+        config,
+        rendered,
+        backends: observation.backends,
+        observed: observation.observed,
+        plan: observation.plan,
+        tree,
+        templates,
+    }))
+}
+
+/// Whether every `--cluster` names a cluster of `config` (printing why not).
+fn check_clusters(config: &Config, target: &TargetArgs, printer: &Printer) -> bool {
+    for c in &target.cluster {
+        if !config.clusters.contains_key(c) {
+            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
+            return false;
+        }
+    }
+    true
 }
 
 /// The pipeline scope of a command line.
@@ -100,9 +243,11 @@ fn validate_scope(
     tree: SourceTree,
     target: &TargetArgs,
     printer: &Printer,
-) -> Result<Option<(SourceTree, Config, Rendered)>, CommandError> {
-    let (tree, mut load, rendered) = load_and_render_tenants(tree, &target.tenant, printer)?;
-    let (Some(config), Some(rendered)) = (load.config.take(), rendered) else {
+) -> Result<Option<(SourceTree, Config, Rendered, TemplateSet)>, CommandError> {
+    let (tree, mut load, rendered, templates) =
+        load_and_render_tenants(tree, &target.tenant, printer)?;
+    let (Some(config), Some(rendered), Some(templates)) = (load.config.take(), rendered, templates)
+    else {
         printer.err(&failure_summary(&load));
         return Ok(None);
     };
@@ -115,13 +260,10 @@ fn validate_scope(
             return Ok(None);
         }
     }
-    for c in &target.cluster {
-        if !config.clusters.contains_key(c) {
-            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
-            return Ok(None);
-        }
+    if !check_clusters(&config, target, printer) {
+        return Ok(None);
     }
-    Ok(Some((tree, config, rendered)))
+    Ok(Some((tree, config, rendered, templates)))
 }
 
 /// A tokio runtime for the cluster I/O of one command.
@@ -150,7 +292,14 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let runtime = runtime()?;
     let state_dir = state_dir(&args.source.git);
-    let Some(mut planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)?
+    let Some(mut planned) = compute_with(
+        &mut source,
+        state_dir,
+        &args.target,
+        args.changed,
+        printer,
+        &runtime,
+    )?
     else {
         return Ok(Outcome::Failure);
     };
@@ -219,14 +368,15 @@ fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome
     let head_tree = read(&head_sha)?;
 
     let base_label = base_tree.label();
-    let Some((_, base_config, base_rendered)) = validate_scope(base_tree, &args.target, printer)?
+    let Some((_, base_config, base_rendered, _)) =
+        validate_scope(base_tree, &args.target, printer)?
     else {
         printer.err(&format!(
             "error: the base revision {base_label} is not valid; nothing to compare against\n"
         ));
         return Ok(Outcome::Failure);
     };
-    let Some((_, config, rendered)) = validate_scope(head_tree, &args.target, printer)? else {
+    let Some((_, config, rendered, _)) = validate_scope(head_tree, &args.target, printer)? else {
         return Ok(Outcome::Failure);
     };
     let opts = PlanOptions {

@@ -24,6 +24,8 @@ struct Good {
     revision: String,
     config: Config,
     rendered: Rendered,
+    /// [`crate::render::input_digests`] of every tenant, recorded by apply.
+    digests: BTreeMap<String, String>,
 }
 
 /// Timers of the loop.
@@ -247,8 +249,13 @@ impl Reconciler {
             return;
         }
 
-        let Loaded { load, rendered } = pipeline::load_and_render(&tree, &[]);
-        let (Some(config), Some(rendered)) = (load.config, rendered) else {
+        let Loaded {
+            load,
+            rendered,
+            templates,
+        } = pipeline::load_and_render(&tree, &[]);
+        let (Some(config), Some(rendered), Some(templates)) = (load.config, rendered, templates)
+        else {
             record.result = SyncResult::Invalid;
             record.errors = load
                 .diagnostics
@@ -267,10 +274,12 @@ impl Reconciler {
         };
 
         self.ensure_lease(&config);
+        let digests = crate::render::input_digests(&config, &templates, None);
         let good = Good {
             revision: revision.clone(),
             config,
             rendered,
+            digests,
         };
         let done = self.reconcile(&good, &mut record, false);
         self.shared.status.write().unwrap().good_revision = Some(revision.clone());
@@ -342,7 +351,12 @@ impl Reconciler {
                 return false;
             }
         };
-        let Observation { backends, plan, .. } = &observation;
+        let Observation {
+            backends,
+            plan,
+            observed,
+            ..
+        } = &observation;
         record.drifted = plan.drift.len();
         for d in &plan.drift {
             tracing::warn!(
@@ -357,13 +371,16 @@ impl Reconciler {
         let apply_now = !report_only && self.leader() && plan.has_changes();
         let mut opts = ApplyOptions::from_config(&good.config);
         opts.revision = Some(good.revision.clone());
+        opts.inputs = pipeline::tenant_inputs(&good.digests, &good.rendered, observed);
         let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
         if !report_only
             && self.leader()
             && !plan.has_changes()
-            && plan.restores.iter().any(|r| r.record.is_some())
+            && (plan.restores.iter().any(|r| r.record.is_some())
+                || opts.inputs.values().any(apply::TenantInputs::stale))
         {
-            // Nothing to change, but restores finished since: record how they ended.
+            // Nothing to change, but restores finished since (record how they ended), or
+            // Namespaces do not record the inputs they are complete for.
             let records = self.runtime.block_on(apply::write_records(
                 plan,
                 &good.rendered,

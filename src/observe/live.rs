@@ -373,3 +373,48 @@ async fn get_all(
     }
     Ok(found)
 }
+
+/// What berth recorded on one tenant Namespace it owns (see [`recorded_inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTenant {
+    /// The tenant label.
+    pub tenant: String,
+    /// The Namespace.
+    pub namespace: String,
+    /// [`crate::object::INPUTS_ANNOTATION`], when present.
+    pub inputs: Option<String>,
+}
+
+/// The tenant Namespaces berth owns on a cluster with the inputs digest each records: one
+/// paginated, metadata-only LIST of Namespaces. Returns them and the number of requests.
+pub async fn recorded_inputs(
+    backend: &Backend,
+) -> Result<(Vec<RecordedTenant>, u64), ClusterError> {
+    let (items, requests) = backend
+        .list(
+            &KindRef::new("v1", "Namespace"),
+            None,
+            &cluster::owned_selector(),
+            true,
+        )
+        .await?;
+    let out = items
+        .iter()
+        .filter_map(|v| {
+            let meta = v.get("metadata")?;
+            let text = |ptr: &str| meta.pointer(ptr).and_then(Value::as_str).map(String::from);
+            Some(RecordedTenant {
+                tenant: text(&format!(
+                    "/labels/{}",
+                    crate::object::TENANT_LABEL.replace('/', "~1")
+                ))?,
+                namespace: text("/name")?,
+                inputs: text(&format!(
+                    "/annotations/{}",
+                    crate::object::INPUTS_ANNOTATION.replace('/', "~1")
+                )),
+            })
+        })
+        .collect();
+    Ok((out, requests))
+}

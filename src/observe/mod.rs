@@ -95,6 +95,16 @@ impl LiveObject {
         self.tenant.as_deref().unwrap_or("")
     }
 
+    /// One annotation's value, when it is a string (parses the object).
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        let v: Value = serde_json::from_str(&self.text).ok()?;
+        v.get("metadata")?
+            .get("annotations")?
+            .get(key)?
+            .as_str()
+            .map(String::from)
+    }
+
     /// Its `metadata.resourceVersion`, `""` when missing.
     pub fn resource_version(&self) -> &str {
         self.resource_version.as_deref().unwrap_or("")
@@ -262,7 +272,8 @@ mod workloads;
 pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
-    connect_all, credentials_secrets, observe, observe_connections, ObserveOptions,
+    connect_all, credentials_secrets, observe, observe_connections, recorded_inputs,
+    ObserveOptions, RecordedTenant,
 };
 
 #[cfg(test)]

@@ -17,9 +17,13 @@
 //! `apiVersion`, `kind` or `metadata.name`, and two objects with the same identity.
 //!
 //! Template context: `tenant` ([`crate::spec::model::Tenant`]), `platform` (`name`,
-//! `revision`, `common_labels`, `policy`, `database_engine`), plus `schedule`
+//! `common_labels`, `policy`, `database_engine`), plus `schedule`
 //! ([`crate::spec::model::BackupSchedule`]) in `backup-cronjob.yaml` and `restore`
-//! ([`crate::spec::model::RestoreRequest`]) in `restore-job.yaml`.
+//! ([`crate::spec::model::RestoreRequest`]) in `restore-job.yaml`. The config revision is
+//! deliberately not in it: an object that named the commit would change on every commit
+//! (apply records the revision on each tenant's Namespace instead). A tenant's objects are
+//! therefore a function of berth's version, the templates, the `platform` context and the
+//! tenant alone, which [`input_digests`] hashes for `plan --changed`.
 
 pub mod templates;
 mod yaml;
@@ -178,20 +182,67 @@ impl fmt::Display for RenderError {
 #[derive(Serialize)]
 struct PlatformContext<'a> {
     name: &'a str,
-    revision: Option<&'a str>,
     common_labels: &'a std::collections::BTreeMap<String, String>,
     policy: &'a PolicyModel,
     database_engine: &'a str,
 }
 
 fn platform_value(config: &Config) -> Value {
-    Value::from(Serde(PlatformContext {
+    Value::from(Serde(platform_context(config)))
+}
+
+fn platform_context(config: &Config) -> PlatformContext<'_> {
+    PlatformContext {
         name: &config.platform_name,
-        revision: config.revision.as_deref(),
         common_labels: &config.common_labels,
         policy: &config.policy,
         database_engine: &config.database_engine,
-    }))
+    }
+}
+
+/// A hex digest (128 bits of SHA-256) of everything each tenant's objects are rendered from:
+/// berth's version, the templates ([`TemplateSet`]), the `platform` context and the resolved
+/// tenant. Rendering is deterministic, so two runs with the same digest render the same
+/// objects for that tenant. Only the tenants in `only` when given. In parallel; no I/O.
+pub fn input_digests(
+    config: &Config,
+    templates: &TemplateSet,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut base = ring::digest::Context::new(&ring::digest::SHA256);
+    base.update(&templates.fingerprint);
+    // Serializing plain structs into a hasher cannot fail.
+    let _ = serde_json::to_writer(HashWriter(&mut base), &platform_context(config));
+    base.update(b"\0");
+    config
+        .tenants
+        .par_iter()
+        .filter(|t| only.is_none_or(|o| o.contains(&t.name)))
+        .map(|t| {
+            let mut ctx = base.clone();
+            let _ = serde_json::to_writer(HashWriter(&mut ctx), t);
+            let digest = ctx.finish();
+            let mut hex = String::with_capacity(32);
+            for b in &digest.as_ref()[..16] {
+                use std::fmt::Write;
+                let _ = write!(hex, "{b:02x}");
+            }
+            (t.name.clone(), hex)
+        })
+        .collect()
+}
+
+/// Feeds what is written into a digest.
+struct HashWriter<'a>(&'a mut ring::digest::Context);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Renders every tenant of `config`, in parallel; all errors of all tenants are returned.

@@ -117,6 +117,9 @@ pub(crate) fn display_name(name: &str, overridden: bool) -> String {
 pub struct TemplateSet {
     pub(crate) env: Environment<'static>,
     pub(crate) infos: Vec<TemplateInfo>,
+    /// SHA-256 of berth's version and every template's name and text, for
+    /// [`crate::render::input_digests`].
+    pub(crate) fingerprint: [u8; 32],
 }
 
 impl std::fmt::Debug for TemplateSet {
@@ -167,11 +170,18 @@ impl TemplateSet {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_filter("tojson", tojson);
         let mut infos = Vec::with_capacity(BUILTIN.len());
+        let mut fingerprint = ring::digest::Context::new(&ring::digest::SHA256);
+        fingerprint.update(b"berth ");
+        fingerprint.update(env!("CARGO_PKG_VERSION").as_bytes());
         for (name, text, scope) in BUILTIN {
             let (source, overridden) = match overrides.get(*name) {
                 Some(text) => (text.clone(), true),
                 None => ((*text).to_string(), false),
             };
+            for part in [name.as_bytes(), source.as_bytes()] {
+                fingerprint.update(&(part.len() as u64).to_le_bytes());
+                fingerprint.update(part);
+            }
             if let Err(e) = env.add_template_owned(*name, source) {
                 let mut err = RenderError::new(format!("syntax error: {}", jinja_message(&e)));
                 err.template = Some(display_name(name, overridden));
@@ -185,7 +195,13 @@ impl TemplateSet {
             });
         }
         if errors.is_empty() {
-            Ok(TemplateSet { env, infos })
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(fingerprint.finish().as_ref());
+            Ok(TemplateSet {
+                env,
+                infos,
+                fingerprint: digest,
+            })
         } else {
             Err(errors)
         }

@@ -626,3 +626,49 @@ fn timing_split() {
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
     eprintln!("templating {templating:?}, parsing {parsing:?} ({n} docs, {bytes} bytes)");
 }
+
+#[test]
+fn input_digests_change_with_what_a_tenant_renders_from_and_nothing_else() {
+    let config = sample_config();
+    let builtin = TemplateSet::builtin();
+    let before = input_digests(&config, &builtin, None);
+    assert_eq!(before.len(), config.tenants.len());
+    assert!(before.values().all(|d| d.len() == 32));
+    // Deterministic, and the same for a subset.
+    assert_eq!(before, input_digests(&config, &builtin, None));
+    let only: std::collections::BTreeSet<String> = ["acme".to_string()].into();
+    let one = input_digests(&config, &builtin, Some(&only));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one["acme"], before["acme"]);
+
+    // A change to one tenant changes its digest only.
+    let mut changed = config.clone();
+    let acme = changed
+        .tenants
+        .iter_mut()
+        .find(|t| t.name == "acme")
+        .unwrap();
+    acme.display_name.push_str(" Inc.");
+    let after = input_digests(&changed, &builtin, None);
+    for (tenant, digest) in &after {
+        assert_eq!(digest == &before[tenant], tenant != "acme", "{tenant}");
+    }
+
+    // The revision is not part of it (objects never name the commit).
+    let mut other_commit = config.clone();
+    other_commit.revision = Some("fedcba9876543210".into());
+    assert_eq!(input_digests(&other_commit, &builtin, None), before);
+
+    // Platform-wide context and templates change every tenant's digest.
+    let mut labels = config.clone();
+    labels.common_labels.insert("team".into(), "data".into());
+    let all = input_digests(&labels, &builtin, None);
+    assert!(all.iter().all(|(t, d)| d != &before[t]));
+    let overridden = TemplateSet::new(&BTreeMap::from([(
+        "limitrange.yaml".to_string(),
+        "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: x\nspec:\n  limits: []\n".to_string(),
+    )]))
+    .unwrap();
+    let all = input_digests(&config, &overridden, None);
+    assert!(all.iter().all(|(t, d)| d != &before[t]));
+}

@@ -32,6 +32,21 @@ pub struct Config {
     pub database_engine: String,
 }
 
+impl Config {
+    /// A copy with only the tenants `keep` accepts (the others are not cloned).
+    pub fn with_tenants(&self, keep: impl Fn(&Tenant) -> bool) -> Config {
+        Config {
+            platform_name: self.platform_name.clone(),
+            revision: self.revision.clone(),
+            clusters: self.clusters.clone(),
+            tenants: self.tenants.iter().filter(|t| keep(t)).cloned().collect(),
+            common_labels: self.common_labels.clone(),
+            policy: self.policy.clone(),
+            database_engine: self.database_engine.clone(),
+        }
+    }
+}
+
 /// How berth reaches a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
