@@ -164,8 +164,8 @@ async fn run(tenants: usize, concurrency: usize) {
     );
     assert_eq!(
         writes,
-        planned.changes.len(),
-        "only the changed objects are written"
+        planned.changes.len() + 1,
+        "only the changed objects are written, then the tenant's records"
     );
 
     // Phase 3: the same kind of change planned and applied with `--tenant` narrowing.
