@@ -197,7 +197,7 @@ pub struct GitArgs {
     /// SSH allowed-signers file (as for `git verify-commit`, gpg.ssh.allowedSignersFile).
     #[arg(long, value_name = "FILE", requires = "verify_signatures")]
     pub allowed_signers: Option<PathBuf>,
-    /// OpenPGP keyring of the accepted signers (`gpg --export KEYID > FILE`).
+    /// OpenPGP keyring of the accepted signers (`gpg --export [--armor] KEYID > FILE`).
     #[arg(long, value_name = "FILE", requires = "verify_signatures")]
     pub gpg_keyring: Option<PathBuf>,
     /// Directory of berth's state: embedded clusters' stores and Git caches

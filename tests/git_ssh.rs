@@ -291,7 +291,7 @@ fn a_passphrase_protected_key_needs_its_passphrase_which_is_never_shown() {
     assert_eq!(run.code, 1, "{}", explain(&run, &s.sshd));
     assert!(
         run.stderr.contains(&format!(
-            "error: cannot read the config repository: cannot use the ssh key file {key} for {}: libssh2 says: ",
+            "error: cannot read the config repository: cannot use the ssh key file {key} for {}: the passphrase given does not open it, or libssh2 cannot read its format (libssh2 says: ",
             s.url()
         )),
         "{}",

@@ -428,14 +428,20 @@ impl GitSource {
                 && e.message().contains("private key")
             {
                 let path = auth.ssh_key.clone().unwrap_or_default();
-                let reason = scrub(e.message());
-                let reason = reason
+                let said = scrub(e.message());
+                let said = said
                     .strip_prefix("failed to authenticate SSH session: ")
-                    .unwrap_or(&reason);
+                    .unwrap_or(&said);
+                let encrypted = inspect_key_file(&path).is_ok_and(|i| i.encrypted);
+                let reason = if encrypted {
+                    format!("the passphrase given does not open it, or libssh2 cannot read its format (libssh2 says: {said})")
+                } else {
+                    format!("libssh2 cannot read it: {said}")
+                };
                 return SourceError::SshKey {
                     url: self.origin.clone(),
                     path,
-                    reason: format!("libssh2 says: {reason}"),
+                    reason,
                 };
             }
             let auth_failed = a.gave_up
