@@ -56,6 +56,23 @@ pub enum HostKeyProblem {
         /// The line (from 1).
         line: usize,
     },
+    /// The host is listed only with keys of other types than the one the server sent
+    /// (libssh2 asks for ed25519 first, then ECDSA, then RSA).
+    #[error("the SSH host key of {host} is not known: the server sent {key}, and {file}:{line} lists only a key of another type ({known_kind}) for this host; berth asks servers for an ed25519 key first, then ECDSA, then RSA: check the fingerprint with the server's administrator, then add this key, e.g. `{keyscan} >> {file}`")]
+    OtherType {
+        /// The host as known_hosts names it.
+        host: String,
+        /// The key the server sent.
+        key: HostKey,
+        /// The type of the key listed.
+        known_kind: String,
+        /// Where it is listed.
+        file: String,
+        /// The line (from 1).
+        line: usize,
+        /// An `ssh-keyscan` command that fetches the key.
+        keyscan: String,
+    },
     /// The known_hosts file given cannot be read.
     #[error("cannot read the known_hosts file {file}: {reason}")]
     Unreadable {
@@ -151,7 +168,9 @@ impl KnownHosts {
         let name = host_entry_name(host, port);
         let key = HostKey::of(blob);
         let mut matched = false;
+        // The first other key of the same type, and of another type.
         let mut other: Option<(HostKey, String, usize)> = None;
+        let mut other_type: Option<(HostKey, String, usize)> = None;
         for file in &self.files {
             let text = match std::fs::read_to_string(file) {
                 Ok(t) => t,
@@ -183,9 +202,15 @@ impl KnownHosts {
                     Marker::Revoked | Marker::CertAuthority => {}
                     Marker::None if same => matched = true,
                     Marker::None => {
-                        if other.is_none() {
-                            if let Some(k) = &entry.key {
-                                other = Some((HostKey::of(k), file.display().to_string(), i + 1));
+                        if let Some(k) = &entry.key {
+                            let known = HostKey::of(k);
+                            let slot = if known.kind == key.kind {
+                                &mut other
+                            } else {
+                                &mut other_type
+                            };
+                            if slot.is_none() {
+                                *slot = Some((known, file.display().to_string(), i + 1));
                             }
                         }
                     }
@@ -215,6 +240,16 @@ impl KnownHosts {
         } else {
             format!("ssh-keyscan -p {port} -t {short_type} {host}")
         };
+        if let Some((known, file, line)) = other_type {
+            return Err(HostKeyProblem::OtherType {
+                host: name,
+                key,
+                known_kind: known.kind,
+                file,
+                line,
+                keyscan,
+            });
+        }
         Err(HostKeyProblem::Unknown {
             host: name,
             key,
@@ -495,6 +530,25 @@ mod tests {
             kh.check("hoost", 22, &blob(3)),
             Err(HostKeyProblem::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn a_host_listed_with_another_key_type_is_not_called_changed() {
+        let mut rsa = Vec::new();
+        rsa.extend_from_slice(&7u32.to_be_bytes());
+        rsa.extend_from_slice(b"ssh-rsa");
+        rsa.extend_from_slice(&[9; 40]);
+        let (d, kh) = file(&format!("git.example ssh-rsa {}\n", STANDARD.encode(&rsa)));
+        let err = kh.check("git.example", 22, &blob(1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the SSH host key of git.example is not known: the server sent ssh-ed25519 key {}, and {f}:1 lists only a key of another type (ssh-rsa) for this host; berth asks servers for an ed25519 key first, then ECDSA, then RSA: check the fingerprint with the server's administrator, then add this key, e.g. `ssh-keyscan -t ed25519 git.example >> {f}`",
+                fingerprint(&blob(1)),
+                f = d.path().join("known_hosts").display()
+            )
+        );
+        assert_eq!(kh.check("git.example", 22, &rsa), Ok(()));
     }
 
     #[test]
