@@ -239,6 +239,43 @@ fn a_key_the_server_refuses_is_named_and_nothing_secret_is_shown() {
     }
     assert_eq!(s.sshd.accepted_logins(), 0, "{}", s.sshd.log());
 
+    // A password in the URL is never shown (the server accepts no passwords).
+    let with_password = s.url().replacen(
+        &format!("ssh://{}@", s.sshd.user),
+        &format!("ssh://{}:hunter2-SECRET@", s.sshd.user),
+        1,
+    );
+    let state = arg(&s.repo.state());
+    let run = berth_with(
+        &[
+            "validate",
+            "-vvv",
+            "--repo",
+            &with_password,
+            "--state-dir",
+            &state,
+            "--ssh-key",
+            &key,
+            "--known-hosts",
+            &known,
+        ],
+        s.repo.dir.path(),
+        &[],
+        USER_SSH_ENV,
+    );
+    assert_eq!(run.code, 1, "{}", explain(&run, &s.sshd));
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    let redacted = s
+        .url()
+        .replacen(&format!("ssh://{}@", s.sshd.user), "ssh://***@", 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cannot read the config repository: authentication to {redacted} failed (tried the ssh key file {key}"
+        )),
+        "{}",
+        run.stderr
+    );
+
     // A key file that does not exist.
     let missing = arg(&s.repo.dir.path().join("no-such-key"));
     let run = s.berth(
