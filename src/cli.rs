@@ -179,6 +179,14 @@ pub struct GitArgs {
     /// SSH private key for ssh URLs [default: the keys of ssh-agent].
     #[arg(long, env = "BERTH_GIT_SSH_KEY", value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
+    /// File holding the passphrase of --ssh-key, when one protects it
+    /// [default: $BERTH_GIT_SSH_KEY_PASSPHRASE].
+    #[arg(long, env = "BERTH_GIT_SSH_KEY_PASSPHRASE_FILE", value_name = "FILE")]
+    pub ssh_key_passphrase_file: Option<PathBuf>,
+    /// known_hosts file that SSH servers' host keys must be listed in
+    /// [default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts].
+    #[arg(long, env = "BERTH_GIT_KNOWN_HOSTS", value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
     /// File holding a token for https URLs [default: $BERTH_GIT_TOKEN].
     #[arg(long, env = "BERTH_GIT_TOKEN_FILE", value_name = "FILE")]
     pub git_token_file: Option<PathBuf>,
@@ -189,7 +197,7 @@ pub struct GitArgs {
     /// SSH allowed-signers file (as for `git verify-commit`, gpg.ssh.allowedSignersFile).
     #[arg(long, value_name = "FILE", requires = "verify_signatures")]
     pub allowed_signers: Option<PathBuf>,
-    /// OpenPGP keyring of the accepted signers (`gpg --export KEYID > FILE`).
+    /// OpenPGP keyring of the accepted signers (`gpg --export [--armor] KEYID > FILE`).
     #[arg(long, value_name = "FILE", requires = "verify_signatures")]
     pub gpg_keyring: Option<PathBuf>,
     /// Directory of berth's state: embedded clusters' stores and Git caches

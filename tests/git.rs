@@ -1,138 +1,19 @@
 //! Git sources, against real repositories made by the `git` CLI: a bare remote reached by a
 //! `file://` URL, pushes, force-pushes, an unreachable remote, diagnostics of a commit, the
 //! commands through `--repo`, offline plans of a change (`plan --base`), credentials that must
-//! never be printed, and signed commits.
+//! never be printed, and signed commits (SSH signatures by ssh-keygen, OpenPGP signatures by
+//! gpg). Git over SSH is in `tests/git_ssh.rs`.
 
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use berth::source::{GitAuth, GitOptions, GitSource, SignaturePolicy, Source, SourceError};
-use support::{berth, copy_tree, embedded_replicas, Run};
-
-/// Runs `git` in `dir` with a fixed identity and dates (so commit shas are the same on every
-/// run) and no user or system configuration; panics when it fails.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A work repository (`work/`, the config under `work/<sub>`) pushing to a bare remote
-/// (`remote.git`), and a state directory for berth's caches.
-struct Repo {
-    dir: tempfile::TempDir,
-    sub: &'static str,
-}
-
-impl Repo {
-    /// The examples committed at the top of the work tree and pushed.
-    fn examples() -> Repo {
-        Repo::with_config_in("")
-    }
-
-    /// The examples committed under `sub/` of the work tree and pushed.
-    fn with_config_in(sub: &'static str) -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().expect("tempdir"),
-            sub,
-        };
-        let root = repo.dir.path();
-        git(root, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
-        git(root, &["init", "-q", "-b", "main", "work"]);
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
-            &repo.config(),
-        );
-        git(&repo.work(), &["remote", "add", "origin", "../remote.git"]);
-        repo.commit("examples");
-        repo
-    }
-
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-
-    /// The config directory in the work tree.
-    fn config(&self) -> PathBuf {
-        self.work().join(self.sub)
-    }
-
-    fn remote(&self) -> PathBuf {
-        self.dir.path().join("remote.git")
-    }
-
-    fn url(&self) -> String {
-        format!("file://{}", self.remote().display())
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// Commits everything and pushes; the new sha.
-    fn commit(&self, message: &str) -> String {
-        git(&self.work(), &["add", "-A"]);
-        git(&self.work(), &["commit", "-q", "-m", message]);
-        git(&self.work(), &["push", "-q", "--force", "origin", "main"]);
-        git(&self.work(), &["rev-parse", "HEAD"])
-    }
-
-    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
-        let path = self.config().join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn edit(&self, rel: &str, from: &str, to: &str) {
-        let path = self.config().join(rel);
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{rel} has no `{from}`");
-        fs::write(path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn source(&self) -> GitSource {
-        GitSource::remote(self.options()).expect("open the cache")
-    }
-
-    fn options(&self) -> GitOptions {
-        GitOptions {
-            url: self.url(),
-            branch: None,
-            rev: None,
-            state_dir: self.state(),
-            auth: GitAuth::default(),
-            verify: None,
-            offline: false,
-        }
-    }
-
-    /// Runs berth in the temporary directory with its state directory set.
-    fn berth(&self, args: &[&str]) -> Run {
-        let mut all: Vec<&str> = args.to_vec();
-        let state = self.state().display().to_string();
-        all.extend(["--state-dir", &state]);
-        berth(&all, self.dir.path())
-    }
-}
+use support::git::{git, Repo};
+use support::sshd::keygen;
+use support::{berth, embedded_replicas, Run};
 
 /// Hides the temporary directory and the commit of the work tree's HEAD (which changes
 /// whenever the examples do) in output.
@@ -524,19 +405,6 @@ fn credentials_never_appear_in_errors_or_logs() {
     }
 }
 
-/// An ed25519 key made by ssh-keygen.
-fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
-    let key = dir.join(name);
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen");
-    assert!(out.status.success());
-    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
-    (key, public.trim().to_string())
-}
-
 fn signed_commit(repo: &Repo, key: &Path, message: &str) -> String {
     git(&repo.work(), &["add", "-A"]);
     let key = key.display().to_string();
@@ -561,8 +429,8 @@ fn signed_commit(repo: &Repo, key: &Path, message: &str) -> String {
 #[test]
 fn signed_commits_are_verified_with_ssh_keygen() {
     let repo = Repo::examples();
-    let (trusted, trusted_pub) = ssh_key(repo.dir.path(), "trusted");
-    let (stranger, _) = ssh_key(repo.dir.path(), "stranger");
+    let (trusted, trusted_pub) = keygen(repo.dir.path(), "trusted", "");
+    let (stranger, _) = keygen(repo.dir.path(), "stranger", "");
     let signers = repo.dir.path().join("allowed_signers");
     fs::write(&signers, format!("test@example.com {trusted_pub}\n")).unwrap();
     let url = repo.url();
@@ -715,8 +583,8 @@ fn bad_credentials_are_tried_once_and_named_not_shown() {
         rev: None,
         state_dir: state.path().to_path_buf(),
         auth: GitAuth {
-            ssh_key: None,
             token: Some(berth::source::Secret::new("token-SECRET")),
+            ..GitAuth::default()
         },
         verify: None,
         offline: false,
@@ -957,8 +825,8 @@ fn a_push_webhook_syncs_the_daemon_at_once() {
 #[test]
 fn the_daemon_applies_only_commits_signed_by_an_allowed_key() {
     let repo = Repo::examples();
-    let (trusted, trusted_pub) = ssh_key(repo.dir.path(), "trusted");
-    let (stranger, _) = ssh_key(repo.dir.path(), "stranger");
+    let (trusted, trusted_pub) = keygen(repo.dir.path(), "trusted", "");
+    let (stranger, _) = keygen(repo.dir.path(), "stranger", "");
     let signers = repo.dir.path().join("allowed_signers");
     fs::write(&signers, format!("test@example.com {trusted_pub}\n")).unwrap();
     repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
@@ -1003,6 +871,339 @@ fn the_daemon_applies_only_commits_signed_by_an_allowed_key() {
         let e = s["errors"][0].as_str().unwrap_or("").to_string();
         e.contains("not signed").then_some(())
     });
+    assert_eq!(d.status()["good_revision"], good.as_str());
+    assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
+}
+
+// OpenPGP signatures, made and checked by the real gpg.
+
+/// An OpenPGP key in a GNUPGHOME of its own (ed25519, no passphrase, made by gpg); its agent
+/// is stopped when dropped.
+struct GpgKey {
+    home: tempfile::TempDir,
+    fingerprint: String,
+}
+
+impl GpgKey {
+    fn new(uid: &str) -> GpgKey {
+        let home = tempfile::tempdir().unwrap();
+        let gpg = |args: &[&str]| {
+            let out = Command::new("gpg")
+                .args(["--batch", "--no-tty", "--homedir"])
+                .arg(home.path())
+                .args(args)
+                .output()
+                .expect("gpg is installed");
+            assert!(out.status.success(), "gpg {args:?}: {out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ]);
+        let listing = gpg(&["--with-colons", "--list-secret-keys"]);
+        let fingerprint = listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| !f.is_empty()))
+            .expect("a fingerprint")
+            .to_string();
+        GpgKey { home, fingerprint }
+    }
+
+    /// `gpg --export` of the public key (`--armor` when `armor`) into `file`.
+    fn export(&self, file: &Path, armor: bool) {
+        let mut cmd = Command::new("gpg");
+        cmd.args(["--batch", "--no-tty", "--homedir"])
+            .arg(self.home.path())
+            .arg("--export");
+        if armor {
+            cmd.arg("--armor");
+        }
+        let out = cmd.arg(&self.fingerprint).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{out:?}");
+        fs::write(file, out.stdout).unwrap();
+    }
+
+    /// Revokes the key in its home directory, with the revocation certificate gpg made with
+    /// it.
+    fn revoke(&self) {
+        let cert = self
+            .home
+            .path()
+            .join(format!("openpgp-revocs.d/{}.rev", self.fingerprint));
+        let text = fs::read_to_string(&cert).unwrap();
+        // gpg writes it disarmed: the armor's first line starts with a colon.
+        let armed = text.replace(":-----BEGIN PGP", "-----BEGIN PGP");
+        fs::write(&cert, armed).unwrap();
+        let out = Command::new("gpg")
+            .args(["--batch", "--no-tty", "--homedir"])
+            .arg(self.home.path())
+            .arg("--import")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Commits everything signed with this key (`git commit -S`, gpg.program = gpg) and
+    /// pushes; the new sha.
+    fn signed_commit(&self, repo: &Repo, message: &str) -> String {
+        git(&repo.work(), &["add", "-A"]);
+        support::git::git_with(
+            &repo.work(),
+            &[
+                "-c",
+                "gpg.format=openpgp",
+                "-c",
+                "gpg.program=gpg",
+                "-c",
+                &format!("user.signingkey={}", self.fingerprint),
+                "commit",
+                "-q",
+                "-S",
+                "-m",
+                message,
+            ],
+            &[("GNUPGHOME", self.home.path())],
+        );
+        git(&repo.work(), &["push", "-q", "--force", "origin", "main"]);
+        git(&repo.work(), &["rev-parse", "HEAD"])
+    }
+}
+
+impl Drop for GpgKey {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .args(["--kill", "gpg-agent"])
+            .env("GNUPGHOME", self.home.path())
+            .output();
+    }
+}
+
+/// Rewrites the message of the commit `sha` of the work tree, keeping its signature (so the
+/// signature no longer matches), and force-pushes the result; the forged sha.
+fn forge(repo: &Repo, sha: &str, from: &str, to: &str) -> String {
+    git(&repo.work(), &["reset", "-q", "--hard", sha]);
+    let object = git(&repo.work(), &["cat-file", "commit", "HEAD"]);
+    assert!(object.contains("-----BEGIN PGP SIGNATURE-----"), "{object}");
+    let forged = object.replace(from, to);
+    let file = repo.dir.path().join("forged");
+    fs::write(&file, format!("{forged}\n")).unwrap();
+    let forged_sha = git(
+        &repo.work(),
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            &file.display().to_string(),
+        ],
+    );
+    git(&repo.work(), &["reset", "-q", "--hard", &forged_sha]);
+    git(&repo.work(), &["push", "-q", "--force", "origin", "main"]);
+    forged_sha
+}
+
+#[test]
+fn openpgp_signed_commits_are_verified_with_gpg() {
+    let repo = Repo::examples();
+    let trusted = GpgKey::new("Test <test@example.com>");
+    let stranger = GpgKey::new("Stranger <stranger@example.com>");
+    let keyring = repo.dir.path().join("trusted.gpg");
+    trusted.export(&keyring, false);
+    let armored = repo.dir.path().join("trusted.asc");
+    trusted.export(&armored, true);
+    let url = repo.url();
+    let validate = |keyring: &Path| {
+        repo.berth(&[
+            "validate",
+            "--repo",
+            &url,
+            "--verify-signatures",
+            "--gpg-keyring",
+            &keyring.display().to_string(),
+        ])
+    };
+
+    // The first commit of Repo::examples is unsigned.
+    let run = validate(&keyring);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    let unsigned = git(&repo.work(), &["rev-parse", "--short=7", "HEAD"]);
+    assert_eq!(
+        filtered(&repo, &run.stderr),
+        format!("error: cannot read the config repository: refusing commit {unsigned} of file://[TMP]/remote.git: the commit is not signed\n")
+    );
+
+    // Signed by the key of the keyring, exported as binary or ASCII-armored.
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let good = trusted.signed_commit(&repo, "signed by a trusted key");
+    for file in [&keyring, &armored] {
+        let run = validate(file);
+        assert_eq!(run.code, 0, "{}: {}", file.display(), run.stderr);
+        assert!(
+            run.stdout.contains(&format!("@{} is valid", &good[..7])),
+            "{}",
+            run.stdout
+        );
+    }
+    // An OpenPGP signature is not checked against SSH allowed signers.
+    let signers = repo.dir.path().join("allowed_signers");
+    fs::write(&signers, "").unwrap();
+    let run = repo.berth(&[
+        "validate",
+        "--repo",
+        &url,
+        "--verify-signatures",
+        "--allowed-signers",
+        &signers.display().to_string(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "the commit is signed by an unknown key (an OpenPGP signature, and no --gpg-keyring was given)"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // Signed by a key that is not in the keyring.
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    let wrong = stranger.signed_commit(&repo, "signed by a stranger");
+    let run = validate(&keyring);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the config repository: refusing commit {} of {url}: the commit is signed by an unknown key (its key is not in {})\n",
+            &wrong[..7],
+            keyring.display()
+        )
+    );
+
+    // A signed commit changed afterwards: the signature no longer matches.
+    let forged = forge(&repo, &good, "signed by a trusted key", "forged");
+    let run = validate(&keyring);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the config repository: refusing commit {} of {url}: bad signature (gpg: BADSIG)\n",
+            &forged[..7]
+        )
+    );
+
+    // The library: nothing of a refused commit is read; the good one is.
+    let mut opts = repo.options();
+    opts.verify = Some(SignaturePolicy {
+        allowed_signers: None,
+        gpg_keyring: Some(keyring.clone()),
+    });
+    let mut source = GitSource::remote(opts).unwrap();
+    let sha = source.fetch().unwrap();
+    assert_eq!(sha, forged);
+    assert!(matches!(
+        source.read(&sha),
+        Err(SourceError::Signature { .. })
+    ));
+    assert!(source.read(&good).is_ok());
+
+    // The key is revoked after it signed: its commits are refused.
+    git(&repo.work(), &["reset", "-q", "--hard", &good]);
+    git(&repo.work(), &["push", "-q", "--force", "origin", "main"]);
+    trusted.revoke();
+    let revoked = repo.dir.path().join("revoked.gpg");
+    trusted.export(&revoked, false);
+    let run = validate(&revoked);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot read the config repository: refusing commit {} of {url}: bad signature (the signing key is revoked; gpg: REVKEYSIG)\n",
+            &good[..7]
+        )
+    );
+
+    // A keyring that holds no key, or is missing, is an error that says so.
+    let run = validate(&signers);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "the signature could not be checked: no OpenPGP public key could be read from {}",
+            signers.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let run = validate(&repo.dir.path().join("missing.gpg"));
+    assert!(
+        run.stderr
+            .contains("the signature could not be checked: cannot read the keyring "),
+        "{}",
+        run.stderr
+    );
+}
+
+/// With an OpenPGP keyring, the daemon applies commits signed by its keys and refuses the
+/// others (a stranger's, a forged one), while the last good commit stays in force.
+#[test]
+fn the_daemon_applies_only_commits_signed_by_a_key_of_the_gpg_keyring() {
+    let repo = Repo::examples();
+    let trusted = GpgKey::new("Test <test@example.com>");
+    let stranger = GpgKey::new("Stranger <stranger@example.com>");
+    let keyring = repo.dir.path().join("trusted.asc");
+    trusted.export(&keyring, true);
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let good = trusted.signed_commit(&repo, "signed");
+    let (url, state) = (repo.url(), repo.state());
+    let state_s = state.display().to_string();
+    let d = support::Daemon::start(
+        &[
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--state-dir",
+            &state_s,
+            "--interval",
+            "1s",
+            "--drift-interval",
+            "1h",
+            "--verify-signatures",
+            "--gpg-keyring",
+            keyring.to_str().unwrap(),
+        ],
+        repo.dir.path(),
+        &[],
+    );
+    d.wait(60, "the signed commit applied", || {
+        synced(&d, &good, "applied")
+    });
+
+    repo.edit("tenants/acme.toml", "replicas = 4", "replicas = 3");
+    let wrong = stranger.signed_commit(&repo, "signed by a stranger");
+    let refused = |sha: &str| {
+        let s = d.status()["last_sync"].clone();
+        let e = s["errors"][0].as_str().unwrap_or("").to_string();
+        (s["result"] == "source_error" && e.contains(&format!("refusing commit {}", &sha[..7])))
+            .then_some(e)
+    };
+    let why = d.wait(30, "the stranger's commit refused", || refused(&wrong));
+    assert!(
+        why.contains("the commit is signed by an unknown key (its key is not in"),
+        "{why}"
+    );
+
+    let forged = forge(&repo, &good, "signed", "forged");
+    let why = d.wait(30, "the forged commit refused", || refused(&forged));
+    assert!(why.ends_with("bad signature (gpg: BADSIG)"), "{why}");
     assert_eq!(d.status()["good_revision"], good.as_str());
     assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
 }

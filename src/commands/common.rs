@@ -20,15 +20,12 @@ use crate::spec::LoadOutput;
 pub fn open_source(dir: Option<&Path>, git: &GitArgs, force_git: bool) -> anyhow::Result<Source> {
     let verify = signature_policy(git)?;
     if let Some(url) = &git.repo {
-        let token = match &git.git_token_file {
-            Some(file) => Some(Secret::new(&std::fs::read_to_string(file).with_context(
-                || format!("cannot read the token file {}", file.display()),
-            )?)),
-            None => std::env::var("BERTH_GIT_TOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(|t| Secret::new(&t)),
-        };
+        let token = secret(git.git_token_file.as_deref(), "BERTH_GIT_TOKEN", "token")?;
+        let ssh_key_passphrase = secret(
+            git.ssh_key_passphrase_file.as_deref(),
+            "BERTH_GIT_SSH_KEY_PASSPHRASE",
+            "passphrase",
+        )?;
         let opts = GitOptions {
             url: url.clone(),
             branch: git.branch.clone(),
@@ -36,6 +33,8 @@ pub fn open_source(dir: Option<&Path>, git: &GitArgs, force_git: bool) -> anyhow
             state_dir: state_dir(git),
             auth: GitAuth {
                 ssh_key: git.ssh_key.clone(),
+                ssh_key_passphrase,
+                known_hosts: git.known_hosts.clone(),
                 token,
             },
             verify,
@@ -55,6 +54,20 @@ pub fn open_source(dir: Option<&Path>, git: &GitArgs, force_git: bool) -> anyhow
         bail!("--verify-signatures checks Git commits: read the repository with --repo URL, or a commit of DIR's repository with --rev");
     }
     Ok(Source::Dir(dir))
+}
+
+/// A secret from `file` (its content, without surrounding whitespace), else from the
+/// environment variable `var`; `None` when neither holds one.
+fn secret(file: Option<&Path>, var: &str, what: &str) -> anyhow::Result<Option<Secret>> {
+    Ok(match file {
+        Some(file) => Some(Secret::new(&std::fs::read_to_string(file).with_context(
+            || format!("cannot read the {what} file {}", file.display()),
+        )?)),
+        None => std::env::var(var)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Secret::new(&t)),
+    })
 }
 
 /// The state directory: `--state-dir`, `BERTH_STATE_DIR`, else the default.

@@ -24,6 +24,8 @@ struct FileSettings {
     repo: Option<String>,
     branch: Option<String>,
     ssh_key: Option<PathBuf>,
+    ssh_key_passphrase_file: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
     git_token_file: Option<PathBuf>,
     verify_signatures: Option<bool>,
     allowed_signers: Option<PathBuf>,
@@ -147,6 +149,11 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
     };
     fill(&mut git.state_dir, &file.state_dir);
     fill(&mut git.ssh_key, &file.ssh_key);
+    fill(
+        &mut git.ssh_key_passphrase_file,
+        &file.ssh_key_passphrase_file,
+    );
+    fill(&mut git.known_hosts, &file.known_hosts);
     fill(&mut git.git_token_file, &file.git_token_file);
     fill(&mut git.allowed_signers, &file.allowed_signers);
     fill(&mut git.gpg_keyring, &file.gpg_keyring);
@@ -270,6 +277,13 @@ mod tests {
         let toml_text = doc["data"]["daemon.toml"].as_str().unwrap();
         let file: FileSettings = toml::from_str(toml_text).unwrap();
         assert!(file.repo.is_some() && file.leader_elect == Some(true));
+        // known_hosts is the ConfigMap's own key, mounted at /etc/berth.
+        assert_eq!(
+            file.known_hosts.as_deref(),
+            Some(Path::new("/etc/berth/known_hosts"))
+        );
+        let known_hosts = doc["data"]["known_hosts"].as_str().unwrap();
+        assert!(known_hosts.starts_with("github.com ssh-ed25519 AAAA"));
         assert_eq!(file.listen.as_deref(), Some("0.0.0.0:8080"));
         for d in [&file.interval, &file.drift_interval] {
             parse_duration(d.as_deref().unwrap()).unwrap();

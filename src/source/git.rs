@@ -2,18 +2,19 @@
 //! repository that contains a directory. Files are read straight from a commit's tree; there
 //! is never a working copy.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use git2::{
-    AutotagOption, Cred, CredentialType, Direction, FetchOptions, ObjectType, Oid, RemoteCallbacks,
-    Repository,
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, FetchOptions,
+    ObjectType, Oid, RemoteCallbacks, Repository,
 };
 
+use super::ssh::{inspect_key_file, HostKeyProblem, KnownHosts};
 use super::tree::{self, Listing, Read, Reader};
-use super::url::{cache_name, local_path, redact_in_text, redact_url};
+use super::url::{cache_name, local_path, redact_in_text, redact_url, ssh_host_port};
 use super::verify::{verify_commit, SignaturePolicy};
 use super::{SourceError, SourceTree};
 use crate::diag::Diagnostic;
@@ -39,11 +40,18 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How to authenticate to a remote. Without anything set, SSH URLs use the ssh-agent.
+/// How to authenticate to a remote, and which SSH servers to trust. Without anything set,
+/// SSH URLs use the ssh-agent and the host key must be in `~/.ssh/known_hosts` or
+/// `/etc/ssh/ssh_known_hosts`.
 #[derive(Debug, Clone, Default)]
 pub struct GitAuth {
     /// A private key file for SSH URLs (instead of the ssh-agent).
     pub ssh_key: Option<PathBuf>,
+    /// The passphrase of `ssh_key`, when one protects it.
+    pub ssh_key_passphrase: Option<Secret>,
+    /// The known_hosts file SSH host keys are checked against (instead of OpenSSH's
+    /// defaults).
+    pub known_hosts: Option<PathBuf>,
     /// A token for HTTPS URLs, sent as the password.
     pub token: Option<Secret>,
 }
@@ -159,8 +167,11 @@ impl GitSource {
             Repository::init_bare(&cache).map_err(git_err)?
         };
         let mut secrets: Vec<String> = userinfo_password(&opts.url).into_iter().collect();
-        if let Some(t) = &opts.auth.token {
-            secrets.push(t.expose().to_string());
+        for s in [&opts.auth.token, &opts.auth.ssh_key_passphrase]
+            .into_iter()
+            .flatten()
+        {
+            secrets.push(s.expose().to_string());
         }
         secrets.retain(|s| !s.is_empty());
         Ok(GitSource {
@@ -254,13 +265,9 @@ impl GitSource {
             None => REMOTE_HEAD.to_string(),
         };
         let auth = auth.clone();
-        let factory: super::propose::Callbacks = std::sync::Arc::new(move || {
-            callbacks(
-                auth.clone(),
-                Rc::new(RefCell::new(Vec::new())),
-                Rc::new(Cell::new(false)),
-            )
-        });
+        let host = ssh_host_port(url);
+        let factory: super::propose::Callbacks =
+            std::sync::Arc::new(move || callbacks(auth.clone(), host.clone(), Rc::default()));
         Some(
             super::propose::ProposalRepo::at(self.repo.path(), &base_ref).with_push(
                 super::propose::PushTarget {
@@ -403,13 +410,43 @@ impl GitSource {
             }
             redact_in_text(&m)
         };
-        let tried = Rc::new(RefCell::new(Vec::new()));
-        let gave_up = Rc::new(Cell::new(false));
+        let ssh = ssh_host_port(url);
+        let attempts: Rc<RefCell<Attempts>> = Rc::default();
         let fail = |e: git2::Error| {
-            let methods = tried.borrow();
-            let auth_failed = gave_up.get()
+            let a = attempts.borrow();
+            if let Some(problem) = &a.host_key {
+                return SourceError::HostKey {
+                    url: self.origin.clone(),
+                    problem: Box::new(problem.clone()),
+                };
+            }
+            // libssh2 could not use the key file (a wrong passphrase, a format it cannot
+            // read): its message says which, and holds nothing secret.
+            if a.tried.last() == Some(&Method::KeyFile)
+                && e.class() == git2::ErrorClass::Ssh
+                && e.code() != git2::ErrorCode::Auth
+                && e.message().contains("private key")
+            {
+                let path = auth.ssh_key.clone().unwrap_or_default();
+                let said = scrub(e.message());
+                let said = said
+                    .strip_prefix("failed to authenticate SSH session: ")
+                    .unwrap_or(&said);
+                let encrypted = inspect_key_file(&path).is_ok_and(|i| i.encrypted);
+                let reason = if encrypted {
+                    format!("the passphrase given does not open it, or libssh2 cannot read its format (libssh2 says: {said})")
+                } else {
+                    format!("libssh2 cannot read it: {said}")
+                };
+                return SourceError::SshKey {
+                    url: self.origin.clone(),
+                    path,
+                    reason,
+                };
+            }
+            let auth_failed = a.gave_up
                 || e.code() == git2::ErrorCode::Auth
-                || (!methods.is_empty()
+                || (!a.tried.is_empty()
                     && matches!(
                         e.class(),
                         git2::ErrorClass::Ssh | git2::ErrorClass::Callback
@@ -417,10 +454,11 @@ impl GitSource {
             if auth_failed {
                 SourceError::Auth {
                     url: self.origin.clone(),
-                    tried: if methods.is_empty() {
-                        "no credentials were available".to_string()
+                    tried: describe_attempts(&a.tried, auth, ssh.is_some()),
+                    hint: if ssh.is_some() {
+                        "the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent"
                     } else {
-                        format!("tried {}", methods.join(", then "))
+                        "set BERTH_GIT_TOKEN or --git-token-file to a token that can read the repository"
                     },
                 }
             } else {
@@ -430,6 +468,21 @@ impl GitSource {
                 }
             }
         };
+        // A key file berth cannot use is named before any connection.
+        if let (Some(_), Some(path)) = (&ssh, &auth.ssh_key) {
+            let info = inspect_key_file(path).map_err(|reason| SourceError::SshKey {
+                url: self.origin.clone(),
+                path: path.clone(),
+                reason: format!("it cannot be read: {reason}"),
+            })?;
+            if info.encrypted && auth.ssh_key_passphrase.is_none() {
+                return Err(SourceError::SshKey {
+                    url: self.origin.clone(),
+                    path: path.clone(),
+                    reason: "a passphrase protects it: give the passphrase with --ssh-key-passphrase-file FILE or BERTH_GIT_SSH_KEY_PASSPHRASE".to_string(),
+                });
+            }
+        }
         tracing::info!(url = %self.origin, cache = %self.repo.path().display(), "fetching");
         if local_path(url).is_some_and(|p| !p.exists()) {
             // libgit2 would say "unsupported URL protocol".
@@ -445,7 +498,7 @@ impl GitSource {
                 let conn = remote
                     .connect_auth(
                         Direction::Fetch,
-                        Some(callbacks(auth.clone(), tried.clone(), gave_up.clone())),
+                        Some(callbacks(auth.clone(), ssh.clone(), attempts.clone())),
                         None,
                     )
                     .map_err(&fail)?;
@@ -470,10 +523,9 @@ impl GitSource {
         } else {
             vec![format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")]
         };
-        tried.borrow_mut().clear();
-        gave_up.set(false);
+        *attempts.borrow_mut() = Attempts::default();
         let mut fo = FetchOptions::new();
-        fo.remote_callbacks(callbacks(auth.clone(), tried.clone(), gave_up.clone()));
+        fo.remote_callbacks(callbacks(auth.clone(), ssh.clone(), attempts.clone()));
         fo.download_tags(AutotagOption::None);
         remote
             .fetch(&refspecs, Some(&mut fo), None)
@@ -523,14 +575,86 @@ fn userinfo_password(url: &str) -> Option<String> {
     })
 }
 
-/// Credential callbacks: each method is offered once per connection (libgit2 asks again
-/// after every failure), then the callback gives up, naming the methods, never the secrets.
+/// A way to authenticate, tried at most once per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    KeyFile,
+    Agent,
+    Token,
+}
+
+/// What the callbacks of one connection did, for the error when it fails.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// Methods offered, in order.
+    tried: Vec<Method>,
+    /// The credential callback had nothing more to offer.
+    gave_up: bool,
+    /// Why the server's host key was refused.
+    host_key: Option<HostKeyProblem>,
+}
+
+/// `tried the ssh key file K (ssh-ed25519 key SHA256:...)`, or why nothing was tried; never a
+/// secret.
+fn describe_attempts(tried: &[Method], auth: &GitAuth, ssh: bool) -> String {
+    if tried.is_empty() {
+        return if ssh && auth.ssh_key.is_none() && std::env::var_os("SSH_AUTH_SOCK").is_none() {
+            "no credentials were available: no --ssh-key, and no ssh-agent (SSH_AUTH_SOCK is not set)".to_string()
+        } else {
+            "no credentials were available".to_string()
+        };
+    }
+    let names: Vec<String> = tried
+        .iter()
+        .map(|m| match m {
+            Method::KeyFile => {
+                let path = auth.ssh_key.clone().unwrap_or_default();
+                match inspect_key_file(&path).ok().and_then(|i| i.public) {
+                    Some(public) => format!("the ssh key file {} ({public})", path.display()),
+                    None => format!("the ssh key file {}", path.display()),
+                }
+            }
+            Method::Agent => "the keys of ssh-agent".to_string(),
+            Method::Token => "the token".to_string(),
+        })
+        .collect();
+    format!("tried {}", names.join(", then "))
+}
+
+/// The callbacks of one connection. Credentials: each method is offered once (libgit2 asks
+/// again after every failure), then the callback gives up; `attempts` records what was tried,
+/// never the secrets. Host keys of SSH servers (`ssh` is the URL's host and port) are checked
+/// against known_hosts; a refused key is recorded in `attempts`. TLS certificates are left to
+/// libgit2.
 fn callbacks(
     auth: GitAuth,
-    tried: Rc<RefCell<Vec<&'static str>>>,
-    gave_up: Rc<Cell<bool>>,
+    ssh: Option<(String, u16)>,
+    attempts: Rc<RefCell<Attempts>>,
 ) -> RemoteCallbacks<'static> {
     let mut cb = RemoteCallbacks::new();
+    let known_hosts = KnownHosts::new(auth.known_hosts.as_deref());
+    let host_attempts = attempts.clone();
+    cb.certificate_check(move |cert, hostname| {
+        let Some(hostkey) = cert.as_hostkey() else {
+            return Ok(CertificateCheckStatus::CertificatePassthrough);
+        };
+        let Some(blob) = hostkey.hostkey() else {
+            return Err(git2::Error::from_str("the server sent no host key"));
+        };
+        let (host, port) = ssh.clone().unwrap_or_else(|| (hostname.to_string(), 22));
+        match known_hosts.check(&host, port, blob) {
+            Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+            Err(problem) => {
+                tracing::debug!(%problem, "host key refused");
+                host_attempts.borrow_mut().host_key = Some(problem);
+                Err(git2::Error::new(
+                    git2::ErrorCode::Certificate,
+                    git2::ErrorClass::Ssh,
+                    "host key refused",
+                ))
+            }
+        }
+    });
     let mut offered_user = false;
     cb.credentials(move |_url, user_from_url, allowed| {
         let user = user_from_url.unwrap_or("git");
@@ -538,15 +662,18 @@ fn callbacks(
             offered_user = true;
             return Cred::username(user);
         }
-        let mut t = tried.borrow_mut();
+        let mut a = attempts.borrow_mut();
         if allowed.contains(CredentialType::SSH_KEY) {
             match &auth.ssh_key {
-                Some(key) if !t.contains(&"the ssh key file") => {
-                    t.push("the ssh key file");
-                    return Cred::ssh_key(user, None, key, None);
+                Some(key) if !a.tried.contains(&Method::KeyFile) => {
+                    a.tried.push(Method::KeyFile);
+                    let passphrase = auth.ssh_key_passphrase.as_ref().map(Secret::expose);
+                    return Cred::ssh_key(user, None, key, passphrase);
                 }
-                None if !t.contains(&"ssh-agent") => {
-                    t.push("ssh-agent");
+                None if !a.tried.contains(&Method::Agent)
+                    && std::env::var_os("SSH_AUTH_SOCK").is_some() =>
+                {
+                    a.tried.push(Method::Agent);
                     return Cred::ssh_key_from_agent(user);
                 }
                 _ => {}
@@ -554,8 +681,8 @@ fn callbacks(
         }
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
             if let Some(token) = &auth.token {
-                if !t.contains(&"the token") {
-                    t.push("the token");
+                if !a.tried.contains(&Method::Token) {
+                    a.tried.push(Method::Token);
                     return Cred::userpass_plaintext(
                         user_from_url.unwrap_or("x-access-token"),
                         token.expose(),
@@ -563,7 +690,7 @@ fn callbacks(
                 }
             }
         }
-        gave_up.set(true);
+        a.gave_up = true;
         Err(git2::Error::from_str("no more credentials to try"))
     });
     cb
@@ -722,8 +849,8 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
         assert!(!format!("{s:?}").contains("hunter2"));
         let auth = GitAuth {
-            ssh_key: None,
             token: Some(s),
+            ..GitAuth::default()
         };
         assert!(!format!("{auth:?}").contains("hunter2"));
     }

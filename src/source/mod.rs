@@ -9,6 +9,7 @@
 mod dir;
 mod git;
 pub mod propose;
+mod ssh;
 mod tree;
 mod url;
 mod verify;
@@ -21,6 +22,7 @@ use crate::diag::{Diagnostic, SourceMap};
 
 pub use dir::read_dir;
 pub use git::{short, GitAuth, GitOptions, GitSource, Secret};
+pub use ssh::{HostKey, HostKeyProblem};
 pub use url::redact_url;
 pub use verify::{SignaturePolicy, SignatureProblem};
 
@@ -145,12 +147,32 @@ pub enum SourceError {
         reason: String,
     },
     /// The remote refused every credential berth had.
-    #[error("authentication to {url} failed ({tried}); for https set BERTH_GIT_TOKEN or --git-token-file, for ssh load a key into ssh-agent or pass --ssh-key")]
+    #[error("authentication to {url} failed ({tried}); {hint}")]
     Auth {
         /// The redacted URL.
         url: String,
-        /// The methods tried, never their secrets.
+        /// The methods tried (and which key), never their secrets.
         tried: String,
+        /// What to do, for the kind of URL.
+        hint: &'static str,
+    },
+    /// The SSH server's host key is not trusted: nothing was sent to it.
+    #[error("cannot connect to {url}: {problem}")]
+    HostKey {
+        /// The redacted URL.
+        url: String,
+        /// What is wrong with the key.
+        problem: Box<HostKeyProblem>,
+    },
+    /// The SSH key file cannot be used (unreadable, needs a passphrase, a wrong passphrase).
+    #[error("cannot use the ssh key file {} for {url}: {reason}", path.display())]
+    SshKey {
+        /// The redacted URL.
+        url: String,
+        /// The key file (its path, never its content).
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// A branch, tag or commit that does not exist (or is not cached, offline).
     #[error("{rev} not found in {origin}: {reason}")]

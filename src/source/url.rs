@@ -95,6 +95,48 @@ pub fn local_path(url: &str) -> Option<&Path> {
     }
 }
 
+/// The host and port of an SSH URL (`ssh://[user@]host[:port]/path`, `git+ssh://`,
+/// `ssh+git://`, or scp-like `[user@]host:path` on port 22); `None` for other URLs.
+pub fn ssh_host_port(url: &str) -> Option<(String, u16)> {
+    let authority = match url.find("://") {
+        Some(i) => {
+            let scheme = url[..i].to_ascii_lowercase();
+            if !matches!(scheme.as_str(), "ssh" | "git+ssh" | "ssh+git") {
+                return None;
+            }
+            let rest = &url[i + 3..];
+            &rest[..rest.find('/').unwrap_or(rest.len())]
+        }
+        None if local_path(url).is_some() => return None,
+        None => {
+            // scp-like: the host ends at the first `:` after any `user@` (or a bracketed
+            // address); the port is always 22.
+            let rest = url.rsplit_once('@').map_or(url, |(_, r)| r);
+            let host = match rest.strip_prefix('[') {
+                Some(r) => &r[..r.find(']')?],
+                None => &rest[..rest.find(':')?],
+            };
+            return Some((host.to_string(), 22));
+        }
+    };
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(r) => {
+            let end = r.find(']')?;
+            (&r[..end], r[end + 1..].strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = match port {
+        Some(p) if !p.is_empty() => p.parse().ok()?,
+        _ => 22,
+    };
+    Some((host.to_string(), port))
+}
+
 /// A short, stable, file-system-safe name for the cache of `url`.
 pub fn cache_name(url: &str) -> String {
     let key = without_credentials(url);
@@ -193,6 +235,26 @@ mod tests {
         assert_ne!(a, c);
         assert!(a.starts_with("config-"), "{a}");
         assert!(!a.contains("tok"));
+    }
+
+    #[test]
+    fn ssh_hosts_and_ports() {
+        let hp = |u: &str| ssh_host_port(u);
+        assert_eq!(
+            hp("ssh://git@127.0.0.1:2222/srv/x.git"),
+            Some(("127.0.0.1".into(), 2222))
+        );
+        assert_eq!(hp("ssh://h/x"), Some(("h".into(), 22)));
+        assert_eq!(hp("git+ssh://u:pw@h:22/x"), Some(("h".into(), 22)));
+        assert_eq!(hp("ssh://git@[::1]:2200/x"), Some(("::1".into(), 2200)));
+        assert_eq!(
+            hp("git@github.com:org/x.git"),
+            Some(("github.com".into(), 22))
+        );
+        assert_eq!(hp("github.com:org/x.git"), Some(("github.com".into(), 22)));
+        assert_eq!(hp("https://h/x"), None);
+        assert_eq!(hp("file:///a/b"), None);
+        assert_eq!(hp("../config"), None);
     }
 
     #[test]

@@ -109,19 +109,50 @@ fn verify_ssh(signature: &[u8], payload: &[u8], allowed: &Path) -> Result<(), Si
     }
 }
 
-/// An OpenPGP signature, checked by gpg against `keyring` only (a throwaway home directory,
-/// so that the user's keys and trust settings play no part).
+/// An OpenPGP signature, checked by gpg against the keys of `keyring` only: they are imported
+/// into a throwaway home directory (so the user's keys and trust settings play no part, and
+/// the keyring may be binary or ASCII-armored, as `gpg --export [--armor]` writes it).
 fn verify_gpg(signature: &[u8], payload: &[u8], keyring: &Path) -> Result<(), SignatureProblem> {
     let keyring = std::path::absolute(keyring)
         .map_err(|e| SignatureProblem::Unchecked(format!("{}: {e}", keyring.display())))?;
+    if let Err(e) = std::fs::File::open(&keyring) {
+        return Err(SignatureProblem::Unchecked(format!(
+            "cannot read the keyring {}: {e}",
+            keyring.display()
+        )));
+    }
     let home = TempDir::new()?;
+    let gpg = || {
+        let mut cmd = Command::new("gpg");
+        cmd.args([
+            "--batch",
+            "--no-tty",
+            "--quiet",
+            "--no-autostart",
+            "--homedir",
+        ])
+        .arg(&home.0);
+        cmd
+    };
+    let import = gpg()
+        .args(["--status-fd", "1", "--import"])
+        .arg(&keyring)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| SignatureProblem::Unchecked(format!("running gpg: {e}")))?;
+    let imported = String::from_utf8_lossy(&import.stdout)
+        .lines()
+        .any(|l| l.starts_with("[GNUPG:] IMPORT_OK "));
+    if !imported {
+        return Err(SignatureProblem::Unchecked(format!(
+            "no OpenPGP public key could be read from {} ({})",
+            keyring.display(),
+            first_line(&import.stderr, "gpg imported nothing")
+        )));
+    }
     let sig = TempFile::new("sig.asc", signature)?;
     let out = run_with_stdin(
-        Command::new("gpg")
-            .args(["--batch", "--no-tty", "--quiet", "--homedir"])
-            .arg(&home.0)
-            .args(["--no-default-keyring", "--keyring"])
-            .arg(&keyring)
+        gpg()
             .args(["--status-fd", "1", "--verify"])
             .arg(&sig.0)
             .arg("-"),
@@ -137,6 +168,18 @@ fn verify_gpg(signature: &[u8], payload: &[u8], keyring: &Path) -> Result<(), Si
     };
     if has("BADSIG") {
         Err(SignatureProblem::Bad("gpg: BADSIG".into()))
+    } else if has("REVKEYSIG") {
+        Err(SignatureProblem::Bad(
+            "the signing key is revoked; gpg: REVKEYSIG".into(),
+        ))
+    } else if has("EXPKEYSIG") {
+        Err(SignatureProblem::Bad(
+            "the signing key has expired; gpg: EXPKEYSIG".into(),
+        ))
+    } else if has("EXPSIG") {
+        Err(SignatureProblem::Bad(
+            "the signature has expired; gpg: EXPSIG".into(),
+        ))
     } else if has("NO_PUBKEY") || has("ERRSIG") {
         Err(SignatureProblem::UnknownKey(format!(
             "its key is not in {}",

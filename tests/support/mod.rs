@@ -6,6 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod git;
+pub mod sshd;
+
 /// What a run of the binary printed.
 #[derive(Debug)]
 pub struct Run {
@@ -27,14 +30,21 @@ pub fn bin() -> PathBuf {
 
 /// Runs the `berth` binary in `dir` with colours and user environment switched off.
 pub fn berth(args: &[&str], dir: &Path) -> Run {
-    let out = Command::new(bin())
-        .args(args)
+    berth_with(args, dir, &[], &[])
+}
+
+/// Like [`berth`], with the variables `set` set and the variables `unset` removed.
+pub fn berth_with(args: &[&str], dir: &Path, set: &[(&str, &str)], unset: &[&str]) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
-        .env_remove("BERTH_STATE_DIR")
-        .output()
-        .expect("run berth");
+        .env_remove("BERTH_STATE_DIR");
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(set.iter().copied()).output().expect("run berth");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
