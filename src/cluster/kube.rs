@@ -488,15 +488,62 @@ impl KubeCluster {
         selector: &str,
         metadata_only: bool,
     ) -> Result<(Vec<Value>, u64), ClusterError> {
+        let mut out = Vec::new();
+        let (ar, requests) = self
+            .list_pages(kind, namespace, selector, metadata_only, |item| {
+                if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
+                    out.push(v);
+                }
+            })
+            .await?;
+        let out = match ar {
+            Some(ar) => out
+                .into_iter()
+                .map(|v| with_type_value(v, &ar.api_version, &ar.kind))
+                .collect(),
+            None => out,
+        };
+        Ok((out, requests))
+    }
+
+    /// Like [`KubeCluster::list`], each item read straight into `T` (fields `T` does not
+    /// name are skipped, not parsed into values); items `T` cannot read are left out.
+    pub(super) async fn list_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+        metadata_only: bool,
+    ) -> Result<(Vec<T>, u64), ClusterError> {
+        let mut out = Vec::new();
+        let (_, requests) = self
+            .list_pages(kind, namespace, selector, metadata_only, |item| {
+                if let Ok(v) = serde_json::from_str::<T>(item.get()) {
+                    out.push(v);
+                }
+            })
+            .await?;
+        Ok((out, requests))
+    }
+
+    /// Every page of a LIST, each item handed to `each` as raw JSON. Returns the resource
+    /// (`None` when the server does not serve the kind: no items) and the requests made.
+    async fn list_pages(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+        metadata_only: bool,
+        mut each: impl FnMut(&serde_json::value::RawValue),
+    ) -> Result<(Option<ApiResource>, u64), ClusterError> {
         let (ar, namespaced) = match self.resolve(kind).await {
             Ok(r) => r,
-            Err(ClusterError::NotFound { .. }) => return Ok((Vec::new(), 0)),
+            Err(ClusterError::NotFound { .. }) => return Ok((None, 0)),
             Err(e) => return Err(e),
         };
         let resource = qualified_resource(&ar);
         let ns = if namespaced { namespace } else { None };
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns));
-        let mut out = Vec::new();
         let mut requests = 0u64;
         let mut token: Option<String> = None;
         loop {
@@ -523,16 +570,14 @@ impl KubeCluster {
             let page: RawList<'_> = serde_json::from_str(&text)
                 .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
             for item in page.items.iter().flatten() {
-                if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
-                    out.push(with_type_value(v, &ar.api_version, &ar.kind));
-                }
+                each(item);
             }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        Ok((out, requests))
+        Ok((Some(ar), requests))
     }
 
     pub(super) async fn merge_patch(

@@ -401,6 +401,30 @@ impl Backend {
         Ok((items, n))
     }
 
+    /// [`Backend::list`], each object read into `T` (fields `T` does not name are skipped;
+    /// objects `T` cannot read are left out). From a Kubernetes server the items are read
+    /// straight from the response text, without building JSON values: for LISTs of many
+    /// objects of which berth needs a few fields.
+    pub async fn list_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        selector: &str,
+        metadata_only: bool,
+    ) -> Result<(Vec<T>, u64), ClusterError> {
+        match self {
+            Backend::Kube(c) => c.list_typed(kind, namespace, selector, metadata_only).await,
+            Backend::Embedded(_) => {
+                let (items, n) = self.list(kind, namespace, selector, metadata_only).await?;
+                let typed = items
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok())
+                    .collect();
+                Ok((typed, n))
+            }
+        }
+    }
+
     /// Sets (`Some`) or removes (`None`) annotations of an object with a JSON merge patch as
     /// field manager [`RECORDS_FIELD_MANAGER`](crate::object::RECORDS_FIELD_MANAGER): berth's
     /// bookkeeping (restore records, the applied revision), which the rendered manifests do

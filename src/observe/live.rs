@@ -386,12 +386,42 @@ pub struct RecordedTenant {
 }
 
 /// The tenant Namespaces berth owns on a cluster with the inputs digest each records: one
-/// paginated, metadata-only LIST of Namespaces. Returns them and the number of requests.
+/// paginated, metadata-only LIST of Namespaces, each item read for three fields only.
+/// Returns them and the number of requests.
 pub async fn recorded_inputs(
     backend: &Backend,
 ) -> Result<(Vec<RecordedTenant>, u64), ClusterError> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        metadata: Meta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        name: String,
+        #[serde(default)]
+        labels: Labels,
+        #[serde(default)]
+        annotations: Annotations,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Labels {
+        #[serde(rename = "berth.io/tenant")]
+        tenant: Option<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Annotations {
+        #[serde(rename = "berth.io/inputs")]
+        inputs: Option<String>,
+    }
+    const _: () = assert!(
+        matches!(crate::object::TENANT_LABEL.as_bytes(), b"berth.io/tenant")
+            && matches!(
+                crate::object::INPUTS_ANNOTATION.as_bytes(),
+                b"berth.io/inputs"
+            )
+    );
     let (items, requests) = backend
-        .list(
+        .list_typed::<Item>(
             &KindRef::new("v1", "Namespace"),
             None,
             &cluster::owned_selector(),
@@ -399,20 +429,12 @@ pub async fn recorded_inputs(
         )
         .await?;
     let out = items
-        .iter()
-        .filter_map(|v| {
-            let meta = v.get("metadata")?;
-            let text = |ptr: &str| meta.pointer(ptr).and_then(Value::as_str).map(String::from);
+        .into_iter()
+        .filter_map(|i| {
             Some(RecordedTenant {
-                tenant: text(&format!(
-                    "/labels/{}",
-                    crate::object::TENANT_LABEL.replace('/', "~1")
-                ))?,
-                namespace: text("/name")?,
-                inputs: text(&format!(
-                    "/annotations/{}",
-                    crate::object::INPUTS_ANNOTATION.replace('/', "~1")
-                )),
+                tenant: i.metadata.labels.tenant?,
+                namespace: i.metadata.name,
+                inputs: i.metadata.annotations.inputs,
             })
         })
         .collect();
