@@ -779,3 +779,189 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     eprintln!("screenshots in {}", screenshots_dir().display());
 }
+
+/// Starts the daemon on `repo` with a state directory that already holds what an earlier
+/// run left, and waits until it is ready (its first sync may change nothing).
+fn restart(root: &Path, repo: &Path, state: &Path) -> Daemon {
+    let args = [
+        repo.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--interval",
+        "1h",
+        "--drift-interval",
+        "1s",
+    ];
+    let d = Daemon::start(&args, root, &[]);
+    d.wait(90, "the daemon to be ready", || {
+        (http("GET", &format!("{}/readyz", d.url), &[], b"").0 == 200).then_some(())
+    });
+    d
+}
+
+/// Quota use is sampled every cycle and kept in the state directory: after a restart the
+/// tenant's chart still has the samples from before it, next to the new ones.
+#[test]
+fn usage_samples_survive_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, _) = setup(root.path());
+    let d = start(root.path(), &repo, &state, None);
+    seed_cluster(&state);
+    // acme uses 20 of 48 CPUs: 41.7 %.
+    let before = "41.7% requests.cpu";
+    d.wait(60, "two samples of acme's quota use", || {
+        let page = get(&d, "/tenants/acme");
+        (page.contains("Use against quota over time") && page.contains(before)).then_some(())
+    });
+    let saved = fs::read_to_string(state.join("dashboard-usage.json")).unwrap();
+    assert!(
+        saved.contains("\"acme\"") && saved.contains("requests.cpu"),
+        "{saved}"
+    );
+    assert!(d.terminate().success());
+
+    // While the daemon is down, acme's use grows to 30 of 48: 62.5 %.
+    let store = ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    store
+        .merge_status(
+            "ResourceQuota",
+            "tenant-acme",
+            "tenant-quota",
+            &json!({"used": {"requests.cpu": "30"}}),
+        )
+        .unwrap();
+    drop(store);
+    let d = restart(root.path(), &repo, &state);
+    let page = d.wait(60, "a sample after the restart", || {
+        let page = get(&d, "/tenants/acme");
+        page.contains("62.5% requests.cpu").then_some(page)
+    });
+    assert!(
+        page.contains(before),
+        "the samples from before the restart: {page}"
+    );
+}
+
+/// The daemon on a Kubernetes API server that serves the metrics API: pod usage per tenant
+/// (one LIST of PodMetrics per cycle) on the tenant page and the trends page; a cluster
+/// without the API is skipped quietly; a failing metrics call is a warning, not a failed sync.
+#[test]
+fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
+    let server =
+        berth::apiserver::ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server.set_pod_metrics("tenant-acme", "db-0", &[("kwdb", "1500m", "2Gi")]);
+    server.set_pod_metrics(
+        "tenant-acme",
+        "db-1",
+        &[
+            ("kwdb", "499000000n", "1048576Ki"),
+            ("exporter", "1000000n", "0"),
+        ],
+    );
+    server.set_pod_metrics("kube-system", "coredns-0", &[("coredns", "3", "1Gi")]);
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = Daemon::start(
+        &[
+            repo.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1s",
+        ],
+        dir.path(),
+        &[],
+    );
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    // acme: 2 cores of its 48, 3 GiB of 128 GiB.
+    let page = d.wait(30, "acme's pod usage", || {
+        let page = get(&d, "/tenants/acme");
+        page.contains("2 pods measured").then_some(page)
+    });
+    assert!(
+        page.contains("<td>cpu</td><td>2.00 cores</td><td>48</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>memory</td><td>3.0 GiB</td><td>128Gi</td>"),
+        "{page}"
+    );
+    let trends = get(&d, "/trends");
+    assert!(trends.contains("2.00 / 48"), "{trends}");
+    // globex runs no measured pod.
+    assert!(get(&d, "/tenants/globex").contains("0 pods measured"));
+
+    // Without the metrics API: skipped, no warning.
+    server.set_metrics_api(false);
+    d.wait(30, "the page to say the API is not served", || {
+        get(&d, "/tenants/acme")
+            .contains("does not serve the metrics API")
+            .then_some(())
+    });
+    assert!(
+        !d.log().contains("cannot read the metrics API"),
+        "{}",
+        d.log()
+    );
+
+    // A failing metrics call: a warning and a notice; the sync is not failed.
+    server.set_metrics_api(true);
+    server
+        .faults()
+        .fail_matching("GET", "/apis/metrics.k8s.io/v1beta1/pods", 1000, 500);
+    d.wait(30, "the notice", || {
+        get(&d, "/tenants/acme")
+            .contains("could not be read")
+            .then_some(())
+    });
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("cannot read the metrics API")),
+        "{log}"
+    );
+    let status = d.status();
+    assert_eq!(status["tenants"]["acme"]["last_result"], "ok", "{status}");
+    assert!(d.terminate().success());
+
+    // One LIST of PodMetrics per cycle that observed the cluster: as many as the LISTs of all
+    // StatefulSets berth owns (the re-observation after an apply selects by tenant).
+    let log = server.request_log();
+    let metrics_lists = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/apis/metrics.k8s.io/v1beta1/pods")
+        .count();
+    let cycles = log
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path == "/apis/apps/v1/statefulsets"
+                && !r.query.contains("tenant")
+        })
+        .count();
+    assert!(cycles >= 3, "{cycles}");
+    // The cycles while the API was switched off listed nothing.
+    assert!(
+        metrics_lists < cycles && metrics_lists >= 2,
+        "{metrics_lists} metrics LISTs in {cycles} cycles"
+    );
+    let per_cycle_max = log
+        .split(|r| r.path == "/apis/apps/v1/statefulsets" && !r.query.contains("tenant"))
+        .map(|chunk| {
+            chunk
+                .iter()
+                .filter(|r| r.path == "/apis/metrics.k8s.io/v1beta1/pods")
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(
+        per_cycle_max, 1,
+        "never more than one metrics LIST per cycle"
+    );
+}

@@ -256,13 +256,14 @@ pub struct Observed {
 }
 
 mod live;
+pub mod metrics;
 mod raw;
 mod workloads;
 
 pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
-    connect_all, credentials_secrets, observe, observe_connections, ObserveOptions,
+    connect_all, credentials_secrets, observe, observe_connections, observe_tenants, ObserveOptions,
 };
 
 #[cfg(test)]
