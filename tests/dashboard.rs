@@ -965,3 +965,203 @@ fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
         "never more than one metrics LIST per cycle"
     );
 }
+
+/// A `prometheus` process, killed when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// `None` (after a loud message) when the binary is missing and `CI` is not set; with
+    /// `CI` set, a missing Prometheus fails the test.
+    fn find() -> Option<PathBuf> {
+        let found = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("prometheus"))
+                .find(|p| p.is_file())
+        });
+        if found.is_none() {
+            let msg = "prometheus is needed for the dashboard's Prometheus test: apt-get install -y prometheus";
+            if std::env::var_os("CI").is_some() {
+                panic!("{msg}");
+            }
+            eprintln!("\n!!!!!!!!!! SKIPPED the Prometheus test: {msg} !!!!!!!!!!\n");
+        }
+        found
+    }
+
+    /// Starts `bin` on `port`, scraping `target` (`host:port`) every second.
+    fn start(bin: &Path, dir: &Path, port: u16, target: &str) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: berth\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("prometheus.log");
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// The value of an instant query with one result, when it has one.
+    fn value(&self, promql: &str) -> Option<f64> {
+        let path = format!(
+            "{}/api/v1/query?query={}",
+            self.url,
+            berth::daemon::dashboard::html::url_encode(promql)
+        );
+        // Not listening yet: no answer (rather than a panic in `http`).
+        std::net::TcpStream::connect(self.url.trim_start_matches("http://")).ok()?;
+        let (code, body) = http("GET", &path, &[], b"");
+        let v: Value = serde_json::from_str(&body).ok()?;
+        if code != 200 || v["status"] != "success" {
+            return None;
+        }
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    fn wait_for(&self, what: &str, promql: &str, ok: impl Fn(f64) -> bool) -> f64 {
+        support::wait_or(
+            90,
+            what,
+            || self.value(promql).filter(|v| ok(*v)),
+            || fs::read_to_string(&self.log).unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Prometheus scrapes the daemon's `/metrics` every second; the trends page reads
+/// `?range=6h` from it (sync duration, drift, per-tenant quota use), and shows a notice,
+/// not an error page, once Prometheus is gone.
+#[test]
+fn trends_read_longer_ranges_from_a_real_prometheus() {
+    let Some(bin) = Prometheus::find() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, _) = setup(root.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    platform.push_str(&format!(
+        "\n[dashboard]\nprometheus_url = \"http://127.0.0.1:{port}\"\n"
+    ));
+    fs::write(repo.join("platform.toml"), platform).unwrap();
+    git(&repo, &["commit", "-q", "-am", "Trends from Prometheus"]);
+    let d = start(root.path(), &repo, &state, None);
+    seed_cluster(&state);
+    wait_for_observation(&d);
+    let metrics = d.metrics();
+    assert!(
+        metrics.contains("berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"} 20\n")
+            && metrics.contains(
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.memory\"} 137438953472\n"
+            ),
+        "{metrics}"
+    );
+
+    let prom_dir = root.path().join("prometheus");
+    fs::create_dir_all(&prom_dir).unwrap();
+    let target = d.url.trim_start_matches("http://").to_string();
+    let prom = Prometheus::start(&bin, &prom_dir, port, &target);
+    prom.wait_for(
+        "Prometheus to have acme's quota use",
+        "berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"}",
+        |v| v == 20.0,
+    );
+    prom.wait_for("the drift", "berth_drifted_objects", |v| v == 1.0);
+    // A sync while Prometheus watches (a file saved in the directory source), so that the
+    // duration histogram grows in range.
+    let syncs = prom.wait_for(
+        "a scrape of the histogram",
+        "berth_sync_duration_seconds_count",
+        |_| true,
+    );
+    let initech = repo.join("tenants/initech.toml");
+    let text = fs::read_to_string(&initech).unwrap();
+    fs::write(&initech, format!("{text}\n# touched\n")).unwrap();
+    prom.wait_for(
+        "the new sync scraped",
+        "berth_sync_duration_seconds_count",
+        |v| v > syncs,
+    );
+    // ... and scraped again after it, so that `increase` sees it.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    let page = get(&d, "/trends?range=6h");
+    // For a look at it: target/tmp/trends-prometheus.html.
+    let _ = fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("trends-prometheus.html"),
+        &page,
+    );
+    assert!(
+        page.contains("data-source=\"prometheus\""),
+        "read from Prometheus: {page}"
+    );
+    assert!(!page.contains("prometheus-errors"), "{page}");
+    let chart = |key: &str| -> String {
+        let at = page
+            .find(&format!("data-chart=\"{key}\""))
+            .unwrap_or_else(|| panic!("no {key} chart: {page}"));
+        page[at..].split("</div>").next().unwrap().to_string()
+    };
+    // acme's fullest quota is memory: 80Gi of 128Gi.
+    assert!(
+        chart("quota").contains("62.5% acme</title>"),
+        "{}",
+        chart("quota")
+    );
+    assert!(
+        chart("drift").contains(": 1 drifted</title>"),
+        "{}",
+        chart("drift")
+    );
+    assert!(
+        chart("duration").contains(" duration</title>"),
+        "a sync's duration: {}",
+        chart("duration")
+    );
+    assert!(page.contains("aria-current=\"page\">6 hours</a>"));
+    let css = get(&d, "/static/style.css");
+    assert!(css.contains("nav.ranges"));
+
+    drop(prom);
+    let page = get(&d, "/trends?range=7d");
+    assert!(
+        page.contains("id=\"prometheus-errors\"") && page.contains("cannot reach Prometheus at"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Sync duration"),
+        "the daemon's own history instead: {page}"
+    );
+    assert!(d.log().contains("reading trends from Prometheus"));
+}

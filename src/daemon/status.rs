@@ -420,7 +420,7 @@ pub fn metrics(status: &Status) -> String {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -6,16 +6,20 @@
 //! - [`propose`]: the "propose a change" forms. A proposal is the TOML a person would have
 //!   written, validated with the same code as `berth validate`, planned offline against the
 //!   base revision, and committed to a new branch by [`crate::source::propose`].
+//! - [`prometheus`]: the longer ranges of the trends page, read from a Prometheus server that
+//!   scrapes the daemon (`[dashboard] prometheus_url`); its failures are notices on the page.
 //! - [`auth`]: the token that unlocks the forms (compared in constant time), sessions and CSRF
 //!   tokens (HMAC), the same-origin check of every POST.
 //! - [`routes`]: the axum handlers.
 //!
 //! **The dashboard never writes to a cluster**: it reads what the reconcile loop recorded
-//! ([`record`]) and its only write is a Git commit on a new branch.
+//! ([`record`]: live summaries, pod usage from the metrics API, usage samples kept in the
+//! state directory) and its only write is a Git commit on a new branch.
 
 pub mod auth;
 pub mod html;
 pub mod live;
+pub mod prometheus;
 pub mod propose;
 pub mod routes;
 pub mod svg;
@@ -430,6 +434,65 @@ pub fn record(dashboard: &Dashboard, status: &RwLock<Status>, cycle: &Cycle<'_>)
         .retain(|t, _| known.contains(t.as_str()));
 }
 
+/// Per-tenant gauges for Prometheus, from the newest usage sample of each tenant and what
+/// its pods use (one series per tenant and resource):
+/// `berth_tenant_quota_used` and `berth_tenant_quota_hard` (`{tenant, resource}`, the
+/// ResourceQuota's resources in base units: cores, bytes, counts) and
+/// `berth_tenant_pod_usage` (`{tenant, resource="cpu"|"memory"}`, cores and bytes, from the
+/// metrics API).
+pub fn tenant_metrics(snap: &Snapshot) -> String {
+    use super::status::escape;
+    use std::fmt::Write as _;
+    let known: Option<HashSet<&str>> = snap
+        .config
+        .as_ref()
+        .map(|c| c.tenants.iter().map(|t| t.name.as_str()).collect());
+    let keep = |t: &str| known.as_ref().is_none_or(|k| k.contains(t));
+    let mut out = String::new();
+    for (name, help, hard) in [
+        (
+            "berth_tenant_quota_used",
+            "Quota used by the tenant's namespace (ResourceQuota status), by resource, as of the last sync or drift check.",
+            false,
+        ),
+        (
+            "berth_tenant_quota_hard",
+            "Quota of the tenant's namespace (ResourceQuota status, else spec), by resource.",
+            true,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (tenant, samples) in &snap.usage {
+            let Some(s) = samples.back().filter(|_| keep(tenant)) else {
+                continue;
+            };
+            for (resource, used, h) in &s.values {
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\",resource=\"{}\"}} {}",
+                    escape(tenant),
+                    escape(resource),
+                    if hard { h } else { used }
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "# HELP berth_tenant_pod_usage CPU (cores) and memory (bytes) the tenant's pods use, from the metrics API where the cluster serves it.\n# TYPE berth_tenant_pod_usage gauge");
+    for (tenant, u) in &snap.pod_usage {
+        if !keep(tenant) {
+            continue;
+        }
+        for (resource, v) in [("cpu", u.cpu), ("memory", u.memory)] {
+            let _ = writeln!(
+                out,
+                "berth_tenant_pod_usage{{tenant=\"{}\",resource=\"{resource}\"}} {v}",
+                escape(tenant)
+            );
+        }
+    }
+    out
+}
+
 /// Pod usage by tenant (its namespace on its cluster), and the state of each cluster's
 /// metrics API, from what the metrics API gave. A tenant on a cluster that was read but has
 /// no measured pod uses nothing.
@@ -497,6 +560,35 @@ mod tests {
         }
         assert_eq!(s.len(), USAGE_SAMPLES);
         assert_eq!(s.back().unwrap().at, t - USAGE_SPACING);
+    }
+
+    #[test]
+    fn tenant_gauges_have_one_series_per_tenant_and_resource() {
+        let mut snap = Snapshot::default();
+        snap.usage
+            .insert("acme".into(), [sample(1, 10.0), sample(2000, 20.0)].into());
+        snap.pod_usage.insert(
+            "acme".into(),
+            PodUsage {
+                cpu: 1.5,
+                memory: 2e9,
+                pods: 2,
+                at: None,
+                window: None,
+            },
+        );
+        let m = tenant_metrics(&snap);
+        let lines: Vec<&str> = m.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"} 20",
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.cpu\"} 48",
+                "berth_tenant_pod_usage{tenant=\"acme\",resource=\"cpu\"} 1.5",
+                "berth_tenant_pod_usage{tenant=\"acme\",resource=\"memory\"} 2000000000",
+            ]
+        );
+        assert!(m.contains("# TYPE berth_tenant_quota_hard gauge"));
     }
 
     #[test]

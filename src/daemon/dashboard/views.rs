@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::html::{age, escape, layout, short_rev, url_encode, Nav};
 use super::live::{JobState, Replicas, TenantLive};
-use super::svg::{chart, Point, Series};
+use super::prometheus::{PromSeries, PromTrends, RANGES};
+use super::svg::{chart, time_chart, Point, Series, TimeSeries};
 use super::Snapshot;
 use crate::daemon::status::{Status, TenantStatus};
 use crate::output::html::{to_html, HtmlOptions};
@@ -1486,9 +1487,19 @@ fn short_meter(b: &mut String, used: f64, hard: f64) {
     }
 }
 
-/// The trends page.
-pub fn trends_page(status: &Status, snap: &Snapshot, now: i64) -> String {
-    let mut b = String::from("<h1>Trends</h1>");
+/// Where the trends page takes its charts from.
+#[derive(Debug, Clone)]
+pub enum TrendsSource<'a> {
+    /// The history the daemon keeps (the default).
+    Local,
+    /// A range read from Prometheus.
+    Prometheus(&'a PromTrends),
+    /// A range was asked for that cannot be had: why (the local history is shown).
+    Unavailable(String),
+}
+
+/// The charts of the history the daemon keeps: its recent syncs and drift checks.
+fn local_charts(b: &mut String, status: &Status) {
     let h: Vec<_> = status.history.iter().collect();
     let label = |r: &crate::daemon::status::SyncRecord| {
         format!(
@@ -1554,7 +1565,174 @@ pub fn trends_page(status: &Status, snap: &Snapshot, now: i64) -> String {
         &last,
     ));
     b.push_str("</div></div>");
+}
 
+/// Colours of series by position.
+const PALETTE: [&str; 6] = [
+    "#0b5cad", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#5b6470",
+];
+
+/// The charts read from Prometheus; `false` when none could be read.
+fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
+    let Some(range) = p.range else { return false };
+    if p.charts.is_empty() {
+        return false;
+    }
+    let _ = write!(
+        b,
+        "<p class=\"meta\" data-source=\"prometheus\">From Prometheus at <code>{}</code>: the last {}, one point every {}.</p><div class=\"charts\">",
+        escape(&p.url),
+        escape(range.label),
+        escape(&age(range.step))
+    );
+    let by = |key: &str, names: &dyn Fn(&PromSeries) -> String| -> Vec<TimeSeries> {
+        let mut out: Vec<TimeSeries> = p
+            .charts
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|s| TimeSeries {
+                name: names(s),
+                color: "",
+                points: s.points.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        for (i, s) in out.iter_mut().enumerate() {
+            s.color = PALETTE[i % PALETTE.len()];
+        }
+        out
+    };
+    let plain = |name: &'static str| move |_: &PromSeries| name.to_string();
+    let label_of =
+        |l: &'static str| move |s: &PromSeries| s.labels.get(l).cloned().unwrap_or_default();
+    let step = age(range.step);
+    let charts: [(&str, String, Vec<TimeSeries>, bool, &str); 5] = [
+        (
+            "duration",
+            "Sync duration (mean)".into(),
+            by("duration", &plain("duration")),
+            false,
+            "s",
+        ),
+        (
+            "changed",
+            format!("Objects changed per {step}"),
+            by("changed", &label_of("action")),
+            true,
+            "",
+        ),
+        (
+            "drift",
+            "Drifted objects".into(),
+            by("drift", &plain("drifted")),
+            false,
+            "",
+        ),
+        (
+            "quota",
+            "Quota use, fullest tenants".into(),
+            by("quota", &label_of("tenant")),
+            false,
+            "%",
+        ),
+        (
+            "cpu",
+            "CPU in use against the requests quota".into(),
+            by("cpu", &label_of("tenant")),
+            false,
+            "%",
+        ),
+    ];
+    for (key, title, mut series, bars, unit) in charts {
+        if !p.charts.contains_key(key) || (key == "cpu" && series.is_empty()) {
+            continue;
+        }
+        if key == "drift" {
+            for s in &mut series {
+                s.color = "#cf222e";
+            }
+        }
+        // Tenants are named even when there is one.
+        let per_tenant = matches!(key, "quota" | "cpu");
+        let _ = write!(
+            b,
+            "<div class=\"chart\" data-chart=\"{key}\"><h3>{}</h3>{}</div>",
+            escape(&title),
+            time_chart(&series, p.start, p.end, range.step, bars, unit, per_tenant)
+        );
+    }
+    b.push_str("</div>");
+    true
+}
+
+/// The trends page: charts from `source`, then every tenant's quota use.
+pub fn trends_page(
+    status: &Status,
+    snap: &Snapshot,
+    now: i64,
+    source: &TrendsSource<'_>,
+) -> String {
+    let mut b = String::from("<h1>Trends</h1>");
+    let prometheus = snap
+        .config
+        .as_ref()
+        .and_then(|c| c.dashboard.prometheus_url.as_deref());
+    let current = match source {
+        TrendsSource::Prometheus(p) => p.range.map(|r| r.name).unwrap_or(""),
+        _ => "",
+    };
+    if prometheus.is_some() {
+        b.push_str("<nav class=\"ranges\" aria-label=\"range\">");
+        let mut link = |href: &str, label: &str, on: bool| {
+            let _ = write!(
+                b,
+                "<a href=\"{}\"{}>{}</a>",
+                escape(href),
+                if on {
+                    " class=\"on\" aria-current=\"page\""
+                } else {
+                    ""
+                },
+                escape(label)
+            );
+        };
+        link("/trends", "kept by the daemon", current.is_empty());
+        for r in RANGES {
+            link(
+                &format!("/trends?range={}", r.name),
+                r.label,
+                current == r.name,
+            );
+        }
+        b.push_str("</nav>");
+    } else {
+        b.push_str("<p class=\"meta\">Longer ranges come from Prometheus: name a server that scrapes this daemon's <code>/metrics</code> in platform.toml (<code>[dashboard] prometheus_url</code>).</p>");
+    }
+    let shown = match source {
+        TrendsSource::Local => false,
+        TrendsSource::Unavailable(why) => {
+            let _ = write!(b, "<div class=\"notice\">{}</div>", escape(why));
+            false
+        }
+        TrendsSource::Prometheus(p) => {
+            if !p.errors.is_empty() {
+                b.push_str("<div class=\"notice bad\" id=\"prometheus-errors\"><strong>Prometheus:</strong><ul>");
+                for e in &p.errors {
+                    let _ = write!(b, "<li>{}</li>", escape(e));
+                }
+                b.push_str("</ul></div>");
+            }
+            let shown = prometheus_charts(&mut b, p);
+            if !shown {
+                b.push_str("<p class=\"meta\">Nothing could be read from Prometheus: the history the daemon keeps follows.</p>");
+            }
+            shown
+        }
+    };
+    if !shown {
+        local_charts(&mut b, status);
+    }
     quota_table(&mut b, snap);
     layout("Trends", Nav::Trends, &b, &footer(status, now))
 }
@@ -1887,10 +2065,104 @@ mod tests {
                 message: None,
             });
         }
-        let html = trends_page(&status, &snapshot(config), NOW);
+        let html = trends_page(&status, &snapshot(config), NOW, &TrendsSource::Local);
         assert_eq!(html.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
         assert!(html.contains("rev4"));
         assert!(html.contains("<meter"), "quota use");
+    }
+
+    #[test]
+    fn trends_from_prometheus_chart_its_series_and_fall_back_with_a_notice() {
+        use crate::daemon::dashboard::prometheus::{range, PromSeries, PromTrends};
+        let mut config = examples();
+        config.dashboard.prometheus_url = Some("http://prometheus:9090".into());
+        let status = ok_status(&config);
+        let snap = snapshot(config);
+        let series = |labels: &[(&str, &str)], points: &[(i64, f64)]| PromSeries {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            points: points.to_vec(),
+        };
+        let r = range("1d").unwrap();
+        let mut p = PromTrends {
+            range: Some(r),
+            url: "http://prometheus:9090".into(),
+            start: NOW - r.seconds,
+            end: NOW,
+            ..PromTrends::default()
+        };
+        p.charts
+            .insert("duration", vec![series(&[], &[(NOW - 600, 0.25)])]);
+        p.charts.insert(
+            "changed",
+            vec![
+                series(&[("action", "update")], &[(NOW - 600, 2.0)]),
+                series(&[("action", "create")], &[(NOW - 1200, 40.0)]),
+            ],
+        );
+        p.charts.insert("drift", vec![series(&[], &[(NOW, 1.0)])]);
+        p.charts.insert(
+            "quota",
+            vec![series(
+                &[("tenant", "acme")],
+                &[(NOW - 600, 41.666), (NOW, 62.5)],
+            )],
+        );
+        p.charts.insert("cpu", vec![]);
+        p.errors
+            .push("Prometheus at http://prometheus:9090 refused a query (bad_data): <x>".into());
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Prometheus(&p));
+        assert!(html.contains("data-source=\"prometheus\""), "{html}");
+        assert!(
+            html.contains("the last 1 day, one point every 10m"),
+            "{html}"
+        );
+        assert!(html.contains("aria-current=\"page\">1 day</a>"), "{html}");
+        for chart in ["duration", "changed", "drift", "quota"] {
+            assert!(html.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+        }
+        assert!(
+            !html.contains("data-chart=\"cpu\""),
+            "no pod usage: no chart"
+        );
+        assert!(html.contains("Objects changed per 10m"));
+        assert!(html.contains(": 62.5% acme</title>"), "{html}");
+        assert!(html.contains(": 40 create</title>"), "{html}");
+        assert!(html.contains("id=\"prometheus-errors\"") && html.contains("&lt;x&gt;"));
+        assert!(
+            !html.contains("The last 0 syncs"),
+            "the local charts are not shown"
+        );
+
+        // Nothing readable: the notice, then the history the daemon keeps.
+        let failed = PromTrends {
+            charts: Default::default(),
+            errors: vec!["cannot reach Prometheus at http://prometheus:9090: refused".into()],
+            ..p.clone()
+        };
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Prometheus(&failed));
+        assert!(html.contains("cannot reach Prometheus"));
+        assert_eq!(
+            html.matches("<svg viewBox=\"0 0 600 200\"").count(),
+            3,
+            "local charts"
+        );
+
+        // Without a Prometheus server, no range links; asking for one says why.
+        let mut config = examples();
+        config.dashboard.prometheus_url = None;
+        let snap = snapshot(config);
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Local);
+        assert!(!html.contains("?range=7d") && html.contains("prometheus_url"));
+        let html = trends_page(
+            &status,
+            &snap,
+            NOW,
+            &TrendsSource::Unavailable("No Prometheus server is configured".into()),
+        );
+        assert!(html.contains("<div class=\"notice\">No Prometheus server is configured</div>"));
     }
 
     /// The overview of 1,000 tenants, every one of them with live data: the render time is
