@@ -883,6 +883,11 @@ fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
         let page = get(&d, "/tenants/acme");
         page.contains("2 pods measured").then_some(page)
     });
+    // For a look at it: target/tmp/tenant-pods.html.
+    let _ = fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("tenant-pods.html"),
+        &page,
+    );
     assert!(
         page.contains("<td>cpu</td><td>2.00 cores</td><td>48</td>"),
         "{page}"
@@ -893,6 +898,21 @@ fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
     );
     let trends = get(&d, "/trends");
     assert!(trends.contains("2.00 / 48"), "{trends}");
+    // Two cycles later the tenant page charts it against the quota (2 of 48 cores: 4.2 %).
+    d.wait(30, "a chart of acme's pod usage", || {
+        get(&d, "/tenants/acme")
+            .contains("4.2% cpu in use</title>")
+            .then_some(())
+    });
+    let metrics = d.metrics();
+    assert!(
+        metrics.contains("berth_tenant_pod_usage{tenant=\"acme\",resource=\"cpu\"} 2\n")
+            && metrics.contains(
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.cpu\"} 48\n"
+            )
+            && !metrics.contains("berth_tenant_quota_used{tenant=\"acme\""),
+        "no quota controller: hard, no used: {metrics}"
+    );
     // globex runs no measured pod.
     assert!(get(&d, "/tenants/globex").contains("0 pods measured"));
 

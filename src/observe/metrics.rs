@@ -94,7 +94,12 @@ pub fn sum_by_namespace(items: &[Value]) -> BTreeMap<String, PodUsage> {
     out
 }
 
-/// Reads the metrics API of each cluster in `clusters` that has a backend, in parallel.
+/// How long reading one cluster's metrics API may take (discovery and the LIST): the
+/// aggregated API can hang while metrics-server is down, and the daemon's cycle waits.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the metrics API of each cluster in `clusters` that has a backend, in parallel, each
+/// within [`TIMEOUT`].
 pub async fn observe_pod_metrics(
     backends: &BTreeMap<String, Backend>,
     clusters: &BTreeSet<String>,
@@ -105,7 +110,16 @@ pub async fn observe_pod_metrics(
             continue;
         };
         let cluster = cluster.clone();
-        tasks.spawn(async move { (cluster, read(&backend).await) });
+        tasks.spawn(async move {
+            let m = match tokio::time::timeout(TIMEOUT, read(&backend)).await {
+                Ok(m) => m,
+                Err(_) => PodMetrics::Failed(format!(
+                    "cluster `{cluster}`: the metrics API did not answer within {} s",
+                    TIMEOUT.as_secs()
+                )),
+            };
+            (cluster, m)
+        });
     }
     let mut out = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {

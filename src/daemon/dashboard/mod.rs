@@ -87,20 +87,29 @@ impl DashboardSettings {
 pub struct UsageSample {
     /// Unix seconds.
     pub at: i64,
-    /// `(resource, used, hard)` from the ResourceQuota's status.
-    pub values: Vec<(String, f64, f64)>,
+    /// `(resource, used, hard)` from the ResourceQuota's status (`used` unknown until the
+    /// cluster's quota controller reports it).
+    pub values: Vec<(String, Option<f64>, f64)>,
     /// CPU (cores) and memory (bytes) in use by its pods, from the metrics API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods: Option<(f64, f64)>,
 }
 
 impl UsageSample {
-    /// `(used, hard)` of a quota resource.
+    /// `(used, hard)` of a quota resource whose use is known.
     pub fn quota(&self, resource: &str) -> Option<(f64, f64)> {
         self.values
             .iter()
             .find(|(r, _, _)| r == resource)
-            .map(|(_, u, h)| (*u, *h))
+            .and_then(|(_, u, h)| Some(((*u)?, *h)))
+    }
+
+    /// The hard limit of a quota resource.
+    pub fn hard(&self, resource: &str) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(r, _, _)| r == resource)
+            .map(|(_, _, h)| *h)
     }
 }
 
@@ -348,18 +357,23 @@ pub fn record(dashboard: &Dashboard, status: &RwLock<Status>, cycle: &Cycle<'_>)
     {
         let mut snap = dashboard.snapshot.write().unwrap();
         for t in &config.tenants {
-            let values: Vec<(String, f64, f64)> = live
+            let values: Vec<(String, Option<f64>, f64)> = live
                 .get(&t.name)
                 .into_iter()
                 .flat_map(|l| &l.quota)
                 .filter_map(|q| {
-                    let used = crate::values::parse_quantity(q.used.as_deref()?).ok()?;
+                    let used = q
+                        .used
+                        .as_deref()
+                        .and_then(|u| crate::values::parse_quantity(u).ok())
+                        .map(|u| u.to_f64());
                     let hard = crate::values::parse_quantity(&q.hard).ok()?;
-                    Some((q.resource.clone(), used.to_f64(), hard.to_f64()))
+                    Some((q.resource.clone(), used, hard.to_f64()))
                 })
                 .collect();
             let pods = pod_usage.get(&t.name).map(|u| (u.cpu, u.memory));
-            if values.is_empty() && pods.is_none() {
+            // Nothing measured (no quota controller, no metrics API): no sample.
+            if values.iter().all(|(_, used, _)| used.is_none()) && pods.is_none() {
                 continue;
             }
             let samples = snap.usage.entry(t.name.clone()).or_default();
@@ -467,12 +481,14 @@ pub fn tenant_metrics(snap: &Snapshot) -> String {
                 continue;
             };
             for (resource, used, h) in &s.values {
+                let Some(v) = (if hard { Some(*h) } else { *used }) else {
+                    continue;
+                };
                 let _ = writeln!(
                     out,
-                    "{name}{{tenant=\"{}\",resource=\"{}\"}} {}",
+                    "{name}{{tenant=\"{}\",resource=\"{}\"}} {v}",
                     escape(tenant),
                     escape(resource),
-                    if hard { h } else { used }
                 );
             }
         }
@@ -531,7 +547,10 @@ mod tests {
     fn sample(at: i64, used: f64) -> UsageSample {
         UsageSample {
             at,
-            values: vec![("requests.cpu".into(), used, 48.0)],
+            values: vec![
+                ("requests.cpu".into(), Some(used), 48.0),
+                ("requests.memory".into(), None, 64e9),
+            ],
             pods: Some((used / 2.0, 1e9)),
         }
     }
@@ -584,6 +603,7 @@ mod tests {
             [
                 "berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"} 20",
                 "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.cpu\"} 48",
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.memory\"} 64000000000",
                 "berth_tenant_pod_usage{tenant=\"acme\",resource=\"cpu\"} 1.5",
                 "berth_tenant_pod_usage{tenant=\"acme\",resource=\"memory\"} 2000000000",
             ]

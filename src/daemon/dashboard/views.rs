@@ -865,7 +865,7 @@ fn usage_chart(b: &mut String, samples: &std::collections::VecDeque<super::Usage
             .iter()
             .filter_map(|s| {
                 let (cpu, mem) = s.pods?;
-                let (_, h) = s.quota(quota).filter(|(_, h)| *h > 0.0)?;
+                let h = s.hard(quota).filter(|h| *h > 0.0)?;
                 Some(Point {
                     label: when(s.at),
                     value: 100.0 * if i == 0 { cpu } else { mem } / h,
@@ -1356,11 +1356,11 @@ pub fn fullest_tenants(snap: &Snapshot) -> Vec<(&str, f64)> {
                 .values
                 .iter()
                 .filter(|(_, _, h)| *h > 0.0)
-                .map(|(_, u, h)| u / h)
+                .filter_map(|(_, u, h)| Some((*u)? / h))
                 .fold(0.0, f64::max);
             if let Some((cpu, mem)) = s.pods {
                 for (used, res) in [(cpu, "requests.cpu"), (mem, "requests.memory")] {
-                    if let Some((_, h)) = s.quota(res).filter(|(_, h)| *h > 0.0) {
+                    if let Some(h) = s.hard(res).filter(|h| *h > 0.0) {
                         worst = worst.max(used / h);
                     }
                 }
