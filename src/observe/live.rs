@@ -158,10 +158,15 @@ async fn observe_inner(
     observed
 }
 
+/// Above this many tenants on a cluster, [`observe_tenants`] lists by the ownership label
+/// alone (every tenant) rather than naming them all in a selector.
+pub const TENANT_SELECTOR_MAX: usize = 100;
+
 /// What berth owns of `kinds` for some tenants of each cluster (`cluster -> tenants`): per
-/// cluster, one LIST per kind selected by `berth.io/tenant in (...)`, clusters in parallel.
-/// Cheap next to a whole observation; the daemon uses it to see what an apply just changed.
-/// A cluster without a backend, or that cannot be read, gets an error.
+/// cluster, one LIST per kind selected by `berth.io/tenant in (...)` (by the ownership label
+/// alone, so for every tenant, when more than [`TENANT_SELECTOR_MAX`] are named), clusters in
+/// parallel. Cheap next to a whole observation; the daemon uses it to see what an apply just
+/// changed. A cluster without a backend, or that cannot be read, gets an error.
 pub async fn observe_tenants(
     backends: &BTreeMap<String, Backend>,
     tenants: &BTreeMap<String, BTreeSet<String>>,
@@ -173,11 +178,12 @@ pub async fn observe_tenants(
             continue;
         }
         let backend = backends.get(cluster).cloned();
-        let (cluster, selector, kinds) = (
-            cluster.clone(),
-            cluster::tenant_selector(names),
-            kinds.to_vec(),
-        );
+        let selector = if names.len() > TENANT_SELECTOR_MAX {
+            cluster::owned_selector()
+        } else {
+            cluster::tenant_selector(names)
+        };
+        let (cluster, kinds) = (cluster.clone(), kinds.to_vec());
         tasks.spawn(async move {
             let Some(backend) = backend else {
                 return failed(&cluster, format!("cluster `{cluster}`: not connected"), 0);
@@ -424,4 +430,50 @@ async fn get_all(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn observe_tenants_lists_only_the_tenants_named() {
+        let store = crate::store::ObjectStore::in_memory().unwrap();
+        let objects: Vec<Value> = ["a", "b", "c"]
+            .iter()
+            .map(|t| {
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("tenant-{t}"),
+                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, crate::object::TENANT_LABEL: t}}})
+            })
+            .collect();
+        store.apply_all(&objects, "berth", true, false).unwrap();
+        let backend = Backend::Embedded(cluster::EmbeddedCluster::from_store("local", store));
+        let backends = BTreeMap::from([("local".to_string(), backend)]);
+        let kinds = [KindRef::new("v1", "Namespace")];
+        let names = |o: &Observed| -> Vec<String> {
+            o.clusters["local"]
+                .owned
+                .iter()
+                .map(|x| x.id.name.clone())
+                .collect()
+        };
+        let some = BTreeMap::from([(
+            "local".to_string(),
+            BTreeSet::from(["a".to_string(), "c".to_string()]),
+        )]);
+        let seen = observe_tenants(&backends, &some, &kinds).await;
+        assert_eq!(names(&seen), ["tenant-a", "tenant-c"]);
+        // Many tenants: one LIST of everything berth owns instead of a huge selector.
+        let many = BTreeMap::from([(
+            "local".to_string(),
+            (0..=TENANT_SELECTOR_MAX).map(|i| format!("t{i}")).collect(),
+        )]);
+        let seen = observe_tenants(&backends, &many, &kinds).await;
+        assert_eq!(names(&seen), ["tenant-a", "tenant-b", "tenant-c"]);
+        // A cluster without a backend is an error, not a panic.
+        let elsewhere = BTreeMap::from([("eu".to_string(), BTreeSet::from(["a".to_string()]))]);
+        let seen = observe_tenants(&backends, &elsewhere, &kinds).await;
+        assert!(seen.clusters["eu"].error.is_some());
+    }
 }
