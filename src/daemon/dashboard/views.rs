@@ -810,6 +810,15 @@ fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now
                     .unwrap_or_default()
             );
         }
+        (None, Some(super::MetricsApi::NotServed))
+            if snap
+                .config
+                .as_ref()
+                .and_then(|c| c.clusters.get(cluster))
+                .is_some_and(|c| c.target == crate::spec::model::ClusterTarget::Embedded) =>
+        {
+            b.push_str("<p class=\"meta\">The embedded cluster runs no pods: there is no usage to measure.</p>");
+        }
         (None, Some(super::MetricsApi::NotServed)) => {
             let _ = write!(
                 b,
@@ -825,7 +834,7 @@ fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now
                 escape(e)
             );
         }
-        _ => b.push_str("<p class=\"meta\">Not read yet.</p>"),
+        _ => b.push_str("<p class=\"meta\">Not read: no cycle has observed the cluster yet, or it could not be reached.</p>"),
     }
 }
 
@@ -1999,6 +2008,12 @@ mod tests {
             "local".into(),
             crate::daemon::dashboard::MetricsApi::NotServed,
         );
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(html.contains("The embedded cluster runs no pods"), "{html}");
+        let mut kube = (**snap.config.as_ref().unwrap()).clone();
+        kube.clusters.get_mut("local").unwrap().target =
+            crate::spec::model::ClusterTarget::InCluster;
+        snap.config = Some(Arc::new(kube));
         let html = tenant_page("acme", &status, &snap, NOW).unwrap();
         assert!(html.contains("does not serve the metrics API"), "{html}");
         snap.metrics_api.insert(
