@@ -863,3 +863,115 @@ fn serve_on_a_callers_runtime() {
         server.shutdown();
     });
 }
+
+/// The metrics API as metrics-server serves it: discovery, the PodMetrics list in its wire
+/// format (to the real `kubectl`, raw and through `kubectl top pod`), label selectors, and its
+/// absence when switched off.
+#[test]
+fn metrics_api_answers_kubectl_like_metrics_server() {
+    let server = start();
+    create_ns(&server, "tenant-a");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "db-0", "namespace": "tenant-a", "labels": {"app": "db"}},
+        "spec": {"containers": [{"name": "postgres", "image": "postgres:16"}]}});
+    let r = apply(
+        &server,
+        "/api/v1/namespaces/tenant-a/pods/db-0",
+        "fieldManager=test",
+        &pod,
+    );
+    assert!(r.status == 201, "{}", r.body);
+    server.set_pod_metrics(
+        "tenant-a",
+        "db-0",
+        &[
+            ("postgres", "250000000n", "1048576Ki"),
+            ("exporter", "4014829n", "13496Ki"),
+        ],
+    );
+    server.set_pod_metrics("tenant-b", "x-0", &[("x", "1", "1Gi")]);
+
+    let apis = get(&server, "/apis");
+    assert!(apis.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "metrics.k8s.io"
+            && g["preferredVersion"]["groupVersion"] == "metrics.k8s.io/v1beta1"));
+    let list = get(&server, "/apis/metrics.k8s.io/v1beta1");
+    assert_eq!(list.body["resources"][1]["kind"], "PodMetrics");
+
+    let all = get(&server, "/apis/metrics.k8s.io/v1beta1/pods");
+    assert_eq!(all.body["kind"], "PodMetricsList");
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    let db = &all.body["items"][0];
+    assert_eq!(db["metadata"]["name"], "db-0");
+    assert_eq!(db["metadata"]["labels"]["app"], "db", "the pod's labels");
+    assert_eq!(db["window"], "15s");
+    assert!(db["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(db["containers"][0]["usage"]["cpu"], "250000000n");
+    assert_eq!(db["containers"][1]["usage"]["memory"], "13496Ki");
+    let selected = get(
+        &server,
+        "/apis/metrics.k8s.io/v1beta1/namespaces/tenant-a/pods?labelSelector=app%3Ddb",
+    );
+    assert_eq!(selected.body["items"].as_array().unwrap().len(), 1);
+    let one = get(
+        &server,
+        "/apis/metrics.k8s.io/v1beta1/namespaces/tenant-a/pods/db-0",
+    );
+    assert_eq!(one.body["kind"], "PodMetrics");
+    let missing = get(
+        &server,
+        "/apis/metrics.k8s.io/v1beta1/namespaces/tenant-a/pods/db-9",
+    );
+    assert_eq!(
+        (missing.status, missing.body["reason"].as_str()),
+        (404, Some("NotFound"))
+    );
+
+    if have_kubectl() {
+        let raw = kubectl_ok(
+            &server,
+            &["get", "--raw", "/apis/metrics.k8s.io/v1beta1/pods"],
+        );
+        let v: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(v["kind"], "PodMetricsList");
+        assert_eq!(v["items"][1]["metadata"]["namespace"], "tenant-b");
+        // 0.254... cores and 1 GiB + 13 MiB, as kubectl rounds them (millicores up).
+        let top = kubectl_ok(&server, &["top", "pod", "-n", "tenant-a"]);
+        eprintln!("kubectl top pod -n tenant-a:\n{top}");
+        let line = top.lines().find(|l| l.starts_with("db-0")).expect(&top);
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols, ["db-0", "255m", "1037Mi"], "{top}");
+        let containers = kubectl_ok(
+            &server,
+            &["top", "pod", "db-0", "-n", "tenant-a", "--containers"],
+        );
+        assert!(
+            containers
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == ["db-0", "exporter", "5m", "13Mi"]),
+            "{containers}"
+        );
+    }
+
+    server.set_metrics_api(false);
+    assert!(!get(&server, "/apis").body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "metrics.k8s.io"));
+    assert_eq!(get(&server, "/apis/metrics.k8s.io/v1beta1").status, 404);
+    assert_eq!(
+        get(&server, "/apis/metrics.k8s.io/v1beta1/pods").status,
+        404
+    );
+    if have_kubectl() {
+        let out = kubectl(&server, &["top", "pod", "-n", "tenant-a"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("Metrics API not available"), "{err}");
+    }
+}

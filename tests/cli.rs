@@ -61,6 +61,7 @@ invalid_fixtures! {
     validate_checks_labels => "invalid-labels",
     validate_rejects_unsupported_incremental_backups => "incremental-unsupported",
     validate_rejects_unknown_time_zones => "unknown-timezone",
+    validate_rejects_a_prometheus_url_with_credentials => "bad-prometheus-url",
     validate_names_template_file_and_line_of_syntax_error => "template-syntax-error",
     validate_rejects_override_of_unknown_template => "template-unknown-name",
     validate_rejects_template_writing_into_another_namespace => "template-wrong-namespace",

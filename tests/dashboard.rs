@@ -779,3 +779,409 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     eprintln!("screenshots in {}", screenshots_dir().display());
 }
+
+/// Starts the daemon on `repo` with a state directory that already holds what an earlier
+/// run left, and waits until it is ready (its first sync may change nothing).
+fn restart(root: &Path, repo: &Path, state: &Path) -> Daemon {
+    let args = [
+        repo.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--interval",
+        "1h",
+        "--drift-interval",
+        "1s",
+    ];
+    let d = Daemon::start(&args, root, &[]);
+    d.wait(90, "the daemon to be ready", || {
+        (http("GET", &format!("{}/readyz", d.url), &[], b"").0 == 200).then_some(())
+    });
+    d
+}
+
+/// Quota use is sampled every cycle and kept in the state directory: after a restart the
+/// tenant's chart still has the samples from before it, next to the new ones.
+#[test]
+fn usage_samples_survive_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, _) = setup(root.path());
+    let d = start(root.path(), &repo, &state, None);
+    seed_cluster(&state);
+    // acme uses 20 of 48 CPUs: 41.7 %.
+    let before = "41.7% requests.cpu";
+    d.wait(60, "two samples of acme's quota use", || {
+        let page = get(&d, "/tenants/acme");
+        (page.contains("Use against quota over time") && page.contains(before)).then_some(())
+    });
+    let saved = fs::read_to_string(state.join("dashboard-usage.json")).unwrap();
+    assert!(
+        saved.contains("\"acme\"") && saved.contains("requests.cpu"),
+        "{saved}"
+    );
+    assert!(d.terminate().success());
+
+    // While the daemon is down, acme's use grows to 30 of 48: 62.5 %.
+    let store = ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    store
+        .merge_status(
+            "ResourceQuota",
+            "tenant-acme",
+            "tenant-quota",
+            &json!({"used": {"requests.cpu": "30"}}),
+        )
+        .unwrap();
+    drop(store);
+    let d = restart(root.path(), &repo, &state);
+    let page = d.wait(60, "a sample after the restart", || {
+        let page = get(&d, "/tenants/acme");
+        page.contains("62.5% requests.cpu").then_some(page)
+    });
+    assert!(
+        page.contains(before),
+        "the samples from before the restart: {page}"
+    );
+}
+
+/// The daemon on a Kubernetes API server that serves the metrics API: pod usage per tenant
+/// (one LIST of PodMetrics per cycle) on the tenant page and the trends page; a cluster
+/// without the API is skipped quietly; a failing metrics call is a warning, not a failed sync.
+#[test]
+fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
+    let server =
+        berth::apiserver::ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server.set_pod_metrics("tenant-acme", "db-0", &[("kwdb", "1500m", "2Gi")]);
+    server.set_pod_metrics(
+        "tenant-acme",
+        "db-1",
+        &[
+            ("kwdb", "499000000n", "1048576Ki"),
+            ("exporter", "1000000n", "0"),
+        ],
+    );
+    server.set_pod_metrics("kube-system", "coredns-0", &[("coredns", "3", "1Gi")]);
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = Daemon::start(
+        &[
+            repo.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1s",
+        ],
+        dir.path(),
+        &[],
+    );
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    // acme: 2 cores of its 48, 3 GiB of 128 GiB.
+    let page = d.wait(30, "acme's pod usage", || {
+        let page = get(&d, "/tenants/acme");
+        page.contains("2 pods measured").then_some(page)
+    });
+    // For a look at it: target/tmp/tenant-pods.html.
+    let _ = fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("tenant-pods.html"),
+        &page,
+    );
+    assert!(
+        page.contains("<td>cpu</td><td>2.00 cores</td><td>48</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>memory</td><td>3.0 GiB</td><td>128Gi</td>"),
+        "{page}"
+    );
+    let trends = get(&d, "/trends");
+    assert!(trends.contains("2.00 / 48"), "{trends}");
+    // Two cycles later the tenant page charts it against the quota (2 of 48 cores: 4.2 %).
+    d.wait(30, "a chart of acme's pod usage", || {
+        get(&d, "/tenants/acme")
+            .contains("4.2% cpu in use</title>")
+            .then_some(())
+    });
+    let metrics = d.metrics();
+    assert!(
+        metrics.contains("berth_tenant_pod_usage{tenant=\"acme\",resource=\"cpu\"} 2\n")
+            && metrics.contains(
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.cpu\"} 48\n"
+            )
+            && !metrics.contains("berth_tenant_quota_used{tenant=\"acme\""),
+        "no quota controller: hard, no used: {metrics}"
+    );
+    // globex runs no measured pod.
+    assert!(get(&d, "/tenants/globex").contains("0 pods measured"));
+
+    // Without the metrics API: skipped, no warning.
+    server.set_metrics_api(false);
+    d.wait(30, "the page to say the API is not served", || {
+        get(&d, "/tenants/acme")
+            .contains("does not serve the metrics API")
+            .then_some(())
+    });
+    assert!(
+        !d.log().contains("cannot read the metrics API"),
+        "{}",
+        d.log()
+    );
+
+    // A failing metrics call: a warning and a notice; the sync is not failed.
+    server.set_metrics_api(true);
+    server
+        .faults()
+        .fail_matching("GET", "/apis/metrics.k8s.io/v1beta1/pods", 1000, 500);
+    d.wait(30, "the notice", || {
+        get(&d, "/tenants/acme")
+            .contains("could not be read")
+            .then_some(())
+    });
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("cannot read the metrics API")),
+        "{log}"
+    );
+    let status = d.status();
+    assert_eq!(status["tenants"]["acme"]["last_result"], "ok", "{status}");
+    assert!(d.terminate().success());
+
+    // One LIST of PodMetrics per cycle that observed the cluster: as many as the LISTs of all
+    // StatefulSets berth owns (the re-observation after an apply selects by tenant).
+    let log = server.request_log();
+    let metrics_lists = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/apis/metrics.k8s.io/v1beta1/pods")
+        .count();
+    let cycles = log
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path == "/apis/apps/v1/statefulsets"
+                && !r.query.contains("tenant")
+        })
+        .count();
+    assert!(cycles >= 3, "{cycles}");
+    // The cycles while the API was switched off listed nothing.
+    assert!(
+        metrics_lists < cycles && metrics_lists >= 2,
+        "{metrics_lists} metrics LISTs in {cycles} cycles"
+    );
+    let per_cycle_max = log
+        .split(|r| r.path == "/apis/apps/v1/statefulsets" && !r.query.contains("tenant"))
+        .map(|chunk| {
+            chunk
+                .iter()
+                .filter(|r| r.path == "/apis/metrics.k8s.io/v1beta1/pods")
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(
+        per_cycle_max, 1,
+        "never more than one metrics LIST per cycle"
+    );
+}
+
+/// A `prometheus` process, killed when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// `None` (after a loud message) when the binary is missing and `CI` is not set; with
+    /// `CI` set, a missing Prometheus fails the test.
+    fn find() -> Option<PathBuf> {
+        let found = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("prometheus"))
+                .find(|p| p.is_file())
+        });
+        if found.is_none() {
+            let msg = "prometheus is needed for the dashboard's Prometheus test: apt-get install -y prometheus";
+            if std::env::var_os("CI").is_some() {
+                panic!("{msg}");
+            }
+            eprintln!("\n!!!!!!!!!! SKIPPED the Prometheus test: {msg} !!!!!!!!!!\n");
+        }
+        found
+    }
+
+    /// Starts `bin` on `port`, scraping `target` (`host:port`) every second.
+    fn start(bin: &Path, dir: &Path, port: u16, target: &str) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: berth\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("prometheus.log");
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// The value of an instant query with one result, when it has one.
+    fn value(&self, promql: &str) -> Option<f64> {
+        let path = format!(
+            "{}/api/v1/query?query={}",
+            self.url,
+            berth::daemon::dashboard::html::url_encode(promql)
+        );
+        // Not listening yet: no answer (rather than a panic in `http`).
+        std::net::TcpStream::connect(self.url.trim_start_matches("http://")).ok()?;
+        let (code, body) = http("GET", &path, &[], b"");
+        let v: Value = serde_json::from_str(&body).ok()?;
+        if code != 200 || v["status"] != "success" {
+            return None;
+        }
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    fn wait_for(&self, what: &str, promql: &str, ok: impl Fn(f64) -> bool) -> f64 {
+        support::wait_or(
+            90,
+            what,
+            || self.value(promql).filter(|v| ok(*v)),
+            || fs::read_to_string(&self.log).unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Prometheus scrapes the daemon's `/metrics` every second; the trends page reads
+/// `?range=6h` from it (sync duration, drift, per-tenant quota use), and shows a notice,
+/// not an error page, once Prometheus is gone.
+#[test]
+fn trends_read_longer_ranges_from_a_real_prometheus() {
+    let Some(bin) = Prometheus::find() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, _) = setup(root.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    platform.push_str(&format!(
+        "\n[dashboard]\nprometheus_url = \"http://127.0.0.1:{port}\"\n"
+    ));
+    fs::write(repo.join("platform.toml"), platform).unwrap();
+    git(&repo, &["commit", "-q", "-am", "Trends from Prometheus"]);
+    let d = start(root.path(), &repo, &state, None);
+    seed_cluster(&state);
+    wait_for_observation(&d);
+    let metrics = d.metrics();
+    assert!(
+        metrics.contains("berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"} 20\n")
+            && metrics.contains(
+                "berth_tenant_quota_hard{tenant=\"acme\",resource=\"requests.memory\"} 137438953472\n"
+            ),
+        "{metrics}"
+    );
+
+    let prom_dir = root.path().join("prometheus");
+    fs::create_dir_all(&prom_dir).unwrap();
+    let target = d.url.trim_start_matches("http://").to_string();
+    let prom = Prometheus::start(&bin, &prom_dir, port, &target);
+    prom.wait_for(
+        "Prometheus to have acme's quota use",
+        "berth_tenant_quota_used{tenant=\"acme\",resource=\"requests.cpu\"}",
+        |v| v == 20.0,
+    );
+    prom.wait_for("the drift", "berth_drifted_objects", |v| v == 1.0);
+    // A sync while Prometheus watches (a file saved in the directory source), so that the
+    // duration histogram grows in range.
+    let syncs = prom.wait_for(
+        "a scrape of the histogram",
+        "berth_sync_duration_seconds_count",
+        |_| true,
+    );
+    let initech = repo.join("tenants/initech.toml");
+    let text = fs::read_to_string(&initech).unwrap();
+    fs::write(&initech, format!("{text}\n# touched\n")).unwrap();
+    prom.wait_for(
+        "the new sync scraped",
+        "berth_sync_duration_seconds_count",
+        |v| v > syncs,
+    );
+    // ... and scraped again after it, so that `increase` sees it.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    let page = get(&d, "/trends?range=6h");
+    // For a look at it: target/tmp/trends-prometheus.html.
+    let _ = fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("trends-prometheus.html"),
+        &page,
+    );
+    assert!(
+        page.contains("data-source=\"prometheus\""),
+        "read from Prometheus: {page}"
+    );
+    assert!(!page.contains("prometheus-errors"), "{page}");
+    let chart = |key: &str| -> String {
+        let at = page
+            .find(&format!("data-chart=\"{key}\""))
+            .unwrap_or_else(|| panic!("no {key} chart: {page}"));
+        page[at..].split("</div>").next().unwrap().to_string()
+    };
+    // acme's fullest quota is memory: 80Gi of 128Gi.
+    assert!(
+        chart("quota").contains("62.5% acme</title>"),
+        "{}",
+        chart("quota")
+    );
+    assert!(
+        chart("drift").contains(": 1 drifted</title>"),
+        "{}",
+        chart("drift")
+    );
+    assert!(
+        chart("duration").contains(" duration</title>"),
+        "a sync's duration: {}",
+        chart("duration")
+    );
+    assert!(page.contains("aria-current=\"page\">6 hours</a>"));
+    let css = get(&d, "/static/style.css");
+    assert!(css.contains("nav.ranges"));
+
+    drop(prom);
+    let page = get(&d, "/trends?range=7d");
+    assert!(
+        page.contains("id=\"prometheus-errors\"") && page.contains("cannot reach Prometheus at"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Sync duration"),
+        "the daemon's own history instead: {page}"
+    );
+    assert!(d.log().contains("reading trends from Prometheus"));
+}

@@ -117,6 +117,14 @@ fn cluster_role_grants_every_managed_kind_and_nothing_wild() {
         bind["resourceNames"],
         serde_json::json!(["admin", "edit", "view"])
     );
+    // The dashboard reads pod usage from the metrics API, and nothing else of it.
+    for verb in ["get", "list"] {
+        assert!(
+            grants(rules, "metrics.k8s.io", "pods", verb),
+            "{verb} PodMetrics"
+        );
+    }
+    assert!(!grants(rules, "metrics.k8s.io", "nodes", "list"));
     // Leases only in the daemon's namespace.
     assert!(!grants(rules, "coordination.k8s.io", "leases", "patch"));
     let lease_role = docs.iter().find(|d| d["kind"] == "Role").unwrap();

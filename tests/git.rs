@@ -74,6 +74,15 @@ fn a_new_pushed_commit_is_seen_by_the_next_load() {
     };
     assert!(acme(&first).contains("replicas = 5"));
     assert!(acme(&second).contains("replicas = 4"));
+    let commit = second.commit.expect("the commit's author and message");
+    assert_eq!(
+        (
+            commit.author.as_str(),
+            commit.email.as_str(),
+            commit.summary.as_str()
+        ),
+        ("Test", "test@example.com", "acme: 4 replicas")
+    );
 }
 
 #[test]
@@ -675,6 +684,23 @@ fn the_daemon_follows_pushes_force_pushes_and_outages_of_a_remote() {
     assert_eq!(
         d.status()["tenants"]["acme"]["applied_revision"],
         second.as_str()
+    );
+    // The sync records the commit's author and message, and the tenant's page shows them
+    // with the state after the apply (the changed tenant is observed again at once, not at
+    // the next drift check an hour away).
+    let history = d.json("/api/v1/history");
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(last["author"], "Test <test@example.com>");
+    assert_eq!(last["message"], "acme: 4 replicas");
+    let (code, page) = support::http("GET", &format!("{}/tenants/acme", d.url), &[], b"");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<td class=\"author\" title=\"test@example.com\">Test</td><td class=\"message\">acme: 4 replicas</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("?/4 ready"),
+        "live state after the apply: {page}"
     );
 
     // An invalid commit (with a valid change in it) is never applied, not in part.

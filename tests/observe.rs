@@ -46,6 +46,7 @@ fn config(clusters: &[&Cluster]) -> Config {
             apply_concurrency: 4,
         },
         database_engine: "kwdb".into(),
+        dashboard: Default::default(),
     }
 }
 

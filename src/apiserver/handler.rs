@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::Shared;
+use super::{metrics, Shared};
 use crate::store::{
     groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
 };
@@ -219,7 +219,18 @@ pub(crate) async fn handle(
             r
         }
         ["api"] if method == Method::GET => json_response(200, &api_versions(&shared)),
-        ["apis"] if method == Method::GET => json_response(200, &api_group_list()),
+        ["apis"] if method == Method::GET => json_response(200, &api_group_list(&shared)),
+        ["apis", "metrics.k8s.io"] if method == Method::GET && metrics_served(&shared) => {
+            json_response(200, &metrics::api_group())
+        }
+        ["apis", "metrics.k8s.io", "v1beta1"]
+            if method == Method::GET && metrics_served(&shared) =>
+        {
+            json_response(200, &metrics::resource_list())
+        }
+        ["apis", "metrics.k8s.io", "v1beta1", rest @ ..] if metrics_served(&shared) => {
+            metrics_request(&shared, &method, &query, rest).await
+        }
         ["api", "v1"] if method == Method::GET => json_response(200, &resource_list("", "v1")),
         ["apis", g, v] if method == Method::GET => {
             if groups().iter().any(|(gg, vv)| gg == g && vv == v) {
@@ -275,18 +286,17 @@ fn api_group(g: &str, v: &str) -> Value {
     json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
-fn api_group_list() -> Value {
-    let groups: Vec<Value> = groups()
-        .into_iter()
-        .map(|(g, v)| {
-            let mut group = api_group(g, v);
-            if let Some(m) = group.as_object_mut() {
-                m.shift_remove("kind");
-                m.shift_remove("apiVersion");
-            }
-            group
-        })
-        .collect();
+fn api_group_list(shared: &Shared) -> Value {
+    let mut groups: Vec<Value> = groups().into_iter().map(|(g, v)| api_group(g, v)).collect();
+    if metrics_served(shared) {
+        groups.push(metrics::api_group());
+    }
+    for group in &mut groups {
+        if let Some(m) = group.as_object_mut() {
+            m.shift_remove("kind");
+            m.shift_remove("apiVersion");
+        }
+    }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -697,6 +707,102 @@ async fn resource(
             }
         }
         _ => not_found(),
+    }
+}
+
+fn metrics_served(shared: &Shared) -> bool {
+    shared.metrics.lock().map(|m| m.served).unwrap_or(false)
+}
+
+/// The metrics API: `nodes` (always empty), `pods` across namespaces, `namespaces/NS/pods`
+/// and `namespaces/NS/pods/NAME`; GET only, like metrics-server.
+async fn metrics_request(
+    shared: &Arc<Shared>,
+    method: &Method,
+    query: &Query,
+    rest: &[&str],
+) -> Response {
+    if *method != Method::GET {
+        return status_response(
+            405,
+            &format!("the server does not allow this method on the requested resource ({method})"),
+        );
+    }
+    if query.flag("watch") {
+        return status_response(405, "watch is not supported by the metrics API");
+    }
+    let (ns, name) = match rest {
+        ["nodes"] => return json_response(200, &metrics::node_metrics_list()),
+        ["nodes", name] => {
+            return status_response(
+                404,
+                &format!("nodemetrics.metrics.k8s.io \"{name}\" not found"),
+            )
+        }
+        ["pods"] => (None, None),
+        ["namespaces", ns, "pods"] => (Some(ns.to_string()), None),
+        ["namespaces", ns, "pods", name] => (Some(ns.to_string()), Some(name.to_string())),
+        _ => return not_found(),
+    };
+    let selector = match LabelSelector::parse(query.get("labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return status_response(400, &e.to_string()),
+    };
+    let field_filter = match parse_field_selector(query.get("fieldSelector")) {
+        Ok(f) => f,
+        Err(m) => return status_response(400, &m),
+    };
+    let figures: Vec<((String, String), metrics::PodFigures)> = match shared.metrics.lock() {
+        Ok(m) => m
+            .pods
+            .iter()
+            .filter(|((n, p), _)| {
+                ns.as_deref().is_none_or(|x| x == n) && name.as_deref().is_none_or(|x| x == p)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // The pods' labels, as metrics-server copies them.
+    let store = shared.store.clone();
+    let items = blocking(move || {
+        Ok(figures
+            .into_iter()
+            .map(|((ns, pod), f)| {
+                let labels = store
+                    .get("Pod", &ns, &pod)
+                    .ok()
+                    .and_then(|p| p.pointer("/metadata/labels").cloned());
+                metrics::pod_metrics(&ns, &pod, &f, labels)
+            })
+            .collect::<Vec<Value>>())
+    })
+    .await
+    .unwrap_or_default();
+    let items: Vec<Value> = items
+        .into_iter()
+        .filter(|o| selector.matches_object(o) && field_filter.iter().all(|f| f.matches(o)))
+        .collect();
+    match name {
+        Some(name) => match items.into_iter().next() {
+            Some(mut o) => {
+                let mut typed = serde_json::Map::new();
+                typed.insert("kind".into(), json!("PodMetrics"));
+                typed.insert(
+                    "apiVersion".into(),
+                    json!(format!("{}/{}", metrics::GROUP, metrics::VERSION)),
+                );
+                if let Some(m) = o.as_object_mut() {
+                    typed.extend(std::mem::take(m));
+                }
+                json_response(200, &Value::Object(typed))
+            }
+            None => status_response(
+                404,
+                &format!("podmetrics.metrics.k8s.io \"{name}\" not found"),
+            ),
+        },
+        None => json_response(200, &metrics::pod_metrics_list(items)),
     }
 }
 

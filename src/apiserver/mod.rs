@@ -2,10 +2,13 @@
 //! (label selectors, pagination), server-side apply, merge patches, PUT, POST, DELETE and the
 //! `/status` subresource, with `metav1.Status` errors. It speaks the real wire format so that
 //! `kubectl` and kube-rs clients work against it unchanged. For tests it records every request
-//! and can inject faults (errors, throttling, latency, dropped connections).
+//! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
+//! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
+//! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
 mod faults;
 mod handler;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -49,6 +52,7 @@ pub(crate) struct Shared {
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) faults: Faults,
     pub(crate) addr: SocketAddr,
+    pub(crate) metrics: Mutex<metrics::MetricsState>,
 }
 
 /// A running API server. Dropping it stops it.
@@ -87,6 +91,7 @@ async fn start(
         log: Mutex::new(Vec::new()),
         faults: Faults::default(),
         addr,
+        metrics: Mutex::new(metrics::MetricsState::default()),
     });
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -204,6 +209,38 @@ impl ApiServer {
             *m.entry(r.method).or_insert(0) += 1;
         }
         m
+    }
+
+    /// Sets what the metrics API reports for pod `namespace/pod`: `(container, cpu, memory)`
+    /// usage quantities, as metrics-server writes them (`4014829n`, `250m`; `13496Ki`),
+    /// measured now. The pod need not exist; when it does, its labels are reported with it.
+    pub fn set_pod_metrics(&self, namespace: &str, pod: &str, containers: &[(&str, &str, &str)]) {
+        let figures = metrics::PodFigures {
+            containers: containers
+                .iter()
+                .map(|(c, cpu, mem)| (c.to_string(), cpu.to_string(), mem.to_string()))
+                .collect(),
+            timestamp: crate::store::now_rfc3339(),
+        };
+        if let Ok(mut m) = self.shared.metrics.lock() {
+            m.pods
+                .insert((namespace.to_string(), pod.to_string()), figures);
+        }
+    }
+
+    /// Stops reporting metrics of pod `namespace/pod`.
+    pub fn remove_pod_metrics(&self, namespace: &str, pod: &str) {
+        if let Ok(mut m) = self.shared.metrics.lock() {
+            m.pods.remove(&(namespace.to_string(), pod.to_string()));
+        }
+    }
+
+    /// Whether the metrics API (`metrics.k8s.io/v1beta1`) is served, as when metrics-server
+    /// is installed (the default), or absent from discovery and every path (`false`).
+    pub fn set_metrics_api(&self, served: bool) {
+        if let Ok(mut m) = self.shared.metrics.lock() {
+            m.served = served;
+        }
     }
 
     /// The fault injection handle.

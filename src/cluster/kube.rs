@@ -326,6 +326,14 @@ impl KubeCluster {
             })
     }
 
+    pub(super) async fn serves(&self, kind: &KindRef) -> Result<bool, ClusterError> {
+        match self.resolve(kind).await {
+            Ok(_) => Ok(true),
+            Err(ClusterError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn api(&self, ar: &ApiResource, namespaced: bool, ns: Option<&str>) -> Api<DynamicObject> {
         match (namespaced, ns) {
             (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, ar),

@@ -425,6 +425,18 @@ impl Backend {
         }
     }
 
+    /// Whether the cluster serves `kind` (for a Kubernetes cluster: whether discovery of its
+    /// API version lists it; an API version the server does not know is `false`, not an
+    /// error). The embedded cluster serves the kinds its store knows.
+    pub async fn serves(&self, kind: &KindRef) -> Result<bool, ClusterError> {
+        match self {
+            Backend::Embedded(_) => {
+                Ok(crate::store::kind_by_api_version(&kind.api_version, &kind.kind).is_some())
+            }
+            Backend::Kube(c) => c.serves(kind).await,
+        }
+    }
+
     /// Sets (`Some`) or removes (`None`) annotations of an object with a JSON merge patch as
     /// field manager [`RECORDS_FIELD_MANAGER`](crate::object::RECORDS_FIELD_MANAGER): berth's
     /// bookkeeping (restore records, the applied revision), which the rendered manifests do

@@ -55,11 +55,11 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let mut status = shared.status.read().unwrap().clone();
     status.leader = shared.leader.load(Ordering::SeqCst);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        super::status::metrics(&status),
-    )
-        .into_response()
+    let mut text = super::status::metrics(&status);
+    text.push_str(&super::dashboard::tenant_metrics(
+        &shared.dashboard.snapshot.read().unwrap(),
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 fn json(value: &impl serde::Serialize) -> Response {

@@ -281,7 +281,11 @@ pub async fn serve(
         leader_election: settings.leader_election.clone(),
         triggers: tx.clone(),
         dashboard: {
-            let mut d = dashboard::Dashboard::new(&settings.dashboard, settings.source.watch_dir());
+            let mut d = dashboard::Dashboard::new(
+                &settings.dashboard,
+                settings.source.watch_dir(),
+                settings.status_file.as_deref().and_then(Path::parent),
+            );
             if let Some(repo) = settings.source.proposal_repo() {
                 d.set_proposals(Ok(repo));
             }

@@ -2,7 +2,7 @@
 //! runs syncs (load, validate, plan, apply) and drift checks one at a time, as triggers and
 //! timers ask. Results go into the shared [`Status`]; nothing here prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -12,9 +12,11 @@ use super::status::{ClusterStatus, Status, SyncRecord, SyncResult, TenantStatus}
 use super::{DaemonSource, Polled, Shared, Trigger};
 use crate::apply::{self, ApplyOptions, ChangeSet, Outcome};
 use crate::diag;
+use crate::observe::metrics::{observe_pod_metrics, PodMetrics};
 use crate::pipeline::{self, Loaded, Observation, Scope};
 use crate::plan::Action;
 use crate::render::Rendered;
+use crate::source::CommitInfo;
 use crate::spec::model::Config;
 use crate::spec::types::DriftMode;
 use crate::values::time::{format_rfc3339, now_unix};
@@ -22,6 +24,8 @@ use crate::values::time::{format_rfc3339, now_unix};
 /// The revision that validated last: what drift checks compare against.
 struct Good {
     revision: String,
+    /// Its commit, for a Git source.
+    commit: Option<CommitInfo>,
     config: Config,
     rendered: Rendered,
     /// [`crate::render::input_digests`] of every tenant, recorded by apply.
@@ -127,6 +131,7 @@ impl Reconciler {
             }
         }
         self.stop_lease();
+        self.shared.dashboard.save_usage();
         tracing::info!("reconcile loop stopped");
     }
 
@@ -215,6 +220,8 @@ impl Reconciler {
             failed: 0,
             drifted: 0,
             errors: Vec::new(),
+            author: None,
+            message: None,
         };
         let known = match &self.last {
             Some((rev, true)) if trigger != "startup" => Some(rev.clone()),
@@ -243,6 +250,7 @@ impl Reconciler {
         };
         self.source_failing = false;
         record.revision = Some(revision.clone());
+        set_commit(&mut record, tree.commit.as_ref());
         self.shared.status.write().unwrap().seen_revision = Some(revision.clone());
         if known.as_deref() == Some(revision.as_str()) {
             tracing::debug!(%revision, "no new revision");
@@ -277,6 +285,7 @@ impl Reconciler {
         let digests = crate::render::input_digests(&config, &templates, None);
         let good = Good {
             revision: revision.clone(),
+            commit: tree.commit.clone(),
             config,
             rendered,
             digests,
@@ -307,7 +316,10 @@ impl Reconciler {
             failed: 0,
             drifted: 0,
             errors: Vec::new(),
+            author: None,
+            message: None,
         };
+        set_commit(&mut record, good.commit.as_ref());
         let correct = good.config.policy.drift == DriftMode::Correct;
         self.reconcile(&good, &mut record, !correct);
         self.shared.status.write().unwrap().drift_checked_at = Some(format_rfc3339(now_unix()));
@@ -442,18 +454,105 @@ impl Reconciler {
             }
         }
         self.update_status(good, &observation, set.as_ref(), record);
+        let metrics = self.pod_metrics(&good.config, &observation);
+        let after_apply = set
+            .as_ref()
+            .and_then(|s| self.observe_changed(s, &observation));
         super::dashboard::record(
             &self.shared.dashboard,
             &self.shared.status,
-            &good.config,
-            &observation,
-            set.as_ref(),
-            record,
+            &super::dashboard::Cycle {
+                config: &good.config,
+                observation: &observation,
+                set: set.as_ref(),
+                record,
+                metrics: &metrics,
+                after_apply: after_apply.as_ref(),
+            },
         );
         matches!(
             record.result,
             SyncResult::Applied | SyncResult::NoChanges | SyncResult::Planned | SyncResult::Refused
         )
+    }
+
+    /// What the tenants' pods use, from the metrics API of each observed cluster with tenants
+    /// (one LIST per cluster that serves it). A cluster without the API is skipped quietly; a
+    /// failure is a warning, never a failed sync.
+    fn pod_metrics(
+        &self,
+        config: &Config,
+        observation: &Observation,
+    ) -> BTreeMap<String, PodMetrics> {
+        let clusters: BTreeSet<String> = config
+            .tenants
+            .iter()
+            .map(|t| t.cluster.clone())
+            .filter(|c| {
+                !observation.plan.unreachable.iter().any(|(u, _)| u == c)
+                    && observation.backends.contains_key(c)
+            })
+            .collect();
+        let metrics = self
+            .runtime
+            .block_on(observe_pod_metrics(&observation.backends, &clusters));
+        for (cluster, m) in &metrics {
+            match m {
+                PodMetrics::Failed(e) => tracing::warn!(
+                    %cluster,
+                    error = %e,
+                    "cannot read the metrics API (metrics.k8s.io); pod usage is not shown"
+                ),
+                PodMetrics::NotServed => {
+                    tracing::debug!(%cluster, "the cluster serves no metrics API")
+                }
+                PodMetrics::Read { requests, .. } => {
+                    tracing::debug!(%cluster, requests, "read pod metrics")
+                }
+            }
+        }
+        metrics
+    }
+
+    /// The tenants an apply changed, observed again (the kinds the dashboard's live
+    /// summaries read, one LIST each by tenant label), so that the dashboard does not show
+    /// the state from before the apply until the next cycle. `None` when nothing was applied.
+    /// Tenants on a cluster that cannot be read keep their summaries from before.
+    fn observe_changed(
+        &self,
+        set: &ChangeSet,
+        observation: &Observation,
+    ) -> Option<(BTreeSet<String>, crate::observe::Observed)> {
+        let mut changed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for e in &set.entries {
+            if matches!(e.outcome, Outcome::Applied) && !e.tenant.is_empty() {
+                changed
+                    .entry(e.cluster.clone())
+                    .or_default()
+                    .insert(e.tenant.clone());
+            }
+        }
+        if changed.is_empty() {
+            return None;
+        }
+        let fresh = self.runtime.block_on(crate::observe::observe_tenants(
+            &observation.backends,
+            &changed,
+            &super::dashboard::live::kinds(),
+        ));
+        let mut tenants = BTreeSet::new();
+        for (cluster, names) in changed {
+            match fresh.clusters.get(&cluster) {
+                Some(state) if state.error.is_none() => tenants.extend(names),
+                Some(state) => tracing::warn!(
+                    %cluster,
+                    error = state.error.as_deref().unwrap_or(""),
+                    "cannot observe the tenants just changed; the dashboard shows them as before the apply"
+                ),
+                None => {}
+            }
+        }
+        Some((tenants, fresh))
     }
 
     /// Per-cluster, per-tenant and drift status after a plan (and apply).
@@ -605,6 +704,18 @@ impl Reconciler {
                 tracing::warn!(path = %path.display(), error = %e, "cannot save the daemon status");
             }
         }
+    }
+}
+
+/// The commit's author and message on a sync record.
+fn set_commit(record: &mut SyncRecord, commit: Option<&CommitInfo>) {
+    if let Some(c) = commit {
+        record.author = Some(if c.email.is_empty() {
+            c.author.clone()
+        } else {
+            format!("{} <{}>", c.author, c.email)
+        });
+        record.message = Some(c.summary.clone());
     }
 }
 

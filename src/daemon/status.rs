@@ -78,6 +78,13 @@ pub struct SyncRecord {
     pub drifted: usize,
     /// What went wrong, one line each (validation errors with file:line:col).
     pub errors: Vec<String>,
+    /// The author of the revision's commit (`Name <email>`); `None` for a directory source,
+    /// whose revisions are hashes of files, not commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The first line of the commit's message; `None` as for `author`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One cluster.
@@ -132,6 +139,12 @@ pub struct TenantEvent {
     pub drifted: usize,
     /// Its errors.
     pub errors: Vec<String>,
+    /// The author of the revision's commit, as in [`SyncRecord::author`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The first line of its message, as in [`SyncRecord::message`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Everything the daemon reports.
@@ -241,17 +254,28 @@ impl Status {
     /// Writes the status atomically (temporary file, fsync, rename): a crash leaves the old
     /// file or the new one, never half of one.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write as _;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
+        write_atomic(
+            path,
+            &serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )
     }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file beside it, fsync, rename): a crash
+/// leaves the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }
 
 /// Prometheus text exposition of `status`.
@@ -396,7 +420,7 @@ pub fn metrics(status: &Status) -> String {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -419,6 +443,8 @@ mod tests {
             failed: 0,
             drifted: 0,
             errors: Vec::new(),
+            author: None,
+            message: None,
         }
     }
 

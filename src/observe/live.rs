@@ -158,6 +158,64 @@ async fn observe_inner(
     observed
 }
 
+/// Above this many tenants on a cluster, [`observe_tenants`] lists by the ownership label
+/// alone (every tenant) rather than naming them all in a selector.
+pub const TENANT_SELECTOR_MAX: usize = 100;
+
+/// What berth owns of `kinds` for some tenants of each cluster (`cluster -> tenants`): per
+/// cluster, one LIST per kind selected by `berth.io/tenant in (...)` (by the ownership label
+/// alone, so for every tenant, when more than [`TENANT_SELECTOR_MAX`] are named), clusters in
+/// parallel. Cheap next to a whole observation; the daemon uses it to see what an apply just
+/// changed. A cluster without a backend, or that cannot be read, gets an error.
+pub async fn observe_tenants(
+    backends: &BTreeMap<String, Backend>,
+    tenants: &BTreeMap<String, BTreeSet<String>>,
+    kinds: &[KindRef],
+) -> Observed {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (cluster, names) in tenants {
+        if names.is_empty() {
+            continue;
+        }
+        let backend = backends.get(cluster).cloned();
+        let selector = if names.len() > TENANT_SELECTOR_MAX {
+            cluster::owned_selector()
+        } else {
+            cluster::tenant_selector(names)
+        };
+        let (cluster, kinds) = (cluster.clone(), kinds.to_vec());
+        tasks.spawn(async move {
+            let Some(backend) = backend else {
+                return failed(&cluster, format!("cluster `{cluster}`: not connected"), 0);
+            };
+            match backend
+                .list_owned_with(&kinds, cluster::DEFAULT_PAGE_SIZE, false, &selector)
+                .await
+            {
+                Ok((owned, requests)) => ClusterState {
+                    cluster,
+                    owned,
+                    unowned: Vec::new(),
+                    error: None,
+                    requests,
+                    secrets: None,
+                },
+                Err(e) => failed(&cluster, e.to_string(), 0),
+            }
+        });
+    }
+    let mut observed = Observed::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(state) => {
+                observed.clusters.insert(state.cluster.clone(), state);
+            }
+            Err(e) => tracing::error!("observing a cluster failed: {e}"),
+        }
+    }
+    observed
+}
+
 /// The credentials Secrets a tenant's backup and restore jobs read, in its namespace:
 /// Secret name -> (location, the schedules and restores that use it).
 pub fn credentials_secrets(
@@ -439,4 +497,50 @@ pub async fn recorded_inputs(
         })
         .collect();
     Ok((out, requests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn observe_tenants_lists_only_the_tenants_named() {
+        let store = crate::store::ObjectStore::in_memory().unwrap();
+        let objects: Vec<Value> = ["a", "b", "c"]
+            .iter()
+            .map(|t| {
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("tenant-{t}"),
+                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, crate::object::TENANT_LABEL: t}}})
+            })
+            .collect();
+        store.apply_all(&objects, "berth", true, false).unwrap();
+        let backend = Backend::Embedded(cluster::EmbeddedCluster::from_store("local", store));
+        let backends = BTreeMap::from([("local".to_string(), backend)]);
+        let kinds = [KindRef::new("v1", "Namespace")];
+        let names = |o: &Observed| -> Vec<String> {
+            o.clusters["local"]
+                .owned
+                .iter()
+                .map(|x| x.id.name.clone())
+                .collect()
+        };
+        let some = BTreeMap::from([(
+            "local".to_string(),
+            BTreeSet::from(["a".to_string(), "c".to_string()]),
+        )]);
+        let seen = observe_tenants(&backends, &some, &kinds).await;
+        assert_eq!(names(&seen), ["tenant-a", "tenant-c"]);
+        // Many tenants: one LIST of everything berth owns instead of a huge selector.
+        let many = BTreeMap::from([(
+            "local".to_string(),
+            (0..=TENANT_SELECTOR_MAX).map(|i| format!("t{i}")).collect(),
+        )]);
+        let seen = observe_tenants(&backends, &many, &kinds).await;
+        assert_eq!(names(&seen), ["tenant-a", "tenant-b", "tenant-c"]);
+        // A cluster without a backend is an error, not a panic.
+        let elsewhere = BTreeMap::from([("eu".to_string(), BTreeSet::from(["a".to_string()]))]);
+        let seen = observe_tenants(&backends, &elsewhere, &kinds).await;
+        assert!(seen.clusters["eu"].error.is_some());
+    }
 }

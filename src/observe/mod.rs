@@ -3,7 +3,9 @@
 //! Per cluster, one paginated LIST per managed kind, selected by the ownership label; never a
 //! GET per object. With [`observe`] the only other reads are GETs of the names berth wants to
 //! create (to find objects berth does not own that already use the name), so the cost grows
-//! with what changed, not with what exists.
+//! with what changed, not with what exists. Reads that only describe (never planned against)
+//! live beside it: [`observe_workloads`] for `status` and `show`, [`metrics`] (pod usage
+//! from the metrics API) and [`observe_tenants`] for the daemon's dashboard.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -266,14 +268,15 @@ pub struct Observed {
 }
 
 mod live;
+pub mod metrics;
 mod raw;
 mod workloads;
 
 pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
-    connect_all, credentials_secrets, observe, observe_connections, recorded_inputs,
-    ObserveOptions, RecordedTenant,
+    connect_all, credentials_secrets, observe, observe_connections, observe_tenants,
+    recorded_inputs, ObserveOptions, RecordedTenant,
 };
 
 #[cfg(test)]

@@ -279,6 +279,7 @@ pub fn sample_config() -> Config {
             apply_concurrency: 8,
         },
         database_engine: "kwdb".into(),
+        dashboard: Default::default(),
     }
 }
 

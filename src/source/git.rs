@@ -393,7 +393,9 @@ impl GitSource {
             repo: &self.repo,
             root,
         };
-        tree::build(self.origin.clone(), Some(oid.to_string()), &label, &reader)
+        let mut tree = tree::build(self.origin.clone(), Some(oid.to_string()), &label, &reader)?;
+        tree.commit = Some(commit_info(&commit));
+        Ok(tree)
     }
 
     fn fetch_remote(&self) -> Result<(), SourceError> {
@@ -545,6 +547,24 @@ impl GitSource {
                 })?;
         }
         Ok(())
+    }
+}
+
+/// A commit's author and the first line of its message (lossy UTF-8, at most 200
+/// characters).
+fn commit_info(commit: &git2::Commit<'_>) -> super::CommitInfo {
+    let author = commit.author();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+    let summary = text(commit.summary_bytes().unwrap_or_default());
+    let summary = match summary.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &summary[..i]),
+        None => summary,
+    };
+    super::CommitInfo {
+        author: text(author.name_bytes()),
+        email: text(author.email_bytes()),
+        summary,
+        time: author.when().seconds(),
     }
 }
 

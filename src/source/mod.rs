@@ -70,6 +70,19 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
+/// A commit's author and message, as the daemon records them with each sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The author's name.
+    pub author: String,
+    /// The author's e-mail address.
+    pub email: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// The author time, unix seconds.
+    pub time: i64,
+}
+
 /// Every file of a config repository that berth reads.
 #[derive(Debug, Clone, Default)]
 pub struct SourceTree {
@@ -78,6 +91,8 @@ pub struct SourceTree {
     pub origin: String,
     /// The full sha of the commit, when read from Git.
     pub revision: Option<String>,
+    /// Who made that commit and why, when read from Git.
+    pub commit: Option<CommitInfo>,
     /// `platform.toml`.
     pub platform: Option<SourceFile>,
     /// `tenants/*.toml`, sorted by path.

@@ -30,6 +30,15 @@ pub struct Config {
     pub policy: PolicyModel,
     /// Database defaults of the platform (engine, ports, ...), for templates.
     pub database_engine: String,
+    /// What the daemon's dashboard reads besides the clusters.
+    pub dashboard: DashboardModel,
+}
+
+/// The `[dashboard]` settings, checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DashboardModel {
+    /// The Prometheus server's base URL, without a trailing `/`.
+    pub prometheus_url: Option<String>,
 }
 
 impl Config {
@@ -43,6 +52,7 @@ impl Config {
             common_labels: self.common_labels.clone(),
             policy: self.policy.clone(),
             database_engine: self.database_engine.clone(),
+            dashboard: self.dashboard.clone(),
         }
     }
 }

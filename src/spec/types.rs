@@ -33,6 +33,22 @@ pub struct PlatformFile {
     /// How berth applies changes.
     #[serde(default)]
     pub policy: Policy,
+    /// What the dashboard of `berth daemon` reads besides the clusters.
+    #[serde(default)]
+    pub dashboard: DashboardSection,
+}
+
+/// The `[dashboard]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    /// Base URL of a Prometheus server that scrapes the daemon's `/metrics`, such as
+    /// `http://prometheus.monitoring:9090` (`http` or `https`, no credentials, query or
+    /// fragment). When set, the trends page offers ranges of 6 hours to 30 days read from it
+    /// with `/api/v1/query_range`: sync duration, objects changed, drift and per-tenant quota
+    /// use. Without it, the trends show the history the daemon keeps itself.
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
 }
 
 /// The `[platform]` table.

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use super::load::{child, index, load, FileKind, Loaded};
 use super::model::{
-    BackupSchedule, Cluster, ClusterTarget, Config, Database, Location, Origin, PolicyModel, Quota,
-    RestoreRequest, RetentionModel, Sourced, Tenant, TenantMember,
+    BackupSchedule, Cluster, ClusterTarget, Config, DashboardModel, Database, Location, Origin,
+    PolicyModel, Quota, RestoreRequest, RetentionModel, Sourced, Tenant, TenantMember,
 };
 use super::names::{
     dns_label_problem, dns_subdomain_problem, is_reserved_namespace, label_key_problem,
@@ -174,6 +174,14 @@ pub fn load_config(tree: &SourceTree) -> LoadOutput {
                     apply_concurrency: p.value.policy.apply_concurrency,
                 },
                 database_engine: p.value.database.engine.clone(),
+                dashboard: DashboardModel {
+                    prometheus_url: p
+                        .value
+                        .dashboard
+                        .prometheus_url
+                        .as_deref()
+                        .map(|u| u.trim_end_matches('/').to_string()),
+                },
             })
         }
         _ => None,
@@ -536,6 +544,15 @@ impl<'a> PlatformCtx<'a> {
                         ),
                     );
                 }
+            }
+        }
+        if let Some(url) = &v.dashboard.prometheus_url {
+            if let Err((problem, help)) = check_http_url(url) {
+                diags.push(
+                    Diagnostic::error(format!("`dashboard.prometheus_url` {problem}"))
+                        .at(f, p.spans.value("dashboard.prometheus_url"), "")
+                        .help(help),
+                );
             }
         }
         if v.policy.apply_concurrency == 0 {
@@ -1564,4 +1581,67 @@ fn check_backups(
         return (Vec::new(), Vec::new());
     }
     (schedules, restores)
+}
+
+/// Checks the base URL of an HTTP service berth reads (Prometheus): `http` or `https`, a
+/// host, no credentials, no query or fragment. The problem and a help text otherwise.
+fn check_http_url(url: &str) -> Result<(), (String, String)> {
+    let example = "write a base URL such as `http://prometheus.monitoring:9090`";
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(("is not a URL".into(), example.into()));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err((
+            format!("uses `{scheme}`, not `http` or `https`"),
+            example.into(),
+        ));
+    }
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err((
+            "holds credentials".into(),
+            "no credentials belong in the repository: let Prometheus accept the daemon's requests without them (a network policy, a proxy), and write the URL without `user@`".into(),
+        ));
+    }
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(("has no host".into(), example.into()));
+    }
+    if authority.contains(char::is_whitespace) || rest.contains(char::is_whitespace) {
+        return Err(("contains spaces".into(), example.into()));
+    }
+    if rest.contains(['?', '#']) {
+        return Err((
+            "has a query or fragment".into(),
+            "write only the base URL; berth adds `/api/v1/query_range` and its parameters".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::check_http_url;
+
+    #[test]
+    fn prometheus_urls_are_plain_http_base_urls() {
+        for ok in [
+            "http://prometheus.monitoring:9090",
+            "https://metrics.example.com/prometheus/",
+            "http://127.0.0.1:9090",
+        ] {
+            assert!(check_http_url(ok).is_ok(), "{ok}");
+        }
+        for (bad, problem) in [
+            ("prometheus:9090", "is not a URL"),
+            ("ftp://x", "uses `ftp`"),
+            ("http://user:pw@x:9090", "holds credentials"),
+            ("http://:9090", "has no host"),
+            ("http://x:9090/?q=1", "has a query"),
+            ("http://x:9090/#top", "has a query or fragment"),
+            ("http://x y", "contains spaces"),
+        ] {
+            let (p, _) = check_http_url(bad).unwrap_err();
+            assert!(p.starts_with(problem), "{bad}: {p}");
+        }
+    }
 }

@@ -54,8 +54,9 @@ meter{width:8rem;height:.9rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:.8rem}
 .chart{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.6rem}
 .chart h3{margin:.1rem 0 .4rem;font-size:.95rem}
-svg{width:100%;height:auto;display:block}
+svg{width:100%;height:auto;display:block}svg.key{width:10px;height:10px;display:inline-block}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dl.kv dt{color:var(--mut)}dl.kv dd{margin:0}
+nav.ranges{display:flex;flex-wrap:wrap;gap:.2rem 1rem;margin:0 0 .8rem}nav.ranges a.on{font-weight:700;color:var(--fg);text-decoration:none}
 .forms{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:.6rem}
 @media (max-width:700px){.opt{display:none}main{padding:.6rem}.field input,.field select,.field textarea{width:100%}th,td{padding:.35rem .4rem}}
 "#;

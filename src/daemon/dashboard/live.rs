@@ -118,6 +118,18 @@ impl TenantLive {
     }
 }
 
+/// The kinds [`summarize`] reads.
+pub fn kinds() -> Vec<crate::cluster::KindRef> {
+    use crate::cluster::KindRef;
+    vec![
+        KindRef::new("v1", "Namespace"),
+        KindRef::new("v1", "ResourceQuota"),
+        KindRef::new("apps/v1", "StatefulSet"),
+        KindRef::new("batch/v1", "CronJob"),
+        KindRef::new("batch/v1", "Job"),
+    ]
+}
+
 fn label<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
     obj.get("metadata")?.get("labels")?.get(key)?.as_str()
 }

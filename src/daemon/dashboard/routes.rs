@@ -6,7 +6,7 @@
 //! | GET | `/tenants/{name}` | a tenant |
 //! | GET | `/plan`, `/plan.md` | latest plan and drift (HTML, Markdown) |
 //! | GET | `/backups` | every backup schedule |
-//! | GET | `/trends` | charts of the sync history, quota use |
+//! | GET | `/trends` | charts of the sync history, quota use; `?range=6h`, `1d`, `7d`, `30d` from Prometheus |
 //! | GET | `/propose`, `/propose/{form}` | the proposal forms |
 //! | POST | `/propose/{form}` | preview or commit a proposal (session, CSRF, same origin) |
 //! | POST | `/login`, `/logout` | exchange the dashboard token for a session cookie |
@@ -143,12 +143,58 @@ async fn backups(State(shared): State<Arc<Shared>>) -> Response {
     )
 }
 
-async fn trends(State(shared): State<Arc<Shared>>) -> Response {
+async fn trends(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let pairs = query(&uri);
+    let asked = super::html::get(&pairs, "range")
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let now = now_unix();
+    // What to ask Prometheus, read under the lock and released before the requests.
+    let (url, tenants) = {
+        let snap = shared.dashboard.snapshot.read().unwrap();
+        let url = snap
+            .config
+            .as_ref()
+            .and_then(|c| c.dashboard.prometheus_url.clone());
+        let tenants: Vec<String> = views::fullest_tenants(&snap)
+            .into_iter()
+            .take(super::prometheus::MAX_TENANTS)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        (url, tenants)
+    };
+    let mut unavailable = None;
+    let mut read = None;
+    if let Some(name) = &asked {
+        match (super::prometheus::range(name), &url) {
+            (Some(range), Some(url)) => {
+                let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+                let t = super::prometheus::fetch(url, range, now, &names).await;
+                for e in &t.errors {
+                    tracing::warn!(error = %e, "dashboard: reading trends from Prometheus");
+                }
+                read = Some(t);
+            }
+            (Some(_), None) => {
+                unavailable = Some("No Prometheus server is configured (`[dashboard] prometheus_url` in platform.toml): showing the history the daemon keeps.".to_string());
+            }
+            (None, _) => {
+                unavailable = Some(format!(
+                    "Unknown range `{name}`: showing the history the daemon keeps."
+                ));
+            }
+        }
+    }
+    let source = match (&read, unavailable) {
+        (Some(t), _) => views::TrendsSource::Prometheus(t),
+        (None, Some(why)) => views::TrendsSource::Unavailable(why),
+        (None, None) => views::TrendsSource::Local,
+    };
     let status = shared.status.read().unwrap();
     let snap = shared.dashboard.snapshot.read().unwrap();
     page(
         StatusCode::OK,
-        views::trends_page(&status, &snap, now_unix()),
+        views::trends_page(&status, &snap, now, &source),
     )
 }
 

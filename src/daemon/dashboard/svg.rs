@@ -166,23 +166,189 @@ pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str)
     }
     out.push_str("</svg>");
     if series.len() > 1 {
-        out.push_str("<p class=\"meta\">");
-        for s in series {
+        legend(&mut out, series.iter().map(|s| (s.color, s.name.as_str())));
+    }
+    out
+}
+
+/// A line of a chart over time.
+#[derive(Debug, Clone)]
+pub struct TimeSeries {
+    /// Legend text.
+    pub name: String,
+    /// Stroke colour.
+    pub color: &'static str,
+    /// `(unix seconds, value)`, oldest first.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// `2026-11-25 02:00 UTC`.
+fn minute(unix: i64) -> String {
+    let s = crate::values::time::format_rfc3339(unix);
+    format!("{} {} UTC", &s[..10], &s[11..16])
+}
+
+/// A chart of `series` placed by time between `start` and `end` (points `step` seconds
+/// apart: a longer gap breaks a line; bars are a step wide), as [`chart`] draws them; with a
+/// legend when there are several series or `legend` asks for one.
+pub fn time_chart(
+    series: &[TimeSeries],
+    start: i64,
+    end: i64,
+    step: i64,
+    bars: bool,
+    unit: &str,
+    legend_always: bool,
+) -> String {
+    let span = (end - start).max(1) as f64;
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let top = nice_max(max);
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let x = |t: i64| LEFT + pw * ((t - start) as f64 / span).clamp(0.0, 1.0);
+    let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
+    let mut out = String::new();
+    let label: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+    let _ = write!(
+        out,
+        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        escape(&label.join(", "))
+    );
+    for frac in [0.0, 0.5, 1.0] {
+        let yy = y(top * frac);
+        let _ = write!(
+            out,
+            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#d9dde3\" stroke-width=\"1\"/>\
+             <text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}{}</text>",
+            W - RIGHT,
+            LEFT - 4.0,
+            yy + 4.0,
+            escape(&fmt_num(top * frac)),
+            escape(unit)
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{LEFT}\" y=\"{}\" font-size=\"11\" fill=\"#5b6470\">{}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}</text>",
+        H - 6.0,
+        escape(&minute(start)),
+        W - RIGHT,
+        H - 6.0,
+        escape(&minute(end))
+    );
+    if series.iter().all(|s| s.points.is_empty()) {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#5b6470\">no data in this range</text>",
+            LEFT + pw / 2.0,
+            TOP + ph / 2.0
+        );
+    }
+    let k = series.len().max(1) as f64;
+    let slot = (pw * step.max(1) as f64 / span).max(1.0);
+    let total: usize = series.iter().map(|s| s.points.len()).sum();
+    for (si, s) in series.iter().enumerate() {
+        if bars {
+            let bw = (slot * 0.8 / k).max(1.0);
+            for &(t, v) in &s.points {
+                let bx = x(t) - slot * 0.4 + bw * si as f64;
+                let by = y(v);
+                let _ = write!(
+                    out,
+                    "<rect x=\"{bx:.1}\" y=\"{by:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {} {}</title></rect>",
+                    (TOP + ph - by).max(0.0),
+                    s.color,
+                    escape(&minute(t)),
+                    escape(&fmt_num(v)),
+                    escape(&s.name)
+                );
+            }
+            continue;
+        }
+        // Lines, broken where points are missing.
+        let mut run: Vec<String> = Vec::new();
+        let mut last: Option<i64> = None;
+        let flush = |run: &mut Vec<String>, out: &mut String| {
+            if run.len() > 1 {
+                let _ = write!(
+                    out,
+                    "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                    s.color,
+                    run.join(" ")
+                );
+            }
+            run.clear();
+        };
+        for &(t, v) in &s.points {
+            if last.is_some_and(|l| (t - l) as f64 > 1.5 * step.max(1) as f64) {
+                flush(&mut run, &mut out);
+            }
+            run.push(format!("{:.1},{:.1}", x(t), y(v)));
+            last = Some(t);
+        }
+        flush(&mut run, &mut out);
+        for &(t, v) in &s.points {
             let _ = write!(
                 out,
-                "<svg viewBox=\"0 0 10 10\" width=\"10\" height=\"10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" fill=\"{}\"/></svg> {} &nbsp; ",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\" fill=\"{}\"><title>{}: {}{} {}</title></circle>",
+                x(t),
+                y(v),
+                if total > 120 { 1.5 } else { 3.0 },
                 s.color,
+                escape(&minute(t)),
+                escape(&fmt_num(v)),
+                escape(unit),
                 escape(&s.name)
             );
         }
-        out.push_str("</p>");
+    }
+    out.push_str("</svg>");
+    if series.len() > 1 || (legend_always && !series.is_empty()) {
+        legend(&mut out, series.iter().map(|s| (s.color, s.name.as_str())));
     }
     out
+}
+
+fn legend<'a>(out: &mut String, entries: impl Iterator<Item = (&'static str, &'a str)>) {
+    out.push_str("<p class=\"meta\">");
+    for (color, name) in entries {
+        let _ = write!(
+            out,
+            "<svg class=\"key\" viewBox=\"0 0 10 10\" width=\"10\" height=\"10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" fill=\"{color}\"/></svg> {} &nbsp; ",
+            escape(name)
+        );
+    }
+    out.push_str("</p>");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_charts_place_points_by_time_and_break_lines_at_gaps() {
+        let s = TimeSeries {
+            name: "drift".into(),
+            color: "#cf222e",
+            points: vec![(0, 1.0), (60, 2.0), (120, 2.0), (600, 4.0), (660, 3.0)],
+        };
+        let svg = time_chart(&[s], 0, 1200, 60, false, "", false);
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 5);
+        // 600 s is half of the range: the middle of the plot area.
+        let mid = LEFT + (W - LEFT - RIGHT) / 2.0;
+        assert!(svg.contains(&format!("cx=\"{mid:.1}\"")), "{svg}");
+        assert!(
+            svg.contains("<title>1970-01-01 00:10 UTC: 4 drift</title>"),
+            "{svg}"
+        );
+        assert!(!svg.contains("style="));
+        let empty = time_chart(&[], 0, 100, 10, true, "", true);
+        assert!(empty.contains("no data in this range"));
+    }
 
     fn series(values: &[f64]) -> Series {
         Series {

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::html::{age, escape, layout, short_rev, url_encode, Nav};
 use super::live::{JobState, Replicas, TenantLive};
-use super::svg::{chart, Point, Series};
+use super::prometheus::{PromSeries, PromTrends, RANGES};
+use super::svg::{chart, time_chart, Point, Series, TimeSeries};
 use super::Snapshot;
 use crate::daemon::status::{Status, TenantStatus};
 use crate::output::html::{to_html, HtmlOptions};
@@ -713,19 +714,193 @@ fn usage_table(b: &mut String, live: &TenantLive) {
             escape(&q.hard)
         );
         if let (Some(u), Some(h)) = (used, hard) {
-            if h > 0.0 {
-                let _ = write!(
-                    b,
-                    "<meter min=\"0\" max=\"{h}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{u}\"></meter> {:.0}%",
-                    h * 0.7,
-                    h * 0.9,
-                    100.0 * u / h
-                );
-            }
+            meter(b, u, h);
         }
         b.push_str("</td></tr>");
     }
     b.push_str("</tbody></table></div>\n");
+}
+
+/// Cores, for people: `1.26`, `0.045`.
+fn cores(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.1}")
+    } else if v >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Bytes, for people: `512 MiB`, `1.5 GiB`.
+pub fn bytes(v: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut x = v.max(0.0);
+    let mut i = 0;
+    while x >= 1024.0 && i + 1 < units.len() {
+        x /= 1024.0;
+        i += 1;
+    }
+    if i == 0 || x >= 100.0 {
+        format!("{x:.0} {}", units[i])
+    } else {
+        format!("{x:.1} {}", units[i])
+    }
+}
+
+fn meter(b: &mut String, used: f64, hard: f64) {
+    if hard > 0.0 {
+        let _ = write!(
+            b,
+            "<meter min=\"0\" max=\"{hard}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{used}\"></meter> {:.0}%",
+            hard * 0.7,
+            hard * 0.9,
+            100.0 * used / hard
+        );
+    }
+}
+
+/// What the tenant's pods use now (metrics API) against the quota's requests, or why it is
+/// not known.
+fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now: i64) {
+    b.push_str("<h3>In use now (metrics API)</h3>");
+    let hard = |res: &str| {
+        snap.live.get(tenant).and_then(|l| {
+            let q = l.quota.iter().find(|q| q.resource == res)?;
+            Some((
+                q.hard.clone(),
+                crate::values::parse_quantity(&q.hard).ok()?.to_f64(),
+            ))
+        })
+    };
+    match (snap.pod_usage.get(tenant), snap.metrics_api.get(cluster)) {
+        (Some(u), _) => {
+            b.push_str("<div class=\"scroll\"><table class=\"pods-in-use\"><thead><tr><th>resource</th><th>in use</th><th>quota (requests)</th><th>use</th></tr></thead><tbody>");
+            for (res, quota, used, text) in [
+                (
+                    "cpu",
+                    "requests.cpu",
+                    u.cpu,
+                    format!("{} cores", cores(u.cpu)),
+                ),
+                ("memory", "requests.memory", u.memory, bytes(u.memory)),
+            ] {
+                let h = hard(quota);
+                let _ = write!(
+                    b,
+                    "<tr><td>{res}</td><td>{}</td><td>{}</td><td>",
+                    escape(&text),
+                    escape(h.as_ref().map(|h| h.0.as_str()).unwrap_or("none"))
+                );
+                if let Some((_, h)) = h {
+                    meter(b, used, h);
+                }
+                b.push_str("</td></tr>");
+            }
+            b.push_str("</tbody></table></div>");
+            let _ = write!(
+                b,
+                "<p class=\"meta\">{} {} measured{}{}. The quota counts what pods request; this is what they use.</p>",
+                u.pods,
+                if u.pods == 1 { "pod" } else { "pods" },
+                u.at.map(|t| format!(" {} ago", age(now - t))).unwrap_or_default(),
+                u.window
+                    .as_deref()
+                    .map(|w| format!(" over a {w} window"))
+                    .unwrap_or_default()
+            );
+        }
+        (None, Some(super::MetricsApi::NotServed))
+            if snap
+                .config
+                .as_ref()
+                .and_then(|c| c.clusters.get(cluster))
+                .is_some_and(|c| c.target == crate::spec::model::ClusterTarget::Embedded) =>
+        {
+            b.push_str("<p class=\"meta\">The embedded cluster runs no pods: there is no usage to measure.</p>");
+        }
+        (None, Some(super::MetricsApi::NotServed)) => {
+            let _ = write!(
+                b,
+                "<p class=\"meta\">Cluster <code>{}</code> does not serve the metrics API (<code>metrics.k8s.io</code>); install metrics-server there to see the CPU and memory the pods use.</p>",
+                escape(cluster)
+            );
+        }
+        (None, Some(super::MetricsApi::Failed(e))) => {
+            let _ = write!(
+                b,
+                "<div class=\"notice\">The metrics API of cluster <code>{}</code> could not be read: {}</div>",
+                escape(cluster),
+                escape(e)
+            );
+        }
+        _ => b.push_str("<p class=\"meta\">Not read: no cycle has observed the cluster yet, or it could not be reached.</p>"),
+    }
+}
+
+/// The chart of a tenant's use against quota over its samples, in percent.
+fn usage_chart(b: &mut String, samples: &std::collections::VecDeque<super::UsageSample>) {
+    let mut series = Vec::new();
+    let quota = [
+        ("requests.cpu", "#0b5cad"),
+        ("requests.memory", "#1a7f37"),
+        ("requests.storage", "#9a6700"),
+    ];
+    for (res, color) in quota {
+        let points: Vec<Point> = samples
+            .iter()
+            .filter_map(|s| {
+                let (u, h) = s.quota(res)?;
+                Some(Point {
+                    label: when(s.at),
+                    value: if h > 0.0 { 100.0 * u / h } else { 0.0 },
+                })
+            })
+            .collect();
+        if !points.is_empty() {
+            series.push(Series {
+                name: res.to_string(),
+                color,
+                points,
+            });
+        }
+    }
+    // Pod usage (metrics API) against the same quotas.
+    for (i, name, color, quota) in [
+        (0, "cpu in use", "#6cb6ff", "requests.cpu"),
+        (1, "memory in use", "#4ac26b", "requests.memory"),
+    ] {
+        let points: Vec<Point> = samples
+            .iter()
+            .filter_map(|s| {
+                let (cpu, mem) = s.pods?;
+                let h = s.hard(quota).filter(|h| *h > 0.0)?;
+                Some(Point {
+                    label: when(s.at),
+                    value: 100.0 * if i == 0 { cpu } else { mem } / h,
+                })
+            })
+            .collect();
+        if !points.is_empty() {
+            series.push(Series {
+                name: name.to_string(),
+                color,
+                points,
+            });
+        }
+    }
+    if series.is_empty() {
+        return;
+    }
+    let first = samples.front().map(|s| when(s.at)).unwrap_or_default();
+    let last = samples.back().map(|s| when(s.at)).unwrap_or_default();
+    let _ = write!(
+        b,
+        "<div class=\"chart\"><h3>Use against quota over time</h3>{}<p class=\"meta\">One sample every {} minutes at most, the last {}; kept across restarts.</p></div>",
+        chart(&series, false, "%", &first, &last),
+        super::USAGE_SPACING / 60,
+        age(super::USAGE_SPACING * super::USAGE_SAMPLES as i64)
+    );
 }
 
 /// A tenant's page; `None` when the daemon knows no such tenant.
@@ -894,41 +1069,15 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
 
     b.push_str("<h2>Quota use</h2>");
     match live {
-        Some(l) if !l.quota.is_empty() => {
-            usage_table(&mut b, l);
-            if let Some(samples) = snap.usage.get(name).filter(|s| s.len() > 1) {
-                let mut series = Vec::new();
-                for (res, color) in [
-                    ("requests.cpu", "#0b5cad"),
-                    ("requests.memory", "#1a7f37"),
-                    ("requests.storage", "#9a6700"),
-                ] {
-                    let points: Vec<Point> = samples
-                        .iter()
-                        .filter_map(|s| {
-                            let (_, u, h) = s.values.iter().find(|(r, _, _)| r == res)?;
-                            Some(Point {
-                                label: when(s.at),
-                                value: if *h > 0.0 { 100.0 * u / h } else { 0.0 },
-                            })
-                        })
-                        .collect();
-                    if !points.is_empty() {
-                        series.push(Series {
-                            name: res.to_string(),
-                            color,
-                            points,
-                        });
-                    }
-                }
-                let first = samples.front().map(|s| when(s.at)).unwrap_or_default();
-                let last = samples.back().map(|s| when(s.at)).unwrap_or_default();
-                b.push_str("<div class=\"chart\"><h3>Use against quota over time</h3>");
-                b.push_str(&chart(&series, false, "%", &first, &last));
-                b.push_str("</div>");
-            }
-        }
+        Some(l) if !l.quota.is_empty() => usage_table(&mut b, l),
         _ => b.push_str("<p class=\"meta\">No quota use reported yet (the cluster's quota controller writes it into the ResourceQuota's status).</p>"),
+    }
+    let cluster = spec
+        .map(|t| t.cluster.as_str())
+        .unwrap_or(row.cluster.as_str());
+    pods_in_use(&mut b, snap, name, cluster, now);
+    if let Some(samples) = snap.usage.get(name).filter(|s| s.len() > 1) {
+        usage_chart(&mut b, samples);
     }
 
     if let Some(t) = spec {
@@ -1017,7 +1166,7 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
     b.push_str("<h2>Sync history</h2>");
     match status.tenant_history.get(name) {
         Some(h) if !h.is_empty() => {
-            b.push_str("<div class=\"scroll\"><table><thead><tr><th>when</th><th>revision</th><th class=\"opt\">trigger</th><th>result</th><th class=\"num\">applied</th><th class=\"num\">pending</th><th class=\"num\">drift</th><th class=\"opt\">errors</th></tr></thead><tbody>");
+            b.push_str("<div class=\"scroll\"><table class=\"history\"><thead><tr><th>when</th><th>revision</th><th>author</th><th>message</th><th class=\"opt\">trigger</th><th>result</th><th class=\"num\">applied</th><th class=\"num\">pending</th><th class=\"num\">drift</th><th class=\"opt\">errors</th></tr></thead><tbody>");
             for e in h.iter().rev() {
                 let sev = match e.result.as_str() {
                     "applied" => Severity::Ok,
@@ -1026,11 +1175,17 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
                 };
                 let _ = write!(
                     b,
-                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"opt\">{}</td><td>",
+                    "<tr><td>{}</td><td><code>{}</code></td>",
                     escape(&e.at.replace('T', " ").replace('Z', " UTC")),
                     escape(e.revision.as_deref().map(short_rev).unwrap_or("-")),
-                    escape(&e.trigger)
                 );
+                commit_cells(
+                    &mut b,
+                    e.revision.as_deref(),
+                    e.author.as_deref(),
+                    e.message.as_deref(),
+                );
+                let _ = write!(b, "<td class=\"opt\">{}</td><td>", escape(&e.trigger));
                 pill(&mut b, sev, &e.result);
                 let _ = write!(
                     b,
@@ -1068,6 +1223,36 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
         &b,
         &footer(status, now),
     ))
+}
+
+/// The author and message cells of a history row. A directory source's revisions are
+/// hashes of its files (`sha256:...`): they have no commit, and the cells say so.
+fn commit_cells(
+    b: &mut String,
+    revision: Option<&str>,
+    author: Option<&str>,
+    message: Option<&str>,
+) {
+    match (author, message) {
+        (Some(a), m) => {
+            // The name shows; the address is in the tooltip.
+            let (name, email) = match a.rsplit_once(" <") {
+                Some((n, e)) => (n, e.trim_end_matches('>')),
+                None => (a, ""),
+            };
+            let _ = write!(
+                b,
+                "<td class=\"author\" title=\"{}\">{}</td><td class=\"message\">{}</td>",
+                escape(email),
+                escape(name),
+                escape(m.unwrap_or(""))
+            );
+        }
+        (None, _) if revision.is_some_and(|r| r.starts_with("sha256:")) => {
+            b.push_str("<td colspan=\"2\" class=\"meta\">no commit: the source is a directory</td>")
+        }
+        (None, _) => b.push_str("<td class=\"meta\">unknown</td><td></td>"),
+    }
 }
 
 /// The plan and drift page.
@@ -1168,9 +1353,162 @@ pub fn backups_page(status: &Status, snap: &Snapshot, now: i64) -> String {
     layout("Backups", Nav::Backups, &b, &footer(status, now))
 }
 
-/// The trends page.
-pub fn trends_page(status: &Status, snap: &Snapshot, now: i64) -> String {
-    let mut b = String::from("<h1>Trends</h1>");
+/// The fullest tenants first: the largest share of any quota used (requests and, where the
+/// metrics API is read, what the pods use against the requests quota), from the newest sample.
+pub fn fullest_tenants(snap: &Snapshot) -> Vec<(&str, f64)> {
+    let mut out: Vec<(&str, f64)> = snap
+        .usage
+        .iter()
+        .filter_map(|(t, samples)| {
+            let s = samples.back()?;
+            let mut worst = s
+                .values
+                .iter()
+                .filter(|(_, _, h)| *h > 0.0)
+                .filter_map(|(_, u, h)| Some((*u)? / h))
+                .fold(0.0, f64::max);
+            if let Some((cpu, mem)) = s.pods {
+                for (used, res) in [(cpu, "requests.cpu"), (mem, "requests.memory")] {
+                    if let Some(h) = s.hard(res).filter(|h| *h > 0.0) {
+                        worst = worst.max(used / h);
+                    }
+                }
+            }
+            Some((t.as_str(), worst))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    out
+}
+
+/// The table of every tenant's quota use and pod usage, fullest first (the first 100).
+fn quota_table(b: &mut String, snap: &Snapshot) {
+    b.push_str("<h2>Quota use by tenant</h2>");
+    let worst: BTreeMap<&str, f64> = fullest_tenants(snap).into_iter().collect();
+    let mut usage: Vec<(&str, f64, &TenantLive)> = snap
+        .live
+        .iter()
+        .filter(|(t, l)| {
+            l.quota.iter().any(|q| q.used.is_some()) || snap.pod_usage.contains_key(*t)
+        })
+        .map(|(t, l)| (t.as_str(), worst.get(t.as_str()).copied().unwrap_or(0.0), l))
+        .collect();
+    usage.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    if usage.is_empty() {
+        b.push_str("<p class=\"meta\">No quota use reported yet (the cluster's quota controller writes it into each ResourceQuota's status; the embedded cluster has none), and no cluster serves the metrics API.</p>");
+        return;
+    }
+    let _ = write!(
+        b,
+        "<p class=\"meta\">{} tenants, fullest first{}. Requests count against the quota; <em>in use</em> is what the pods use (metrics API).</p>",
+        usage.len(),
+        if usage.len() > 100 {
+            "; the first 100"
+        } else {
+            ""
+        }
+    );
+    b.push_str("<div class=\"scroll\"><table class=\"quota-use\"><thead><tr><th>tenant</th><th>cpu</th><th>memory</th><th>storage</th><th class=\"opt\">pods</th><th>cpu in use</th><th class=\"opt\">memory in use</th></tr></thead><tbody>");
+    let hard_of = |l: &TenantLive, res: &str| {
+        l.quota.iter().find(|q| q.resource == res).and_then(|q| {
+            Some((
+                q.hard.clone(),
+                crate::values::parse_quantity(&q.hard).ok()?.to_f64(),
+            ))
+        })
+    };
+    for (t, _, l) in usage.iter().take(100) {
+        let _ = write!(
+            b,
+            "<tr><td><a href=\"/tenants/{}\">{}</a></td>",
+            url_encode(t),
+            escape(t)
+        );
+        for (res, opt) in [
+            ("requests.cpu", false),
+            ("requests.memory", false),
+            ("requests.storage", false),
+            ("pods", true),
+        ] {
+            let _ = write!(b, "<td{}>", if opt { " class=\"opt\"" } else { "" });
+            if let Some(q) = l.quota.iter().find(|q| q.resource == res) {
+                let u = q
+                    .used
+                    .as_deref()
+                    .and_then(|u| crate::values::parse_quantity(u).ok())
+                    .map(|u| u.to_f64());
+                let h = crate::values::parse_quantity(&q.hard)
+                    .ok()
+                    .map(|h| h.to_f64());
+                if let (Some(u), Some(h)) = (u, h) {
+                    short_meter(b, u, h);
+                }
+                let _ = write!(
+                    b,
+                    "<span class=\"meta\">{} / {}</span>",
+                    escape(q.used.as_deref().unwrap_or("?")),
+                    escape(&q.hard)
+                );
+            }
+            b.push_str("</td>");
+        }
+        let pods = snap.pod_usage.get(*t);
+        for (res, quota, opt) in [
+            ("cpu", "requests.cpu", false),
+            ("memory", "requests.memory", true),
+        ] {
+            let _ = write!(b, "<td{}>", if opt { " class=\"opt\"" } else { "" });
+            match pods {
+                Some(u) => {
+                    let (used, text) = if res == "cpu" {
+                        (u.cpu, cores(u.cpu))
+                    } else {
+                        (u.memory, bytes(u.memory))
+                    };
+                    let hard = hard_of(l, quota);
+                    if let Some((_, h)) = &hard {
+                        short_meter(b, used, *h);
+                    }
+                    let _ = write!(
+                        b,
+                        "<span class=\"meta\">{} / {}</span>",
+                        escape(&text),
+                        escape(hard.as_ref().map(|h| h.0.as_str()).unwrap_or("?"))
+                    );
+                }
+                None => b.push_str("<span class=\"meta\">not measured</span>"),
+            }
+            b.push_str("</td>");
+        }
+        b.push_str("</tr>");
+    }
+    b.push_str("</tbody></table></div>");
+}
+
+fn short_meter(b: &mut String, used: f64, hard: f64) {
+    if hard > 0.0 {
+        let _ = write!(
+            b,
+            "<meter min=\"0\" max=\"{hard}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{used}\"></meter> ",
+            hard * 0.7,
+            hard * 0.9
+        );
+    }
+}
+
+/// Where the trends page takes its charts from.
+#[derive(Debug, Clone)]
+pub enum TrendsSource<'a> {
+    /// The history the daemon keeps (the default).
+    Local,
+    /// A range read from Prometheus.
+    Prometheus(&'a PromTrends),
+    /// A range was asked for that cannot be had: why (the local history is shown).
+    Unavailable(String),
+}
+
+/// The charts of the history the daemon keeps: its recent syncs and drift checks.
+fn local_charts(b: &mut String, status: &Status) {
     let h: Vec<_> = status.history.iter().collect();
     let label = |r: &crate::daemon::status::SyncRecord| {
         format!(
@@ -1236,89 +1574,175 @@ pub fn trends_page(status: &Status, snap: &Snapshot, now: i64) -> String {
         &last,
     ));
     b.push_str("</div></div>");
+}
 
-    b.push_str("<h2>Quota use by tenant</h2>");
-    let mut usage: Vec<(&str, f64, &TenantLive)> = snap
-        .live
-        .iter()
-        .filter(|(_, l)| l.quota.iter().any(|q| q.used.is_some()))
-        .map(|(t, l)| {
-            let worst = snap
-                .usage
-                .get(t)
-                .and_then(|s| s.back())
-                .map(|s| {
-                    s.values
-                        .iter()
-                        .filter(|(_, _, h)| *h > 0.0)
-                        .map(|(_, u, h)| u / h)
-                        .fold(0.0, f64::max)
-                })
-                .unwrap_or(0.0);
-            (t.as_str(), worst, l)
-        })
-        .collect();
-    usage.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    if usage.is_empty() {
-        b.push_str("<p class=\"meta\">No quota use reported yet (the cluster's quota controller writes it into each ResourceQuota's status; the embedded cluster has none).</p>");
-    } else {
+/// Colours of series by position.
+const PALETTE: [&str; 6] = [
+    "#0b5cad", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#5b6470",
+];
+
+/// The charts read from Prometheus; `false` when none could be read.
+fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
+    let Some(range) = p.range else { return false };
+    if p.charts.is_empty() {
+        return false;
+    }
+    let _ = write!(
+        b,
+        "<p class=\"meta\" data-source=\"prometheus\">From Prometheus at <code>{}</code>: the last {}, one point every {}.</p><div class=\"charts\">",
+        escape(&p.url),
+        escape(range.label),
+        escape(&age(range.step))
+    );
+    let by = |key: &str, names: &dyn Fn(&PromSeries) -> String| -> Vec<TimeSeries> {
+        let mut out: Vec<TimeSeries> = p
+            .charts
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|s| TimeSeries {
+                name: names(s),
+                color: "",
+                points: s.points.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        for (i, s) in out.iter_mut().enumerate() {
+            s.color = PALETTE[i % PALETTE.len()];
+        }
+        out
+    };
+    let plain = |name: &'static str| move |_: &PromSeries| name.to_string();
+    let label_of =
+        |l: &'static str| move |s: &PromSeries| s.labels.get(l).cloned().unwrap_or_default();
+    let step = age(range.step);
+    let charts: [(&str, String, Vec<TimeSeries>, bool, &str); 5] = [
+        (
+            "duration",
+            "Sync duration (mean)".into(),
+            by("duration", &plain("duration")),
+            false,
+            "s",
+        ),
+        (
+            "changed",
+            format!("Objects changed per {step}"),
+            by("changed", &label_of("action")),
+            true,
+            "",
+        ),
+        (
+            "drift",
+            "Drifted objects".into(),
+            by("drift", &plain("drifted")),
+            false,
+            "",
+        ),
+        (
+            "quota",
+            "Quota use, fullest tenants".into(),
+            by("quota", &label_of("tenant")),
+            false,
+            "%",
+        ),
+        (
+            "cpu",
+            "CPU in use against the requests quota".into(),
+            by("cpu", &label_of("tenant")),
+            false,
+            "%",
+        ),
+    ];
+    for (key, title, mut series, bars, unit) in charts {
+        if !p.charts.contains_key(key) || (key == "cpu" && series.is_empty()) {
+            continue;
+        }
+        if key == "drift" {
+            for s in &mut series {
+                s.color = "#cf222e";
+            }
+        }
+        // Tenants are named even when there is one.
+        let per_tenant = matches!(key, "quota" | "cpu");
         let _ = write!(
             b,
-            "<p class=\"meta\">{} tenants, fullest first{}.</p>",
-            usage.len(),
-            if usage.len() > 100 {
-                "; the first 100"
-            } else {
-                ""
-            }
+            "<div class=\"chart\" data-chart=\"{key}\"><h3>{}</h3>{}</div>",
+            escape(&title),
+            time_chart(&series, p.start, p.end, range.step, bars, unit, per_tenant)
         );
-        b.push_str("<div class=\"scroll\"><table><thead><tr><th>tenant</th><th>cpu</th><th>memory</th><th>storage</th><th class=\"opt\">pods</th></tr></thead><tbody>");
-        for (t, _, l) in usage.iter().take(100) {
+    }
+    b.push_str("</div>");
+    true
+}
+
+/// The trends page: charts from `source`, then every tenant's quota use.
+pub fn trends_page(
+    status: &Status,
+    snap: &Snapshot,
+    now: i64,
+    source: &TrendsSource<'_>,
+) -> String {
+    let mut b = String::from("<h1>Trends</h1>");
+    let prometheus = snap
+        .config
+        .as_ref()
+        .and_then(|c| c.dashboard.prometheus_url.as_deref());
+    let current = match source {
+        TrendsSource::Prometheus(p) => p.range.map(|r| r.name).unwrap_or(""),
+        _ => "",
+    };
+    if prometheus.is_some() {
+        b.push_str("<nav class=\"ranges\" aria-label=\"range\">");
+        let mut link = |href: &str, label: &str, on: bool| {
             let _ = write!(
                 b,
-                "<tr><td><a href=\"/tenants/{}\">{}</a></td>",
-                url_encode(t),
-                escape(t)
+                "<a href=\"{}\"{}>{}</a>",
+                escape(href),
+                if on {
+                    " class=\"on\" aria-current=\"page\""
+                } else {
+                    ""
+                },
+                escape(label)
             );
-            for (res, opt) in [
-                ("requests.cpu", false),
-                ("requests.memory", false),
-                ("requests.storage", false),
-                ("pods", true),
-            ] {
-                let _ = write!(b, "<td{}>", if opt { " class=\"opt\"" } else { "" });
-                if let Some(q) = l.quota.iter().find(|q| q.resource == res) {
-                    let u = q
-                        .used
-                        .as_deref()
-                        .and_then(|u| crate::values::parse_quantity(u).ok())
-                        .map(|u| u.to_f64());
-                    let h = crate::values::parse_quantity(&q.hard)
-                        .ok()
-                        .map(|h| h.to_f64());
-                    if let (Some(u), Some(h)) = (u, h) {
-                        if h > 0.0 {
-                            let _ = write!(
-                                b,
-                                "<meter min=\"0\" max=\"{h}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{u}\"></meter> ",
-                                h * 0.7,
-                                h * 0.9
-                            );
-                        }
-                    }
-                    let _ = write!(
-                        b,
-                        "<span class=\"meta\">{} / {}</span>",
-                        escape(q.used.as_deref().unwrap_or("?")),
-                        escape(&q.hard)
-                    );
-                }
-                b.push_str("</td>");
-            }
-            b.push_str("</tr>");
+        };
+        link("/trends", "kept by the daemon", current.is_empty());
+        for r in RANGES {
+            link(
+                &format!("/trends?range={}", r.name),
+                r.label,
+                current == r.name,
+            );
         }
-        b.push_str("</tbody></table></div>");
+        b.push_str("</nav>");
+    } else {
+        b.push_str("<p class=\"meta\">Longer ranges come from Prometheus: name a server that scrapes this daemon's <code>/metrics</code> in platform.toml (<code>[dashboard] prometheus_url</code>).</p>");
     }
+    let shown = match source {
+        TrendsSource::Local => false,
+        TrendsSource::Unavailable(why) => {
+            let _ = write!(b, "<div class=\"notice\">{}</div>", escape(why));
+            false
+        }
+        TrendsSource::Prometheus(p) => {
+            if !p.errors.is_empty() {
+                b.push_str("<div class=\"notice bad\" id=\"prometheus-errors\"><strong>Prometheus:</strong><ul>");
+                for e in &p.errors {
+                    let _ = write!(b, "<li>{}</li>", escape(e));
+                }
+                b.push_str("</ul></div>");
+            }
+            let shown = prometheus_charts(&mut b, p);
+            if !shown {
+                b.push_str("<p class=\"meta\">Nothing could be read from Prometheus: the history the daemon keeps follows.</p>");
+            }
+            shown
+        }
+    };
+    if !shown {
+        local_charts(&mut b, status);
+    }
+    quota_table(&mut b, snap);
     layout("Trends", Nav::Trends, &b, &footer(status, now))
 }
 
@@ -1539,6 +1963,8 @@ mod tests {
                 pending: 0,
                 drifted: 0,
                 errors: vec![],
+                author: Some("Ann Example <ann@example.com>".into()),
+                message: Some("Raise acme's <quota>".into()),
             }]
             .into(),
         );
@@ -1549,7 +1975,88 @@ mod tests {
         assert!(html.contains("5/5 ready"));
         assert!(html.contains("webhook"));
         assert!(html.contains("48 (tenant file)"), "quota with its origin");
+        assert!(
+            html.contains("<td class=\"author\" title=\"ann@example.com\">Ann Example</td><td class=\"message\">Raise acme&#39;s &lt;quota&gt;</td>")
+                || html.contains("<td class=\"author\" title=\"ann@example.com\">Ann Example</td><td class=\"message\">Raise acme&#x27;s &lt;quota&gt;</td>"),
+            "the commit's author and message, escaped: {html}"
+        );
         assert!(tenant_page("nobody", &status, &snap, NOW).is_none());
+
+        // A directory source has no commits, and the page says so.
+        let h = status.tenant_history.get_mut("acme").unwrap();
+        h[0].revision = Some("sha256:0123456789ab".into());
+        h[0].author = None;
+        h[0].message = None;
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(
+            html.contains("no commit: the source is a directory"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_tenant_page_shows_what_pods_use_or_why_it_is_not_known() {
+        let config = examples();
+        let status = ok_status(&config);
+        let mut snap = snapshot(config);
+        snap.live.get_mut("acme").unwrap().quota.push(QuotaLine {
+            resource: "requests.memory".into(),
+            used: Some("64Gi".into()),
+            hard: "128Gi".into(),
+        });
+        snap.metrics_api.insert(
+            "local".into(),
+            crate::daemon::dashboard::MetricsApi::NotServed,
+        );
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(html.contains("The embedded cluster runs no pods"), "{html}");
+        let mut kube = (**snap.config.as_ref().unwrap()).clone();
+        kube.clusters.get_mut("local").unwrap().target =
+            crate::spec::model::ClusterTarget::InCluster;
+        snap.config = Some(Arc::new(kube));
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(html.contains("does not serve the metrics API"), "{html}");
+        snap.metrics_api.insert(
+            "local".into(),
+            crate::daemon::dashboard::MetricsApi::Failed("cluster `local`: 503 <x>".into()),
+        );
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        assert!(
+            html.contains("could not be read: cluster `local`: 503 &lt;x&gt;"),
+            "{html}"
+        );
+        snap.pod_usage.insert(
+            "acme".into(),
+            crate::observe::metrics::PodUsage {
+                cpu: 12.0,
+                memory: 32.0 * 1024.0 * 1024.0 * 1024.0,
+                pods: 5,
+                at: Some(NOW - 30),
+                window: Some("15s".into()),
+            },
+        );
+        let html = tenant_page("acme", &status, &snap, NOW).unwrap();
+        let table = &html[html.find("class=\"pods-in-use\"").expect("a table")..];
+        assert!(
+            table.contains("<td>cpu</td><td>12.0 cores</td><td>48</td>"),
+            "{table}"
+        );
+        assert!(table.contains("value=\"12\"></meter> 25%"), "{table}");
+        assert!(
+            table.contains("<td>memory</td><td>32.0 GiB</td><td>128Gi</td>"),
+            "{table}"
+        );
+        assert!(
+            html.contains("5 pods measured 30s ago over a 15s window"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn bytes_read_like_kubectl_top() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0 * 1024.0 * 1024.0), "1.5 GiB");
+        assert_eq!(bytes(300.0 * 1024.0 * 1024.0), "300 MiB");
     }
 
     #[test]
@@ -1569,12 +2076,108 @@ mod tests {
                 failed: 0,
                 drifted: i as usize % 2,
                 errors: vec![],
+                author: None,
+                message: None,
             });
         }
-        let html = trends_page(&status, &snapshot(config), NOW);
+        let html = trends_page(&status, &snapshot(config), NOW, &TrendsSource::Local);
         assert_eq!(html.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
         assert!(html.contains("rev4"));
         assert!(html.contains("<meter"), "quota use");
+    }
+
+    #[test]
+    fn trends_from_prometheus_chart_its_series_and_fall_back_with_a_notice() {
+        use crate::daemon::dashboard::prometheus::{range, PromSeries, PromTrends};
+        let mut config = examples();
+        config.dashboard.prometheus_url = Some("http://prometheus:9090".into());
+        let status = ok_status(&config);
+        let snap = snapshot(config);
+        let series = |labels: &[(&str, &str)], points: &[(i64, f64)]| PromSeries {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            points: points.to_vec(),
+        };
+        let r = range("1d").unwrap();
+        let mut p = PromTrends {
+            range: Some(r),
+            url: "http://prometheus:9090".into(),
+            start: NOW - r.seconds,
+            end: NOW,
+            ..PromTrends::default()
+        };
+        p.charts
+            .insert("duration", vec![series(&[], &[(NOW - 600, 0.25)])]);
+        p.charts.insert(
+            "changed",
+            vec![
+                series(&[("action", "update")], &[(NOW - 600, 2.0)]),
+                series(&[("action", "create")], &[(NOW - 1200, 40.0)]),
+            ],
+        );
+        p.charts.insert("drift", vec![series(&[], &[(NOW, 1.0)])]);
+        p.charts.insert(
+            "quota",
+            vec![series(
+                &[("tenant", "acme")],
+                &[(NOW - 600, 41.666), (NOW, 62.5)],
+            )],
+        );
+        p.charts.insert("cpu", vec![]);
+        p.errors
+            .push("Prometheus at http://prometheus:9090 refused a query (bad_data): <x>".into());
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Prometheus(&p));
+        assert!(html.contains("data-source=\"prometheus\""), "{html}");
+        assert!(
+            html.contains("the last 1 day, one point every 10m"),
+            "{html}"
+        );
+        assert!(html.contains("aria-current=\"page\">1 day</a>"), "{html}");
+        for chart in ["duration", "changed", "drift", "quota"] {
+            assert!(html.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+        }
+        assert!(
+            !html.contains("data-chart=\"cpu\""),
+            "no pod usage: no chart"
+        );
+        assert!(html.contains("Objects changed per 10m"));
+        assert!(html.contains(": 62.5% acme</title>"), "{html}");
+        assert!(html.contains(": 40 create</title>"), "{html}");
+        assert!(html.contains("id=\"prometheus-errors\"") && html.contains("&lt;x&gt;"));
+        assert!(
+            !html.contains("The last 0 syncs"),
+            "the local charts are not shown"
+        );
+
+        // Nothing readable: the notice, then the history the daemon keeps.
+        let failed = PromTrends {
+            charts: Default::default(),
+            errors: vec!["cannot reach Prometheus at http://prometheus:9090: refused".into()],
+            ..p.clone()
+        };
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Prometheus(&failed));
+        assert!(html.contains("cannot reach Prometheus"));
+        assert_eq!(
+            html.matches("<svg viewBox=\"0 0 600 200\"").count(),
+            3,
+            "local charts"
+        );
+
+        // Without a Prometheus server, no range links; asking for one says why.
+        let mut config = examples();
+        config.dashboard.prometheus_url = None;
+        let snap = snapshot(config);
+        let html = trends_page(&status, &snap, NOW, &TrendsSource::Local);
+        assert!(!html.contains("?range=7d") && html.contains("prometheus_url"));
+        let html = trends_page(
+            &status,
+            &snap,
+            NOW,
+            &TrendsSource::Unavailable("No Prometheus server is configured".into()),
+        );
+        assert!(html.contains("<div class=\"notice\">No Prometheus server is configured</div>"));
     }
 
     /// The overview of 1,000 tenants, every one of them with live data: the render time is
