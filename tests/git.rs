@@ -646,23 +646,7 @@ fn the_daemon_follows_pushes_force_pushes_and_outages_of_a_remote() {
     let repo = Repo::examples();
     let first = git(&repo.work(), &["rev-parse", "HEAD"]);
     let (url, state) = (repo.url(), repo.state());
-    let state_s = state.display().to_string();
-    let d = support::Daemon::start(
-        &[
-            "--repo",
-            &url,
-            "--branch",
-            "main",
-            "--state-dir",
-            &state_s,
-            "--interval",
-            "1s",
-            "--drift-interval",
-            "1h",
-        ],
-        repo.dir.path(),
-        &[],
-    );
+    let d = repo.daemon(&url, "1s", &[]);
     d.wait(60, "the first commit applied", || {
         synced(&d, &first, "applied")
     });
@@ -784,27 +768,13 @@ fn a_push_webhook_syncs_the_daemon_at_once() {
     let repo = Repo::examples();
     let first = git(&repo.work(), &["rev-parse", "HEAD"]);
     let (url, state) = (repo.url(), repo.state());
-    let state_s = state.display().to_string();
     let secret = repo.dir.path().join("hook-secret");
     fs::write(&secret, "s3cret").unwrap();
     // Polling once an hour: only the webhook can explain a prompt sync.
-    let d = support::Daemon::start(
-        &[
-            "--repo",
-            &url,
-            "--branch",
-            "main",
-            "--state-dir",
-            &state_s,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1h",
-            "--webhook-secret-file",
-            secret.to_str().unwrap(),
-        ],
-        repo.dir.path(),
-        &[],
+    let d = repo.daemon(
+        &url,
+        "1h",
+        &["--webhook-secret-file", secret.to_str().unwrap()],
     );
     d.wait(60, "the first commit applied", || {
         synced(&d, &first, "applied")
@@ -858,25 +828,14 @@ fn the_daemon_applies_only_commits_signed_by_an_allowed_key() {
     repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
     let good = signed_commit(&repo, &trusted, "signed");
     let (url, state) = (repo.url(), repo.state());
-    let state_s = state.display().to_string();
-    let d = support::Daemon::start(
+    let d = repo.daemon(
+        &url,
+        "1s",
         &[
-            "--repo",
-            &url,
-            "--branch",
-            "main",
-            "--state-dir",
-            &state_s,
-            "--interval",
-            "1s",
-            "--drift-interval",
-            "1h",
             "--verify-signatures",
             "--allowed-signers",
             signers.to_str().unwrap(),
         ],
-        repo.dir.path(),
-        &[],
     );
     d.wait(60, "the signed commit applied", || {
         synced(&d, &good, "applied")
@@ -1189,25 +1148,14 @@ fn the_daemon_applies_only_commits_signed_by_a_key_of_the_gpg_keyring() {
     repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
     let good = trusted.signed_commit(&repo, "signed");
     let (url, state) = (repo.url(), repo.state());
-    let state_s = state.display().to_string();
-    let d = support::Daemon::start(
+    let d = repo.daemon(
+        &url,
+        "1s",
         &[
-            "--repo",
-            &url,
-            "--branch",
-            "main",
-            "--state-dir",
-            &state_s,
-            "--interval",
-            "1s",
-            "--drift-interval",
-            "1h",
             "--verify-signatures",
             "--gpg-keyring",
             keyring.to_str().unwrap(),
         ],
-        repo.dir.path(),
-        &[],
     );
     d.wait(60, "the signed commit applied", || {
         synced(&d, &good, "applied")

@@ -482,25 +482,10 @@ fn the_daemon_follows_an_ssh_remote() {
     let url = s.url();
     let state = s.repo.state();
     let known = s.trusting();
-    let d = support::Daemon::start(
-        &[
-            "--repo",
-            &url,
-            "--branch",
-            "main",
-            "--state-dir",
-            &arg(&state),
-            "--ssh-key",
-            &arg(&s.key),
-            "--known-hosts",
-            &arg(&known),
-            "--interval",
-            "1s",
-            "--drift-interval",
-            "1h",
-        ],
-        s.repo.dir.path(),
-        &[],
+    let d = s.repo.daemon(
+        &url,
+        "1s",
+        &["--ssh-key", &arg(&s.key), "--known-hosts", &arg(&known)],
     );
     d.wait(60, "the first commit applied", || {
         synced(&d, &first, "applied")

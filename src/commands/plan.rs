@@ -38,10 +38,6 @@ pub struct Planned {
     pub templates: TemplateSet,
 }
 
-/// Above this many changed tenants, `--changed` plans every tenant: a LIST selecting that
-/// many tenant names would not be cheaper (and its URL grows with them).
-pub const CHANGED_TENANTS_MAX: usize = 100;
-
 impl Planned {
     /// What apply records on each tenant Namespace of the plan's scope: the digest of the
     /// tenant's inputs now, and what the Namespace says.
@@ -149,7 +145,7 @@ fn compute_changed(
     };
     let changed = runtime.block_on(pipeline::changed_tenants(config, &digests, &connected));
     let total = changed.tenants.len() + changed.unchanged;
-    if changed.tenants.len() > CHANGED_TENANTS_MAX {
+    if changed.tenants.len() > crate::observe::TENANT_SELECTOR_MAX {
         printer.err(&format!(
             "note: {} of {total} tenants changed since they were last applied; planning every tenant\n",
             changed.tenants.len()

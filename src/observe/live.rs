@@ -145,6 +145,11 @@ async fn observe_inner(
             }
         });
     }
+    collect(tasks).await
+}
+
+/// The states of the clusters observed by `tasks`, as they finish.
+async fn collect(mut tasks: tokio::task::JoinSet<ClusterState>) -> Observed {
     let mut observed = Observed::default();
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -204,16 +209,7 @@ pub async fn observe_tenants(
             }
         });
     }
-    let mut observed = Observed::default();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(state) => {
-                observed.clusters.insert(state.cluster.clone(), state);
-            }
-            Err(e) => tracing::error!("observing a cluster failed: {e}"),
-        }
-    }
-    observed
+    collect(tasks).await
 }
 
 /// The credentials Secrets a tenant's backup and restore jobs read, in its namespace:

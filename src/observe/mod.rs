@@ -276,7 +276,7 @@ pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
     connect_all, credentials_secrets, observe, observe_connections, observe_tenants,
-    recorded_inputs, ObserveOptions, RecordedTenant,
+    recorded_inputs, ObserveOptions, RecordedTenant, TENANT_SELECTOR_MAX,
 };
 
 #[cfg(test)]

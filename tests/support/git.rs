@@ -92,6 +92,27 @@ impl Repo {
         self.dir.path().join("state")
     }
 
+    /// `berth daemon` following `url` (a remote of this repository), branch `main`, with this
+    /// repository's state directory, polling every `interval`, drift checks hourly, and
+    /// `extra` flags.
+    pub fn daemon(&self, url: &str, interval: &str, extra: &[&str]) -> super::Daemon {
+        let state = self.state().display().to_string();
+        let mut args = vec![
+            "--repo",
+            url,
+            "--branch",
+            "main",
+            "--state-dir",
+            &state,
+            "--interval",
+            interval,
+            "--drift-interval",
+            "1h",
+        ];
+        args.extend_from_slice(extra);
+        super::Daemon::start(&args, self.dir.path(), &[])
+    }
+
     /// Commits everything and pushes; the new sha.
     pub fn commit(&self, message: &str) -> String {
         git(&self.work(), &["add", "-A"]);

@@ -59,35 +59,25 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// A line chart (bars when `bars`) of `series` over the same x positions; `first` and `last`
-/// label the ends of the x axis. `unit` follows the y values (`s`, `%`).
-pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str) -> String {
-    let n = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
-    let max = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.value))
-        .fold(0.0f64, f64::max);
-    let top = nice_max(max);
-    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-    let x = |i: usize| {
-        if bars {
-            LEFT + pw * (i as f64 + 0.5) / n.max(1) as f64
-        } else if n <= 1 {
-            LEFT + pw / 2.0
-        } else {
-            LEFT + pw * i as f64 / (n - 1) as f64
-        }
-    };
-    let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
+/// The opening of a chart's SVG: its label (the series names), three grid lines labelled with
+/// values up to `top` in `unit`, and the two ends of the x axis.
+fn frame<'a>(
+    names: impl Iterator<Item = &'a str>,
+    top: f64,
+    unit: &str,
+    first: &str,
+    last: &str,
+) -> String {
+    let ph = H - TOP - BOTTOM;
     let mut out = String::new();
-    let label: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<&str> = names.collect();
     let _ = write!(
         out,
         "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        escape(&label.join(", "))
+        escape(&names.join(", "))
     );
     for frac in [0.0, 0.5, 1.0] {
-        let yy = y(top * frac);
+        let yy = TOP + ph * (1.0 - frac);
         let _ = write!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#d9dde3\" stroke-width=\"1\"/>\
@@ -108,6 +98,36 @@ pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str)
         W - RIGHT,
         H - 6.0,
         escape(last)
+    );
+    out
+}
+
+/// A line chart (bars when `bars`) of `series` over the same x positions; `first` and `last`
+/// label the ends of the x axis. `unit` follows the y values (`s`, `%`).
+pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str) -> String {
+    let n = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.value))
+        .fold(0.0f64, f64::max);
+    let top = nice_max(max);
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let x = |i: usize| {
+        if bars {
+            LEFT + pw * (i as f64 + 0.5) / n.max(1) as f64
+        } else if n <= 1 {
+            LEFT + pw / 2.0
+        } else {
+            LEFT + pw * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
+    let mut out = frame(
+        series.iter().map(|s| s.name.as_str()),
+        top,
+        unit,
+        first,
+        last,
     );
     if n == 0 {
         let _ = write!(
@@ -209,35 +229,12 @@ pub fn time_chart(
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let x = |t: i64| LEFT + pw * ((t - start) as f64 / span).clamp(0.0, 1.0);
     let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
-    let mut out = String::new();
-    let label: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
-    let _ = write!(
-        out,
-        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        escape(&label.join(", "))
-    );
-    for frac in [0.0, 0.5, 1.0] {
-        let yy = y(top * frac);
-        let _ = write!(
-            out,
-            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#d9dde3\" stroke-width=\"1\"/>\
-             <text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}{}</text>",
-            W - RIGHT,
-            LEFT - 4.0,
-            yy + 4.0,
-            escape(&fmt_num(top * frac)),
-            escape(unit)
-        );
-    }
-    let _ = write!(
-        out,
-        "<text x=\"{LEFT}\" y=\"{}\" font-size=\"11\" fill=\"#5b6470\">{}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}</text>",
-        H - 6.0,
-        escape(&minute(start)),
-        W - RIGHT,
-        H - 6.0,
-        escape(&minute(end))
+    let mut out = frame(
+        series.iter().map(|s| s.name.as_str()),
+        top,
+        unit,
+        &minute(start),
+        &minute(end),
     );
     if series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
