@@ -319,8 +319,8 @@ pub async fn changed_tenants(
     out
 }
 
-/// For each tenant in `rendered`: the digest of its inputs (from `digests`,
-/// [`render::input_digests`]) and the one its live Namespace in `observed` records, for
+/// For each tenant in `rendered` on a cluster that `observed` read: the digest of its inputs
+/// (from `digests`, [`render::input_digests`]) and the one its live Namespace records, for
 /// [`crate::apply::ApplyOptions::inputs`].
 pub fn tenant_inputs(
     digests: &BTreeMap<String, String>,
@@ -335,10 +335,19 @@ pub fn tenant_inputs(
         let Some(digest) = digests.get(&d.tenant) else {
             continue;
         };
-        let recorded = observed.clusters.get(&d.cluster).and_then(|c| {
-            let i = c.owned.binary_search_by(|o| o.id.cmp(&d.id)).ok()?;
-            c.owned[i].annotation(crate::object::INPUTS_ANNOTATION)
-        });
+        // Only clusters that were observed (not left out by --cluster, not unreachable).
+        let Some(cluster) = observed
+            .clusters
+            .get(&d.cluster)
+            .filter(|c| c.error.is_none())
+        else {
+            continue;
+        };
+        let recorded = cluster
+            .owned
+            .binary_search_by(|o| o.id.cmp(&d.id))
+            .ok()
+            .and_then(|i| cluster.owned[i].annotation(crate::object::INPUTS_ANNOTATION));
         out.insert(
             (d.cluster.clone(), d.tenant.clone()),
             crate::apply::TenantInputs {

@@ -828,6 +828,34 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
         again.stderr
     );
 
+    // A saved plan narrowed to one tenant completes only that tenant: the other changed
+    // tenant keeps its old record and stays in the next --changed plan.
+    edit(
+        &repo.join("tenants/acme.toml"),
+        "role = \"viewer\"",
+        "role = \"editor\"",
+    );
+    edit(
+        &repo.join("tenants/globex.toml"),
+        "role = \"viewer\"",
+        "role = \"editor\"",
+    );
+    let planfile = dir.path().join("acme.plan");
+    let p = planfile.to_str().unwrap();
+    let saved = berth(&["plan", r, "--tenant", "acme", "--out", p], dir.path());
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let applied = berth(&["apply", p, "--config", r], dir.path());
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let left = berth(&["plan", r, "--changed"], dir.path());
+    assert!(
+        left.stderr.contains("planning 1 of 3 tenants"),
+        "{}",
+        left.stderr
+    );
+    assert!(left.stdout.contains("tenant globex"), "{}", left.stdout);
+    let done = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
+    assert_eq!(done.code, 0, "{}", done.stderr);
+
     // Drift in an unchanged tenant is not looked for under --changed; a full plan finds it.
     support::kubectl(
         &server,
@@ -887,6 +915,34 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
         "{}",
         all.stderr
     );
+}
+
+/// Narrowed with `--cluster`, apply records inputs only on the clusters it observed: a tenant
+/// on a cluster left out is neither written to nor a failure.
+#[test]
+fn apply_narrowed_to_a_cluster_records_inputs_only_there() {
+    let (dir, repo, state) = examples_copy();
+    let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    edit(
+        &repo.join("tenants/initech.toml"),
+        "name = \"initech\"",
+        "cluster = \"prod-eu\"\nname = \"initech\"",
+    );
+    let args = [
+        "apply",
+        r,
+        "--cluster",
+        "local",
+        "--auto-approve",
+        "--state-dir",
+        s,
+    ];
+    let first = berth(&args, dir.path());
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(!first.stdout.contains("initech"), "{}", first.stdout);
+    let again = berth(&args, dir.path());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
 
 /// The apply process is killed (SIGKILL) half-way; the next plan shows exactly what is left

@@ -90,6 +90,20 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     let mut opts = ApplyOptions::from_config(&planned.config);
     opts.revision = Some(revision_of(&planned));
     opts.inputs = planned.tenant_inputs();
+    if plan_file.is_some() {
+        // A saved plan may leave out changes the configuration asks for now (made with
+        // --tenant, or before a later edit): their tenants are not complete after it.
+        let in_file: std::collections::HashSet<(&str, &crate::object::ObjectRef)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.cluster.as_str(), &c.id))
+            .collect();
+        for c in &planned.plan.changes {
+            if !in_file.contains(&(c.cluster.as_str(), &c.id)) {
+                opts.inputs.remove(&(c.cluster.clone(), c.tenant.clone()));
+            }
+        }
+    }
     // BERTH_NOW fixes the time of restore records, as it fixes the time status reads.
     if std::env::var_os("BERTH_NOW").is_some_and(|v| !v.is_empty()) {
         opts.now = Some(crate::values::time::format_rfc3339(super::status::now()?));
