@@ -1181,3 +1181,125 @@ fn the_daemon_applies_only_commits_signed_by_a_key_of_the_gpg_keyring() {
     assert_eq!(d.status()["good_revision"], good.as_str());
     assert_eq!(embedded_replicas(&state, "tenant-acme"), Some(4));
 }
+
+/// Two replicas with leader election behind one Service: a push webhook that lands on the
+/// follower makes the leader sync at once (the follower asks through the Lease), not at its
+/// next poll an hour later.
+#[test]
+fn a_webhook_that_lands_on_the_follower_makes_the_leader_sync() {
+    use berth::apiserver::ApiServer;
+    use berth::store::ObjectStore;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let repo = Repo::examples();
+    // The repository's only cluster is the test server, which also holds the Lease.
+    let kubeconfig = support::write_kubeconfig(repo.dir.path(), &server);
+    let platform_path = repo.config().join("platform.toml");
+    let platform = fs::read_to_string(&platform_path).unwrap();
+    let cut = platform.find("# A real cluster").unwrap();
+    let end = platform[cut..].find("[tiers.").unwrap() + cut;
+    let platform = format!("{}{}", &platform[..cut], &platform[end..]).replace(
+        "[clusters.local]\ndescription = \"embedded local cluster\"",
+        &format!(
+            "[clusters.local]\ncontext = \"{}\"\nkubeconfig = \"{}\"",
+            support::CONTEXT,
+            kubeconfig.display()
+        ),
+    );
+    fs::write(&platform_path, platform).unwrap();
+    let first = repo.commit("on the test server");
+    let ns = repo.dir.path().join("ns.yaml");
+    fs::write(
+        &ns,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: berth-system\n",
+    )
+    .unwrap();
+    support::kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "-f",
+            ns.to_str().unwrap(),
+        ],
+    );
+    let secret = repo.dir.path().join("hook-secret");
+    fs::write(&secret, "s3cret").unwrap();
+    let url = repo.url();
+    let replica = |id: &str| {
+        let state = repo.dir.path().join(format!("state-{id}"));
+        let state = state.to_str().unwrap();
+        support::Daemon::start(
+            &[
+                "--repo",
+                &url,
+                "--branch",
+                "main",
+                "--state-dir",
+                state,
+                "--interval",
+                "1h",
+                "--drift-interval",
+                "1h",
+                "--leader-elect",
+                "--lease-duration",
+                "3s",
+                "--identity",
+                id,
+                "--webhook-secret-file",
+                secret.to_str().unwrap(),
+            ],
+            repo.dir.path(),
+            &[],
+        )
+    };
+    let a = replica("replica-a");
+    a.wait(60, "replica a to apply", || synced(&a, &first, "applied"));
+    let b = replica("replica-b");
+    b.wait(60, "replica b's first sync", || {
+        (!b.status()["last_sync"].is_null()).then_some(())
+    });
+    assert_eq!(a.status()["leader"], true);
+    assert_eq!(b.status()["leader"], false);
+
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    let second = repo.commit("acme: 4 replicas");
+    let body = format!(r#"{{"ref":"refs/heads/main","after":"{second}"}}"#);
+    let sig = berth::daemon::webhook::github_signature("s3cret", body.as_bytes());
+    let pushed_at = std::time::Instant::now();
+    let (code, _) = support::http(
+        "POST",
+        &format!("{}/webhooks/github", b.url),
+        &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &sig)],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 202);
+    a.wait(
+        30,
+        "the leader to apply the push the follower received",
+        || synced(&a, &second, "applied"),
+    );
+    eprintln!(
+        "webhook on the follower to applied by the leader: {:?}",
+        pushed_at.elapsed()
+    );
+    assert!(b.log().contains("asked the leader to sync"), "{}", b.log());
+    assert!(
+        a.log().contains("a follower received a push webhook"),
+        "{}",
+        a.log()
+    );
+    let replicas = support::kubectl(
+        &server,
+        &[
+            "get",
+            "statefulset",
+            "db",
+            "-n",
+            "tenant-acme",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(replicas, "4");
+}

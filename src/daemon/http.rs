@@ -116,6 +116,10 @@ fn hook(forge: Forge, shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Resp
             }
             tracing::info!(forge = forge.name(), %git_ref, after = after.as_deref().unwrap_or("-"), "webhook: push, syncing");
             let _ = shared.triggers.send(Trigger::Webhook);
+            if shared.leader_election.is_some() && !shared.leader.load(Ordering::SeqCst) {
+                // Only the leader applies: hand the push on to it.
+                shared.relay_pending.store(true, Ordering::SeqCst);
+            }
             (StatusCode::ACCEPTED, "sync queued\n").into_response()
         }
         Ok(Event::Other(event)) => {

@@ -6,6 +6,11 @@
 //!
 //! Only the leader applies; followers plan and report. On shutdown the leader releases the
 //! lease (empty holder) so that another replica takes over at once.
+//!
+//! A push webhook may land on a follower (a Service spreads requests over the replicas). The
+//! follower then writes [`SYNC_REQUEST_ANNOTATION`] on the Lease, which every replica reads
+//! each round anyway; the leader, seeing the value change, syncs as if the webhook had come
+//! to it. The leader retries a renewal that such a write made stale (409) at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,8 +19,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::cluster::{Backend, ClusterError};
+use crate::daemon::Trigger;
 use crate::object::ObjectRef;
 use crate::values::time::{format_rfc3339, now_unix, parse_rfc3339};
+
+/// Annotation on the Lease by which a follower that received a push webhook asks the leader to
+/// sync: `<identity> <unix nanoseconds>`, a new value per request.
+pub const SYNC_REQUEST_ANNOTATION: &str = "berth.io/sync-requested";
 
 /// Where the lease is and how long it lasts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,26 +154,79 @@ pub async fn try_acquire(
     backend: &Backend,
     settings: &LeaseSettings,
 ) -> Result<bool, ClusterError> {
+    round(backend, settings).await.map(|r| r.leads)
+}
+
+/// What one round of the election found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// Whether this replica leads now.
+    pub leads: bool,
+    /// [`SYNC_REQUEST_ANNOTATION`] as read.
+    pub sync_request: Option<String>,
+}
+
+/// [`try_acquire`], also returning the sync request the lease holds. A renewal that fails
+/// with a conflict is tried again once with the lease read anew: a follower's sync request
+/// changes the lease's `resourceVersion` without touching its holder.
+pub async fn round(backend: &Backend, settings: &LeaseSettings) -> Result<Round, ClusterError> {
     let id = settings.id();
-    let current = backend.get(&id).await?;
-    let now = now_unix();
-    let decision = decide(current.as_ref(), &settings.identity, now);
-    let body = lease_body(settings, current.as_ref(), &decision, now);
-    let result = match &decision {
-        Decision::Follow { .. } => return Ok(false),
-        Decision::Create => backend.create(&id, &body).await,
-        Decision::Renew | Decision::TakeOver => backend.apply(&id, &body, false, true).await,
-    };
-    match result {
-        Ok(_) => {
-            if decision == Decision::TakeOver || decision == Decision::Create {
-                tracing::info!(identity = %settings.identity, lease = %id, "acquired the leader lease");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = backend.get(&id).await?;
+        let sync_request = current
+            .as_ref()
+            .and_then(|c| c["metadata"]["annotations"][SYNC_REQUEST_ANNOTATION].as_str())
+            .map(String::from);
+        let now = now_unix();
+        let decision = decide(current.as_ref(), &settings.identity, now);
+        let body = lease_body(settings, current.as_ref(), &decision, now);
+        let result = match &decision {
+            Decision::Follow { .. } => {
+                return Ok(Round {
+                    leads: false,
+                    sync_request,
+                })
             }
-            Ok(true)
+            Decision::Create => backend.create(&id, &body).await,
+            Decision::Renew | Decision::TakeOver => backend.apply(&id, &body, false, true).await,
+        };
+        match result {
+            Ok(_) => {
+                if decision == Decision::TakeOver || decision == Decision::Create {
+                    tracing::info!(identity = %settings.identity, lease = %id, "acquired the leader lease");
+                }
+                return Ok(Round {
+                    leads: true,
+                    sync_request,
+                });
+            }
+            Err(ClusterError::Conflict { .. }) if decision == Decision::Renew && attempt < 2 => {
+                continue;
+            }
+            Err(ClusterError::Conflict { .. }) => {
+                return Ok(Round {
+                    leads: false,
+                    sync_request,
+                })
+            }
+            Err(e) => return Err(e),
         }
-        Err(ClusterError::Conflict { .. }) => Ok(false),
-        Err(e) => Err(e),
     }
+}
+
+/// Asks the leader to sync: writes a new [`SYNC_REQUEST_ANNOTATION`] on the lease (a JSON
+/// merge patch, as berth's other bookkeeping).
+pub async fn request_sync(backend: &Backend, settings: &LeaseSettings) -> Result<(), ClusterError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let value = format!("{} {nanos}", settings.identity);
+    let annotations =
+        std::collections::BTreeMap::from([(SYNC_REQUEST_ANNOTATION.to_string(), Some(value))]);
+    backend.annotate(&settings.id(), &annotations).await
 }
 
 /// Gives the lease up if this replica holds it (an empty holder lets another replica take
@@ -185,35 +248,78 @@ pub async fn release(backend: &Backend, settings: &LeaseSettings) -> Result<(), 
     }
 }
 
+/// How a follower hands a push webhook on to the leader: `pending` is set by the webhook
+/// handler of a follower; the leader's syncs go to `triggers`.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// A webhook arrived while following: ask the leader to sync.
+    pub pending: Arc<AtomicBool>,
+    /// The reconcile loop's triggers.
+    pub triggers: std::sync::mpsc::Sender<Trigger>,
+}
+
 /// Keeps trying to lead until `stop` is set, publishing the result in `leader`. A failure to
-/// reach the lease's cluster drops leadership (better no applier than two).
+/// reach the lease's cluster drops leadership (better no applier than two). As a follower it
+/// passes webhooks on to the leader through the lease; as the leader it syncs on a new
+/// request there (see [`Relay`]).
 pub async fn run(
     backend: Backend,
     settings: LeaseSettings,
     leader: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    relay: Relay,
 ) {
     let mut was = false;
+    // The last request seen as leader; `None` until the first round as leader, whose request
+    // (if any) is older than this leadership.
+    let mut seen: Option<Option<String>> = None;
     while !stop.load(Ordering::SeqCst) {
-        let now_leads = match try_acquire(&backend, &settings).await {
-            Ok(b) => b,
+        let now = match round(&backend, &settings).await {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!(
                     error = %e,
                     lease = %settings.id(),
                     "cannot read or write the leader Lease; not applying (does its namespace exist? choose it with --lease-namespace)"
                 );
-                false
+                Round {
+                    leads: false,
+                    sync_request: None,
+                }
             }
         };
-        if now_leads != was {
-            tracing::info!(identity = %settings.identity, leader = now_leads, "leadership changed");
-            was = now_leads;
+        if now.leads != was {
+            tracing::info!(identity = %settings.identity, leader = now.leads, "leadership changed");
+            was = now.leads;
         }
-        leader.store(now_leads, Ordering::SeqCst);
+        leader.store(now.leads, Ordering::SeqCst);
+        if now.leads {
+            if let Some(before) = &seen {
+                if now.sync_request.is_some() && &now.sync_request != before {
+                    tracing::info!(
+                        request = now.sync_request.as_deref().unwrap_or(""),
+                        "a follower received a push webhook; syncing"
+                    );
+                    let _ = relay.triggers.send(Trigger::Webhook);
+                }
+            }
+            seen = Some(now.sync_request.clone());
+            relay.pending.store(false, Ordering::SeqCst);
+        } else {
+            seen = None;
+            if relay.pending.swap(false, Ordering::SeqCst) {
+                match request_sync(&backend, &settings).await {
+                    Ok(()) => tracing::info!("asked the leader to sync, through the Lease"),
+                    Err(e) => tracing::warn!(error = %e, "could not ask the leader to sync"),
+                }
+            }
+        }
         let step = Duration::from_millis(100);
         let mut waited = Duration::ZERO;
         while waited < settings.renew_every() && !stop.load(Ordering::SeqCst) {
+            if !now.leads && relay.pending.load(Ordering::SeqCst) {
+                break;
+            }
             tokio::time::sleep(step).await;
             waited += step;
         }

@@ -181,6 +181,9 @@ pub struct Shared {
     pub leader_election: Option<LeaderElection>,
     /// Triggers for the reconcile loop.
     pub triggers: Sender<Trigger>,
+    /// Set by a push webhook that arrives while this replica follows: the lease task asks the
+    /// leader to sync ([`lease::Relay`]).
+    pub relay_pending: Arc<AtomicBool>,
     /// What the dashboard shows beyond the status, and its forms.
     pub dashboard: dashboard::Dashboard,
 }
@@ -280,6 +283,7 @@ pub async fn serve(
         branch: settings.source.branch(),
         leader_election: settings.leader_election.clone(),
         triggers: tx.clone(),
+        relay_pending: Arc::new(AtomicBool::new(false)),
         dashboard: {
             let mut d = dashboard::Dashboard::new(
                 &settings.dashboard,

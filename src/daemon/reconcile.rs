@@ -180,6 +180,10 @@ impl Reconciler {
             election.lease,
             self.shared.leader.clone(),
             stop.clone(),
+            super::lease::Relay {
+                pending: self.shared.relay_pending.clone(),
+                triggers: self.shared.triggers.clone(),
+            },
         ));
         self.lease_task = Some(LeaseTask {
             cluster: name,
