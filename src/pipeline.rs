@@ -183,12 +183,21 @@ pub struct Connected {
 /// `scope.clusters`. Fails only when the state directory is unusable; a cluster that cannot
 /// be reached has its error in [`Connected::connections`].
 pub async fn connect(config: &Config, scope: &Scope) -> Result<Connected, ClusterError> {
+    connect_with(config, scope, &mut cluster::BackendCache::default()).await
+}
+
+/// [`connect`] through a [`cluster::BackendCache`] kept by the caller (the daemon).
+pub async fn connect_with(
+    config: &Config,
+    scope: &Scope,
+    cache: &mut cluster::BackendCache,
+) -> Result<Connected, ClusterError> {
     let settings = scope.cluster_settings();
     if let Some(dir) = &scope.config_dir {
         cluster::check_state_dir("embedded", &settings.state_dir, dir)?;
     }
     let with_tenants: BTreeSet<&str> = config.tenants.iter().map(|t| t.cluster.as_str()).collect();
-    let mut connections = observe::connect_all(config, &settings).await;
+    let mut connections = observe::connect_all_with(config, &settings, cache).await;
     let mut notes = Vec::new();
     connections.retain(|name, _| {
         let kube = config
@@ -215,8 +224,30 @@ pub async fn observe_and_plan(
     rendered: &Rendered,
     scope: &Scope,
 ) -> Result<Observation, ClusterError> {
-    let connected = connect(config, scope).await?;
-    Ok(plan_connected(config, rendered, scope, connected).await)
+    observe_and_plan_with(
+        config,
+        rendered,
+        scope,
+        &mut cluster::BackendCache::default(),
+    )
+    .await
+}
+
+/// [`observe_and_plan`] through a [`cluster::BackendCache`] kept by the caller (the daemon).
+/// A cluster that could not be observed is dropped from the cache: the next run connects to
+/// it anew.
+pub async fn observe_and_plan_with(
+    config: &Config,
+    rendered: &Rendered,
+    scope: &Scope,
+    cache: &mut cluster::BackendCache,
+) -> Result<Observation, ClusterError> {
+    let connected = connect_with(config, scope, cache).await?;
+    let observation = plan_connected(config, rendered, scope, connected).await;
+    for (name, _) in &observation.plan.unreachable {
+        cache.forget(name);
+    }
+    Ok(observation)
 }
 
 /// Observes the connected clusters (only `scope.tenants` when not empty) and plans.

@@ -548,3 +548,56 @@ fn with_leader_election_only_the_lease_holder_applies() {
     );
     assert_eq!(holder, "replica-b");
 }
+
+/// The daemon keeps its Kubernetes client from one cycle to the next: drift checks after the
+/// first sync LIST, but do not redo discovery.
+#[test]
+fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let (repo_s, state_s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    let d = Daemon::start(
+        &[
+            repo_s,
+            "--state-dir",
+            state_s,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            "1s",
+        ],
+        dir.path(),
+        &[],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    let checks = |d: &Daemon| -> u64 {
+        d.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix("berth_drift_checks_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let before = checks(&d);
+    server.clear_log();
+    d.wait(30, "three drift checks", || {
+        (checks(&d) >= before + 3).then_some(())
+    });
+    let log = server.request_log();
+    let discovery: Vec<&str> = log
+        .iter()
+        .map(|q| q.path.as_str())
+        .filter(|p| {
+            matches!(*p, "/api" | "/apis" | "/api/v1" | "/version")
+                || (p.starts_with("/apis/") && p.split('/').count() == 4)
+        })
+        .collect();
+    assert!(
+        log.iter().any(|q| q.query.contains("labelSelector")),
+        "the drift checks LISTed"
+    );
+    assert!(discovery.is_empty(), "discovery again: {discovery:?}");
+}

@@ -287,6 +287,63 @@ pub async fn connect(
     }
 }
 
+/// Kubernetes backends kept between the runs of a long-lived process (the daemon), so that a
+/// cluster's client and its discovery are not rebuilt on every cycle. An entry is reused while
+/// the cluster's target in platform.toml is unchanged and it is younger than
+/// [`BackendCache::MAX_AGE`] (discovery is then redone); [`BackendCache::forget`] drops one
+/// that failed. Embedded clusters are opened anew each time: opening is cheap, and a fresh
+/// store sees every change another process committed. The [`ClusterSettings`] must stay the
+/// same for the life of the cache.
+#[derive(Default)]
+pub struct BackendCache {
+    kept: std::collections::BTreeMap<String, (ClusterTarget, std::time::Instant, Backend)>,
+}
+
+impl BackendCache {
+    /// How long a kept backend is reused.
+    pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+    /// [`connect`], reusing a kept Kubernetes backend when it may.
+    pub async fn connect(
+        &mut self,
+        cluster: &model::Cluster,
+        settings: &ClusterSettings,
+    ) -> Result<Backend, ClusterError> {
+        if let Some((target, at, backend)) = self.kept.get(&cluster.name) {
+            if target == &cluster.target && at.elapsed() < Self::MAX_AGE {
+                return Ok(backend.clone());
+            }
+        }
+        let backend = connect(cluster, settings).await?;
+        if matches!(backend, Backend::Kube(_)) {
+            self.kept.insert(
+                cluster.name.clone(),
+                (
+                    cluster.target.clone(),
+                    std::time::Instant::now(),
+                    backend.clone(),
+                ),
+            );
+        }
+        Ok(backend)
+    }
+
+    /// Drops the kept backend of `cluster` (after it failed): the next run connects anew.
+    pub fn forget(&mut self, cluster: &str) {
+        self.kept.remove(cluster);
+    }
+
+    /// How many backends are kept.
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
 /// `~/x` -> `$HOME/x`.
 fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {

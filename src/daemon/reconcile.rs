@@ -57,6 +57,8 @@ pub struct Reconciler {
     lease_task: Option<LeaseTask>,
     /// The last look at the source failed.
     source_failing: bool,
+    /// Kubernetes clients (and their discovery) kept from one cycle to the next.
+    backends: crate::cluster::BackendCache,
 }
 
 struct LeaseTask {
@@ -86,6 +88,7 @@ impl Reconciler {
             runtime,
             lease_task: None,
             source_failing: false,
+            backends: crate::cluster::BackendCache::default(),
         })
     }
 
@@ -349,10 +352,11 @@ impl Reconciler {
     /// `record` and the per-cluster and per-tenant status. Returns whether nothing is left to
     /// retry (every cluster reachable, nothing failed, or a follower that planned).
     fn reconcile(&mut self, good: &Good, record: &mut SyncRecord, report_only: bool) -> bool {
-        let observation = match self.runtime.block_on(pipeline::observe_and_plan(
+        let observation = match self.runtime.block_on(pipeline::observe_and_plan_with(
             &good.config,
             &good.rendered,
             &self.scope,
+            &mut self.backends,
         )) {
             Ok(o) => o,
             Err(e) => {
@@ -484,7 +488,7 @@ impl Reconciler {
     /// (one LIST per cluster that serves it). A cluster without the API is skipped quietly; a
     /// failure is a warning, never a failed sync.
     fn pod_metrics(
-        &self,
+        &mut self,
         config: &Config,
         observation: &Observation,
     ) -> BTreeMap<String, PodMetrics> {
@@ -502,11 +506,19 @@ impl Reconciler {
             .block_on(observe_pod_metrics(&observation.backends, &clusters));
         for (cluster, m) in &metrics {
             match m {
-                PodMetrics::Failed(e) => tracing::warn!(
-                    %cluster,
-                    error = %e,
-                    "cannot read the metrics API (metrics.k8s.io); pod usage is not shown"
-                ),
+                PodMetrics::Failed(e) => {
+                    tracing::warn!(
+                        %cluster,
+                        error = %e,
+                        "cannot read the metrics API (metrics.k8s.io); pod usage is not shown"
+                    );
+                    // Connect anew (and redo discovery) next time.
+                    self.backends.forget(cluster);
+                }
+                PodMetrics::Withdrawn => {
+                    tracing::debug!(%cluster, "the metrics API is gone; discovering anew");
+                    self.backends.forget(cluster);
+                }
                 PodMetrics::NotServed => {
                     tracing::debug!(%cluster, "the cluster serves no metrics API")
                 }

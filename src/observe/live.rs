@@ -45,6 +45,15 @@ pub async fn connect_all(
     config: &Config,
     settings: &ClusterSettings,
 ) -> BTreeMap<String, Result<Backend, ClusterError>> {
+    connect_all_with(config, settings, &mut cluster::BackendCache::default()).await
+}
+
+/// [`connect_all`] through a [`cluster::BackendCache`].
+pub async fn connect_all_with(
+    config: &Config,
+    settings: &ClusterSettings,
+    cache: &mut cluster::BackendCache,
+) -> BTreeMap<String, Result<Backend, ClusterError>> {
     let with_tenants: BTreeSet<&str> = config.tenants.iter().map(|t| t.cluster.as_str()).collect();
     let mut out = BTreeMap::new();
     for (name, cluster) in &config.clusters {
@@ -54,7 +63,7 @@ pub async fn connect_all(
         {
             continue;
         }
-        out.insert(name.clone(), cluster::connect(cluster, settings).await);
+        out.insert(name.clone(), cache.connect(cluster, settings).await);
     }
     out
 }

@@ -42,6 +42,9 @@ pub enum PodMetrics {
     /// The cluster does not serve `metrics.k8s.io/v1beta1` (no metrics-server): nothing was
     /// listed.
     NotServed,
+    /// Served when discovery last looked, but the LIST answered 404: the API was removed
+    /// since (a long-lived client's discovery can be minutes old). Nothing was read.
+    Withdrawn,
     /// Usage by namespace (namespaces without measured pods are absent).
     Read {
         /// By namespace.
@@ -142,6 +145,7 @@ async fn read(backend: &Backend) -> PodMetrics {
             by_namespace: sum_by_namespace(&items),
             requests,
         },
+        Err(crate::cluster::ClusterError::NotFound { .. }) => PodMetrics::Withdrawn,
         Err(e) => PodMetrics::Failed(e.to_string()),
     }
 }

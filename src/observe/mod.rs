@@ -275,8 +275,8 @@ mod workloads;
 pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
-    connect_all, credentials_secrets, observe, observe_connections, observe_tenants,
-    recorded_inputs, ObserveOptions, RecordedTenant, TENANT_SELECTOR_MAX,
+    connect_all, connect_all_with, credentials_secrets, observe, observe_connections,
+    observe_tenants, recorded_inputs, ObserveOptions, RecordedTenant, TENANT_SELECTOR_MAX,
 };
 
 #[cfg(test)]

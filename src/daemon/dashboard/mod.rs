@@ -530,7 +530,7 @@ pub fn pod_usage_by_tenant(
         .iter()
         .map(|(cluster, m)| {
             let state = match m {
-                PodMetrics::NotServed => MetricsApi::NotServed,
+                PodMetrics::NotServed | PodMetrics::Withdrawn => MetricsApi::NotServed,
                 PodMetrics::Read { .. } => MetricsApi::Read(now),
                 PodMetrics::Failed(e) => MetricsApi::Failed(e.clone()),
             };
