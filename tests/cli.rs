@@ -736,7 +736,17 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     server.clear_log();
     let plan = berth(&["plan", r, "--changed"], dir.path());
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("No changes. The tenants planned match the configuration."),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("Only 0 of 3 tenants were planned"),
+        "{}",
+        plan.stdout
+    );
     assert!(
         plan.stderr.contains("planning 0 of 3 tenants"),
         "{}",
@@ -772,7 +782,26 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
             assert!(q.query.contains("initech"), "LIST not narrowed: {q:?}");
         }
     }
+    // Every output says the plan was narrowed; a full plan does not.
+    let json = berth(&["plan", r, "--changed", "-o", "json"], dir.path());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        v["narrowed"],
+        serde_json::json!({"planned": 1, "tenants": 3})
+    );
+    let markdown = berth(&["plan", r, "--changed", "-o", "markdown"], dir.path());
+    assert!(
+        markdown
+            .stdout
+            .contains("Only 1 of 3 tenants were planned (`--changed`"),
+        "{}",
+        markdown.stdout
+    );
+    let full_json = berth(&["plan", r, "-o", "json"], dir.path());
+    let v: serde_json::Value = serde_json::from_str(&full_json.stdout).unwrap();
+    assert!(v.get("narrowed").is_none(), "{v}");
     let full = berth(&["plan", r], dir.path());
+    assert!(!full.stdout.contains("were planned"), "{}", full.stdout);
     let changed_summary = plan.stdout.lines().find(|l| l.starts_with("Plan:"));
     assert_eq!(
         changed_summary,

@@ -145,6 +145,7 @@ fn compute_changed(
     };
     let changed = runtime.block_on(pipeline::changed_tenants(config, &digests, &connected));
     let total = changed.tenants.len() + changed.unchanged;
+    let mut narrowed = None;
     if changed.tenants.len() > crate::observe::TENANT_SELECTOR_MAX {
         printer.err(&format!(
             "note: {} of {total} tenants changed since they were last applied; planning every tenant\n",
@@ -156,6 +157,10 @@ fn compute_changed(
             changed.tenants.len()
         ));
         scope.tenants = changed.tenants.iter().cloned().collect();
+        narrowed = Some(crate::plan::Narrowed {
+            planned: changed.tenants.len(),
+            tenants: total,
+        });
     }
     let rendered = if changed.tenants.is_empty() {
         Some(Rendered::default())
@@ -170,7 +175,7 @@ fn compute_changed(
     let (Some(config), Some(templates)) = (validated.load.config, validated.templates) else {
         return Ok(None);
     };
-    let observation = if changed.tenants.is_empty() {
+    let mut observation = if changed.tenants.is_empty() {
         // Nothing to look at: an empty plan, without a request more.
         let Connected { connections, notes } = connected;
         let backends: BTreeMap<String, Backend> = connections
@@ -194,6 +199,7 @@ fn compute_changed(
             &config, &rendered, &scope, connected,
         ))
     };
+    observation.plan.narrowed = narrowed;
     for n in &observation.notes {
         printer.err(&format!("note: {n}\n"));
     }

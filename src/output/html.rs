@@ -260,6 +260,7 @@ mod tests {
             base: None,
             restores: Vec::new(),
             warnings: Vec::new(),
+            narrowed: None,
             format_version: "1".into(),
             revision: Some("abc<def>".into()),
             changes: vec![Change {

@@ -103,17 +103,27 @@ pub fn to_json(plan: &Plan) -> String {
             "after": c.desired,
         })).collect::<Vec<_>>(),
     });
-    if let (Some(base), Some(obj)) = (&plan.base, doc.as_object_mut()) {
-        // Only in offline plans of a change (`berth plan --base`); right after `revision`.
-        let mut with_base = serde_json::Map::new();
+    // Right after `revision`: `base` only in offline plans of a change (`berth plan --base`),
+    // `narrowed` only in plans of `--changed`.
+    let extra: Vec<(&str, Value)> = [
+        plan.base.as_ref().map(|b| ("base", json!(b))),
+        plan.narrowed.as_ref().map(|n| ("narrowed", json!(n))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let (false, Some(obj)) = (extra.is_empty(), doc.as_object_mut()) {
+        let mut with_extra = serde_json::Map::new();
         for (k, v) in std::mem::take(obj) {
             let after_revision = k == "revision";
-            with_base.insert(k, v);
+            with_extra.insert(k, v);
             if after_revision {
-                with_base.insert("base".into(), json!(base));
+                for (name, value) in &extra {
+                    with_extra.insert((*name).into(), value.clone());
+                }
             }
         }
-        *obj = with_base;
+        *obj = with_extra;
     }
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');

@@ -43,9 +43,14 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         }
         (None, None) => {}
     }
+    if let Some(n) = &plan.narrowed {
+        let _ = writeln!(out, "{}", super::narrowed_phrase(n));
+    }
     if plan.changes.is_empty() {
         if plan.base.is_some() {
             let _ = writeln!(out, "Both revisions render the same objects.");
+        } else if plan.narrowed.is_some() {
+            let _ = writeln!(out, "The tenants planned match the configuration.");
         } else {
             let _ = writeln!(out, "The clusters match the configuration.");
         }

@@ -245,6 +245,14 @@ pub(crate) fn symbol(action: Action) -> &'static str {
 
 /// A tenant name for display (objects without a tenant label have an empty one).
 /// `3f2a9c1..8b1e0d4`: the commits of an offline plan of a change.
+/// The sentence every printer writes for a plan narrowed by `--changed`.
+pub(crate) fn narrowed_phrase(n: &crate::plan::Narrowed) -> String {
+    format!(
+        "Only {} of {} tenants were planned (`--changed`: their inputs changed since they were last applied); drift in the others was not looked for.",
+        n.planned, n.tenants
+    )
+}
+
 pub(crate) fn range(base: &str, rev: Option<&str>) -> String {
     let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
     format!("{}..{}", short(base), rev.map_or_else(|| "?".into(), short))

@@ -218,6 +218,7 @@ fn sample_plan() -> Plan {
                 .into(),
             help: Some("create it in the tenant's namespace".into()),
         }],
+        narrowed: None,
         summary: Summary::default(),
     };
     plan.summarize();
@@ -260,6 +261,7 @@ fn empty_plan() -> Plan {
         unreachable: vec![],
         restores: vec![],
         warnings: vec![],
+        narrowed: None,
         summary: Summary::default(),
     }
 }

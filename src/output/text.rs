@@ -79,6 +79,9 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "{}", p.header("berth plan"));
         }
     }
+    if let Some(n) = &plan.narrowed {
+        let _ = writeln!(out, "\n{}", super::narrowed_phrase(n));
+    }
 
     if !plan.drift.is_empty() {
         let _ = writeln!(out, "\n{}", p.header("Objects changed outside berth:"));
@@ -172,6 +175,8 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
     if plan.changes.is_empty() {
         let line = if plan.base.is_some() {
             "No changes. Both revisions render the same objects."
+        } else if plan.narrowed.is_some() {
+            "No changes. The tenants planned match the configuration."
         } else {
             "No changes. The clusters match the configuration."
         };

@@ -117,6 +117,15 @@ pub struct Change {
     pub desired: Option<Value>,
 }
 
+/// How much of the configuration a `--changed` plan looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrowed {
+    /// Tenants planned.
+    pub planned: usize,
+    /// Tenants in the configuration and on the clusters.
+    pub tenants: usize,
+}
+
 /// An object changed outside berth: live differs from last-applied on fields berth owns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
@@ -220,6 +229,10 @@ pub struct Plan {
     /// Problems that are not changes (missing credentials Secrets).
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// Set by `--changed`: only some tenants were planned (those whose inputs changed since
+    /// they were last applied); drift in the others was not looked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narrowed: Option<Narrowed>,
     /// Counts.
     pub summary: Summary,
 }

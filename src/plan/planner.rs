@@ -151,6 +151,7 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         unreachable,
         restores,
         warnings,
+        narrowed: None,
         summary: Default::default(),
     };
     plan.summarize();
