@@ -710,6 +710,14 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
     let r = repo.to_str().unwrap();
+    // `plan --changed`, which must succeed and say it plans `n` of the 3 tenants.
+    let plan_changed = |n: usize| {
+        let run = berth(&["plan", r, "--changed"], dir.path());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let planning = format!("planning {n} of 3 tenants");
+        assert!(run.stderr.contains(&planning), "{}", run.stderr);
+        run
+    };
     let first = berth(&["apply", r, "--auto-approve"], dir.path());
     assert_eq!(first.code, 0, "{}", first.stderr);
     let recorded = support::kubectl(
@@ -767,13 +775,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
         "storage = \"6Gi\"",
     );
     server.clear_log();
-    let plan = berth(&["plan", r, "--changed"], dir.path());
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert!(
-        plan.stderr.contains("planning 1 of 3 tenants"),
-        "{}",
-        plan.stderr
-    );
+    let plan = plan_changed(1);
     assert!(plan.stdout.contains("tenant initech"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("tenant globex"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("tenant acme"), "{}", plan.stdout);
@@ -813,12 +815,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     // not recorded and it stays in the next `--changed` plan.
     let blocked = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
     assert!(blocked.stdout.contains("1 skipped"), "{}", blocked.stdout);
-    let still = berth(&["plan", r, "--changed"], dir.path());
-    assert!(
-        still.stderr.contains("planning 1 of 3 tenants"),
-        "{}",
-        still.stderr
-    );
+    plan_changed(1);
     edit(
         &repo.join("tenants/initech.toml"),
         "storage = \"6Gi\"",
@@ -875,12 +872,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     assert_eq!(saved.code, 0, "{}", saved.stderr);
     let applied = berth(&["apply", p, "--config", r], dir.path());
     assert_eq!(applied.code, 0, "{}", applied.stderr);
-    let left = berth(&["plan", r, "--changed"], dir.path());
-    assert!(
-        left.stderr.contains("planning 1 of 3 tenants"),
-        "{}",
-        left.stderr
-    );
+    let left = plan_changed(1);
     assert!(left.stdout.contains("tenant globex"), "{}", left.stdout);
     let done = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
     assert_eq!(done.code, 0, "{}", done.stderr);
@@ -911,13 +903,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     // A tenant removed from the configuration is planned for deletion.
     fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
     fs::remove_file(repo.join("backups/initech.toml")).unwrap();
-    let removed = berth(&["plan", r, "--changed"], dir.path());
-    assert_eq!(removed.code, 0, "{}", removed.stderr);
-    assert!(
-        removed.stderr.contains("planning 1 of 3 tenants"),
-        "{}",
-        removed.stderr
-    );
+    let removed = plan_changed(1);
     assert!(
         removed
             .stdout
@@ -938,12 +924,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
         "\"platform.example.com/name\" = \"acme-dbaas\"",
         "\"platform.example.com/name\" = \"acme-dbaas\", team = \"data\"",
     );
-    let all = berth(&["plan", r, "--changed"], dir.path());
-    assert!(
-        all.stderr.contains("planning 3 of 3 tenants"),
-        "{}",
-        all.stderr
-    );
+    plan_changed(3);
 }
 
 /// Narrowed with `--cluster`, apply records inputs only on the clusters it observed: a tenant

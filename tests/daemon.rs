@@ -317,26 +317,8 @@ fn live_replicas(server: &ApiServer, ns: &str) -> String {
 #[test]
 fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server);
+    let (dir, d) = drift_checking_daemon(&server);
     let repo = dir.path().join("repo");
-    let state = dir.path().join("state");
-    let (repo_s, state_s) = (repo.to_str().unwrap(), state.to_str().unwrap());
-    let d = Daemon::start(
-        &[
-            repo_s,
-            "--state-dir",
-            state_s,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1s",
-        ],
-        dir.path(),
-        &[],
-    );
-    d.wait(60, "the first sync", || {
-        (last_sync(&d)["result"] == "applied").then_some(())
-    });
     assert_eq!(live_replicas(&server, "tenant-globex"), "3");
 
     kubectl(
@@ -549,12 +531,10 @@ fn with_leader_election_only_the_lease_holder_applies() {
     assert_eq!(holder, "replica-b");
 }
 
-/// The daemon keeps its Kubernetes client from one cycle to the next: drift checks after the
-/// first sync LIST, but do not redo discovery.
-#[test]
-fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
-    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server);
+/// The examples on the test server, applied by a daemon that polls hourly and checks drift
+/// every second; returns once the first sync has applied them.
+fn drift_checking_daemon(server: &ApiServer) -> (tempfile::TempDir, Daemon) {
+    let dir = support::examples_on_kube(server);
     let repo = dir.path().join("repo");
     let state = dir.path().join("state");
     let (repo_s, state_s) = (repo.to_str().unwrap(), state.to_str().unwrap());
@@ -574,6 +554,15 @@ fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
     d.wait(60, "the first sync", || {
         (last_sync(&d)["result"] == "applied").then_some(())
     });
+    (dir, d)
+}
+
+/// The daemon keeps its Kubernetes client from one cycle to the next: drift checks after the
+/// first sync LIST, but do not redo discovery.
+#[test]
+fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let (_dir, d) = drift_checking_daemon(&server);
     let checks = |d: &Daemon| -> u64 {
         d.metrics()
             .lines()

@@ -88,44 +88,14 @@ pub(crate) fn fault_response(code: u16) -> Response {
     resp
 }
 
-/// Decodes `%XX` and `+` in a query component.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Query parameters, tolerating empty pairs (`?&limit=5`).
 struct Query(Vec<(String, String)>);
 
 impl Query {
     fn parse(q: Option<&str>) -> Self {
         Query(
-            q.unwrap_or("")
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (percent_decode(k), percent_decode(v)),
-                    None => (percent_decode(p), String::new()),
-                })
+            form_urlencoded::parse(q.unwrap_or("").as_bytes())
+                .into_owned()
                 .collect(),
         )
     }
@@ -896,7 +866,7 @@ mod tests {
         assert_eq!(q.get("labelSelector"), Some("app=db,tier in (a)"));
         assert_eq!(q.get("limit"), Some("5"));
         assert!(q.flag("force"));
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(Query::parse(Some("bad=%zz%4")).get("bad"), Some("%zz%4"));
     }
 
     #[test]

@@ -484,6 +484,19 @@ fn scalar_eq(d: &Value, l: &Value, quantity: bool) -> bool {
 
 /// The key fields of an associative list, by the list's field name.
 fn list_key(name: &str, items: &[Value]) -> Option<&'static [&'static str]> {
+    key_fields(
+        name,
+        items.first().map(|f| move |k: &str| f.get(k).is_some()),
+    )
+}
+
+/// The key fields of an associative list by its field name (`None`: not one berth knows, or
+/// an empty `ports`). `first_has` tells whether the list's first element has a field: `ports`
+/// are keyed by what they carry. Shared with the quick check of `unchanged.rs`.
+pub(super) fn key_fields(
+    name: &str,
+    first_has: Option<impl Fn(&str) -> bool>,
+) -> Option<&'static [&'static str]> {
     Some(match name {
         "containers"
         | "initContainers"
@@ -496,10 +509,10 @@ fn list_key(name: &str, items: &[Value]) -> Option<&'static [&'static str]> {
         "volumeClaimTemplates" => &["metadata.name"],
         "subjects" => &["kind", "name", "namespace"],
         "ports" => {
-            let first = items.first()?;
-            if first.get("containerPort").is_some() {
+            let first_has = first_has?;
+            if first_has("containerPort") {
                 &["containerPort"]
-            } else if first.get("port").is_some() {
+            } else if first_has("port") {
                 &["port"]
             } else {
                 &["name"]

@@ -299,24 +299,9 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
 /// that lacks a secondary key field (a subject without `namespace`) could pair differently:
 /// not exact.
 fn positional_match_is_exact(name: &str, items: &[Tree<'_>]) -> bool {
-    let key: &[&str] = match name {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => &["name"],
-        "volumeMounts" => &["mountPath"],
-        "volumeDevices" => &["devicePath"],
-        "volumeClaimTemplates" => &["metadata.name"],
-        "subjects" => &["kind", "name", "namespace"],
-        "ports" => match items.first() {
-            None => return true,
-            Some(first) if first.get("containerPort").is_some() => &["containerPort"],
-            Some(first) if first.get("port").is_some() => &["port"],
-            Some(_) => &["name"],
-        },
-        _ => return true,
+    let first_has = items.first().map(|f| move |k: &str| f.get(k).is_some());
+    let Some(key) = super::diff::key_fields(name, first_has) else {
+        return true;
     };
     // The diff treats the list as atomic when an element lacks the first key field.
     if items.iter().any(|e| e.field(key[0]).is_none()) {
