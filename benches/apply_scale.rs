@@ -27,6 +27,7 @@ use berth::{source, spec, synth};
 mod support;
 
 fn main() {
+    support::serve_launch();
     let args = support::Args::from_env();
     let tenants = args.number("--tenants", if args.smoke() { 20 } else { 10_000 });
     let concurrency = args.number("--concurrency", 16);
@@ -209,36 +210,33 @@ async fn run(tenants: usize, concurrency: usize) {
         let text = std::fs::read_to_string(&path).expect("tenant file");
         std::fs::write(&path, text.replacen(edit.0, edit.1, 1)).expect("edit");
         server.clear_log();
-        let cpu0 = support::children_cpu_time();
-        let t0 = Instant::now();
-        let out = std::process::Command::new(bin)
-            .arg("apply")
-            .arg(&repo)
-            .args(&flags)
-            .args(["--auto-approve", "--state-dir"])
-            .arg(&state)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run berth");
-        let wall = t0.elapsed();
-        let cpu = support::children_cpu_time() - cpu0;
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut args: Vec<&std::ffi::OsStr> = vec!["apply".as_ref(), repo.as_os_str()];
+        args.extend(flags.iter().map(std::ffi::OsStr::new));
+        args.extend([
+            "--auto-approve".as_ref(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+        ]);
+        let run = support::run_child(bin.as_ref(), &args);
         assert!(
-            out.status.success(),
-            "berth apply {flags:?}: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
+            run.code == Some(0),
+            "berth apply {flags:?}: {}\n{}",
+            run.stderr,
+            run.stdout
         );
         assert!(
-            stdout.contains("Apply complete!") && !stdout.contains("0 changed"),
-            "{stdout}"
+            run.stdout.contains("Apply complete!") && !run.stdout.contains("0 changed"),
+            "{}",
+            run.stdout
         );
         let log = server.request_log();
         let writes = log.iter().filter(|r| r.method != "GET").count();
         println!(
-            "berth apply {:<22} {:6.0} ms wall, {:4.0} ms CPU of berth ({} requests of which {writes} writes)",
+            "berth apply {:<22} {:6.0} ms wall, {:4.0} ms CPU of berth, peak RSS of berth {:4.0} MiB ({} requests of which {writes} writes)",
             flags.join(" "),
-            wall.as_secs_f64() * 1000.0,
-            cpu.as_secs_f64() * 1000.0,
+            run.wall.as_secs_f64() * 1000.0,
+            run.cpu.as_secs_f64() * 1000.0,
+            run.peak_rss_mib,
             log.len()
         );
     }

@@ -19,10 +19,17 @@
 //! figure includes what the process already held: the rendered objects and, for HTTP, the
 //! server with its store). Every plan must show no changes and no drift.
 //!
+//! Then it runs the `berth` binary itself, a separate process, with `berth plan
+//! --detailed-exitcode` on the same repository and the same cluster: its wall time, its own CPU
+//! time and its own peak resident memory (from `wait4`, so the API server's memory is not
+//! counted). That is the whole command a user runs: read, validate, render, observe, diff and
+//! print.
+//!
 //! Run without `--bench` (as `cargo test --all-targets` does) it is a quick smoke test with
 //! 20 tenants.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth::apiserver::ApiServer;
@@ -40,6 +47,7 @@ mod support;
 use support::{cpu_time, memory, reset_peak_memory};
 
 fn main() {
+    support::serve_launch();
     let args = support::Args::from_env();
     let tenants = args.number("--tenants", if args.smoke() { 20 } else { 10_000 });
     let only = args.value("--only").map(str::to_string);
@@ -76,6 +84,9 @@ fn main() {
         for _ in 0..runs {
             measure("embedded", &rt, &config, &rendered, &backend, None);
         }
+        for _ in 0..runs {
+            binary("embedded", &repo, &tmp.path().join("state"), None);
+        }
     }
 
     if run("http") {
@@ -101,6 +112,19 @@ fn main() {
         for _ in 0..runs {
             server.clear_log();
             measure("http", &rt, &config, &rendered, &backend, Some(&server));
+        }
+        // The repository's own cluster points at the server, for the binary.
+        let platform = repo.join("platform.toml");
+        let text = std::fs::read_to_string(&platform).expect("platform.toml");
+        let target = format!(
+            "[clusters.local]\ncontext = \"bench\"\nkubeconfig = \"{}\"\n",
+            kubeconfig.display()
+        );
+        std::fs::write(&platform, text.replacen("[clusters.local]\n", &target, 1))
+            .expect("platform.toml");
+        for _ in 0..runs {
+            server.clear_log();
+            binary("http", &repo, &tmp.path().join("state-http"), Some(&server));
         }
         server.shutdown();
     }
@@ -171,4 +195,34 @@ fn measure(
             server.counts_by_verb()
         );
     }
+}
+
+/// Runs `berth plan --detailed-exitcode` (the release binary) and prints what it cost.
+fn binary(label: &str, repo: &Path, state: &Path, server: Option<&ApiServer>) {
+    let run = support::run_child(
+        env!("CARGO_BIN_EXE_berth").as_ref(),
+        &[
+            "plan".as_ref(),
+            repo.as_os_str(),
+            "--detailed-exitcode".as_ref(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+        ],
+    );
+    assert!(
+        run.code == Some(0) && run.stdout.contains("No changes."),
+        "berth plan of an unchanged repository: exit {:?}\n{}\n{}",
+        run.code,
+        run.stderr,
+        run.stdout
+    );
+    let requests = server.map_or(String::new(), |s| {
+        format!("  requests {:?}", s.counts_by_verb())
+    });
+    println!(
+        "{label:<8}  berth plan (binary): {:6.2} s wall  cpu {:6.2} s  peak RSS {:5.0} MiB{requests}  No changes",
+        run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64(),
+        run.peak_rss_mib
+    );
 }

@@ -49,6 +49,7 @@ pub struct Validated {
 
 /// Validates `tree` and compiles its templates (problems of both become diagnostics).
 pub fn validate(tree: &SourceTree) -> Validated {
+    let started = std::time::Instant::now();
     let mut load = spec::load_config(tree);
     let templates = match TemplateSet::new(&tree.template_texts()) {
         Ok(t) => Some(t),
@@ -59,6 +60,10 @@ pub fn validate(tree: &SourceTree) -> Validated {
             None
         }
     };
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "validated"
+    );
     Validated { load, templates }
 }
 
@@ -73,8 +78,16 @@ pub fn render_tenants(validated: &mut Validated, tenants: &[String]) -> Option<R
     } else {
         std::borrow::Cow::Owned(config.with_tenants(|t| tenants.contains(&t.name)))
     };
+    let started = std::time::Instant::now();
     match render::render(&scoped, templates) {
-        Ok(r) => Some(r),
+        Ok(r) => {
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                objects = r.objects.len(),
+                "rendered"
+            );
+            Some(r)
+        }
         Err(errors) => {
             drop(scoped);
             let out = &mut validated.load;
@@ -264,8 +277,13 @@ pub async fn plan_connected(
         tenants: tenants.clone(),
         ..ObserveOptions::default()
     };
+    let started = std::time::Instant::now();
     let observed =
         observe::observe_connections(config, rendered, &connections, &observe_opts).await;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "observed"
+    );
     let backends: BTreeMap<String, Backend> = connections
         .into_iter()
         .filter_map(|(k, r)| r.ok().map(|b| (k, b)))
@@ -278,7 +296,9 @@ pub async fn plan_connected(
         tenants,
         clusters: (!scope.clusters.is_empty()).then(|| scope.clusters.iter().cloned().collect()),
     };
+    let started = std::time::Instant::now();
     let plan = plan::plan(config, rendered, &observed, &opts);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "planned");
     Observation {
         backends,
         observed,

@@ -138,35 +138,45 @@ impl EmbeddedCluster {
         })?;
         self.blocking(
             move |store| {
-                let mut out = Vec::new();
-                let mut requests = 0u64;
-                for kind in kinds {
-                    let mut token: Option<String> = None;
-                    loop {
-                        let page = store.list_raw(
-                            kind,
-                            None,
-                            &selector,
-                            Some(page_size),
-                            token.as_deref(),
-                        )?;
-                        requests += 1;
-                        // Rewriting the texts is most of the work: on every core.
-                        let objects: Vec<LiveObject> = page
-                            .items
-                            .par_iter()
-                            .filter_map(|body| {
-                                LiveObject::from_json(body, None, keep_managed_fields)
-                            })
-                            .collect();
-                        out.extend(objects);
-                        match page.continue_token {
-                            Some(t) => token = Some(t),
-                            None => break,
+                // Reading the pages (SQLite, one thread) and rewriting their texts (on every
+                // core) overlap: a reader thread reads page N+1 while page N is rewritten.
+                let (pages, received) = std::sync::mpsc::sync_channel::<Vec<String>>(2);
+                std::thread::scope(|scope| {
+                    let reader = scope.spawn(move || -> Result<u64, StoreError> {
+                        let mut requests = 0u64;
+                        for kind in kinds {
+                            let mut token: Option<String> = None;
+                            loop {
+                                let page = store.list_raw(
+                                    kind,
+                                    None,
+                                    &selector,
+                                    Some(page_size),
+                                    token.as_deref(),
+                                )?;
+                                requests += 1;
+                                if pages.send(page.items).is_err() {
+                                    return Ok(requests);
+                                }
+                                match page.continue_token {
+                                    Some(t) => token = Some(t),
+                                    None => break,
+                                }
+                            }
                         }
+                        Ok(requests)
+                    });
+                    let mut out = Vec::new();
+                    for items in received {
+                        out.par_extend(items.par_iter().filter_map(|body| {
+                            LiveObject::from_json(body, None, keep_managed_fields)
+                        }));
                     }
-                }
-                Ok((out, requests))
+                    let requests = reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                    Ok((out, requests))
+                })
             },
             "owned objects".into(),
         )

@@ -92,9 +92,11 @@ fn signature_policy(git: &GitArgs) -> anyhow::Result<Option<SignaturePolicy>> {
 
 /// Reads the source (fetching a Git source first).
 pub fn load_source(source: &mut Source) -> anyhow::Result<SourceTree> {
+    let started = std::time::Instant::now();
     let tree = source
         .load()
         .with_context(|| "cannot read the config repository")?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "read");
     if let Some(rev) = &tree.revision {
         tracing::info!(origin = %tree.origin, revision = %rev, "read the config repository");
     }
