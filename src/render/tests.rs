@@ -458,6 +458,96 @@ fn backup_schedules() {
     assert!(!text.contains("AWS_SECRET_ACCESS_KEY:"));
 }
 
+/// Runs the retention step of a rendered backup CronJob (a pvc location) with the system's
+/// `/bin/sh`, against a directory of backups named by their UTC timestamps.
+/// `env` overrides the rendered container's environment. Returns the ages of the backups
+/// left, youngest first.
+fn run_retention(container: &Json, env: &[(&str, &str)], ages_hours: &[i64]) -> Vec<i64> {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, scratch) = (dir.path().join("backups"), dir.path().join("scratch"));
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::create_dir_all(&scratch).unwrap();
+    let now = jiff::Timestamp::now();
+    let stamp = |hours: i64| {
+        (now - jiff::SignedDuration::from_hours(hours))
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string()
+    };
+    for &h in ages_hours {
+        std::fs::create_dir_all(local.join(stamp(h)).join("defaultdb")).unwrap();
+    }
+    // Not a backup: never listed, never deleted.
+    std::fs::create_dir_all(local.join("lost+found")).unwrap();
+    // What the export step leaves: the new backup's timestamp.
+    std::fs::write(scratch.join("timestamp"), stamp(ages_hours[0])).unwrap();
+    let script = container["command"][2]
+        .as_str()
+        .unwrap()
+        .replace("/scratch/", &format!("{}/", scratch.display()));
+    assert_eq!(container["command"][1], "-ec");
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-ec")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
+    for e in container["env"].as_array().unwrap() {
+        cmd.env(
+            e["name"].as_str().unwrap(),
+            e["value"].as_str().unwrap_or(""),
+        );
+    }
+    cmd.env("LOCAL_DIR", &local);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.contains(&"lost+found".to_string()), "{left:?}");
+    left.retain(|n| n != "lost+found");
+    let mut ages: Vec<i64> = left
+        .iter()
+        .map(|b| {
+            let h = ages_hours.iter().find(|&&h| stamp(h) == *b);
+            *h.unwrap_or_else(|| panic!("{b} was not a backup"))
+        })
+        .collect();
+    ages.sort_unstable();
+    ages
+}
+
+/// The retention step of a backup job deletes exactly the backups that are neither among the
+/// `keep_last` newest nor younger than `keep_within`, run for real with `/bin/sh`.
+#[test]
+fn backup_retention_keeps_the_newest_and_the_recent_and_deletes_the_rest() {
+    let r = render_sample();
+    let nightly = get(&r, "acme", "CronJob", "backup-nightly");
+    let retention = &nightly["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(retention["name"], "retention");
+    // Nightly backups, 1 hour to 20 days and 1 hour old (the newest is this run's).
+    let ages: Vec<i64> = (0..20).map(|d| d * 24 + 1).collect();
+    // As rendered: keep_last = 7, keep_within = 14d. Kept: the newest 7, and every backup
+    // younger than 14 days (ages up to 13 days and 1 hour): 14 in all.
+    assert_eq!(run_retention(retention, &[], &ages), ages[..14]);
+    // keep_last alone: the newest 7.
+    let keep_last = [("KEEP_WITHIN_SECONDS", "")];
+    assert_eq!(run_retention(retention, &keep_last, &ages), ages[..7]);
+    // keep_within alone, 3 days: ages 1 h, 1 d 1 h and 2 d 1 h.
+    let keep_within = [("KEEP_LAST", ""), ("KEEP_WITHIN_SECONDS", "259200")];
+    assert_eq!(run_retention(retention, &keep_within, &ages), ages[..3]);
+    // No retention: everything is kept.
+    let none = [("KEEP_LAST", ""), ("KEEP_WITHIN_SECONDS", "")];
+    assert_eq!(run_retention(retention, &none, &ages), ages);
+}
+
 #[test]
 fn restore_jobs() {
     let r = render_sample();
