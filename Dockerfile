@@ -1,6 +1,12 @@
 # berth: build a release binary, run it as a non-root user on a small Debian image.
 #   docker build -t berth .
-FROM rust:1.89-bookworm AS build
+# Both base images can be replaced, for a registry mirror for example:
+#   docker build --build-arg RUST_IMAGE=mirror.example/rust:1.89-bookworm \
+#                --build-arg RUNTIME_IMAGE=mirror.example/debian:bookworm-slim -t berth .
+ARG RUST_IMAGE=rust:1.89-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -10,7 +16,7 @@ COPY benches ./benches
 COPY schemas ./schemas
 RUN cargo build --release --locked --bin berth
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 # ca-certificates: https to Git and API servers; openssh-client and gnupg: commit signature
 # verification (ssh-keygen -Y verify, gpg --verify).
 RUN apt-get update && apt-get install -y --no-install-recommends \
