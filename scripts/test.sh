@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs the independent Kubernetes schema validator
-# (the PyPI package kubernetes-validate) into target/validate-venv on first use.
+# Runs the whole test suite. Installs the independent validators the tests use (the PyPI
+# packages kubernetes-validate, for the official Kubernetes schemas, and check-jsonschema, for
+# the GitHub Actions and GitLab CI schemas) into target/validate-venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${BERTH_VALIDATE_VENV:-$PWD/target/validate-venv}"
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-    echo "installing kubernetes-validate into $venv" >&2
+if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/check-jsonschema" ]; then
+    echo "installing kubernetes-validate and check-jsonschema into $venv" >&2
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate
+    "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate check-jsonschema
 fi
 export BERTH_VALIDATE_VENV="$venv"
 

@@ -46,7 +46,9 @@ fn main() -> ExitCode {
 fn init_logs(verbose: u8, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn",
+        // kube's client logs each failed request at ERROR; berth reports the failure itself,
+        // naming the cluster and what to check (-v shows kube's lines too).
+        0 => "warn,kube_client=off",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -81,9 +81,9 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
 
     print_plan(&plan, PlanFormat::Text, printer);
     if !plan.unreachable.is_empty() {
-        printer.err(&format!(
-            "error: {} could not be planned; nothing was applied\n",
-            plural(plan.unreachable.len(), "cluster", "clusters")
+        printer.err(&super::plan::unreachable_summary(
+            &plan,
+            "; nothing was applied",
         ));
         return Ok(Outcome::Failure);
     }

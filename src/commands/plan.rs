@@ -326,16 +326,32 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
         ));
     }
     if !planned.plan.unreachable.is_empty() {
-        printer.err(&format!(
-            "error: {} could not be planned\n",
-            plural(planned.plan.unreachable.len(), "cluster", "clusters")
-        ));
+        printer.err(&unreachable_summary(&planned.plan, ""));
         return Ok(Outcome::Failure);
     }
     if args.detailed_exitcode && planned.plan.has_changes() {
         return Ok(Outcome::Changes);
     }
     Ok(Outcome::Success)
+}
+
+/// The error lines of a plan some clusters were missing from: one line per cluster, with
+/// why (on stderr, so that it shows in a CI log even when the plan goes to a file), then how
+/// many. `tail` ends the last line.
+pub fn unreachable_summary(plan: &Plan, tail: &str) -> String {
+    let mut out = String::new();
+    for (cluster, why) in &plan.unreachable {
+        out.push_str(&format!("error: {why}\n"));
+        if !why.contains(&format!("`{cluster}`")) {
+            out.truncate(out.len() - 1);
+            out.push_str(&format!(" (cluster `{cluster}`)\n"));
+        }
+    }
+    out.push_str(&format!(
+        "error: {} could not be planned{tail}\n",
+        plural(plan.unreachable.len(), "cluster", "clusters")
+    ));
+    out
 }
 
 /// Writes a saved plan: the plan (no secret values), the config fingerprint and the

@@ -93,21 +93,30 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// The `kubernetes-validate` executable: from `$BERTH_VALIDATE_VENV` (set by
 /// scripts/test.sh), else from PATH. Panics with instructions when it is missing.
 pub fn kubernetes_validate() -> PathBuf {
+    validator("kubernetes-validate")
+}
+
+/// The `check-jsonschema` executable, found like [`kubernetes_validate`].
+pub fn check_jsonschema() -> PathBuf {
+    validator("check-jsonschema")
+}
+
+fn validator(name: &str) -> PathBuf {
     if let Some(venv) = std::env::var_os("BERTH_VALIDATE_VENV") {
-        let p = Path::new(&venv).join("bin/kubernetes-validate");
+        let p = Path::new(&venv).join("bin").join(name);
         if p.exists() {
             return p;
         }
     }
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {
-            let p = dir.join("kubernetes-validate");
+            let p = dir.join(name);
             if p.exists() {
                 return p;
             }
         }
     }
-    panic!("kubernetes-validate not found: run the tests with scripts/test.sh, which installs it")
+    panic!("{name} not found: run the tests with scripts/test.sh, which installs it")
 }
 
 /// Context name in kubeconfig files written by [`write_kubeconfig`].
