@@ -81,12 +81,12 @@ echo "== checking the image"
 c=$(buildah from --pull=never "$tag"); containers+=("$c")
 buildah copy -q "$c" examples /examples >/dev/null
 as_berth() { run --user 10001:10001 "$c" -- "$@"; }
-as_berth id -u | grep -qx 10001
+[ "$(as_berth id -u)" = 10001 ] || { echo "berth does not run as uid 10001" >&2; exit 1; }
 as_berth berth --version
-if as_berth sh -c 'ldd /usr/local/bin/berth | grep "not found"'; then
-    echo "missing shared libraries" >&2; exit 1
-fi
-as_berth sh -c 'command -v ssh-keygen && command -v gpg' >/dev/null
+missing="$(as_berth sh -c 'ldd /usr/local/bin/berth | grep "not found" || true')"
+[ -z "$missing" ] || { echo "missing shared libraries: $missing" >&2; exit 1; }
+as_berth sh -c 'command -v ssh-keygen >/dev/null && command -v gpg >/dev/null'
+echo "   runs as uid 10001; shared libraries, ssh-keygen and gpg present"
 as_berth berth validate /examples
 as_berth berth plan /examples 2>/dev/null | tail -1
 as_berth berth apply /examples --auto-approve 2>/dev/null | tail -1
