@@ -99,6 +99,24 @@ fn pull_request() -> (Repo, String) {
     (repo, base)
 }
 
+/// `server`'s kubeconfig, pointing at a port nothing listens on.
+fn unreachable_kubeconfig(server: &ApiServer) -> String {
+    server
+        .kubeconfig(CONTEXT)
+        .replace(&server.url(), "http://127.0.0.1:9")
+}
+
+/// The step applied the whole of examples/ to an empty cluster.
+fn assert_applied_everything(step: &Step) {
+    assert_eq!(step.code, 0, "{}", step.output);
+    assert!(
+        step.output
+            .contains("Apply complete! Resources: 40 added, 0 changed, 0 destroyed."),
+        "{}",
+        step.output
+    );
+}
+
 fn base64(text: &str) -> String {
     let mut child = Command::new("base64")
         .arg("-w0")
@@ -192,11 +210,7 @@ fn github_plan_step_plans_a_fork_offline_and_others_against_the_cluster() {
     );
 
     // An error (here an unreachable cluster) fails the step.
-    let unreachable = base64(
-        &server
-            .kubeconfig(CONTEXT)
-            .replace(&server.url(), "http://127.0.0.1:9"),
-    );
+    let unreachable = base64(&unreachable_kubeconfig(&server));
     let step = run_step(
         &plan,
         &work,
@@ -217,13 +231,7 @@ fn github_plan_step_plans_a_fork_offline_and_others_against_the_cluster() {
         &work,
         &[("KUBECONFIG_B64", &kubeconfig), ("RUNNER_TEMP", &runner)],
     );
-    assert_eq!(step.code, 0, "{}", step.output);
-    assert!(
-        step.output
-            .contains("Apply complete! Resources: 40 added, 0 changed, 0 destroyed."),
-        "{}",
-        step.output
-    );
+    assert_applied_everything(&step);
 }
 
 /// One HTTP request as a server saw it.
@@ -332,13 +340,7 @@ fn gitlab_plan_job_posts_the_plan_as_a_merge_request_note_and_apply_applies() {
 
     // An unreachable cluster is an error: the job fails.
     let broken = dir.path().join("broken-kubeconfig");
-    std::fs::write(
-        &broken,
-        server
-            .kubeconfig(CONTEXT)
-            .replace(&server.url(), "http://127.0.0.1:9"),
-    )
-    .unwrap();
+    std::fs::write(&broken, unreachable_kubeconfig(&server)).unwrap();
     let broken = broken.display().to_string();
     let step = run_step(
         &plan,
@@ -357,11 +359,5 @@ fn gitlab_plan_job_posts_the_plan_as_a_merge_request_note_and_apply_applies() {
         &work,
         &[("KUBECONFIG_FILE", &kubeconfig)],
     );
-    assert_eq!(step.code, 0, "{}", step.output);
-    assert!(
-        step.output
-            .contains("Apply complete! Resources: 40 added, 0 changed, 0 destroyed."),
-        "{}",
-        step.output
-    );
+    assert_applied_everything(&step);
 }
