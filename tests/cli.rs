@@ -363,11 +363,21 @@ fn plan_names_an_unreachable_cluster_in_one_line() {
         "cluster `local`: cannot reach {url} (connection refused); check that kubeconfig context `test-ctx` points at a running cluster"
     );
     assert!(run.stdout.contains(&expected), "{}", run.stdout);
-    assert!(
-        run.stderr.contains("1 cluster could not be planned"),
+    // On stderr too, so that a CI log shows it when the plan goes to a file; and without
+    // kube's own per-request error lines.
+    assert_eq!(
+        run.stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect::<Vec<_>>(),
+        [
+            format!("error: {expected}").as_str(),
+            "error: 1 cluster could not be planned"
+        ],
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains("kube_client"), "{}", run.stderr);
 }
 
 /// A copy of `examples/` to edit, and a state directory for its embedded cluster.

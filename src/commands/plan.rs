@@ -341,10 +341,10 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
 pub fn unreachable_summary(plan: &Plan, tail: &str) -> String {
     let mut out = String::new();
     for (cluster, why) in &plan.unreachable {
-        out.push_str(&format!("error: {why}\n"));
-        if !why.contains(&format!("`{cluster}`")) {
-            out.truncate(out.len() - 1);
-            out.push_str(&format!(" (cluster `{cluster}`)\n"));
+        if why.contains(&format!("`{cluster}`")) {
+            out.push_str(&format!("error: {why}\n"));
+        } else {
+            out.push_str(&format!("error: cluster `{cluster}`: {why}\n"));
         }
     }
     out.push_str(&format!(
