@@ -101,10 +101,10 @@ fn validate_and_plan_over_ssh_with_a_key_file() {
             s.url()
         )
     );
-    // Logged in with the key file (twice without --branch: once to ask for the default
-    // branch, once to fetch).
+    // Logged in with the key file, once: one connection asks for the default branch (no
+    // --branch) and fetches.
     let logins = s.sshd.accepted_logins();
-    assert!(logins >= 1, "{}", s.sshd.log());
+    assert_eq!(logins, 1, "{}", s.sshd.log());
     assert!(
         s.sshd.log().contains(&format!(
             "Accepted publickey for {} from 127.0.0.1 port",
@@ -142,7 +142,8 @@ fn validate_and_plan_over_ssh_with_a_key_file() {
         "{}",
         run.stdout
     );
-    assert!(s.sshd.accepted_logins() > logins, "{}", s.sshd.log());
+    // validate, plan, validate: one login each.
+    assert_eq!(s.sshd.accepted_logins(), logins + 2, "{}", s.sshd.log());
 }
 
 #[test]

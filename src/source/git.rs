@@ -494,21 +494,22 @@ impl GitSource {
             });
         }
         let mut remote = self.repo.remote_anonymous(url).map_err(&fail)?;
+        // One connection: it tells the default branch (without --branch), then the download
+        // runs over it (one SSH login, not two).
+        let mut conn = remote
+            .connect_auth(
+                Direction::Fetch,
+                Some(callbacks(auth.clone(), ssh.clone(), attempts.clone())),
+                None,
+            )
+            .map_err(&fail)?;
         let branch = match &self.branch {
             Some(b) => b.clone(),
             None => {
-                let conn = remote
-                    .connect_auth(
-                        Direction::Fetch,
-                        Some(callbacks(auth.clone(), ssh.clone(), attempts.clone())),
-                        None,
-                    )
-                    .map_err(&fail)?;
                 let head = conn
                     .default_branch()
                     .ok()
                     .and_then(|b| b.as_str().ok().map(str::to_string));
-                drop(conn);
                 head.as_deref()
                     .and_then(|h| h.strip_prefix("refs/heads/"))
                     .unwrap_or("main")
@@ -525,12 +526,21 @@ impl GitSource {
         } else {
             vec![format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")]
         };
-        *attempts.borrow_mut() = Attempts::default();
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(auth.clone(), ssh.clone(), attempts.clone()));
         fo.download_tags(AutotagOption::None);
+        conn.remote()
+            .download(&refspecs, Some(&mut fo))
+            .map_err(&fail)?;
+        drop(conn);
+        // What `Remote::fetch` does after its download: the tips, as the refspecs say.
         remote
-            .fetch(&refspecs, Some(&mut fo), None)
+            .update_tips(
+                None,
+                git2::RemoteUpdateFlags::UPDATE_FETCHHEAD,
+                AutotagOption::None,
+                Some("berth: fetch"),
+            )
             .map_err(&fail)?;
         drop(remote);
         if self.branch.is_none() {
