@@ -17,7 +17,7 @@ use base64::Engine as _;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostKeyProblem {
     /// No known_hosts file lists the host.
-    #[error("the SSH host key of {host} is not known ({key}; known_hosts files read: {files}); berth connects only to hosts whose key is listed there: check the fingerprint with the server's administrator, then add the key, e.g. `{keyscan} >> {target}`, or name another file with --known-hosts or BERTH_GIT_KNOWN_HOSTS")]
+    #[error("the SSH host key of {host} is not known ({key}; known_hosts files read: {files}){cert_authority}; berth connects only to hosts whose key is listed there: check the fingerprint with the server's administrator, then add the key, e.g. `{keyscan} >> {target}`, or name another file with --known-hosts or BERTH_GIT_KNOWN_HOSTS")]
     Unknown {
         /// The host as known_hosts names it (`github.com`, `[127.0.0.1]:2222`).
         host: String,
@@ -29,6 +29,9 @@ pub enum HostKeyProblem {
         keyscan: String,
         /// The file to add it to.
         target: String,
+        /// `""`, or why a `@cert-authority` line for the host does not help (host
+        /// certificates are not supported).
+        cert_authority: String,
     },
     /// The host is listed with other keys: the key changed, or someone is in the middle.
     #[error("the SSH host key of {host} does not match the one in {file}:{line}: the server sent {key}, the file lists {known}; someone may be intercepting the connection, or the host key was replaced: if the change is expected, replace that line with the new key")]
@@ -171,6 +174,7 @@ impl KnownHosts {
         // The first other key of the same type, and of another type.
         let mut other: Option<(HostKey, String, usize)> = None;
         let mut other_type: Option<(HostKey, String, usize)> = None;
+        let mut cert_authority: Option<(String, usize)> = None;
         for file in &self.files {
             let text = match std::fs::read_to_string(file) {
                 Ok(t) => t,
@@ -186,7 +190,11 @@ impl KnownHosts {
                 let Some(entry) = Entry::parse(line) else {
                     continue;
                 };
-                if entry.marker == Marker::CertAuthority || !entry.matches_host(&name) {
+                if !entry.matches_host(&name) {
+                    continue;
+                }
+                if entry.marker == Marker::CertAuthority {
+                    cert_authority.get_or_insert((file.display().to_string(), i + 1));
                     continue;
                 }
                 let same = entry.key.as_deref() == Some(blob);
@@ -264,6 +272,11 @@ impl KnownHosts {
                 || "~/.ssh/known_hosts".to_string(),
                 |f| f.display().to_string(),
             ),
+            cert_authority: cert_authority.map_or_else(String::new, |(file, line)| {
+                format!(
+                    "; {file}:{line} names a certificate authority (@cert-authority) for it, but berth's SSH transport (libssh2) does not take host certificates: list the host's own key"
+                )
+            }),
         })
     }
 }
@@ -568,6 +581,27 @@ mod tests {
             kh.check("git.example", 22, &blob(4)),
             Err(HostKeyProblem::Changed { .. })
         ));
+    }
+
+    #[test]
+    fn a_host_covered_only_by_a_cert_authority_is_unknown_and_says_why() {
+        let (d, kh) = file(&format!(
+            "@cert-authority *.example ssh-ed25519 {}\n",
+            STANDARD.encode(blob(4)),
+        ));
+        let err = kh.check("git.example", 22, &blob(1)).unwrap_err();
+        assert!(matches!(err, HostKeyProblem::Unknown { .. }), "{err:?}");
+        let f = d.path().join("known_hosts");
+        assert!(
+            err.to_string().contains(&format!(
+                "; {}:1 names a certificate authority (@cert-authority) for it, but berth's SSH transport (libssh2) does not take host certificates: list the host's own key;",
+                f.display()
+            )),
+            "{err}"
+        );
+        // Another host: no such note.
+        let err = kh.check("git.other", 22, &blob(1)).unwrap_err();
+        assert!(!err.to_string().contains("@cert-authority"), "{err}");
     }
 
     #[test]
