@@ -520,3 +520,60 @@ fn the_daemon_follows_an_ssh_remote() {
     assert_eq!(d.status()["good_revision"], second.as_str());
     assert_eq!(support::embedded_replicas(&state, "tenant-acme"), Some(4));
 }
+
+/// A dashboard proposal pushed over SSH: accepted with the key the server takes; once the
+/// server no longer takes it, the push fails saying so the way a fetch does (the key file
+/// and its fingerprint, no secret), not with libgit2's generic message.
+#[test]
+fn a_refused_proposal_push_names_the_key_like_a_refused_fetch() {
+    use berth::source::propose::{FileChange, Proposal};
+    use berth::source::{GitAuth, GitSource};
+    let Some(s) = Setup::new() else { return };
+    let mut options = s.repo.options();
+    options.url = s.url();
+    options.auth = GitAuth {
+        ssh_key: Some(s.key.clone()),
+        known_hosts: Some(s.trusting()),
+        ..GitAuth::default()
+    };
+    let mut source = GitSource::remote(options).expect("open the cache");
+    let base = source.fetch().expect("fetch over ssh");
+    let proposals = source.proposal_repo().expect("a remote takes proposals");
+    let proposal = |branch: &str| Proposal {
+        branch: branch.to_string(),
+        message: "acme: 4 replicas".to_string(),
+        files: vec![FileChange {
+            path: "tenants/acme.toml".to_string(),
+            text: fs::read_to_string(s.repo.config().join("tenants/acme.toml"))
+                .unwrap()
+                .replace("replicas = 5", "replicas = 4"),
+        }],
+        author: ("Ada".to_string(), "ada@example.com".to_string()),
+    };
+    let done = proposals
+        .commit(&base, &proposal("berth/accepted"))
+        .expect("pushed");
+    assert_eq!(done.pushed_to.as_deref(), Some(s.url().as_str()));
+    let pushed = support::git::git(&s.repo.remote(), &["rev-parse", "berth/accepted"]);
+    assert_eq!(pushed, done.commit);
+
+    // The server stops taking the key.
+    fs::write(s.sshd.dir.path().join("authorized_keys"), "\n").unwrap();
+    let err = proposals
+        .commit(&base, &proposal("berth/refused"))
+        .expect_err("refused")
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cannot push `berth/refused` to {url}: authentication to {url} failed (tried the ssh key file {} (ssh-ed25519 key {})); the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent",
+            s.key.display(),
+            fingerprint(&s.public),
+            url = s.url(),
+        )
+    );
+    let private = fs::read_to_string(&s.key).unwrap();
+    for line in private.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!err.contains(line), "{err}");
+    }
+}

@@ -257,17 +257,38 @@ impl GitSource {
     /// top of the followed branch, pushed to the remote with the same credentials. `None`
     /// for a local repository.
     pub fn proposal_repo(&self) -> Option<super::propose::ProposalRepo> {
-        let Mode::Remote { url, auth, .. } = &self.mode else {
+        let Mode::Remote {
+            url, auth, secrets, ..
+        } = &self.mode
+        else {
             return None;
         };
         let base_ref = match &self.branch {
             Some(b) => format!("refs/remotes/origin/{b}"),
             None => REMOTE_HEAD.to_string(),
         };
-        let auth = auth.clone();
+        let (auth, url_, origin, secrets) = (
+            auth.clone(),
+            url.clone(),
+            self.origin.clone(),
+            secrets.clone(),
+        );
         let host = ssh_host_port(url);
-        let factory: super::propose::Callbacks =
-            std::sync::Arc::new(move || callbacks(auth.clone(), host.clone(), Rc::default()));
+        let factory: super::propose::Callbacks = std::sync::Arc::new(move || {
+            let attempts: Rc<RefCell<Attempts>> = Rc::default();
+            let cb = callbacks(auth.clone(), host.clone(), attempts.clone());
+            let (auth, ssh) = (auth.clone(), host.is_some());
+            let (url, origin, secrets) = (url_.clone(), origin.clone(), secrets.clone());
+            // A push is refused for the same reasons a fetch is: said the same way.
+            let explain: super::propose::Explain = Box::new(move |e| {
+                let scrub = |m: &str| scrub(m, &url, &origin, &secrets);
+                match classify(e, &attempts.borrow(), &auth, ssh, &origin, &scrub) {
+                    SourceError::Fetch { reason, .. } => reason,
+                    other => other.to_string(),
+                }
+            });
+            (cb, explain)
+        });
         Some(
             super::propose::ProposalRepo::at(self.repo.path(), &base_ref).with_push(
                 super::propose::PushTarget {
@@ -405,70 +426,17 @@ impl GitSource {
         else {
             return Ok(());
         };
-        let scrub = |msg: &str| {
-            let mut m = msg.replace(url.as_str(), &self.origin);
-            for s in secrets {
-                m = m.replace(s.as_str(), "***");
-            }
-            redact_in_text(&m)
-        };
         let ssh = ssh_host_port(url);
         let attempts: Rc<RefCell<Attempts>> = Rc::default();
         let fail = |e: git2::Error| {
-            let a = attempts.borrow();
-            if let Some(problem) = &a.host_key {
-                return SourceError::HostKey {
-                    url: self.origin.clone(),
-                    problem: Box::new(problem.clone()),
-                };
-            }
-            // libssh2 could not use the key file (a wrong passphrase, a format it cannot
-            // read): its message says which, and holds nothing secret.
-            if a.tried.last() == Some(&Method::KeyFile)
-                && e.class() == git2::ErrorClass::Ssh
-                && e.code() != git2::ErrorCode::Auth
-                && e.message().contains("private key")
-            {
-                let path = auth.ssh_key.clone().unwrap_or_default();
-                let said = scrub(e.message());
-                let said = said
-                    .strip_prefix("failed to authenticate SSH session: ")
-                    .unwrap_or(&said);
-                let encrypted = inspect_key_file(&path).is_ok_and(|i| i.encrypted);
-                let reason = if encrypted {
-                    format!("the passphrase given does not open it, or libssh2 cannot read its format (libssh2 says: {said})")
-                } else {
-                    format!("libssh2 cannot read it: {said}")
-                };
-                return SourceError::SshKey {
-                    url: self.origin.clone(),
-                    path,
-                    reason,
-                };
-            }
-            let auth_failed = a.gave_up
-                || e.code() == git2::ErrorCode::Auth
-                || (!a.tried.is_empty()
-                    && matches!(
-                        e.class(),
-                        git2::ErrorClass::Ssh | git2::ErrorClass::Callback
-                    ));
-            if auth_failed {
-                SourceError::Auth {
-                    url: self.origin.clone(),
-                    tried: describe_attempts(&a.tried, auth, ssh.is_some()),
-                    hint: if ssh.is_some() {
-                        "the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent"
-                    } else {
-                        "set BERTH_GIT_TOKEN or --git-token-file to a token that can read the repository"
-                    },
-                }
-            } else {
-                SourceError::Fetch {
-                    url: self.origin.clone(),
-                    reason: scrub(e.message()),
-                }
-            }
+            classify(
+                e,
+                &attempts.borrow(),
+                auth,
+                ssh.is_some(),
+                &self.origin,
+                &|m| scrub(m, url, &self.origin, secrets),
+            )
         };
         // A key file berth cannot use is named before any connection.
         if let (Some(_), Some(path)) = (&ssh, &auth.ssh_key) {
@@ -611,6 +579,81 @@ enum Method {
     KeyFile,
     Agent,
     Token,
+}
+
+/// libgit2's message with the URL as shown (credentials redacted) and the secrets masked.
+fn scrub(message: &str, url: &str, origin: &str, secrets: &[String]) -> String {
+    let mut m = message.replace(url, origin);
+    for s in secrets {
+        m = m.replace(s.as_str(), "***");
+    }
+    redact_in_text(&m)
+}
+
+/// What a failed fetch or push over one connection says: the host key refused, a key file
+/// libssh2 could not use, credentials refused (naming what was tried, never a secret), or
+/// libgit2's message, scrubbed.
+fn classify(
+    e: git2::Error,
+    a: &Attempts,
+    auth: &GitAuth,
+    ssh: bool,
+    origin: &str,
+    scrub: &dyn Fn(&str) -> String,
+) -> SourceError {
+    if let Some(problem) = &a.host_key {
+        return SourceError::HostKey {
+            url: origin.to_string(),
+            problem: Box::new(problem.clone()),
+        };
+    }
+    // libssh2 could not use the key file (a wrong passphrase, a format it cannot read): its
+    // message says which, and holds nothing secret.
+    if a.tried.last() == Some(&Method::KeyFile)
+        && e.class() == git2::ErrorClass::Ssh
+        && e.code() != git2::ErrorCode::Auth
+        && e.message().contains("private key")
+    {
+        let path = auth.ssh_key.clone().unwrap_or_default();
+        let said = scrub(e.message());
+        let said = said
+            .strip_prefix("failed to authenticate SSH session: ")
+            .unwrap_or(&said);
+        let encrypted = inspect_key_file(&path).is_ok_and(|i| i.encrypted);
+        let reason = if encrypted {
+            format!("the passphrase given does not open it, or libssh2 cannot read its format (libssh2 says: {said})")
+        } else {
+            format!("libssh2 cannot read it: {said}")
+        };
+        return SourceError::SshKey {
+            url: origin.to_string(),
+            path,
+            reason,
+        };
+    }
+    let auth_failed = a.gave_up
+        || e.code() == git2::ErrorCode::Auth
+        || (!a.tried.is_empty()
+            && matches!(
+                e.class(),
+                git2::ErrorClass::Ssh | git2::ErrorClass::Callback
+            ));
+    if auth_failed {
+        SourceError::Auth {
+            url: origin.to_string(),
+            tried: describe_attempts(&a.tried, auth, ssh),
+            hint: if ssh {
+                "the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent"
+            } else {
+                "set BERTH_GIT_TOKEN or --git-token-file to a token that can read the repository"
+            },
+        }
+    } else {
+        SourceError::Fetch {
+            url: origin.to_string(),
+            reason: scrub(e.message()),
+        }
+    }
 }
 
 /// What the callbacks of one connection did, for the error when it fails.

@@ -94,8 +94,12 @@ impl From<git2::Error> for ProposeError {
     }
 }
 
-/// Callbacks for the push (credentials, certificate checks), made fresh for every push.
-pub type Callbacks = Arc<dyn Fn() -> git2::RemoteCallbacks<'static> + Send + Sync>;
+/// Callbacks for the push (credentials, certificate checks), made fresh for every push, with
+/// what explains a failed push in their light (what was tried, a refused host key).
+pub type Callbacks = Arc<dyn Fn() -> (git2::RemoteCallbacks<'static>, Explain) + Send + Sync>;
+
+/// A failed push's error as the user reads it: never a secret.
+pub type Explain = Box<dyn Fn(git2::Error) -> String>;
 
 /// Where a pushed proposal goes.
 #[derive(Clone)]
@@ -363,11 +367,9 @@ impl ProposalRepo {
 
 /// Pushes `refname` to the same name on `target` (never forced).
 fn push(repo: &git2::Repository, target: &PushTarget, refname: &str) -> Result<(), String> {
-    let mut remote = repo
-        .remote_anonymous(&target.url)
-        .map_err(|e| e.message().to_string())?;
+    let (mut callbacks, explain) = (target.callbacks)();
+    let mut remote = repo.remote_anonymous(&target.url).map_err(&explain)?;
     let rejected = Arc::new(std::sync::Mutex::new(None::<String>));
-    let mut callbacks = (target.callbacks)();
     let r = rejected.clone();
     callbacks.push_update_reference(move |_, status| {
         if let Some(s) = status {
@@ -379,7 +381,7 @@ fn push(repo: &git2::Repository, target: &PushTarget, refname: &str) -> Result<(
     opts.remote_callbacks(callbacks);
     remote
         .push(&[format!("{refname}:{refname}")], Some(&mut opts))
-        .map_err(|e| e.message().to_string())?;
+        .map_err(&explain)?;
     let why = rejected.lock().unwrap().take();
     match why {
         Some(why) => Err(why),
@@ -480,7 +482,10 @@ mod tests {
         let pr = ProposalRepo::discover(&cfg).unwrap().with_push(PushTarget {
             url: url.clone(),
             display: "origin".into(),
-            callbacks: Arc::new(git2::RemoteCallbacks::new),
+            callbacks: Arc::new(|| {
+                let explain: Explain = Box::new(|e| e.message().to_string());
+                (git2::RemoteCallbacks::new(), explain)
+            }),
         });
         let (base, _) = pr.base().unwrap();
         let done = pr.commit(&base, &proposal("berth/b")).unwrap();
