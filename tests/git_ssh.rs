@@ -566,7 +566,7 @@ fn a_refused_proposal_push_names_the_key_like_a_refused_fetch() {
     assert_eq!(
         err,
         format!(
-            "cannot push `berth/refused` to {url}: authentication to {url} failed (tried the ssh key file {} (ssh-ed25519 key {})); the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent",
+            "cannot push `berth/refused` to {url}: authentication to {url} failed (tried the ssh key file {} (ssh-ed25519 key {})); the server must accept the key for writing: add its public key to the repository's deploy keys with write access (or the user's authorized keys), or use another key with --ssh-key or ssh-agent",
             s.key.display(),
             fingerprint(&s.public),
             url = s.url(),

@@ -282,7 +282,7 @@ impl GitSource {
             // A push is refused for the same reasons a fetch is: said the same way.
             let explain: super::propose::Explain = Box::new(move |e| {
                 let scrub = |m: &str| scrub(m, &url, &origin, &secrets);
-                match classify(e, &attempts.borrow(), &auth, ssh, &origin, &scrub) {
+                match classify(e, &attempts.borrow(), &auth, ssh, true, &origin, &scrub) {
                     SourceError::Fetch { reason, .. } => reason,
                     other => other.to_string(),
                 }
@@ -434,6 +434,7 @@ impl GitSource {
                 &attempts.borrow(),
                 auth,
                 ssh.is_some(),
+                false,
                 &self.origin,
                 &|m| scrub(m, url, &self.origin, secrets),
             )
@@ -590,14 +591,15 @@ fn scrub(message: &str, url: &str, origin: &str, secrets: &[String]) -> String {
     redact_in_text(&m)
 }
 
-/// What a failed fetch or push over one connection says: the host key refused, a key file
-/// libssh2 could not use, credentials refused (naming what was tried, never a secret), or
-/// libgit2's message, scrubbed.
+/// What a failed fetch or push (`push`) over one connection says: the host key refused, a
+/// key file libssh2 could not use, credentials refused (naming what was tried, never a
+/// secret), or libgit2's message, scrubbed.
 fn classify(
     e: git2::Error,
     a: &Attempts,
     auth: &GitAuth,
     ssh: bool,
+    push: bool,
     origin: &str,
     scrub: &dyn Fn(&str) -> String,
 ) -> SourceError {
@@ -642,10 +644,11 @@ fn classify(
         SourceError::Auth {
             url: origin.to_string(),
             tried: describe_attempts(&a.tried, auth, ssh),
-            hint: if ssh {
-                "the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent"
-            } else {
-                "set BERTH_GIT_TOKEN or --git-token-file to a token that can read the repository"
+            hint: match (ssh, push) {
+                (true, false) => "the server must accept the key: add its public key to the repository's deploy keys (or the user's authorized keys), or use another key with --ssh-key or ssh-agent",
+                (true, true) => "the server must accept the key for writing: add its public key to the repository's deploy keys with write access (or the user's authorized keys), or use another key with --ssh-key or ssh-agent",
+                (false, false) => "set BERTH_GIT_TOKEN or --git-token-file to a token that can read the repository",
+                (false, true) => "set BERTH_GIT_TOKEN or --git-token-file to a token that can push branches to the repository",
             },
         }
     } else {
