@@ -5,7 +5,7 @@
 //! status, backups from the CronJobs' `status.lastSuccessfulTime`, failing jobs from the
 //! tenants' Jobs (a backup Job that failed after the last successful backup of its schedule,
 //! or a failed restore), the revision from the tenant Namespace's
-//! [`REVISION_ANNOTATION`](crate::object::REVISION_ANNOTATION). A StatefulSet without any
+//! [`REVISION_ANNOTATION`]. A StatefulSet without any
 //! status (no controller has reported, as on the embedded cluster) has unknown readiness,
 //! which is not counted as a problem.
 

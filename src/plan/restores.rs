@@ -1,7 +1,7 @@
 //! Restores run once, ever: what the cluster records about each restore request, and the
 //! state a plan shows for it. Pure: these functions read live objects handed to them.
 //!
-//! A restore request renders to a Job labelled [`RESTORE_LABEL`]. Apply creates it once and
+//! A restore request renders to a Job labelled [`RESTORE_LABEL`](crate::object::RESTORE_LABEL). Apply creates it once and
 //! then records the restore on the tenant's Namespace (annotation
 //! `restore.berth.io/<name>`, see [`RESTORE_RECORD_PREFIX`]). Once a restore has a record or
 //! its Job exists, the plan never creates, updates, replaces or prunes that Job again: not

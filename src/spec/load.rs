@@ -147,9 +147,9 @@ pub struct Loaded<T> {
 pub enum FileKind {
     /// platform.toml
     Platform,
-    /// tenants/<name>.toml
+    /// `tenants/<name>.toml`
     Tenant,
-    /// backups/<name>.toml
+    /// `backups/<name>.toml`
     Backups,
 }
 
