@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::cluster::{self, Backend, ClusterError, ClusterSettings};
 use crate::diag::{Diagnostic, SourceMap};
-use crate::observe::{self, ObserveOptions, Observed};
+use crate::observe::{self, ObserveOptions, Observed, Prelisted};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::render::{self, RenderError, Rendered, TemplateSet};
 use crate::source::SourceTree;
@@ -199,6 +199,20 @@ pub async fn connect(config: &Config, scope: &Scope) -> Result<Connected, Cluste
     connect_with(config, scope, &mut cluster::BackendCache::default()).await
 }
 
+/// Whether [`connect`] under `scope` writes nothing: every embedded cluster it would open
+/// already has its store. (Opening one creates it; a plan of a configuration that then fails
+/// to render must leave the state directory as it was.)
+pub fn connecting_writes_nothing(config: &Config, scope: &Scope) -> bool {
+    let settings = scope.cluster_settings();
+    config.tenants.iter().all(|t| {
+        config
+            .clusters
+            .get(&t.cluster)
+            .is_none_or(|c| c.target != ClusterTarget::Embedded)
+            || cluster::embedded_store_path(&settings.state_dir, &t.cluster).exists()
+    })
+}
+
 /// [`connect`] through a [`cluster::BackendCache`] kept by the caller (the daemon).
 pub async fn connect_with(
     config: &Config,
@@ -270,16 +284,38 @@ pub async fn plan_connected(
     scope: &Scope,
     connected: Connected,
 ) -> Observation {
-    let Connected { connections, notes } = connected;
-    let tenants: Option<BTreeSet<String>> =
-        (!scope.tenants.is_empty()).then(|| scope.tenants.iter().cloned().collect());
-    let observe_opts = ObserveOptions {
-        tenants: tenants.clone(),
+    plan_prelisted(config, rendered, scope, connected, Prelisted::default()).await
+}
+
+/// How [`plan_connected`] observes under `scope`.
+pub fn observe_options(scope: &Scope) -> ObserveOptions {
+    ObserveOptions {
+        tenants: (!scope.tenants.is_empty()).then(|| scope.tenants.iter().cloned().collect()),
         ..ObserveOptions::default()
-    };
+    }
+}
+
+/// Lists what berth owns of the kinds it manages in the connected clusters, for
+/// [`plan_prelisted`]: a caller renders meanwhile. Must be given the `connected` and `scope`
+/// it will plan with.
+pub async fn prelist(scope: &Scope, connected: &Connected) -> Prelisted {
+    observe::prelist(&connected.connections, &observe_options(scope)).await
+}
+
+/// [`plan_connected`], with the LISTs [`prelist`] made ahead.
+pub async fn plan_prelisted(
+    config: &Config,
+    rendered: &Rendered,
+    scope: &Scope,
+    connected: Connected,
+    prelisted: Prelisted,
+) -> Observation {
+    let Connected { connections, notes } = connected;
+    let observe_opts = observe_options(scope);
+    let tenants = observe_opts.tenants.clone();
     let started = std::time::Instant::now();
     let observed =
-        observe::observe_connections(config, rendered, &connections, &observe_opts).await;
+        observe::observe_prelisted(config, rendered, &connections, prelisted, &observe_opts).await;
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "observed"

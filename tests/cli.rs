@@ -1146,3 +1146,55 @@ fn a_relative_kubeconfig_path_is_relative_to_the_config_repository() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("Plan: 40 to add"), "{}", run.stdout);
 }
+
+/// `plan` and `apply` render while the clusters are listed, but not when connecting would
+/// create an embedded cluster's store: a configuration whose templates fail to render leaves
+/// no state behind. Once the store exists, the same failure still plans nothing.
+#[test]
+fn a_render_error_creates_no_state_and_plans_nothing() {
+    let (dir, repo, state) = examples_copy();
+    let r = repo.to_str().unwrap();
+    let s = state.to_str().unwrap();
+    support::copy_tree(
+        &support::fixtures().join("invalid/template-wrong-namespace"),
+        &repo,
+    );
+    for args in [
+        &["plan", r, "--state-dir", s][..],
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+    ] {
+        let run = berth(args, dir.path());
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr.contains(
+                "is in namespace `kube-system`, not the tenant's namespace `tenant-acme`"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(!state.exists(), "{} created {}", args[0], state.display());
+    }
+
+    // With a store (applied before), the listing runs beside the rendering; the render
+    // error still stops everything before the plan.
+    fs::remove_file(repo.join("templates/serviceaccount.yaml")).unwrap();
+    let apply = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    support::copy_tree(
+        &support::fixtures().join("invalid/template-wrong-namespace"),
+        &repo,
+    );
+    let run = berth(&["plan", r, "--state-dir", s], dir.path());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .ends_with("error: validation failed: 3 errors in 1 file\n"),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+/// Where the embedded cluster `name` keeps its store.
+pub fn store_path(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join(format!("{name}.sqlite3"))
+}
+
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -30,7 +35,7 @@ impl EmbeddedCluster {
             ),
             help: "choose a writable one with --state-dir or BERTH_STATE_DIR".into(),
         })?;
-        let path = state_dir.join(format!("{name}.sqlite3"));
+        let path = store_path(state_dir, name);
         let store = ObjectStore::open(&path).map_err(|e| ClusterError::Store {
             cluster: name.to_string(),
             message: format!(

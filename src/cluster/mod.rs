@@ -22,7 +22,7 @@ use crate::object::{ObjectRef, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::observe::LiveObject;
 use crate::spec::model::{self, ClusterTarget};
 
-pub use self::embedded::EmbeddedCluster;
+pub use self::embedded::{store_path as embedded_store_path, EmbeddedCluster};
 pub use self::error::ClusterError;
 pub use self::kube::KubeCluster;
 

@@ -84,17 +84,67 @@ pub fn compute_with(
     if changed {
         return compute_changed(tree, scope, target, printer, runtime);
     }
-    let Some((tree, config, rendered, templates)) = validate_scope(tree, target, printer)? else {
+    let mut validated = pipeline::validate(&tree);
+    print_diagnostics(&validated.load, printer);
+    let printed = validated.load.diagnostics.len();
+    let Some(config) = &validated.load.config else {
+        printer.err(&failure_summary(&validated.load));
         return Ok(None);
     };
-    let observation = match runtime.block_on(pipeline::observe_and_plan(&config, &rendered, &scope))
-    {
-        Ok(o) => o,
+    if !check_targets(config, target, &tree, printer) {
+        return Ok(None);
+    }
+    let connect = |config: &Config| match runtime.block_on(pipeline::connect(config, &scope)) {
+        Ok(c) => Some(c),
         Err(e) => {
             printer.err(&format!("error: {e}\n"));
-            return Ok(None);
+            None
         }
     };
+    let (connected, rendered, prelisted) = if pipeline::connecting_writes_nothing(config, &scope) {
+        // Render while the clusters are listed: the LISTs of the kinds berth manages do not
+        // depend on what renders.
+        let Some(connected) = connect(config) else {
+            return Ok(None);
+        };
+        let (rendered, prelisted) = std::thread::scope(|s| {
+            let render = s.spawn(|| pipeline::render_tenants(&mut validated, &target.tenant));
+            let prelisted = runtime.block_on(pipeline::prelist(&scope, &connected));
+            let rendered = render
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (rendered, prelisted)
+        });
+        (Some(connected), rendered, prelisted)
+    } else {
+        // Connecting would create an embedded cluster's store: not before the configuration
+        // is known to render.
+        let rendered = pipeline::render_tenants(&mut validated, &target.tenant);
+        (None, rendered, Default::default())
+    };
+    // What rendering found (template errors), after what validation found.
+    let load = &validated.load;
+    if load.diagnostics.len() > printed {
+        printer.err(&crate::diag::render(
+            &load.diagnostics[printed..],
+            &load.sources,
+            printer.color_err,
+        ));
+    }
+    let (Some(config), Some(rendered), Some(templates)) = (
+        validated.load.config.take(),
+        rendered,
+        validated.templates.take(),
+    ) else {
+        printer.err(&failure_summary(&validated.load));
+        return Ok(None);
+    };
+    let Some(connected) = connected.or_else(|| connect(&config)) else {
+        return Ok(None);
+    };
+    let observation = runtime.block_on(pipeline::plan_prelisted(
+        &config, &rendered, &scope, connected, prelisted,
+    ));
     for n in &observation.notes {
         printer.err(&format!("note: {n}\n"));
     }
@@ -253,19 +303,30 @@ fn validate_scope(
         printer.err(&failure_summary(&load));
         return Ok(None);
     };
+    if !check_targets(&config, target, &tree, printer) {
+        return Ok(None);
+    }
+    Ok(Some((tree, config, rendered, templates)))
+}
+
+/// Whether every `--tenant` and `--cluster` names one of the configuration (after printing
+/// which does not).
+fn check_targets(
+    config: &Config,
+    target: &TargetArgs,
+    tree: &SourceTree,
+    printer: &Printer,
+) -> bool {
     for t in &target.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
             printer.err(&format!(
                 "error: no tenant named `{t}` in {}\n",
                 tree.label()
             ));
-            return Ok(None);
+            return false;
         }
     }
-    if !check_clusters(&config, target, printer) {
-        return Ok(None);
-    }
-    Ok(Some((tree, config, rendered, templates)))
+    check_clusters(config, target, printer)
 }
 
 /// A tokio runtime for the cluster I/O of one command.

@@ -59,7 +59,7 @@ pub async fn connect_all_with(
     for (name, cluster) in &config.clusters {
         if cluster.target == crate::spec::model::ClusterTarget::Embedded
             && !with_tenants.contains(name.as_str())
-            && !settings.state_dir.join(format!("{name}.sqlite3")).exists()
+            && !cluster::embedded_store_path(&settings.state_dir, name).exists()
         {
             continue;
         }
@@ -104,11 +104,88 @@ pub async fn observe_connections(
     observe_inner(config, desired, connections, opts).await
 }
 
+/// What berth owns of the kinds it manages ([`KindRef::managed`]) in each connected
+/// cluster, listed ahead by [`prelist`], before the desired objects are known.
+#[derive(Debug, Default)]
+pub struct Prelisted {
+    clusters: BTreeMap<String, Result<(Vec<LiveObject>, u64), String>>,
+}
+
+/// Lists what berth owns of the kinds it manages in every connected cluster (only
+/// `opts.tenants` when set), clusters in parallel: the same LISTs [`observe`] makes first,
+/// and they do not depend on what renders, so a caller can render meanwhile (cluster I/O and
+/// the store's reads overlap the rendering). [`observe_prelisted`] then lists only the
+/// kinds rendered beyond these, and goes on.
+pub async fn prelist(
+    connections: &BTreeMap<String, Result<Backend, ClusterError>>,
+    opts: &ObserveOptions,
+) -> Prelisted {
+    let selector = match &opts.tenants {
+        Some(t) => cluster::tenant_selector(t),
+        None => cluster::owned_selector(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, conn) in connections {
+        let Ok(backend) = conn else { continue };
+        let (name, backend, selector) = (name.clone(), backend.clone(), selector.clone());
+        let (page_size, keep) = (opts.page_size, opts.keep_managed_fields);
+        tasks.spawn(async move {
+            let listed = backend
+                .list_owned_with(&KindRef::managed(), page_size, keep, &selector)
+                .await
+                .map_err(|e| e.to_string());
+            (name, listed)
+        });
+    }
+    let mut clusters = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, listed)) => {
+                clusters.insert(name, listed);
+            }
+            // Not recorded: observe lists that cluster itself.
+            Err(e) => tracing::error!("listing a cluster ahead failed: {e}"),
+        }
+    }
+    Prelisted { clusters }
+}
+
+/// [`observe_connections`], with the LISTs [`prelist`] made ahead.
+pub async fn observe_prelisted(
+    config: &Config,
+    desired: &Rendered,
+    connections: &BTreeMap<String, Result<Backend, ClusterError>>,
+    prelisted: Prelisted,
+    opts: &ObserveOptions,
+) -> Observed {
+    let connections = connections
+        .iter()
+        .map(|(k, r)| {
+            let r = match r {
+                Ok(b) => Ok(b.clone()),
+                Err(e) => Err(e.to_string()),
+            };
+            (k.clone(), r)
+        })
+        .collect();
+    observe_inner_with(config, desired, connections, opts, prelisted).await
+}
+
 async fn observe_inner(
+    config: &Config,
+    desired: &Rendered,
+    connections: BTreeMap<String, Result<Backend, String>>,
+    opts: &ObserveOptions,
+) -> Observed {
+    observe_inner_with(config, desired, connections, opts, Prelisted::default()).await
+}
+
+async fn observe_inner_with(
     config: &Config,
     desired: &Rendered,
     mut connections: BTreeMap<String, Result<Backend, String>>,
     opts: &ObserveOptions,
+    mut prelisted: Prelisted,
 ) -> Observed {
     let mut wanted: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
     for d in &desired.objects {
@@ -147,9 +224,10 @@ async fn observe_inner(
         let ids = wanted.remove(&name).unwrap_or_default();
         let opts = opts.clone();
         let secrets = needs_secrets.contains(name.as_str());
+        let listed = prelisted.clusters.remove(&name);
         tasks.spawn(async move {
             match conn {
-                Ok(backend) => observe_cluster(&backend, ids, secrets, &opts).await,
+                Ok(backend) => observe_cluster(&backend, ids, secrets, &opts, listed).await,
                 Err(error) => failed(&name, error, 0),
             }
         });
@@ -270,24 +348,40 @@ async fn observe_cluster(
     desired: Vec<ObjectRef>,
     needs_secrets: bool,
     opts: &ObserveOptions,
+    prelisted: Option<Result<(Vec<LiveObject>, u64), String>>,
 ) -> ClusterState {
     let name = backend.name().to_string();
-    let kinds = KindRef::to_list(&desired);
-    let listed = backend
-        .list_owned_with(
-            &kinds,
-            opts.page_size,
-            opts.keep_managed_fields,
-            &match &opts.tenants {
-                Some(t) => cluster::tenant_selector(t),
-                None => cluster::owned_selector(),
-            },
-        )
-        .await;
-    let (mut owned, mut requests) = match listed {
-        Ok(r) => r,
-        Err(e) => return failed(&name, e.to_string(), 0),
+    let mut kinds = KindRef::to_list(&desired);
+    let (mut owned, mut requests) = match prelisted {
+        Some(Ok(listed)) => {
+            // The managed kinds are listed: only the other kinds rendered are left.
+            let managed = KindRef::managed();
+            kinds.retain(|k| !managed.contains(k));
+            listed
+        }
+        Some(Err(e)) => return failed(&name, e, 0),
+        None => (Vec::new(), 0),
     };
+    if !kinds.is_empty() {
+        let listed = backend
+            .list_owned_with(
+                &kinds,
+                opts.page_size,
+                opts.keep_managed_fields,
+                &match &opts.tenants {
+                    Some(t) => cluster::tenant_selector(t),
+                    None => cluster::owned_selector(),
+                },
+            )
+            .await;
+        match listed {
+            Ok((more, n)) => {
+                owned.extend(more);
+                requests += n;
+            }
+            Err(e) => return failed(&name, e.to_string(), requests),
+        }
+    }
     let owned_ids: HashSet<&ObjectRef> = owned.iter().map(|o| &o.id).collect();
     let missing: Vec<ObjectRef> = desired
         .into_iter()

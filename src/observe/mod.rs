@@ -276,7 +276,8 @@ pub use self::workloads::{observe_workloads, WorkloadQuery, Workloads};
 
 pub use self::live::{
     connect_all, connect_all_with, credentials_secrets, observe, observe_connections,
-    observe_tenants, recorded_inputs, ObserveOptions, RecordedTenant, TENANT_SELECTOR_MAX,
+    observe_prelisted, observe_tenants, prelist, recorded_inputs, ObserveOptions, Prelisted,
+    RecordedTenant, TENANT_SELECTOR_MAX,
 };
 
 #[cfg(test)]
