@@ -91,17 +91,7 @@ pub async fn observe_connections(
     connections: &BTreeMap<String, Result<Backend, ClusterError>>,
     opts: &ObserveOptions,
 ) -> Observed {
-    let connections = connections
-        .iter()
-        .map(|(k, r)| {
-            let r = match r {
-                Ok(b) => Ok(b.clone()),
-                Err(e) => Err(e.to_string()),
-            };
-            (k.clone(), r)
-        })
-        .collect();
-    observe_inner(config, desired, connections, opts).await
+    observe_prelisted(config, desired, connections, Prelisted::default(), opts).await
 }
 
 /// What berth owns of the kinds it manages ([`KindRef::managed`]) in each connected
