@@ -37,6 +37,45 @@ fn github_step(workflow: &Value, job: &str, name: &str) -> String {
         .to_string()
 }
 
+/// The input `key` (under `with:`) of the step named `name` of a GitHub Actions job.
+fn github_step_with(workflow: &Value, job: &str, name: &str, key: &str) -> String {
+    workflow["jobs"][job]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in job {job}"))["with"][key]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Runs an `actions/github-script` script with node in `dir`: the body of an async function
+/// with `require`, a `context` for pull request 17 of acme-corp/platform-config, and a
+/// `github` client whose `rest.issues.createComment` records its arguments. Returns the
+/// calls recorded.
+fn run_github_script(script: &str, dir: &Path) -> Value {
+    let program = format!(
+        "const calls = [];\n\
+         const github = {{ rest: {{ issues: {{ createComment: async (args) => {{ calls.push(args); return {{ status: 201 }}; }} }} }} }};\n\
+         const context = {{ repo: {{ owner: 'acme-corp', repo: 'platform-config' }}, issue: {{ number: 17 }} }};\n\
+         (async () => {{\n{script}\n}})().then(\n\
+           () => process.stdout.write(JSON.stringify(calls)),\n\
+           (e) => {{ console.error(e); process.exit(1); }});\n"
+    );
+    let out = Command::new("node")
+        .args(["-e", &program])
+        .current_dir(dir)
+        .output()
+        .expect("node is installed (.ci/run installs nodejs)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The `script:` of a GitLab CI job as the runner runs it: one shell, line after line.
 fn gitlab_script(pipeline: &Value, job: &str) -> String {
     pipeline[job]["script"]
@@ -184,6 +223,23 @@ fn github_plan_step_plans_a_fork_offline_and_others_against_the_cluster() {
     assert!(md.contains("spec.replicas"), "{md}");
     assert!(md.contains("0 to add, 1 to change, 0 to destroy"), "{md}");
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), md);
+
+    // The comment step's script, run with node the way actions/github-script runs it (an
+    // async function given `github`, `context` and `require`), against a stub of the GitHub
+    // client: one comment on the pull request, whose body is exactly plan.md.
+    let comment = run_github_script(
+        &github_step_with(&workflow, "plan", "Comment the plan", "script"),
+        &work,
+    );
+    assert_eq!(
+        comment,
+        serde_json::json!([{
+            "owner": "acme-corp",
+            "repo": "platform-config",
+            "issue_number": 17,
+            "body": md,
+        }])
+    );
 
     // Same repository: the kubeconfig from the secret, the plan against the cluster (empty:
     // everything is to add).
