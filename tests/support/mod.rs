@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod git;
+pub mod git_http;
 pub mod sshd;
 
 /// What a run of the binary printed.
