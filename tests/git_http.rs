@@ -133,3 +133,56 @@ fn a_proposal_is_pushed_over_http_with_the_token() {
         server.seen()
     );
 }
+
+#[test]
+fn https_with_a_token_reads_the_repository_and_an_untrusted_certificate_is_refused() {
+    let repo = Repo::examples();
+    let (server, cert) = GitHttp::start_tls(repo.dir.path(), TOKEN, repo.dir.path());
+    let url = server.url("remote.git");
+    assert!(url.starts_with("https://localhost:"), "{url}");
+    let head = support::git::git(&repo.work(), &["rev-parse", "--short=7", "HEAD"]);
+    let cert = cert.display().to_string();
+
+    // The server's certificate trusted (OpenSSL reads SSL_CERT_FILE).
+    let run = validate(
+        &repo,
+        &url,
+        &[],
+        &[("BERTH_GIT_TOKEN", TOKEN), ("SSL_CERT_FILE", &cert)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(&format!("{url}@{head} is valid")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        server.seen().iter().any(|s| s.authorized),
+        "{:?}",
+        server.seen()
+    );
+
+    // Not trusted: refused before any request is made, and the error says why.
+    let before = server.seen().len();
+    let run = validate(
+        &repo,
+        &url,
+        &[],
+        &[
+            ("BERTH_GIT_TOKEN", TOKEN),
+            ("SSL_CERT_FILE", "/dev/null"),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        format!("error: cannot read the config repository: cannot fetch {url}: the SSL certificate is invalid: the server's TLS certificate is not trusted here; it must chain to a certificate authority of the system's store, or of the file SSL_CERT_FILE names\n")
+    );
+    assert!(!run.stderr.contains("SECRET"), "{}", run.stderr);
+    assert_eq!(
+        server.seen().len(),
+        before,
+        "no request without a trusted server"
+    );
+}

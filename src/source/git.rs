@@ -651,6 +651,17 @@ fn classify(
                 (false, true) => "set BERTH_GIT_TOKEN or --git-token-file to a token that can push branches to the repository",
             },
         }
+    } else if !ssh
+        && (e.code() == git2::ErrorCode::Certificate
+            || (e.class() == git2::ErrorClass::Ssl && e.message().contains("certificate")))
+    {
+        SourceError::Fetch {
+            url: origin.to_string(),
+            reason: format!(
+                "{}: the server's TLS certificate is not trusted here; it must chain to a certificate authority of the system's store, or of the file SSL_CERT_FILE names",
+                scrub(e.message())
+            ),
+        }
     } else {
         SourceError::Fetch {
             url: origin.to_string(),

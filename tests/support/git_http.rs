@@ -1,10 +1,11 @@
 //! Git's smart HTTP protocol for tests: the real `git http-backend` (CGI) behind a small
 //! HTTP/1.1 server on a loopback port that asks for Basic authentication with one token,
-//! as a forge does.
+//! as a forge does; over plain HTTP, or HTTPS with a self-signed certificate made by the
+//! `openssl` command (rustls serves it).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -30,17 +31,74 @@ pub struct GitHttp {
 }
 
 impl GitHttp {
-    /// Serves the repositories under `root` to clients that give `token` as the password.
+    /// Serves the repositories under `root` over HTTP to clients that give `token` as the
+    /// password.
     pub fn start(root: &Path, token: &str) -> GitHttp {
+        Self::start_with(root, token, None)
+    }
+
+    /// Like [`GitHttp::start`], over HTTPS (`https://localhost:PORT`) with a self-signed
+    /// certificate for `localhost`, written to `dir/cert.pem`: trust that file (for libgit2
+    /// with OpenSSL, `SSL_CERT_FILE`).
+    pub fn start_tls(root: &Path, token: &str, dir: &Path) -> (GitHttp, PathBuf) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+            .args(["-subj", "/CN=localhost", "-addext"])
+            .args(["subjectAltName=DNS:localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key_der = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .unwrap();
+        let server = Self::start_with(root, token, Some(Arc::new(config)));
+        (server, cert)
+    }
+
+    fn start_with(root: &Path, token: &str, tls: Option<Arc<rustls::ServerConfig>>) -> GitHttp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let base = match tls {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let (root, token, log) = (root.to_path_buf(), token.to_string(), seen.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
-                let (root, token, log) = (root.clone(), token.clone(), log.clone());
-                std::thread::spawn(move || serve(stream, &root, &token, &log));
+                let (root, token, log, tls) =
+                    (root.clone(), token.clone(), log.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        serve(rustls::StreamOwned::new(conn, stream), &root, &token, &log);
+                    }
+                    None => serve(stream, &root, &token, &log),
+                });
             }
         });
         GitHttp { base, seen }
@@ -58,9 +116,8 @@ impl GitHttp {
 }
 
 /// One connection: requests until the client closes it (keep-alive, as libgit2 expects).
-fn serve(stream: TcpStream, root: &Path, token: &str, log: &Mutex<Vec<Seen>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+fn serve<S: Read + Write>(stream: S, root: &Path, token: &str, log: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -110,22 +167,24 @@ fn serve(stream: TcpStream, root: &Path, token: &str, log: &Mutex<Vec<Seen>>) {
             authorized,
         });
         if !authorized {
-            let _ = out.write_all(
+            let _ = reader.get_mut().write_all(
                 b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n",
             );
+            let _ = reader.get_mut().flush();
             continue;
         }
         let mut parts = line.split_whitespace();
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let response = http_backend(root, method, path, query, &header, user.as_deref(), &body);
-        if out.write_all(&response).is_err() {
+        if reader.get_mut().write_all(&response).is_err() {
             return;
         }
+        let _ = reader.get_mut().flush();
     }
 }
 
-fn read_chunked(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
+fn read_chunked(reader: &mut impl BufRead) -> Vec<u8> {
     let mut body = Vec::new();
     loop {
         let mut size = String::new();
