@@ -110,10 +110,7 @@ pub async fn prelist(
     connections: &BTreeMap<String, Result<Backend, ClusterError>>,
     opts: &ObserveOptions,
 ) -> Prelisted {
-    let selector = match &opts.tenants {
-        Some(t) => cluster::tenant_selector(t),
-        None => cluster::owned_selector(),
-    };
+    let selector = selector(opts);
     let mut tasks = tokio::task::JoinSet::new();
     for (name, conn) in connections {
         let Ok(backend) = conn else { continue };
@@ -138,6 +135,14 @@ pub async fn prelist(
         }
     }
     Prelisted { clusters }
+}
+
+/// The label selector of observe's LISTs: what berth owns, of `opts.tenants` when set.
+fn selector(opts: &ObserveOptions) -> String {
+    match &opts.tenants {
+        Some(t) => cluster::tenant_selector(t),
+        None => cluster::owned_selector(),
+    }
 }
 
 /// [`observe_connections`], with the LISTs [`prelist`] made ahead.
@@ -358,10 +363,7 @@ async fn observe_cluster(
                 &kinds,
                 opts.page_size,
                 opts.keep_managed_fields,
-                &match &opts.tenants {
-                    Some(t) => cluster::tenant_selector(t),
-                    None => cluster::owned_selector(),
-                },
+                &selector(opts),
             )
             .await;
         match listed {
