@@ -302,6 +302,25 @@ pub async fn prelist(scope: &Scope, connected: &Connected) -> Prelisted {
     observe::prelist(&connected.connections, &observe_options(scope)).await
 }
 
+/// Renders `validated` ([`render_tenants`]) on a thread of its own while `runtime` makes
+/// the LISTs of [`prelist`]: cluster I/O and the store's reads overlap the rendering.
+pub fn render_beside_prelist(
+    validated: &mut Validated,
+    tenants: &[String],
+    runtime: &tokio::runtime::Runtime,
+    scope: &Scope,
+    connected: &Connected,
+) -> (Option<Rendered>, Prelisted) {
+    std::thread::scope(|s| {
+        let render = s.spawn(|| render_tenants(validated, tenants));
+        let prelisted = runtime.block_on(prelist(scope, connected));
+        let rendered = render
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (rendered, prelisted)
+    })
+}
+
 /// [`plan_connected`], with the LISTs [`prelist`] made ahead.
 pub async fn plan_prelisted(
     config: &Config,

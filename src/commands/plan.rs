@@ -107,14 +107,13 @@ pub fn compute_with(
         let Some(connected) = connect(config) else {
             return Ok(None);
         };
-        let (rendered, prelisted) = std::thread::scope(|s| {
-            let render = s.spawn(|| pipeline::render_tenants(&mut validated, &target.tenant));
-            let prelisted = runtime.block_on(pipeline::prelist(&scope, &connected));
-            let rendered = render
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (rendered, prelisted)
-        });
+        let (rendered, prelisted) = pipeline::render_beside_prelist(
+            &mut validated,
+            &target.tenant,
+            runtime,
+            &scope,
+            &connected,
+        );
         (Some(connected), rendered, prelisted)
     } else {
         // Connecting would create an embedded cluster's store: not before the configuration

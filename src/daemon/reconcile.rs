@@ -13,7 +13,8 @@ use super::{DaemonSource, Polled, Shared, Trigger};
 use crate::apply::{self, ApplyOptions, ChangeSet, Outcome};
 use crate::diag;
 use crate::observe::metrics::{observe_pod_metrics, PodMetrics};
-use crate::pipeline::{self, Loaded, Observation, Scope};
+use crate::observe::Prelisted;
+use crate::pipeline::{self, Observation, Scope};
 use crate::plan::Action;
 use crate::render::Rendered;
 use crate::source::CommitInfo;
@@ -264,11 +265,34 @@ impl Reconciler {
             return;
         }
 
-        let Loaded {
-            load,
-            rendered,
-            templates,
-        } = pipeline::load_and_render(&tree, &[]);
+        // Validate; then render while the clusters are listed, when connecting writes
+        // nothing (as `berth plan` does).
+        let mut validated = pipeline::validate(&tree);
+        let mut ahead = None;
+        if let Some(config) = &validated.load.config {
+            if pipeline::connecting_writes_nothing(config, &self.scope) {
+                let (runtime, scope) = (&self.runtime, &self.scope);
+                match runtime.block_on(pipeline::connect_with(config, scope, &mut self.backends)) {
+                    Ok(connected) => {
+                        let (rendered, prelisted) = pipeline::render_beside_prelist(
+                            &mut validated,
+                            &[],
+                            runtime,
+                            scope,
+                            &connected,
+                        );
+                        ahead = Some((connected, prelisted, rendered));
+                    }
+                    // Said by the observation below, which connects again.
+                    Err(e) => tracing::debug!(error = %e, "cannot connect ahead of rendering"),
+                }
+            }
+        }
+        let (ahead, rendered) = match ahead {
+            Some((connected, prelisted, rendered)) => (Some((connected, prelisted)), rendered),
+            None => (None, pipeline::render_tenants(&mut validated, &[])),
+        };
+        let (load, templates) = (validated.load, validated.templates);
         let (Some(config), Some(rendered), Some(templates)) = (load.config, rendered, templates)
         else {
             record.result = SyncResult::Invalid;
@@ -297,7 +321,7 @@ impl Reconciler {
             rendered,
             digests,
         };
-        let done = self.reconcile(&good, &mut record, false);
+        let done = self.reconcile(&good, &mut record, false, ahead);
         self.shared.status.write().unwrap().good_revision = Some(revision.clone());
         self.good = Some(good);
         self.last = Some((revision, done));
@@ -328,7 +352,7 @@ impl Reconciler {
         };
         set_commit(&mut record, good.commit.as_ref());
         let correct = good.config.policy.drift == DriftMode::Correct;
-        self.reconcile(&good, &mut record, !correct);
+        self.reconcile(&good, &mut record, !correct, None);
         self.shared.status.write().unwrap().drift_checked_at = Some(format_rfc3339(now_unix()));
         self.good = Some(good);
         // A check that found nothing is not worth a history entry.
@@ -351,13 +375,36 @@ impl Reconciler {
     /// Observes, plans and (as leader, unless `report_only`) applies `good`, filling in
     /// `record` and the per-cluster and per-tenant status. Returns whether nothing is left to
     /// retry (every cluster reachable, nothing failed, or a follower that planned).
-    fn reconcile(&mut self, good: &Good, record: &mut SyncRecord, report_only: bool) -> bool {
-        let observation = match self.runtime.block_on(pipeline::observe_and_plan_with(
-            &good.config,
-            &good.rendered,
-            &self.scope,
-            &mut self.backends,
-        )) {
+    /// `ahead`: the clusters connected and listed while `good` rendered (see `sync`).
+    fn reconcile(
+        &mut self,
+        good: &Good,
+        record: &mut SyncRecord,
+        report_only: bool,
+        ahead: Option<(pipeline::Connected, Prelisted)>,
+    ) -> bool {
+        let observed = match ahead {
+            Some((connected, prelisted)) => {
+                let o = self.runtime.block_on(pipeline::plan_prelisted(
+                    &good.config,
+                    &good.rendered,
+                    &self.scope,
+                    connected,
+                    prelisted,
+                ));
+                for (name, _) in &o.plan.unreachable {
+                    self.backends.forget(name);
+                }
+                Ok(o)
+            }
+            None => self.runtime.block_on(pipeline::observe_and_plan_with(
+                &good.config,
+                &good.rendered,
+                &self.scope,
+                &mut self.backends,
+            )),
+        };
+        let observation = match observed {
             Ok(o) => o,
             Err(e) => {
                 record.result = SyncResult::Failed;
