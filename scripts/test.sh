@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the independent validators the tests use (the PyPI
 # packages kubernetes-validate, for the official Kubernetes schemas, and check-jsonschema, for
-# the GitHub Actions and GitLab CI schemas) into target/validate-venv on first use.
+# the GitHub Actions and GitLab CI schemas) into target/validate-venv on first use, checks
+# that the API documentation builds without warnings, then runs every test target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +14,6 @@ if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/check-jsonschem
 fi
 export BERTH_VALIDATE_VENV="$venv"
 
+# The API documentation builds without a broken link.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 cargo test --all-targets "$@"
