@@ -137,9 +137,7 @@ impl Fixture {
         let path = self
             .repo()
             .join(format!("tenants/{}.toml", synth::tenant_name(i)));
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{text}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        support::edit(&path, from, to);
     }
 
     /// Write requests logged since the last `clear_log`.

@@ -392,12 +392,6 @@ fn examples_copy() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf
     (dir, repo, state)
 }
 
-fn edit(path: &std::path::Path, from: &str, to: &str) {
-    let text = fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no `{from}`", path.display());
-    fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
 /// apply from empty, no-op re-apply, a change, removing a protected and an unprotected
 /// tenant: the lifecycle of tenants on the embedded cluster, through the binary.
 #[test]
@@ -425,7 +419,7 @@ fn apply_lifecycle_on_embedded_cluster() {
         "a no-op apply applies nothing"
     );
 
-    edit(
+    support::edit(
         &repo.join("tenants/acme.toml"),
         "replicas = 5",
         "replicas = 4",
@@ -533,7 +527,7 @@ fn apply_refuses_stale_saved_plan() {
         &["apply", r, "--state-dir", s, "--auto-approve"],
         dir.path(),
     );
-    edit(
+    support::edit(
         &repo.join("tenants/globex.toml"),
         "[database]\nversion = \"3.1.0\"",
         "[database]\nversion = \"3.1.1\"",
@@ -574,11 +568,11 @@ fn apply_refuses_stale_saved_plan() {
     // A fresh plan of the same config applies; a changed config refuses it.
     let fresh = berth(&["plan", r, "--state-dir", s, "--out", p], dir.path());
     assert_eq!(fresh.code, 0);
-    edit(&repo.join("tenants/globex.toml"), "3.1.1", "3.1.2");
+    support::edit(&repo.join("tenants/globex.toml"), "3.1.1", "3.1.2");
     let moved = berth(&["apply", p, "--config", r, "--state-dir", s], dir.path());
     assert_eq!(moved.code, 1);
     assert!(moved.stderr.contains("is not the one"), "{}", moved.stderr);
-    edit(&repo.join("tenants/globex.toml"), "3.1.2", "3.1.1");
+    support::edit(&repo.join("tenants/globex.toml"), "3.1.2", "3.1.1");
     let ok = berth(&["apply", p, "--config", r, "--state-dir", s], dir.path());
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
     assert!(ok.stdout.contains("Apply complete!"), "{}", ok.stdout);
@@ -675,12 +669,12 @@ fn plan_for_one_tenant_lists_only_that_tenant() {
     let repo = dir.path().join("repo");
     let r = repo.to_str().unwrap();
     assert_eq!(berth(&["apply", r, "--auto-approve"], dir.path()).code, 0);
-    edit(
+    support::edit(
         &repo.join("tenants/initech.toml"),
         "storage = \"5Gi\"",
         "storage = \"6Gi\"",
     );
-    edit(
+    support::edit(
         &repo.join("tenants/globex.toml"),
         "role = \"viewer\"",
         "role = \"editor\"",
@@ -779,7 +773,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     assert_eq!(lists, ["/api/v1/namespaces"]);
 
     // One tenant changed: only it is rendered, listed, planned and applied.
-    edit(
+    support::edit(
         &repo.join("tenants/initech.toml"),
         "storage = \"5Gi\"",
         "storage = \"6Gi\"",
@@ -826,12 +820,12 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     let blocked = berth(&["apply", r, "--changed", "--auto-approve"], dir.path());
     assert!(blocked.stdout.contains("1 skipped"), "{}", blocked.stdout);
     plan_changed(1);
-    edit(
+    support::edit(
         &repo.join("tenants/initech.toml"),
         "storage = \"6Gi\"",
         "storage = \"5Gi\"",
     );
-    edit(
+    support::edit(
         &repo.join("tenants/initech.toml"),
         "role = \"editor\"",
         "role = \"viewer\"",
@@ -866,12 +860,12 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
 
     // A saved plan narrowed to one tenant completes only that tenant: the other changed
     // tenant keeps its old record and stays in the next --changed plan.
-    edit(
+    support::edit(
         &repo.join("tenants/acme.toml"),
         "role = \"viewer\"",
         "role = \"editor\"",
     );
-    edit(
+    support::edit(
         &repo.join("tenants/globex.toml"),
         "role = \"viewer\"",
         "role = \"editor\"",
@@ -929,7 +923,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
     );
 
     // A platform-wide change is a change of every tenant.
-    edit(
+    support::edit(
         &repo.join("platform.toml"),
         "\"platform.example.com/name\" = \"acme-dbaas\"",
         "\"platform.example.com/name\" = \"acme-dbaas\", team = \"data\"",
@@ -943,7 +937,7 @@ fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
 fn apply_narrowed_to_a_cluster_records_inputs_only_there() {
     let (dir, repo, state) = examples_copy();
     let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
-    edit(
+    support::edit(
         &repo.join("tenants/initech.toml"),
         "name = \"initech\"",
         "cluster = \"prod-eu\"\nname = \"initech\"",

@@ -30,23 +30,7 @@ fn examples_in(root: &Path) -> (String, String) {
 /// (polling and drift, one hour) never fire during a test: only the file watcher and
 /// webhooks start syncs. `extra` adds flags.
 fn quiet_daemon(root: &Path, repo: &str, state: &str, extra: &[&str]) -> Daemon {
-    let mut args = vec![
-        repo,
-        "--state-dir",
-        state,
-        "--interval",
-        "1h",
-        "--drift-interval",
-        "1h",
-    ];
-    args.extend_from_slice(extra);
-    Daemon::start(&args, root, &[])
-}
-
-fn replace_in(path: &Path, from: &str, to: &str) {
-    let text = fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no {from:?}", path.display());
-    fs::write(path, text.replacen(from, to, 1)).unwrap();
+    Daemon::on_dir(Path::new(repo), Path::new(state), root, "1h", extra)
 }
 
 fn last_sync(d: &Daemon) -> Value {
@@ -82,7 +66,7 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
     );
 
     let changed_at = Instant::now();
-    replace_in(
+    support::edit(
         &Path::new(&repo).join("tenants/acme.toml"),
         "replicas = 5",
         "replicas = 4",
@@ -126,12 +110,12 @@ fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
 
     // One valid change and one invalid file in the same revision: nothing of it applies.
     let repo = Path::new(&repo);
-    replace_in(
+    support::edit(
         &repo.join("tenants/acme.toml"),
         "replicas = 5",
         "replicas = 3",
     );
-    replace_in(
+    support::edit(
         &repo.join("tenants/globex.toml"),
         "tier = \"medium\"",
         "tier = \"mediun\"",
@@ -166,7 +150,7 @@ fn an_invalid_revision_is_never_applied_and_the_last_good_one_stays() {
         .lines()
         .any(|l| l == "berth_errors_total{kind=\"validation\"} 1"));
 
-    replace_in(
+    support::edit(
         &repo.join("tenants/globex.toml"),
         "tier = \"mediun\"",
         "tier = \"medium\"",
@@ -263,16 +247,7 @@ fn webhooks_need_a_valid_signature_or_token() {
 fn sigterm_stops_the_daemon_cleanly_and_its_status_survives_a_restart() {
     let root = tempfile::tempdir().unwrap();
     let (repo, state) = examples_in(root.path());
-    let args = [
-        repo.as_str(),
-        "--state-dir",
-        &state,
-        "--interval",
-        "1h",
-        "--drift-interval",
-        "1h",
-    ];
-    let d = Daemon::start(&args, root.path(), &[]);
+    let d = quiet_daemon(root.path(), &repo, &state, &[]);
     let first = d.wait(60, "the first sync", || {
         let s = last_sync(&d);
         (s["result"] == "applied").then_some(s)
@@ -286,7 +261,7 @@ fn sigterm_stops_the_daemon_cleanly_and_its_status_survives_a_restart() {
         "{log}"
     );
 
-    let d = Daemon::start(&args, root.path(), &[]);
+    let d = quiet_daemon(root.path(), &repo, &state, &[]);
     d.wait(60, "the second start's first sync", || {
         (d.json("/api/v1/history").as_array().unwrap().len() == 2).then_some(())
     });
@@ -365,7 +340,7 @@ fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
     assert_eq!(d.status()["drifted"], 1);
 
     // Policy "correct": the revision changes (a sync), and then drift is put right.
-    replace_in(
+    support::edit(
         &repo.join("platform.toml"),
         "drift = \"report\"",
         "drift = \"correct\"",
@@ -489,7 +464,7 @@ fn with_leader_election_only_the_lease_holder_applies() {
     assert_eq!(lease, "replica-a");
 
     // A new revision: both replicas see it, only the leader writes.
-    replace_in(
+    support::edit(
         &repo.join("tenants/acme.toml"),
         "replicas = 5",
         "replicas = 4",
@@ -537,20 +512,7 @@ fn drift_checking_daemon(server: &ApiServer) -> (tempfile::TempDir, Daemon) {
     let dir = support::examples_on_kube(server);
     let repo = dir.path().join("repo");
     let state = dir.path().join("state");
-    let (repo_s, state_s) = (repo.to_str().unwrap(), state.to_str().unwrap());
-    let d = Daemon::start(
-        &[
-            repo_s,
-            "--state-dir",
-            state_s,
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1s",
-        ],
-        dir.path(),
-        &[],
-    );
+    let d = Daemon::on_dir(&repo, &state, dir.path(), "1s", &[]);
     d.wait(60, "the first sync", || {
         (last_sync(&d)["result"] == "applied").then_some(())
     });

@@ -783,16 +783,7 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
 /// Starts the daemon on `repo` with a state directory that already holds what an earlier
 /// run left, and waits until it is ready (its first sync may change nothing).
 fn restart(root: &Path, repo: &Path, state: &Path) -> Daemon {
-    let args = [
-        repo.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--interval",
-        "1h",
-        "--drift-interval",
-        "1s",
-    ];
-    let d = Daemon::start(&args, root, &[]);
+    let d = Daemon::on_dir(repo, state, root, "1s", &[]);
     d.wait(90, "the daemon to be ready", || {
         (http("GET", &format!("{}/readyz", d.url), &[], b"").0 == 200).then_some(())
     });
@@ -862,19 +853,7 @@ fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
     let state = dir.path().join("state");
-    let d = Daemon::start(
-        &[
-            repo.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-            "--interval",
-            "1h",
-            "--drift-interval",
-            "1s",
-        ],
-        dir.path(),
-        &[],
-    );
+    let d = Daemon::on_dir(&repo, &state, dir.path(), "1s", &[]);
     d.wait(90, "the first sync", || {
         (d.status()["last_sync"]["result"] == "applied").then_some(())
     });

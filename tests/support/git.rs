@@ -128,10 +128,7 @@ impl Repo {
     }
 
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
-        let path = self.config().join(rel);
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{rel} has no `{from}`");
-        fs::write(path, text.replacen(from, to, 1)).unwrap();
+        super::edit(&self.config().join(rel), from, to);
     }
 
     pub fn source(&self) -> GitSource {

@@ -56,6 +56,13 @@ pub fn berth_with(args: &[&str], dir: &Path, set: &[(&str, &str)], unset: &[&str
 /// insta filters that make times and ages in output stable: RFC 3339 times become `[time]`.
 pub const TIME_FILTERS: &[(&str, &str)] = &[(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]")];
 
+/// Replaces the first `from` in the file at `path` with `to`; `from` must be there.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
 /// The fixtures directory.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -247,6 +254,29 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// `berth daemon REPO --state-dir STATE` in `cwd`, polling hourly and checking drift every
+    /// `drift_interval`, with `extra` flags.
+    pub fn on_dir(
+        repo: &Path,
+        state: &Path,
+        cwd: &Path,
+        drift_interval: &str,
+        extra: &[&str],
+    ) -> Daemon {
+        let (repo, state) = (repo.to_str().unwrap(), state.to_str().unwrap());
+        let mut args = vec![
+            repo,
+            "--state-dir",
+            state,
+            "--interval",
+            "1h",
+            "--drift-interval",
+            drift_interval,
+        ];
+        args.extend_from_slice(extra);
+        Daemon::start(&args, cwd, &[])
+    }
+
     /// Starts `berth daemon ARGS --listen 127.0.0.1:0` in `cwd` and waits for its address.
     pub fn start(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Daemon {
         use std::io::BufRead;
