@@ -59,10 +59,6 @@ pub fn reset_peak_memory() {
 
 /// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks).
 pub fn cpu_time() -> Duration {
-    stat_time(11, 12)
-}
-
-fn stat_time(user: usize, system: usize) -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -73,9 +69,8 @@ fn stat_time(user: usize, system: usize) -> Duration {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after the
-    // name (counted from 1).
-    Duration::from_millis((ticks(user) + ticks(system)) * 10)
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name (from 1).
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// What one run of a child process cost: its wall time, its own CPU time (user + system) and
