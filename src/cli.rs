@@ -100,7 +100,7 @@ pub struct StatusArgs {
     pub output: StatusFormat,
     /// Clusters and scope.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: ScopeArgs,
 }
 
 /// Arguments of `berth show`.
@@ -132,7 +132,7 @@ pub struct ShowTenantArgs {
     pub output: StatusFormat,
     /// Clusters and scope.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: ScopeArgs,
 }
 
 /// Output format of a plan.
@@ -207,8 +207,8 @@ pub struct GitArgs {
 }
 
 /// Where clusters are and which part of the configuration to consider.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TargetArgs {
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ScopeArgs {
     /// Kubeconfig file for clusters that name a context (default: their own or $KUBECONFIG).
     #[arg(long, env = "BERTH_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -218,15 +218,47 @@ pub struct TargetArgs {
     /// Only this cluster (repeatable).
     #[arg(long)]
     pub cluster: Vec<String>,
+}
+
+/// What a command that writes (or plans writes) is permitted to do beyond the platform's
+/// policy. Read-only commands (`drift`, `status`, `show`) do not take these.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WriteArgs {
     /// Take over objects berth does not own whose names it wants.
     #[arg(long)]
     pub adopt: bool,
-    /// Allow deleting the namespaces and databases of protected tenants.
-    #[arg(long)]
-    pub allow_destroy: bool,
+    /// Permit destroying this tenant, protected or not: its namespace, its database and
+    /// everything around them (repeatable, or comma-separated). Also `policy.allow_destroy`.
+    #[arg(long, value_name = "TENANT", value_delimiter = ',')]
+    pub allow_destroy: Vec<String>,
     /// Allow replacing data-bearing objects when an immutable field changes.
     #[arg(long)]
     pub allow_replace: bool,
+    /// Put objects changed outside berth back as Git says, even under `policy.drift =
+    /// "report"` (which otherwise leaves them and reports them).
+    #[arg(long)]
+    pub correct_drift: bool,
+}
+
+/// The scope of a command that writes, and its permissions.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetArgs {
+    /// Clusters and tenants.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Permissions.
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+impl TargetArgs {
+    /// The target of a read-only command: its scope, nothing permitted.
+    pub fn read_only(scope: &ScopeArgs) -> Self {
+        TargetArgs {
+            scope: scope.clone(),
+            write: WriteArgs::default(),
+        }
+    }
 }
 
 /// Arguments of `berth plan`.
@@ -275,7 +307,7 @@ pub struct DriftArgs {
     pub output: PlanFormat,
     /// Clusters and scope.
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: ScopeArgs,
 }
 
 /// Arguments of `berth apply`.

@@ -41,6 +41,10 @@ pub const INVENTORY_ANNOTATION: &str = "berth.io/inventory";
 /// resolved tenant), as of its last complete apply. Written like the restore records.
 /// `plan --changed` plans only the tenants whose digest differs.
 pub const INPUTS_ANNOTATION: &str = "berth.io/inputs";
+/// Annotation on a tenant's Namespace: the config revision that removed the tenant from the
+/// configuration while deletion protection kept it (written like the restore records by the
+/// first apply that kept it, cleared when the tenant is applied again).
+pub const REMOVED_ANNOTATION: &str = "berth.io/removed-in";
 /// Field manager of berth's bookkeeping writes (restore records, the applied revision): a
 /// manager apart from `berth`, so that applying the rendered Namespace never removes them.
 pub const RECORDS_FIELD_MANAGER: &str = "berth-records";

@@ -151,13 +151,29 @@ pub struct Scope {
     pub clusters: Vec<String>,
     /// Take over unowned objects with wanted names.
     pub adopt: bool,
-    /// Allow deleting protected tenants' namespaces and databases.
-    pub allow_destroy: bool,
+    /// Tenants permitted to be destroyed (`--allow-destroy`), besides those the platform's
+    /// `policy.allow_destroy` names.
+    pub allow_destroy: BTreeSet<String>,
     /// Allow replacing data-bearing objects.
     pub allow_replace: bool,
+    /// Put drifted objects back even under `policy.drift = "report"` (`--correct-drift`).
+    pub correct_drift: bool,
 }
 
 impl Scope {
+    /// The plan options of this scope for `config`: the platform's policy, with what the
+    /// command line permits on top.
+    pub fn plan_options(&self, config: &Config, tenants: Option<BTreeSet<String>>) -> PlanOptions {
+        PlanOptions {
+            adopt: self.adopt,
+            allow_replace: self.allow_replace,
+            tenants,
+            clusters: (!self.clusters.is_empty()).then(|| self.clusters.iter().cloned().collect()),
+            ..PlanOptions::from_config(config)
+        }
+        .permitting(&self.allow_destroy, self.correct_drift)
+    }
+
     /// How backends are reached under this scope.
     pub fn cluster_settings(&self) -> ClusterSettings {
         let mut settings = ClusterSettings::new(
@@ -343,14 +359,7 @@ pub async fn plan_prelisted(
         .into_iter()
         .filter_map(|(k, r)| r.ok().map(|b| (k, b)))
         .collect();
-    let opts = PlanOptions {
-        prune: config.policy.prune,
-        adopt: scope.adopt,
-        allow_destroy: scope.allow_destroy,
-        allow_replace: scope.allow_replace,
-        tenants,
-        clusters: (!scope.clusters.is_empty()).then(|| scope.clusters.iter().cloned().collect()),
-    };
+    let opts = scope.plan_options(config, tenants);
     let started = std::time::Instant::now();
     let plan = plan::plan(config, rendered, &observed, &opts);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "planned");

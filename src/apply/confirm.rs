@@ -168,7 +168,7 @@ mod tests {
             &config,
             &rendered,
             &observed,
-            &PlanOptions::from_config(&config),
+            &PlanOptions::from_config(&config).permitting(&[], true),
         );
         assert_eq!(p.changes.len(), 1);
         confirm_with_dry_run(&mut p, &rendered, &observed, &backends).await;

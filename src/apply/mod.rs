@@ -6,7 +6,9 @@
 //! - **Guard first.** A plan that deletes more than [`ApplyOptions::max_deletions`] objects,
 //!   or every tenant Namespace that exists on a cluster (the repository was emptied by
 //!   mistake), is refused whole, before anything is written, unless
-//!   [`ApplyOptions::allow_mass_deletion`].
+//!   [`ApplyOptions::allow_mass_deletion`]; so is a plan that destroys a tenant's namespace or
+//!   database when the tenant is not permitted by name and nobody confirmed at a prompt
+//!   ([`ApplyOptions::confirmed`]). The rules are [`crate::plan::guard`]'s.
 //! - **What is applied.** The desired manifest text from [`Rendered`] (never
 //!   [`Change::desired`], which has secrets masked), with the annotation
 //!   [`LAST_APPLIED_ANNOTATION`] set to exactly that text, as field manager `berth` with
@@ -117,6 +119,10 @@ pub struct ApplyOptions {
     /// Apply a plan even when it deletes more than `max_deletions` objects or every tenant
     /// Namespace of a cluster.
     pub allow_mass_deletion: bool,
+    /// A person confirmed this apply at the prompt, having been shown which tenants' data it
+    /// destroys. Without it (`--auto-approve`, the daemon), destroying a tenant's namespace or
+    /// database needs the tenant permitted by name ([`Plan::allow_destroy`]).
+    pub confirmed: bool,
     /// Retries of transient failures and conflicts.
     pub retry: RetryPolicy,
     /// The config revision applied: recorded on the Namespace of every tenant that apply
@@ -156,6 +162,7 @@ impl Default for ApplyOptions {
             tenant_concurrency: 8,
             max_deletions: 50,
             allow_mass_deletion: false,
+            confirmed: false,
             retry: RetryPolicy::default(),
             revision: None,
             now: None,
@@ -228,8 +235,8 @@ pub struct RecordEntry {
     pub tenant: String,
     /// The Namespace.
     pub id: ObjectRef,
-    /// Annotation -> value written.
-    pub annotations: BTreeMap<String, String>,
+    /// Annotation -> value written (`None`: removed).
+    pub annotations: BTreeMap<String, Option<String>>,
     /// What happened. A restore record that could not be written is a failure: without it,
     /// the restore could run again once its Job is gone.
     pub outcome: Outcome,
@@ -439,54 +446,29 @@ impl fmt::Display for ApplyEvent {
     }
 }
 
-/// Why a plan must not be applied without `allow_mass_deletion`, if it must not.
+/// Why a plan must not be applied without `allow_mass_deletion`, if it must not (the first
+/// of the mass-deletion refusals of [`crate::plan::guard::refusals`]).
 pub fn mass_deletion(plan: &Plan, rendered: &Rendered, max_deletions: u32) -> Option<String> {
-    let runs = |c: &&Change| c.blocked.is_none();
-    let deletes = plan
-        .changes
-        .iter()
-        .filter(runs)
-        .filter(|c| c.action == Action::Delete)
-        .count();
-    if deletes > max_deletions as usize {
-        return Some(format!(
-            "the plan deletes {deletes} objects, more than the limit of {max_deletions} \
-             (policy.max_deletions); check that the config repository is complete, or pass \
-             --allow-mass-deletion"
-        ));
-    }
-    // Per cluster: Namespaces deleted, and Namespaces that exist and stay (desired and not
-    // created by this plan, or a delete that is blocked).
-    let mut deleted: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut staying: HashMap<&str, usize> = HashMap::new();
-    let mut created: HashSet<(&str, &ObjectRef)> = HashSet::new();
-    for c in &plan.changes {
-        if !is_namespace(&c.id) {
-            continue;
-        }
-        match (c.action, c.blocked.is_some()) {
-            (Action::Delete, false) => *deleted.entry(c.cluster.as_str()).or_default() += 1,
-            (Action::Delete, true) => *staying.entry(c.cluster.as_str()).or_default() += 1,
-            (Action::Create, _) => {
-                created.insert((c.cluster.as_str(), &c.id));
+    crate::plan::guard::refusals(plan, rendered, max_deletions)
+        .into_iter()
+        .find(crate::plan::guard::Refusal::mass)
+        .map(|r| r.to_string())
+}
+
+/// Why apply refuses `plan` under `opts`, if it does: a mass deletion without
+/// `allow_mass_deletion`, or a tenant's data destroyed without the tenant being permitted by
+/// name, unless a person confirmed the apply at the prompt.
+pub fn refusal(plan: &Plan, rendered: &Rendered, opts: &ApplyOptions) -> Option<String> {
+    crate::plan::guard::refusals(plan, rendered, opts.max_deletions)
+        .into_iter()
+        .find(|r| {
+            if r.mass() {
+                !opts.allow_mass_deletion
+            } else {
+                !opts.confirmed
             }
-            _ => {}
-        }
-    }
-    for d in &rendered.objects {
-        if is_namespace(&d.id) && !created.contains(&(d.cluster.as_str(), &d.id)) {
-            *staying.entry(d.cluster.as_str()).or_default() += 1;
-        }
-    }
-    for (cluster, n) in deleted {
-        if staying.get(cluster).copied().unwrap_or(0) == 0 {
-            return Some(format!(
-                "the plan deletes every tenant Namespace on cluster `{cluster}` ({n}); check that \
-                 the config repository is complete, or pass --allow-mass-deletion"
-            ));
-        }
-    }
-    None
+        })
+        .map(|r| r.to_string())
 }
 
 fn is_namespace(id: &ObjectRef) -> bool {
@@ -503,14 +485,12 @@ pub async fn apply(
     opts: &ApplyOptions,
     progress: &dyn Fn(&ApplyEvent),
 ) -> ChangeSet {
-    if !opts.allow_mass_deletion {
-        if let Some(reason) = mass_deletion(plan, rendered, opts.max_deletions) {
-            return ChangeSet {
-                entries: Vec::new(),
-                refused: Some(reason),
-                records: Vec::new(),
-            };
-        }
+    if let Some(reason) = refusal(plan, rendered, opts) {
+        return ChangeSet {
+            entries: Vec::new(),
+            refused: Some(reason),
+            records: Vec::new(),
+        };
     }
     let desired: HashMap<(&str, &ObjectRef), &DesiredObject> = rendered
         .objects
@@ -630,9 +610,9 @@ pub fn records_to_write(
     opts: &ApplyOptions,
     entries: &[ChangeSetEntry],
     now: &str,
-) -> BTreeMap<(String, String), (ObjectRef, BTreeMap<String, String>)> {
+) -> BTreeMap<(String, String), (ObjectRef, BTreeMap<String, Option<String>>)> {
     use crate::plan::restores::{record_key, RecordState, RestoreRecord};
-    let mut out: BTreeMap<(String, String), (ObjectRef, BTreeMap<String, String>)> =
+    let mut out: BTreeMap<(String, String), (ObjectRef, BTreeMap<String, Option<String>>)> =
         BTreeMap::new();
     let namespace_ref = |ns: &str| ObjectRef {
         api_version: "v1".into(),
@@ -662,7 +642,7 @@ pub fn records_to_write(
         out.entry((r.cluster.clone(), r.tenant.clone()))
             .or_insert_with(|| (namespace_ref(ns), BTreeMap::new()))
             .1
-            .insert(record_key(&r.name), record.to_annotation());
+            .insert(record_key(&r.name), Some(record.to_annotation()));
     }
     // The inputs digest: on every tenant in scope that is complete now, when it changed.
     if !opts.inputs.is_empty() {
@@ -705,7 +685,7 @@ pub fn records_to_write(
                 .1
                 .insert(
                     crate::object::INPUTS_ANNOTATION.to_string(),
-                    inputs.digest.clone(),
+                    Some(inputs.digest.clone()),
                 );
         }
     }
@@ -757,16 +737,50 @@ pub fn records_to_write(
                     .1;
                 annotations.insert(
                     crate::object::REVISION_ANNOTATION.to_string(),
-                    revision.clone(),
+                    Some(revision.clone()),
                 );
                 annotations.insert(
                     crate::object::INVENTORY_ANNOTATION.to_string(),
-                    inventory.join(","),
+                    Some(inventory.join(",")),
                 );
             }
         }
+        // The revision that removed a kept tenant, once.
+        for k in plan.kept.iter().filter(|k| k.removed_in.is_none()) {
+            let Some(ns) = &k.namespace else {
+                continue;
+            };
+            out.entry((k.cluster.clone(), k.tenant.clone()))
+                .or_insert_with(|| (namespace_ref(ns), BTreeMap::new()))
+                .1
+                .insert(
+                    crate::object::REMOVED_ANNOTATION.to_string(),
+                    Some(revision.clone()),
+                );
+        }
+    }
+    // A tenant back in the configuration is no longer removed.
+    for r in &plan.returned {
+        out.entry((r.cluster.clone(), r.tenant.clone()))
+            .or_insert_with(|| (r.namespace.clone(), BTreeMap::new()))
+            .1
+            .insert(crate::object::REMOVED_ANNOTATION.to_string(), None);
     }
     out
+}
+
+/// Whether an apply of `plan` has bookkeeping to write even when it changes nothing:
+/// restores that finished, inputs digests out of date, kept tenants whose removal is not
+/// recorded yet, returned tenants whose removal is.
+pub fn records_due(plan: &Plan, opts: &ApplyOptions) -> bool {
+    plan.restores.iter().any(|r| r.record.is_some())
+        || opts.inputs.values().any(TenantInputs::stale)
+        || !plan.returned.is_empty()
+        || (opts.revision.is_some()
+            && plan
+                .kept
+                .iter()
+                .any(|k| k.removed_in.is_none() && k.namespace.is_some()))
 }
 
 /// Writes [`records_to_write`], Namespace by Namespace, with retries. Also usable when a plan
@@ -787,14 +801,11 @@ pub async fn write_records(
         let outcome = match backends.get(&cluster) {
             None => Outcome::Failed(format!("cluster `{cluster}` is not connected")),
             Some(backend) => {
-                let patch: BTreeMap<String, Option<String>> = annotations
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone())))
-                    .collect();
+                let patch = &annotations;
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    match backend.annotate(&id, &patch).await {
+                    match backend.annotate(&id, patch).await {
                         Ok(()) => break Outcome::Applied,
                         Err(e) if retryable(&e) && attempt < opts.retry.attempts.max(1) => {
                             tokio::time::sleep(opts.retry.delay(attempt)).await;

@@ -73,6 +73,11 @@ struct Run {
 }
 
 async fn run_plan(dir: &Path, cluster: &Cluster) -> Run {
+    run_plan_permitting(dir, cluster, &[]).await
+}
+
+/// [`run_plan`], with these tenants permitted by name to be destroyed.
+async fn run_plan_permitting(dir: &Path, cluster: &Cluster, allow_destroy: &[String]) -> Run {
     let tree = crate::source::read_dir(dir).unwrap();
     let config = crate::spec::load_config(&tree)
         .config
@@ -89,7 +94,7 @@ async fn run_plan(dir: &Path, cluster: &Cluster) -> Run {
         &config,
         &rendered,
         &observed,
-        &PlanOptions::from_config(&config),
+        &PlanOptions::from_config(&config).permitting(allow_destroy, false),
     );
     Run {
         tree,
@@ -283,6 +288,18 @@ async fn removing_an_unprotected_tenant_deletes_its_objects() {
     assert!(run.plan.changes.iter().all(|c| c.action == Action::Delete));
     assert!(run.plan.changes.iter().all(|c| c.blocked.is_none()));
 
+    // Nobody confirmed and the tenant is not named: refused, nothing written.
+    let rv = cluster.store.resource_version().unwrap();
+    let refused = run_apply(&run, &cluster, &opts()).await;
+    let reason = refused.refused.expect("refused");
+    assert!(
+        reason.contains(&format!("--allow-destroy {gone}")),
+        "{reason}"
+    );
+    assert_eq!(cluster.store.resource_version().unwrap(), rv);
+    // Named: it goes.
+    let run = run_plan_permitting(dir.path(), &cluster, std::slice::from_ref(&gone)).await;
+
     let events = RefCell::new(Vec::new());
     let set = apply(
         &run.plan,
@@ -310,45 +327,112 @@ async fn removing_an_unprotected_tenant_deletes_its_objects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn removing_a_protected_tenant_skips_its_blocked_deletes() {
+async fn removing_a_protected_tenant_destroys_nothing_of_it() {
     let dir = repo();
     let cluster = cluster();
-    applied(dir.path(), &cluster).await;
+    let first = applied(dir.path(), &cluster).await;
     let gone = synth::tenant_name(7);
+    let theirs: BTreeSet<String> = first
+        .rendered
+        .objects
+        .iter()
+        .filter(|d| d.tenant == gone)
+        .map(|d| d.id.to_string())
+        .collect();
     remove_tenant(dir.path(), 7);
     let run = run_plan(dir.path(), &cluster).await;
-    let blocked: BTreeSet<&str> = run
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.blocked.is_some())
-        .map(|c| c.id.kind.as_str())
-        .collect();
-    assert_eq!(blocked, BTreeSet::from(["Namespace", "StatefulSet"]));
+    assert!(run.plan.changes.is_empty(), "{:#?}", run.plan.changes);
+    assert_eq!(run.plan.kept.len(), 1);
+    let kept = &run.plan.kept[0];
+    assert_eq!(kept.tenant, gone);
+    assert_eq!(kept.removed_in, None);
+    let listed: BTreeSet<String> = kept.objects.iter().map(|o| o.to_string()).collect();
+    assert_eq!(listed, theirs);
 
-    let set = run_apply(&run, &cluster, &opts()).await;
+    // Apply destroys nothing; it records which revision removed the tenant, once.
+    let with_revision = ApplyOptions {
+        revision: Some("rev-2".into()),
+        ..opts()
+    };
+    assert!(records_due(&run.plan, &with_revision));
+    let set = run_apply(&run, &cluster, &with_revision).await;
     assert!(set.succeeded(), "{set:#?}");
-    for e in &set.entries {
-        match e.id.kind.as_str() {
-            "Namespace" | "StatefulSet" => {
-                assert!(
-                    matches!(&e.outcome, Outcome::Skipped(r) if r.contains("deletion_protection")),
-                    "{e:?}"
-                );
-                assert_eq!(e.attempts, 0);
-            }
-            _ => assert_eq!(e.outcome, Outcome::Applied, "{e:?}"),
-        }
-    }
-    let left: Vec<String> = versions(&cluster)
+    assert!(set.entries.is_empty());
+    let left: BTreeSet<String> = versions(&cluster)
         .await
         .into_iter()
         .filter(|(_, (_, t))| *t == gone)
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(left.len(), 2, "{left:?}");
-    assert!(left.iter().any(|k| k.starts_with("Namespace/")));
-    assert!(left.iter().any(|k| k.starts_with("StatefulSet/")));
+    assert_eq!(left, theirs, "objects of a protected tenant were destroyed");
+    let again = run_plan(dir.path(), &cluster).await;
+    assert_eq!(again.plan.kept[0].removed_in.as_deref(), Some("rev-2"));
+    assert!(!records_due(&again.plan, &with_revision));
+
+    // Permitted by name, all of it goes, the Namespace last.
+    let run = run_plan_permitting(dir.path(), &cluster, std::slice::from_ref(&gone)).await;
+    assert!(run.plan.kept.is_empty());
+    let planned: BTreeSet<String> = run.plan.changes.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(planned, theirs);
+    assert!(run
+        .plan
+        .changes
+        .iter()
+        .all(|c| c.action == Action::Delete && c.blocked.is_none()));
+    assert_eq!(run.plan.changes.last().unwrap().id.kind, "Namespace");
+    let set = run_apply(&run, &cluster, &opts()).await;
+    assert!(set.succeeded(), "{set:#?}");
+    assert!(versions(&cluster).await.values().all(|(_, t)| *t != gone));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_back_in_the_configuration_loses_its_removal_record() {
+    let dir = repo();
+    let cluster = cluster();
+    applied(dir.path(), &cluster).await;
+    let name = synth::tenant_name(3);
+    let files: Vec<(std::path::PathBuf, String)> = ["tenants", "backups"]
+        .iter()
+        .map(|d| dir.path().join(format!("{d}/{name}.toml")))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect();
+    remove_tenant(dir.path(), 3);
+    let o = ApplyOptions {
+        revision: Some("rev-2".into()),
+        ..opts()
+    };
+    let run = run_plan(dir.path(), &cluster).await;
+    assert!(run_apply(&run, &cluster, &o).await.succeeded());
+    for (p, text) in &files {
+        std::fs::write(p, text).unwrap();
+    }
+    let back = run_plan(dir.path(), &cluster).await;
+    assert!(back.plan.kept.is_empty());
+    assert_eq!(back.plan.returned.len(), 1);
+    assert!(back.plan.changes.is_empty(), "{:#?}", back.plan.changes);
+    assert!(records_due(&back.plan, &o));
+    let set = run_apply(&back, &cluster, &o).await;
+    assert!(set.succeeded(), "{set:#?}");
+    let ns = cluster
+        .store
+        .get("Namespace", "", &format!("tenant-{name}"))
+        .unwrap();
+    assert!(
+        ns.pointer(&format!(
+            "/metadata/annotations/{}",
+            crate::object::REMOVED_ANNOTATION.replace('/', "~1")
+        ))
+        .is_none(),
+        "{ns:#}"
+    );
+    assert!(run_plan(dir.path(), &cluster)
+        .await
+        .plan
+        .returned
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,10 +467,17 @@ async fn emptying_the_repository_is_refused_before_any_write() {
         "a refused apply wrote"
     );
 
-    // With permission it goes through.
+    // Permitted as a mass deletion, it is still refused while nobody confirms the
+    // destruction of each tenant's data.
     let allowed = ApplyOptions {
         allow_mass_deletion: true,
         ..opts()
+    };
+    let reason = run_apply(&run, &cluster, &allowed).await.refused.unwrap();
+    assert!(reason.contains("destroys the data of tenants"), "{reason}");
+    let allowed = ApplyOptions {
+        confirmed: true,
+        ..allowed
     };
     let set = run_apply(&run, &cluster, &allowed).await;
     assert!(set.succeeded(), "{set:#?}");

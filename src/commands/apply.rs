@@ -111,9 +111,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     if !plan.has_changes() {
         // Nothing to change, but restores may have finished since (record how they ended),
         // or Namespaces may not record the inputs they are complete for.
-        if plan.restores.iter().any(|r| r.record.is_some())
-            || opts.inputs.values().any(apply::TenantInputs::stale)
-        {
+        if apply::records_due(&plan, &opts) {
             let records = runtime.block_on(apply::write_records(
                 &plan,
                 &planned.rendered,
@@ -132,12 +130,14 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         }
         return Ok(Outcome::Success);
     }
-    if !args.auto_approve && plan_file.is_none() && !confirm(printer)? {
-        printer.err("Apply cancelled.\n");
-        return Ok(Outcome::Failure);
-    }
-
     opts.allow_mass_deletion = args.allow_mass_deletion;
+    if !args.auto_approve && plan_file.is_none() {
+        if !confirm(&destroyed_data(&plan), printer)? {
+            printer.err("Apply cancelled.\n");
+            return Ok(Outcome::Failure);
+        }
+        opts.confirmed = true;
+    }
     if let Some(c) = args.concurrency {
         opts.concurrency = c.max(1);
     }
@@ -153,7 +153,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     ));
     if let Some(reason) = &set.refused {
         printer.err(&format!(
-            "error: apply refused: {reason}\n  = help: check the plan; if the deletions are intended, pass --allow-mass-deletion\n"
+            "error: apply refused, nothing was written: {reason}\n"
         ));
         return Ok(Outcome::Failure);
     }
@@ -266,6 +266,9 @@ fn records_summary(records: &[apply::RecordEntry]) -> String {
             continue;
         }
         for (key, value) in &r.annotations {
+            let Some(value) = value else {
+                continue;
+            };
             if let Some(name) = key.strip_prefix(crate::object::RESTORE_RECORD_PREFIX) {
                 let record = crate::plan::RestoreRecord::from_annotation(value);
                 let state = serde_json::to_value(record.state)
@@ -282,11 +285,35 @@ fn records_summary(records: &[apply::RecordEntry]) -> String {
     out
 }
 
-/// Asks for `yes` on a terminal; refuses to prompt otherwise.
-fn confirm(printer: &Printer) -> Result<bool, CommandError> {
+/// The tenants whose namespace or database `plan` destroys, one line each, for the prompt.
+fn destroyed_data(plan: &crate::plan::Plan) -> String {
+    let tenants: std::collections::BTreeSet<(&str, &str)> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            c.action == crate::plan::Action::Delete
+                && c.blocked.is_none()
+                && crate::plan::guard::destroys_data(&c.id)
+        })
+        .map(|c| (c.cluster.as_str(), c.tenant.as_str()))
+        .collect();
+    tenants
+        .into_iter()
+        .map(|(cluster, tenant)| {
+            format!("  ! tenant `{tenant}` on cluster `{cluster}` is destroyed: its namespace, its database and their data\n")
+        })
+        .collect()
+}
+
+/// Asks for `yes` on a terminal; refuses to prompt otherwise. `destroyed` lists the tenants
+/// whose data the apply destroys (empty: none).
+fn confirm(destroyed: &str, printer: &Printer) -> Result<bool, CommandError> {
     if !std::io::stdin().is_terminal() {
         printer.err("error: refusing to ask for confirmation: standard input is not a terminal\n  = help: review the plan and pass --auto-approve, or save it with `berth plan --out FILE` and apply that file\n");
         return Ok(false);
+    }
+    if !destroyed.is_empty() {
+        printer.out(&format!("\nThis apply destroys data:\n{destroyed}"));
     }
     printer.out("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     let _ = std::io::stdout().flush();

@@ -176,13 +176,19 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
     };
     let scope = Scope {
         state_dir: Some(state_dir.clone()),
-        kubeconfig: args.target.kubeconfig.clone().or(file.kubeconfig.clone()),
+        kubeconfig: args
+            .target
+            .scope
+            .kubeconfig
+            .clone()
+            .or(file.kubeconfig.clone()),
         config_dir,
-        tenants: args.target.tenant.clone(),
-        clusters: args.target.cluster.clone(),
-        adopt: args.target.adopt,
-        allow_destroy: args.target.allow_destroy,
-        allow_replace: args.target.allow_replace,
+        tenants: args.target.scope.tenant.clone(),
+        clusters: args.target.scope.cluster.clone(),
+        adopt: args.target.write.adopt,
+        allow_destroy: args.target.write.allow_destroy.iter().cloned().collect(),
+        allow_replace: args.target.write.allow_replace,
+        correct_drift: args.target.write.correct_drift,
     };
     let leader_election =
         (args.leader_elect || file.leader_elect == Some(true)).then(|| LeaderElection {

@@ -4,7 +4,7 @@
 use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime};
 use super::{CommandError, Outcome};
-use crate::cli::{DriftArgs, PlanFormat};
+use crate::cli::{DriftArgs, PlanFormat, TargetArgs};
 use crate::output;
 use crate::printer::Printer;
 
@@ -13,7 +13,14 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> Result<Outcome, CommandError>
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let runtime = runtime()?;
     let state_dir = state_dir(&args.source.git);
-    let Some(planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)? else {
+    let Some(planned) = compute(
+        &mut source,
+        state_dir,
+        &TargetArgs::read_only(&args.target),
+        printer,
+        &runtime,
+    )?
+    else {
         return Ok(Outcome::Failure);
     };
     let plan = &planned.plan;

@@ -109,7 +109,7 @@ pub fn compute_with(
         };
         let (rendered, prelisted) = pipeline::render_beside_prelist(
             &mut validated,
-            &target.tenant,
+            &target.scope.tenant,
             runtime,
             &scope,
             &connected,
@@ -118,7 +118,7 @@ pub fn compute_with(
     } else {
         // Connecting would create an embedded cluster's store: not before the configuration
         // is known to render.
-        let rendered = pipeline::render_tenants(&mut validated, &target.tenant);
+        let rendered = pipeline::render_tenants(&mut validated, &target.scope.tenant);
         (None, rendered, Default::default())
     };
     // What rendering found (template errors), after what validation found.
@@ -265,7 +265,7 @@ fn compute_changed(
 
 /// Whether every `--cluster` names a cluster of `config` (printing why not).
 fn check_clusters(config: &Config, target: &TargetArgs, printer: &Printer) -> bool {
-    for c in &target.cluster {
+    for c in &target.scope.cluster {
         if !config.clusters.contains_key(c) {
             printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
             return false;
@@ -278,13 +278,14 @@ fn check_clusters(config: &Config, target: &TargetArgs, printer: &Printer) -> bo
 fn scope_of(target: &TargetArgs, state_dir: PathBuf, config_dir: Option<PathBuf>) -> Scope {
     Scope {
         state_dir: Some(state_dir),
-        kubeconfig: target.kubeconfig.clone(),
+        kubeconfig: target.scope.kubeconfig.clone(),
         config_dir,
-        tenants: target.tenant.clone(),
-        clusters: target.cluster.clone(),
-        adopt: target.adopt,
-        allow_destroy: target.allow_destroy,
-        allow_replace: target.allow_replace,
+        tenants: target.scope.tenant.clone(),
+        clusters: target.scope.cluster.clone(),
+        adopt: target.write.adopt,
+        allow_destroy: target.write.allow_destroy.iter().cloned().collect(),
+        allow_replace: target.write.allow_replace,
+        correct_drift: target.write.correct_drift,
     }
 }
 
@@ -296,7 +297,7 @@ fn validate_scope(
     printer: &Printer,
 ) -> Result<Option<(SourceTree, Config, Rendered, TemplateSet)>, CommandError> {
     let (tree, mut load, rendered, templates) =
-        load_and_render_tenants(tree, &target.tenant, printer)?;
+        load_and_render_tenants(tree, &target.scope.tenant, printer)?;
     let (Some(config), Some(rendered), Some(templates)) = (load.config.take(), rendered, templates)
     else {
         printer.err(&failure_summary(&load));
@@ -316,7 +317,7 @@ fn check_targets(
     tree: &SourceTree,
     printer: &Printer,
 ) -> bool {
-    for t in &target.tenant {
+    for t in &target.scope.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
             printer.err(&format!(
                 "error: no tenant named `{t}` in {}\n",
@@ -389,7 +390,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
         printer.err(&unreachable_summary(&planned.plan, ""));
         return Ok(Outcome::Failure);
     }
-    if args.detailed_exitcode && planned.plan.has_changes() {
+    if args.detailed_exitcode && planned.plan.differs() {
         return Ok(Outcome::Changes);
     }
     Ok(Outcome::Success)
@@ -457,16 +458,18 @@ fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome
     let Some((_, config, rendered, _)) = validate_scope(head_tree, &args.target, printer)? else {
         return Ok(Outcome::Failure);
     };
+    let scope = &args.target.scope;
     let opts = PlanOptions {
-        prune: config.policy.prune,
-        adopt: args.target.adopt,
-        allow_destroy: args.target.allow_destroy,
-        allow_replace: args.target.allow_replace,
-        tenants: (!args.target.tenant.is_empty())
-            .then(|| args.target.tenant.iter().cloned().collect()),
-        clusters: (!args.target.cluster.is_empty())
-            .then(|| args.target.cluster.iter().cloned().collect()),
-    };
+        adopt: args.target.write.adopt,
+        allow_replace: args.target.write.allow_replace,
+        tenants: (!scope.tenant.is_empty()).then(|| scope.tenant.iter().cloned().collect()),
+        clusters: (!scope.cluster.is_empty()).then(|| scope.cluster.iter().cloned().collect()),
+        ..PlanOptions::from_config(&config)
+    }
+    .permitting(
+        &args.target.write.allow_destroy,
+        args.target.write.correct_drift,
+    );
     let mut plan = plan::plan_change(
         &config,
         &rendered,
@@ -476,7 +479,7 @@ fn run_offline(args: &PlanArgs, base: &str, printer: &Printer) -> Result<Outcome
     );
     plan.base = Some(base_sha);
     print_plan(&plan, args.output, printer);
-    if args.detailed_exitcode && plan.has_changes() {
+    if args.detailed_exitcode && plan.differs() {
         return Ok(Outcome::Changes);
     }
     Ok(Outcome::Success)

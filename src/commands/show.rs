@@ -4,7 +4,7 @@ use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime};
 use super::status::{note_workload_errors, now, outcome_of, workloads};
 use super::{CommandError, Outcome};
-use crate::cli::{ShowArgs, ShowCommand, StatusFormat};
+use crate::cli::{ShowArgs, ShowCommand, StatusFormat, TargetArgs};
 use crate::output;
 use crate::printer::Printer;
 use crate::status::{tenant_details, StatusInput};
@@ -14,8 +14,8 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     let ShowCommand::Tenant(args) = &args.what;
     let now = now()?;
     let runtime = runtime()?;
-    let mut target = args.target.clone();
-    target.tenant = vec![args.name.clone()];
+    let mut target = TargetArgs::read_only(&args.target);
+    target.scope.tenant = vec![args.name.clone()];
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let state_dir = state_dir(&args.source.git);
     let Some(planned) = compute(&mut source, state_dir, &target, printer, &runtime)? else {

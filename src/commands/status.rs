@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::common::{open_source, state_dir};
 use super::plan::{compute, runtime, Planned};
 use super::{CommandError, Outcome};
-use crate::cli::{StatusArgs, StatusFormat};
+use crate::cli::{StatusArgs, StatusFormat, TargetArgs};
 use crate::observe::{self, WorkloadQuery, Workloads};
 use crate::output;
 use crate::printer::Printer;
@@ -93,7 +93,14 @@ pub fn run(args: &StatusArgs, printer: &Printer) -> Result<Outcome, CommandError
     let runtime = runtime()?;
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let state_dir = state_dir(&args.source.git);
-    let Some(planned) = compute(&mut source, state_dir, &args.target, printer, &runtime)? else {
+    let Some(planned) = compute(
+        &mut source,
+        state_dir,
+        &TargetArgs::read_only(&args.target),
+        printer,
+        &runtime,
+    )?
+    else {
         return Ok(Outcome::Failure);
     };
     let mut workloads = workloads(&planned, &args.target.tenant, &[], &runtime);

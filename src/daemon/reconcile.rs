@@ -361,14 +361,6 @@ impl Reconciler {
         if quiet {
             return;
         }
-        if record.result == SyncResult::Applied {
-            self.shared
-                .status
-                .write()
-                .unwrap()
-                .counters
-                .drift_corrections += 1;
-        }
         self.finish(record, started, |_| {});
     }
 
@@ -440,12 +432,7 @@ impl Reconciler {
         opts.revision = Some(good.revision.clone());
         opts.inputs = pipeline::tenant_inputs(&good.digests, &good.rendered, observed);
         let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
-        if !report_only
-            && self.leader()
-            && !plan.has_changes()
-            && (plan.restores.iter().any(|r| r.record.is_some())
-                || opts.inputs.values().any(apply::TenantInputs::stale))
-        {
+        if !report_only && self.leader() && !plan.has_changes() && apply::records_due(plan, &opts) {
             // Nothing to change, but restores finished since (record how they ended), or
             // Namespaces do not record the inputs they are complete for.
             let records = self.runtime.block_on(apply::write_records(
@@ -492,6 +479,33 @@ impl Reconciler {
             None => SyncResult::NoChanges,
         };
         if let Some(s) = &set {
+            // Every drifted object an apply rewrote is a correction, whatever the policy and
+            // whatever triggered the apply.
+            let drifted: std::collections::HashSet<(&str, &crate::object::ObjectRef)> = plan
+                .drift
+                .iter()
+                .map(|d| (d.cluster.as_str(), &d.id))
+                .collect();
+            let corrected = s
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.outcome == Outcome::Applied && e.action != crate::plan::Action::Delete
+                })
+                .filter(|e| drifted.contains(&(e.cluster.as_str(), &e.id)))
+                .count() as u64;
+            if corrected > 0 {
+                tracing::info!(
+                    corrected,
+                    "drifted objects put back as the configuration says"
+                );
+                self.shared
+                    .status
+                    .write()
+                    .unwrap()
+                    .counters
+                    .drift_corrections += corrected;
+            }
             let (added, changed, destroyed, failed, _) = s.summary();
             (
                 record.added,

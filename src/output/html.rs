@@ -70,8 +70,31 @@ pub fn to_html(plan: &Plan, opts: HtmlOptions<'_>) -> String {
     if let Some(rev) = &plan.revision {
         let _ = writeln!(out, "<p>Revision <code>{}</code>.</p>", escape(rev));
     }
-    if changes.is_empty() && opts.tenant.is_none() && plan.unreachable.is_empty() {
-        out.push_str("<p>The clusters match the configuration.</p>\n");
+    if changes.is_empty() && opts.tenant.is_none() {
+        let phrase = super::no_changes_phrase(plan);
+        let _ = writeln!(
+            out,
+            "<p>{}</p>",
+            escape(phrase.strip_prefix("No changes. ").unwrap_or(&phrase))
+        );
+    }
+    let kept: Vec<_> = plan.kept.iter().filter(|k| keep(&k.tenant)).collect();
+    if !kept.is_empty() {
+        out.push_str(
+            "<h4>Removed from the configuration, kept</h4>\n<p>Nothing of these tenants is \
+             destroyed.</p>\n<ul>\n",
+        );
+        for k in kept {
+            let (head, stays, help) = super::kept_phrases(k, 6);
+            let _ = writeln!(
+                out,
+                "<li class=\"kept\">{}<br>{}<br><em>{}</em></li>",
+                escape(&head),
+                escape(&stays),
+                escape(&help)
+            );
+        }
+        out.push_str("</ul>\n");
     }
     if counts.blocked > 0 {
         let _ = writeln!(
@@ -260,6 +283,10 @@ mod tests {
             base: None,
             restores: Vec::new(),
             warnings: Vec::new(),
+            kept: Vec::new(),
+            returned: Vec::new(),
+            allow_destroy: Default::default(),
+            correct_drift: false,
             narrowed: None,
             format_version: "1".into(),
             revision: Some("abc<def>".into()),

@@ -47,13 +47,14 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(out, "{}", super::narrowed_phrase(n));
     }
     if plan.changes.is_empty() {
-        if plan.base.is_some() {
-            let _ = writeln!(out, "Both revisions render the same objects.");
-        } else if plan.narrowed.is_some() {
-            let _ = writeln!(out, "The tenants planned match the configuration.");
-        } else {
-            let _ = writeln!(out, "The clusters match the configuration.");
-        }
+        let phrase = super::no_changes_phrase(plan);
+        let _ = writeln!(
+            out,
+            "{}",
+            phrase
+                .strip_prefix("No changes. ")
+                .unwrap_or(phrase.as_str())
+        );
     }
     if counts.blocked > 0 {
         let _ = writeln!(
@@ -94,17 +95,31 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n### Warnings\n");
         for w in &plan.warnings {
-            let _ = write!(
-                out,
-                "- **{}** ({}): {}",
-                tenant_name(&w.tenant),
-                w.cluster,
-                w.message
-            );
-            let _ = writeln!(out);
+            if w.cluster.is_empty() {
+                let _ = writeln!(out, "- {}", w.message);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "- **{}** ({}): {}",
+                    tenant_name(&w.tenant),
+                    w.cluster,
+                    w.message
+                );
+            }
             if let Some(h) = &w.help {
                 let _ = writeln!(out, "  - help: {h}");
             }
+        }
+    }
+
+    if !plan.kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Removed from the configuration, kept\n\nNothing of these tenants is destroyed.\n"
+        );
+        for k in &plan.kept {
+            let (head, stays, help) = super::kept_phrases(k, 6);
+            let _ = writeln!(out, "- {head}\n  - {stays}\n  - help: {help}");
         }
     }
 

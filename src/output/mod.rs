@@ -24,6 +24,101 @@ pub use json::to_json;
 pub use markdown::{to_markdown, MARKDOWN_LIMIT};
 pub use text::to_text;
 
+/// The line that closes a plan without changes. It never says more than was observed: with
+/// a cluster that could not be read, or tenants the configuration no longer has, the
+/// clusters are not said to match.
+pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
+    if plan.base.is_some() {
+        return "No changes. Both revisions render the same objects.".to_string();
+    }
+    if !plan.unreachable.is_empty() {
+        let n = plan.unreachable.len();
+        return format!(
+            "No changes in what could be observed. {} could not be read (see above): what it \
+             holds is unknown, and nothing there was planned.",
+            if n == 1 {
+                "1 cluster".to_string()
+            } else {
+                format!("{n} clusters")
+            }
+        );
+    }
+    if !plan.kept.is_empty() {
+        let n = plan.kept.len();
+        return format!(
+            "No changes will be made. The clusters still hold {} that the configuration no \
+             longer has (kept, see above).",
+            if n == 1 {
+                "1 tenant".to_string()
+            } else {
+                format!("{n} tenants")
+            }
+        );
+    }
+    if plan.narrowed.is_some() {
+        "No changes. The tenants planned match the configuration.".to_string()
+    } else {
+        "No changes. The clusters match the configuration.".to_string()
+    }
+}
+
+/// What a kept tenant is, in one line, what stays (shortened past `max` objects) and how to
+/// permit its deletion.
+pub(crate) fn kept_phrases(k: &crate::plan::KeptTenant, max: usize) -> (String, String, String) {
+    let removed = match (&k.removed_in, &k.last_applied_revision) {
+        (Some(rev), _) => format!("removed from the configuration in {}", short_revision(rev)),
+        (None, _) => "removed from the configuration in this revision".to_string(),
+    };
+    let head = format!(
+        "tenant `{}` (cluster {}): {removed}; {}",
+        k.tenant, k.cluster, k.reason
+    );
+    let mut names: Vec<String> = k.objects.iter().take(max).map(|o| o.to_string()).collect();
+    if k.objects.len() > max {
+        names.push(format!("... ({} more)", k.objects.len() - max));
+    }
+    let stays = format!(
+        "{} {} stay{}: {}",
+        k.objects.len(),
+        if k.objects.len() == 1 {
+            "object"
+        } else {
+            "objects"
+        },
+        if k.objects.len() == 1 { "s" } else { "" },
+        names.join(", ")
+    );
+    let help = if k.reason.starts_with("policy.prune") {
+        "berth deletes what leaves the configuration only with policy.prune = true".to_string()
+    } else {
+        format!(
+            "to destroy it, restore tenants/{t}.toml with `deletion_protection = false`, apply, \
+             then remove it; or apply with `--allow-destroy {t}` (or name it in \
+             policy.allow_destroy). To keep it, restore its file",
+            t = k.tenant
+        )
+    };
+    (head, stays, help)
+}
+
+/// A revision as people read it: a commit's first 12 hex digits, anything else as it is.
+pub(crate) fn short_revision(rev: &str) -> &str {
+    if rev.len() > 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..12]
+    } else {
+        rev
+    }
+}
+
+/// Where a warning is, `  (cluster c, tenant t)`, or nothing for a plan-wide one.
+pub(crate) fn warning_place(w: &crate::plan::Warning) -> String {
+    match (w.cluster.is_empty(), w.tenant.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!("  (cluster {})", w.cluster),
+        (false, false) => format!("  (cluster {}, tenant {})", w.cluster, w.tenant),
+    }
+}
+
 /// The restores a plan shows: those the configuration requests, and those still running.
 pub(crate) fn shown_restores(plan: &Plan) -> impl Iterator<Item = &crate::plan::RestoreStatus> {
     plan.restores

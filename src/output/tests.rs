@@ -218,6 +218,29 @@ fn sample_plan() -> Plan {
                 .into(),
             help: Some("create it in the tenant's namespace".into()),
         }],
+        kept: vec![crate::plan::KeptTenant {
+            cluster: "local".into(),
+            tenant: "legacy".into(),
+            namespace: Some("tenant-legacy".into()),
+            reason: "kept by deletion protection (deletion_protection = true when it was last \
+                     applied)"
+                .into(),
+            removed_in: Some("9c0ffee1234567890abcdef1234567890abcdef0".into()),
+            last_applied_revision: Some("3f2a9c1".into()),
+            objects: vec![
+                id("apps/v1", "StatefulSet", Some("tenant-legacy"), "db"),
+                id(
+                    "networking.k8s.io/v1",
+                    "NetworkPolicy",
+                    Some("tenant-legacy"),
+                    "default-deny-ingress",
+                ),
+                id("v1", "Namespace", None, "tenant-legacy"),
+            ],
+        }],
+        returned: Vec::new(),
+        allow_destroy: Default::default(),
+        correct_drift: false,
         narrowed: None,
         summary: Summary::default(),
     };
@@ -261,6 +284,10 @@ fn empty_plan() -> Plan {
         unreachable: vec![],
         restores: vec![],
         warnings: vec![],
+        kept: Vec::new(),
+        returned: Vec::new(),
+        allow_destroy: Default::default(),
+        correct_drift: false,
         narrowed: None,
         summary: Summary::default(),
     }

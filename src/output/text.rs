@@ -89,6 +89,13 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
             out,
             "  (fields berth applied that differ in the cluster now: applied -> live)\n"
         );
+        if !plan.correct_drift && plan.base.is_none() {
+            let _ = writeln!(
+                out,
+                "  (policy.drift = \"report\": berth leaves these as they are, unless a change \
+                 below rewrites them; `berth apply --correct-drift` puts them back)\n"
+            );
+        }
         for d in &plan.drift {
             if d.kind == crate::plan::DriftKind::Missing {
                 let _ = writeln!(
@@ -145,15 +152,28 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
         for w in &plan.warnings {
             let _ = writeln!(
                 out,
-                "  {} {}  (cluster {}, tenant {})",
+                "  {} {}{}",
                 p.paint(YELLOW, "!"),
                 w.message,
-                w.cluster,
-                tenant_name(&w.tenant)
+                super::warning_place(w)
             );
             if let Some(help) = &w.help {
                 let _ = writeln!(out, "      = help: {help}");
             }
+        }
+    }
+
+    if !plan.kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.header("Removed from the configuration, kept (nothing of them is destroyed):")
+        );
+        for k in &plan.kept {
+            let (head, stays, help) = super::kept_phrases(k, 6);
+            let _ = writeln!(out, "  {} {head}", p.paint(YELLOW, "!"));
+            let _ = writeln!(out, "      {stays}");
+            let _ = writeln!(out, "      = help: {help}");
         }
     }
 
@@ -173,14 +193,7 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
     }
 
     if plan.changes.is_empty() {
-        let line = if plan.base.is_some() {
-            "No changes. Both revisions render the same objects."
-        } else if plan.narrowed.is_some() {
-            "No changes. The tenants planned match the configuration."
-        } else {
-            "No changes. The clusters match the configuration."
-        };
-        let _ = writeln!(out, "\n{}", p.header(line));
+        let _ = writeln!(out, "\n{}", p.header(&super::no_changes_phrase(plan)));
         return out;
     }
 

@@ -13,6 +13,7 @@
 //! parses each object once.
 
 mod diff;
+pub mod guard;
 mod offline;
 mod planner;
 pub mod restores;
@@ -41,8 +42,9 @@ pub struct PlanOptions {
     pub prune: bool,
     /// Take over objects berth does not own whose names berth wants (`--adopt`).
     pub adopt: bool,
-    /// Allow deleting data-bearing objects of protected tenants (`--allow-destroy`).
-    pub allow_destroy: bool,
+    /// Tenants permitted by name to be destroyed, protected or not (`--allow-destroy NAME`,
+    /// `policy.allow_destroy`).
+    pub allow_destroy: BTreeSet<String>,
     /// Allow replacing data-bearing objects (`--allow-replace`).
     pub allow_replace: bool,
     /// Only these tenants; `None` for all. Objects no longer in Git count as the tenant of
@@ -50,6 +52,10 @@ pub struct PlanOptions {
     pub tenants: Option<BTreeSet<String>>,
     /// Only these clusters; `None` for all.
     pub clusters: Option<BTreeSet<String>>,
+    /// Put objects changed outside berth back. Off (`policy.drift = "report"`), a drifted
+    /// object is only rewritten when the configuration itself changes it; otherwise it is
+    /// reported and left, and an object berth applied that was deleted is not created again.
+    pub correct_drift: bool,
 }
 
 impl PlanOptions {
@@ -57,8 +63,28 @@ impl PlanOptions {
     pub fn from_config(config: &crate::spec::model::Config) -> Self {
         PlanOptions {
             prune: config.policy.prune,
+            allow_destroy: config.policy.allow_destroy.iter().cloned().collect(),
+            correct_drift: config.policy.drift == crate::spec::types::DriftMode::Correct,
             ..PlanOptions::default()
         }
+    }
+
+    /// These options, with what a command line permits on top: tenants named by
+    /// `--allow-destroy`, and `--correct-drift`.
+    pub fn permitting<'a>(
+        mut self,
+        allow_destroy: impl IntoIterator<Item = &'a String>,
+        correct_drift: bool,
+    ) -> Self {
+        self.allow_destroy
+            .extend(allow_destroy.into_iter().cloned());
+        self.correct_drift |= correct_drift;
+        self
+    }
+
+    /// Whether `tenant` may be destroyed by name.
+    pub fn destroy_permitted(&self, tenant: &str) -> bool {
+        self.allow_destroy.contains(tenant)
     }
 }
 
@@ -183,6 +209,39 @@ pub struct Warning {
     pub help: Option<String>,
 }
 
+/// A tenant that left the configuration (of one cluster) and that deletion protection keeps
+/// whole: none of its objects is destroyed while its deletion is not permitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptTenant {
+    /// Cluster.
+    pub cluster: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Its Namespace, when it still exists.
+    pub namespace: Option<String>,
+    /// Why it is kept (its deletion protection) and how to permit the deletion.
+    pub reason: String,
+    /// The revision that removed it from the configuration, as recorded on its Namespace
+    /// ([`crate::object::REMOVED_ANNOTATION`]); `None` until an apply records it (then it is
+    /// the revision planned).
+    pub removed_in: Option<String>,
+    /// The revision last applied to it ([`crate::object::REVISION_ANNOTATION`]).
+    pub last_applied_revision: Option<String>,
+    /// Every object of the tenant that a permitted deletion would destroy, in delete order.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// A tenant back in the configuration whose Namespace still says it was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Returned {
+    /// Cluster.
+    pub cluster: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Its Namespace.
+    pub namespace: ObjectRef,
+}
+
 /// Counts for the closing line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -201,6 +260,9 @@ pub struct Summary {
     pub drifted: usize,
     /// Name collisions with objects berth does not own.
     pub conflicts: usize,
+    /// Tenants removed from the configuration and kept by deletion protection.
+    #[serde(default)]
+    pub kept: usize,
 }
 
 /// A whole plan.
@@ -226,9 +288,25 @@ pub struct Plan {
     /// longer in the configuration are listed while the cluster remembers them.
     #[serde(default)]
     pub restores: Vec<RestoreStatus>,
-    /// Problems that are not changes (missing credentials Secrets).
+    /// Problems that are not changes (missing credentials Secrets, a scale-down, a plan that
+    /// apply will refuse).
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// Tenants removed from the configuration that deletion protection keeps whole.
+    #[serde(default)]
+    pub kept: Vec<KeptTenant>,
+    /// The tenants this plan was permitted to destroy by name (`--allow-destroy`,
+    /// `policy.allow_destroy`): apply needs no other permission for their deletion.
+    #[serde(default)]
+    pub allow_destroy: BTreeSet<String>,
+    /// Tenants in the configuration again whose Namespace still records their removal
+    /// ([`crate::object::REMOVED_ANNOTATION`]): apply clears the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returned: Vec<Returned>,
+    /// Whether drifted objects are put back (`policy.drift = "correct"` or `--correct-drift`).
+    /// When not, drift is reported and left as it is unless a change rewrites the object.
+    #[serde(default)]
+    pub correct_drift: bool,
     /// Set by `--changed`: only some tenants were planned (those whose inputs changed since
     /// they were last applied); drift in the others was not looked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,6 +319,20 @@ impl Plan {
     /// Whether applying would change anything (blocked changes count: they need attention).
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Whether the clusters differ from the configuration in a way that needs a person:
+    /// changes to apply, or tenants removed from the configuration that deletion protection
+    /// keeps (`--detailed-exitcode` exits 2).
+    pub fn differs(&self) -> bool {
+        self.has_changes() || !self.kept.is_empty()
+    }
+
+    /// Whether everything the plan's scope covers was observed and matches: no changes, no
+    /// kept tenants, no cluster that could not be read. Only then may output say that the
+    /// clusters match the configuration.
+    pub fn matches(&self) -> bool {
+        !self.differs() && self.unreachable.is_empty()
     }
 
     /// Recomputes [`Plan::summary`] from the lists.
@@ -260,6 +352,7 @@ impl Plan {
         }
         s.drifted = self.drift.len();
         s.conflicts = self.conflicts.len();
+        s.kept = self.kept.len();
         self.summary = s;
     }
 }

@@ -9,7 +9,8 @@ use super::diff::{diff_object, drift_fields, redact, Immutable};
 use super::restores::{records_of, restore_state, RestoreRecord, RestoreStatus};
 use super::unchanged::unchanged;
 use super::{
-    Action, Change, Conflict, Drift, DriftKind, Plan, PlanOptions, Warning, FORMAT_VERSION,
+    Action, Change, Conflict, Drift, DriftKind, KeptTenant, Plan, PlanOptions, Warning,
+    FORMAT_VERSION,
 };
 use crate::object::{
     ObjectRef, DELETION_PROTECTION_ANNOTATION, RESTORE_LABEL, RESTORE_RECORD_PREFIX,
@@ -18,8 +19,7 @@ use crate::observe::{ClusterState, LiveObject, Observed, Unowned};
 use crate::render::{DesiredObject, Rendered};
 use crate::spec::model::Config;
 
-/// Kinds whose deletion or replacement can lose data.
-const DATA_BEARING: &[&str] = &["Namespace", "StatefulSet", "PersistentVolumeClaim"];
+use super::guard::DATA_BEARING;
 
 /// Lookup key of an object within one cluster: kind, namespace, name.
 type Key<'a> = (&'a str, Option<&'a str>, &'a str);
@@ -44,6 +44,10 @@ struct Part {
     drift: Vec<Drift>,
     conflicts: Vec<Conflict>,
     restores: Vec<RestoreStatus>,
+    /// Objects of tenants removed from the configuration that are kept whole.
+    kept: Vec<ObjectRef>,
+    warnings: Vec<Warning>,
+    returned: Vec<super::Returned>,
 }
 
 impl Part {
@@ -52,6 +56,9 @@ impl Part {
         self.drift.append(&mut other.drift);
         self.conflicts.append(&mut other.conflicts);
         self.restores.append(&mut other.restores);
+        self.kept.append(&mut other.kept);
+        self.warnings.append(&mut other.warnings);
+        self.returned.append(&mut other.returned);
     }
 }
 
@@ -90,6 +97,7 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
 
     let mut unreachable = Vec::new();
     let mut warnings = Vec::new();
+    let mut kept = Vec::new();
     let mut all = Part::default();
     for (cluster, tenants) in by_cluster {
         if opts.clusters.as_ref().is_some_and(|c| !c.contains(cluster)) {
@@ -111,7 +119,9 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
             }
         };
         let ctx = ClusterCtx::new(cluster, state, &tenants, &in_git, opts);
-        all.append(ctx.run(&tenants));
+        let mut part = ctx.run(&tenants);
+        kept.extend(ctx.kept(std::mem::take(&mut part.kept)));
+        all.append(part);
         warnings.extend(missing_secrets(config, cluster, state, opts));
     }
 
@@ -120,7 +130,12 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         mut drift,
         mut conflicts,
         mut restores,
+        warnings: scale_downs,
+        mut returned,
+        ..
     } = all;
+    returned.sort_by(|a, b| (&a.cluster, &a.tenant).cmp(&(&b.cluster, &b.tenant)));
+    warnings.extend(scale_downs);
     restores
         .sort_by(|a, b| (&a.cluster, &a.tenant, &a.name).cmp(&(&b.cluster, &b.tenant, &b.name)));
     changes.par_sort_unstable_by(|a, b| {
@@ -151,11 +166,53 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         unreachable,
         restores,
         warnings,
+        kept,
+        returned,
+        allow_destroy: opts.allow_destroy.clone(),
+        correct_drift: opts.correct_drift,
         narrowed: None,
         summary: Default::default(),
     };
+    plan.warnings.sort_by(|a, b| {
+        (&a.cluster, &a.tenant, &a.kind, &a.message)
+            .cmp(&(&b.cluster, &b.tenant, &b.kind, &b.message))
+    });
+    for refusal in super::guard::refusals(&plan, desired, config.policy.max_deletions) {
+        plan.warnings.push(refusal_warning(&refusal));
+    }
     plan.summarize();
     plan
+}
+
+/// A plan-time warning of what apply will refuse.
+fn refusal_warning(refusal: &super::guard::Refusal) -> Warning {
+    let (cluster, tenant) = match refusal {
+        super::guard::Refusal::EveryNamespace { cluster, .. } => (cluster.clone(), String::new()),
+        super::guard::Refusal::Unnamed { tenants } if tenants.len() == 1 => tenants[0].clone(),
+        _ => (String::new(), String::new()),
+    };
+    let (message, help) = match refusal {
+        super::guard::Refusal::Unnamed { .. } => (
+            format!("apply without a confirmation at the prompt (--auto-approve, the daemon) will refuse this plan: {refusal}"),
+            "a person running `berth apply` is asked to confirm instead".to_string(),
+        ),
+        _ => (
+            format!("apply will refuse this plan: {refusal}"),
+            "nothing is written when apply refuses".to_string(),
+        ),
+    };
+    Warning {
+        cluster,
+        tenant,
+        kind: if refusal.mass() {
+            "mass_deletion".into()
+        } else {
+            "destroy_not_named".into()
+        },
+        object: None,
+        message,
+        help: Some(help),
+    }
 }
 
 /// Credentials Secrets that the backup and restore jobs of the cluster's tenants read and
@@ -227,6 +284,8 @@ struct ClusterCtx<'a> {
     /// ([`INVENTORY_ANNOTATION`](crate::object::INVENTORY_ANNOTATION)).
     inventory: HashMap<&'a str, HashSet<String>>,
     in_git: &'a HashMap<&'a str, bool>,
+    /// Tenants with desired objects on this cluster.
+    desired_tenants: HashSet<&'a str>,
     opts: &'a PlanOptions,
 }
 
@@ -301,7 +360,71 @@ impl<'a> ClusterCtx<'a> {
             records,
             inventory,
             in_git,
+            desired_tenants: tenants.keys().copied().collect(),
             opts,
+        }
+    }
+
+    /// The tenants whose `objects` were kept (see [`Self::plan_leftover`]), one entry each.
+    fn kept(&self, objects: Vec<ObjectRef>) -> Vec<KeptTenant> {
+        let mut by_tenant: BTreeMap<&str, Vec<ObjectRef>> = BTreeMap::new();
+        for id in objects {
+            let Some(live) = self.live.get(&key(&id)) else {
+                continue;
+            };
+            by_tenant.entry(live.tenant()).or_default().push(id);
+        }
+        by_tenant
+            .into_iter()
+            .map(|(tenant, mut objects)| {
+                objects.sort_by(|a, b| (u8::MAX - a.wave(), a).cmp(&(u8::MAX - b.wave(), b)));
+                let namespace = objects
+                    .iter()
+                    .find(|o| o.kind == "Namespace" && o.namespace.is_none())
+                    .and_then(|o| self.live.get(&key(o)))
+                    .map(|ns| (ns.id.name.clone(), ns.manifest()));
+                let annotation = |name: &str| {
+                    namespace
+                        .as_ref()
+                        .and_then(|(_, m)| m.pointer("/metadata/annotations")?.get(name)?.as_str())
+                        .map(str::to_string)
+                };
+                let reason = self
+                    .keep_reason(tenant)
+                    .unwrap_or_else(|| "kept".to_string());
+                KeptTenant {
+                    cluster: self.cluster.to_string(),
+                    tenant: tenant.to_string(),
+                    removed_in: annotation(crate::object::REMOVED_ANNOTATION),
+                    last_applied_revision: annotation(crate::object::REVISION_ANNOTATION),
+                    namespace: namespace.map(|(name, _)| name),
+                    reason,
+                    objects,
+                }
+            })
+            .collect()
+    }
+
+    /// Why a tenant removed from this cluster's configuration is kept whole, if it is: it is
+    /// protected (or its protection is unknown) and not permitted by name, or pruning is off.
+    fn keep_reason(&self, tenant: &str) -> Option<String> {
+        if !self.opts.prune {
+            return Some(
+                "policy.prune = false: berth deletes nothing that leaves the configuration"
+                    .to_string(),
+            );
+        }
+        if self.opts.destroy_permitted(tenant) {
+            return None;
+        }
+        match (self.applied_protection.get(tenant), self.in_git.get(tenant)) {
+            (Some(true), _) | (None, Some(true)) => Some(format!(
+                "kept by deletion protection (deletion_protection = true when tenant `{tenant}`                  was last applied); nothing of it is destroyed"
+            )),
+            (Some(false), _) | (None, Some(false)) => None,
+            (None, None) => Some(format!(
+                "kept: the deletion protection of tenant `{tenant}` is unknown (its Namespace has                  no readable last-applied state); nothing of it is destroyed"
+            )),
         }
     }
 
@@ -443,6 +566,15 @@ impl<'a> ClusterCtx<'a> {
                 }
             }
         }
+        if kind == "Namespace" {
+            if let Some(l) = live.filter(|l| l.text().contains(crate::object::REMOVED_ANNOTATION)) {
+                part.returned.push(super::Returned {
+                    cluster: self.cluster.to_string(),
+                    tenant: obj.tenant.clone(),
+                    namespace: l.id.clone(),
+                });
+            }
+        }
         // When the annotation holds exactly the desired text, last-applied equals desired.
         let same = live.is_some_and(|l| l.last_applied_is(obj.manifest.as_str()));
         // The common case, an object nobody touched: nothing to parse into trees.
@@ -493,6 +625,11 @@ impl<'a> ClusterCtx<'a> {
                         .unwrap_or_default()
                 };
                 self.push_drift(&obj.id, &obj.tenant, drifted, part);
+                // Last applied equals desired: the configuration does not change this object,
+                // so every difference is drift. Reported, and put back only when correcting.
+                if same && !self.opts.correct_drift {
+                    return;
+                }
                 (diff, None)
             }
             None => match self.unowned.get(&key(&obj.id)) {
@@ -525,6 +662,11 @@ impl<'a> ClusterCtx<'a> {
                             kind: DriftKind::Missing,
                             fields: Vec::new(),
                         });
+                        // Deleted outside berth: drift like any other, created again only
+                        // when correcting.
+                        if !self.opts.correct_drift {
+                            return;
+                        }
                     }
                     redact(&mut desired, kind == "Secret");
                     let mut change = base(Action::Create);
@@ -556,6 +698,10 @@ impl<'a> ClusterCtx<'a> {
             None => {}
         }
         change.fields = diff.fields;
+        if kind == "StatefulSet" && change.action == Action::Update {
+            part.warnings
+                .extend(scale_down(self.cluster, &change, &desired));
+        }
         redact(&mut desired, kind == "Secret");
         change.desired = Some(desired);
         part.changes.push(change);
@@ -573,10 +719,19 @@ impl<'a> ClusterCtx<'a> {
             let fields = drift_fields(&live.id.kind, &last, &live.manifest());
             self.push_drift(&live.id, tenant, fields, part);
         }
+        // A tenant that left this cluster's configuration goes whole or not at all: while its
+        // deletion is not permitted, not one of its objects (network policies, quotas and
+        // bindings protect its data too) is destroyed.
+        if !self.desired_tenants.contains(tenant) && self.keep_reason(tenant).is_some() {
+            part.kept.push(live.id.clone());
+            return;
+        }
         if !self.opts.prune {
             return;
         }
-        let blocked = if DATA_BEARING.contains(&live.id.kind.as_str()) && !self.opts.allow_destroy {
+        let blocked = if DATA_BEARING.contains(&live.id.kind.as_str())
+            && !self.opts.destroy_permitted(tenant)
+        {
             self.protection_reason(tenant)
         } else {
             None
@@ -598,16 +753,16 @@ impl<'a> ClusterCtx<'a> {
         match (self.applied_protection.get(tenant), self.in_git.get(tenant)) {
             (Some(true), _) => Some(format!(
                 "tenant `{tenant}` has deletion_protection = true in what was last applied; set \
-                 it to false and apply, or pass --allow-destroy"
+                 it to false and apply, or pass --allow-destroy {tenant}"
             )),
             (_, Some(true)) => Some(format!(
                 "tenant `{tenant}` has deletion_protection = true; set it to false and apply, \
-                 or pass --allow-destroy"
+                 or pass --allow-destroy {tenant}"
             )),
             (Some(false), _) | (None, Some(false)) => None,
             (None, None) => Some(format!(
                 "the deletion protection of tenant `{tenant}` is unknown (its Namespace has no \
-                 readable last-applied state); pass --allow-destroy"
+                 readable last-applied state); pass --allow-destroy {tenant}"
             )),
         }
     }
@@ -630,6 +785,67 @@ impl<'a> ClusterCtx<'a> {
             fields,
         });
     }
+}
+
+/// The warning of a StatefulSet update that lowers `spec.replicas`: which pods go, and what
+/// becomes of their volumes (kept unless the retention policy deletes them when scaled).
+fn scale_down(cluster: &str, change: &Change, desired: &Value) -> Option<Warning> {
+    let field = change.fields.iter().find(|f| f.path == "spec.replicas")?;
+    let before = field.before.as_ref()?.as_u64()?;
+    let after = field.after.as_ref()?.as_u64()?;
+    if after >= before {
+        return None;
+    }
+    let name = &change.id.name;
+    let pods: Vec<String> = (after..before)
+        .rev()
+        .map(|i| format!("{name}-{i}"))
+        .collect();
+    let claims: Vec<String> = desired
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/metadata/name")?.as_str())
+        .flat_map(|claim| {
+            (after..before)
+                .rev()
+                .map(move |i| format!("{claim}-{name}-{i}"))
+        })
+        .collect();
+    let deleted_when_scaled = desired
+        .pointer("/spec/persistentVolumeClaimRetentionPolicy/whenScaled")
+        .and_then(Value::as_str)
+        == Some("Delete");
+    let volumes = if claims.is_empty() {
+        "they have no volumes of their own".to_string()
+    } else if deleted_when_scaled {
+        format!(
+            "their volumes ({}) are deleted with them (persistentVolumeClaimRetentionPolicy.whenScaled = Delete)",
+            claims.join(", ")
+        )
+    } else {
+        format!(
+            "their volumes ({}) stay, and are used again if the database scales back up",
+            claims.join(", ")
+        )
+    };
+    Some(Warning {
+        cluster: cluster.to_string(),
+        tenant: change.tenant.clone(),
+        kind: "scale_down".into(),
+        object: Some(change.id.clone()),
+        message: format!(
+            "{} scales down from {before} to {after} replicas: {} {} removed, highest ordinal first; {volumes}",
+            change.id,
+            if pods.len() == 1 { "pod" } else { "pods" },
+            pods.join(", ") + if pods.len() == 1 { " is" } else { " are" },
+        ),
+        help: Some(
+            "make sure the database has moved its data off those nodes (or keeps enough replicas) before applying"
+                .to_string(),
+        ),
+    })
 }
 
 fn replace_blocked(id: &ObjectRef) -> String {

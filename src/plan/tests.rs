@@ -472,7 +472,7 @@ fn immutable_changes_replace_and_data_bearing_replaces_are_blocked() {
 }
 
 #[test]
-fn deletes_of_protected_tenants_are_blocked_by_what_was_last_applied() {
+fn a_protected_tenant_that_left_the_configuration_is_kept_whole() {
     // Tenant `gone` left Git; its Namespace was last applied with protection on. Tenant
     // `free` left Git with protection off.
     let config = config_with(&[("acme", true)]);
@@ -485,45 +485,79 @@ fn deletes_of_protected_tenants_are_blocked_by_what_was_last_applied() {
                 &id("Service", Some("tenant-gone"), "db"),
                 json!({"metadata": {}}),
             ),
+            desired_obj(
+                "gone",
+                &id("NetworkPolicy", Some("tenant-gone"), "default-deny-ingress"),
+                json!({"metadata": {}}),
+            ),
             namespace("free", false),
             statefulset("free", 1, "db"),
         ]
         .iter()
         .map(|o| ("local".to_string(), served(o))),
     );
+    let shown = |plan: &Plan| -> Vec<String> {
+        plan.changes
+            .iter()
+            .map(|c| format!("{:?} {} {}", c.action, c.id, c.blocked.is_some()))
+            .collect()
+    };
     let plan = plan(&config, &rendered(vec![]), &observed, &opts());
-    let shown: Vec<String> = plan
-        .changes
-        .iter()
-        .map(|c| format!("{:?} {} {}", c.action, c.id, c.blocked.is_some()))
-        .collect();
+    // Not one object of `gone` is destroyed: not its network policy, not its service.
     assert_eq!(
-        shown,
+        shown(&plan),
         [
             "Delete StatefulSet/tenant-free/db false",
             "Delete Namespace/tenant-free false",
-            "Delete StatefulSet/tenant-gone/db true",
-            "Delete Service/tenant-gone/db false",
-            "Delete Namespace/tenant-gone true",
         ]
     );
+    assert_eq!(plan.kept.len(), 1, "{:?}", plan.kept);
+    let kept = &plan.kept[0];
     assert_eq!(
-        plan.changes[4].blocked.as_deref(),
-        Some(
-            "tenant `gone` has deletion_protection = true in what was last applied; set it to \
-             false and apply, or pass --allow-destroy"
-        )
+        (kept.cluster.as_str(), kept.tenant.as_str()),
+        ("local", "gone")
     );
+    assert_eq!(kept.namespace.as_deref(), Some("tenant-gone"));
+    assert!(
+        kept.reason.contains("deletion protection"),
+        "{}",
+        kept.reason
+    );
+    let objects: Vec<String> = kept.objects.iter().map(|o| o.to_string()).collect();
+    assert_eq!(
+        objects,
+        [
+            "StatefulSet/tenant-gone/db",
+            "Service/tenant-gone/db",
+            "NetworkPolicy/tenant-gone/default-deny-ingress",
+            "Namespace/tenant-gone",
+        ]
+    );
+    assert!(plan.differs());
+    assert!(!plan.matches());
+
+    // Permitted by name, all of it goes, the Namespace last; `free` is not affected.
     let allowed = super::plan(
         &config,
         &rendered(vec![]),
         &observed,
-        &PlanOptions {
-            allow_destroy: true,
-            ..opts()
-        },
+        &opts().permitting(&["gone".to_string()], false),
     );
-    assert!(allowed.changes.iter().all(|c| c.blocked.is_none()));
+    assert!(allowed.kept.is_empty());
+    let gone: Vec<String> = shown(&allowed)
+        .into_iter()
+        .filter(|c| c.contains("tenant-gone"))
+        .collect();
+    assert_eq!(
+        gone,
+        [
+            "Delete StatefulSet/tenant-gone/db false",
+            "Delete Service/tenant-gone/db false",
+            "Delete NetworkPolicy/tenant-gone/default-deny-ingress false",
+            "Delete Namespace/tenant-gone false",
+        ]
+    );
+    // Without pruning nothing is deleted, and both tenants are said to be kept.
     let no_prune = super::plan(
         &config,
         &rendered(vec![]),
@@ -531,6 +565,39 @@ fn deletes_of_protected_tenants_are_blocked_by_what_was_last_applied() {
         &PlanOptions::default(),
     );
     assert!(no_prune.changes.is_empty());
+    assert_eq!(no_prune.kept.len(), 2);
+}
+
+#[test]
+fn apply_refusals_are_warned_about_in_the_plan() {
+    // `free` is unprotected: its deletion is planned, and apply without a prompt will refuse
+    // it unless the tenant is named.
+    let config = config_with(&[("acme", true)]);
+    let observed = observed_from(
+        [
+            namespace("acme", true),
+            namespace("free", false),
+            statefulset("free", 1, "db"),
+        ]
+        .iter()
+        .map(|o| ("local".to_string(), served(o))),
+    );
+    let desired = rendered(vec![namespace("acme", true)]);
+    let plan = plan(&config, &desired, &observed, &opts());
+    let kinds: Vec<&str> = plan.warnings.iter().map(|w| w.kind.as_str()).collect();
+    assert_eq!(kinds, ["destroy_not_named"], "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].message.contains("--allow-destroy free"),
+        "{}",
+        plan.warnings[0].message
+    );
+    let named = super::plan(
+        &config,
+        &desired,
+        &observed,
+        &opts().permitting(&["free".to_string()], false),
+    );
+    assert!(named.warnings.is_empty(), "{:?}", named.warnings);
 }
 
 #[test]
@@ -538,7 +605,14 @@ fn deletes_of_a_tenant_without_a_readable_namespace_are_protected() {
     let config = config_with(&[]);
     let observed = observed_from([("local".to_string(), served(&statefulset("ghost", 1, "db")))]);
     let plan = plan(&config, &rendered(vec![]), &observed, &opts());
-    assert!(plan.changes[0].blocked.is_some());
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert_eq!(plan.kept.len(), 1);
+    assert!(
+        plan.kept[0].reason.contains("unknown"),
+        "{}",
+        plan.kept[0].reason
+    );
+    assert_eq!(plan.kept[0].namespace, None);
 }
 
 #[test]
@@ -590,7 +664,7 @@ fn applies_come_in_wave_order_before_deletes_in_reverse_wave_order() {
 // Drift, conflicts, unreachable clusters, narrowing
 
 #[test]
-fn changes_made_outside_berth_are_drift_and_are_reverted() {
+fn changes_made_outside_berth_are_drift_and_are_reverted_when_correcting() {
     let config = config_with(&[("acme", false)]);
     let sts = statefulset("acme", 3, "db");
     let live = live_obj(&sts, |v| {
@@ -599,7 +673,17 @@ fn changes_made_outside_berth_are_drift_and_are_reverted() {
         v["metadata"]["labels"]["added-by-hand"] = json!("yes");
     });
     let observed = observed_from([("local".to_string(), live)]);
-    let plan = plan(&config, &rendered(vec![sts]), &observed, &opts());
+    // Reported, and left as it is: the configuration does not change the object.
+    let report = plan(&config, &rendered(vec![sts.clone()]), &observed, &opts());
+    assert_eq!(report.drift.len(), 1);
+    assert!(report.changes.is_empty(), "{:?}", report.changes);
+    assert!(!report.correct_drift);
+    let plan = plan(
+        &config,
+        &rendered(vec![sts]),
+        &observed,
+        &opts().permitting(&[], true),
+    );
     assert_eq!(plan.drift.len(), 1);
     let drift = &plan.drift[0];
     assert_eq!(drift.kind, DriftKind::Changed);
@@ -631,6 +715,98 @@ fn changes_made_outside_berth_are_drift_and_are_reverted() {
     assert_eq!(plan.changes[0].fields.len(), 2);
     let text = serde_json::to_string(&plan).unwrap();
     assert!(!text.contains("hunter2") && !text.contains("s3cr3t-by-hand"));
+}
+
+#[test]
+fn report_mode_rewrites_a_drifted_object_only_when_the_configuration_changes_it() {
+    let config = config_with(&[("acme", false)]);
+    let applied = statefulset("acme", 3, "db");
+    // Scaled by hand to 1; the configuration now says 4 replicas.
+    let live = live_obj(&applied, |v| v["spec"]["replicas"] = json!(1));
+    let observed = observed_from([("local".to_string(), live)]);
+    let plan = plan(
+        &config,
+        &rendered(vec![statefulset("acme", 4, "db")]),
+        &observed,
+        &opts(),
+    );
+    assert_eq!(plan.drift.len(), 1);
+    assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(
+        plan.changes[0].fields[0].after,
+        Some(json!(4)),
+        "{:?}",
+        plan.changes[0].fields
+    );
+}
+
+#[test]
+fn report_mode_does_not_create_again_what_was_deleted_outside_berth() {
+    let config = config_with(&[("acme", false)]);
+    let binding = desired_obj(
+        "acme",
+        &id("RoleBinding", Some("tenant-acme"), "berth-view"),
+        json!({"metadata": {}, "roleRef": {"kind": "ClusterRole", "name": "view"}}),
+    );
+    // The Namespace's inventory says berth applied the RoleBinding; it is gone.
+    let ns = namespace_with(
+        "acme",
+        &[(
+            crate::object::INVENTORY_ANNOTATION,
+            "RoleBinding/berth-view",
+        )],
+    );
+    let observed = observed_from([("local".to_string(), ns)]);
+    let desired = rendered(vec![namespace("acme", false), binding]);
+    let report = plan(&config, &desired, &observed, &opts());
+    assert_eq!(report.drift.len(), 1);
+    assert_eq!(report.drift[0].kind, DriftKind::Missing);
+    assert!(
+        report.changes.iter().all(|c| c.id.kind != "RoleBinding"),
+        "{:?}",
+        report.changes
+    );
+    let correct = plan(&config, &desired, &observed, &opts().permitting(&[], true));
+    assert!(correct
+        .changes
+        .iter()
+        .any(|c| c.id.kind == "RoleBinding" && c.action == Action::Create));
+}
+
+#[test]
+fn a_scale_down_warns_which_pods_go_and_that_their_volumes_stay() {
+    let config = config_with(&[("acme", false)]);
+    let with_volume = |replicas: u32| {
+        let mut sts = statefulset("acme", replicas, "db");
+        let mut v = sts.manifest.to_value();
+        v["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "data"}}]);
+        sts.manifest = crate::render::Manifest::from_value(&v);
+        sts
+    };
+    let observed = observed_from([("local".to_string(), served(&with_volume(5)))]);
+    let plan = plan(&config, &rendered(vec![with_volume(3)]), &observed, &opts());
+    let w: Vec<&Warning> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "scale_down")
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", plan.warnings);
+    assert!(
+        w[0].message
+            .contains("from 5 to 3 replicas: pods db-4, db-3 are removed"),
+        "{}",
+        w[0].message
+    );
+    assert!(
+        w[0].message.contains("volumes (data-db-4, data-db-3) stay"),
+        "{}",
+        w[0].message
+    );
+    // Scaling up says nothing.
+    let observed = observed_from([("local".to_string(), served(&with_volume(3)))]);
+    let up = super::plan(&config, &rendered(vec![with_volume(5)]), &observed, &opts());
+    assert!(up.warnings.iter().all(|w| w.kind != "scale_down"));
 }
 
 #[test]

@@ -276,6 +276,7 @@ pub fn sample_config() -> Config {
             prune: true,
             drift: DriftMode::Report,
             max_deletions: 25,
+            allow_destroy: Vec::new(),
             apply_concurrency: 8,
         },
         database_engine: "kwdb".into(),

@@ -94,6 +94,8 @@ pub struct PolicyModel {
     pub max_deletions: u32,
     /// Objects applied at once within a wave.
     pub apply_concurrency: u32,
+    /// Tenants permitted to be destroyed by name (`policy.allow_destroy`).
+    pub allow_destroy: Vec<String>,
 }
 
 /// Where a resolved value came from.

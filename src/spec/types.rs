@@ -281,6 +281,12 @@ pub struct Policy {
     /// How many objects are applied at once within an apply wave.
     #[serde(default = "default_concurrency")]
     pub apply_concurrency: u32,
+    /// Tenants that may be destroyed (their namespace, database and everything around them)
+    /// when they leave the configuration, even with deletion protection: the reviewed, by-name
+    /// permission for the daemon and CI (`--allow-destroy NAME` on the command line). Remove a
+    /// name once its tenant is gone.
+    #[serde(default)]
+    pub allow_destroy: Vec<String>,
 }
 
 impl Default for Policy {
@@ -290,6 +296,7 @@ impl Default for Policy {
             drift: DriftMode::Report,
             max_deletions: default_max_deletions(),
             apply_concurrency: default_concurrency(),
+            allow_destroy: Vec::new(),
         }
     }
 }

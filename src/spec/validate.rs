@@ -172,6 +172,7 @@ pub fn load_config(tree: &SourceTree) -> LoadOutput {
                     drift: p.value.policy.drift,
                     max_deletions: p.value.policy.max_deletions,
                     apply_concurrency: p.value.policy.apply_concurrency,
+                    allow_destroy: p.value.policy.allow_destroy.clone(),
                 },
                 database_engine: p.value.database.engine.clone(),
                 dashboard: DashboardModel {
