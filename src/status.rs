@@ -72,6 +72,9 @@ pub struct TenantStatus {
     pub error: Option<String>,
     /// Whether the tenant's Namespace exists.
     pub exists: bool,
+    /// Set when the configuration no longer has the tenant and its cluster keeps it (deletion
+    /// protection): since when and why, in a phrase.
+    pub removed: Option<String>,
     /// Database replicas.
     pub database: Replicas,
     /// The config revision last applied to the tenant.
@@ -108,15 +111,15 @@ fn time_at(v: &Value, pointer: &str) -> Option<i64> {
 }
 
 /// The owned live objects of a tenant on its cluster, parsed.
-fn owned_of(input: &StatusInput<'_>, t: &Tenant) -> Vec<(ObjectRef, Value)> {
+fn owned_of(input: &StatusInput<'_>, cluster: &str, tenant: &str) -> Vec<(ObjectRef, Value)> {
     input
         .observed
         .clusters
-        .get(&t.cluster)
+        .get(cluster)
         .map(|s| {
             s.owned
                 .iter()
-                .filter(|o| o.tenant() == t.name)
+                .filter(|o| o.tenant() == tenant)
                 .filter(|o| {
                     matches!(o.id.kind.as_str(), "Namespace" | "StatefulSet" | "CronJob")
                         || o.id.kind == "ResourceQuota"
@@ -128,12 +131,12 @@ fn owned_of(input: &StatusInput<'_>, t: &Tenant) -> Vec<(ObjectRef, Value)> {
 }
 
 /// Why a tenant's cluster could not be read, if it could not.
-fn cluster_error(input: &StatusInput<'_>, t: &Tenant) -> Option<String> {
-    if let Some((_, msg)) = input.plan.unreachable.iter().find(|(c, _)| *c == t.cluster) {
+fn cluster_error(input: &StatusInput<'_>, cluster: &str) -> Option<String> {
+    if let Some((_, msg)) = input.plan.unreachable.iter().find(|(c, _)| *c == cluster) {
         return Some(msg.clone());
     }
-    match input.observed.clusters.get(&t.cluster) {
-        None => Some(format!("cluster `{}` was not observed", t.cluster)),
+    match input.observed.clusters.get(cluster) {
+        None => Some(format!("cluster `{cluster}` was not observed")),
         Some(s) => s.error.clone(),
     }
 }
@@ -152,20 +155,68 @@ pub fn tenant_statuses(
         .filter(|t| tenants.is_empty() || tenants.contains(&t.name))
         .filter(|t| clusters.is_empty() || clusters.contains(&t.cluster))
         .map(|t| tenant_status(input, t))
+        .chain(
+            input
+                .plan
+                .kept
+                .iter()
+                .filter(|k| tenants.is_empty() || tenants.contains(&k.tenant))
+                .filter(|k| clusters.is_empty() || clusters.contains(&k.cluster))
+                .map(|k| kept_status(input, k)),
+        )
         .collect()
+}
+
+/// The status of a tenant the configuration no longer has and that its cluster keeps
+/// ([`crate::plan::KeptTenant`]): what is observed of it, and that it needs a decision.
+pub fn kept_status(input: &StatusInput<'_>, k: &crate::plan::KeptTenant) -> TenantStatus {
+    let who = Who {
+        name: &k.tenant,
+        cluster: &k.cluster,
+        namespace: k.namespace.as_deref().unwrap_or(""),
+        replicas: 0,
+    };
+    let mut st = status_of(input, &who, None);
+    let removed = crate::output::kept_summary(k);
+    st.problems.retain(|p| p != "not applied");
+    st.problems.insert(0, removed.clone());
+    st.removed = Some(removed);
+    st
+}
+
+/// Whose status is read.
+struct Who<'a> {
+    name: &'a str,
+    cluster: &'a str,
+    namespace: &'a str,
+    /// Desired database replicas when no StatefulSet is seen.
+    replicas: u64,
 }
 
 /// The status of one tenant.
 pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
+    let who = Who {
+        name: &t.name,
+        cluster: &t.cluster,
+        namespace: &t.namespace,
+        replicas: u64::from(t.database.replicas.value),
+    };
+    status_of(input, &who, Some(t))
+}
+
+/// The status of `who`; `t`, its configuration, when it has one (backups are read only
+/// then).
+fn status_of(input: &StatusInput<'_>, who: &Who<'_>, t: Option<&Tenant>) -> TenantStatus {
     let mut st = TenantStatus {
-        tenant: t.name.clone(),
-        cluster: t.cluster.clone(),
-        namespace: t.namespace.clone(),
+        tenant: who.name.to_string(),
+        cluster: who.cluster.to_string(),
+        namespace: who.namespace.to_string(),
         error: None,
         exists: false,
+        removed: None,
         database: Replicas {
             ready: None,
-            desired: u64::from(t.database.replicas.value),
+            desired: who.replicas,
         },
         revision: None,
         drifted: 0,
@@ -174,12 +225,12 @@ pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
         failing_jobs: Vec::new(),
         problems: Vec::new(),
     };
-    if let Some(e) = cluster_error(input, t) {
+    if let Some(e) = cluster_error(input, who.cluster) {
         st.problems.push("cluster unreachable".into());
         st.error = Some(e);
         return st;
     }
-    let owned = owned_of(input, t);
+    let owned = owned_of(input, who.cluster, who.name);
     let mut sts_seen = false;
     let mut ready_total: Option<u64> = None;
     let mut desired_total = 0u64;
@@ -187,7 +238,7 @@ pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
     let mut last_success: BTreeMap<String, i64> = BTreeMap::new();
     for (id, obj) in &owned {
         match id.kind.as_str() {
-            "Namespace" if id.name == t.namespace => {
+            "Namespace" if id.name == who.namespace => {
                 st.exists = true;
                 st.revision = obj
                     .pointer("/metadata/annotations")
@@ -238,15 +289,17 @@ pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
         .plan
         .drift
         .iter()
-        .filter(|d| d.cluster == t.cluster && d.tenant == t.name)
+        .filter(|d| d.cluster == who.cluster && d.tenant == who.name)
         .count();
     st.pending_changes = input
         .plan
         .changes
         .iter()
-        .filter(|c| c.cluster == t.cluster && c.tenant == t.name)
+        .filter(|c| c.cluster == who.cluster && c.tenant == who.name)
         .count();
-    st.failing_jobs = failing_jobs(input, t, &last_success);
+    if let Some(t) = t {
+        st.failing_jobs = failing_jobs(input, t, &last_success);
+    }
 
     if !st.exists {
         st.problems.push("not applied".into());
@@ -275,15 +328,19 @@ pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
         .plan
         .warnings
         .iter()
-        .filter(|w| w.cluster == t.cluster && w.tenant == t.name)
+        .filter(|w| w.cluster == who.cluster && w.tenant == who.name)
     {
-        if let Some(o) = &w.object {
-            st.problems.push(format!("{} missing", o));
+        match (&w.object, w.kind.as_str()) {
+            (Some(o), "missing_secret") => st.problems.push(format!("{o} missing")),
+            (_, "destroy_not_named") => st.problems.push("apply would destroy it".into()),
+            _ => {}
         }
     }
-    for (schedule, overdue) in overdue_backups(input, t, &owned, &last_success) {
-        st.problems
-            .push(format!("backup `{schedule}` overdue by {}", age(overdue)));
+    if let Some(t) = t {
+        for (schedule, overdue) in overdue_backups(input, t, &owned, &last_success) {
+            st.problems
+                .push(format!("backup `{schedule}` overdue by {}", age(overdue)));
+        }
     }
     st
 }
@@ -620,7 +677,7 @@ pub fn tenant_details(
     }
 
     let objects = object_states(input, t, rendered, reachable);
-    let owned = owned_of(input, t);
+    let owned = owned_of(input, &t.cluster, &t.name);
     let quota = owned
         .iter()
         .filter(|(id, _)| id.kind == "ResourceQuota")

@@ -741,6 +741,20 @@ impl Reconciler {
             }
             tenants.insert(t.name.clone(), ts);
         }
+        // Tenants the configuration no longer has and their clusters keep: visible, with
+        // since when and why, until someone decides.
+        for k in &plan.kept {
+            let mut ts: TenantStatus = status.tenants.remove(&k.tenant).unwrap_or_default();
+            ts.cluster = k.cluster.clone();
+            ts.drifted = drift_by_tenant.get(k.tenant.as_str()).copied().unwrap_or(0);
+            ts.errors = Vec::new();
+            ts.last_result = "kept".into();
+            if ts.applied_revision.is_none() {
+                ts.applied_revision = k.last_applied_revision.clone();
+            }
+            ts.removed = Some(crate::output::kept_summary(k));
+            tenants.insert(k.tenant.clone(), ts);
+        }
         status.tenants = tenants;
     }
 

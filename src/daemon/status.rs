@@ -108,8 +108,12 @@ pub struct TenantStatus {
     pub applied_revision: Option<String>,
     /// When, RFC 3339.
     pub applied_at: Option<String>,
-    /// `ok`, `failed`, `pending` (planned by a follower, or its cluster unreachable).
+    /// `ok`, `failed`, `pending` (planned by a follower, or its cluster unreachable), `kept`
+    /// (removed from the configuration, kept by deletion protection).
     pub last_result: String,
+    /// For a kept tenant: since which revision and why, in a phrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<String>,
     /// Drifted objects in the last check.
     pub drifted: usize,
     /// Its errors in the last sync.

@@ -62,6 +62,15 @@ pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
     }
 }
 
+/// A kept tenant's state in a phrase, for status lines: `removed from the configuration in
+/// 9c0ffee12345; kept by deletion protection (...)`.
+pub fn kept_summary(k: &crate::plan::KeptTenant) -> String {
+    let (head, _, _) = kept_phrases(k, 0);
+    head.split_once("): ")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(head)
+}
+
 /// What a kept tenant is, in one line, what stays (shortened past `max` objects) and how to
 /// permit its deletion.
 pub(crate) fn kept_phrases(k: &crate::plan::KeptTenant, max: usize) -> (String, String, String) {

@@ -89,7 +89,9 @@ pub fn status_text(rows: &[TenantStatus]) -> String {
             ]);
             continue;
         }
-        let state = if !s.exists {
+        let state = if s.removed.is_some() {
+            "removed, kept"
+        } else if !s.exists {
             "not applied"
         } else if s.problems.is_empty() {
             "ok"
@@ -153,6 +155,7 @@ fn status_value(s: &TenantStatus) -> serde_json::Value {
         "reachable": s.error.is_none(),
         "error": s.error,
         "exists": s.exists,
+        "removed": s.removed,
         "database": {"ready": s.database.ready, "desired": s.database.desired},
         "revision": s.revision,
         "drifted": s.drifted,

@@ -254,6 +254,12 @@ pub fn tenant_row(
             "changes not applied yet".into(),
             &mut problems,
         ),
+        Some("kept") => bump(
+            Severity::Warn,
+            st.and_then(|s| s.removed.clone())
+                .unwrap_or_else(|| "removed from the configuration, kept".into()),
+            &mut problems,
+        ),
         None => severity = Severity::Unknown,
         _ => {}
     }
