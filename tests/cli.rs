@@ -444,7 +444,9 @@ fn apply_lifecycle_on_embedded_cluster() {
         applied.stdout
     );
 
-    // acme is protected: its namespace and database survive the removal of its files.
+    // acme is protected: removing its files destroys nothing of it, not one object.
+    let before = objects_of(&state, "tenant-acme");
+    assert_eq!(before.len(), 16, "{before:?}");
     fs::remove_file(repo.join("tenants/acme.toml")).unwrap();
     fs::remove_file(repo.join("backups/acme.toml")).unwrap();
     let removed = berth(
@@ -453,36 +455,155 @@ fn apply_lifecycle_on_embedded_cluster() {
     );
     assert_eq!(removed.code, 0, "{}{}", removed.stdout, removed.stderr);
     assert!(
+        !removed.stdout.contains("Apply complete") && !removed.stdout.contains("  - "),
+        "{}",
+        removed.stdout
+    );
+    assert!(
         removed
             .stdout
-            .contains("# blocked: tenant `acme` has deletion_protection = true"),
+            .contains("tenant `acme` (cluster local): removed from the configuration"),
         "{}",
         removed.stdout
     );
     assert!(
-        removed.stdout.contains("skipped Namespace/tenant-acme"),
+        removed.stdout.contains("--allow-destroy acme"),
         "{}",
         removed.stdout
     );
-    let left = berth(&["plan", r, "--state-dir", s], dir.path());
+    assert!(!removed.stdout.contains("match the configuration"));
+    assert_eq!(objects_of(&state, "tenant-acme"), before);
+    // Still visible: the plan (exit 2, it differs), status and show say so.
+    let plan = berth(
+        &["plan", r, "--state-dir", s, "--detailed-exitcode"],
+        dir.path(),
+    );
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
     assert!(
-        left.stdout.contains("- Namespace/tenant-acme"),
-        "still planned, still blocked"
+        plan.stdout.contains("kept by deletion protection"),
+        "{}",
+        plan.stdout
+    );
+    let status = berth(&["status", r, "--state-dir", s], dir.path());
+    assert_eq!(status.code, 2, "{}{}", status.stdout, status.stderr);
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("acme "))
+        .unwrap_or_else(|| panic!("acme is not listed:\n{}", status.stdout));
+    assert!(line.ends_with("removed, kept"), "{line}");
+    assert!(
+        status
+            .stdout
+            .contains("! acme: removed from the configuration in "),
+        "{}",
+        status.stdout
     );
 
-    // initech has deletion_protection = false: it goes, namespace and all.
+    // initech has deletion_protection = false; without a person at a prompt its removal
+    // still needs its name.
     fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
     fs::remove_file(repo.join("backups/initech.toml")).unwrap();
-    let gone = berth(
+    let plan = berth(&["plan", r, "--state-dir", s], dir.path());
+    assert!(
+        plan.stdout.contains("will refuse this plan")
+            && plan.stdout.contains("--allow-destroy initech"),
+        "{}",
+        plan.stdout
+    );
+    let refused = berth(
         &["apply", r, "--state-dir", s, "--auto-approve"],
         dir.path(),
     );
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("apply refused, nothing was written")
+            && refused.stderr.contains("--allow-destroy initech"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!objects_of(&state, "tenant-initech").is_empty());
+    let gone = berth(
+        &[
+            "apply",
+            r,
+            "--state-dir",
+            s,
+            "--auto-approve",
+            "--allow-destroy",
+            "initech",
+        ],
+        dir.path(),
+    );
+    assert_eq!(gone.code, 0, "{}{}", gone.stdout, gone.stderr);
     assert!(
         gone.stdout.contains("- Namespace/tenant-initech"),
         "{}",
         gone.stdout
     );
-    assert!(!gone.stdout.contains("skipped Namespace/tenant-initech"));
+    assert!(objects_of(&state, "tenant-initech").is_empty());
+    assert_eq!(
+        objects_of(&state, "tenant-acme"),
+        before,
+        "acme is still kept"
+    );
+
+    // Permitted by name, acme goes whole, its Namespace last.
+    let gone = berth(
+        &[
+            "apply",
+            r,
+            "--state-dir",
+            s,
+            "--auto-approve",
+            "--allow-destroy",
+            "acme",
+        ],
+        dir.path(),
+    );
+    assert_eq!(gone.code, 0, "{}{}", gone.stdout, gone.stderr);
+    let deletes: Vec<&str> = gone
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- ") && l.contains("tenant-acme"))
+        .collect();
+    // Everything but the restore Job, which is never deleted on its own: its Namespace
+    // takes it.
+    assert_eq!(deletes.len(), before.len() - 1, "{}", gone.stdout);
+    assert!(
+        deletes.last().unwrap().contains("Namespace/tenant-acme"),
+        "{deletes:?}"
+    );
+    assert!(objects_of(&state, "tenant-acme").is_empty());
+    let after = berth(
+        &["plan", r, "--state-dir", s, "--detailed-exitcode"],
+        dir.path(),
+    );
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+}
+
+/// `Kind/name` of every object in the embedded cluster's store `state/local.sqlite3` that is
+/// the Namespace `namespace` or inside it.
+fn objects_of(state: &std::path::Path, namespace: &str) -> std::collections::BTreeSet<String> {
+    let store = berth::store::ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    let all = berth::store::LabelSelector::everything();
+    berth::store::kinds()
+        .iter()
+        .flat_map(|k| store.list(k.kind, None, &all, None, None).unwrap().items)
+        .filter(|o| {
+            o.pointer("/metadata/namespace").and_then(|v| v.as_str()) == Some(namespace)
+                || (o["kind"] == "Namespace" && o["metadata"]["name"] == namespace)
+        })
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -581,7 +702,7 @@ fn apply_refuses_stale_saved_plan() {
 /// Drift made with the real kubectl against the test API server shows up in its own section,
 /// and apply corrects it.
 #[test]
-fn drift_made_with_kubectl_is_reported_then_corrected() {
+fn drift_made_with_kubectl_is_reported_left_then_corrected_on_request() {
     use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
@@ -614,28 +735,51 @@ fn drift_made_with_kubectl_is_reported_then_corrected() {
     assert_eq!(v["drifted"], 1);
     assert_eq!(v["drift"][0]["fields"][0]["path"], "spec.replicas");
 
+    // policy.drift = "report": reported, and left as it is.
     let plan = berth(&["plan", r], dir.path());
-    let drift = plan.stdout.split("berth will perform").next().unwrap();
     assert!(
-        drift.contains("Objects changed outside berth"),
+        plan.stdout.contains("Objects changed outside berth"),
         "{}",
         plan.stdout
     );
     assert!(
-        drift.contains("StatefulSet/tenant-globex/db"),
+        plan.stdout.contains("StatefulSet/tenant-globex/db"),
         "{}",
         plan.stdout
     );
-    assert!(drift.contains("spec.replicas: 3 -> 1"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("spec.replicas: 3 -> 1"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("No changes will be made. 1 object changed outside berth is left as it is"),
+        "{}",
+        plan.stdout
+    );
+    server.clear_log();
+    let left = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(left.code, 0, "{}", left.stderr);
+    assert!(
+        server.request_log().iter().all(|q| q.method != "PATCH"),
+        "report mode wrote: {:?}",
+        server.request_log()
+    );
+
+    // Asked for, it is put back.
+    let plan = berth(&["plan", r, "--correct-drift"], dir.path());
     assert!(
         plan.stdout
             .contains("Plan: 0 to add, 1 to change, 0 to destroy."),
         "{}",
         plan.stdout
     );
-
     server.clear_log();
-    let fix = berth(&["apply", r, "--auto-approve"], dir.path());
+    let fix = berth(
+        &["apply", r, "--auto-approve", "--correct-drift"],
+        dir.path(),
+    );
     assert_eq!(fix.code, 0, "{}", fix.stderr);
     let patches: Vec<String> = server
         .request_log()
@@ -1097,13 +1241,26 @@ fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
         "{}",
         plan.stdout
     );
+    // policy.drift = "report": the new schedule is created, the deleted one is not.
     assert!(
-        plan.stdout.contains("Plan: 2 to add"),
-        "both CronJobs are created:\n{}",
+        plan.stdout.contains("Plan: 1 to add")
+            && plan
+                .stdout
+                .contains("+ CronJob/tenant-globex/backup-weekly"),
+        "only the new CronJob is created:\n{}",
         plan.stdout
     );
-    let fix = berth(&["apply", r, "--auto-approve"], dir.path());
+    let apply = berth(&["apply", r, "--auto-approve"], dir.path());
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let still = berth(&["drift", r], dir.path());
+    assert_eq!(still.code, 2, "{}{}", still.stdout, still.stderr);
+    // Asked for, the deleted one is created again.
+    let fix = berth(
+        &["apply", r, "--auto-approve", "--correct-drift"],
+        dir.path(),
+    );
     assert_eq!(fix.code, 0, "{}", fix.stderr);
+    assert!(fix.stdout.contains("Resources: 1 added"), "{}", fix.stdout);
     let after = berth(&["drift", r], dir.path());
     assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
 }

@@ -55,6 +55,20 @@ pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
             }
         );
     }
+    if !plan.drift.is_empty() {
+        let n = plan.drift.len();
+        return format!(
+            "No changes will be made. {} changed outside berth {} left as {} (policy.drift = \
+             \"report\"; see above).",
+            if n == 1 {
+                "1 object".to_string()
+            } else {
+                format!("{n} objects")
+            },
+            if n == 1 { "is" } else { "are" },
+            if n == 1 { "it is" } else { "they are" },
+        );
+    }
     if plan.narrowed.is_some() {
         "No changes. The tenants planned match the configuration.".to_string()
     } else {

@@ -418,13 +418,17 @@ impl<'a> ClusterCtx<'a> {
             return None;
         }
         match (self.applied_protection.get(tenant), self.in_git.get(tenant)) {
-            (Some(true), _) | (None, Some(true)) => Some(format!(
-                "kept by deletion protection (deletion_protection = true when tenant `{tenant}`                  was last applied); nothing of it is destroyed"
-            )),
+            (Some(true), _) | (None, Some(true)) => Some(
+                "kept by deletion protection (deletion_protection = true when it was last \
+                 applied)"
+                    .to_string(),
+            ),
             (Some(false), _) | (None, Some(false)) => None,
-            (None, None) => Some(format!(
-                "kept: the deletion protection of tenant `{tenant}` is unknown (its Namespace has                  no readable last-applied state); nothing of it is destroyed"
-            )),
+            (None, None) => Some(
+                "kept: its deletion protection is unknown (its Namespace has no readable \
+                 last-applied state)"
+                    .to_string(),
+            ),
         }
     }
 
@@ -817,17 +821,29 @@ fn scale_down(cluster: &str, change: &Change, desired: &Value) -> Option<Warning
         .pointer("/spec/persistentVolumeClaimRetentionPolicy/whenScaled")
         .and_then(Value::as_str)
         == Some("Delete");
+    let one = pods.len() == 1;
+    let (their, volumes, are) = if one {
+        ("its", "volume", "is")
+    } else {
+        ("their", "volumes", "are")
+    };
     let volumes = if claims.is_empty() {
-        "they have no volumes of their own".to_string()
+        format!(
+            "{} no volumes of {} own",
+            if one { "it has" } else { "they have" },
+            their
+        )
     } else if deleted_when_scaled {
         format!(
-            "their volumes ({}) are deleted with them (persistentVolumeClaimRetentionPolicy.whenScaled = Delete)",
-            claims.join(", ")
+            "{their} {volumes} ({}) {are} deleted with {} (persistentVolumeClaimRetentionPolicy.whenScaled = Delete)",
+            claims.join(", "),
+            if one { "it" } else { "them" }
         )
     } else {
         format!(
-            "their volumes ({}) stay, and are used again if the database scales back up",
-            claims.join(", ")
+            "{their} {volumes} ({}) {}, and {are} used again if the database scales back up",
+            claims.join(", "),
+            if one { "stays" } else { "stay" }
         )
     };
     Some(Warning {
@@ -836,13 +852,15 @@ fn scale_down(cluster: &str, change: &Change, desired: &Value) -> Option<Warning
         kind: "scale_down".into(),
         object: Some(change.id.clone()),
         message: format!(
-            "{} scales down from {before} to {after} replicas: {} {} removed, highest ordinal first; {volumes}",
+            "{} scales down from {before} to {after} replicas: {} {} {are} removed{}; {volumes}",
             change.id,
-            if pods.len() == 1 { "pod" } else { "pods" },
-            pods.join(", ") + if pods.len() == 1 { " is" } else { " are" },
+            if one { "pod" } else { "pods" },
+            pods.join(", "),
+            if one { "" } else { ", highest ordinal first" },
         ),
         help: Some(
-            "make sure the database has moved its data off those nodes (or keeps enough replicas) before applying"
+            "decommission those nodes in the database before applying, so that the data they \
+             hold is moved to the nodes that stay"
                 .to_string(),
         ),
     })
