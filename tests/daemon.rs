@@ -370,7 +370,8 @@ fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
         .lines()
         .find_map(|l| l.strip_prefix("berth_drift_corrections_total "))
         .map(str::to_string);
-    assert_eq!(corrections.as_deref(), Some("1"), "{}", d.metrics());
+    // Two corrections: the sync of the new policy put 1 back to 3, the drift check 2 to 3.
+    assert_eq!(corrections.as_deref(), Some("2"), "{}", d.metrics());
     d.wait(30, "the status to show no drift", || {
         (d.status()["drifted"] == 0).then_some(())
     });
@@ -551,4 +552,207 @@ fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
         "the drift checks LISTed"
     );
     assert!(discovery.is_empty(), "discovery again: {discovery:?}");
+}
+
+/// The objects of `namespace` (and the Namespace) the test server holds, `Kind/name`.
+fn objects_in(server: &ApiServer, namespace: &str) -> Vec<String> {
+    let out = kubectl(
+        server,
+        &[
+            "get",
+            "namespace,networkpolicy,resourcequota,limitrange,rolebinding,serviceaccount,service,statefulset,poddisruptionbudget,cronjob",
+            "-n",
+            namespace,
+            "-o",
+            "name",
+        ],
+    );
+    let mut names: Vec<String> = out
+        .lines()
+        .filter(|l| !l.starts_with("namespace/") || *l == format!("namespace/{namespace}"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Under `drift = "report"` a sync of an unrelated change and a restart leave drift as it is:
+/// a RoleBinding deleted and a quota edited by hand stay so, are reported, and no correction
+/// is counted.
+#[test]
+fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = quiet_daemon(
+        dir.path(),
+        repo.to_str().unwrap(),
+        state.to_str().unwrap(),
+        &[],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    kubectl(
+        &server,
+        &["delete", "rolebinding", "berth-view", "-n", "tenant-globex"],
+    );
+    kubectl(
+        &server,
+        &[
+            "patch",
+            "resourcequota",
+            "tenant-quota",
+            "-n",
+            "tenant-globex",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"hard":{"pods":"99"}}}"#,
+        ],
+    );
+    let quota = || {
+        kubectl(
+            &server,
+            &[
+                "get",
+                "resourcequota",
+                "tenant-quota",
+                "-n",
+                "tenant-globex",
+                "-o",
+                "jsonpath={.spec.hard.pods}",
+            ],
+        )
+    };
+    assert_eq!(quota(), "99");
+    let first = last_sync(&d)["revision"].clone();
+
+    // A change to another tenant.
+    support::edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let sync = d.wait(30, "the change to be applied", || {
+        let s = last_sync(&d);
+        (s["revision"] != first && s["result"] == "applied").then_some(s)
+    });
+    assert_eq!(sync["added"], 0, "{sync}");
+    assert_eq!(sync["changed"], 1, "only acme's StatefulSet: {sync}");
+    assert_eq!(sync["drifted"], 2, "{sync}");
+    let bindings = kubectl(
+        &server,
+        &["get", "rolebinding", "-n", "tenant-globex", "-o", "name"],
+    );
+    assert!(!bindings.contains("berth-view"), "recreated: {bindings}");
+    assert_eq!(quota(), "99", "the hand-edited quota was reset");
+    let metrics = d.metrics();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "berth_drift_corrections_total 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "berth_drifted_objects 2"),
+        "{metrics}"
+    );
+    assert_eq!(d.status()["tenants"]["globex"]["drifted"], 2);
+    drop(d);
+
+    // A restart: the startup sync reports the drift and writes none of it back.
+    let d = quiet_daemon(
+        dir.path(),
+        repo.to_str().unwrap(),
+        state.to_str().unwrap(),
+        &[],
+    );
+    let startup = d.wait(60, "the startup sync", || {
+        let s = last_sync(&d);
+        (s["trigger"] == "startup").then_some(s)
+    });
+    assert_eq!(startup["drifted"], 2, "{startup}");
+    assert_eq!(
+        (startup["added"].clone(), startup["changed"].clone()),
+        (0.into(), 0.into()),
+        "{startup}"
+    );
+    let bindings = kubectl(
+        &server,
+        &["get", "rolebinding", "-n", "tenant-globex", "-o", "name"],
+    );
+    assert!(!bindings.contains("berth-view"), "recreated: {bindings}");
+    assert_eq!(quota(), "99");
+}
+
+/// Removing a protected tenant's files while the daemon runs destroys nothing of it; the
+/// daemon shows it as kept. Permitted by name in Git (`policy.allow_destroy`), it goes whole.
+#[test]
+fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = quiet_daemon(
+        dir.path(),
+        repo.to_str().unwrap(),
+        state.to_str().unwrap(),
+        &[],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    let before = objects_in(&server, "tenant-acme");
+    assert!(before.len() >= 14, "{before:?}");
+    let first = last_sync(&d)["revision"].clone();
+
+    fs::remove_file(repo.join("tenants/acme.toml")).unwrap();
+    fs::remove_file(repo.join("backups/acme.toml")).unwrap();
+    let sync = d.wait(30, "the removal to be synced", || {
+        let s = last_sync(&d);
+        (s["revision"] != first).then_some(s)
+    });
+    assert_eq!(sync["destroyed"], 0, "{sync}");
+    assert_eq!(objects_in(&server, "tenant-acme"), before);
+    let acme = d.wait(30, "acme to be shown as kept", || {
+        let s = d.status();
+        (s["tenants"]["acme"]["last_result"] == "kept").then(|| s["tenants"]["acme"].clone())
+    });
+    let removed = acme["removed"].as_str().unwrap_or_default();
+    assert!(
+        removed.starts_with("removed from the configuration in ")
+            && removed.contains("deletion protection"),
+        "{acme}"
+    );
+    let metrics = d.metrics();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "berth_tenants{result=\"kept\"} 1"),
+        "{metrics}"
+    );
+    let (_, page) = http("GET", &format!("{}/", d.url), &[], b"");
+    assert!(page.contains("removed from the configuration"), "{page}");
+    let (code, page) = http("GET", &format!("{}/tenants/acme", d.url), &[], b"");
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("removed from the configuration"), "{page}");
+
+    // Named in Git: it goes, all of it.
+    let second = last_sync(&d)["revision"].clone();
+    support::edit(
+        &repo.join("platform.toml"),
+        "max_deletions = 25",
+        "max_deletions = 25\nallow_destroy = [\"acme\"]",
+    );
+    let sync = d.wait(30, "the permitted removal", || {
+        let s = last_sync(&d);
+        (s["revision"] != second).then_some(s)
+    });
+    assert_eq!(sync["result"], "applied", "{sync}");
+    assert!(sync["destroyed"].as_u64().unwrap() >= 14, "{sync}");
+    d.wait(30, "the namespace to go", || {
+        objects_in(&server, "tenant-acme").is_empty().then_some(())
+    });
 }

@@ -44,6 +44,7 @@ fn config(clusters: &[&Cluster]) -> Config {
             drift: DriftMode::Report,
             max_deletions: 10,
             apply_concurrency: 4,
+            allow_destroy: Vec::new(),
         },
         database_engine: "kwdb".into(),
         dashboard: Default::default(),

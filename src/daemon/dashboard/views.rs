@@ -112,9 +112,21 @@ pub struct TenantRow {
 
 /// Tenant names known to the daemon: the configuration's, else the status's (after a restart,
 /// before the first sync).
+/// The tenants of the configuration, and those it no longer has that a cluster keeps.
 fn tenant_names<'a>(status: &'a Status, snap: &'a Snapshot) -> Vec<&'a str> {
     match &snap.config {
-        Some(c) => c.tenants.iter().map(|t| t.name.as_str()).collect(),
+        Some(c) => c
+            .tenants
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(
+                status
+                    .tenants
+                    .iter()
+                    .filter(|(_, s)| s.last_result == "kept")
+                    .map(|(n, _)| n.as_str()),
+            )
+            .collect(),
         None => status.tenants.keys().map(String::as_str).collect(),
     }
 }
@@ -1804,6 +1816,7 @@ mod tests {
                     last_result: "ok".into(),
                     drifted: 0,
                     errors: vec![],
+                    removed: None,
                 },
             );
         }
