@@ -236,7 +236,7 @@ pub struct RecordEntry {
     /// The Namespace.
     pub id: ObjectRef,
     /// Annotation -> value written (`None`: removed).
-    pub annotations: BTreeMap<String, Option<String>>,
+    pub annotations: Annotations,
     /// What happened. A restore record that could not be written is a failure: without it,
     /// the restore could run again once its Job is gone.
     pub outcome: Outcome,
@@ -601,6 +601,9 @@ pub async fn apply(
     }
 }
 
+/// Annotations of a merge patch: a value to set, or `None` to remove the annotation.
+pub type Annotations = BTreeMap<String, Option<String>>;
+
 /// The annotations to write on each tenant Namespace after `entries` were applied: restore
 /// records (a Job created now is `started`; a Job seen finished or unrecorded by the plan
 /// gets the record the plan computed) and the applied revision. Pure.
@@ -610,10 +613,9 @@ pub fn records_to_write(
     opts: &ApplyOptions,
     entries: &[ChangeSetEntry],
     now: &str,
-) -> BTreeMap<(String, String), (ObjectRef, BTreeMap<String, Option<String>>)> {
+) -> BTreeMap<(String, String), (ObjectRef, Annotations)> {
     use crate::plan::restores::{record_key, RecordState, RestoreRecord};
-    let mut out: BTreeMap<(String, String), (ObjectRef, BTreeMap<String, Option<String>>)> =
-        BTreeMap::new();
+    let mut out: BTreeMap<(String, String), (ObjectRef, Annotations)> = BTreeMap::new();
     let namespace_ref = |ns: &str| ObjectRef {
         api_version: "v1".into(),
         kind: "Namespace".into(),

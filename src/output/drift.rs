@@ -13,8 +13,23 @@ pub fn drift_text(plan: &Plan) -> String {
     for (cluster, msg) in &plan.unreachable {
         let _ = writeln!(out, "! {cluster}: {msg}");
     }
+    for k in &plan.kept {
+        let _ = writeln!(out, "! {}", super::kept_phrases(k, 6).0);
+    }
     if plan.drift.is_empty() {
-        out.push_str("No drift: every object berth applied is as it left it.\n");
+        if plan.unreachable.is_empty() {
+            out.push_str("No drift: every object berth applied is as it left it.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "No drift in what could be observed; what the {} above hold is unknown.",
+                if plan.unreachable.len() == 1 {
+                    "cluster"
+                } else {
+                    "clusters"
+                }
+            );
+        }
         return out;
     }
     let _ = writeln!(out, "Objects changed outside berth (applied -> live):\n");
@@ -48,8 +63,13 @@ pub fn drift_text(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "\nDrift: {} changed outside berth. `berth apply` puts {} back as Git says.",
+        "\nDrift: {} changed outside berth. `berth apply{}` puts {} back as Git says.",
         objects(plan.drift.len()),
+        if plan.correct_drift {
+            ""
+        } else {
+            " --correct-drift"
+        },
         if plan.drift.len() == 1 { "it" } else { "them" }
     );
     out
@@ -90,7 +110,12 @@ pub fn drift_json(plan: &Plan) -> String {
 /// Markdown for an issue or a scheduled CI job's summary.
 pub fn drift_markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.drift.is_empty() {
+    if plan.drift.is_empty() && !plan.unreachable.is_empty() {
+        out.push_str("## berth drift: none seen\n\nNo drift in what could be observed:\n\n");
+        for (cluster, msg) in &plan.unreachable {
+            let _ = writeln!(out, "- cluster **{cluster}** could not be read: {msg}");
+        }
+    } else if plan.drift.is_empty() {
         out.push_str("## berth drift: none\n\nEvery object berth applied is as it left it.\n");
     } else {
         let _ = writeln!(

@@ -84,14 +84,14 @@ impl fmt::Display for Refusal {
                     .join(" ");
                 write!(
                     f,
-                    "the plan destroys the data of {} {list} (its namespace or database); \
-                     without a confirmation at the prompt, a tenant is destroyed only when \
-                     permitted by name: pass {flags}, or list it in policy.allow_destroy",
+                    "the plan destroys {} {list} (namespace, database and data) and nobody \
+                     confirmed it at a prompt; name {}: {flags}, or policy.allow_destroy",
                     if names.len() == 1 {
                         "tenant"
                     } else {
                         "tenants"
-                    }
+                    },
+                    if names.len() == 1 { "it" } else { "them" }
                 )
             }
         }

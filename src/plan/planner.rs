@@ -193,8 +193,8 @@ fn refusal_warning(refusal: &super::guard::Refusal) -> Warning {
     };
     let (message, help) = match refusal {
         super::guard::Refusal::Unnamed { .. } => (
-            format!("apply without a confirmation at the prompt (--auto-approve, the daemon) will refuse this plan: {refusal}"),
-            "a person running `berth apply` is asked to confirm instead".to_string(),
+            format!("`apply --auto-approve` and the daemon will refuse this plan: {refusal}"),
+            "or run `berth apply` at a terminal and confirm there".to_string(),
         ),
         _ => (
             format!("apply will refuse this plan: {refusal}"),
