@@ -1349,3 +1349,59 @@ fn a_render_error_creates_no_state_and_plans_nothing() {
         run.stderr
     );
 }
+
+/// At a terminal, the prompt names the tenants whose data the apply destroys; a person who
+/// answers `yes` may destroy an unprotected tenant without naming it, any other answer
+/// destroys nothing. The terminal is a real pseudo-terminal (`script` from util-linux).
+#[test]
+fn the_prompt_names_the_tenants_an_apply_destroys_and_only_yes_destroys_them() {
+    let (dir, repo, state) = examples_copy();
+    let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    let run = berth(
+        &["apply", r, "--state-dir", s, "--auto-approve"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
+    fs::remove_file(repo.join("backups/initech.toml")).unwrap();
+    let at_terminal = |answer: &str| {
+        use std::io::Write as _;
+        let command = format!(
+            "{} --color never apply {r} --state-dir {s}",
+            support::bin().display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = at_terminal("no");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("This apply destroys data:")
+            && out.contains("tenant `initech` on cluster `local` is destroyed"),
+        "{out}"
+    );
+    assert!(out.contains("Apply cancelled."), "{out}");
+    assert!(!objects_of(&state, "tenant-initech").is_empty());
+    let (code, out) = at_terminal("yes");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Resources: 0 added, 0 changed, 11 destroyed."),
+        "{out}"
+    );
+    assert!(objects_of(&state, "tenant-initech").is_empty());
+}

@@ -735,6 +735,10 @@ fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
     );
     let (_, page) = http("GET", &format!("{}/", d.url), &[], b"");
     assert!(page.contains("removed from the configuration"), "{page}");
+    assert!(
+        page.contains(">1</div><div class=\"l\">need attention"),
+        "the kept tenant needs attention: {page}"
+    );
     let (code, page) = http("GET", &format!("{}/tenants/acme", d.url), &[], b"");
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("removed from the configuration"), "{page}");
