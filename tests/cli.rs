@@ -1405,3 +1405,24 @@ fn the_prompt_names_the_tenants_an_apply_destroys_and_only_yes_destroys_them() {
     );
     assert!(objects_of(&state, "tenant-initech").is_empty());
 }
+
+#[test]
+fn validate_warns_when_allow_destroy_names_a_tenant_the_configuration_still_has() {
+    let (dir, repo, _) = examples_copy();
+    support::edit(
+        &repo.join("platform.toml"),
+        "allow_destroy = []",
+        "allow_destroy = [\"acme\", \"gone\"]",
+    );
+    let run = berth(&["validate", repo.to_str().unwrap()], dir.path());
+    assert_eq!(run.code, 0, "a warning, not an error: {}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "warning: `policy.allow_destroy` names `acme`, which the configuration still has"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("platform.toml:78:18"), "{}", run.stderr);
+    assert!(!run.stderr.contains("`gone`"), "{}", run.stderr);
+}

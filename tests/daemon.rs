@@ -747,8 +747,8 @@ fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
     let second = last_sync(&d)["revision"].clone();
     support::edit(
         &repo.join("platform.toml"),
-        "max_deletions = 25",
-        "max_deletions = 25\nallow_destroy = [\"acme\"]",
+        "allow_destroy = []",
+        "allow_destroy = [\"acme\"]",
     );
     let sync = d.wait(30, "the permitted removal", || {
         let s = last_sync(&d);

@@ -156,6 +156,27 @@ pub fn load_config(tree: &SourceTree) -> LoadOutput {
         }
     }
 
+    if let Some(p) = &platform {
+        for (i, name) in p.value.policy.allow_destroy.iter().enumerate() {
+            if by_name.contains_key(name) {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "`policy.allow_destroy` names `{name}`, which the configuration still has"
+                    ))
+                    .at(
+                        &p.file.path,
+                        p.spans.value(&format!("policy.allow_destroy[{i}]")),
+                        "still a tenant",
+                    )
+                    .help(format!(
+                        "removing tenants/{name}.toml now destroys the tenant, protected or not; \
+                         name it only in the change that removes it, and remove the name once it \
+                         is gone"
+                    )),
+                );
+            }
+        }
+    }
     sort_diagnostics(&mut diags);
     let errors = diags.iter().any(Diagnostic::is_error);
     let config = match (errors, platform.as_ref(), ctx) {
