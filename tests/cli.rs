@@ -1192,3 +1192,31 @@ fn a_render_error_creates_no_state_and_plans_nothing() {
         run.stderr
     );
 }
+
+/// Operator logs (issue: ANSI codes in a log file even with `--color never`) are coloured
+/// only when colour is wanted: `--color always`, or `auto` on a terminal without NO_COLOR.
+#[test]
+fn operator_logs_have_colour_codes_only_when_colour_is_wanted() {
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    for (color, set, want) in [
+        ("never", &[][..], false),
+        ("auto", &[][..], false),
+        ("always", &[][..], true),
+        ("always", &[("NO_COLOR", "1")][..], true),
+    ] {
+        let run = support::berth_with(
+            &["-vv", "--color", color, "validate", "examples"],
+            root,
+            set,
+            &["NO_COLOR"],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("DEBUG"), "{color}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.contains('\x1b'),
+            want,
+            "--color {color} {set:?}: {:?}",
+            run.stderr
+        );
+    }
+}
