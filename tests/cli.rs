@@ -1193,6 +1193,41 @@ fn a_render_error_creates_no_state_and_plans_nothing() {
     );
 }
 
+/// `berth status` shows the commit a tenant was applied from as `git log` abbreviates it (12
+/// characters); its JSON keeps the full sha.
+#[test]
+fn status_text_shows_short_commits_and_json_full_ones() {
+    use support::git::{git, Repo};
+    let repo = Repo::examples();
+    let url = repo.url();
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let applied = repo.berth(&["apply", "--repo", &url, "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let text = repo.berth(&["status", "--repo", &url]);
+    assert!(
+        text.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(4) == Some(&head[..12])),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains(&head), "{}", text.stdout);
+    let show = repo.berth(&["show", "tenant", "acme", "--repo", &url]);
+    assert!(
+        show.stdout
+            .contains(&format!("  revision   {}\n", &head[..12])),
+        "{}",
+        show.stdout
+    );
+    let json = repo.berth(&["status", "--repo", &url, "-o", "json"]);
+    assert!(
+        json.stdout.contains(&format!("\"revision\": \"{head}\"")),
+        "{}",
+        json.stdout
+    );
+}
+
 /// Operator logs (issue: ANSI codes in a log file even with `--color never`) are coloured
 /// only when colour is wanted: `--color always`, or `auto` on a terminal without NO_COLOR.
 #[test]
