@@ -1228,6 +1228,36 @@ fn status_text_shows_short_commits_and_json_full_ones() {
     );
 }
 
+/// A mistyped tenant or cluster name gets the closest known one, as validation suggests.
+#[test]
+fn unknown_tenant_and_cluster_names_suggest_the_closest() {
+    let (dir, repo, state) = examples_copy();
+    let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    let show = berth(
+        &["show", "tenant", "acmee", r, "--state-dir", s],
+        dir.path(),
+    );
+    assert_eq!(show.code, 1);
+    assert_eq!(
+        show.stderr,
+        format!("error: no tenant named `acmee` in {r}\n  = help: did you mean `acme`?\n")
+    );
+    let plan = berth(
+        &["plan", r, "--cluster", "locl", "--state-dir", s],
+        dir.path(),
+    );
+    assert_eq!(
+        plan.stderr,
+        "error: no cluster named `locl` in platform.toml\n  = help: did you mean `local`?\n"
+    );
+    let render = berth(&["render", r, "--tenant", "xyz"], dir.path());
+    assert_eq!(
+        render.stderr,
+        format!("error: no tenant named `xyz` in {r}\n")
+    );
+    assert!(!state.exists(), "nothing was planned");
+}
+
 /// Operator logs (issue: ANSI codes in a log file even with `--color never`) are coloured
 /// only when colour is wanted: `--color always`, or `auto` on a terminal without NO_COLOR.
 #[test]

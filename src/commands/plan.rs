@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    failure_summary, load_and_render_tenants, load_source, open_source, plural, print_diagnostics,
-    state_dir,
+    did_you_mean_help, failure_summary, load_and_render_tenants, load_source, open_source, plural,
+    print_diagnostics, state_dir,
 };
 use super::{CommandError, Outcome};
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
@@ -267,7 +267,10 @@ fn compute_changed(
 fn check_clusters(config: &Config, target: &TargetArgs, printer: &Printer) -> bool {
     for c in &target.cluster {
         if !config.clusters.contains_key(c) {
-            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
+            let help = did_you_mean_help(c, config.clusters.keys().map(String::as_str));
+            printer.err(&format!(
+                "error: no cluster named `{c}` in platform.toml\n{help}"
+            ));
             return false;
         }
     }
@@ -318,8 +321,9 @@ fn check_targets(
 ) -> bool {
     for t in &target.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
+            let help = did_you_mean_help(t, config.tenants.iter().map(|c| c.name.as_str()));
             printer.err(&format!(
-                "error: no tenant named `{t}` in {}\n",
+                "error: no tenant named `{t}` in {}\n{help}",
                 tree.label()
             ));
             return false;
