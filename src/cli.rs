@@ -294,8 +294,9 @@ pub struct ApplyArgs {
     /// The config repository [default: .], or a plan file saved with `berth plan --out`.
     #[arg(value_name = "DIR|PLANFILE")]
     pub dir_or_plan: Option<PathBuf>,
-    /// The config repository a saved plan was made from (when applying a plan file).
-    #[arg(long, conflicts_with = "repo")]
+    /// Read the configuration of a saved plan from this directory instead of the one the plan
+    /// records.
+    #[arg(long, value_name = "DIR", conflicts_with = "repo")]
     pub config: Option<PathBuf>,
     /// Apply without asking for confirmation.
     #[arg(long)]

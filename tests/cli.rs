@@ -1193,6 +1193,190 @@ fn a_render_error_creates_no_state_and_plans_nothing() {
     );
 }
 
+/// A saved plan records where its configuration was read from (issue: `berth apply p.plan`
+/// from another directory failed with "`.` has no platform.toml"): apply reads that directory
+/// from anywhere, says what to pass when it is gone, and `--config` still wins.
+#[test]
+fn a_saved_plan_is_applied_from_another_directory_to_the_configuration_it_records() {
+    let (dir, repo, state) = examples_copy();
+    let s = state.to_str().unwrap();
+    let planfile = dir.path().join("p.plan");
+    let p = planfile.to_str().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    // Planned with a relative path, as a user does.
+    let saved = berth(
+        &["plan", "repo", "--state-dir", s, "--out", "p.plan"],
+        dir.path(),
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&planfile).unwrap()).unwrap();
+    assert_eq!(
+        file["source"],
+        serde_json::json!({"kind": "dir", "path": fs::canonicalize(&repo).unwrap()})
+    );
+    assert_eq!(file["format_version"], "berth-plan/1");
+
+    // A file saved before the source was recorded: apply says what to pass.
+    let mut old = file.clone();
+    old.as_object_mut().unwrap().remove("source");
+    let oldfile = dir.path().join("old.plan");
+    fs::write(&oldfile, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+    let o = oldfile.to_str().unwrap();
+    let run = berth(&["apply", o, "--state-dir", s], elsewhere.path());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: the configuration in . is not the one {o} was made from\n  = help: {o} does not record where its configuration was read from (an older berth saved it): pass --config DIR, or --repo URL, with the configuration it was made from\n"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    let applied = berth(&["apply", p, "--state-dir", s], elsewhere.path());
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stdout
+            .ends_with("Apply complete! Resources: 40 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        applied.stdout
+    );
+
+    // The configuration moved: apply names where it looked and what to pass.
+    support::edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let saved = berth(
+        &["plan", "repo", "--state-dir", s, "--out", "p.plan"],
+        dir.path(),
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let recorded = fs::canonicalize(&repo).unwrap();
+    let moved = dir.path().join("moved");
+    fs::rename(&repo, &moved).unwrap();
+    let lost = berth(&["apply", p, "--state-dir", s], elsewhere.path());
+    assert_eq!(lost.code, 1, "{}{}", lost.stdout, lost.stderr);
+    assert!(
+        lost.stderr.starts_with(&format!(
+            "error: cannot read {}, the configuration {p} was made from: config repository `{}` not found",
+            recorded.display(),
+            recorded.display()
+        )),
+        "{}",
+        lost.stderr
+    );
+    assert!(
+        lost.stderr.ends_with("  = help: pass --config DIR with the configuration the plan was made from (or --repo URL to read it from Git)\n"),
+        "{}",
+        lost.stderr
+    );
+    let found = berth(
+        &[
+            "apply",
+            p,
+            "--config",
+            moved.to_str().unwrap(),
+            "--state-dir",
+            s,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(
+        found
+            .stdout
+            .contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        found.stdout
+    );
+}
+
+/// A plan saved from a Git remote records the URL, branch and commit: apply reads exactly
+/// that commit from anywhere (from the cache, without the remote, when the cache has it),
+/// names `--repo` and `--config` when it cannot, and `--repo` still wins.
+#[test]
+fn a_plan_saved_from_git_is_applied_at_its_commit_from_another_directory() {
+    use support::git::{git, Repo};
+    let repo = Repo::examples();
+    let url = repo.url();
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let saved = repo.berth(&[
+        "plan", "--repo", &url, "--branch", "main", "--out", "p.plan",
+    ]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let planfile = repo.dir.path().join("p.plan");
+    let p = planfile.to_str().unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&planfile).unwrap()).unwrap();
+    assert_eq!(
+        file["source"],
+        serde_json::json!({
+            "kind": "git",
+            "url": repo.remote().display().to_string(),
+            "branch": "main",
+            "commit": head,
+        })
+    );
+
+    // The branch moves on and the remote goes away; the cache still holds the commit.
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    repo.commit("acme: 4 replicas");
+    let gone = repo.dir.path().join("gone.git");
+    fs::rename(repo.remote(), &gone).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = repo.state().display().to_string();
+    let applied = berth(&["apply", p, "--state-dir", &state], elsewhere.path());
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stdout
+            .ends_with("Apply complete! Resources: 40 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        applied.stdout
+    );
+
+    // Without a cache, the unreachable remote is named, and what to pass instead.
+    let fresh = repo.dir.path().join("fresh");
+    let f = fresh.to_str().unwrap();
+    let lost = berth(&["apply", p, "--state-dir", f], elsewhere.path());
+    assert_eq!(lost.code, 1, "{}{}", lost.stdout, lost.stderr);
+    assert!(
+        lost.stderr.starts_with(&format!(
+            "error: cannot read {} at commit {}, the configuration {p} was made from: cannot fetch {}",
+            repo.remote().display(),
+            &head[..12],
+            repo.remote().display()
+        )),
+        "{}",
+        lost.stderr
+    );
+    assert!(
+        lost.stderr.ends_with(&format!("  = help: pass --repo URL (with the flags for its credentials) to read commit {head} from another remote, or --config DIR with the configuration of that commit\n")),
+        "{}",
+        lost.stderr
+    );
+    let moved = format!("file://{}", gone.display());
+    let found = berth(
+        &[
+            "apply",
+            p,
+            "--repo",
+            &moved,
+            "--rev",
+            &head,
+            "--state-dir",
+            f,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(found.stdout.contains("Apply complete! Resources: 40 added"));
+}
+
 /// `berth status` shows the commit a tenant was applied from as `git log` abbreviates it (12
 /// characters); its JSON keeps the full sha.
 #[test]
