@@ -84,6 +84,28 @@ pub enum Command {
     Status(StatusArgs),
     /// Show one part of the platform in detail.
     Show(ShowArgs),
+    /// Print the completion script of a shell: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page, in roff: `berth man > berth.1`; `--write DIR` writes one page per
+    /// command.
+    Man(ManArgs),
+}
+
+/// Arguments of `berth completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `berth man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `berth.1` and a page for every command (`berth-plan.1`, ...) into this directory
+    /// instead of printing `berth.1`.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
 }
 
 /// Output format of `status` and `show`.

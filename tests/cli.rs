@@ -1469,3 +1469,118 @@ fn operator_logs_have_colour_codes_only_when_colour_is_wanted() {
         );
     }
 }
+
+/// `berth completions SHELL` prints a script the shell accepts, covering every command.
+#[test]
+fn completion_scripts_cover_every_command() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<String> = berth::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    assert!(commands.iter().any(|c| c == "completions"));
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = berth(&["completions", shell], dir.path());
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for c in &commands {
+            assert!(run.stdout.contains(c.as_str()), "{shell}: no `{c}`");
+        }
+        if shell == "bash" {
+            let script = dir.path().join("berth.bash");
+            fs::write(&script, &run.stdout).unwrap();
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+            // What bash offers on Tab after `berth pl` and after `berth plan --det`.
+            let complete = "source \"$1\"; \
+                COMP_WORDS=(berth pl); COMP_CWORD=1; _berth berth pl berth; echo \"${COMPREPLY[*]}\"; \
+                COMP_WORDS=(berth plan --det); COMP_CWORD=2; _berth berth --det plan; echo \"${COMPREPLY[*]}\"";
+            let offered = std::process::Command::new("bash")
+                .args(["-c", complete, "bash"])
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&offered.stdout),
+                "plan\n--detailed-exitcode\n",
+                "{}",
+                String::from_utf8_lossy(&offered.stderr)
+            );
+        }
+    }
+    let run = berth(&["completions", "tcsh"], dir.path());
+    assert_eq!(run.code, 64, "{}", run.stderr);
+}
+
+/// `berth man` prints berth(1), which names every command; `--write DIR` writes a page per
+/// command. groff, where installed, formats them without a warning.
+#[test]
+fn man_pages_name_every_command_and_format_cleanly() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let run = berth(&["man"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(".TH berth 1")),
+        "{}",
+        run.stdout
+    );
+    let cli = berth::cli::Cli::command();
+    for c in cli.get_subcommands() {
+        assert!(
+            run.stdout.contains(&format!("berth\\-{}(1)", c.get_name())),
+            "berth(1) does not name `{}`",
+            c.get_name()
+        );
+    }
+
+    let pages = dir.path().join("man1");
+    let wrote = berth(&["man", "--write", pages.to_str().unwrap()], dir.path());
+    assert_eq!(wrote.code, 0, "{}", wrote.stderr);
+    let mut names: Vec<String> = fs::read_dir(&pages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for page in [
+        "berth.1",
+        "berth-plan.1",
+        "berth-show-tenant.1",
+        "berth-man.1",
+    ] {
+        assert!(names.iter().any(|n| n == page), "no {page} in {names:?}");
+    }
+    assert_eq!(
+        fs::read_to_string(pages.join("berth.1")).unwrap(),
+        run.stdout
+    );
+
+    let groff = std::process::Command::new("groff")
+        .arg("--version")
+        .output();
+    if groff.is_ok_and(|o| o.status.success()) {
+        for name in &names {
+            let out = std::process::Command::new("groff")
+                // -P-cbou: plain text, without overstriking for bold and underline.
+                .args(["-man", "-Tutf8", "-ww", "-P-cbou"])
+                .arg(pages.join(name))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.is_empty(), "{name}: {stderr}");
+            if name == "berth-plan.1" {
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(text.contains("--detailed-exitcode"), "{text}");
+            }
+        }
+    }
+}
