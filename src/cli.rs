@@ -71,13 +71,41 @@ pub enum Command {
     Drift(DriftArgs),
     /// Print or write the JSON Schemas of platform.toml, tenant and backups files.
     Schema(SchemaArgs),
-    /// Keep the clusters matching the config source: sync on changes, report or correct
-    /// drift, serve health, metrics, status and webhooks over HTTP.
+    /// Keep the clusters matching the config source, and serve the dashboard.
+    ///
+    /// Syncs when the source changes (polling, GitHub and GitLab push webhooks, a file watcher
+    /// for a directory), never applies an invalid revision, reports or corrects drift, and
+    /// serves over HTTP: the dashboard (overview, tenant pages, plan and drift, backups,
+    /// trends, and forms that propose changes as commits on a new branch, unlocked by
+    /// --dashboard-token-file), /healthz, /readyz, /metrics, a JSON status API and the push
+    /// webhooks. See docs/daemon.md.
     Daemon(DaemonArgs),
     /// One line per tenant: database readiness, revision, drift, backups, failing jobs.
     Status(StatusArgs),
     /// Show one part of the platform in detail.
     Show(ShowArgs),
+    /// Print the completion script of a shell: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page, in roff: `berth man > berth.1`; `--write DIR` writes one page per
+    /// command.
+    Man(ManArgs),
+}
+
+/// Arguments of `berth completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `berth man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `berth.1` and a page for every command (`berth-plan.1`, ...) into this directory
+    /// instead of printing `berth.1`.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
 }
 
 /// Output format of `status` and `show`.
@@ -158,51 +186,55 @@ pub struct SourceArgs {
     pub git: GitArgs,
 }
 
-/// Reading the config repository from Git.
+/// The help heading of the Git flags: one group, saying what they are for.
+pub const GIT_HEADING: &str =
+    "Git source (read the config repository from a Git commit, not the files on disk)";
+
+/// Reading the config repository from Git. Each flag names [`GIT_HEADING`] itself: a
+/// struct-wide `next_help_heading` would also head every flag that follows it in a command.
 #[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Git source")]
 pub struct GitArgs {
     /// Read the config repository from Git: an https://, ssh://, git@host:path or file:// URL,
     /// or a local path. Fetched into a cache under the state directory.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, help_heading = GIT_HEADING, value_name = "URL")]
     pub repo: Option<String>,
     /// The branch of --repo to follow [default: the remote's default branch, else main].
-    #[arg(long, requires = "repo")]
+    #[arg(long, help_heading = GIT_HEADING, requires = "repo")]
     pub branch: Option<String>,
     /// The commit (sha), tag or branch to read [default: the tip of the branch; HEAD for a
     /// directory's repository].
-    #[arg(long)]
+    #[arg(long, help_heading = GIT_HEADING)]
     pub rev: Option<String>,
     /// Do not contact the remote of --repo: read what its cache holds.
-    #[arg(long, requires = "repo")]
+    #[arg(long, help_heading = GIT_HEADING, requires = "repo")]
     pub offline: bool,
     /// SSH private key for ssh URLs [default: the keys of ssh-agent].
-    #[arg(long, env = "BERTH_GIT_SSH_KEY", value_name = "FILE")]
+    #[arg(long, help_heading = GIT_HEADING, env = "BERTH_GIT_SSH_KEY", value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
     /// File holding the passphrase of --ssh-key, when one protects it
     /// [default: $BERTH_GIT_SSH_KEY_PASSPHRASE].
-    #[arg(long, env = "BERTH_GIT_SSH_KEY_PASSPHRASE_FILE", value_name = "FILE")]
+    #[arg(long, help_heading = GIT_HEADING, env = "BERTH_GIT_SSH_KEY_PASSPHRASE_FILE", value_name = "FILE")]
     pub ssh_key_passphrase_file: Option<PathBuf>,
     /// known_hosts file that SSH servers' host keys must be listed in
     /// [default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts].
-    #[arg(long, env = "BERTH_GIT_KNOWN_HOSTS", value_name = "FILE")]
+    #[arg(long, help_heading = GIT_HEADING, env = "BERTH_GIT_KNOWN_HOSTS", value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
     /// File holding a token for https URLs [default: $BERTH_GIT_TOKEN].
-    #[arg(long, env = "BERTH_GIT_TOKEN_FILE", value_name = "FILE")]
+    #[arg(long, help_heading = GIT_HEADING, env = "BERTH_GIT_TOKEN_FILE", value_name = "FILE")]
     pub git_token_file: Option<PathBuf>,
     /// Read only commits signed by a key of --allowed-signers (SSH) or --gpg-keyring
     /// (OpenPGP); anything else is refused.
-    #[arg(long)]
+    #[arg(long, help_heading = GIT_HEADING)]
     pub verify_signatures: bool,
     /// SSH allowed-signers file (as for `git verify-commit`, gpg.ssh.allowedSignersFile).
-    #[arg(long, value_name = "FILE", requires = "verify_signatures")]
+    #[arg(long, help_heading = GIT_HEADING, value_name = "FILE", requires = "verify_signatures")]
     pub allowed_signers: Option<PathBuf>,
     /// OpenPGP keyring of the accepted signers (`gpg --export [--armor] KEYID > FILE`).
-    #[arg(long, value_name = "FILE", requires = "verify_signatures")]
+    #[arg(long, help_heading = GIT_HEADING, value_name = "FILE", requires = "verify_signatures")]
     pub gpg_keyring: Option<PathBuf>,
     /// Directory of berth's state: embedded clusters' stores and Git caches
     /// [default: $XDG_STATE_HOME/berth].
-    #[arg(long, env = "BERTH_STATE_DIR")]
+    #[arg(long, env = "BERTH_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -316,8 +348,9 @@ pub struct ApplyArgs {
     /// The config repository [default: .], or a plan file saved with `berth plan --out`.
     #[arg(value_name = "DIR|PLANFILE")]
     pub dir_or_plan: Option<PathBuf>,
-    /// The config repository a saved plan was made from (when applying a plan file).
-    #[arg(long, conflicts_with = "repo")]
+    /// Read the configuration of a saved plan from this directory instead of the one the plan
+    /// records.
+    #[arg(long, value_name = "DIR", conflicts_with = "repo")]
     pub config: Option<PathBuf>,
     /// Apply without asking for confirmation.
     #[arg(long)]

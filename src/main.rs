@@ -30,8 +30,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logs(cli.verbose, cli.log_format);
     let printer = Printer::new(cli.color);
+    init_logs(cli.verbose, cli.log_format, printer.color_err);
     match commands::run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
@@ -43,7 +43,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logs(verbose: u8, format: LogFormat) {
+/// Operator logs on stderr, filtered by `-v` or RUST_LOG; with ANSI colours only when `ansi`
+/// (`--color`, NO_COLOR and whether stderr is a terminal decide, as for the printer's
+/// messages).
+fn init_logs(verbose: u8, format: LogFormat, ansi: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         // kube's client logs each failed request at ERROR; berth reports the failure itself,
@@ -56,7 +59,8 @@ fn init_logs(verbose: u8, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -1425,4 +1425,395 @@ fn validate_warns_when_allow_destroy_names_a_tenant_the_configuration_still_has(
     );
     assert!(run.stderr.contains("platform.toml:78:18"), "{}", run.stderr);
     assert!(!run.stderr.contains("`gone`"), "{}", run.stderr);
+
+/// A saved plan records where its configuration was read from (issue: `berth apply p.plan`
+/// from another directory failed with "`.` has no platform.toml"): apply reads that directory
+/// from anywhere, says what to pass when it is gone, and `--config` still wins.
+#[test]
+fn a_saved_plan_is_applied_from_another_directory_to_the_configuration_it_records() {
+    let (dir, repo, state) = examples_copy();
+    let s = state.to_str().unwrap();
+    let planfile = dir.path().join("p.plan");
+    let p = planfile.to_str().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    // Planned with a relative path, as a user does.
+    let saved = berth(
+        &["plan", "repo", "--state-dir", s, "--out", "p.plan"],
+        dir.path(),
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&planfile).unwrap()).unwrap();
+    assert_eq!(
+        file["source"],
+        serde_json::json!({"kind": "dir", "path": fs::canonicalize(&repo).unwrap()})
+    );
+    assert_eq!(file["format_version"], "berth-plan/1");
+
+    // A file saved before the source was recorded: apply says what to pass.
+    let mut old = file.clone();
+    old.as_object_mut().unwrap().remove("source");
+    let oldfile = dir.path().join("old.plan");
+    fs::write(&oldfile, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+    let o = oldfile.to_str().unwrap();
+    let run = berth(&["apply", o, "--state-dir", s], elsewhere.path());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: the configuration in . is not the one {o} was made from\n  = help: {o} does not record where its configuration was read from (an older berth saved it): pass --config DIR, or --repo URL, with the configuration it was made from\n"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    let applied = berth(&["apply", p, "--state-dir", s], elsewhere.path());
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stdout
+            .ends_with("Apply complete! Resources: 40 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        applied.stdout
+    );
+
+    // The configuration moved: apply names where it looked and what to pass.
+    support::edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let saved = berth(
+        &["plan", "repo", "--state-dir", s, "--out", "p.plan"],
+        dir.path(),
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let recorded = fs::canonicalize(&repo).unwrap();
+    let moved = dir.path().join("moved");
+    fs::rename(&repo, &moved).unwrap();
+    let lost = berth(&["apply", p, "--state-dir", s], elsewhere.path());
+    assert_eq!(lost.code, 1, "{}{}", lost.stdout, lost.stderr);
+    assert!(
+        lost.stderr.starts_with(&format!(
+            "error: cannot read {}, the configuration {p} was made from: config repository `{}` not found",
+            recorded.display(),
+            recorded.display()
+        )),
+        "{}",
+        lost.stderr
+    );
+    assert!(
+        lost.stderr.ends_with("  = help: pass --config DIR with the configuration the plan was made from (or --repo URL to read it from Git)\n"),
+        "{}",
+        lost.stderr
+    );
+    let found = berth(
+        &[
+            "apply",
+            p,
+            "--config",
+            moved.to_str().unwrap(),
+            "--state-dir",
+            s,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(
+        found
+            .stdout
+            .contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        found.stdout
+    );
+}
+
+/// A plan saved from a Git remote records the URL, branch and commit: apply reads exactly
+/// that commit from anywhere (from the cache, without the remote, when the cache has it),
+/// names `--repo` and `--config` when it cannot, and `--repo` still wins.
+#[test]
+fn a_plan_saved_from_git_is_applied_at_its_commit_from_another_directory() {
+    use support::git::{git, Repo};
+    let repo = Repo::examples();
+    let url = repo.url();
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let saved = repo.berth(&[
+        "plan", "--repo", &url, "--branch", "main", "--out", "p.plan",
+    ]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let planfile = repo.dir.path().join("p.plan");
+    let p = planfile.to_str().unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&planfile).unwrap()).unwrap();
+    assert_eq!(
+        file["source"],
+        serde_json::json!({
+            "kind": "git",
+            "url": repo.remote().display().to_string(),
+            "branch": "main",
+            "commit": head,
+        })
+    );
+
+    // The branch moves on and the remote goes away; the cache still holds the commit.
+    repo.edit("tenants/acme.toml", "replicas = 5", "replicas = 4");
+    repo.commit("acme: 4 replicas");
+    let gone = repo.dir.path().join("gone.git");
+    fs::rename(repo.remote(), &gone).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = repo.state().display().to_string();
+    let applied = berth(&["apply", p, "--state-dir", &state], elsewhere.path());
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied
+            .stdout
+            .ends_with("Apply complete! Resources: 40 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        applied.stdout
+    );
+
+    // Without a cache, the unreachable remote is named, and what to pass instead.
+    let fresh = repo.dir.path().join("fresh");
+    let f = fresh.to_str().unwrap();
+    let lost = berth(&["apply", p, "--state-dir", f], elsewhere.path());
+    assert_eq!(lost.code, 1, "{}{}", lost.stdout, lost.stderr);
+    assert!(
+        lost.stderr.starts_with(&format!(
+            "error: cannot read {} at commit {}, the configuration {p} was made from: cannot fetch {}",
+            repo.remote().display(),
+            &head[..12],
+            repo.remote().display()
+        )),
+        "{}",
+        lost.stderr
+    );
+    assert!(
+        lost.stderr.ends_with(&format!("  = help: pass --repo URL (with the flags for its credentials) to read commit {head} from another remote, or --config DIR with the configuration of that commit\n")),
+        "{}",
+        lost.stderr
+    );
+    let moved = format!("file://{}", gone.display());
+    let found = berth(
+        &[
+            "apply",
+            p,
+            "--repo",
+            &moved,
+            "--rev",
+            &head,
+            "--state-dir",
+            f,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(found.stdout.contains("Apply complete! Resources: 40 added"));
+}
+
+/// `berth status` shows the commit a tenant was applied from as `git log` abbreviates it (12
+/// characters); its JSON keeps the full sha.
+#[test]
+fn status_text_shows_short_commits_and_json_full_ones() {
+    use support::git::{git, Repo};
+    let repo = Repo::examples();
+    let url = repo.url();
+    let head = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let applied = repo.berth(&["apply", "--repo", &url, "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let text = repo.berth(&["status", "--repo", &url]);
+    assert!(
+        text.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(4) == Some(&head[..12])),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains(&head), "{}", text.stdout);
+    let show = repo.berth(&["show", "tenant", "acme", "--repo", &url]);
+    assert!(
+        show.stdout
+            .contains(&format!("  revision   {}\n", &head[..12])),
+        "{}",
+        show.stdout
+    );
+    let json = repo.berth(&["status", "--repo", &url, "-o", "json"]);
+    assert!(
+        json.stdout.contains(&format!("\"revision\": \"{head}\"")),
+        "{}",
+        json.stdout
+    );
+}
+
+/// A mistyped tenant or cluster name gets the closest known one, as validation suggests.
+#[test]
+fn unknown_tenant_and_cluster_names_suggest_the_closest() {
+    let (dir, repo, state) = examples_copy();
+    let (r, s) = (repo.to_str().unwrap(), state.to_str().unwrap());
+    let show = berth(
+        &["show", "tenant", "acmee", r, "--state-dir", s],
+        dir.path(),
+    );
+    assert_eq!(show.code, 1);
+    assert_eq!(
+        show.stderr,
+        format!("error: no tenant named `acmee` in {r}\n  = help: did you mean `acme`?\n")
+    );
+    let plan = berth(
+        &["plan", r, "--cluster", "locl", "--state-dir", s],
+        dir.path(),
+    );
+    assert_eq!(
+        plan.stderr,
+        "error: no cluster named `locl` in platform.toml\n  = help: did you mean `local`?\n"
+    );
+    let render = berth(&["render", r, "--tenant", "xyz"], dir.path());
+    assert_eq!(
+        render.stderr,
+        format!("error: no tenant named `xyz` in {r}\n")
+    );
+    assert!(!state.exists(), "nothing was planned");
+}
+
+/// Operator logs (issue: ANSI codes in a log file even with `--color never`) are coloured
+/// only when colour is wanted: `--color always`, or `auto` on a terminal without NO_COLOR.
+#[test]
+fn operator_logs_have_colour_codes_only_when_colour_is_wanted() {
+    let root: &std::path::Path = env!("CARGO_MANIFEST_DIR").as_ref();
+    for (color, set, want) in [
+        ("never", &[][..], false),
+        ("auto", &[][..], false),
+        ("always", &[][..], true),
+        ("always", &[("NO_COLOR", "1")][..], true),
+    ] {
+        let run = support::berth_with(
+            &["-vv", "--color", color, "validate", "examples"],
+            root,
+            set,
+            &["NO_COLOR"],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("DEBUG"), "{color}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.contains('\x1b'),
+            want,
+            "--color {color} {set:?}: {:?}",
+            run.stderr
+        );
+    }
+}
+
+/// `berth completions SHELL` prints a script the shell accepts, covering every command.
+#[test]
+fn completion_scripts_cover_every_command() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<String> = berth::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    assert!(commands.iter().any(|c| c == "completions"));
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = berth(&["completions", shell], dir.path());
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for c in &commands {
+            assert!(run.stdout.contains(c.as_str()), "{shell}: no `{c}`");
+        }
+        if shell == "bash" {
+            let script = dir.path().join("berth.bash");
+            fs::write(&script, &run.stdout).unwrap();
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+            // What bash offers on Tab after `berth pl` and after `berth plan --det`.
+            let complete = "source \"$1\"; \
+                COMP_WORDS=(berth pl); COMP_CWORD=1; _berth berth pl berth; echo \"${COMPREPLY[*]}\"; \
+                COMP_WORDS=(berth plan --det); COMP_CWORD=2; _berth berth --det plan; echo \"${COMPREPLY[*]}\"";
+            let offered = std::process::Command::new("bash")
+                .args(["-c", complete, "bash"])
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&offered.stdout),
+                "plan\n--detailed-exitcode\n",
+                "{}",
+                String::from_utf8_lossy(&offered.stderr)
+            );
+        }
+    }
+    let run = berth(&["completions", "tcsh"], dir.path());
+    assert_eq!(run.code, 64, "{}", run.stderr);
+}
+
+/// `berth man` prints berth(1), which names every command; `--write DIR` writes a page per
+/// command. groff, where installed, formats them without a warning.
+#[test]
+fn man_pages_name_every_command_and_format_cleanly() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let run = berth(&["man"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(".TH berth 1")),
+        "{}",
+        run.stdout
+    );
+    let cli = berth::cli::Cli::command();
+    for c in cli.get_subcommands() {
+        assert!(
+            run.stdout.contains(&format!("berth\\-{}(1)", c.get_name())),
+            "berth(1) does not name `{}`",
+            c.get_name()
+        );
+    }
+
+    let pages = dir.path().join("man1");
+    let wrote = berth(&["man", "--write", pages.to_str().unwrap()], dir.path());
+    assert_eq!(wrote.code, 0, "{}", wrote.stderr);
+    let mut names: Vec<String> = fs::read_dir(&pages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for page in [
+        "berth.1",
+        "berth-plan.1",
+        "berth-show-tenant.1",
+        "berth-man.1",
+    ] {
+        assert!(names.iter().any(|n| n == page), "no {page} in {names:?}");
+    }
+    assert_eq!(
+        fs::read_to_string(pages.join("berth.1")).unwrap(),
+        run.stdout
+    );
+
+    let groff = std::process::Command::new("groff")
+        .arg("--version")
+        .output();
+    if groff.is_ok_and(|o| o.status.success()) {
+        for name in &names {
+            let out = std::process::Command::new("groff")
+                // -P-cbou: plain text, without overstriking for bold and underline.
+                .args(["-man", "-Tutf8", "-ww", "-P-cbou"])
+                .arg(pages.join(name))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.is_empty(), "{name}: {stderr}");
+            if name == "berth-plan.1" {
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(text.contains("--detailed-exitcode"), "{text}");
+            }
+        }
+    }
 }

@@ -5,9 +5,14 @@
 //! plan touches as observed then. Before applying a saved plan, re-read the config and
 //! compare [`config_fingerprint`]s, re-observe and check [`stale_objects`]: a plan is only
 //! applied to the world it was made for.
+//!
+//! A plan file also records where its configuration was read from ([`PlanSource`]: an
+//! absolute directory, or a Git URL without credentials and the commit read), so that
+//! `berth apply FILE` reads the same configuration from any working directory. Files saved
+//! before it was recorded have no `source`; they are still read.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +21,8 @@ use crate::observe::Observed;
 use crate::plan::Plan;
 use crate::source::SourceTree;
 
-/// Version of the saved plan format. Bump on incompatible changes.
+/// Version of the saved plan format. Bump on incompatible changes (fields added with a
+/// default, such as `source`, are not).
 pub const PLAN_FILE_FORMAT: &str = "berth-plan/1";
 
 /// The version recorded for an object that did not exist.
@@ -31,11 +37,55 @@ pub struct PlanFile {
     pub created_at: String,
     /// [`config_fingerprint`] of the config the plan was made from.
     pub config_fingerprint: String,
+    /// Where that config was read from; `None` in files saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PlanSource>,
     /// The plan.
     pub plan: Plan,
     /// Cluster -> `Kind/namespace/name` -> `resourceVersion` (or [`ABSENT`]) of every object
     /// the plan touches, as observed when planning.
     pub observed_versions: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Where the configuration of a saved plan was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanSource {
+    /// A directory on disk, by absolute path. With `commit`, that commit of the Git
+    /// repository containing the directory was read (`berth plan DIR --rev REV`).
+    Dir {
+        /// The absolute path.
+        path: PathBuf,
+        /// The full sha, when a commit was read rather than the files on disk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+    },
+    /// A Git remote (`berth plan --repo URL`).
+    Git {
+        /// The URL without credentials; a local path is absolute.
+        url: String,
+        /// The branch followed, when one was named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        /// The full sha of the commit read.
+        commit: String,
+    },
+}
+
+impl std::fmt::Display for PlanSource {
+    /// `/srv/config`, `/srv/config at commit 3f2a9c1d0e4b`,
+    /// `https://host/config.git at commit 3f2a9c1d0e4b`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |c: &str| c.get(..12).unwrap_or(c).to_string();
+        match self {
+            PlanSource::Dir { path, commit: None } => write!(f, "{}", path.display()),
+            PlanSource::Dir {
+                path,
+                commit: Some(c),
+            } => write!(f, "{} at commit {}", path.display(), short(c)),
+            PlanSource::Git { url, commit, .. } => write!(f, "{url} at commit {}", short(commit)),
+        }
+    }
 }
 
 /// Why a plan file could not be written or read.
@@ -75,6 +125,7 @@ impl PlanFile {
             format_version: PLAN_FILE_FORMAT.to_string(),
             created_at: crate::store::now_rfc3339(),
             config_fingerprint: config_fingerprint(tree),
+            source: None,
             plan,
             observed_versions,
         }
@@ -242,4 +293,36 @@ pub fn stale_objects(file: &PlanFile, observed: &Observed) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlanSource;
+    use serde_json::json;
+
+    #[test]
+    fn plan_sources_are_tagged_in_json_and_shown_with_short_commits() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let git = PlanSource::Git {
+            url: "https://git.example/config.git".into(),
+            branch: None,
+            commit: sha.into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&git).unwrap(),
+            json!({"kind": "git", "url": "https://git.example/config.git", "commit": sha})
+        );
+        assert_eq!(
+            git.to_string(),
+            "https://git.example/config.git at commit 0123456789ab"
+        );
+        let dir = PlanSource::Dir {
+            path: "/srv/config".into(),
+            commit: None,
+        };
+        let value = json!({"kind": "dir", "path": "/srv/config"});
+        assert_eq!(serde_json::to_value(&dir).unwrap(), value);
+        assert_eq!(serde_json::from_value::<PlanSource>(value).unwrap(), dir);
+        assert_eq!(dir.to_string(), "/srv/config");
+    }
 }

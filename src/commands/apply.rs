@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::common::{open_source, plural, state_dir};
-use super::plan::{compute_with, print_plan, runtime};
+use super::common::{load_source, open_source, plural, state_dir};
+use super::plan::{compute_tree, print_plan, runtime};
 use super::{CommandError, Outcome};
-use crate::apply::planfile::{config_fingerprint, stale_objects, PlanFile};
+use crate::apply::planfile::{config_fingerprint, stale_objects, PlanFile, PlanSource};
 use crate::apply::{self, wait, ApplyEvent, ApplyOptions, ChangeSet, Outcome as EntryOutcome};
-use crate::cli::{ApplyArgs, PlanFormat};
+use crate::cli::{ApplyArgs, GitArgs, PlanFormat};
 use crate::plan::Plan;
 use crate::printer::Printer;
+use crate::source::{Source, SourceTree};
 use crate::values::duration::parse_duration;
 
 /// `berth apply`.
@@ -27,8 +28,9 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         }
     };
     // A plan file, or the config repository (a directory, or --repo).
-    let plan_file: Option<PathBuf> = args.dir_or_plan.clone().filter(|p| p.is_file());
-    let dir: Option<PathBuf> = match &plan_file {
+    let plan_path: Option<PathBuf> = args.dir_or_plan.clone().filter(|p| p.is_file());
+    let file = plan_path.as_deref().map(PlanFile::load).transpose()?;
+    let dir: Option<PathBuf> = match &plan_path {
         Some(_) => args.config.clone(),
         None => args.dir_or_plan.clone(),
     };
@@ -36,10 +38,58 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         printer.err("error: give either a config directory or --repo, not both\n");
         return Ok(Outcome::Failure);
     }
-    let mut source = open_source(dir.as_deref(), &args.git, false)?;
+    // A saved plan is applied to the configuration it records, unless the command line
+    // names one.
+    let named = dir.is_some() || args.git.repo.is_some() || args.git.rev.is_some();
+    let recorded = file
+        .as_ref()
+        .filter(|_| !named)
+        .and_then(|f| f.source.as_ref());
+    let (tree, config_dir) = match (recorded, &plan_path) {
+        (Some(recorded), Some(plan_path)) => match read_recorded(recorded, &args.git) {
+            Ok(read) => read,
+            Err(e) => {
+                printer.err(&format!(
+                    "error: cannot read {recorded}, the configuration {} was made from: {e:#}\n  = help: {}\n",
+                    plan_path.display(),
+                    recorded_help(recorded)
+                ));
+                return Ok(Outcome::Failure);
+            }
+        },
+        _ => {
+            let mut source = open_source(dir.as_deref(), &args.git, false)?;
+            let tree = load_source(&mut source)?;
+            let config_dir = match source {
+                Source::Dir(dir) => Some(dir),
+                Source::Git(_) => None,
+            };
+            (tree, config_dir)
+        }
+    };
+    // A saved plan is applied exactly, or not at all.
+    if let (Some(file), Some(plan_path)) = (&file, &plan_path) {
+        if file.config_fingerprint != config_fingerprint(&tree) {
+            let help = if file.source.is_none() && !named {
+                format!(
+                    "{} does not record where its configuration was read from (an older berth saved it): pass --config DIR, or --repo URL, with the configuration it was made from",
+                    plan_path.display()
+                )
+            } else {
+                "run `berth plan --out FILE` again and apply the new plan".to_string()
+            };
+            printer.err(&format!(
+                "error: the configuration in {} is not the one {} was made from\n  = help: {help}\n",
+                tree.label(),
+                plan_path.display()
+            ));
+            return Ok(Outcome::Failure);
+        }
+    }
     let runtime = runtime()?;
-    let Some(planned) = compute_with(
-        &mut source,
+    let Some(planned) = compute_tree(
+        tree,
+        config_dir,
         state_dir(&args.git),
         &args.target,
         args.changed,
@@ -50,17 +100,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         return Ok(Outcome::Failure);
     };
 
-    // A saved plan is applied exactly, or not at all.
-    let plan: Plan = if let Some(plan_path) = &plan_file {
-        let file = PlanFile::load(plan_path)?;
-        if file.config_fingerprint != config_fingerprint(&planned.tree) {
-            printer.err(&format!(
-                "error: the configuration in {} is not the one {} was made from\n  = help: run `berth plan --out FILE` again and apply the new plan\n",
-                planned.tree.label(),
-                plan_path.display()
-            ));
-            return Ok(Outcome::Failure);
-        }
+    let plan: Plan = if let Some(file) = file {
         let stale = stale_objects(&file, &planned.observed);
         if !stale.is_empty() {
             let mut msg = format!(
@@ -90,7 +130,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     let mut opts = ApplyOptions::from_config(&planned.config);
     opts.revision = Some(revision_of(&planned));
     opts.inputs = planned.tenant_inputs();
-    if plan_file.is_some() {
+    if plan_path.is_some() {
         // A saved plan may leave out changes the configuration asks for now (made with
         // --tenant, or before a later edit): their tenants are not complete after it.
         let in_file: std::collections::HashSet<(&str, &crate::object::ObjectRef)> = plan
@@ -131,7 +171,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         return Ok(Outcome::Success);
     }
     opts.allow_mass_deletion = args.allow_mass_deletion;
-    if !args.auto_approve && plan_file.is_none() {
+    if !args.auto_approve && plan_path.is_none() {
         if !confirm(&destroyed_data(&plan), printer)? {
             printer.err("Apply cancelled.\n");
             return Ok(Outcome::Failure);
@@ -247,6 +287,62 @@ impl Progress {
         } else {
             String::new()
         }
+    }
+}
+
+/// Reads the configuration a saved plan records, and its directory when it is one: the
+/// directory (at the commit, when one was read), or the commit of the remote, from the Git
+/// cache when it holds that commit (a commit is the same wherever it is read from), else
+/// fetched. Credentials and signature checks come from the command line.
+fn read_recorded(
+    recorded: &PlanSource,
+    git: &GitArgs,
+) -> anyhow::Result<(SourceTree, Option<PathBuf>)> {
+    let mut git = git.clone();
+    match recorded {
+        PlanSource::Dir { path, commit } => {
+            git.rev = commit.clone();
+            let mut source = open_source(Some(path), &git, false)?;
+            let tree = source.load()?;
+            Ok((tree, commit.is_none().then(|| path.clone())))
+        }
+        PlanSource::Git {
+            url,
+            branch,
+            commit,
+        } => {
+            git.repo = Some(url.clone());
+            git.branch = branch.clone();
+            git.rev = Some(commit.clone());
+            git.offline = true;
+            if let Ok(tree) = open_source(None, &git, false)?.load() {
+                return Ok((tree, None));
+            }
+            git.offline = false;
+            let mut source = open_source(None, &git, false)?;
+            if let Source::Git(g) = &mut source {
+                // The commit may be on another branch, or behind a tag, by now.
+                g.fetch_all_branches();
+            }
+            Ok((source.load()?, None))
+        }
+    }
+}
+
+/// What to pass when the configuration a saved plan records cannot be read.
+fn recorded_help(recorded: &PlanSource) -> String {
+    match recorded {
+        PlanSource::Dir { commit: None, .. } => {
+            "pass --config DIR with the configuration the plan was made from (or --repo URL to read it from Git)".to_string()
+        }
+        PlanSource::Dir {
+            commit: Some(c), ..
+        } => format!(
+            "pass --config DIR --rev {c} with the repository the plan was made from (or --repo URL --rev {c})"
+        ),
+        PlanSource::Git { commit, .. } => format!(
+            "pass --repo URL (with the flags for its credentials) to read commit {commit} from another remote, or --config DIR with the configuration of that commit"
+        ),
     }
 }
 

@@ -171,6 +171,14 @@ pub fn failure_summary(out: &LoadOutput) -> String {
     s
 }
 
+/// The `help:` line of an unknown name: the closest of `known` when one is close enough to
+/// be a typo (as validation suggests), else nothing.
+pub fn did_you_mean_help<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    diag::did_you_mean(name, known)
+        .map(|near| format!("  = help: did you mean `{near}`?\n"))
+        .unwrap_or_default()
+}
+
 /// `1 error`, `2 errors`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -2,6 +2,7 @@
 
 pub mod apply;
 mod common;
+pub mod completions;
 pub mod daemon;
 pub mod drift;
 pub mod plan;
@@ -40,5 +41,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<Outcome, CommandError> {
         Command::Daemon(args) => daemon::run(&args, printer),
         Command::Status(args) => status::run(&args, printer),
         Command::Show(args) => show::run(&args, printer),
+        Command::Completions(args) => completions::completions(&args, printer),
+        Command::Man(args) => completions::man(&args, printer),
     }
 }

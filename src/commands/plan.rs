@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    failure_summary, load_and_render_tenants, load_source, open_source, plural, print_diagnostics,
-    state_dir,
+    did_you_mean_help, failure_summary, load_and_render_tenants, load_source, open_source, plural,
+    print_diagnostics, state_dir,
 };
 use super::{CommandError, Outcome};
+use crate::apply::planfile::PlanSource;
 use crate::cli::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cluster::Backend;
 use crate::observe::Observed;
@@ -80,6 +81,22 @@ pub fn compute_with(
         Source::Dir(dir) => Some(dir.clone()),
         Source::Git(_) => None,
     };
+    compute_tree(
+        tree, config_dir, state_dir, target, changed, printer, runtime,
+    )
+}
+
+/// [`compute_with`] on a config already read; `config_dir` is its directory when it was read
+/// from one (relative kubeconfig paths are relative to it).
+pub fn compute_tree(
+    tree: SourceTree,
+    config_dir: Option<PathBuf>,
+    state_dir: PathBuf,
+    target: &TargetArgs,
+    changed: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Planned>, CommandError> {
     let scope = scope_of(target, state_dir, config_dir);
     if changed {
         return compute_changed(tree, scope, target, printer, runtime);
@@ -267,7 +284,10 @@ fn compute_changed(
 fn check_clusters(config: &Config, target: &TargetArgs, printer: &Printer) -> bool {
     for c in &target.scope.cluster {
         if !config.clusters.contains_key(c) {
-            printer.err(&format!("error: no cluster named `{c}` in platform.toml\n"));
+            let help = did_you_mean_help(c, config.clusters.keys().map(String::as_str));
+            printer.err(&format!(
+                "error: no cluster named `{c}` in platform.toml\n{help}"
+            ));
             return false;
         }
     }
@@ -319,8 +339,9 @@ fn check_targets(
 ) -> bool {
     for t in &target.scope.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
+            let help = did_you_mean_help(t, config.tenants.iter().map(|c| c.name.as_str()));
             printer.err(&format!(
-                "error: no tenant named `{t}` in {}\n",
+                "error: no tenant named `{t}` in {}\n{help}",
                 tree.label()
             ));
             return false;
@@ -379,7 +400,8 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     }
     print_plan(&planned.plan, args.output, printer);
     if let Some(path) = &args.out {
-        save_plan(path, &planned)?;
+        let recorded = plan_source(&source, args.source.dir.as_deref(), &planned.tree);
+        save_plan(path, &planned, recorded)?;
         printer.err(&format!(
             "Saved the plan to {}; apply exactly it with `berth apply {}`.\n",
             path.display(),
@@ -415,16 +437,51 @@ pub fn unreachable_summary(plan: &Plan, tail: &str) -> String {
     out
 }
 
-/// Writes a saved plan: the plan (no secret values), the config fingerprint and the
-/// resourceVersions of every object it touches, so that apply can refuse it when stale.
-fn save_plan(path: &Path, planned: &Planned) -> Result<(), CommandError> {
-    let file = crate::apply::planfile::PlanFile::new(
+/// Writes a saved plan: the plan (no secret values), the config fingerprint and where the
+/// config was read from, and the resourceVersions of every object it touches, so that apply
+/// reads the same config from anywhere and refuses the plan when stale.
+fn save_plan(
+    path: &Path,
+    planned: &Planned,
+    recorded: Option<PlanSource>,
+) -> Result<(), CommandError> {
+    let mut file = crate::apply::planfile::PlanFile::new(
         planned.plan.clone(),
         &planned.tree,
         &planned.observed,
     );
+    file.source = recorded;
     file.save(path)?;
     Ok(())
+}
+
+/// Where a saved plan's config was read from, for `berth apply FILE` in another directory:
+/// the directory made absolute (with the commit read, under `--rev`), or the remote's URL
+/// without credentials with its branch and commit. `None` when a directory's absolute path
+/// cannot be known.
+fn plan_source(source: &Source, dir: Option<&Path>, tree: &SourceTree) -> Option<PlanSource> {
+    let absolute = |dir: &Path| {
+        std::fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .ok()
+    };
+    match source {
+        Source::Dir(dir) => Some(PlanSource::Dir {
+            path: absolute(dir)?,
+            commit: None,
+        }),
+        Source::Git(git) => match git.recorded_url() {
+            Some(url) => Some(PlanSource::Git {
+                url,
+                branch: git.branch().map(str::to_string),
+                commit: tree.revision.clone()?,
+            }),
+            None => Some(PlanSource::Dir {
+                path: absolute(dir.unwrap_or(Path::new(".")))?,
+                commit: tree.revision.clone(),
+            }),
+        },
+    }
 }
 
 /// `berth plan --base REV`: renders the base revision and the new one, takes the base as

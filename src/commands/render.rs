@@ -1,6 +1,8 @@
 //! `berth render [DIR]`.
 
-use super::common::{failure_summary, load_and_render, load_source, open_source};
+use super::common::{
+    did_you_mean_help, failure_summary, load_and_render, load_source, open_source,
+};
 use super::{CommandError, Outcome};
 use crate::cli::{RenderArgs, RenderFormat};
 use crate::printer::Printer;
@@ -19,7 +21,8 @@ pub fn run(args: &RenderArgs, printer: &Printer) -> Result<Outcome, CommandError
     };
     for t in &args.tenant {
         if !config.tenants.iter().any(|c| &c.name == t) {
-            printer.err(&format!("error: no tenant named `{t}` in {label}\n"));
+            let help = did_you_mean_help(t, config.tenants.iter().map(|c| c.name.as_str()));
+            printer.err(&format!("error: no tenant named `{t}` in {label}\n{help}"));
             return Ok(Outcome::Failure);
         }
     }

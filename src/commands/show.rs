@@ -1,6 +1,6 @@
 //! `berth show tenant NAME [DIR]`: one tenant in detail. Exit codes as `berth status`.
 
-use super::common::{open_source, state_dir};
+use super::common::{did_you_mean_help, open_source, state_dir};
 use super::plan::{compute, runtime};
 use super::status::{note_workload_errors, now, outcome_of, workloads};
 use super::{CommandError, Outcome};
@@ -22,7 +22,11 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
         return Ok(Outcome::Failure);
     };
     let Some(tenant) = planned.config.tenants.iter().find(|t| t.name == args.name) else {
-        printer.err(&format!("error: no tenant named `{}`\n", args.name));
+        let help = did_you_mean_help(
+            &args.name,
+            planned.config.tenants.iter().map(|t| t.name.as_str()),
+        );
+        printer.err(&format!("error: no tenant named `{}`\n{help}", args.name));
         return Ok(Outcome::Failure);
     };
     let names = std::slice::from_ref(&args.name);

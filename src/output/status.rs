@@ -21,6 +21,19 @@ fn database(s: &TenantStatus) -> String {
     }
 }
 
+/// A revision as text output shows it: the first 12 characters of a Git commit sha (40 or 64
+/// hex digits), anything else (a directory's `sha256:` digest, already short) as it is. JSON
+/// keeps the full value.
+fn short_revision(revision: &str) -> &str {
+    let is_sha =
+        matches!(revision.len(), 40 | 64) && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_sha {
+        &revision[..12]
+    } else {
+        revision
+    }
+}
+
 fn last_backup(s: &TenantStatus) -> String {
     match &s.last_backup {
         Some(b) => format!("{} ago ({})", age(b.age_seconds), b.schedule),
@@ -103,7 +116,7 @@ pub fn status_text(rows: &[TenantStatus]) -> String {
             s.cluster.clone(),
             s.namespace.clone(),
             database(s),
-            s.revision.clone().unwrap_or_else(|| "-".into()),
+            s.revision.as_deref().map_or("-", short_revision).into(),
             s.drifted.to_string(),
             last_backup(s),
             s.failing_jobs.len().to_string(),
@@ -206,7 +219,7 @@ pub fn show_text(d: &TenantDetails) -> String {
             "  revision   {}",
             s.revision
                 .as_deref()
-                .unwrap_or("- (never applied by this version)")
+                .map_or("- (never applied by this version)", short_revision)
         );
         let _ = writeln!(
             out,
@@ -364,4 +377,19 @@ pub fn show_json(d: &TenantDetails, now: i64) -> String {
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_revision;
+
+    #[test]
+    fn text_shows_commit_shas_short_and_directory_digests_as_they_are() {
+        let sha = "3f2a9c1d0e4b5a69788796a5b4c3d2e1f0a9b8c7";
+        assert_eq!(short_revision(sha), "3f2a9c1d0e4b");
+        let sha256 = "3f2a9c1d0e4b".repeat(5) + "abcd";
+        assert_eq!(short_revision(&sha256), "3f2a9c1d0e4b");
+        assert_eq!(short_revision("sha256:0123456789ab"), "sha256:0123456789ab");
+        assert_eq!(short_revision("v1.2"), "v1.2");
+    }
 }

@@ -14,7 +14,7 @@ use git2::{
 
 use super::ssh::{inspect_key_file, HostKeyProblem, KnownHosts};
 use super::tree::{self, Listing, Read, Reader};
-use super::url::{cache_name, local_path, redact_in_text, redact_url, ssh_host_port};
+use super::url::{cache_name, local_path, recordable, redact_in_text, redact_url, ssh_host_port};
 use super::verify::{verify_commit, SignaturePolicy};
 use super::{SourceError, SourceTree};
 use crate::diag::Diagnostic;
@@ -246,6 +246,16 @@ impl GitSource {
     /// The repository for messages: the redacted URL or the directory.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The URL of a remote as a saved plan records it, to fetch it again from anywhere: a
+    /// local path made absolute, credentials left out ([`recordable`]). `None` for the local
+    /// repository of a directory.
+    pub fn recorded_url(&self) -> Option<String> {
+        match &self.mode {
+            Mode::Remote { url, .. } => Some(recordable(url)),
+            Mode::Local { .. } => None,
+        }
     }
 
     /// The branch followed, when one was named.

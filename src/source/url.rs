@@ -62,6 +62,13 @@ pub fn redact_in_text(text: &str) -> String {
     out
 }
 
+/// `url` as it can be written down (in a saved plan) and fetched again: [`redact_url`]'s
+/// form with the hidden credentials left out instead of masked, so that a user name of SSH
+/// URLs is kept and a token or password is never recorded.
+pub fn recordable(url: &str) -> String {
+    redact_url(url).replacen(&format!("{MASK}@"), "", 1)
+}
+
 /// The URL without any userinfo, query or fragment: what identifies the repository whatever
 /// the credentials, for the name of its cache.
 pub fn without_credentials(url: &str) -> String {
@@ -211,6 +218,24 @@ mod tests {
             redact_url("file:///srv/git/config.git"),
             "file:///srv/git/config.git"
         );
+    }
+
+    #[test]
+    fn recordable_urls_hold_no_credentials_but_keep_ssh_user_names() {
+        assert_eq!(
+            recordable("https://x-access-token:ghp_SECRET@github.com/org/repo.git?t=SECRET"),
+            "https://github.com/org/repo.git"
+        );
+        assert_eq!(
+            recordable("ssh://git@github.com/org/repo.git"),
+            "ssh://git@github.com/org/repo.git"
+        );
+        assert_eq!(recordable("ssh://git:hunter2@host/repo"), "ssh://host/repo");
+        assert_eq!(
+            recordable("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
+        assert_eq!(recordable("/srv/git/config.git"), "/srv/git/config.git");
     }
 
     #[test]
