@@ -453,6 +453,7 @@ fn a_proposal_is_validated_planned_and_committed_to_a_new_branch() {
         file.starts_with("#:schema ../schemas/tenant.schema.json\n"),
         "{file}"
     );
+    assert!(page.contains("id=\"no-schemas\""), "{page}");
 
     // The same branch again is refused next to the branch field.
     let (code, _, page) = request(

@@ -157,6 +157,8 @@ pub struct Schemas {
     pub tenant: Option<String>,
     /// For `backups/<name>.toml`.
     pub backups: Option<String>,
+    /// Whether a reference is where the schemas would be written, not where they are.
+    pub missing: bool,
 }
 
 /// The schema file names, as `berth schema --write DIR` writes them.
@@ -174,6 +176,7 @@ impl Schemas {
     /// puts them (as the examples do). `exists` takes a path relative to the config
     /// directory, which may climb out of it with `../`.
     pub fn find(tree: &SourceTree, depth: usize, exists: &dyn Fn(&str) -> bool) -> Schemas {
+        let missing = std::cell::Cell::new(false);
         let pick = |dir: &str, file: &str| -> String {
             let files = if dir == "tenants" {
                 &tree.tenants
@@ -204,12 +207,14 @@ impl Schemas {
                     return r;
                 }
             }
+            missing.set(true);
             format!("{}schemas/{file}", "../".repeat(depth + 1))
         };
         let [(td, tf), (bd, bf)] = SCHEMA_FILES;
         Schemas {
             tenant: Some(pick(td, tf)),
             backups: Some(pick(bd, bf)),
+            missing: missing.get(),
         }
     }
 }
@@ -1646,6 +1651,7 @@ mod tests {
             none.tenant.as_deref(),
             Some("../../../schemas/tenant.schema.json")
         );
+        assert!(none.missing && !own.missing && !s.missing);
         // The reference the repository's files use wins when it resolves, or is a URL.
         let mut tree = base.clone();
         for f in &mut tree.tenants {

@@ -526,6 +526,9 @@ fn submit(
     };
     let checked = propose::check(kind, &built, &base);
     let mut preview = String::from("<h2>The change</h2>");
+    if ctx.schemas.missing && built.before.iter().any(Option::is_none) {
+        preview.push_str("<p class=\"meta\" id=\"no-schemas\">The repository holds no JSON Schemas yet: the new file's <code>#:schema</code> line points where <code>berth schema --write schemas</code> run at the root of the repository writes them, for editors to find.</p>");
+    }
     for (f, before) in built.files.iter().zip(&built.before) {
         preview.push_str(&propose::file_diff_html(
             &f.path,
