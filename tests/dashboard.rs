@@ -1008,6 +1008,14 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     );
     assert!(file.contains("display_name = \"Hooli XYZ\""), "{file}");
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+    // A tenant's form, from its page: its current values filled in.
+    b.go(&format!("{}/tenants/acme", d.url));
+    b.click("a[href=\"/propose/change?tenant=acme\"]");
+    let page = b.wait_page("the change form", |p| p.contains("name=\"csrf\""));
+    assert!(page.contains("<option value=\"large\" selected"), "{page}");
+    assert!(page.contains("id=\"sign-out\""), "{page}");
+    b.screenshot("propose-change");
     eprintln!("screenshots in {}", screenshots_dir().display());
 }
 
