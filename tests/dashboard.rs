@@ -688,6 +688,61 @@ fn a_proposal_to_a_repository_with_a_work_tree_lands_there_and_a_refused_push_sa
     assert!(git(&repo, &["show", "berth/member-acme:tenants/acme.toml"]).contains("name = \"ops\""));
 }
 
+/// A remote that refuses the branch (a server-side hook behind Git's smart HTTP): the page
+/// says the push failed and why, with the form as filled in; nothing is left on the remote.
+#[test]
+fn a_push_the_remote_refuses_is_shown_as_a_push_failure() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let repo = support::git::Repo::examples();
+    let hook = repo.remote().join("hooks/pre-receive");
+    fs::write(
+        &hook,
+        "#!/bin/sh\necho 'new branches need a ticket' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    let server = support::git_http::GitHttp::start(repo.dir.path(), "glpat-dashboard-push");
+    let git_token = repo.dir.path().join("git-token");
+    fs::write(&git_token, "glpat-dashboard-push\n").unwrap();
+    let token = repo.dir.path().join("dashboard-token");
+    fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let d = repo.daemon(
+        &server.url("remote.git"),
+        "1h",
+        &[
+            "--git-token-file",
+            git_token.to_str().unwrap(),
+            "--dashboard-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    let cookie = sign_in(&d);
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "member?tenant=acme",
+        "tenant=acme&name=ops&kind=Group&role=viewer&action=commit",
+    );
+    assert_eq!(code, 502, "{page}");
+    assert!(page.contains("id=\"push-failed\""), "{page}");
+    assert!(page.contains("cannot push `berth/member-acme`"), "{page}");
+    assert!(
+        page.contains("hook declined"),
+        "the remote's reason: {page}"
+    );
+    assert!(!page.contains("would not be valid"), "{page}");
+    assert!(!page.contains("glpat-dashboard-push"), "no secret: {page}");
+    assert!(
+        page.contains("name=\"name\" value=\"ops\""),
+        "the form is kept: {page}"
+    );
+    assert_eq!(git(&repo.remote(), &["branch", "--list", "berth/*"]), "");
+    assert!(d.log().contains("pushing a proposal failed"), "{}", d.log());
+}
+
 // --- The browser test -----------------------------------------------------------------------
 
 /// A chromedriver process and one headless Chromium session.
