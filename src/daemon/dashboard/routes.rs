@@ -7,7 +7,7 @@
 //! | GET | `/plan`, `/plan.md` | latest plan and drift (HTML, Markdown) |
 //! | GET | `/backups` | every backup schedule |
 //! | GET | `/trends` | charts of the sync history, quota use; `?range=6h`, `1d`, `7d`, `30d` from Prometheus |
-//! | GET | `/propose`, `/propose/{form}` | the proposal forms |
+//! | GET | `/propose`, `/propose/{form}` | the proposal forms; `?tenant=` fills in a tenant's current values |
 //! | POST | `/propose/{form}` | preview or commit a proposal (session, CSRF, same origin) |
 //! | POST | `/login`, `/logout` | exchange the dashboard token for a session cookie |
 //! | GET | `/static/style.css` | the stylesheet |
