@@ -280,7 +280,7 @@ fn pages_show_tenants_health_drift_backups_and_trends() {
     assert!(backups.contains("(Europe/Berlin)"));
 
     let trends = get(&d, "/trends");
-    assert_eq!(trends.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
+    assert_eq!(trends.matches("<svg viewBox=\"0 0 360 170\"").count(), 3);
     assert!(trends.contains("<meter"), "acme's quota use: {trends}");
 
     let (code, head, _) = request("GET", &format!("{}/", d.url), &[], "");
@@ -445,6 +445,15 @@ fn a_proposal_is_validated_planned_and_committed_to_a_new_branch() {
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     assert!(!repo.join("tenants/hooli.toml").exists());
     assert!(d.status()["tenants"].get("hooli").is_none());
+    // Until it is merged, the tenant has no page: the link back goes to the overview.
+    assert!(page.contains("<a href=\"/\" id=\"back\">"), "{page}");
+    // The file's schema line points at the schemas where `berth schema --write schemas`
+    // at the root of this repository would put them.
+    assert!(
+        file.starts_with("#:schema ../schemas/tenant.schema.json\n"),
+        "{file}"
+    );
+    assert!(page.contains("id=\"no-schemas\""), "{page}");
 
     // The same branch again is refused next to the branch field.
     let (code, _, page) = request(
@@ -455,6 +464,283 @@ fn a_proposal_is_validated_planned_and_committed_to_a_new_branch() {
     );
     assert_eq!(code, 409, "{page}");
     assert!(page.contains("data-field=\"branch\""), "{page}");
+}
+
+/// POSTs a proposal form with a fresh CSRF token from the form page; status and page.
+fn propose(d: &Daemon, cookie: &str, form: &str, fields: &str) -> (u16, String) {
+    let (code, _, page) = request(
+        "GET",
+        &format!("{}/propose/{form}", d.url),
+        &[("Cookie", cookie)],
+        "",
+    );
+    assert_eq!(code, 200, "{page}");
+    let csrf = csrf_of(&page);
+    let origin = d.url.clone();
+    let (code, _, page) = request(
+        "POST",
+        &format!("{}/propose/{form}", d.url),
+        &[("Cookie", cookie), ("Origin", &origin)],
+        &format!("csrf={csrf}&{fields}"),
+    );
+    (code, page)
+}
+
+#[test]
+fn a_tenant_form_shows_current_values_and_validates_as_validate_does() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, token) = setup(root.path());
+    let d = start(root.path(), &repo, &state, Some(&token));
+    let cookie = sign_in(&d);
+
+    // Without a tenant, the form asks for one; with it, the form shows its values.
+    let (_, _, page) = request(
+        "GET",
+        &format!("{}/propose/change", d.url),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert!(
+        page.contains("method=\"get\" action=\"/propose/change\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"sign-out\""),
+        "a way to sign out: {page}"
+    );
+    let (_, _, page) = request(
+        "GET",
+        &format!("{}/propose/change?tenant=globex", d.url),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert!(
+        page.contains("<option value=\"medium\" selected>"),
+        "the current tier: {page}"
+    );
+    assert!(page.contains("at most 3 in this tier"), "{page}");
+
+    // Replicas above the tier's maximum: validate's message, next to the field.
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "change?tenant=globex",
+        "tenant=globex&tier=medium&cpu=&memory=&storage=&pods=&replicas=9&action=preview",
+    );
+    assert_eq!(code, 422, "{page}");
+    assert!(
+        page.contains("class=\"err\" data-field=\"replicas\">database replicas must be between 1 and 3 (tier `medium`), found 9"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("would not be valid"),
+        "placed at its field: {page}"
+    );
+    // What `berth validate` says of the same file.
+    let copy = root.path().join("by-hand");
+    support::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &copy,
+    );
+    support::edit(
+        &copy.join("tenants/globex.toml"),
+        "[database]\n",
+        "[database]\nreplicas = 9\n",
+    );
+    let out = support::berth(&["validate", copy.to_str().unwrap()], root.path());
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("database replicas must be between 1 and 3 (tier `medium`), found 9"),
+        "{said}"
+    );
+
+    // Restores come from the tenant's schedules, members to remove from its members.
+    let (_, _, page) = request(
+        "GET",
+        &format!("{}/propose/restore?tenant=acme", d.url),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert!(
+        page.contains("<select id=\"f-from_schedule\" name=\"from_schedule\"><option value=\"nightly\">nightly</option><option value=\"hourly\">hourly</option></select>"),
+        "{page}"
+    );
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "remove-member?tenant=acme",
+        "tenant=acme&member=acme-developers&action=commit",
+    );
+    assert_eq!(code, 200, "{page}");
+    let file = git(
+        &repo,
+        &["show", "berth/remove-member-acme:tenants/acme.toml"],
+    );
+    assert!(
+        !file.contains("acme-developers") && file.contains("alice@acme.example"),
+        "{file}"
+    );
+    assert!(
+        page.contains("<a href=\"/tenants/acme\" id=\"back\">"),
+        "{page}"
+    );
+    let (code, _) = http("GET", &format!("{}/tenants/acme", d.url), &[], b"");
+    assert_eq!(code, 200);
+}
+
+/// The source is a plain Git repository with a working tree, given as `--repo`: the daemon
+/// fetches it into its cache, and a proposal's branch is written into that repository.
+#[test]
+fn a_proposal_to_a_repository_with_a_work_tree_lands_there_and_a_refused_push_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, state, token) = setup(root.path());
+    fs::write(repo.join("notes.txt"), "not committed\n").unwrap();
+    let status_before = git(&repo, &["status", "--porcelain"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let url = repo.to_str().unwrap().to_string();
+    let args = [
+        "--repo",
+        &url,
+        "--branch",
+        "main",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--interval",
+        "1h",
+        "--drift-interval",
+        "1h",
+        "--dashboard-token-file",
+        token.to_str().unwrap(),
+    ];
+    let d = Daemon::start(&args, root.path(), &[]);
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    let cookie = sign_in(&d);
+
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "tenant",
+        "name=hooli&tier=medium&admin=gavin%40hooli.example&action=commit",
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("id=\"committed\""), "{page}");
+    let branch = "berth/create-tenant-hooli";
+    let log = git(&repo, &["log", "--format=%s", branch]);
+    assert_eq!(
+        log.lines().next(),
+        Some("Create tenant hooli (tier medium)"),
+        "{log}"
+    );
+    assert_eq!(git(&repo, &["rev-parse", &format!("{branch}^")]), head);
+    assert!(
+        git(&repo, &["show", &format!("{branch}:tenants/hooli.toml")])
+            .contains("gavin@hooli.example")
+    );
+    // The repository's working tree, index and HEAD are untouched.
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repo, &["branch", "--show-current"]), "main");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), status_before);
+    assert!(!repo.join("tenants/hooli.toml").exists());
+    // The new tenant has no page until the branch is merged: the way back is the overview.
+    assert!(
+        page.contains("<a href=\"/\" id=\"back\">Back to the overview</a>"),
+        "{page}"
+    );
+    assert!(!page.contains("href=\"/tenants/hooli\""), "{page}");
+
+    // A branch of that name exists there already: a push failure, with the form kept.
+    git(&repo, &["branch", "berth/member-acme"]);
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "member?tenant=acme",
+        "tenant=acme&name=ops&kind=Group&role=viewer&action=commit",
+    );
+    assert_eq!(code, 502, "{page}");
+    assert!(page.contains("id=\"push-failed\""), "{page}");
+    assert!(
+        page.contains("The push failed:</strong> cannot push `berth/member-acme`"),
+        "{page}"
+    );
+    assert!(page.contains("exists already there"), "{page}");
+    assert!(!page.contains("would not be valid"), "{page}");
+    assert!(
+        page.contains("name=\"name\" value=\"ops\""),
+        "the form is kept: {page}"
+    );
+    assert_eq!(
+        git(&repo, &["rev-parse", "berth/member-acme"]),
+        head,
+        "not moved"
+    );
+    assert!(d.log().contains("pushing a proposal failed"), "{}", d.log());
+    // The name can be used again once it is free.
+    git(&repo, &["branch", "-D", "berth/member-acme"]);
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "member?tenant=acme",
+        "tenant=acme&name=ops&kind=Group&role=viewer&action=commit",
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(git(&repo, &["show", "berth/member-acme:tenants/acme.toml"]).contains("name = \"ops\""));
+}
+
+/// A remote that refuses the branch (a server-side hook behind Git's smart HTTP): the page
+/// says the push failed and why, with the form as filled in; nothing is left on the remote.
+#[test]
+fn a_push_the_remote_refuses_is_shown_as_a_push_failure() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let repo = support::git::Repo::examples();
+    let hook = repo.remote().join("hooks/pre-receive");
+    fs::write(
+        &hook,
+        "#!/bin/sh\necho 'new branches need a ticket' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    let server = support::git_http::GitHttp::start(repo.dir.path(), "glpat-dashboard-push");
+    let git_token = repo.dir.path().join("git-token");
+    fs::write(&git_token, "glpat-dashboard-push\n").unwrap();
+    let token = repo.dir.path().join("dashboard-token");
+    fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let d = repo.daemon(
+        &server.url("remote.git"),
+        "1h",
+        &[
+            "--git-token-file",
+            git_token.to_str().unwrap(),
+            "--dashboard-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    d.wait(90, "the first sync", || {
+        (d.status()["last_sync"]["result"] == "applied").then_some(())
+    });
+    let cookie = sign_in(&d);
+    let (code, page) = propose(
+        &d,
+        &cookie,
+        "member?tenant=acme",
+        "tenant=acme&name=ops&kind=Group&role=viewer&action=commit",
+    );
+    assert_eq!(code, 502, "{page}");
+    assert!(page.contains("id=\"push-failed\""), "{page}");
+    assert!(page.contains("cannot push `berth/member-acme`"), "{page}");
+    assert!(
+        page.contains("hook declined"),
+        "the remote's reason: {page}"
+    );
+    assert!(!page.contains("would not be valid"), "{page}");
+    assert!(!page.contains("glpat-dashboard-push"), "no secret: {page}");
+    assert!(
+        page.contains("name=\"name\" value=\"ops\""),
+        "the form is kept: {page}"
+    );
+    assert_eq!(git(&repo.remote(), &["branch", "--list", "berth/*"]), "");
+    assert!(d.log().contains("pushing a proposal failed"), "{}", d.log());
 }
 
 // --- The browser test -----------------------------------------------------------------------
@@ -777,6 +1063,14 @@ fn in_a_real_browser_every_page_reads_and_a_tenant_can_be_proposed() {
     );
     assert!(file.contains("display_name = \"Hooli XYZ\""), "{file}");
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+    // A tenant's form, from its page: its current values filled in.
+    b.go(&format!("{}/tenants/acme", d.url));
+    b.click("a[href=\"/propose/change?tenant=acme\"]");
+    let page = b.wait_page("the change form", |p| p.contains("name=\"csrf\""));
+    assert!(page.contains("<option value=\"large\" selected"), "{page}");
+    assert!(page.contains("id=\"sign-out\""), "{page}");
+    b.screenshot("propose-change");
     eprintln!("screenshots in {}", screenshots_dir().display());
 }
 

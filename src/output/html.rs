@@ -43,6 +43,8 @@ pub struct HtmlOptions<'a> {
     pub tenant: Option<&'a str>,
     /// Leave out the headline with the counts.
     pub no_title: bool,
+    /// Name tenants without a link to their dashboard page (a new tenant has none yet).
+    pub no_links: bool,
 }
 
 /// The plan as an HTML fragment (no `<html>` or `<body>`).
@@ -117,16 +119,21 @@ pub fn to_html(plan: &Plan, opts: HtmlOptions<'_>) -> String {
         );
         for (cluster, tenant, changes) in &groups {
             let c = Counts::of(changes.iter().copied());
+            let t = escape(tenant_name(tenant));
+            let name = if opts.no_links {
+                t
+            } else {
+                format!("<a href=\"/tenants/{t}\">{t}</a>")
+            };
             let _ = writeln!(
                 out,
-                "<tr><td><a href=\"/tenants/{t}\">{t}</a></td><td>{}</td><td class=\"num\">{}</td>\
+                "<tr><td>{name}</td><td>{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(cluster),
                 c.add,
                 c.change,
                 c.destroy,
                 c.blocked,
-                t = escape(tenant_name(tenant)),
             );
         }
         out.push_str("</tbody></table>\n");
@@ -372,6 +379,7 @@ mod tests {
             HtmlOptions {
                 tenant: Some("b"),
                 no_title: false,
+                no_links: false,
             },
         );
         assert!(html.contains("No changes"), "{html}");

@@ -6,6 +6,8 @@
 //! is made in that repository (its object database and a new `refs/heads/<branch>`), the files
 //! on disk stay as they are. [`ProposalRepo::with_push`] adds a remote the new branch is
 //! pushed to (a Git source's bare cache pushes to its origin with the daemon's credentials).
+//! A local remote with a working tree, which Git's push does not update, gets the branch
+//! written into its object database and refs directly, under the same rules.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -191,6 +193,37 @@ impl ProposalRepo {
         s
     }
 
+    /// How deep the config directory is in the Git tree (0: at its root).
+    pub fn depth(&self) -> usize {
+        self.prefix.matches('/').count()
+    }
+
+    /// Whether `path`, relative to the config directory (`../` climbs out of it, up to the
+    /// root of the Git tree), is a file of commit `rev`.
+    pub fn exists(&self, rev: &str, path: &str) -> bool {
+        let joined = format!("{}{path}", self.prefix);
+        let mut parts: Vec<&str> = Vec::new();
+        for c in joined.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return false;
+                    }
+                }
+                c => parts.push(c),
+            }
+        }
+        let full = parts.join("/");
+        let found = || -> Result<bool, git2::Error> {
+            let repo = git2::Repository::open(&self.git_dir)?;
+            let tree = repo.find_commit(git2::Oid::from_str(rev)?)?.tree()?;
+            let entry = tree.get_path(Path::new(&full))?;
+            Ok(entry.kind() == Some(git2::ObjectType::Blob))
+        };
+        found().unwrap_or(false)
+    }
+
     fn open(&self) -> Result<git2::Repository, ProposeError> {
         Ok(git2::Repository::open(&self.git_dir)?)
     }
@@ -365,8 +398,13 @@ impl ProposalRepo {
     }
 }
 
-/// Pushes `refname` to the same name on `target` (never forced).
+/// Pushes `refname` to the same name on `target` (never forced). A local repository with a
+/// working tree, which Git's push protocol does not update, gets the branch written into it
+/// directly ([`write_branch`]).
 fn push(repo: &git2::Repository, target: &PushTarget, refname: &str) -> Result<(), String> {
+    if let Some(dest) = local_with_work_tree(&target.url) {
+        return write_branch(repo, &dest, refname);
+    }
     let (mut callbacks, explain) = (target.callbacks)();
     let mut remote = repo.remote_anonymous(&target.url).map_err(&explain)?;
     let rejected = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -387,6 +425,76 @@ fn push(repo: &git2::Repository, target: &PushTarget, refname: &str) -> Result<(
         Some(why) => Err(why),
         None => Ok(()),
     }
+}
+
+/// The repository a local URL (a path or `file://`) names, when it has a working tree.
+fn local_with_work_tree(url: &str) -> Option<git2::Repository> {
+    let path = super::url::local_path(url)?;
+    let repo = git2::Repository::open(path).ok()?;
+    (!repo.is_bare()).then_some(repo)
+}
+
+/// Writes the commit `refname` points to in `src` (with the trees and blobs `dest` lacks) into
+/// `dest`'s object database and creates the same branch there. `dest`'s working tree, index
+/// and `HEAD` are not touched; a branch that exists there already is refused, never moved.
+fn write_branch(
+    src: &git2::Repository,
+    dest: &git2::Repository,
+    refname: &str,
+) -> Result<(), String> {
+    let git = |e: git2::Error| e.message().to_string();
+    let oid = src.refname_to_id(refname).map_err(git)?;
+    if dest.find_reference(refname).is_ok() {
+        return Err("the branch exists already there; choose another branch name".into());
+    }
+    let commit = src.find_commit(oid).map_err(git)?;
+    for parent in commit.parent_ids() {
+        if dest.find_commit(parent).is_err() {
+            return Err(format!(
+                "the repository no longer has the base revision {}; reload the form and propose again",
+                &parent.to_string()[..12]
+            ));
+        }
+    }
+    let (from, to) = (src.odb().map_err(git)?, dest.odb().map_err(git)?);
+    copy_tree(src, &from, &to, commit.tree_id()).map_err(git)?;
+    let object = from.read(oid).map_err(git)?;
+    to.write(object.kind(), object.data()).map_err(git)?;
+    dest.reference(refname, oid, false, "berth: proposal from the dashboard")
+        .map_err(|e| match e.code() {
+            git2::ErrorCode::Exists => {
+                "the branch exists already there; choose another branch name".to_string()
+            }
+            _ => git(e),
+        })?;
+    Ok(())
+}
+
+/// Copies the tree `id` and what it holds into `to`, skipping what `to` has: an object is
+/// written after its entries, so one that is present has all of its own.
+fn copy_tree(
+    src: &git2::Repository,
+    from: &git2::Odb<'_>,
+    to: &git2::Odb<'_>,
+    id: git2::Oid,
+) -> Result<(), git2::Error> {
+    if to.exists(id) {
+        return Ok(());
+    }
+    for entry in src.find_tree(id)?.iter() {
+        match entry.kind() {
+            Some(git2::ObjectType::Tree) => copy_tree(src, from, to, entry.id())?,
+            Some(git2::ObjectType::Blob) if !to.exists(entry.id()) => {
+                let blob = from.read(entry.id())?;
+                to.write(git2::ObjectType::Blob, blob.data())?;
+            }
+            // A submodule's commit lives in another repository.
+            _ => {}
+        }
+    }
+    let tree = from.read(id)?;
+    to.write(git2::ObjectType::Tree, tree.data())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -495,6 +603,66 @@ mod tests {
             done.commit
         );
         drop(dir);
+    }
+
+    fn plain_callbacks() -> Callbacks {
+        Arc::new(|| {
+            let explain: Explain = Box::new(|e| e.message().to_string());
+            (git2::RemoteCallbacks::new(), explain)
+        })
+    }
+
+    #[test]
+    fn a_proposal_to_a_repository_with_a_work_tree_is_written_there_as_a_branch() {
+        let (target, _) = repo();
+        std::fs::write(target.path().join("notes.txt"), "uncommitted\n").unwrap();
+        let clone = tempfile::tempdir().unwrap();
+        git(
+            clone.path(),
+            &["clone", "-q", target.path().to_str().unwrap(), "."],
+        );
+        let head = git(target.path(), &["rev-parse", "HEAD"]);
+        let status = git(target.path(), &["status", "--porcelain"]);
+        let url = format!("file://{}", target.path().display());
+        let pr = ProposalRepo::discover(&clone.path().join("config"))
+            .unwrap()
+            .with_push(PushTarget {
+                url,
+                display: "target".into(),
+                callbacks: plain_callbacks(),
+            });
+        let (base, _) = pr.base().unwrap();
+        let done = pr.commit(&base, &proposal("berth/b")).unwrap();
+        assert_eq!(done.pushed_to.as_deref(), Some("target"));
+        assert_eq!(
+            git(target.path(), &["log", "-1", "--format=%H %s", "berth/b"]),
+            format!("{} Create tenant b", done.commit)
+        );
+        assert_eq!(
+            git(target.path(), &["show", "berth/b:config/tenants/b.toml"]),
+            "name = \"b\""
+        );
+        git(target.path(), &["fsck", "--strict", "--no-dangling"]);
+        // HEAD, the index and the files on disk are as they were.
+        assert_eq!(git(target.path(), &["rev-parse", "HEAD"]), head);
+        assert_eq!(git(target.path(), &["branch", "--show-current"]), "main");
+        assert_eq!(git(target.path(), &["status", "--porcelain"]), status);
+        assert!(!target.path().join("config/tenants/b.toml").exists());
+
+        // A branch that exists there is refused, not moved, and not kept in the clone.
+        git(target.path(), &["branch", "berth/c"]);
+        let err = pr.commit(&base, &proposal("berth/c")).unwrap_err();
+        match &err {
+            ProposeError::Push {
+                branch, message, ..
+            } => {
+                assert_eq!(branch, "berth/c");
+                assert!(message.contains("exists already there"), "{err}");
+            }
+            other => panic!("not a push failure: {other}"),
+        }
+        assert_eq!(git(target.path(), &["rev-parse", "berth/c"]), head);
+        assert_eq!(git(clone.path(), &["branch", "--list", "berth/c"]), "");
     }
 
     #[test]

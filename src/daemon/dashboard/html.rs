@@ -39,6 +39,8 @@ label{display:block;font-size:.85rem;color:var(--mut)}
 input,select,textarea{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:4px;background:#fff;max-width:100%}
 button{font:inherit;padding:.4rem .9rem;border-radius:4px;border:1px solid #0a4f96;background:var(--acc);color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:var(--acc)}
+button.link{background:none;border:0;padding:0;color:var(--acc);text-decoration:underline}
+form.signout{float:right;margin:.2rem 0 0 1rem}
 .field{margin:.6rem 0}.field input,.field select,.field textarea{width:28rem}
 .field .err{color:var(--bad);font-size:.85rem;margin-top:.15rem}
 .field .hint{color:var(--mut);font-size:.8rem}
@@ -106,6 +108,15 @@ pub fn layout(title: &str, nav: Nav, body: &str, footer: &str) -> String {
     escape_into(&mut out, footer);
     out.push_str("</p></main></body></html>\n");
     out
+}
+
+/// `1 sync`, `2 syncs`: `n` and the noun, plural with an `s` unless `n` is 1.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// `123` seconds as `2m`, `5h`, `3d`.
@@ -190,5 +201,8 @@ mod tests {
         assert_eq!(age(86_400 * 3), "3d");
         assert_eq!(short_rev(&"a".repeat(40)), "aaaaaaaaaaaa");
         assert_eq!(short_rev("sha256:0123"), "sha256:0123");
+        assert_eq!(count(1, "sync"), "1 sync");
+        assert_eq!(count(0, "sync"), "0 syncs");
+        assert_eq!(count(2, "drifted object"), "2 drifted objects");
     }
 }

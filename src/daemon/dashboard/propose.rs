@@ -3,6 +3,11 @@
 //! plan it offline (the base revision's rendered objects stand in for the clusters), and
 //! commit it to a new branch ([`crate::source::propose`]). Problems are shown next to the
 //! field they come from.
+//!
+//! Every form but "create a tenant" is about one tenant, chosen first (`?tenant=NAME`): its
+//! fields then show the tenant file's current values, and its choices are the tenant's own
+//! (its members, its backup schedules). Edits of an existing file go through `toml_edit`, so
+//! comments, order and formatting of everything else stay as they were.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -20,8 +25,16 @@ pub enum Kind {
     Tenant,
     /// Change tier, quota or replicas.
     Change,
+    /// Database volumes: size and StorageClass.
+    Storage,
+    /// Database pod resources.
+    Resources,
+    /// Namespaces allowed to reach the tenant.
+    Network,
     /// Add a member.
     Member,
+    /// Remove a member.
+    RemoveMember,
     /// Add a backup schedule.
     Schedule,
     /// Request a restore.
@@ -30,10 +43,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every form, in menu order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Tenant,
         Kind::Change,
+        Kind::Storage,
+        Kind::Resources,
+        Kind::Network,
         Kind::Member,
+        Kind::RemoveMember,
         Kind::Schedule,
         Kind::Restore,
     ];
@@ -43,7 +60,11 @@ impl Kind {
         match self {
             Kind::Tenant => "tenant",
             Kind::Change => "change",
+            Kind::Storage => "storage",
+            Kind::Resources => "resources",
+            Kind::Network => "network",
             Kind::Member => "member",
+            Kind::RemoveMember => "remove-member",
             Kind::Schedule => "schedule",
             Kind::Restore => "restore",
         }
@@ -59,9 +80,28 @@ impl Kind {
         match self {
             Kind::Tenant => "Create a tenant",
             Kind::Change => "Change tier, quota or replicas",
+            Kind::Storage => "Change database storage",
+            Kind::Resources => "Change database resources",
+            Kind::Network => "Change network access",
             Kind::Member => "Add a member",
+            Kind::RemoveMember => "Remove a member",
             Kind::Schedule => "Add a backup schedule",
             Kind::Restore => "Request a restore",
+        }
+    }
+
+    /// The link text on a tenant's page.
+    pub fn short(self) -> &'static str {
+        match self {
+            Kind::Tenant => "create a tenant",
+            Kind::Change => "tier, quota or replicas",
+            Kind::Storage => "storage",
+            Kind::Resources => "resources",
+            Kind::Network => "network",
+            Kind::Member => "add a member",
+            Kind::RemoveMember => "remove a member",
+            Kind::Schedule => "add a backup schedule",
+            Kind::Restore => "request a restore",
         }
     }
 
@@ -69,11 +109,127 @@ impl Kind {
         match self {
             Kind::Tenant => "A new tenants/<name>.toml: namespace, quota, database, members.",
             Kind::Change => "Edit a tenant's tier, quota overrides or database replicas.",
+            Kind::Storage => "The volume size and StorageClass of a tenant's database nodes.",
+            Kind::Resources => "CPU and memory of each of a tenant's database pods.",
+            Kind::Network => "Namespaces and tenants allowed to reach a tenant.",
             Kind::Member => "Give a user, group or service account a role in a tenant.",
+            Kind::RemoveMember => "Take a member's role in a tenant away.",
             Kind::Schedule => "A CronJob that exports the tenant's databases.",
             Kind::Restore => "A one-shot Job that imports a backup into the tenant.",
         }
     }
+
+    /// Whether the form is about one existing tenant (chosen first).
+    pub fn per_tenant(self) -> bool {
+        self != Kind::Tenant
+    }
+
+    /// The fields that edit a key of the tenant file in place, with the key's path.
+    fn edits(self) -> &'static [(&'static str, &'static [&'static str])] {
+        match self {
+            Kind::Change => &[
+                ("tier", &["tier"]),
+                ("cpu", &["quota", "cpu"]),
+                ("memory", &["quota", "memory"]),
+                ("storage", &["quota", "storage"]),
+                ("pods", &["quota", "pods"]),
+                ("replicas", &["database", "replicas"]),
+            ],
+            Kind::Storage => &[
+                ("size", &["database", "storage"]),
+                ("storage_class", &["database", "storage_class"]),
+            ],
+            Kind::Resources => &[
+                ("cpu", &["database", "resources", "cpu"]),
+                ("memory", &["database", "resources", "memory"]),
+                ("cpu_limit", &["database", "resources", "cpu_limit"]),
+            ],
+            Kind::Network => &[("allow_from", &["network", "allow_from"])],
+            _ => &[],
+        }
+    }
+}
+
+/// The `#:schema` references written at the top of new files, relative to the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schemas {
+    /// For `tenants/<name>.toml`.
+    pub tenant: Option<String>,
+    /// For `backups/<name>.toml`.
+    pub backups: Option<String>,
+    /// Whether a reference is where the schemas would be written, not where they are.
+    pub missing: bool,
+}
+
+/// The schema file names, as `berth schema --write DIR` writes them.
+const SCHEMA_FILES: [(&str, &str); 2] = [
+    ("tenants", "tenant.schema.json"),
+    ("backups", "backups.schema.json"),
+];
+
+impl Schemas {
+    /// Where new files of `tree` point their `#:schema` line: first the reference the
+    /// repository's own files of that kind use, when it is a URL or a file that `exists`;
+    /// else a `schemas/` directory found in the repository, in the config directory or any
+    /// directory above it up to the root of the Git tree (`depth` levels above it); else
+    /// `schemas/` at the root of the Git tree, where `berth schema --write schemas` run there
+    /// puts them (as the examples do). `exists` takes a path relative to the config
+    /// directory, which may climb out of it with `../`.
+    pub fn find(tree: &SourceTree, depth: usize, exists: &dyn Fn(&str) -> bool) -> Schemas {
+        let missing = std::cell::Cell::new(false);
+        let pick = |dir: &str, file: &str| -> String {
+            let files = if dir == "tenants" {
+                &tree.tenants
+            } else {
+                &tree.backups
+            };
+            let mut used: BTreeMap<&str, usize> = BTreeMap::new();
+            for f in files {
+                if let Some(r) = f
+                    .text
+                    .lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("#:schema "))
+                {
+                    *used.entry(r.trim()).or_default() += 1;
+                }
+            }
+            let mut used: Vec<(&str, usize)> = used.into_iter().collect();
+            used.sort_by_key(|u| std::cmp::Reverse(u.1));
+            for (r, _) in used {
+                if r.contains("://") || exists(&format!("{dir}/{r}")) {
+                    return r.to_string();
+                }
+            }
+            for up in 0..=depth {
+                let r = format!("{}schemas/{file}", "../".repeat(up + 1));
+                if exists(&format!("{dir}/{r}")) {
+                    return r;
+                }
+            }
+            missing.set(true);
+            format!("{}schemas/{file}", "../".repeat(depth + 1))
+        };
+        let [(td, tf), (bd, bf)] = SCHEMA_FILES;
+        Schemas {
+            tenant: Some(pick(td, tf)),
+            backups: Some(pick(bd, bf)),
+            missing: missing.get(),
+        }
+    }
+}
+
+/// The tenant a per-tenant form is about, as its file says.
+#[derive(Debug, Clone, Default)]
+pub struct Chosen {
+    /// Its name.
+    pub name: String,
+    /// `tenants/<name>.toml`.
+    pub path: String,
+    /// The file, parsed (empty when it does not parse).
+    pub table: toml::Table,
+    /// Its members: name, kind, role.
+    pub members: Vec<(String, String, String)>,
 }
 
 /// What the forms offer, read from the base revision.
@@ -83,12 +239,20 @@ pub struct Context {
     pub tenants: Vec<String>,
     /// Tier names.
     pub tiers: Vec<String>,
+    /// Each tier's table in platform.toml (`cpu`, `max_db_replicas`, ...).
+    pub tier_presets: BTreeMap<String, toml::Table>,
+    /// The `[database]` table of platform.toml.
+    pub platform_database: toml::Table,
     /// Cluster names.
     pub clusters: Vec<String>,
     /// Backup location names.
     pub locations: Vec<String>,
     /// Backup schedule names by tenant.
     pub schedules: BTreeMap<String, Vec<String>>,
+    /// The `#:schema` lines of new files.
+    pub schemas: Schemas,
+    /// The tenant of a per-tenant form, once chosen.
+    pub chosen: Option<Chosen>,
 }
 
 fn table_keys(t: &toml::Table, key: &str) -> Vec<String> {
@@ -99,8 +263,9 @@ fn table_keys(t: &toml::Table, key: &str) -> Vec<String> {
 }
 
 impl Context {
-    /// The context of a tree (files that do not parse contribute nothing).
-    pub fn from_tree(tree: &SourceTree) -> Context {
+    /// The context of a tree (files that do not parse contribute nothing); `tenant` is the
+    /// tenant a form is about, when one was chosen and has a file.
+    pub fn from_tree(tree: &SourceTree, tenant: Option<&str>) -> Context {
         let platform: toml::Table = tree
             .platform
             .as_ref()
@@ -123,6 +288,42 @@ impl Context {
                 .collect();
             schedules.insert(tenant.to_string(), names);
         }
+        let tier_presets = platform
+            .get("tiers")
+            .and_then(toml::Value::as_table)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_table()?.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let chosen = tenant.and_then(|name| {
+            let path = format!("tenants/{name}.toml");
+            let f = file_of(tree, &path)?;
+            let table: toml::Table = toml::from_str(&f.text).unwrap_or_default();
+            let members = table
+                .get("members")
+                .and_then(toml::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    let s = |k: &str, d: &str| {
+                        m.get(k)
+                            .and_then(toml::Value::as_str)
+                            .unwrap_or(d)
+                            .to_string()
+                    };
+                    m.get("name")?;
+                    Some((s("name", ""), s("kind", "User"), s("role", "")))
+                })
+                .collect();
+            Some(Chosen {
+                name: name.to_string(),
+                path,
+                table,
+                members,
+            })
+        });
         Context {
             tenants: tree
                 .tenants
@@ -135,10 +336,72 @@ impl Context {
                 })
                 .collect(),
             tiers: table_keys(&platform, "tiers"),
+            tier_presets,
+            platform_database: platform
+                .get("database")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or_default(),
             clusters: table_keys(&platform, "clusters"),
             locations: table_keys(&platform, "backup_locations"),
             schedules,
+            schemas: Schemas::default(),
+            chosen,
         }
+    }
+
+    /// With the `#:schema` lines of new files.
+    pub fn with_schemas(mut self, schemas: Schemas) -> Context {
+        self.schemas = schemas;
+        self
+    }
+
+    /// The value at `path` of the chosen tenant's file, as a form shows it.
+    fn current(&self, path: &[&str]) -> Option<String> {
+        lookup(&self.chosen.as_ref()?.table, path).map(form_text)
+    }
+
+    /// The chosen tenant's tier preset value of `key` (`cpu`, `max_db_replicas`).
+    fn preset(&self, key: &str) -> Option<String> {
+        let tier = self.current(&["tier"])?;
+        self.tier_presets.get(&tier)?.get(key).map(form_text)
+    }
+
+    /// The platform's database default at `path` (`storage`, `resources.cpu`).
+    fn platform_default(&self, path: &[&str]) -> Option<String> {
+        lookup(&self.platform_database, path).map(form_text)
+    }
+
+    /// The values a per-tenant form starts with: the chosen tenant's current ones.
+    pub fn prefill(&self, kind: Kind) -> Vec<(String, String)> {
+        let Some(c) = &self.chosen else {
+            return Vec::new();
+        };
+        let mut out = vec![("tenant".to_string(), c.name.clone())];
+        for (field, path) in kind.edits() {
+            if let Some(v) = self.current(path) {
+                out.push((field.to_string(), v));
+            }
+        }
+        out
+    }
+}
+
+fn lookup<'a>(t: &'a toml::Table, path: &[&str]) -> Option<&'a toml::Value> {
+    let (last, parents) = path.split_last()?;
+    let mut t = t;
+    for p in parents {
+        t = t.get(*p)?.as_table()?;
+    }
+    t.get(*last)
+}
+
+/// A TOML value as a form field shows it: strings without quotes, lists comma-separated.
+fn form_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(a) => a.iter().map(form_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
     }
 }
 
@@ -149,46 +412,54 @@ pub struct Field {
     pub name: &'static str,
     /// Label.
     pub label: &'static str,
-    /// Choices (a select); empty: free text.
-    pub choices: Vec<String>,
+    /// Choices (a select) as value and text; empty: free text.
+    pub choices: Vec<(String, String)>,
     /// Help under the field.
-    pub hint: &'static str,
+    pub hint: String,
     /// Must be given.
     pub required: bool,
 }
 
-fn field(name: &'static str, label: &'static str, required: bool, hint: &'static str) -> Field {
+fn field(name: &'static str, label: &'static str, required: bool, hint: &str) -> Field {
     Field {
         name,
         label,
         choices: Vec::new(),
-        hint,
+        hint: hint.to_string(),
         required,
     }
 }
 
-fn select(
-    name: &'static str,
-    label: &'static str,
-    choices: Vec<String>,
-    hint: &'static str,
-) -> Field {
+fn select(name: &'static str, label: &'static str, choices: Vec<String>, hint: &str) -> Field {
     Field {
         name,
         label,
-        choices,
-        hint,
+        choices: choices.into_iter().map(|c| (c.clone(), c)).collect(),
+        hint: hint.to_string(),
         required: true,
     }
 }
 
-fn with_blank(mut v: Vec<String>) -> Vec<String> {
-    v.insert(0, String::new());
-    v
+/// "empty: the tier's 16" and the like (without the value when it is not known).
+fn default_hint(example: &str, default: Option<String>, whose: &str) -> String {
+    match default {
+        Some(d) => format!("{example}empty: {whose} {d}"),
+        None => format!("{example}empty: {whose} default"),
+    }
 }
 
 /// The fields of a form.
 pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
+    let tier_hint = |key: &str, example: &str| {
+        let whose = match ctx.current(&["tier"]) {
+            Some(t) => format!("tier {t}'s"),
+            None => "the tier's".into(),
+        };
+        default_hint(example, ctx.preset(key), &whose)
+    };
+    let platform_hint = |path: &[&str], example: &str| {
+        default_hint(example, ctx.platform_default(path), "the platform's")
+    };
     let mut f = match kind {
         Kind::Tenant => vec![
             field(
@@ -201,10 +472,13 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
             select("tier", "tier", ctx.tiers.clone(), "the quota preset"),
             Field {
                 required: false,
+                choices: std::iter::once((String::new(), "(the platform's default)".into()))
+                    .chain(ctx.clusters.iter().map(|c| (c.clone(), c.clone())))
+                    .collect(),
                 ..select(
                     "cluster",
                     "cluster",
-                    with_blank(ctx.clusters.clone()),
+                    Vec::new(),
                     "empty: the platform's default cluster",
                 )
             },
@@ -212,7 +486,7 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
                 "replicas",
                 "database replicas",
                 false,
-                "empty: the platform default",
+                &platform_hint(&["replicas"], ""),
             ),
             field(
                 "admin",
@@ -222,34 +496,75 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
             ),
         ],
         Kind::Change => vec![
-            select("tenant", "tenant", ctx.tenants.clone(), ""),
-            Field {
-                required: false,
-                ..select(
-                    "tier",
-                    "tier",
-                    with_blank(ctx.tiers.clone()),
-                    "empty: unchanged",
-                )
-            },
-            field("cpu", "quota cpu", false, "e.g. 16; empty: unchanged"),
+            select("tier", "tier", ctx.tiers.clone(), "the quota preset"),
+            field("cpu", "quota cpu", false, &tier_hint("cpu", "e.g. 16; ")),
             field(
                 "memory",
                 "quota memory",
                 false,
-                "e.g. 64Gi; empty: unchanged",
+                &tier_hint("memory", "e.g. 64Gi; "),
             ),
             field(
                 "storage",
                 "quota storage",
                 false,
-                "e.g. 500Gi; empty: unchanged",
+                &tier_hint("storage", "e.g. 500Gi; "),
             ),
-            field("pods", "quota pods", false, "empty: unchanged"),
-            field("replicas", "database replicas", false, "empty: unchanged"),
+            field("pods", "quota pods", false, &tier_hint("pods", "")),
+            field(
+                "replicas",
+                "database replicas",
+                false,
+                &match ctx.preset("max_db_replicas") {
+                    Some(max) => format!(
+                        "at most {max} in this tier; {}",
+                        platform_hint(&["replicas"], "")
+                    ),
+                    None => platform_hint(&["replicas"], ""),
+                },
+            ),
         ],
+        Kind::Storage => vec![
+            field(
+                "size",
+                "volume size of each node",
+                false,
+                &platform_hint(&["storage"], "e.g. 100Gi; "),
+            ),
+            field(
+                "storage_class",
+                "StorageClass",
+                false,
+                &platform_hint(&["storage_class"], ""),
+            ),
+        ],
+        Kind::Resources => vec![
+            field(
+                "cpu",
+                "CPU request of each pod",
+                false,
+                &platform_hint(&["resources", "cpu"], "e.g. 2 or 500m; "),
+            ),
+            field(
+                "memory",
+                "memory of each pod",
+                false,
+                &platform_hint(&["resources", "memory"], "request and limit, e.g. 8Gi; "),
+            ),
+            field(
+                "cpu_limit",
+                "CPU limit of each pod",
+                false,
+                &platform_hint(&["resources", "cpu_limit"], ""),
+            ),
+        ],
+        Kind::Network => vec![field(
+            "allow_from",
+            "allowed from",
+            false,
+            "namespaces, comma-separated; tenant:<name> for another tenant's; empty: only the tenant's own",
+        )],
         Kind::Member => vec![
-            select("tenant", "tenant", ctx.tenants.clone(), ""),
             field(
                 "name",
                 "member name",
@@ -269,8 +584,16 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
                 "",
             ),
         ],
+        Kind::RemoveMember => vec![Field {
+            choices: ctx
+                .chosen
+                .iter()
+                .flat_map(|c| &c.members)
+                .map(|(n, k, r)| (n.clone(), format!("{n} ({k}, {r})")))
+                .collect(),
+            ..select("member", "member", Vec::new(), "")
+        }],
         Kind::Schedule => vec![
-            select("tenant", "tenant", ctx.tenants.clone(), ""),
             field("name", "schedule name", true, "e.g. nightly"),
             field(
                 "cron",
@@ -298,23 +621,21 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
             ),
         ],
         Kind::Restore => vec![
-            select(
-                "tenant",
-                "tenant",
-                ctx.tenants.clone(),
-                "the tenant restored into",
-            ),
             field(
                 "name",
                 "restore name",
                 true,
                 "runs once, ever: use a new name for each restore",
             ),
-            field(
+            select(
                 "from_schedule",
                 "from schedule",
-                true,
-                "the schedule whose backup is restored",
+                ctx.chosen
+                    .as_ref()
+                    .and_then(|c| ctx.schedules.get(&c.name))
+                    .cloned()
+                    .unwrap_or_default(),
+                "the tenant's schedule whose backup is restored",
             ),
             field(
                 "point_in_time",
@@ -330,6 +651,15 @@ pub fn fields(kind: Kind, ctx: &Context) -> Vec<Field> {
             ),
         ],
     };
+    if kind.per_tenant() {
+        f.insert(
+            0,
+            Field {
+                hint: String::new(),
+                ..select("tenant", "tenant", ctx.tenants.clone(), "")
+            },
+        );
+    }
     f.push(field(
         "branch",
         "branch",
@@ -361,7 +691,8 @@ impl Errors {
         self.fields.is_empty() && self.general.is_empty()
     }
 
-    fn at(&mut self, field: &str, msg: impl Into<String>) {
+    /// Adds a problem of `field`.
+    pub fn at(&mut self, field: &str, msg: impl Into<String>) {
         self.fields
             .entry(field.to_string())
             .or_default()
@@ -420,86 +751,100 @@ fn backups_path(tree: &SourceTree, tenant: &str) -> String {
         .unwrap_or_else(|| format!("backups/{tenant}.toml"))
 }
 
-/// Sets `key = value` (value already TOML) in `[table]` (`None`: the root) of a TOML text,
-/// keeping every other line. Adds the key, or the table, when missing.
-pub fn set_key(text: &str, table: Option<&str>, key: &str, value: &str) -> Result<String, String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut current: Option<String> = None;
-    let mut header_at: Option<usize> = None;
-    let mut first_header: Option<usize> = None;
-    let mut found: Option<usize> = None;
-    let key_of = |line: &str| -> Option<String> {
-        let t = line.trim_start();
-        if t.starts_with('#') || t.starts_with('[') {
-            return None;
-        }
-        let (k, _) = t.split_once('=')?;
-        Some(k.trim().trim_matches('"').to_string())
+/// Sets the key at `path` (`["quota", "cpu"]`) of a document to `value`, creating the tables
+/// on the way (`[database.resources]` without an empty `[database]`). A key that is there
+/// keeps its place and its comment.
+pub fn set_key(
+    doc: &mut toml_edit::DocumentMut,
+    path: &[&str],
+    mut value: toml_edit::Value,
+) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
     };
-    for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            first_header.get_or_insert(i);
-            let name = t
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim();
-            current = Some(if t.starts_with("[[") {
-                format!("{name}[]")
-            } else {
-                name.to_string()
-            });
-            if current.as_deref() == table {
-                header_at = Some(i);
-            }
-            continue;
+    let mut t: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+    let mut inline = false;
+    for (i, p) in parents.iter().enumerate() {
+        if t.get(p).is_none() {
+            let mut new = toml_edit::Table::new();
+            new.set_implicit(true);
+            new.decor_mut().set_prefix("\n");
+            t.insert(p, toml_edit::Item::Table(new));
         }
-        let Some(k) = key_of(line) else { continue };
-        if let (None, Some(tb)) = (&current, table) {
-            if k == tb || k.starts_with(&format!("{tb}.")) {
-                return Err(format!(
-                    "the file sets `{tb}` inline (`{}`); change it by hand",
-                    t
-                ));
-            }
+        inline = t.get(p).is_some_and(toml_edit::Item::is_inline_table);
+        t = t
+            .get_mut(p)
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not a table in the file; change it by hand",
+                    path[..=i].join(".")
+                )
+            })?;
+    }
+    match t.get_mut(last) {
+        Some(toml_edit::Item::Value(old)) => {
+            *value.decor_mut() = old.decor().clone();
+            *old = value;
         }
-        if current.as_deref() == table && k == key {
-            found = Some(i);
+        Some(_) => {
+            return Err(format!(
+                "`{}` is a table in the file; change it by hand",
+                path.join(".")
+            ))
+        }
+        None => {
+            t.insert(last, toml_edit::Item::Value(value));
+            if inline {
+                // `{ a = 1, b = 2 }`: the spaces before `}` belong after the new last key.
+                t.fmt();
+            }
         }
     }
-    let new_line = format!("{key} = {value}");
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    match (found, table, header_at) {
-        (Some(i), _, _) => out[i] = new_line,
-        (None, Some(_), Some(h)) => out.insert(h + 1, new_line),
-        (None, None, _) => {
-            // After the last root key, before the first table.
-            let end = first_header.unwrap_or(out.len());
-            let mut at = end;
-            while at > 0 && out[at - 1].trim().is_empty() {
-                at -= 1;
+    Ok(())
+}
+
+/// Removes the key at `path`, and its table when that is left empty.
+pub fn remove_key(doc: &mut toml_edit::DocumentMut, path: &[&str]) {
+    fn walk(t: &mut dyn toml_edit::TableLike, path: &[&str]) {
+        match path {
+            [] => {}
+            [last] => {
+                t.remove(last);
             }
-            out.insert(at, new_line);
-        }
-        (None, Some(tb), None) => {
-            if out.last().is_some_and(|l| !l.trim().is_empty()) {
-                out.push(String::new());
+            [first, rest @ ..] => {
+                let Some(sub) = t
+                    .get_mut(first)
+                    .and_then(toml_edit::Item::as_table_like_mut)
+                else {
+                    return;
+                };
+                walk(sub, rest);
+                if sub.is_empty() {
+                    t.remove(first);
+                }
             }
-            out.push(format!("[{tb}]"));
-            out.push(new_line);
         }
     }
-    let mut s = out.join("\n");
-    s.push('\n');
-    if let Err(e) = toml::from_str::<toml::Table>(&s) {
-        return Err(format!(
-            "the edited file is not valid TOML: {}",
-            e.message()
-        ));
+    walk(doc.as_table_mut(), path);
+}
+
+/// The TOML value of a form field's text for the key at `path`: integers for counts, lists
+/// for `allow_from`, strings otherwise.
+fn typed(path: &[&str], text: &str) -> Result<toml_edit::Value, String> {
+    match path.last().copied() {
+        Some("pods" | "replicas") => text
+            .parse::<u32>()
+            .map(|n| toml_edit::Value::from(i64::from(n)))
+            .map_err(|_| "a whole number".to_string()),
+        Some("allow_from") => Ok(toml_edit::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )),
+        _ => Ok(toml_edit::Value::from(text)),
     }
-    Ok(s)
 }
 
 /// `text` with `block` appended after a blank line.
@@ -516,19 +861,73 @@ fn value<'a>(values: &'a [(String, String)], k: &str) -> &'a str {
     get(values, k).unwrap_or("").trim()
 }
 
+/// The form fields of a per-tenant form that differ from the tenant file: sets and removals
+/// of keys. The new text and what changed, or nothing (`None`) when no field differs.
+fn edit_file(
+    kind: Kind,
+    ctx: &Context,
+    text: &str,
+    values: &[(String, String)],
+    errors: &mut Errors,
+) -> Option<(String, Vec<String>)> {
+    let mut doc: toml_edit::DocumentMut = match text.parse() {
+        Ok(d) => d,
+        Err(e) => {
+            errors.general.push(format!(
+                "the tenant file is not valid TOML: {}",
+                e.message()
+            ));
+            return None;
+        }
+    };
+    let mut what = Vec::new();
+    for (field, path) in kind.edits() {
+        // A field that is not sent is left as it is; one sent empty goes back to the default.
+        let Some(new) = get(values, field).map(str::trim) else {
+            continue;
+        };
+        let old = ctx.current(path).unwrap_or_default();
+        if new == old {
+            continue;
+        }
+        let key = path.join(".");
+        if new.is_empty() {
+            remove_key(&mut doc, path);
+            what.push(format!("{key} back to its default"));
+            continue;
+        }
+        match typed(path, new).and_then(|v| set_key(&mut doc, path, v)) {
+            Ok(()) => what.push(format!("{key} {new}")),
+            Err(e) => errors.at(field, e),
+        }
+    }
+    (!what.is_empty()).then(|| (doc.to_string(), what))
+}
+
 /// Builds the files of a proposal from the form `values` against `base`, or the problems with
-/// the values themselves (validation of the result comes after, in [`check`]).
-pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Result<Built, Errors> {
-    let ctx = Context::from_tree(base);
+/// the values themselves (validation of the result comes after, in [`check`]). `ctx` is the
+/// context of `base` for the form's tenant.
+pub fn build(
+    kind: Kind,
+    values: &[(String, String)],
+    base: &SourceTree,
+    ctx: &Context,
+) -> Result<Built, Errors> {
     let mut errors = Errors::default();
-    for f in fields(kind, &ctx) {
-        if f.required && value(values, f.name).is_empty() {
+    for f in fields(kind, ctx) {
+        let v = value(values, f.name);
+        let edit_not_sent =
+            kind.edits().iter().any(|(n, _)| *n == f.name) && get(values, f.name).is_none();
+        if f.required && v.is_empty() && !edit_not_sent {
             errors.at(f.name, "required");
-        } else if !f.choices.is_empty()
-            && !value(values, f.name).is_empty()
-            && !f.choices.iter().any(|c| c == value(values, f.name))
-        {
-            errors.at(f.name, format!("choose one of: {}", f.choices.join(", ")));
+        } else if !f.choices.is_empty() && !v.is_empty() && !f.choices.iter().any(|c| c.0 == v) {
+            let names: Vec<&str> = f
+                .choices
+                .iter()
+                .map(|c| c.0.as_str())
+                .filter(|c| !c.is_empty())
+                .collect();
+            errors.at(f.name, format!("choose one of: {}", names.join(", ")));
         }
     }
     let tenant = match kind {
@@ -546,6 +945,12 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
             "a tenant name is a DNS label: lowercase letters, digits and '-', at most 63",
         );
     }
+    if kind.per_tenant()
+        && !tenant.is_empty()
+        && ctx.chosen.as_ref().map(|c| c.name.as_str()) != Some(tenant.as_str())
+    {
+        errors.at("tenant", format!("no file tenants/{tenant}.toml"));
+    }
     let number = |errors: &mut Errors, k: &str| -> Option<String> {
         let v = value(values, k);
         if v.is_empty() {
@@ -559,6 +964,11 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
             }
         }
     };
+    let tenant_text = ctx
+        .chosen
+        .as_ref()
+        .and_then(|c| file_of(base, &c.path))
+        .map(|f| (f.path.clone(), f.text.to_string()));
     let mut files: Vec<(String, String)> = Vec::new();
     let message;
     let branch_default;
@@ -569,10 +979,11 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
                 errors.at("name", format!("tenant `{tenant}` exists already"));
             }
             let replicas = number(&mut errors, "replicas");
-            let mut t = format!(
-                "#:schema ../../schemas/tenant.schema.json\nname = {}\n",
-                lit(&tenant)
-            );
+            let mut t = String::new();
+            if let Some(s) = &ctx.schemas.tenant {
+                let _ = writeln!(t, "#:schema {s}");
+            }
+            let _ = writeln!(t, "name = {}", lit(&tenant));
             if !value(values, "display_name").is_empty() {
                 let _ = writeln!(t, "display_name = {}", lit(value(values, "display_name")));
             }
@@ -594,77 +1005,36 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
             message = format!("Create tenant {tenant} (tier {})", value(values, "tier"));
             branch_default = format!("berth/create-tenant-{tenant}");
         }
-        Kind::Change => {
-            let path = format!("tenants/{tenant}.toml");
-            let mut text = file_of(base, &path).map(|f| f.text.to_string());
-            if text.is_none() && !tenant.is_empty() {
-                errors.at("tenant", format!("no file {path}"));
-            }
-            let mut what = Vec::new();
-            let mut edit =
-                |errors: &mut Errors, field: &str, table: Option<&str>, key: &str, v: String| {
-                    if let Some(t) = &text {
-                        match set_key(t, table, key, &v) {
-                            Ok(n) => text = Some(n),
-                            Err(e) => errors.at(field, e),
-                        }
+        Kind::Change | Kind::Storage | Kind::Resources | Kind::Network => {
+            if let Some((path, text)) = &tenant_text {
+                match edit_file(kind, ctx, text, values, &mut errors) {
+                    Some((new, what)) => {
+                        files.push((path.clone(), new));
+                        message = format!("Change tenant {tenant}: {}", what.join(", "));
                     }
-                };
-            if !value(values, "tier").is_empty() {
-                edit(
-                    &mut errors,
-                    "tier",
-                    None,
-                    "tier",
-                    lit(value(values, "tier")),
-                );
-                what.push(format!("tier {}", value(values, "tier")));
-            }
-            for k in ["cpu", "memory", "storage"] {
-                if !value(values, k).is_empty() {
-                    edit(&mut errors, k, Some("quota"), k, lit(value(values, k)));
-                    what.push(format!("quota {k} {}", value(values, k)));
+                    None => {
+                        if errors.is_empty() {
+                            errors.general.push(
+                                "nothing to change: every field has the tenant's current value"
+                                    .into(),
+                            );
+                        }
+                        message = String::new();
+                    }
                 }
+            } else {
+                message = String::new();
             }
-            if let Some(p) = number(&mut errors, "pods") {
-                edit(&mut errors, "pods", Some("quota"), "pods", p.clone());
-                what.push(format!("quota pods {p}"));
-            }
-            if let Some(r) = number(&mut errors, "replicas") {
-                edit(
-                    &mut errors,
-                    "replicas",
-                    Some("database"),
-                    "replicas",
-                    r.clone(),
-                );
-                what.push(format!("replicas {r}"));
-            }
-            if what.is_empty() && errors.is_empty() {
-                errors
-                    .general
-                    .push("nothing to change: fill in at least one field".into());
-            }
-            if let Some(t) = text {
-                files.push((path, t));
-            }
-            message = format!("Change tenant {tenant}: {}", what.join(", "));
-            branch_default = format!("berth/change-{tenant}");
+            branch_default = format!("berth/{}-{tenant}", kind.slug());
         }
         Kind::Member => {
-            let path = format!("tenants/{tenant}.toml");
-            let text = file_of(base, &path).map(|f| f.text.to_string());
-            match text {
-                Some(t) => {
-                    let mut block = format!("[[members]]\nname = {}\n", lit(value(values, "name")));
-                    if value(values, "kind") != "User" {
-                        let _ = writeln!(block, "kind = {}", lit(value(values, "kind")));
-                    }
-                    let _ = writeln!(block, "role = {}", lit(value(values, "role")));
-                    files.push((path, append(&t, &block)));
+            if let Some((path, t)) = &tenant_text {
+                let mut block = format!("[[members]]\nname = {}\n", lit(value(values, "name")));
+                if value(values, "kind") != "User" {
+                    let _ = writeln!(block, "kind = {}", lit(value(values, "kind")));
                 }
-                None if !tenant.is_empty() => errors.at("tenant", format!("no file {path}")),
-                None => {}
+                let _ = writeln!(block, "role = {}", lit(value(values, "role")));
+                files.push((path.clone(), append(t, &block)));
             }
             message = format!(
                 "Add {} {} to tenant {tenant} as {}",
@@ -674,18 +1044,28 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
             );
             branch_default = format!("berth/member-{tenant}");
         }
-        Kind::Schedule | Kind::Restore => {
-            if !tenant.is_empty() && !ctx.tenants.contains(&tenant) {
-                errors.at("tenant", format!("no tenant `{tenant}`"));
+        Kind::RemoveMember => {
+            let name = value(values, "member");
+            if let (Some((path, t)), false) = (&tenant_text, name.is_empty()) {
+                match remove_member(t, name) {
+                    Ok(new) => files.push((path.clone(), new)),
+                    Err(e) => errors.at("member", e),
+                }
             }
+            message = format!("Remove member {name} from tenant {tenant}");
+            branch_default = format!("berth/remove-member-{tenant}");
+        }
+        Kind::Schedule | Kind::Restore => {
             let path = backups_path(base, &tenant);
             let before = file_of(base, &path)
                 .map(|f| f.text.to_string())
                 .unwrap_or_else(|| {
-                    format!(
-                        "#:schema ../../schemas/backups.schema.json\ntenant = {}\n",
-                        lit(&tenant)
-                    )
+                    let mut t = String::new();
+                    if let Some(s) = &ctx.schemas.backups {
+                        let _ = writeln!(t, "#:schema {s}");
+                    }
+                    let _ = writeln!(t, "tenant = {}", lit(&tenant));
+                    t
                 });
             let name = value(values, "name");
             let block = if kind == Kind::Schedule {
@@ -708,6 +1088,16 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
                 branch_default = format!("berth/backup-{tenant}-{name}");
                 b
             } else {
+                if ctx
+                    .chosen
+                    .as_ref()
+                    .is_some_and(|c| ctx.schedules.get(&c.name).is_none_or(Vec::is_empty))
+                {
+                    errors.at(
+                        "from_schedule",
+                        format!("tenant `{tenant}` has no backup schedule to restore from: add one first"),
+                    );
+                }
                 let mut b = format!(
                     "[[restores]]\nname = {}\nfrom_schedule = {}\n",
                     lit(name),
@@ -762,6 +1152,38 @@ pub fn build(kind: Kind, values: &[(String, String)], base: &SourceTree) -> Resu
     })
 }
 
+/// The tenant file `text` without its member `name` (the first one of that name), the rest
+/// as it was.
+fn remove_member(text: &str, name: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        format!("the tenant file is not valid TOML: {}", e.message())
+    })?;
+    let is = |t: &dyn toml_edit::TableLike| {
+        t.get("name").and_then(toml_edit::Item::as_str) == Some(name)
+    };
+    match doc.get_mut("members") {
+        Some(toml_edit::Item::ArrayOfTables(a)) => {
+            let i = a
+                .iter()
+                .position(|t| is(t))
+                .ok_or_else(|| format!("no member `{name}`"))?;
+            a.remove(i);
+            if a.is_empty() {
+                doc.remove("members");
+            }
+        }
+        Some(toml_edit::Item::Value(toml_edit::Value::Array(a))) => {
+            let i = a
+                .iter()
+                .position(|v| v.as_inline_table().is_some_and(|t| is(t)))
+                .ok_or_else(|| format!("no member `{name}`"))?;
+            a.remove(i);
+        }
+        _ => return Err(format!("no member `{name}`")),
+    }
+    Ok(doc.to_string())
+}
+
 /// `base` with the files of `built` written.
 pub fn apply_files(base: &SourceTree, files: &[FileChange]) -> SourceTree {
     let mut tree = base.clone();
@@ -788,44 +1210,70 @@ pub fn apply_files(base: &SourceTree, files: &[FileChange]) -> SourceTree {
     tree
 }
 
-/// The key a diagnostic's line sets (`replicas` of `replicas = 9`), if any.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
-    let (k, _) = line.split_once('=')?;
-    let k = k.trim().trim_matches('"');
-    (!k.is_empty() && !k.starts_with('#')).then(|| k.rsplit('.').next().unwrap_or(k).to_string())
+/// The key path (`database.replicas`, `members.role`: no list positions) whose key or value
+/// holds byte `offset` of a TOML text, if any.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    fn walk(t: &dyn toml_edit::TableLike, prefix: &str, offset: usize) -> Option<String> {
+        let holds = |s: Option<std::ops::Range<usize>>| {
+            s.is_some_and(|s| s.start <= offset && offset < s.end.max(s.start + 1))
+        };
+        for (k, item) in t.iter() {
+            let path = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let found = match item {
+                toml_edit::Item::Value(v) => match v.as_inline_table() {
+                    Some(inline) => walk(inline, &path, offset),
+                    None => None,
+                }
+                .or_else(|| {
+                    (holds(t.key(k).and_then(toml_edit::Key::span)) || holds(v.span()))
+                        .then(|| path.clone())
+                }),
+                toml_edit::Item::Table(sub) => walk(sub, &path, offset),
+                toml_edit::Item::ArrayOfTables(a) => {
+                    a.iter().find_map(|sub| walk(sub, &path, offset))
+                }
+                toml_edit::Item::None => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    let doc = toml_edit::Document::parse(text).ok()?;
+    walk(doc.as_table(), "", offset)
 }
 
-/// Which form field a key of the written TOML comes from.
-fn field_of_key(kind: Kind, key: &str) -> Option<&'static str> {
-    let f = match (kind, key) {
+/// Which form field a key path of the written TOML comes from.
+fn field_of_path(kind: Kind, path: &str) -> Option<&'static str> {
+    if path == "tenant" || (kind.per_tenant() && path == "name" && kind != Kind::Member) {
+        return kind.per_tenant().then_some("tenant");
+    }
+    if let Some((field, _)) = kind.edits().iter().find(|(_, p)| p.join(".") == path) {
+        return Some(*field);
+    }
+    let f = match (kind, path) {
         (Kind::Tenant, "name") => "name",
         (Kind::Tenant, "display_name") => "display_name",
-        (_, "tier") => "tier",
+        (Kind::Tenant, "tier") => "tier",
         (Kind::Tenant, "cluster") => "cluster",
-        (Kind::Tenant | Kind::Change, "replicas") => "replicas",
-        (Kind::Change, "cpu" | "memory" | "storage" | "pods") => match key {
-            "cpu" => "cpu",
-            "memory" => "memory",
-            "storage" => "storage",
-            _ => "pods",
-        },
-        (Kind::Tenant, "role") => "admin",
-        (Kind::Member, "name") => "name",
-        (Kind::Member, "kind") => "kind",
-        (Kind::Member, "role") => "role",
-        (Kind::Schedule | Kind::Restore, "name") => "name",
-        (Kind::Schedule, "cron") => "cron",
-        (Kind::Schedule, "timezone") => "timezone",
-        (Kind::Schedule, "location") => "location",
-        (Kind::Schedule, "keep_last" | "retention") => "keep_last",
-        (Kind::Restore, "from_schedule") => "from_schedule",
-        (Kind::Restore, "point_in_time") => "point_in_time",
-        (Kind::Restore, "databases") => "databases",
-        (_, "tenant") => "tenant",
+        (Kind::Tenant, "database.replicas") => "replicas",
+        (Kind::Tenant, "members.name" | "members.role") => "admin",
+        (Kind::Member, "members.name") => "name",
+        (Kind::Member, "members.kind") => "kind",
+        (Kind::Member, "members.role") => "role",
+        (Kind::Schedule, "schedules.name") | (Kind::Restore, "restores.name") => "name",
+        (Kind::Schedule, "schedules.cron") => "cron",
+        (Kind::Schedule, "schedules.timezone") => "timezone",
+        (Kind::Schedule, "schedules.location") => "location",
+        (Kind::Schedule, p) if p.starts_with("schedules.retention") => "keep_last",
+        (Kind::Restore, "restores.from_schedule") => "from_schedule",
+        (Kind::Restore, "restores.point_in_time") => "point_in_time",
+        (Kind::Restore, "restores.databases") => "databases",
         _ => return None,
     };
     Some(f)
@@ -840,8 +1288,8 @@ pub struct Checked {
     pub plan: Option<Plan>,
 }
 
-/// Validates `base` with the proposal's files (every diagnostic of `berth validate`) and plans
-/// it against the base revision's rendered objects.
+/// Validates `base` with the proposal's files (every diagnostic of `berth validate`, with its
+/// message and help) and plans it against the base revision's rendered objects.
 pub fn check(kind: Kind, built: &Built, base: &SourceTree) -> Checked {
     let tree = apply_files(base, &built.files);
     let loaded = load_and_render(&tree, &[]);
@@ -854,10 +1302,8 @@ pub fn check(kind: Kind, built: &Built, base: &SourceTree) -> Checked {
                 return None;
             }
             let text = loaded.load.sources.get(&l.file)?;
-            // Only lines the form wrote: compare with the file before.
             let span = l.span.clone()?;
-            let key = key_at(text, span.start)?;
-            field_of_key(kind, &key)
+            field_of_path(kind, &key_path_at(text, span.start)?)
         });
         let message = match &d.help {
             Some(h) => format!("{} ({h})", d.message),
@@ -882,7 +1328,6 @@ pub fn check(kind: Kind, built: &Built, base: &SourceTree) -> Checked {
     };
     Checked { errors, plan }
 }
-
 /// A unified diff of a file's text before and after, escaped and coloured.
 pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
     let diff = similar::TextDiff::from_lines(before.unwrap_or(""), after);
@@ -910,7 +1355,18 @@ pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
     out
 }
 
-/// The form, with values, errors and the CSRF token.
+fn field_errors(b: &mut String, errors: &Errors, name: &str) {
+    for e in errors.fields.get(name).into_iter().flatten() {
+        let _ = write!(
+            b,
+            "<div class=\"err\" data-field=\"{name}\">{}</div>",
+            escape(e)
+        );
+    }
+}
+
+/// The form, with values, errors and the CSRF token. A per-tenant form whose tenant is not
+/// chosen yet (`ctx.chosen`) is a choice of the tenant first.
 pub fn form_html(
     kind: Kind,
     ctx: &Context,
@@ -921,13 +1377,68 @@ pub fn form_html(
     let mut b = String::new();
     if !errors.general.is_empty() {
         b.push_str(
-            "<div class=\"notice bad\"><strong>The configuration would not be valid:</strong><ul>",
+            "<div class=\"notice bad\" id=\"invalid\"><strong>The configuration would not be valid:</strong><ul>",
         );
         for e in &errors.general {
             let _ = write!(b, "<li>{}</li>", escape(e));
         }
         b.push_str("</ul></div>");
     }
+    let Some(chosen) = ctx.chosen.as_ref().filter(|_| kind.per_tenant()) else {
+        if kind.per_tenant() {
+            let _ = write!(
+                b,
+                "<form method=\"get\" action=\"/propose/{}\"><div class=\"field\"><label for=\"f-tenant\">tenant *</label><select id=\"f-tenant\" name=\"tenant\">",
+                kind.slug()
+            );
+            for t in &ctx.tenants {
+                let sel = if t == value(values, "tenant") {
+                    " selected"
+                } else {
+                    ""
+                };
+                let _ = write!(b, "<option value=\"{t}\"{sel}>{t}</option>", t = escape(t));
+            }
+            b.push_str("</select><div class=\"hint\">the form then shows its current values</div>");
+            field_errors(&mut b, errors, "tenant");
+            b.push_str("</div><p><button type=\"submit\">Continue</button></p></form>");
+            return b;
+        }
+        return fields_html(b, kind, ctx, values, errors, csrf);
+    };
+    let _ = write!(
+        b,
+        "<p class=\"meta\" id=\"tenant\">Tenant <a href=\"/tenants/{u}\">{t}</a> · <a href=\"/propose/{slug}\">choose another</a></p>",
+        u = url_encode(&chosen.name),
+        t = escape(&chosen.name),
+        slug = kind.slug()
+    );
+    if kind == Kind::Restore && ctx.schedules.get(&chosen.name).is_none_or(Vec::is_empty) {
+        let _ = write!(
+            b,
+            "<div class=\"notice\">Tenant {t} has no backup schedule to restore from: <a href=\"/propose/schedule?tenant={u}\">add one</a> first.</div>",
+            t = escape(&chosen.name),
+            u = url_encode(&chosen.name)
+        );
+    }
+    if kind == Kind::RemoveMember && chosen.members.is_empty() {
+        let _ = write!(
+            b,
+            "<div class=\"notice\">Tenant {} has no member.</div>",
+            escape(&chosen.name)
+        );
+    }
+    fields_html(b, kind, ctx, values, errors, csrf)
+}
+
+fn fields_html(
+    mut b: String,
+    kind: Kind,
+    ctx: &Context,
+    values: &[(String, String)],
+    errors: &Errors,
+    csrf: &str,
+) -> String {
     let _ = write!(
         b,
         "<form method=\"post\" action=\"/propose/{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
@@ -936,6 +1447,14 @@ pub fn form_html(
     );
     for f in fields(kind, ctx) {
         let v = value(values, f.name);
+        if f.name == "tenant" {
+            let _ = write!(
+                b,
+                "<input type=\"hidden\" name=\"tenant\" value=\"{}\">",
+                escape(v)
+            );
+            continue;
+        }
         let id = format!("f-{}", f.name);
         let _ = write!(
             b,
@@ -953,32 +1472,21 @@ pub fn form_html(
             );
         } else {
             let _ = write!(b, "<select id=\"{id}\" name=\"{}\">", f.name);
-            for c in &f.choices {
+            for (c, label) in &f.choices {
                 let sel = if c == v { " selected" } else { "" };
                 let _ = write!(
                     b,
-                    "<option value=\"{c}\"{sel}>{}</option>",
-                    if c.is_empty() {
-                        "(unchanged / default)".to_string()
-                    } else {
-                        escape(c)
-                    },
-                    c = escape(c)
+                    "<option value=\"{}\"{sel}>{}</option>",
+                    escape(c),
+                    escape(label)
                 );
             }
             b.push_str("</select>");
         }
         if !f.hint.is_empty() {
-            let _ = write!(b, "<div class=\"hint\">{}</div>", escape(f.hint));
+            let _ = write!(b, "<div class=\"hint\">{}</div>", escape(&f.hint));
         }
-        for e in errors.fields.get(f.name).into_iter().flatten() {
-            let _ = write!(
-                b,
-                "<div class=\"err\" data-field=\"{}\">{}</div>",
-                f.name,
-                escape(e)
-            );
-        }
+        field_errors(&mut b, errors, f.name);
         b.push_str("</div>");
     }
     b.push_str("<p><button type=\"submit\" name=\"action\" value=\"preview\" class=\"secondary\">Preview</button> <button type=\"submit\" name=\"action\" value=\"commit\">Commit to a new branch</button></p></form>");
@@ -1012,7 +1520,7 @@ pub fn index_html(enabled: Result<(), String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
         kv.iter()
@@ -1020,37 +1528,64 @@ mod tests {
             .collect()
     }
 
+    fn examples_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+    }
+
     fn examples() -> SourceTree {
-        crate::source::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap()
+        crate::source::read_dir(&examples_dir()).unwrap()
+    }
+
+    /// The examples as the daemon sees them in this repository: `examples/` one level below
+    /// the root of the Git tree, whose `schemas/` holds the schemas.
+    fn examples_schemas(tree: &SourceTree) -> Schemas {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Schemas::find(tree, 1, &|p| {
+            let full = examples_dir().join(p);
+            std::fs::canonicalize(&full).is_ok_and(|f| f.starts_with(root) && f.is_file())
+        })
+    }
+
+    /// [`build`] with the context a form has for the tenant the values name.
+    fn build_for(
+        kind: Kind,
+        values: &[(String, String)],
+        base: &SourceTree,
+    ) -> Result<Built, Errors> {
+        let ctx =
+            Context::from_tree(base, get(values, "tenant")).with_schemas(examples_schemas(base));
+        build(kind, values, base, &ctx)
     }
 
     #[test]
-    fn set_key_replaces_adds_and_refuses_inline_tables() {
-        let t = "name = \"a\"\ntier = \"small\"\n\n[quota]\ncpu = \"4\"\n\n[[members]]\nname = \"x\"\nrole = \"admin\"\n";
-        let out = set_key(t, None, "tier", "\"large\"").unwrap();
-        assert!(
-            out.contains("tier = \"large\"\n") && !out.contains("small"),
-            "{out}"
+    fn keys_are_set_and_removed_keeping_the_rest_of_the_file() {
+        let t = "name = \"a\"\ntier = \"small\" # the cheapest\n\n[quota]\ncpu = \"4\"\n\n[[members]]\nname = \"x\"\nrole = \"admin\"\n";
+        let mut doc: toml_edit::DocumentMut = t.parse().unwrap();
+        set_key(&mut doc, &["tier"], "large".into()).unwrap();
+        set_key(&mut doc, &["quota", "memory"], "8Gi".into()).unwrap();
+        set_key(&mut doc, &["database", "resources", "cpu"], "2".into()).unwrap();
+        let out = doc.to_string();
+        assert_eq!(
+            out,
+            "name = \"a\"\ntier = \"large\" # the cheapest\n\n[quota]\ncpu = \"4\"\nmemory = \"8Gi\"\n\n[[members]]\nname = \"x\"\nrole = \"admin\"\n\n[database.resources]\ncpu = \"2\"\n"
         );
-        let out = set_key(t, Some("quota"), "memory", "\"8Gi\"").unwrap();
-        assert!(
-            out.contains("[quota]\nmemory = \"8Gi\"\ncpu = \"4\""),
-            "{out}"
+        remove_key(&mut doc, &["quota", "cpu"]);
+        remove_key(&mut doc, &["quota", "memory"]);
+        assert!(!doc.to_string().contains("[quota]"), "{doc}");
+
+        // Inline tables are edited where they are.
+        let mut doc: toml_edit::DocumentMut = "name = \"a\"\ndatabase = { replicas = 1 }\n"
+            .parse()
+            .unwrap();
+        set_key(&mut doc, &["database", "replicas"], 3i64.into()).unwrap();
+        assert_eq!(
+            doc.to_string(),
+            "name = \"a\"\ndatabase = { replicas = 3 }\n"
         );
-        let out = set_key(t, Some("database"), "replicas", "3").unwrap();
-        assert!(
-            out.ends_with("role = \"admin\"\n\n[database]\nreplicas = 3\n"),
-            "{out}"
-        );
-        let out = set_key("name = \"a\"\n\n[quota]\n", None, "cluster", "\"b\"").unwrap();
-        assert!(
-            out.starts_with("name = \"a\"\ncluster = \"b\"\n\n[quota]"),
-            "{out}"
-        );
-        let inline = "name = \"a\"\ndatabase = { replicas = 1 }\n";
-        assert!(set_key(inline, Some("database"), "replicas", "3")
+        let mut doc: toml_edit::DocumentMut = "database = 1\n".parse().unwrap();
+        assert!(set_key(&mut doc, &["database", "replicas"], 3i64.into())
             .unwrap_err()
-            .contains("inline"));
+            .contains("not a table"));
     }
 
     #[test]
@@ -1063,7 +1598,7 @@ mod tests {
             ("admin", "gavin@hooli.example"),
             ("replicas", "1"),
         ]);
-        let built = build(Kind::Tenant, &v, &base).unwrap();
+        let built = build_for(Kind::Tenant, &v, &base).unwrap();
         assert_eq!(built.branch, "berth/create-tenant-hooli");
         assert_eq!(built.files[0].path, "tenants/hooli.toml");
         assert_eq!(
@@ -1081,10 +1616,74 @@ mod tests {
     }
 
     #[test]
-    fn problems_are_shown_next_to_their_field() {
+    fn schema_lines_of_new_files_resolve_in_the_repository() {
+        let base = examples();
+        let s = examples_schemas(&base);
+        // In this repository: examples/tenants/ -> schemas/ at the root.
+        for (dir, r) in [("tenants", &s.tenant), ("backups", &s.backups)] {
+            let r = r.as_deref().unwrap();
+            assert!(examples_dir().join(dir).join(r).is_file(), "{dir}: {r}");
+        }
+        assert_eq!(
+            s.tenant.as_deref(),
+            Some("../../schemas/tenant.schema.json")
+        );
+
+        // A copy of the examples as a repository of its own, with `berth schema --write
+        // schemas` run at its root: the examples' `../../schemas` does not resolve there.
+        let has = |files: &'static [&'static str]| move |p: &str| files.contains(&p);
+        let own = Schemas::find(
+            &base,
+            0,
+            &has(&[
+                "tenants/../schemas/tenant.schema.json",
+                "backups/../schemas/backups.schema.json",
+            ]),
+        );
+        assert_eq!(own.tenant.as_deref(), Some("../schemas/tenant.schema.json"));
+        assert_eq!(
+            own.backups.as_deref(),
+            Some("../schemas/backups.schema.json")
+        );
+        // No schemas anywhere: where `berth schema --write schemas` at the root puts them.
+        let none = Schemas::find(&base, 2, &|_| false);
+        assert_eq!(
+            none.tenant.as_deref(),
+            Some("../../../schemas/tenant.schema.json")
+        );
+        assert!(none.missing && !own.missing && !s.missing);
+        // The reference the repository's files use wins when it resolves, or is a URL.
+        let mut tree = base.clone();
+        for f in &mut tree.tenants {
+            f.text = f
+                .text
+                .replace("../../schemas/", "https://schemas.example/")
+                .into();
+        }
+        let url = Schemas::find(&tree, 0, &|_| false);
+        assert_eq!(
+            url.tenant.as_deref(),
+            Some("https://schemas.example/tenant.schema.json")
+        );
+    }
+
+    /// `berth validate`'s message (and help) for `tree`'s first error.
+    fn validate_message(tree: &SourceTree) -> String {
+        let loaded = load_and_render(tree, &[]);
+        let d = loaded
+            .load
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .expect("an error");
+        format!("{} ({})", d.message, d.help.as_deref().unwrap_or(""))
+    }
+
+    #[test]
+    fn problems_are_shown_next_to_their_field_with_the_message_of_validate() {
         let base = examples();
         // Form-level: required, choices, existing tenant, bad names.
-        let err = build(
+        let err = build_for(
             Kind::Tenant,
             &pairs(&[("name", "acme"), ("tier", "huge")]),
             &base,
@@ -1092,7 +1691,7 @@ mod tests {
         .unwrap_err();
         assert!(err.fields["name"][0].contains("exists already"), "{err:?}");
         assert!(err.fields["tier"][0].contains("choose one of"), "{err:?}");
-        let err = build(
+        let err = build_for(
             Kind::Tenant,
             &pairs(&[("name", "../x"), ("tier", "small")]),
             &base,
@@ -1101,18 +1700,41 @@ mod tests {
         assert!(err.fields["name"][0].contains("DNS label"), "{err:?}");
         // Validation: the small tier allows one database replica.
         let v = pairs(&[("name", "hooli"), ("tier", "small"), ("replicas", "3")]);
-        let built = build(Kind::Tenant, &v, &base).unwrap();
+        let built = build_for(Kind::Tenant, &v, &base).unwrap();
         let checked = check(Kind::Tenant, &built, &base);
         assert!(checked.plan.is_none());
-        assert!(
-            checked
-                .errors
-                .fields
-                .get("replicas")
-                .is_some_and(|e| !e.is_empty()),
+        assert_eq!(
+            checked.errors.fields.get("replicas"),
+            Some(&vec![validate_message(&apply_files(&base, &built.files))]),
             "{:?}",
             checked.errors
         );
+        // Changing a tenant: globex's medium tier allows three.
+        let ctx = Context::from_tree(&base, Some("globex"));
+        let mut v = ctx.prefill(Kind::Change);
+        v.push(("replicas".into(), "9".into()));
+        let built = build(Kind::Change, &v, &base, &ctx).unwrap();
+        let checked = check(Kind::Change, &built, &base);
+        let by_hand = base
+            .tenants
+            .iter()
+            .find(|f| f.path == "tenants/globex.toml")
+            .unwrap()
+            .text
+            .replace("[database]\n", "[database]\nreplicas = 9\n");
+        let expected = validate_message(&apply_files(
+            &base,
+            &[FileChange {
+                path: "tenants/globex.toml".into(),
+                text: by_hand,
+            }],
+        ));
+        assert!(
+            expected.contains("between 1 and 3 (tier `medium`), found 9"),
+            "{expected}"
+        );
+        assert_eq!(checked.errors.fields.get("replicas"), Some(&vec![expected]));
+        assert!(checked.errors.general.is_empty(), "{:?}", checked.errors);
         // A bad cron expression.
         let v = pairs(&[
             ("tenant", "globex"),
@@ -1120,7 +1742,7 @@ mod tests {
             ("cron", "0 2 * *"),
             ("location", "archive"),
         ]);
-        let built = build(Kind::Schedule, &v, &base).unwrap();
+        let built = build_for(Kind::Schedule, &v, &base).unwrap();
         let checked = check(Kind::Schedule, &built, &base);
         assert!(
             checked.errors.fields.contains_key("cron"),
@@ -1130,25 +1752,136 @@ mod tests {
     }
 
     #[test]
-    fn change_member_schedule_and_restore_edit_the_right_files() {
+    fn a_tenant_form_starts_from_the_current_values_and_edits_only_what_changed() {
         let base = examples();
-        let built = build(
-            Kind::Change,
-            &pairs(&[("tenant", "globex"), ("replicas", "2"), ("memory", "12Gi")]),
-            &base,
-        )
-        .unwrap();
-        assert_eq!(built.files[0].path, "tenants/globex.toml");
-        assert!(built.files[0].text.contains("replicas = 2"));
-        let checked = check(Kind::Change, &built, &base);
-        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
-        let plan = checked.plan.unwrap();
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let v = ctx.prefill(Kind::Change);
+        assert_eq!(get(&v, "tier"), Some("large"), "the current tier");
+        assert_eq!(get(&v, "cpu"), Some("48"));
+        assert_eq!(get(&v, "replicas"), Some("5"));
+        assert_eq!(get(&v, "memory"), None, "from the tier");
+        let html = form_html(Kind::Change, &ctx, &v, &Errors::default(), "t");
+        assert!(html.contains("<option value=\"large\" selected>"), "{html}");
+        assert!(html.contains("name=\"cpu\" value=\"48\""), "{html}");
+        assert!(html.contains("at most 5 in this tier"), "{html}");
         assert!(
-            plan.changes.iter().any(|c| c.id.kind == "StatefulSet"),
-            "{plan:?}"
+            html.contains("empty: tier large&#39;s 128Gi")
+                || html.contains("empty: tier large's 128Gi"),
+            "{html}"
         );
 
-        let built = build(
+        // Unchanged values: nothing to commit.
+        let err = build(Kind::Change, &v, &base, &ctx).unwrap_err();
+        assert!(err.general[0].contains("nothing to change"), "{err:?}");
+
+        // One value changed, one cleared (back to the tier's): only those lines move.
+        let mut v2 = v.clone();
+        for (k, val) in &mut v2 {
+            match k.as_str() {
+                "memory" => {}
+                "cpu" => val.clear(),
+                "replicas" => *val = "4".into(),
+                _ => {}
+            }
+        }
+        let built = build(Kind::Change, &v2, &base, &ctx).unwrap();
+        let before = built.before[0].as_deref().unwrap();
+        let after = &built.files[0].text;
+        assert!(!after.contains("cpu = \"48\""), "{after}");
+        assert!(
+            after.contains("replicas = 4\nstorage = \"100Gi\""),
+            "{after}"
+        );
+        assert_eq!(
+            before.lines().count() - 3,
+            after.lines().count(),
+            "[quota] and its line go: {after}"
+        );
+        assert!(after.contains("resources = { cpu = \"4\", memory = \"16Gi\" }"));
+        assert!(
+            built.message.starts_with(
+                "Change tenant acme: quota.cpu back to its default, database.replicas 4"
+            ),
+            "{}",
+            built.message
+        );
+        assert!(check(Kind::Change, &built, &base).errors.is_empty());
+    }
+
+    #[test]
+    fn storage_resources_and_network_edit_the_tenant_file() {
+        let base = examples();
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let with = |kind: Kind, k: &str, val: &str| {
+            let mut v = ctx.prefill(kind);
+            match v.iter_mut().find(|(n, _)| n == k) {
+                Some(slot) => slot.1 = val.into(),
+                None => v.push((k.into(), val.into())),
+            }
+            build(kind, &v, &base, &ctx).unwrap()
+        };
+        assert_eq!(get(&ctx.prefill(Kind::Storage), "size"), Some("100Gi"));
+        let built = with(Kind::Storage, "size", "200Gi");
+        assert!(built.files[0].text.contains("storage = \"200Gi\""));
+        assert!(check(Kind::Storage, &built, &base).errors.is_empty());
+        let built = with(Kind::Storage, "storage_class", "fast");
+        assert!(
+            built.files[0].text.contains("storage_class = \"fast\""),
+            "{}",
+            built.files[0].text
+        );
+
+        assert_eq!(get(&ctx.prefill(Kind::Resources), "memory"), Some("16Gi"));
+        let built = with(Kind::Resources, "cpu_limit", "8");
+        assert!(
+            built.files[0]
+                .text
+                .contains("resources = { cpu = \"4\", memory = \"16Gi\", cpu_limit = \"8\" }"),
+            "{}",
+            built.files[0].text
+        );
+        let checked = check(Kind::Resources, &built, &base);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        assert!(checked
+            .plan
+            .unwrap()
+            .changes
+            .iter()
+            .any(|c| c.id.kind == "StatefulSet"));
+        let built = with(Kind::Resources, "memory", "lots");
+        let checked = check(Kind::Resources, &built, &base);
+        assert!(
+            checked.errors.fields.contains_key("memory"),
+            "{:?}",
+            checked.errors
+        );
+
+        assert_eq!(
+            get(&ctx.prefill(Kind::Network), "allow_from"),
+            Some("monitoring, tenant:globex")
+        );
+        let built = with(
+            Kind::Network,
+            "allow_from",
+            "monitoring, tenant:globex, tenant:initech",
+        );
+        assert!(built.files[0]
+            .text
+            .contains("allow_from = [\"monitoring\", \"tenant:globex\", \"tenant:initech\"]"));
+        let checked = check(Kind::Network, &built, &base);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        let built = with(Kind::Network, "allow_from", "");
+        assert!(
+            !built.files[0].text.contains("[network]"),
+            "{}",
+            built.files[0].text
+        );
+    }
+
+    #[test]
+    fn change_member_schedule_and_restore_edit_the_right_files() {
+        let base = examples();
+        let built = build_for(
             Kind::Member,
             &pairs(&[
                 ("tenant", "acme"),
@@ -1164,7 +1897,62 @@ mod tests {
             .ends_with("\n\n[[members]]\nname = \"ops\"\nkind = \"Group\"\nrole = \"viewer\"\n"));
         assert!(check(Kind::Member, &built, &base).errors.is_empty());
 
-        let built = build(
+        // Removing a member: a choice of the tenant's members.
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let f = fields(Kind::RemoveMember, &ctx);
+        let member = f.iter().find(|f| f.name == "member").unwrap();
+        assert_eq!(
+            member
+                .choices
+                .iter()
+                .map(|c| c.1.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "alice@acme.example (User, admin)",
+                "acme-developers (Group, editor)",
+                "reporting (ServiceAccount, viewer)"
+            ]
+        );
+        let built = build_for(
+            Kind::RemoveMember,
+            &pairs(&[("tenant", "acme"), ("member", "acme-developers")]),
+            &base,
+        )
+        .unwrap();
+        let text = &built.files[0].text;
+        assert!(!text.contains("acme-developers") && text.contains("alice@acme.example"));
+        assert!(
+            text.contains("role = \"admin\"\n\n[[members]]\nname = \"reporting\""),
+            "{text}"
+        );
+        let checked = check(Kind::RemoveMember, &built, &base);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        assert!(checked
+            .plan
+            .unwrap()
+            .changes
+            .iter()
+            .any(|c| c.id.kind == "RoleBinding"));
+        let err = build_for(
+            Kind::RemoveMember,
+            &pairs(&[("tenant", "acme"), ("member", "nobody")]),
+            &base,
+        )
+        .unwrap_err();
+        assert!(err.fields["member"][0].contains("choose one of"), "{err:?}");
+
+        // Restores come from one of the tenant's schedules.
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let f = fields(Kind::Restore, &ctx);
+        let from = f.iter().find(|f| f.name == "from_schedule").unwrap();
+        assert_eq!(
+            from.choices
+                .iter()
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>(),
+            ["nightly", "hourly"]
+        );
+        let built = build_for(
             Kind::Restore,
             &pairs(&[
                 ("tenant", "acme"),
@@ -1181,8 +1969,44 @@ mod tests {
             .contains("databases = [\"orders\", \"billing\"]"));
         let checked = check(Kind::Restore, &built, &base);
         assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        let err = build_for(
+            Kind::Restore,
+            &pairs(&[
+                ("tenant", "acme"),
+                ("name", "r3"),
+                ("from_schedule", "daily"),
+            ]),
+            &base,
+        )
+        .unwrap_err();
+        assert!(
+            err.fields["from_schedule"][0].contains("choose one of: nightly, hourly"),
+            "{err:?}"
+        );
 
-        let err = build(Kind::Change, &pairs(&[("tenant", "acme")]), &base).unwrap_err();
-        assert!(err.general[0].contains("nothing to change"));
+        // A tenant form without a tenant asks for one first.
+        let html = form_html(
+            Kind::Storage,
+            &Context::from_tree(&base, None),
+            &[],
+            &Errors::default(),
+            "t",
+        );
+        assert!(
+            html.contains("method=\"get\" action=\"/propose/storage\"") && !html.contains("csrf"),
+            "{html}"
+        );
+        let err = build_for(
+            Kind::Change,
+            &pairs(&[("tenant", "nobody"), ("tier", "small")]),
+            &base,
+        )
+        .unwrap_err();
+        assert!(
+            err.fields["tenant"]
+                .iter()
+                .any(|e| e.contains("no file tenants/nobody.toml")),
+            "{err:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! | GET | `/plan`, `/plan.md` | latest plan and drift (HTML, Markdown) |
 //! | GET | `/backups` | every backup schedule |
 //! | GET | `/trends` | charts of the sync history, quota use; `?range=6h`, `1d`, `7d`, `30d` from Prometheus |
-//! | GET | `/propose`, `/propose/{form}` | the proposal forms |
+//! | GET | `/propose`, `/propose/{form}` | the proposal forms; `?tenant=` fills in a tenant's current values |
 //! | POST | `/propose/{form}` | preview or commit a proposal (session, CSRF, same origin) |
 //! | POST | `/login`, `/logout` | exchange the dashboard token for a session cookie |
 //! | GET | `/static/style.css` | the stylesheet |
@@ -27,7 +27,8 @@ use super::propose::{self, Kind};
 use super::views::{self, Filter};
 use crate::daemon::Shared;
 use crate::output::html::{to_html, HtmlOptions};
-use crate::source::propose::Proposal;
+use crate::source::propose::{Proposal, ProposalRepo, ProposeError};
+use crate::source::SourceTree;
 use crate::values::time::now_unix;
 
 /// The dashboard's routes, merged into the daemon's router.
@@ -237,11 +238,29 @@ fn propose_layout(title: &str, body: &str) -> String {
     layout(title, Nav::Propose, body, "")
 }
 
+/// The sign-out control of the pages shown to a signed-in user.
+const SIGN_OUT: &str = "<form method=\"post\" action=\"/logout\" class=\"signout\"><span class=\"meta\">Signed in</span> <button class=\"link\" type=\"submit\" id=\"sign-out\">Sign out</button></form>";
+
+/// The forms' context at `rev` for the tenant `values` name, with the `#:schema` lines that
+/// resolve in that repository.
+fn form_context(
+    repo: &ProposalRepo,
+    rev: &str,
+    tree: &SourceTree,
+    values: &[(String, String)],
+) -> propose::Context {
+    let tenant = super::html::get(values, "tenant")
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let schemas = propose::Schemas::find(tree, repo.depth(), &|p| repo.exists(rev, p));
+    propose::Context::from_tree(tree, tenant).with_schemas(schemas)
+}
+
 async fn propose_index(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let mut body = propose::index_html(enabled(&shared));
     if enabled(&shared).is_ok() {
         if session(&shared, &headers).is_some() {
-            body.push_str("<form method=\"post\" action=\"/logout\"><button class=\"secondary\" type=\"submit\">Sign out</button></form>");
+            body.insert_str(0, SIGN_OUT);
         }
         if let Ok(repo) = &shared.dashboard.proposals {
             body.push_str(&format!(
@@ -294,25 +313,47 @@ async fn propose_form(
         let body = format!("<h1>{}</h1>{}", escape(title), login_html(&next, None));
         return page(StatusCode::OK, propose_layout(title, &body));
     };
-    let values = query(&uri);
+    let asked = query(&uri);
     let shared2 = shared.clone();
+    let q = asked.clone();
     let base = tokio::task::spawn_blocking(move || match &shared2.dashboard.proposals {
-        Ok(repo) => repo.base().map_err(|e| e.to_string()),
+        Ok(repo) => repo
+            .base()
+            .map(|(rev, tree)| {
+                let ctx = form_context(repo, &rev, &tree, &q);
+                (rev, ctx)
+            })
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.clone()),
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
-    let (rev, tree) = match base {
+    let (rev, ctx) = match base {
         Ok(b) => b,
         Err(e) => return error_page(title, &e),
     };
-    let ctx = propose::Context::from_tree(&tree);
+    // A tenant's form starts from its current values; what the query names wins.
+    let mut values = ctx.prefill(kind);
+    for (k, v) in asked {
+        match values.iter_mut().find(|(name, _)| *name == k) {
+            Some(slot) => slot.1 = v,
+            None => values.push((k, v)),
+        }
+    }
+    let mut errors = propose::Errors::default();
+    if let (true, Some(t), None) = (
+        kind.per_tenant(),
+        non_empty(&values, "tenant"),
+        ctx.chosen.as_ref(),
+    ) {
+        errors.at("tenant", format!("no tenant `{t}` at this revision"));
+    }
     let csrf = shared.dashboard.auth.csrf(&sid);
     let body = format!(
-        "<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>{}",
+        "{SIGN_OUT}<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>{}",
         escape(title),
         escape(super::html::short_rev(&rev)),
-        propose::form_html(kind, &ctx, &values, &propose::Errors::default(), &csrf)
+        propose::form_html(kind, &ctx, &values, &errors, &csrf)
     );
     page(StatusCode::OK, propose_layout(title, &body))
 }
@@ -465,13 +506,13 @@ fn submit(
             )
         }
     };
-    let ctx = propose::Context::from_tree(&base);
+    let ctx = form_context(repo, &rev, &base, values);
     let head = format!(
-        "<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>",
+        "{SIGN_OUT}<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>",
         escape(title),
         escape(super::html::short_rev(&rev))
     );
-    let built = match propose::build(kind, values, &base) {
+    let built = match propose::build(kind, values, &base, &ctx) {
         Ok(b) => b,
         Err(errors) => {
             return (
@@ -485,6 +526,9 @@ fn submit(
     };
     let checked = propose::check(kind, &built, &base);
     let mut preview = String::from("<h2>The change</h2>");
+    if ctx.schemas.missing && built.before.iter().any(Option::is_none) {
+        preview.push_str("<p class=\"meta\" id=\"no-schemas\">The repository holds no JSON Schemas yet: the new file's <code>#:schema</code> line points where <code>berth schema --write schemas</code> run at the root of the repository writes them, for editors to find.</p>");
+    }
     for (f, before) in built.files.iter().zip(&built.before) {
         preview.push_str(&propose::file_diff_html(
             &f.path,
@@ -494,7 +538,12 @@ fn submit(
     }
     if let Some(p) = &checked.plan {
         preview.push_str("<h2>The plan it would cause</h2><p class=\"meta\">Offline: against the objects the base revision renders, as if applied.</p>");
-        preview.push_str(&to_html(p, HtmlOptions::default()));
+        // A new tenant has no page before the branch is merged: no link to one.
+        let opts = HtmlOptions {
+            no_links: kind == Kind::Tenant,
+            ..HtmlOptions::default()
+        };
+        preview.push_str(&to_html(p, opts));
     }
     if !checked.errors.is_empty() {
         return (
@@ -535,34 +584,87 @@ fn submit(
                 Some(r) => format!(" and pushed to {}", escape(r)),
                 None => String::new(),
             };
+            let back = back_link(shared, kind, &built.tenant);
             (
                 StatusCode::OK,
                 format!(
-                    "{head}<div class=\"notice ok\" id=\"committed\"><strong>Committed</strong> <code class=\"commit\">{}</code> to the new branch <code class=\"branch\">{}</code>{pushed} (parent <code>{}</code>). Open a pull request from it; the cluster changes once it is merged.</div><p><a href=\"/tenants/{}\">Back to the tenant</a> · <a href=\"/propose\">Another change</a></p>{preview}",
+                    "{head}<div class=\"notice ok\" id=\"committed\"><strong>Committed</strong> <code class=\"commit\">{}</code> to the new branch <code class=\"branch\">{}</code>{pushed} (parent <code>{}</code>). Open a pull request from it; the cluster changes once it is merged.</div><p>{back} · <a href=\"/propose\">Another change</a></p>{preview}",
                     escape(&done.commit),
                     escape(&done.branch),
                     escape(super::html::short_rev(&done.parent)),
-                    url_encode(&built.tenant)
                 ),
             )
         }
         Err(e) => {
             let mut errors = propose::Errors::default();
-            match e {
-                crate::source::propose::ProposeError::BranchExists(_)
-                | crate::source::propose::ProposeError::BadBranch(_) => {
-                    errors.fields.insert("branch".into(), vec![e.to_string()]);
+            let (code, notice) = match &e {
+                ProposeError::BranchExists(_) | ProposeError::BadBranch(_) => {
+                    errors.at("branch", e.to_string());
+                    (StatusCode::CONFLICT, String::new())
                 }
-                _ => errors.general.push(e.to_string()),
-            }
+                ProposeError::Push {
+                    branch,
+                    remote,
+                    message,
+                } => {
+                    tracing::warn!(%branch, %remote, error = %message, tenant = %built.tenant, "dashboard: pushing a proposal failed");
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        format!(
+                            "<div class=\"notice bad\" id=\"push-failed\"><strong>The push failed:</strong> {}. Nothing was kept: the commit was dropped, so the same branch name can be used again. Check that {} can be reached and accepts a new branch from the daemon (its credentials, branch protection or hooks on the server, write access to a local repository); the daemon's log has the details. Then commit again: the form below is as you filled it in.</div>",
+                            escape(&e.to_string()),
+                            escape(remote)
+                        ),
+                    )
+                }
+                ProposeError::Moved { .. } => (
+                    StatusCode::CONFLICT,
+                    format!(
+                        "<div class=\"notice bad\" id=\"commit-failed\"><strong>Not committed:</strong> {}.</div>",
+                        escape(&e.to_string())
+                    ),
+                ),
+                _ => {
+                    tracing::warn!(error = %e, tenant = %built.tenant, "dashboard: committing a proposal failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!(
+                            "<div class=\"notice bad\" id=\"commit-failed\"><strong>The commit failed:</strong> {}. Check that the daemon can write to {}; the daemon's log has the details.</div>",
+                            escape(&e.to_string()),
+                            escape(&repo.describe())
+                        ),
+                    )
+                }
+            };
             (
-                StatusCode::CONFLICT,
+                code,
                 format!(
-                    "{head}{}{preview}",
+                    "{head}{notice}{}{preview}",
                     propose::form_html(kind, &ctx, values, &errors, csrf)
                 ),
             )
         }
+    }
+}
+
+/// Where to go after a commit: the tenant's page when the daemon knows the tenant; else the
+/// overview, where it appears once the branch is merged and synced.
+fn back_link(shared: &Shared, kind: Kind, tenant: &str) -> String {
+    let known = kind != Kind::Tenant && {
+        let status = shared.status.read().unwrap();
+        let snap = shared.dashboard.snapshot.read().unwrap();
+        views::knows_tenant(tenant, &status, &snap)
+    };
+    if known {
+        format!(
+            "<a href=\"/tenants/{}\" id=\"back\">Back to the tenant</a>",
+            url_encode(tenant)
+        )
+    } else {
+        format!(
+            "<a href=\"/\" id=\"back\">Back to the overview</a> (tenant {} appears there once the branch is merged)",
+            escape(tenant)
+        )
     }
 }
 

@@ -6,12 +6,16 @@ use std::fmt::Write as _;
 
 use super::html::escape;
 
-const W: f64 = 600.0;
-const H: f64 = 200.0;
-const LEFT: f64 = 46.0;
-const RIGHT: f64 = 10.0;
+// The drawing's units are about the pixels a chart gets at the default size (a third of a
+// laptop's page, a phone's width), so that 12-unit text reads as 12-pixel text there.
+const W: f64 = 360.0;
+const H: f64 = 170.0;
+const LEFT: f64 = 40.0;
+const RIGHT: f64 = 8.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 24.0;
+/// The size of axis labels.
+const FONT: f64 = 12.0;
 
 /// One point: its label (shown on hover) and value.
 #[derive(Debug, Clone)]
@@ -45,6 +49,17 @@ fn nice_max(max: f64) -> f64 {
         }
     }
     10.0 * p
+}
+
+/// An axis value, short: `200k`, `1.5M`.
+fn fmt_axis(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{}M", fmt_num(v / 1e6))
+    } else if v.abs() >= 1e4 {
+        format!("{}k", fmt_num(v / 1e3))
+    } else {
+        fmt_num(v)
+    }
 }
 
 fn fmt_num(v: f64) -> String {
@@ -81,18 +96,18 @@ fn frame<'a>(
         let _ = write!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#d9dde3\" stroke-width=\"1\"/>\
-             <text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}{}</text>",
+             <text x=\"{}\" y=\"{:.1}\" font-size=\"{FONT}\" text-anchor=\"end\" fill=\"#5b6470\">{}{}</text>",
             W - RIGHT,
             LEFT - 4.0,
             yy + 4.0,
-            escape(&fmt_num(top * frac)),
+            escape(&fmt_axis(top * frac)),
             escape(unit)
         );
     }
     let _ = write!(
         out,
-        "<text x=\"{LEFT}\" y=\"{}\" font-size=\"11\" fill=\"#5b6470\">{}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\" fill=\"#5b6470\">{}</text>",
+        "<text x=\"{LEFT}\" y=\"{}\" font-size=\"{FONT}\" fill=\"#5b6470\">{}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"{FONT}\" text-anchor=\"end\" fill=\"#5b6470\">{}</text>",
         H - 6.0,
         escape(first),
         W - RIGHT,

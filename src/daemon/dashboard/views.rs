@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::html::{age, escape, layout, short_rev, url_encode, Nav};
+use super::html::{age, count, escape, layout, short_rev, url_encode, Nav};
 use super::live::{JobState, Replicas, TenantLive};
 use super::prometheus::{PromSeries, PromTrends, RANGES};
 use super::svg::{chart, time_chart, Point, Series, TimeSeries};
@@ -563,9 +563,9 @@ pub fn overview_page(status: &Status, snap: &Snapshot, now: i64, filter: &Filter
     );
     let _ = write!(
         b,
-        "<p class=\"meta\">{} of {} tenants, problems first.</p>",
+        "<p class=\"meta\">{} of {}, problems first.</p>",
         rows.len(),
-        all.len()
+        count(all.len(), "tenant")
     );
     b.push_str("<div class=\"scroll\"><table class=\"tenants\"><thead><tr><th>tenant</th><th>health</th><th class=\"opt\">cluster</th><th class=\"opt\">applied</th><th class=\"num\">drift</th><th class=\"opt\">last backup</th><th class=\"num opt\">failing jobs</th><th>problems</th></tr></thead><tbody>\n");
     for r in &rows {
@@ -921,13 +921,18 @@ fn usage_chart(b: &mut String, samples: &std::collections::VecDeque<super::Usage
     );
 }
 
+/// Whether the daemon knows tenant `name` (it has a page).
+pub fn knows_tenant(name: &str, status: &Status, snap: &Snapshot) -> bool {
+    find_tenant(snap, name).is_some() || status.tenants.contains_key(name)
+}
+
 /// A tenant's page; `None` when the daemon knows no such tenant.
 pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Option<String> {
-    let spec = find_tenant(snap, name);
-    let st: Option<&TenantStatus> = status.tenants.get(name);
-    if spec.is_none() && st.is_none() {
+    if !knows_tenant(name, status, snap) {
         return None;
     }
+    let spec = find_tenant(snap, name);
+    let st: Option<&TenantStatus> = status.tenants.get(name);
     let live = snap.live.get(name);
     let row = tenant_row(name, status, snap, &unreachable(status), now);
     let mut b = String::new();
@@ -1159,6 +1164,7 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
                 HtmlOptions {
                     tenant: Some(name),
                     no_title: false,
+                    no_links: false,
                 },
             ));
         }
@@ -1177,6 +1183,7 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
             HtmlOptions {
                 tenant: Some(name),
                 no_title: true,
+                no_links: false,
             },
         ));
     }
@@ -1230,11 +1237,21 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
             );
         }
     }
-    let _ = write!(
-        b,
-        "<h2>Propose a change</h2><p><a href=\"/propose/change?tenant={u}\">tier, quota or replicas</a> · <a href=\"/propose/member?tenant={u}\">add a member</a> · <a href=\"/propose/schedule?tenant={u}\">add a backup schedule</a> · <a href=\"/propose/restore?tenant={u}\">request a restore</a></p>",
-        u = url_encode(name)
-    );
+    b.push_str("<h2>Propose a change</h2><p>");
+    let forms = super::propose::Kind::ALL
+        .into_iter()
+        .filter(|k| k.per_tenant());
+    for (i, k) in forms.enumerate() {
+        let _ = write!(
+            b,
+            "{}<a href=\"/propose/{}?tenant={}\">{}</a>",
+            if i == 0 { "" } else { " · " },
+            k.slug(),
+            url_encode(name),
+            escape(k.short())
+        );
+    }
+    b.push_str("</p>");
     Some(layout(
         &format!("Tenant {name}"),
         Nav::Tenant,
@@ -1280,10 +1297,10 @@ pub fn plan_page(status: &Status, snap: &Snapshot, now: i64) -> String {
         (Some(plan), Some((at, trigger))) => {
             let _ = write!(
                 b,
-                "<p class=\"meta\">Planned {} ago ({}), {} drifted objects{}. <a href=\"/plan.md\">Markdown</a> as posted on pull requests.</p>",
+                "<p class=\"meta\">Planned {} ago ({}), {}{}. <a href=\"/plan.md\">Markdown</a> as posted on pull requests.</p>",
                 escape(&age(now - at)),
                 escape(trigger),
-                plan.drift.len(),
+                count(plan.drift.len(), "drifted object"),
                 status
                     .drift_checked_at
                     .as_deref()
@@ -1418,8 +1435,8 @@ fn quota_table(b: &mut String, snap: &Snapshot) {
     }
     let _ = write!(
         b,
-        "<p class=\"meta\">{} tenants, fullest first{}. Requests count against the quota; <em>in use</em> is what the pods use (metrics API).</p>",
-        usage.len(),
+        "<p class=\"meta\">{}, fullest first{}. Requests count against the quota; <em>in use</em> is what the pods use (metrics API).</p>",
+        count(usage.len(), "tenant"),
         if usage.len() > 100 {
             "; the first 100"
         } else {
@@ -1536,14 +1553,13 @@ fn local_charts(b: &mut String, status: &Status) {
             r.revision.as_deref().map(short_rev).unwrap_or("-")
         )
     };
-    let first = h
-        .first()
-        .map(|r| r.started_at.replace('T', " ").replace('Z', ""))
-        .unwrap_or_default();
-    let last = h
-        .last()
-        .map(|r| r.started_at.replace('T', " ").replace('Z', ""))
-        .unwrap_or_default();
+    // The ends of the x axis, to the minute: they must fit side by side under a chart.
+    let minute = |r: &crate::daemon::status::SyncRecord| {
+        let t = r.started_at.replace('T', " ");
+        format!("{} UTC", t.get(..16).unwrap_or(&t))
+    };
+    let first = h.first().map(|r| minute(r)).unwrap_or_default();
+    let last = h.last().map(|r| minute(r)).unwrap_or_default();
     let series = |name: &str,
                   color: &'static str,
                   f: &dyn Fn(&crate::daemon::status::SyncRecord) -> f64| Series {
@@ -1559,8 +1575,12 @@ fn local_charts(b: &mut String, status: &Status) {
     };
     let _ = write!(
         b,
-        "<p class=\"meta\">The last {} syncs and drift checks that found something (the daemon keeps {} across restarts).</p><div class=\"charts\">",
-        h.len(),
+        "<p class=\"meta\">{} (the daemon keeps {} across restarts).</p><div class=\"charts\">",
+        match h.len() {
+            0 => "No sync yet".to_string(),
+            1 => "1 sync or drift check that found something so far".to_string(),
+            n => format!("The last {n} syncs and drift checks that found something"),
+        },
         crate::daemon::status::HISTORY_LEN
     );
     b.push_str("<div class=\"chart\"><h3>Sync duration</h3>");
@@ -2099,10 +2119,28 @@ mod tests {
                 message: None,
             });
         }
-        let html = trends_page(&status, &snapshot(config), NOW, &TrendsSource::Local);
-        assert_eq!(html.matches("<svg viewBox=\"0 0 600 200\"").count(), 3);
+        let html = trends_page(
+            &status,
+            &snapshot(config.clone()),
+            NOW,
+            &TrendsSource::Local,
+        );
+        assert_eq!(html.matches("<svg viewBox=\"0 0 360 170\"").count(), 3);
         assert!(html.contains("rev4"));
+        assert!(html.contains("The last 5 syncs and drift checks"), "{html}");
         assert!(html.contains("<meter"), "quota use");
+        // The ends of the x axis, to the minute.
+        let first = format_rfc3339(NOW - 3000).replace('T', " ");
+        assert!(
+            html.contains(&format!(">{} UTC</text>", &first[..16])),
+            "{html}"
+        );
+
+        let mut one = ok_status(&config);
+        one.record(status.history.back().unwrap().clone());
+        let html = trends_page(&one, &snapshot(config), NOW, &TrendsSource::Local);
+        assert!(html.contains("1 sync or drift check"), "{html}");
+        assert!(!html.contains("1 syncs"), "{html}");
     }
 
     #[test]
@@ -2166,7 +2204,7 @@ mod tests {
         assert!(html.contains(": 40 create</title>"), "{html}");
         assert!(html.contains("id=\"prometheus-errors\"") && html.contains("&lt;x&gt;"));
         assert!(
-            !html.contains("The last 0 syncs"),
+            !html.contains("the daemon keeps"),
             "the local charts are not shown"
         );
 
@@ -2179,7 +2217,7 @@ mod tests {
         let html = trends_page(&status, &snap, NOW, &TrendsSource::Prometheus(&failed));
         assert!(html.contains("cannot reach Prometheus"));
         assert_eq!(
-            html.matches("<svg viewBox=\"0 0 600 200\"").count(),
+            html.matches("<svg viewBox=\"0 0 360 170\"").count(),
             3,
             "local charts"
         );
