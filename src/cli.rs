@@ -250,6 +250,10 @@ pub struct ScopeArgs {
     /// Only this cluster (repeatable).
     #[arg(long)]
     pub cluster: Vec<String>,
+    /// `--tenant` may name a tenant the configuration no longer has (one a cluster may still
+    /// keep): set by `show tenant`, never on the command line.
+    #[arg(skip)]
+    pub removed_ok: bool,
 }
 
 /// What a command that writes (or plans writes) is permitted to do beyond the platform's

@@ -499,6 +499,17 @@ fn apply_lifecycle_on_embedded_cluster() {
         "{}",
         status.stdout
     );
+    let show = berth(&["show", "tenant", "acme", r, "--state-dir", s], dir.path());
+    assert_eq!(show.code, 2, "{}{}", show.stdout, show.stderr);
+    assert!(
+        show.stdout
+            .starts_with("Tenant acme (not in the configuration)\n")
+            && show.stdout.contains("kept by deletion protection")
+            && show.stdout.contains("15 objects stay: ")
+            && show.stdout.contains("--allow-destroy acme"),
+        "{}",
+        show.stdout
+    );
 
     // initech has deletion_protection = false; without a person at a prompt its removal
     // still needs its name.
@@ -1425,8 +1436,9 @@ fn validate_warns_when_allow_destroy_names_a_tenant_the_configuration_still_has(
     );
     assert!(run.stderr.contains("platform.toml:78:18"), "{}", run.stderr);
     assert!(!run.stderr.contains("`gone`"), "{}", run.stderr);
+}
 
-/// A saved plan records where its configuration was read from (issue: `berth apply p.plan`
+/// A saved plan records where its configuration was read from (`berth apply p.plan`
 /// from another directory failed with "`.` has no platform.toml"): apply reads that directory
 /// from anywhere, says what to pass when it is gone, and `--config` still wins.
 #[test]

@@ -338,7 +338,7 @@ fn check_targets(
     printer: &Printer,
 ) -> bool {
     for t in &target.scope.tenant {
-        if !config.tenants.iter().any(|c| &c.name == t) {
+        if !target.scope.removed_ok && !config.tenants.iter().any(|c| &c.name == t) {
             let help = did_you_mean_help(t, config.tenants.iter().map(|c| c.name.as_str()));
             printer.err(&format!(
                 "error: no tenant named `{t}` in {}\n{help}",

@@ -16,15 +16,38 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     let runtime = runtime()?;
     let mut target = TargetArgs::read_only(&args.target);
     target.scope.tenant = vec![args.name.clone()];
+    // A tenant gone from the configuration may still be kept by its cluster.
+    target.scope.removed_ok = true;
     let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let state_dir = state_dir(&args.source.git);
     let Some(planned) = compute(&mut source, state_dir, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let Some(tenant) = planned.config.tenants.iter().find(|t| t.name == args.name) else {
+        if let Some(kept) = planned.plan.kept.iter().find(|k| k.tenant == args.name) {
+            let workloads = Default::default();
+            let input = StatusInput {
+                config: &planned.config,
+                observed: &planned.observed,
+                plan: &planned.plan,
+                workloads: &workloads,
+                now,
+            };
+            let status = crate::status::kept_status(&input, kept);
+            printer.out(&match args.output {
+                StatusFormat::Text => output::status::show_kept_text(&status, kept),
+                StatusFormat::Json => output::status::show_kept_json(&status, kept, now),
+            });
+            return Ok(outcome_of(&[&status]));
+        }
         let help = did_you_mean_help(
             &args.name,
-            planned.config.tenants.iter().map(|t| t.name.as_str()),
+            planned
+                .config
+                .tenants
+                .iter()
+                .map(|t| t.name.as_str())
+                .chain(planned.plan.kept.iter().map(|k| k.tenant.as_str())),
         );
         printer.err(&format!("error: no tenant named `{}`\n{help}", args.name));
         return Ok(Outcome::Failure);

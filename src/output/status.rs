@@ -379,6 +379,49 @@ pub fn show_json(d: &TenantDetails, now: i64) -> String {
     s
 }
 
+/// `berth show tenant` of a tenant the configuration no longer has and its cluster keeps.
+pub fn show_kept_text(s: &TenantStatus, k: &crate::plan::KeptTenant) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Tenant {} (not in the configuration)", s.tenant);
+    let _ = writeln!(out, "  cluster    {}", s.cluster);
+    let _ = writeln!(out, "  namespace  {}", s.namespace);
+    match &s.error {
+        Some(e) => {
+            let _ = writeln!(out, "  status     unreachable: {e}");
+        }
+        None => {
+            let _ = writeln!(out, "  status     {}", s.problems.join(", "));
+            let _ = writeln!(out, "  database   {}", database(s));
+            if let Some(rev) = &k.last_applied_revision {
+                let _ = writeln!(out, "  applied    {}", super::short_revision(rev));
+            }
+        }
+    }
+    let (_, stays, help) = super::kept_phrases(k, usize::MAX);
+    let _ = writeln!(out, "\n{stays}");
+    let _ = writeln!(out, "\nhelp: {help}");
+    out
+}
+
+/// `berth show tenant -o json` of a kept tenant.
+pub fn show_kept_json(s: &TenantStatus, k: &crate::plan::KeptTenant, now: i64) -> String {
+    let doc = json!({
+        "format_version": STATUS_FORMAT_VERSION,
+        "now": format_rfc3339(now),
+        "status": status_value(s),
+        "in_config": false,
+        "kept": {
+            "reason": k.reason,
+            "removed_in": k.removed_in,
+            "last_applied_revision": k.last_applied_revision,
+            "objects": k.objects.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+    });
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::short_revision;
