@@ -1667,6 +1667,8 @@ fn unknown_tenant_and_cluster_names_suggest_the_closest() {
         dir.path(),
     );
     assert_eq!(show.code, 1);
+    // Nothing is kept where nothing was ever applied: the name is a mistake, said before any
+    // store is opened.
     assert_eq!(
         show.stderr,
         format!("error: no tenant named `acmee` in {r}\n  = help: did you mean `acme`?\n")

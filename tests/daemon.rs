@@ -554,6 +554,24 @@ fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
     assert!(discovery.is_empty(), "discovery again: {discovery:?}");
 }
 
+/// A quiet daemon (see [`quiet_daemon`]) on the copy of the examples under `root/repo`.
+fn quiet_daemon_at(root: &Path) -> Daemon {
+    let (repo, state) = (root.join("repo"), root.join("state"));
+    quiet_daemon(root, repo.to_str().unwrap(), state.to_str().unwrap(), &[])
+}
+
+/// The examples on the test server, applied by a quiet daemon; returns once its first sync
+/// has applied them, with the directory, the config repository and the daemon.
+fn quiet_daemon_on_kube(server: &ApiServer) -> (tempfile::TempDir, std::path::PathBuf, Daemon) {
+    let dir = support::examples_on_kube(server);
+    let repo = dir.path().join("repo");
+    let d = quiet_daemon_at(dir.path());
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    (dir, repo, d)
+}
+
 /// The objects of `namespace` (and the Namespace) the test server holds, `Kind/name`.
 fn objects_in(server: &ApiServer, namespace: &str) -> Vec<String> {
     let out = kubectl(
@@ -582,18 +600,7 @@ fn objects_in(server: &ApiServer, namespace: &str) -> Vec<String> {
 #[test]
 fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server);
-    let repo = dir.path().join("repo");
-    let state = dir.path().join("state");
-    let d = quiet_daemon(
-        dir.path(),
-        repo.to_str().unwrap(),
-        state.to_str().unwrap(),
-        &[],
-    );
-    d.wait(60, "the first sync", || {
-        (last_sync(&d)["result"] == "applied").then_some(())
-    });
+    let (dir, repo, d) = quiet_daemon_on_kube(&server);
     kubectl(
         &server,
         &["delete", "rolebinding", "berth-view", "-n", "tenant-globex"],
@@ -663,12 +670,7 @@ fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
     drop(d);
 
     // A restart: the startup sync reports the drift and writes none of it back.
-    let d = quiet_daemon(
-        dir.path(),
-        repo.to_str().unwrap(),
-        state.to_str().unwrap(),
-        &[],
-    );
+    let d = quiet_daemon_at(dir.path());
     let startup = d.wait(60, "the startup sync", || {
         let s = last_sync(&d);
         (s["trigger"] == "startup").then_some(s)
@@ -685,6 +687,32 @@ fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
     );
     assert!(!bindings.contains("berth-view"), "recreated: {bindings}");
     assert_eq!(quota(), "99");
+
+    // The configuration changes the drifted quota: it is written as Git says, and that counts
+    // as a correction.
+    let corrections = |d: &Daemon| {
+        d.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix("berth_drift_corrections_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = corrections(&d);
+    let revision = last_sync(&d)["revision"].clone();
+    let globex = repo.join("tenants/globex.toml");
+    let text = fs::read_to_string(&globex).unwrap();
+    fs::write(&globex, format!("{text}\n[quota]\npods = 20\n")).unwrap();
+    d.wait(30, "the quota change to be applied", || {
+        let s = last_sync(&d);
+        (s["revision"] != revision && s["result"] == "applied").then_some(())
+    });
+    assert_eq!(quota(), "20");
+    assert_eq!(corrections(&d), before + 1, "{}", d.metrics());
+    let bindings = kubectl(
+        &server,
+        &["get", "rolebinding", "-n", "tenant-globex", "-o", "name"],
+    );
+    assert!(!bindings.contains("berth-view"), "recreated: {bindings}");
 }
 
 /// Removing a protected tenant's files while the daemon runs destroys nothing of it; the
@@ -692,18 +720,7 @@ fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
 #[test]
 fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
-    let dir = support::examples_on_kube(&server);
-    let repo = dir.path().join("repo");
-    let state = dir.path().join("state");
-    let d = quiet_daemon(
-        dir.path(),
-        repo.to_str().unwrap(),
-        state.to_str().unwrap(),
-        &[],
-    );
-    d.wait(60, "the first sync", || {
-        (last_sync(&d)["result"] == "applied").then_some(())
-    });
+    let (_dir, repo, d) = quiet_daemon_on_kube(&server);
     let before = objects_in(&server, "tenant-acme");
     assert!(before.len() >= 14, "{before:?}");
     let first = last_sync(&d)["revision"].clone();

@@ -108,7 +108,12 @@ pub fn compute_tree(
         printer.err(&failure_summary(&validated.load));
         return Ok(None);
     };
-    if !check_targets(config, target, &tree, printer) {
+    // A `--tenant` the configuration does not have may still be kept by a cluster (for
+    // `show`), unless the clusters hold nothing yet: then it is a mistake, and nothing is
+    // opened or created.
+    let mut checked = target.clone();
+    checked.scope.removed_ok &= pipeline::connecting_writes_nothing(config, &scope);
+    if !check_targets(config, &checked, &tree, printer) {
         return Ok(None);
     }
     let connect = |config: &Config| match runtime.block_on(pipeline::connect(config, &scope)) {

@@ -23,35 +23,8 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     let Some(planned) = compute(&mut source, state_dir, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
-    let Some(tenant) = planned.config.tenants.iter().find(|t| t.name == args.name) else {
-        if let Some(kept) = planned.plan.kept.iter().find(|k| k.tenant == args.name) {
-            let workloads = Default::default();
-            let input = StatusInput {
-                config: &planned.config,
-                observed: &planned.observed,
-                plan: &planned.plan,
-                workloads: &workloads,
-                now,
-            };
-            let status = crate::status::kept_status(&input, kept);
-            printer.out(&match args.output {
-                StatusFormat::Text => output::status::show_kept_text(&status, kept),
-                StatusFormat::Json => output::status::show_kept_json(&status, kept, now),
-            });
-            return Ok(outcome_of(&[&status]));
-        }
-        let help = did_you_mean_help(
-            &args.name,
-            planned
-                .config
-                .tenants
-                .iter()
-                .map(|t| t.name.as_str())
-                .chain(planned.plan.kept.iter().map(|k| k.tenant.as_str())),
-        );
-        printer.err(&format!("error: no tenant named `{}`\n{help}", args.name));
-        return Ok(Outcome::Failure);
-    };
+    let tenant = planned.config.tenants.iter().find(|t| t.name == args.name);
+    let kept = planned.plan.kept.iter().find(|k| k.tenant == args.name);
     let names = std::slice::from_ref(&args.name);
     let mut workloads = workloads(&planned, names, names, &runtime);
     note_workload_errors(&mut workloads, printer);
@@ -62,10 +35,37 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
         workloads: &workloads,
         now,
     };
-    let details = tenant_details(&input, tenant, &planned.rendered, &planned.tree);
-    printer.out(&match args.output {
-        StatusFormat::Text => output::status::show_text(&details),
-        StatusFormat::Json => output::status::show_json(&details, now),
-    });
-    Ok(outcome_of(&[&details.status]))
+    let (text, status) = match (tenant, kept) {
+        (Some(tenant), _) => {
+            let details = tenant_details(&input, tenant, &planned.rendered, &planned.tree);
+            let text = match args.output {
+                StatusFormat::Text => output::status::show_text(&details),
+                StatusFormat::Json => output::status::show_json(&details, now),
+            };
+            (text, details.status)
+        }
+        // A tenant the configuration no longer has, that its cluster keeps.
+        (None, Some(kept)) => {
+            let status = crate::status::kept_status(&input, kept);
+            let text = match args.output {
+                StatusFormat::Text => output::status::show_kept_text(&status, kept),
+                StatusFormat::Json => output::status::show_kept_json(&status, kept, now),
+            };
+            (text, status)
+        }
+        (None, None) => {
+            let help = did_you_mean_help(
+                &args.name,
+                planned.config.tenants.iter().map(|t| t.name.as_str()),
+            );
+            printer.err(&format!(
+                "error: no tenant named `{}` in {}, and no cluster keeps one\n{help}",
+                args.name,
+                planned.tree.label()
+            ));
+            return Ok(Outcome::Failure);
+        }
+    };
+    printer.out(&text);
+    Ok(outcome_of(&[&status]))
 }

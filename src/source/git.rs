@@ -249,7 +249,7 @@ impl GitSource {
     }
 
     /// The URL of a remote as a saved plan records it, to fetch it again from anywhere: a
-    /// local path made absolute, credentials left out ([`recordable`]). `None` for the local
+    /// local path made absolute, credentials left out (`url::recordable`). `None` for the local
     /// repository of a directory.
     pub fn recorded_url(&self) -> Option<String> {
         match &self.mode {
