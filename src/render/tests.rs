@@ -762,3 +762,39 @@ fn input_digests_change_with_what_a_tenant_renders_from_and_nothing_else() {
     let all = input_digests(&config, &overridden, None);
     assert!(all.iter().all(|(t, d)| d != &before[t]));
 }
+
+#[test]
+fn scaling_a_multi_node_database_changes_spec_replicas_alone() {
+    // Nodes join through fixed seed pods: the pod template, hence every running pod, is the
+    // same at any replica count of two or more.
+    let sts = |replicas: u32| {
+        let mut config = sample_config();
+        config.tenants[0].database.replicas.value = replicas;
+        let r = render(&config, &TemplateSet::builtin()).unwrap();
+        let name = config.tenants[0].name.clone();
+        get(&r, &name, "StatefulSet", "db")
+    };
+    let five = sts(5);
+    assert_eq!(five["spec"]["replicas"], 5);
+    let command = five["spec"]["template"]["spec"]["containers"][0]["command"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        command.contains("--join=db-0.db-headless.") && command.contains(",db-2.db-headless."),
+        "{command}"
+    );
+    assert!(!command.contains("db-3.db-headless"), "{command}");
+    for replicas in [2, 3, 4, 7] {
+        let other = sts(replicas);
+        assert_eq!(other["spec"]["replicas"], replicas);
+        assert_eq!(
+            other["spec"]["template"], five["spec"]["template"],
+            "{replicas} replicas change the pod template"
+        );
+    }
+}
