@@ -378,6 +378,45 @@ async fn backend_apply_get_delete_over_http() {
     b.delete(&id).await.expect("deleting what is gone is fine");
 }
 
+/// Reads that fail transiently (a 503 or 500, a 429, a dropped connection) are retried with
+/// backoff: discovery and every LIST page, so that one bad answer does not make a cluster
+/// unreadable. A 403 is not retried (next test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_of_discovery_and_lists_are_retried() {
+    let f = fixture().await;
+    let a = ns("tenant-a");
+    f.backend
+        .apply(&a, &manifest(&a, Some("berth")), false, true)
+        .await
+        .expect("apply");
+    let faults = f.server.faults();
+    faults.fail_matching("GET", "/api/v1", 1, 503);
+    faults.fail_matching("GET", "namespaces", 2, 500);
+    faults.fail_matching("GET", "statefulsets", 1, 429);
+    faults.drop_next(1);
+    f.server.clear_log();
+    let observed = observe::observe(
+        &config(&[&f.cluster]),
+        &desired("test", &[a.clone()]),
+        &backends(&[&f.backend]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let state = &observed.clusters["test"];
+    assert_eq!(state.error, None, "{state:?}");
+    assert!(state.owned.iter().any(|o| o.id == a), "{:?}", state.owned);
+    let lists = f
+        .server
+        .request_log()
+        .iter()
+        .filter(|q| q.path.ends_with("/namespaces") && q.query.contains("labelSelector"))
+        .count();
+    assert!(
+        lists >= 3,
+        "the Namespace LIST was retried: {lists} requests"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_list_fails_only_that_cluster() {
     let f = fixture().await;

@@ -67,6 +67,13 @@ pub struct KubeCluster {
     identity: Identity,
     /// Discovered resources by `apiVersion`.
     resources: Arc<tokio::sync::Mutex<HashMap<String, Resources>>>,
+    /// Retries of the reads (discovery, LIST pages, GET) that fail transiently; writes are
+    /// retried by `apply`, which knows what each one means.
+    retry: super::RetryPolicy,
+    /// Set when a read spent its retries because the server could not be reached: later
+    /// reads of this client try once, so that a cluster that is down fails a run in seconds
+    /// rather than once per request. Cleared by the next read that succeeds.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -174,7 +181,34 @@ impl KubeCluster {
             server,
             identity,
             resources: Arc::default(),
+            retry: super::RetryPolicy::default(),
+            down: Arc::default(),
         })
+    }
+
+    /// A read, retried on transient failures ([`super::retry_transient`]), once only while
+    /// the server is known to be unreachable.
+    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, ClusterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClusterError>>,
+    {
+        use std::sync::atomic::Ordering;
+        let policy = if self.down.load(Ordering::Relaxed) {
+            super::RetryPolicy {
+                attempts: 1,
+                ..self.retry
+            }
+        } else {
+            self.retry
+        };
+        let result = super::retry_transient(&policy, what, op).await;
+        match &result {
+            Ok(_) => self.down.store(false, Ordering::Relaxed),
+            Err(ClusterError::Unreachable { .. }) => self.down.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     /// The cluster name.
@@ -300,16 +334,20 @@ impl KubeCluster {
                 Some(r) => r.clone(),
                 None => {
                     let gv = GroupVersion::gv(kind.group(), kind.version());
-                    let resources = match discovery::pinned_group(&self.client, &gv).await {
-                        Ok(group) => group.versioned_resources(kind.version()),
-                        Err(kube::Error::Api(s)) if s.code == 404 || s.reason == "NotFound" => {
-                            Vec::new()
-                        }
-                        Err(e) => {
-                            let what = format!("the API {}", kind.api_version);
-                            return Err(self.map(e, "discover", &what, None));
-                        }
-                    };
+                    let what = format!("the API {}", kind.api_version);
+                    let resources = self
+                        .retrying(&what, || async {
+                            match discovery::pinned_group(&self.client, &gv).await {
+                                Ok(group) => Ok(group.versioned_resources(kind.version())),
+                                Err(kube::Error::Api(s))
+                                    if s.code == 404 || s.reason == "NotFound" =>
+                                {
+                                    Ok(Vec::new())
+                                }
+                                Err(e) => Err(self.map(e, "discover", &what, None)),
+                            }
+                        })
+                        .await?;
                     let resources = Arc::new(resources);
                     cache.insert(kind.api_version.clone(), resources.clone());
                     resources
@@ -367,15 +405,18 @@ impl KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let mut req = request
-                .list(&lp)
-                .map_err(|e| self.map(kube::Error::BuildRequest(e), "list", &resource, None))?;
-            req.extensions_mut().insert("list");
             let text = self
-                .client
-                .request_text(req)
-                .await
-                .map_err(|e| self.map(e, "list", &resource, None))?;
+                .retrying(&resource, || async {
+                    let mut req = request.list(&lp).map_err(|e| {
+                        self.map(kube::Error::BuildRequest(e), "list", &resource, None)
+                    })?;
+                    req.extensions_mut().insert("list");
+                    self.client
+                        .request_text(req)
+                        .await
+                        .map_err(|e| self.map(e, "list", &resource, None))
+                })
+                .await?;
             requests += 1;
             let page: RawList<'_> = serde_json::from_str(&text)
                 .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
@@ -440,12 +481,17 @@ impl KubeCluster {
             Err(ClusterError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match api.get(&id.name).await {
+        let got = self
+            .retrying(&resource, || async {
+                api.get(&id.name)
+                    .await
+                    .map_err(|e| self.map(e, "get", &resource, Some(id)))
+            })
+            .await;
+        match got {
             Ok(obj) => Ok(Some(to_value_for(obj, id))),
-            Err(e) => match self.map(e, "get", &resource, Some(id)) {
-                ClusterError::NotFound { .. } => Ok(None),
-                e => Err(e),
-            },
+            Err(ClusterError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -561,19 +607,23 @@ impl KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let built = if metadata_only {
-                request.list_metadata(&lp)
-            } else {
-                request.list(&lp)
-            };
-            let mut req = built
-                .map_err(|e| self.map(kube::Error::BuildRequest(e), "list", &resource, None))?;
-            req.extensions_mut().insert("list");
             let text = self
-                .client
-                .request_text(req)
-                .await
-                .map_err(|e| self.map(e, "list", &resource, None))?;
+                .retrying(&resource, || async {
+                    let built = if metadata_only {
+                        request.list_metadata(&lp)
+                    } else {
+                        request.list(&lp)
+                    };
+                    let mut req = built.map_err(|e| {
+                        self.map(kube::Error::BuildRequest(e), "list", &resource, None)
+                    })?;
+                    req.extensions_mut().insert("list");
+                    self.client
+                        .request_text(req)
+                        .await
+                        .map_err(|e| self.map(e, "list", &resource, None))
+                })
+                .await?;
             requests += 1;
             let page: RawList<'_> = serde_json::from_str(&text)
                 .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;

@@ -12,6 +12,7 @@
 mod embedded;
 mod error;
 mod kube;
+mod retry;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::spec::model::{self, ClusterTarget};
 pub use self::embedded::{store_path as embedded_store_path, EmbeddedCluster};
 pub use self::error::ClusterError;
 pub use self::kube::KubeCluster;
+pub use self::retry::{random_unit, retry_transient, RetryPolicy};
 
 /// Field manager of every write berth makes.
 pub const FIELD_MANAGER: &str = "berth";
