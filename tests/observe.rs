@@ -397,7 +397,7 @@ async fn transient_failures_of_discovery_and_lists_are_retried() {
     f.server.clear_log();
     let observed = observe::observe(
         &config(&[&f.cluster]),
-        &desired("test", &[a.clone()]),
+        &desired("test", std::slice::from_ref(&a)),
         &backends(&[&f.backend]),
         &ObserveOptions::default(),
     )
