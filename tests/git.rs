@@ -329,17 +329,26 @@ fn plan_base_is_an_offline_plan_of_a_pull_request() {
     assert!(md
         .stdout
         .contains(&format!("Offline plan of `{}..{}`", &base[..7], &head[..7])));
-    assert!(md.stdout.contains("blocked"), "{}", md.stdout);
+    assert!(
+        md.stdout
+            .contains("### Removed from the configuration, kept"),
+        "{}",
+        md.stdout
+    );
     let json = plan(&["-o", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["base"], base.as_str());
     assert_eq!(doc["revision"], head.as_str());
-    assert_eq!(doc["summary"]["blocked"], 2, "{}", json.stdout);
+    // The protected tenant is kept whole: no change touches it.
+    assert_eq!(doc["summary"]["destroy"], 0, "{}", json.stdout);
+    assert_eq!(doc["kept"][0]["tenant"], "globex", "{}", json.stdout);
 
-    // Allowed to destroy, nothing is blocked; the same revisions give no changes.
-    let allowed = plan(&["--allow-destroy", "-o", "json"]);
+    // Permitted by name, all of it goes, nothing blocked; the same revisions give no changes.
+    let allowed = plan(&["--allow-destroy", "globex", "-o", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&allowed.stdout).unwrap();
     assert_eq!(doc["summary"]["blocked"], 0);
+    assert_eq!(doc["summary"]["destroy"], 13, "{}", allowed.stdout);
+    assert_eq!(doc["kept"], serde_json::json!([]));
     let same = plan(&["--rev", "HEAD~1"]);
     assert!(
         same.stdout
