@@ -49,6 +49,19 @@ pub const REMOVED_ANNOTATION: &str = "berth.io/removed-in";
 /// manager apart from `berth`, so that applying the rendered Namespace never removes them.
 pub const RECORDS_FIELD_MANAGER: &str = "berth-records";
 
+/// A config revision as people read it: a Git commit's sha (40 or 64 hex digits) cut to its
+/// first 12 characters, anything else (a directory's `sha256:` digest, already short) as it
+/// is. JSON output keeps the full value.
+pub fn short_revision(revision: &str) -> &str {
+    let is_sha =
+        matches!(revision.len(), 40 | 64) && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_sha {
+        &revision[..12]
+    } else {
+        revision
+    }
+}
+
 /// The identity of one Kubernetes object.
 ///
 /// Ordered by `api_version`, `kind`, `namespace` (cluster-scoped first), `name`.

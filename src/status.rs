@@ -177,7 +177,7 @@ pub fn kept_status(input: &StatusInput<'_>, k: &crate::plan::KeptTenant) -> Tena
         replicas: 0,
     };
     let mut st = status_of(input, &who, None);
-    let removed = crate::output::kept_summary(k);
+    let removed = k.summary();
     st.problems.retain(|p| p != "not applied");
     st.problems.insert(0, removed.clone());
     st.removed = Some(removed);

@@ -325,13 +325,7 @@ fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
     );
     assert!(d.metrics().lines().any(|l| l == "berth_drifted_objects 1"));
     // Policy "report": a later check still finds it, and nothing was written back.
-    let checks = |d: &Daemon| {
-        d.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix("berth_drift_checks_total "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap()
-    };
+    let checks = |d: &Daemon| d.counter("berth_drift_checks_total");
     let seen = checks(&d);
     d.wait(30, "another drift check", || {
         (checks(&d) > seen).then_some(())
@@ -365,13 +359,13 @@ fn drift_made_with_kubectl_is_reported_then_corrected_under_policy_correct() {
     d.wait(30, "the drift to be corrected", || {
         (live_replicas(&server, "tenant-globex") == "3").then_some(())
     });
-    let corrections = d
-        .metrics()
-        .lines()
-        .find_map(|l| l.strip_prefix("berth_drift_corrections_total "))
-        .map(str::to_string);
     // Two corrections: the sync of the new policy put 1 back to 3, the drift check 2 to 3.
-    assert_eq!(corrections.as_deref(), Some("2"), "{}", d.metrics());
+    assert_eq!(
+        d.counter("berth_drift_corrections_total"),
+        2,
+        "{}",
+        d.metrics()
+    );
     d.wait(30, "the status to show no drift", || {
         (d.status()["drifted"] == 0).then_some(())
     });
@@ -526,13 +520,7 @@ fn drift_checking_daemon(server: &ApiServer) -> (tempfile::TempDir, Daemon) {
 fn drift_checks_reuse_the_cluster_connection_and_its_discovery() {
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let (_dir, d) = drift_checking_daemon(&server);
-    let checks = |d: &Daemon| -> u64 {
-        d.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix("berth_drift_checks_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let checks = |d: &Daemon| d.counter("berth_drift_checks_total");
     let before = checks(&d);
     server.clear_log();
     d.wait(30, "three drift checks", || {
@@ -690,13 +678,7 @@ fn report_mode_leaves_drift_through_an_unrelated_sync_and_a_restart() {
 
     // The configuration changes the drifted quota: it is written as Git says, and that counts
     // as a correction.
-    let corrections = |d: &Daemon| {
-        d.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix("berth_drift_corrections_total "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap()
-    };
+    let corrections = |d: &Daemon| d.counter("berth_drift_corrections_total");
     let before = corrections(&d);
     let revision = last_sync(&d)["revision"].clone();
     let globex = repo.join("tenants/globex.toml");

@@ -392,46 +392,18 @@ impl KubeCluster {
             Err(ClusterError::NotFound { .. }) => return Ok((Vec::new(), 0)),
             Err(e) => return Err(e),
         };
-        let resource = qualified_resource(&ar);
-        // The raw LIST: each page's items are kept as JSON text straight from the response,
-        // never as `DynamicObject`s (a parsed object takes several times the memory).
-        let request = kube::core::Request::new(DynamicObject::url_path(&ar, None));
-        let limit = u32::try_from(page_size).unwrap_or(u32::MAX);
+        // Each page's items are kept as JSON text straight from the response, never as
+        // `DynamicObject`s (a parsed object takes several times the memory).
         let mut out = Vec::new();
-        let mut requests = 0u64;
-        let mut token: Option<String> = None;
-        loop {
-            let mut lp = ListParams::default().labels(selector).limit(limit);
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let text = self
-                .retrying(&resource, || async {
-                    let mut req = request.list(&lp).map_err(|e| {
-                        self.map(kube::Error::BuildRequest(e), "list", &resource, None)
-                    })?;
-                    req.extensions_mut().insert("list");
-                    self.client
-                        .request_text(req)
-                        .await
-                        .map_err(|e| self.map(e, "list", &resource, None))
-                })
-                .await?;
-            requests += 1;
-            let page: RawList<'_> = serde_json::from_str(&text)
-                .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
-            out.extend(page.items.iter().flatten().filter_map(|item| {
-                LiveObject::from_json(
+        let (_, requests) = self
+            .list_pages(kind, None, selector, false, page_size, |item| {
+                out.extend(LiveObject::from_json(
                     item.get(),
                     Some((&ar.api_version, &ar.kind)),
                     keep_managed_fields,
-                )
-            }));
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
+                ));
+            })
+            .await?;
         Ok((out, requests))
     }
 
@@ -544,11 +516,18 @@ impl KubeCluster {
     ) -> Result<(Vec<Value>, u64), ClusterError> {
         let mut out = Vec::new();
         let (ar, requests) = self
-            .list_pages(kind, namespace, selector, metadata_only, |item| {
-                if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
-                    out.push(v);
-                }
-            })
+            .list_pages(
+                kind,
+                namespace,
+                selector,
+                metadata_only,
+                super::DEFAULT_PAGE_SIZE,
+                |item| {
+                    if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
+                        out.push(v);
+                    }
+                },
+            )
             .await?;
         let out = match ar {
             Some(ar) => out
@@ -571,23 +550,32 @@ impl KubeCluster {
     ) -> Result<(Vec<T>, u64), ClusterError> {
         let mut out = Vec::new();
         let (_, requests) = self
-            .list_pages(kind, namespace, selector, metadata_only, |item| {
-                if let Ok(v) = serde_json::from_str::<T>(item.get()) {
-                    out.push(v);
-                }
-            })
+            .list_pages(
+                kind,
+                namespace,
+                selector,
+                metadata_only,
+                super::DEFAULT_PAGE_SIZE,
+                |item| {
+                    if let Ok(v) = serde_json::from_str::<T>(item.get()) {
+                        out.push(v);
+                    }
+                },
+            )
             .await?;
         Ok((out, requests))
     }
 
-    /// Every page of a LIST, each item handed to `each` as raw JSON. Returns the resource
-    /// (`None` when the server does not serve the kind: no items) and the requests made.
+    /// Every page of a LIST, `page_size` items a page, each item handed to `each` as raw
+    /// JSON; every page is retried on transient failures. Returns the resource (`None` when
+    /// the server does not serve the kind: no items) and the requests made.
     async fn list_pages(
         &self,
         kind: &KindRef,
         namespace: Option<&str>,
         selector: &str,
         metadata_only: bool,
+        page_size: usize,
         mut each: impl FnMut(&serde_json::value::RawValue),
     ) -> Result<(Option<ApiResource>, u64), ClusterError> {
         let (ar, namespaced) = match self.resolve(kind).await {
@@ -603,7 +591,7 @@ impl KubeCluster {
         loop {
             let mut lp = ListParams::default()
                 .labels(selector)
-                .limit(super::DEFAULT_PAGE_SIZE as u32);
+                .limit(u32::try_from(page_size).unwrap_or(u32::MAX));
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }

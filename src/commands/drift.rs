@@ -1,8 +1,7 @@
 //! `berth drift [DIR]`: what changed in the clusters outside berth. Exit 0 none, 2 some,
 //! 1 error (an invalid config or an unreachable cluster).
 
-use super::common::{open_source, state_dir};
-use super::plan::{compute, runtime};
+use super::plan::{compute_read_only, runtime};
 use super::{CommandError, Outcome};
 use crate::cli::{DriftArgs, PlanFormat, TargetArgs};
 use crate::output;
@@ -10,17 +9,9 @@ use crate::printer::Printer;
 
 /// `berth drift`.
 pub fn run(args: &DriftArgs, printer: &Printer) -> Result<Outcome, CommandError> {
-    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
     let runtime = runtime()?;
-    let state_dir = state_dir(&args.source.git);
-    let Some(planned) = compute(
-        &mut source,
-        state_dir,
-        &TargetArgs::read_only(&args.target),
-        printer,
-        &runtime,
-    )?
-    else {
+    let target = TargetArgs::read_only(&args.target);
+    let Some(planned) = compute_read_only(&args.source, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let plan = &planned.plan;

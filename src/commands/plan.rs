@@ -66,6 +66,19 @@ pub fn compute(
     compute_with(source, state_dir, target, false, printer, runtime)
 }
 
+/// [`compute`] for a read-only command (`drift`, `status`, `show`): the configuration of
+/// `source` and the clusters in `target`, nothing permitted.
+pub fn compute_read_only(
+    source: &crate::cli::SourceArgs,
+    target: &TargetArgs,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Planned>, CommandError> {
+    let mut opened = open_source(source.dir.as_deref(), &source.git, false)?;
+    let state_dir = state_dir(&source.git);
+    compute(&mut opened, state_dir, target, printer, runtime)
+}
+
 /// [`compute`], with `changed`: only the tenants whose inputs changed since they were last
 /// applied completely (see [`pipeline::changed_tenants`]).
 pub fn compute_with(

@@ -1,7 +1,7 @@
 //! `berth show tenant NAME [DIR]`: one tenant in detail. Exit codes as `berth status`.
 
-use super::common::{did_you_mean_help, open_source, state_dir};
-use super::plan::{compute, runtime};
+use super::common::did_you_mean_help;
+use super::plan::{compute_read_only, runtime};
 use super::status::{note_workload_errors, now, outcome_of, workloads};
 use super::{CommandError, Outcome};
 use crate::cli::{ShowArgs, ShowCommand, StatusFormat, TargetArgs};
@@ -18,9 +18,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     target.scope.tenant = vec![args.name.clone()];
     // A tenant gone from the configuration may still be kept by its cluster.
     target.scope.removed_ok = true;
-    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
-    let state_dir = state_dir(&args.source.git);
-    let Some(planned) = compute(&mut source, state_dir, &target, printer, &runtime)? else {
+    let Some(planned) = compute_read_only(&args.source, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let tenant = planned.config.tenants.iter().find(|t| t.name == args.name);

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::common::{open_source, state_dir};
-use super::plan::{compute, runtime, Planned};
+use super::plan::{compute_read_only, runtime, Planned};
 use super::{CommandError, Outcome};
 use crate::cli::{StatusArgs, StatusFormat, TargetArgs};
 use crate::observe::{self, WorkloadQuery, Workloads};
@@ -91,16 +90,8 @@ pub fn outcome_of(rows: &[&TenantStatus]) -> Outcome {
 pub fn run(args: &StatusArgs, printer: &Printer) -> Result<Outcome, CommandError> {
     let now = now()?;
     let runtime = runtime()?;
-    let mut source = open_source(args.source.dir.as_deref(), &args.source.git, false)?;
-    let state_dir = state_dir(&args.source.git);
-    let Some(planned) = compute(
-        &mut source,
-        state_dir,
-        &TargetArgs::read_only(&args.target),
-        printer,
-        &runtime,
-    )?
-    else {
+    let target = TargetArgs::read_only(&args.target);
+    let Some(planned) = compute_read_only(&args.source, &target, printer, &runtime)? else {
         return Ok(Outcome::Failure);
     };
     let mut workloads = workloads(&planned, &args.target.tenant, &[], &runtime);

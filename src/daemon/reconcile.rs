@@ -752,7 +752,7 @@ impl Reconciler {
             if ts.applied_revision.is_none() {
                 ts.applied_revision = k.last_applied_revision.clone();
             }
-            ts.removed = Some(crate::output::kept_summary(k));
+            ts.removed = Some(k.summary());
             tenants.insert(k.tenant.clone(), ts);
         }
         status.tenants = tenants;

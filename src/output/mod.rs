@@ -76,25 +76,14 @@ pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
     }
 }
 
-/// A kept tenant's state in a phrase, for status lines: `removed from the configuration in
-/// 9c0ffee12345; kept by deletion protection (...)`.
-pub fn kept_summary(k: &crate::plan::KeptTenant) -> String {
-    let (head, _, _) = kept_phrases(k, 0);
-    head.split_once("): ")
-        .map(|(_, rest)| rest.to_string())
-        .unwrap_or(head)
-}
-
 /// What a kept tenant is, in one line, what stays (shortened past `max` objects) and how to
 /// permit its deletion.
 pub(crate) fn kept_phrases(k: &crate::plan::KeptTenant, max: usize) -> (String, String, String) {
-    let removed = match (&k.removed_in, &k.last_applied_revision) {
-        (Some(rev), _) => format!("removed from the configuration in {}", short_revision(rev)),
-        (None, _) => "removed from the configuration in this revision".to_string(),
-    };
     let head = format!(
-        "tenant `{}` (cluster {}): {removed}; {}",
-        k.tenant, k.cluster, k.reason
+        "tenant `{}` (cluster {}): {}",
+        k.tenant,
+        k.cluster,
+        k.summary()
     );
     let mut names: Vec<String> = k.objects.iter().take(max).map(|o| o.to_string()).collect();
     if k.objects.len() > max {
@@ -122,15 +111,6 @@ pub(crate) fn kept_phrases(k: &crate::plan::KeptTenant, max: usize) -> (String, 
         )
     };
     (head, stays, help)
-}
-
-/// A revision as people read it: a commit's first 12 hex digits, anything else as it is.
-pub(crate) fn short_revision(rev: &str) -> &str {
-    if rev.len() > 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &rev[..12]
-    } else {
-        rev
-    }
 }
 
 /// Where a warning is, `  (cluster c, tenant t)`, or nothing for a plan-wide one.

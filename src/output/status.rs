@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::object::short_revision;
 use crate::status::{age, TenantDetails, TenantStatus};
 use crate::values::time::format_rfc3339;
 
@@ -18,19 +19,6 @@ fn database(s: &TenantStatus) -> String {
     match s.database.ready {
         Some(r) => format!("{r}/{}", s.database.desired),
         None => format!("-/{}", s.database.desired),
-    }
-}
-
-/// A revision as text output shows it: the first 12 characters of a Git commit sha (40 or 64
-/// hex digits), anything else (a directory's `sha256:` digest, already short) as it is. JSON
-/// keeps the full value.
-fn short_revision(revision: &str) -> &str {
-    let is_sha =
-        matches!(revision.len(), 40 | 64) && revision.bytes().all(|b| b.is_ascii_hexdigit());
-    if is_sha {
-        &revision[..12]
-    } else {
-        revision
     }
 }
 
@@ -393,7 +381,7 @@ pub fn show_kept_text(s: &TenantStatus, k: &crate::plan::KeptTenant) -> String {
             let _ = writeln!(out, "  status     {}", s.problems.join(", "));
             let _ = writeln!(out, "  database   {}", database(s));
             if let Some(rev) = &k.last_applied_revision {
-                let _ = writeln!(out, "  applied    {}", super::short_revision(rev));
+                let _ = writeln!(out, "  applied    {}", short_revision(rev));
             }
         }
     }

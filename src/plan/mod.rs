@@ -231,6 +231,21 @@ pub struct KeptTenant {
     pub objects: Vec<ObjectRef>,
 }
 
+impl KeptTenant {
+    /// Its state in a phrase: `removed from the configuration in 9c0ffee12345; kept by
+    /// deletion protection (...)`.
+    pub fn summary(&self) -> String {
+        let removed = match &self.removed_in {
+            Some(rev) => format!(
+                "removed from the configuration in {}",
+                crate::object::short_revision(rev)
+            ),
+            None => "removed from the configuration in this revision".to_string(),
+        };
+        format!("{removed}; {}", self.reason)
+    }
+}
+
 /// A tenant back in the configuration whose Namespace still says it was removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Returned {

@@ -336,6 +336,16 @@ impl Daemon {
         http("GET", &format!("{}/metrics", self.url), &[], b"").1
     }
 
+    /// The value of the unlabelled counter or gauge `name` in the metrics (panics when absent).
+    pub fn counter(&self, name: &str) -> u64 {
+        let metrics = self.metrics();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    }
+
     /// Its operator log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()

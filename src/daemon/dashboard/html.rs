@@ -130,14 +130,7 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
-/// A short revision: a Git commit's first 12 digits, a content hash as it is.
-pub fn short_rev(rev: &str) -> &str {
-    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &rev[..12]
-    } else {
-        rev
-    }
-}
+pub use crate::object::short_revision as short_rev;
 
 /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body) into
 /// pairs, in order. Invalid percent escapes are kept as written.
