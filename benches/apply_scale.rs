@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use berth::apiserver::ApiServer;
 use berth::apply::{self, ApplyOptions};
 use berth::cluster::{self, ClusterSettings};
 use berth::observe::{self, ObserveOptions};
@@ -23,6 +22,7 @@ use berth::render::{self, TemplateSet};
 use berth::spec::model::{ClusterTarget, Config};
 use berth::store::ObjectStore;
 use berth::{source, spec, synth};
+use kube_emulator::ApiServer;
 
 mod support;
 

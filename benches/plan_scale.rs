@@ -32,7 +32,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth::apiserver::ApiServer;
 use berth::cluster::{self, Backend, ClusterSettings, EmbeddedCluster};
 use berth::observe::{self, ObserveOptions, Observed};
 use berth::plan::{self, PlanOptions};
@@ -40,6 +39,7 @@ use berth::render::{self, Rendered};
 use berth::spec::model::{Cluster, ClusterTarget, Config};
 use berth::store::ObjectStore;
 use berth::{source, spec, synth};
+use kube_emulator::ApiServer;
 use serde_json::Value;
 
 mod support;

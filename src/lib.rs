@@ -4,7 +4,6 @@
 //! `source` -> `spec` -> `render` -> (`observe` -> `plan` -> `output` -> `apply`).
 //! See ARCHITECTURE.md for the codemap and the invariants.
 
-pub mod apiserver;
 pub mod apply;
 pub mod cli;
 pub mod cluster;
@@ -21,6 +20,7 @@ pub mod render;
 pub mod source;
 pub mod spec;
 pub mod status;
-pub mod store;
+/// The object store of the embedded cluster: the `kube-store` crate, shared with the API emulator.
+pub use kube_store as store;
 pub mod synth;
 pub mod values;

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use berth::apiserver::ApiServer;
 use berth::apply::{self, ApplyEvent, ApplyOptions, ChangeSet, Outcome, RetryPolicy};
 use berth::cluster::{self, Backend, ClusterSettings, KindRef};
 use berth::object::ObjectRef;
@@ -17,6 +16,7 @@ use berth::render::{self, Manifest, Rendered, TemplateSet};
 use berth::spec::model::{ClusterTarget, Config};
 use berth::store::ObjectStore;
 use berth::synth;
+use kube_emulator::ApiServer;
 use serde_json::{json, Value};
 
 const TENANTS: usize = 6;

@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth::apiserver::ApiServer;
 use berth::store::ObjectStore;
+use kube_emulator::ApiServer;
 use serde_json::Value;
 use support::git::Repo;
 use support::CONTEXT;

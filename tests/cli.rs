@@ -309,8 +309,8 @@ fn plan_refuses_state_dir_inside_config_repo() {
 /// kubeconfig file; only LIST pages (and one GET per new namespace) are requested.
 #[test]
 fn plan_against_kubernetes_api_lists_only() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
@@ -350,8 +350,8 @@ fn plan_against_kubernetes_api_lists_only() {
 
 #[test]
 fn plan_names_an_unreachable_cluster_in_one_line() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let url = server.url();
     let dir = support::examples_on_kube(&server);
@@ -714,8 +714,8 @@ fn apply_refuses_stale_saved_plan() {
 /// and apply corrects it.
 #[test]
 fn drift_made_with_kubectl_is_reported_left_then_corrected_on_request() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
@@ -817,8 +817,8 @@ fn drift_made_with_kubectl_is_reported_left_then_corrected_on_request() {
 /// size of the cluster), and still plans exactly.
 #[test]
 fn plan_for_one_tenant_lists_only_that_tenant() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
@@ -863,8 +863,8 @@ fn plan_for_one_tenant_lists_only_that_tenant() {
 /// nothing else of the unchanged tenants.
 #[test]
 fn changed_plans_only_tenants_whose_inputs_changed_since_their_last_apply() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
@@ -1204,8 +1204,8 @@ fn apply_killed_mid_way_is_finished_by_the_next_run() {
 /// new in the configuration is only a create.
 #[test]
 fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");
@@ -1280,8 +1280,8 @@ fn an_object_deleted_with_kubectl_is_missing_drift_and_a_new_one_is_not() {
 /// the directory berth runs in.
 #[test]
 fn a_relative_kubeconfig_path_is_relative_to_the_config_repository() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = support::examples_on_kube(&server);
     let repo = dir.path().join("repo");

@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
-use berth::apiserver::ApiServer;
 use berth::store::ObjectStore;
+use kube_emulator::ApiServer;
 use serde_json::Value;
 use support::{embedded_replicas, http, kubectl, Daemon};
 

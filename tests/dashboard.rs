@@ -1133,7 +1133,7 @@ fn usage_samples_survive_a_restart() {
 #[test]
 fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
     let server =
-        berth::apiserver::ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+        kube_emulator::ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     server.set_pod_metrics("tenant-acme", "db-0", &[("kwdb", "1500m", "2Gi")]);
     server.set_pod_metrics(
         "tenant-acme",

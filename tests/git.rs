@@ -1196,8 +1196,8 @@ fn the_daemon_applies_only_commits_signed_by_a_key_of_the_gpg_keyring() {
 /// next poll an hour later.
 #[test]
 fn a_webhook_that_lands_on_the_follower_makes_the_leader_sync() {
-    use berth::apiserver::ApiServer;
     use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let repo = Repo::examples();
     // The repository's only cluster is the test server, which also holds the Lease.

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use berth::apiserver::ApiServer;
 use berth::cluster::{self, Backend, ClusterError, ClusterSettings, EmbeddedCluster};
 use berth::object::ObjectRef;
 use berth::observe::{self, ObserveOptions};
@@ -13,6 +12,7 @@ use berth::render::{DesiredObject, Manifest, Rendered};
 use berth::spec::model::{Cluster, ClusterTarget, Config, PolicyModel};
 use berth::spec::types::DriftMode;
 use berth::store::ObjectStore;
+use kube_emulator::ApiServer;
 use serde_json::{json, Value};
 
 mod support;

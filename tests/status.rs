@@ -10,8 +10,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use berth::apiserver::ApiServer;
 use berth::store::ObjectStore;
+use kube_emulator::ApiServer;
 use support::{kubectl, Run};
 
 const NOW: &str = "2026-11-25T04:00:00Z";

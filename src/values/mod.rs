@@ -3,7 +3,7 @@
 
 pub mod cron;
 pub mod duration;
-pub mod quantity;
+pub use kube_store::quantity;
 pub mod time;
 
 use std::borrow::Cow;

@@ -131,7 +131,7 @@ fn validator(name: &str) -> PathBuf {
 pub const CONTEXT: &str = "test-ctx";
 
 /// Writes the kubeconfig of the test API server (context [`CONTEXT`]) into `dir`.
-pub fn write_kubeconfig(dir: &Path, server: &berth::apiserver::ApiServer) -> PathBuf {
+pub fn write_kubeconfig(dir: &Path, server: &kube_emulator::ApiServer) -> PathBuf {
     let path = dir.join("kubeconfig");
     fs::write(&path, server.kubeconfig(CONTEXT)).expect("write kubeconfig");
     path
@@ -139,7 +139,7 @@ pub fn write_kubeconfig(dir: &Path, server: &berth::apiserver::ApiServer) -> Pat
 
 /// A copy of `examples/` whose `local` cluster is the test API server `server` (reached
 /// through a kubeconfig file written next to it) instead of the embedded store.
-pub fn examples_on_kube(server: &berth::apiserver::ApiServer) -> tempfile::TempDir {
+pub fn examples_on_kube(server: &kube_emulator::ApiServer) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     copy_tree(
@@ -374,7 +374,7 @@ fn next_id() -> usize {
 
 /// Runs the real kubectl against the test API server `server`; panics when it fails.
 /// Returns stdout.
-pub fn kubectl(server: &berth::apiserver::ApiServer, args: &[&str]) -> String {
+pub fn kubectl(server: &kube_emulator::ApiServer, args: &[&str]) -> String {
     let out = Command::new("kubectl")
         .args(["--server", &server.url(), "--token", "t"])
         .args(args)

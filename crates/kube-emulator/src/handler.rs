@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{metrics, Shared};
-use crate::store::{
+use kube_store::{
     groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
 };
 
@@ -657,7 +657,7 @@ async fn resource(
                             patch.get("status").cloned().unwrap_or(Value::Null)
                         } else {
                             let mut merged = current.clone();
-                            crate::store::merge_patch_value(&mut merged, &patch);
+                            kube_store::merge_patch_value(&mut merged, &patch);
                             merged.get("status").cloned().unwrap_or(Value::Null)
                         };
                         if dry_run {

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use berth::apiserver::ApiServer;
-use berth::store::ObjectStore;
+use kube_emulator::ApiServer;
+use kube_store::ObjectStore;
 use serde_json::{json, Value};
 
 fn start() -> ApiServer {
@@ -838,7 +838,7 @@ fn serve_on_a_callers_runtime() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = berth::apiserver::serve(
+        let server = kube_emulator::serve(
             ObjectStore::in_memory().unwrap(),
             "127.0.0.1:0".parse().unwrap(),
         )

@@ -2,13 +2,13 @@
 //! ownership, resource versions, generations, server defaults, validation and immutable fields,
 //! label selectors and stable pagination. Backed by SQLite, in a file or in memory.
 //!
-//! Both the embedded local cluster and the test API server (`crate::apiserver`) use it, so the
+//! Both the embedded local cluster and the test API server (the `kube-emulator` crate) use it, so the
 //! semantics live in one place.
 
 mod defaults;
 mod fields;
 mod kinds;
-mod quantity;
+pub mod quantity;
 mod selector;
 
 use std::path::Path as FsPath;

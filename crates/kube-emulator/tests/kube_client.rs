@@ -1,12 +1,12 @@
 //! The test API server driven by the kube-rs client: discovery, dynamic LIST, server-side
 //! apply, typed GET and error reasons.
 
-use berth::apiserver::ApiServer;
-use berth::store::ObjectStore;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{self, Discovery, Scope};
 use kube::{Client, Config};
+use kube_emulator::ApiServer;
+use kube_store::ObjectStore;
 use serde_json::json;
 
 fn client(server: &ApiServer) -> Client {

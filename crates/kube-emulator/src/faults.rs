@@ -10,6 +10,52 @@ pub(crate) enum Fault {
     Status(u16),
     /// Close the connection without an answer.
     Drop,
+    /// Wait this long, then close the connection without an answer: a server that stalls past
+    /// the client's timeout.
+    Stall(Duration),
+}
+
+/// How long a stalled request waits before its connection is closed: longer than any client
+/// timeout berth uses, so that the client gives up first.
+pub const STALL: Duration = Duration::from_secs(120);
+
+/// Random faults: `rate` of requests (0.0-1.0) fail, drawn from a generator seeded with `seed`
+/// so that a run can be repeated.
+#[derive(Debug, Clone)]
+struct Random {
+    rate: f64,
+    state: u64,
+}
+
+impl Random {
+    /// SplitMix64 (Steele, Lea and Flood 2014): a seeded generator in five lines, so the
+    /// emulator needs no random-number crate for reproducible faults.
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The fault for one request, if it draws one: 500, 503, 429 (with `Retry-After`), a
+    /// dropped connection or a stall, equally likely.
+    fn draw(&mut self) -> Option<Fault> {
+        if self.unit() >= self.rate {
+            return None;
+        }
+        Some(match self.next() % 5 {
+            0 => Fault::Status(500),
+            1 => Fault::Status(503),
+            2 => Fault::Status(429),
+            3 => Fault::Drop,
+            _ => Fault::Stall(STALL),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +72,8 @@ struct State {
     drop_next: usize,
     fail_next: Option<(usize, u16)>,
     rules: Vec<Rule>,
+    random: Option<Random>,
+    stall: Duration,
 }
 
 /// Shared handle to the faults of a server. Faults are consumed in this order: dropped
@@ -69,6 +117,23 @@ impl Faults {
         self.with(|s| s.drop_next = n);
     }
 
+    /// From now on a share `rate` (0.0-1.0) of requests fails the ways real servers fail (500,
+    /// 503, 429 with `Retry-After`, a dropped connection, a stall past the client's timeout),
+    /// the same requests for the same `seed`. Rate 0 turns it off.
+    pub fn set_rate(&self, rate: f64, seed: u64) {
+        self.with(|s| {
+            s.random = (rate > 0.0).then_some(Random {
+                rate: rate.min(1.0),
+                state: seed,
+            })
+        });
+    }
+
+    /// How long a stall fault waits before dropping the connection ([`STALL`] unless set).
+    pub fn set_stall(&self, stall: Duration) {
+        self.with(|s| s.stall = stall);
+    }
+
     /// Removes every fault.
     pub fn clear(&self) {
         self.with(|s| *s = State::default());
@@ -97,7 +162,13 @@ impl Faults {
                 s.fail_next = (n > 1).then_some((n - 1, status));
                 return (latency, Some(Fault::Status(status)));
             }
-            (latency, None)
+            let stall = if s.stall.is_zero() { STALL } else { s.stall };
+            let drawn = s.random.as_mut().and_then(Random::draw);
+            let drawn = drawn.map(|f| match f {
+                Fault::Stall(_) => Fault::Stall(stall),
+                f => f,
+            });
+            (latency, drawn)
         })
         .unwrap_or((Duration::ZERO, None))
     }
@@ -133,5 +204,33 @@ mod tests {
         assert_eq!(f.take("GET", "/").0, Duration::from_millis(5));
         f.clear();
         assert_eq!(f.take("GET", "/"), (Duration::ZERO, None));
+    }
+
+    fn draws(rate: f64, seed: u64, n: usize) -> Vec<Option<Fault>> {
+        let f = Faults::default();
+        f.set_rate(rate, seed);
+        (0..n).map(|_| f.take("GET", "/api").1).collect()
+    }
+
+    #[test]
+    fn a_fault_rate_fails_that_share_of_requests_reproducibly_by_seed() {
+        let a = draws(0.2, 7, 5000);
+        assert_eq!(a, draws(0.2, 7, 5000), "same seed, same faults");
+        assert_ne!(a, draws(0.2, 8, 5000), "another seed, other faults");
+        let failed = a.iter().flatten().count();
+        assert!(
+            (800..1200).contains(&failed),
+            "{failed} of 5000 at rate 0.2"
+        );
+        for kind in [
+            Fault::Status(500),
+            Fault::Status(503),
+            Fault::Status(429),
+            Fault::Drop,
+            Fault::Stall(STALL),
+        ] {
+            assert!(a.contains(&Some(kind)), "{kind:?} never drawn");
+        }
+        assert!(draws(0.0, 7, 1000).iter().all(Option::is_none));
     }
 }

@@ -21,10 +21,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::store::ObjectStore;
+use kube_store::ObjectStore;
 
 use faults::Fault;
-pub use faults::Faults;
+pub use faults::{Faults, STALL};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +220,7 @@ impl ApiServer {
                 .iter()
                 .map(|(c, cpu, mem)| (c.to_string(), cpu.to_string(), mem.to_string()))
                 .collect(),
-            timestamp: crate::store::now_rfc3339(),
+            timestamp: kube_store::now_rfc3339(),
         };
         if let Ok(mut m) = self.shared.metrics.lock() {
             m.pods
@@ -338,6 +338,11 @@ async fn serve_one(
     }
     match fault {
         Some(Fault::Drop) => {
+            log(0);
+            return Err(Dropped);
+        }
+        Some(Fault::Stall(wait)) => {
+            tokio::time::sleep(wait).await;
             log(0);
             return Err(Dropped);
         }
