@@ -15,5 +15,5 @@ fi
 export BERTH_VALIDATE_VENV="$venv"
 
 # The API documentation builds without a broken link.
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
-cargo test --all-targets "$@"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+cargo test --workspace --all-targets "$@"

@@ -86,6 +86,7 @@ async fn start(
 ) -> std::io::Result<(Arc<Shared>, watch::Sender<bool>)> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    bootstrap_namespaces(&store)?;
     let shared = Arc::new(Shared {
         store,
         log: Mutex::new(Vec::new()),
@@ -96,6 +97,29 @@ async fn start(
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
     Ok((shared, tx))
+}
+
+/// The namespaces every cluster has from its start (`default`, `kube-system`, `kube-public`,
+/// `kube-node-lease`), created by the apiserver's system-namespaces controller
+/// (`pkg/controlplane/controller/systemnamespaces`). Kept when the store already has them.
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+fn bootstrap_namespaces(store: &ObjectStore) -> std::io::Result<()> {
+    for ns in SYSTEM_NAMESPACES {
+        let manifest =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let missing = matches!(
+            store.get("Namespace", "", ns),
+            Err(kube_store::StoreError::NotFound { .. })
+        );
+        if missing {
+            store
+                .apply("Namespace", "", ns, manifest, "kube-apiserver", true, false)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 impl ApiServer {

@@ -223,9 +223,16 @@ fn kubectl_get_apply_and_delete() {
     std::fs::write(&file, MANIFEST.replace("SERVICE", "db")).unwrap();
     let file = file.to_str().unwrap();
 
-    let out = kubectl_ok(&server, &["get", "ns"]);
-    assert!(
-        out.contains("No resources found") || out.is_empty(),
+    // A new cluster has its system namespaces and nothing else.
+    let out = kubectl_ok(&server, &["get", "ns", "-o", "name"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "namespace/default",
+            "namespace/kube-node-lease",
+            "namespace/kube-public",
+            "namespace/kube-system"
+        ],
         "{out}"
     );
 
