@@ -113,7 +113,9 @@ impl EmbeddedCluster {
                     .map(|c| (c.field.clone(), c.message.clone()))
                     .collect(),
             },
-            StoreError::Internal { .. } => ClusterError::Store { cluster, message },
+            StoreError::Internal { .. } | StoreError::Expired { .. } => {
+                ClusterError::Store { cluster, message }
+            }
         }
     }
 

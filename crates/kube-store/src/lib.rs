@@ -103,6 +103,17 @@ pub enum StoreError {
         name: String,
         message: String,
     },
+    /// 410 `Expired`: a continue token or watch resource version older than the last
+    /// compaction. `continue_token`, when set, resumes the listing inconsistently at the
+    /// latest state (the real server's `metadata.continue` of the Status).
+    #[error("{message}")]
+    Expired {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+        continue_token: Option<String>,
+    },
     /// 500 `InternalError`: storage failed.
     #[error("{message}")]
     Internal {
@@ -123,6 +134,7 @@ impl StoreError {
             Self::Conflict { .. } => "Conflict",
             Self::Invalid { .. } => "Invalid",
             Self::BadRequest { .. } => "BadRequest",
+            Self::Expired { .. } => "Expired",
             Self::Internal { .. } => "InternalError",
         }
     }
@@ -134,6 +146,7 @@ impl StoreError {
             Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
             Self::Invalid { .. } => 422,
             Self::BadRequest { .. } => 400,
+            Self::Expired { .. } => 410,
             Self::Internal { .. } => 500,
         }
     }
@@ -177,6 +190,13 @@ impl StoreError {
                 namespace,
                 name,
                 message,
+            } => (kind, namespace, name, message),
+            Self::Expired {
+                kind,
+                namespace,
+                name,
+                message,
+                ..
             } => (kind, namespace, name, message),
         }
     }
@@ -246,6 +266,13 @@ impl StoreError {
         });
         if !details.is_empty() {
             status["details"] = Value::Object(details);
+        }
+        if let Self::Expired {
+            continue_token: Some(token),
+            ..
+        } = self
+        {
+            status["metadata"] = json!({"continue": token});
         }
         status["code"] = json!(self.code());
         status
@@ -435,6 +462,72 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (k, v) VALUES ('rv', 0), ('ip', 10);
 ";
 
+/// The watch history (`ObjectStore::keep_history`): one row per write, recorded by triggers.
+/// A deletion is recorded at the resource version its transaction is about to take.
+const HISTORY_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    rv INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ns TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    old TEXT
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events (grp, version, kind, rv);
+CREATE TRIGGER IF NOT EXISTS events_insert AFTER INSERT ON objects BEGIN
+    INSERT INTO events (rv, type, grp, version, kind, ns, name, body)
+    VALUES (NEW.rv, 'ADDED', NEW.grp, NEW.version, NEW.kind, NEW.ns, NEW.name, NEW.body);
+END;
+CREATE TRIGGER IF NOT EXISTS events_update AFTER UPDATE ON objects BEGIN
+    INSERT INTO events (rv, type, grp, version, kind, ns, name, body, old)
+    VALUES (NEW.rv, 'MODIFIED', NEW.grp, NEW.version, NEW.kind, NEW.ns, NEW.name, NEW.body, OLD.body);
+END;
+CREATE TRIGGER IF NOT EXISTS events_delete AFTER DELETE ON objects BEGIN
+    INSERT INTO events (rv, type, grp, version, kind, ns, name, body)
+    VALUES ((SELECT v + 1 FROM meta WHERE k = 'rv'), 'DELETED', OLD.grp, OLD.version, OLD.kind, OLD.ns, OLD.name, OLD.body);
+END;
+";
+
+/// What happened to an object, as a watch reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Deleted.
+    Deleted,
+}
+
+impl EventType {
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One recorded write ([`ObjectStore::events_since`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// What happened.
+    pub event: EventType,
+    /// The resource version of the write.
+    pub resource_version: u64,
+    /// The object after the write (before it, for a deletion).
+    pub object: Value,
+    /// The object before a modification, so that a watch with a selector can tell an object
+    /// that left the selection (sent as `DELETED`) from one that entered it (`ADDED`).
+    pub previous: Option<Value>,
+}
+
 /// The object store. Cheap to clone: clones share one database connection.
 #[derive(Clone)]
 pub struct ObjectStore {
@@ -490,6 +583,120 @@ impl ObjectStore {
     pub fn resource_version(&self) -> Result<u64, StoreError> {
         let conn = self.lock()?;
         Ok(current_rv(&conn)?)
+    }
+
+    /// Compacts the store as etcd compaction does (the apiserver asks for one every 5 minutes):
+    /// continue tokens and watch resource versions older than the current resource version
+    /// are answered 410 `Expired` from now on, and the recorded history before it is dropped.
+    pub fn compact(&self) -> Result<u64, StoreError> {
+        self.with_tx(|tx| {
+            let rv = current_rv(tx)?;
+            tx.execute(
+                "INSERT INTO meta (k, v) VALUES ('compacted', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                [rv as i64],
+            )?;
+            let history: bool = tx
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+                    [],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if history {
+                tx.execute("DELETE FROM events WHERE rv < ?", [rv as i64])?;
+            }
+            Ok(rv)
+        })
+    }
+
+    /// The resource version of the last compaction (0 when never compacted).
+    pub fn compacted_resource_version(&self) -> Result<u64, StoreError> {
+        let conn = self.lock()?;
+        Ok(compacted_rv(&conn)?)
+    }
+
+    /// From now on every write is also recorded as a watch event (`ADDED`, `MODIFIED`,
+    /// `DELETED`), for [`ObjectStore::events_since`]. SQLite triggers record them, so every
+    /// write path is covered. The embedded cluster does not keep a history; the API emulator
+    /// does, to serve watches.
+    pub fn keep_history(&self) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute_batch(HISTORY_SCHEMA)?;
+        Ok(())
+    }
+
+    /// The recorded events of `kind` (in namespace `ns` when given) after resource version
+    /// `after`, oldest first, at most `limit`. 410 `Expired` when `after` is older than the
+    /// last compaction, worded as the watch cache words it.
+    pub fn events_since(
+        &self,
+        kind: &str,
+        ns: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let conn = self.lock()?;
+        let compacted = compacted_rv(&conn)?;
+        if after < compacted {
+            return Err(StoreError::Expired {
+                kind: String::new(),
+                namespace: String::new(),
+                name: String::new(),
+                message: format!("too old resource version: {after} ({compacted})"),
+                continue_token: None,
+            });
+        }
+        let ns = ns.filter(|n| !n.is_empty() && info.namespaced);
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, rv, type, body, old FROM events WHERE grp = ? AND version = ? AND kind = ?
+             AND (? IS NULL OR ns = ?) AND rv > ? ORDER BY seq LIMIT ?",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                info.group,
+                info.version,
+                info.kind,
+                ns,
+                ns,
+                after as i64,
+                limit as i64
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (rv, kind, body, old) = row?;
+            let mut object: Value = serde_json::from_str(&body).map_err(StoreError::internal)?;
+            let previous = match old {
+                Some(o) => Some(serde_json::from_str(&o).map_err(StoreError::internal)?),
+                None => None,
+            };
+            let event = match kind.as_str() {
+                "ADDED" => EventType::Added,
+                "MODIFIED" => EventType::Modified,
+                _ => EventType::Deleted,
+            };
+            if event == EventType::Deleted {
+                // The object as it was, at the resource version of its deletion.
+                object["metadata"]["resourceVersion"] = json!(rv.to_string());
+            }
+            out.push(Event {
+                event,
+                resource_version: u64::try_from(rv).unwrap_or(0),
+                object,
+                previous,
+            });
+        }
+        Ok(out)
     }
 
     /// The number of objects stored, of every kind.
@@ -552,11 +759,19 @@ impl ObjectStore {
         } else {
             None
         };
+        // Names alone when the listing is within one namespace or of a cluster-scoped kind,
+        // `ns/name` across namespaces: the etcd key after the listing's prefix.
+        let keyed_by_name = ns.is_some() || !info.namespaced;
         let after = match continue_token.filter(|t| !t.is_empty()) {
-            Some(t) => Some(
-                decode_continue(t)
-                    .ok_or_else(|| bad_request(format!("continue key is not valid: {t:?}")))?,
-            ),
+            Some(t) => {
+                let (ans, aname, rv) = decode_continue(t, keyed_by_name)?;
+                let ans = if keyed_by_name {
+                    ns.unwrap_or("").to_string()
+                } else {
+                    ans
+                };
+                Some((ans, aname, rv))
+            }
             None => None,
         };
         let limit = limit.filter(|l| *l > 0);
@@ -570,7 +785,7 @@ impl ObjectStore {
             sql.push_str(" AND o.ns = ?");
             args.push(ns.to_string().into());
         }
-        if let Some((ans, aname)) = &after {
+        if let Some((ans, aname, _)) = &after {
             sql.push_str(" AND (o.ns > ? OR (o.ns = ? AND o.name > ?))");
             args.push(ans.clone().into());
             args.push(ans.clone().into());
@@ -606,6 +821,23 @@ impl ObjectStore {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let rv = current_rv(&tx)?;
+        if let Some((ans, aname, token_rv)) = &after {
+            let compacted = compacted_rv(&tx)?;
+            if *token_rv > 0 && (*token_rv as u64) < compacted {
+                let start = if keyed_by_name {
+                    aname.clone()
+                } else {
+                    format!("{ans}/{aname}")
+                };
+                return Err(StoreError::Expired {
+                    kind: String::new(),
+                    namespace: String::new(),
+                    name: String::new(),
+                    message: INCONSISTENT_CONTINUE.to_string(),
+                    continue_token: Some(encode_continue(&start, -1)),
+                });
+            }
+        }
         let mut rows: Vec<(String, String, String)> = {
             let mut stmt = tx.prepare_cached(&sql)?;
             let mapped = stmt.query_map(rusqlite::params_from_iter(args), |r| {
@@ -620,7 +852,12 @@ impl ObjectStore {
             if rows.len() > l {
                 rows.truncate(l);
                 if let Some((ns, name, _)) = rows.last() {
-                    continue_token = Some(encode_continue(ns, name));
+                    let start = if keyed_by_name {
+                        name.clone()
+                    } else {
+                        format!("{ns}/{name}")
+                    };
+                    continue_token = Some(encode_continue(&start, rv as i64));
                 }
             }
         }
@@ -1428,6 +1665,13 @@ fn commit(
     Ok((obj, created))
 }
 
+fn compacted_rv(conn: &Connection) -> rusqlite::Result<u64> {
+    let v: Option<i64> = conn
+        .query_row("SELECT v FROM meta WHERE k = 'compacted'", [], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+}
+
 fn current_rv(conn: &Connection) -> rusqlite::Result<u64> {
     let v: i64 = conn.query_row("SELECT v FROM meta WHERE k = 'rv'", [], |r| r.get(0))?;
     Ok(u64::try_from(v).unwrap_or(0))
@@ -1500,29 +1744,62 @@ fn save(tx: &Transaction<'_>, t: &Target<'_>, obj: &Value, rv: u64) -> Result<()
     Ok(())
 }
 
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+/// The message of a 410 for a continue token older than the last compaction, as etcd3's store
+/// words it (`staging/src/k8s.io/apiserver/pkg/storage/etcd3/errors.go`).
+pub const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/// A continue token as the real server writes it (`staging/src/k8s.io/apiserver/pkg/storage/
+/// continue.go`): unpadded URL-safe base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":KEY}`,
+/// where KEY is the last key returned (after the listing's prefix) and a NUL, so that the next
+/// page starts after it. `rv` -1 continues at the latest state.
+fn encode_continue(start: &str, rv: i64) -> String {
+    use base64::Engine;
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{start}\u{0}")});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
-fn unhex(s: &str) -> Option<String> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
+/// The namespace, name and resource version of a continue token, refused as the real
+/// `DecodeContinue` refuses a bad one (400, `continue key is not valid...`).
+fn decode_continue(token: &str, keyed_by_name: bool) -> Result<(String, String, i64), StoreError> {
+    use base64::Engine;
+    let generic = |why: String| bad_request(format!("continue key is not valid: {why}"));
+    let data = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|e| generic(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&data).map_err(|e| generic(e.to_string()))?;
+    match v.get("v").and_then(Value::as_str) {
+        Some("meta.k8s.io/v1") => {}
+        other => {
+            return Err(bad_request(format!(
+                "continue key is not valid: server does not recognize this encoded version {}",
+                other.unwrap_or("")
+            )))
+        }
     }
-    let bytes = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
-}
-
-fn encode_continue(ns: &str, name: &str) -> String {
-    hex(&format!("{ns}/{name}"))
-}
-
-fn decode_continue(token: &str) -> Option<(String, String)> {
-    let s = unhex(token)?;
-    let (ns, name) = s.split_once('/')?;
-    Some((ns.to_string(), name.to_string()))
+    let rv = v.get("rv").and_then(Value::as_i64).unwrap_or(0);
+    if rv == 0 {
+        return Err(bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into(),
+        ));
+    }
+    let start = v.get("start").and_then(Value::as_str).unwrap_or("");
+    if start.is_empty() {
+        return Err(bad_request(
+            "continue key is not valid: encoded start key empty (version meta.k8s.io/v1)".into(),
+        ));
+    }
+    let key = start.strip_suffix('\u{0}').unwrap_or(start);
+    if key.contains("..") || key.starts_with('/') {
+        return Err(generic(start.to_string()));
+    }
+    if keyed_by_name {
+        // The caller puts in the namespace of the listing (or "" for a cluster-scoped kind).
+        return Ok((String::new(), key.to_string(), rv));
+    }
+    match key.split_once('/') {
+        Some((ns, name)) => Ok((ns.to_string(), name.to_string(), rv)),
+        None => Ok((key.to_string(), String::new(), rv)),
+    }
 }
 
 /// A random, uuid-shaped identifier (version 4 layout).

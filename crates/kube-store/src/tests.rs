@@ -1045,3 +1045,150 @@ fn apply_with_a_stale_resource_version_is_a_conflict() {
     s.apply("StatefulSet", "t", "db", fresh, "m", true, false)
         .unwrap();
 }
+
+fn cm_in(s: &ObjectStore, ns: &str, name: &str) {
+    s.apply(
+        "ConfigMap",
+        ns,
+        name,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}}),
+        "t",
+        false,
+        false,
+    )
+    .unwrap();
+}
+
+#[test]
+fn continue_tokens_have_the_real_servers_format() {
+    use base64::Engine;
+    let s = store_with_ns("a");
+    for n in ["x", "y", "z"] {
+        cm_in(&s, "a", n);
+    }
+    let all = LabelSelector::everything();
+    let page = s.list("ConfigMap", Some("a"), &all, Some(1), None).unwrap();
+    let token = page.continue_token.clone().unwrap();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&token)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&decoded).unwrap();
+    assert_eq!(
+        v,
+        json!({"v": "meta.k8s.io/v1", "rv": page.resource_version.parse::<i64>().unwrap(), "start": "x\u{0}"})
+    );
+    let next = s
+        .list("ConfigMap", Some("a"), &all, Some(1), Some(&token))
+        .unwrap();
+    assert_eq!(next.items[0]["metadata"]["name"], "y");
+    // Across namespaces the key is `ns/name`.
+    let page = s.list("ConfigMap", None, &all, Some(1), None).unwrap();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(page.continue_token.unwrap())
+        .unwrap();
+    assert!(String::from_utf8(decoded)
+        .unwrap()
+        .contains(r#""start":"a/x\u0000""#));
+    // Bad tokens get the real messages.
+    for (bad, message) in [
+        ("!!", "continue key is not valid: "),
+        (
+            "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MCwic3RhcnQiOiJ4XHUwMDAwIn0",
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ),
+    ] {
+        let e = s
+            .list("ConfigMap", Some("a"), &all, Some(1), Some(bad))
+            .unwrap_err();
+        assert_eq!(e.code(), 400);
+        assert!(e.message().starts_with(message), "{}", e.message());
+    }
+}
+
+#[test]
+fn a_continue_token_older_than_the_last_compaction_is_expired_with_an_inconsistent_token() {
+    let s = store_with_ns("a");
+    for n in ["x", "y", "z"] {
+        cm_in(&s, "a", n);
+    }
+    let all = LabelSelector::everything();
+    let page = s.list("ConfigMap", Some("a"), &all, Some(1), None).unwrap();
+    let token = page.continue_token.unwrap();
+    // Compacting at the token's own revision keeps it valid, as etcd keeps that revision.
+    s.compact().unwrap();
+    assert!(s
+        .list("ConfigMap", Some("a"), &all, Some(1), Some(&token))
+        .is_ok());
+    cm_in(&s, "a", "w");
+    s.compact().unwrap();
+    let e = s
+        .list("ConfigMap", Some("a"), &all, Some(1), Some(&token))
+        .unwrap_err();
+    assert_eq!((e.code(), e.reason()), (410, "Expired"));
+    assert_eq!(e.message(), INCONSISTENT_CONTINUE);
+    let status = e.to_status();
+    assert!(status.get("details").is_none(), "{status}");
+    let inconsistent = status["metadata"]["continue"].as_str().unwrap().to_string();
+    // The inconsistent token resumes after "x" at the latest state.
+    let rest = s
+        .list("ConfigMap", Some("a"), &all, None, Some(&inconsistent))
+        .unwrap();
+    let names: Vec<_> = rest
+        .items
+        .iter()
+        .map(|i| i["metadata"]["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("y"), json!("z")]);
+}
+
+#[test]
+fn history_records_every_write_for_watches_and_compaction_expires_it() {
+    let s = store_with_ns("a");
+    s.keep_history().unwrap();
+    let start = s.resource_version().unwrap();
+    cm_in(&s, "a", "x");
+    s.apply(
+        "ConfigMap",
+        "a",
+        "x",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "a"}, "data": {"k": "v"}}),
+        "t",
+        false,
+        false,
+    )
+    .unwrap();
+    s.delete("ConfigMap", "a", "x", Propagation::Background)
+        .unwrap();
+    let events = s.events_since("ConfigMap", Some("a"), start, 100).unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.event).collect();
+    assert_eq!(
+        kinds,
+        [EventType::Added, EventType::Modified, EventType::Deleted]
+    );
+    let rvs: Vec<_> = events.iter().map(|e| e.resource_version).collect();
+    assert!(rvs.windows(2).all(|w| w[0] < w[1]), "{rvs:?}");
+    assert_eq!(*rvs.last().unwrap(), s.resource_version().unwrap());
+    assert_eq!(
+        events[2].object["metadata"]["resourceVersion"],
+        json!(rvs[2].to_string()),
+        "a deletion carries its own resource version"
+    );
+    assert_eq!(events[1].previous.as_ref().unwrap()["data"], Value::Null);
+    assert!(s
+        .events_since("ConfigMap", Some("b"), start, 100)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.events_since("ConfigMap", None, rvs[0], 100)
+            .unwrap()
+            .len(),
+        2
+    );
+    s.compact().unwrap();
+    let e = s.events_since("ConfigMap", None, start, 100).unwrap_err();
+    assert_eq!(e.code(), 410);
+    assert_eq!(
+        e.message(),
+        format!("too old resource version: {start} ({})", rvs[2])
+    );
+}
