@@ -398,7 +398,7 @@ fn metadata_list_body(page: ListPage) -> Value {
 }
 
 /// Blocking store calls run off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -424,8 +424,11 @@ async fn resource(
     let kind = info.kind;
     let ns = p.ns.clone().unwrap_or_default();
     let dry_run = query.dry_run();
-    if query.flag("watch") {
-        return status_response(405, "watch is not supported by this server");
+    if query.flag("watch") && *method == Method::GET {
+        return match watch_request(info, &p, query) {
+            Ok(req) => super::watches::respond(shared.clone(), req),
+            Err(m) => status_response(400, &m),
+        };
     }
     match (&p.name, p.sub.as_deref()) {
         // Collections.
@@ -809,6 +812,49 @@ fn delete_success(info: &KindInfo, obj: &Value) -> Value {
             "kind": info.plural,
             "uid": obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
         }
+    })
+}
+
+/// The parameters of a watch (`?watch=true`), refused as the real server refuses bad ones.
+fn watch_request(
+    info: &'static KindInfo,
+    p: &ResPath,
+    query: &Query,
+) -> Result<super::watches::WatchRequest, String> {
+    let selector = LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+        .map_err(|e| e.to_string())?;
+    let mut fields = parse_field_selector(query.get("fieldSelector"))?;
+    if let Some(name) = &p.name {
+        // A watch of one object is a watch of its collection with `metadata.name=NAME`.
+        fields.push(FieldRequirement {
+            pointer: "/metadata/name".into(),
+            value: name.clone(),
+            equal: true,
+        });
+    }
+    let resource_version = match query.get("resourceVersion").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| format!("invalid resource version: {v}"))?,
+        ),
+    };
+    let timeout = match query.get("timeoutSeconds").filter(|v| !v.is_empty()) {
+        None => std::time::Duration::from_secs(1800),
+        Some(v) => std::time::Duration::from_secs(
+            v.parse::<u64>()
+                .map_err(|_| format!("invalid timeoutSeconds: {v}"))?,
+        ),
+    };
+    Ok(super::watches::WatchRequest {
+        info,
+        ns: p.ns.clone(),
+        selector,
+        fields: Box::new(move |o| fields.iter().all(|f| f.matches(o))),
+        resource_version,
+        bookmarks: query.flag("allowWatchBookmarks"),
+        send_initial_events: query.flag("sendInitialEvents"),
+        timeout,
     })
 }
 

@@ -6,9 +6,14 @@
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
+
+// Store calls run in `spawn_blocking` closures that return the store's `StoreError`, which
+// carries a Status's fields (128 bytes); boxing it for each call would gain nothing here.
+#![allow(clippy::result_large_err)]
 mod faults;
 mod handler;
 mod metrics;
+mod watches;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -53,7 +58,24 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: Mutex<metrics::MetricsState>,
+    /// Turns true when the server stops, ending open watches.
+    pub(crate) stopping: watch::Receiver<bool>,
+    pub(crate) bookmark_interval: Mutex<std::time::Duration>,
 }
+
+impl Shared {
+    pub(crate) fn bookmark_interval(&self) -> std::time::Duration {
+        self.bookmark_interval
+            .lock()
+            .map(|d| *d)
+            .unwrap_or(DEFAULT_BOOKMARK_INTERVAL)
+    }
+}
+
+/// How often a watch with `allowWatchBookmarks` gets a bookmark: about a minute in a real
+/// apiserver (the cacher's bookmark timer), settable by tests
+/// ([`ApiServer::set_bookmark_interval`]).
+pub const DEFAULT_BOOKMARK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A running API server. Dropping it stops it.
 pub struct ApiServer {
@@ -87,14 +109,19 @@ async fn start(
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     bootstrap_namespaces(&store)?;
+    store
+        .keep_history()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         store,
         log: Mutex::new(Vec::new()),
         faults: Faults::default(),
         addr,
         metrics: Mutex::new(metrics::MetricsState::default()),
+        stopping: rx.clone(),
+        bookmark_interval: Mutex::new(DEFAULT_BOOKMARK_INTERVAL),
     });
-    let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
     Ok((shared, tx))
 }
@@ -265,6 +292,20 @@ impl ApiServer {
         if let Ok(mut m) = self.shared.metrics.lock() {
             m.served = served;
         }
+    }
+
+    /// How often watches that allow bookmarks get one.
+    pub fn set_bookmark_interval(&self, interval: std::time::Duration) {
+        if let Ok(mut d) = self.shared.bookmark_interval.lock() {
+            *d = interval;
+        }
+    }
+
+    /// Compacts the history as the apiserver's periodic etcd compaction does: continue tokens
+    /// and watch resource versions older than now get 410 `Expired`. Returns the resource
+    /// version compacted at.
+    pub fn compact(&self) -> u64 {
+        self.shared.store.compact().unwrap_or(0)
     }
 
     /// The fault injection handle.

@@ -982,3 +982,194 @@ fn metrics_api_answers_kubectl_like_metrics_server() {
         assert!(err.contains("Metrics API not available"), "{err}");
     }
 }
+
+/// Reads watch lines from a raw HTTP/1.1 chunked response until `want` lines or the timeout.
+fn watch_lines(server: &ApiServer, path_and_query: &str, want: usize) -> Vec<Value> {
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        token(server)
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut lines = Vec::new();
+    while lines.len() < want {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        lines = text
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+    }
+    lines
+}
+
+#[test]
+fn watches_stream_changes_bookmarks_and_expire_after_compaction() {
+    let server = start();
+    server.set_bookmark_interval(Duration::from_millis(200));
+    create_ns(&server, "w");
+    let start_rv = server.store().resource_version().unwrap();
+    apply(
+        &server,
+        "/api/v1/namespaces/w/configmaps/a",
+        "fieldManager=test",
+        &cm("w", "a", json!({"app": "db"})),
+    );
+    // From a resource version: the changes after it.
+    let path = format!(
+        "/api/v1/namespaces/w/configmaps?watch=true&resourceVersion={start_rv}&timeoutSeconds=1"
+    );
+    let lines = watch_lines(&server, &path, 1);
+    assert_eq!(lines[0]["type"], "ADDED", "{lines:?}");
+    assert_eq!(lines[0]["object"]["metadata"]["name"], "a");
+
+    // Without one: the current state as ADDED, then what happens next, with bookmarks.
+    let server2 = server.store().clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        server2
+            .apply(
+                "ConfigMap",
+                "w",
+                "a",
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "w", "labels": {"app": "web"}}}),
+                "test",
+                false,
+                false,
+            )
+            .unwrap();
+    });
+    let lines = watch_lines(
+        &server,
+        "/api/v1/namespaces/w/configmaps?watch=1&labelSelector=app%3Ddb&allowWatchBookmarks=true&timeoutSeconds=2",
+        3,
+    );
+    writer.join().unwrap();
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types[0], "ADDED", "{lines:?}");
+    assert!(types.contains(&"BOOKMARK"), "{types:?}");
+    // The relabelled object left the selection: DELETED, as the watch cache sends it.
+    assert!(types.contains(&"DELETED"), "{types:?}");
+    let bookmark = lines.iter().find(|l| l["type"] == "BOOKMARK").unwrap();
+    assert_eq!(bookmark["object"]["kind"], "ConfigMap");
+    assert!(bookmark["object"]["metadata"]["resourceVersion"].is_string());
+
+    // After a compaction, an old resource version is 410 Expired as an ERROR event.
+    server.compact();
+    let lines = watch_lines(&server, &path, 1);
+    assert_eq!(lines[0]["type"], "ERROR", "{lines:?}");
+    assert_eq!(lines[0]["object"]["code"], 410);
+    assert_eq!(lines[0]["object"]["reason"], "Expired");
+    assert!(lines[0]["object"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("too old resource version: {start_rv} (")));
+}
+
+#[test]
+fn kubectl_get_watch_sees_a_change() {
+    if !have_kubectl() {
+        return;
+    }
+    let server = start();
+    create_ns(&server, "kw");
+    apply(
+        &server,
+        "/api/v1/namespaces/kw/configmaps/a",
+        "fieldManager=test",
+        &cm("kw", "a", json!({})),
+    );
+    let store = server.store().clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        store
+            .delete("ConfigMap", "kw", "a", kube_store::Propagation::Background)
+            .unwrap();
+    });
+    let out = kubectl(
+        &server,
+        &[
+            "get",
+            "configmaps",
+            "-n",
+            "kw",
+            "--watch",
+            "--output-watch-events",
+            "--request-timeout=4s",
+            "-o",
+            "json",
+        ],
+    );
+    writer.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#""type":"ADDED""#),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(r#""type":"DELETED""#), "{text}");
+}
+
+/// The administrator's bearer token, as the server's kubeconfig carries it.
+fn token(server: &ApiServer) -> String {
+    let kc = server.kubeconfig("x");
+    kc.lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("the kubeconfig has a token")
+        .to_string()
+}
+
+#[test]
+fn a_continue_token_from_before_a_compaction_is_410_expired_with_an_inconsistent_token() {
+    let server = start();
+    create_ns(&server, "p");
+    for name in ["a", "b", "c"] {
+        apply(
+            &server,
+            &format!("/api/v1/namespaces/p/configmaps/{name}"),
+            "fieldManager=test",
+            &cm("p", name, json!({})),
+        );
+    }
+    let first = get(&server, "/api/v1/namespaces/p/configmaps?limit=1");
+    let token = first.body["metadata"]["continue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    apply(
+        &server,
+        "/api/v1/namespaces/p/configmaps/d",
+        "fieldManager=test",
+        &cm("p", "d", json!({})),
+    );
+    server.compact();
+    let gone = get(
+        &server,
+        &format!("/api/v1/namespaces/p/configmaps?limit=1&continue={token}"),
+    );
+    assert_eq!(gone.status, 410, "{}", gone.body);
+    assert_eq!(gone.body["reason"], "Expired");
+    assert_eq!(gone.body["message"], kube_store::INCONSISTENT_CONTINUE);
+    let inconsistent = gone.body["metadata"]["continue"].as_str().unwrap();
+    let rest = get(
+        &server,
+        &format!("/api/v1/namespaces/p/configmaps?continue={inconsistent}"),
+    );
+    assert_eq!(rest.status, 200, "{}", rest.body);
+    let names: Vec<&str> = rest.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "c", "d"], "the remainder at the latest state");
+}

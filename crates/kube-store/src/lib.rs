@@ -104,15 +104,13 @@ pub enum StoreError {
         message: String,
     },
     /// 410 `Expired`: a continue token or watch resource version older than the last
-    /// compaction. `continue_token`, when set, resumes the listing inconsistently at the
-    /// latest state (the real server's `metadata.continue` of the Status).
+    /// compaction. `continue_token`, when not empty, resumes the listing inconsistently at
+    /// the latest state (the real server's `metadata.continue` of the Status). A plain
+    /// `String` keeps the error as small as the other variants.
     #[error("{message}")]
     Expired {
-        kind: String,
-        namespace: String,
-        name: String,
         message: String,
-        continue_token: Option<String>,
+        continue_token: String,
     },
     /// 500 `InternalError`: storage failed.
     #[error("{message}")]
@@ -191,13 +189,7 @@ impl StoreError {
                 name,
                 message,
             } => (kind, namespace, name, message),
-            Self::Expired {
-                kind,
-                namespace,
-                name,
-                message,
-                ..
-            } => (kind, namespace, name, message),
+            Self::Expired { message, .. } => ("", "", "", message),
         }
     }
 
@@ -267,12 +259,10 @@ impl StoreError {
         if !details.is_empty() {
             status["details"] = Value::Object(details);
         }
-        if let Self::Expired {
-            continue_token: Some(token),
-            ..
-        } = self
-        {
-            status["metadata"] = json!({"continue": token});
+        if let Self::Expired { continue_token, .. } = self {
+            if !continue_token.is_empty() {
+                status["metadata"] = json!({"continue": continue_token});
+            }
         }
         status["code"] = json!(self.code());
         status
@@ -641,11 +631,8 @@ impl ObjectStore {
         let compacted = compacted_rv(&conn)?;
         if after < compacted {
             return Err(StoreError::Expired {
-                kind: String::new(),
-                namespace: String::new(),
-                name: String::new(),
                 message: format!("too old resource version: {after} ({compacted})"),
-                continue_token: None,
+                continue_token: String::new(),
             });
         }
         let ns = ns.filter(|n| !n.is_empty() && info.namespaced);
@@ -830,11 +817,8 @@ impl ObjectStore {
                     format!("{ans}/{aname}")
                 };
                 return Err(StoreError::Expired {
-                    kind: String::new(),
-                    namespace: String::new(),
-                    name: String::new(),
                     message: INCONSISTENT_CONTINUE.to_string(),
-                    continue_token: Some(encode_continue(&start, -1)),
+                    continue_token: encode_continue(&start, -1),
                 });
             }
         }
