@@ -769,3 +769,62 @@ async fn many_new_namespaces_are_looked_up_with_one_list_not_a_get_each() {
         "{namespace_requests:#?}"
     );
 }
+
+/// A real server compacts its history every few minutes; a LIST whose continue token
+/// predates the compaction gets 410 Expired. berth starts that LIST again from its first
+/// page rather than retrying the dead token (or taking the inconsistent remainder).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continue_token_expired_by_compaction_restarts_the_list_from_the_first_page() {
+    let f = fixture().await;
+    let names: Vec<ObjectRef> = (0..5).map(|i| ns(&format!("tenant-{i}"))).collect();
+    for n in &names {
+        f.backend
+            .apply(n, &manifest(n, Some("berth")), false, true)
+            .await
+            .expect("apply");
+    }
+    f.server.clear_log();
+    // After the first page of Namespaces: someone writes, then the server compacts.
+    f.server.after_request("/api/v1/namespaces", |store| {
+        store
+            .apply(
+                "ConfigMap",
+                "default",
+                "elsewhere",
+                serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "elsewhere", "namespace": "default"}}),
+                "someone",
+                false,
+                false,
+            )
+            .unwrap();
+        store.compact().unwrap();
+    });
+    let opts = ObserveOptions {
+        page_size: 2,
+        ..ObserveOptions::default()
+    };
+    let observed = observe::observe(
+        &config(&[&f.cluster]),
+        &desired("test", &names),
+        &backends(&[&f.backend]),
+        &opts,
+    )
+    .await;
+    let state = &observed.clusters["test"];
+    assert_eq!(state.error, None, "{state:?}");
+    for n in &names {
+        let found = state.owned.iter().filter(|o| o.id == *n).count();
+        assert_eq!(found, 1, "{n} observed once, not missed or doubled");
+    }
+    let log = f.server.request_log();
+    let expired = log.iter().filter(|q| q.status == 410).count();
+    assert_eq!(expired, 1, "one 410: {log:?}");
+    let first_pages = log
+        .iter()
+        .filter(|q| q.path.ends_with("/namespaces") && !q.query.contains("continue"))
+        .count();
+    assert_eq!(
+        first_pages, 2,
+        "the Namespace LIST started again once: {log:?}"
+    );
+}

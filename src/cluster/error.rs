@@ -123,8 +123,20 @@ impl ClusterError {
 
     /// Whether retrying the same request may succeed: throttling, server errors, an
     /// unreachable server.
+    /// A 410 `Expired` (a continue token or resource version older than the server's
+    /// compacted history) is not: the same request fails again, the listing must start over.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. } | Self::Unreachable { .. })
+        match self {
+            Self::Transient { code, .. } => *code != 410,
+            Self::Unreachable { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the error is a 410 `Expired`: what was asked for is older than the server's
+    /// history; start the listing (or watch) again.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Self::Transient { code: 410, .. })
     }
 
     /// Whether the error is a 404.

@@ -100,6 +100,10 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     one_line(&parts.join(": "))
 }
 
+/// How many times one LIST starts again from its first page after its continue token
+/// expired (410) before the error is reported.
+pub(super) const MAX_LIST_RESTARTS: u32 = 3;
+
 impl KubeCluster {
     /// A client for context `context` of the kubeconfig at `path` (the default kubeconfig,
     /// `KUBECONFIG` or `~/.kube/config`, when `None`). Makes no request.
@@ -394,9 +398,8 @@ impl KubeCluster {
         };
         // Each page's items are kept as JSON text straight from the response, never as
         // `DynamicObject`s (a parsed object takes several times the memory).
-        let mut out = Vec::new();
-        let (_, requests) = self
-            .list_pages(kind, None, selector, false, page_size, |item| {
+        let (_, out, requests) = self
+            .list_pages(kind, None, selector, false, page_size, |item, out| {
                 out.extend(LiveObject::from_json(
                     item.get(),
                     Some((&ar.api_version, &ar.kind)),
@@ -514,15 +517,14 @@ impl KubeCluster {
         selector: &str,
         metadata_only: bool,
     ) -> Result<(Vec<Value>, u64), ClusterError> {
-        let mut out = Vec::new();
-        let (ar, requests) = self
+        let (ar, out, requests) = self
             .list_pages(
                 kind,
                 namespace,
                 selector,
                 metadata_only,
                 super::DEFAULT_PAGE_SIZE,
-                |item| {
+                |item, out| {
                     if let Ok(v) = serde_json::from_str::<Value>(item.get()) {
                         out.push(v);
                     }
@@ -548,15 +550,14 @@ impl KubeCluster {
         selector: &str,
         metadata_only: bool,
     ) -> Result<(Vec<T>, u64), ClusterError> {
-        let mut out = Vec::new();
-        let (_, requests) = self
+        let (_, out, requests) = self
             .list_pages(
                 kind,
                 namespace,
                 selector,
                 metadata_only,
                 super::DEFAULT_PAGE_SIZE,
-                |item| {
+                |item, out| {
                     if let Ok(v) = serde_json::from_str::<T>(item.get()) {
                         out.push(v);
                     }
@@ -567,26 +568,32 @@ impl KubeCluster {
     }
 
     /// Every page of a LIST, `page_size` items a page, each item handed to `each` as raw
-    /// JSON; every page is retried on transient failures. Returns the resource (`None` when
-    /// the server does not serve the kind: no items) and the requests made.
-    async fn list_pages(
+    /// JSON with the items collected so far; every page is retried on transient failures.
+    /// A continue token that expired (410 `Expired`: the server compacted its history
+    /// between two pages) restarts the listing from the first page with nothing collected,
+    /// at most [`MAX_LIST_RESTARTS`] times: the inconsistent token the server offers instead
+    /// could miss objects, and a plan must not. Returns the resource (`None` when the server
+    /// does not serve the kind: no items), the items and the requests made.
+    async fn list_pages<T>(
         &self,
         kind: &KindRef,
         namespace: Option<&str>,
         selector: &str,
         metadata_only: bool,
         page_size: usize,
-        mut each: impl FnMut(&serde_json::value::RawValue),
-    ) -> Result<(Option<ApiResource>, u64), ClusterError> {
+        mut each: impl FnMut(&serde_json::value::RawValue, &mut Vec<T>),
+    ) -> Result<(Option<ApiResource>, Vec<T>, u64), ClusterError> {
+        let mut out = Vec::new();
         let (ar, namespaced) = match self.resolve(kind).await {
             Ok(r) => r,
-            Err(ClusterError::NotFound { .. }) => return Ok((None, 0)),
+            Err(ClusterError::NotFound { .. }) => return Ok((None, out, 0)),
             Err(e) => return Err(e),
         };
         let resource = qualified_resource(&ar);
         let ns = if namespaced { namespace } else { None };
         let request = kube::core::Request::new(DynamicObject::url_path(&ar, ns));
         let mut requests = 0u64;
+        let mut restarts = 0;
         let mut token: Option<String> = None;
         loop {
             let mut lp = ListParams::default()
@@ -595,7 +602,7 @@ impl KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let text = self
+            let result = self
                 .retrying(&resource, || async {
                     let built = if metadata_only {
                         request.list_metadata(&lp)
@@ -611,19 +618,35 @@ impl KubeCluster {
                         .await
                         .map_err(|e| self.map(e, "list", &resource, None))
                 })
-                .await?;
+                .await;
             requests += 1;
+            let text = match result {
+                Ok(text) => text,
+                Err(e) if e.is_expired() && token.is_some() && restarts < MAX_LIST_RESTARTS => {
+                    restarts += 1;
+                    tracing::info!(
+                        cluster = %self.name,
+                        resource = %resource,
+                        restarts,
+                        "the continue token expired between two pages; listing again from the first page"
+                    );
+                    out.clear();
+                    token = None;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let page: RawList<'_> = serde_json::from_str(&text)
                 .map_err(|e| self.map(kube::Error::SerdeError(e), "list", &resource, None))?;
             for item in page.items.iter().flatten() {
-                each(item);
+                each(item, &mut out);
             }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        Ok((Some(ar), requests))
+        Ok((Some(ar), out, requests))
     }
 
     pub(super) async fn merge_patch(

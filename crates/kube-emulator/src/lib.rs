@@ -6,7 +6,6 @@
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
-
 // Store calls run in `spawn_blocking` closures that return the store's `StoreError`, which
 // carries a Status's fields (128 bytes); boxing it for each call would gain nothing here.
 #![allow(clippy::result_large_err)]
@@ -61,7 +60,13 @@ pub(crate) struct Shared {
     /// Turns true when the server stops, ending open watches.
     pub(crate) stopping: watch::Receiver<bool>,
     pub(crate) bookmark_interval: Mutex<std::time::Duration>,
+    /// Test hooks: after the next answered request whose path ends with this, run this on
+    /// the store.
+    pub(crate) after: Mutex<Vec<(String, StoreHook)>>,
 }
+
+/// Something a test does to the store between two requests ([`ApiServer::after_requests`]).
+pub type StoreHook = Box<dyn FnOnce(&ObjectStore) + Send>;
 
 impl Shared {
     pub(crate) fn bookmark_interval(&self) -> std::time::Duration {
@@ -121,6 +126,7 @@ async fn start(
         metrics: Mutex::new(metrics::MetricsState::default()),
         stopping: rx.clone(),
         bookmark_interval: Mutex::new(DEFAULT_BOOKMARK_INTERVAL),
+        after: Mutex::new(Vec::new()),
     });
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
     Ok((shared, tx))
@@ -308,6 +314,20 @@ impl ApiServer {
         self.shared.store.compact().unwrap_or(0)
     }
 
+    /// Runs `hook` on the store once, right after the next request whose path ends with
+    /// `path_suffix` has been answered: for what happens between two requests of a client on
+    /// a real cluster (a write by someone else, then a compaction between two pages of a
+    /// LIST).
+    pub fn after_request(
+        &self,
+        path_suffix: &str,
+        hook: impl FnOnce(&ObjectStore) + Send + 'static,
+    ) {
+        if let Ok(mut a) = self.shared.after.lock() {
+            a.push((path_suffix.to_string(), Box::new(hook)));
+        }
+    }
+
     /// The fault injection handle.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -364,6 +384,28 @@ async fn accept_loop(
             }
             _ = shutdown.changed() => break,
         }
+    }
+}
+
+fn run_due_hooks(shared: &Shared, path: &str) {
+    let due: Vec<StoreHook> = match shared.after.lock() {
+        Ok(mut hooks) => {
+            let mut due = Vec::new();
+            let mut kept = Vec::new();
+            for (suffix, hook) in hooks.drain(..) {
+                if path.ends_with(&suffix) {
+                    due.push(hook);
+                } else {
+                    kept.push((suffix, hook));
+                }
+            }
+            *hooks = kept;
+            due
+        }
+        Err(_) => Vec::new(),
+    };
+    for hook in due {
+        hook(&shared.store);
     }
 }
 
@@ -424,5 +466,6 @@ async fn serve_one(
         Err(e) => match e {},
     };
     log(resp.status().as_u16());
+    run_due_hooks(&shared, &path);
     Ok(resp)
 }
