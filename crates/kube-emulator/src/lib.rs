@@ -9,6 +9,7 @@
 mod faults;
 mod handler;
 mod metrics;
+mod protobuf;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
