@@ -178,12 +178,15 @@ pub(crate) async fn handle(
         Ok(b) => b,
         Err(_) => return status_response(413, "the request body is too large or unreadable"),
     };
-    // Protobuf bodies become the JSON the rest takes (patches are never protobuf: their
-    // handler answers 415). An empty DELETE body is no DeleteOptions, as on a real server.
-    let body = if ct == protobuf::MEDIA_TYPE
-        && method != Method::PATCH
-        && !(body.is_empty() && method == Method::DELETE)
-    {
+    // Protobuf bodies of creates, updates and deletes become the JSON the rest takes (patches
+    // are never protobuf: their handler answers 415). An empty DELETE body is no DeleteOptions,
+    // and other verbs' bodies are not read, as on a real server.
+    let decodes = match method {
+        Method::POST | Method::PUT => true,
+        Method::DELETE => !body.is_empty(),
+        _ => false,
+    };
+    let body = if ct == protobuf::MEDIA_TYPE && decodes {
         let endpoint = protobuf_endpoint(&method, &segments);
         let endpoint = endpoint
             .as_ref()

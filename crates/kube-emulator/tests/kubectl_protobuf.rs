@@ -341,3 +341,38 @@ fn cbor_and_protobuf_patches_stay_unsupported_media_types() {
     );
     assert_eq!(r.status, 415);
 }
+
+#[test]
+fn a_protobuf_content_type_without_a_body_is_not_decoded_on_get_or_delete() {
+    let c = start();
+    c.kubectl_ok(&["create", "namespace", "demo"]);
+    let r = http(&c, "GET", "/api/v1/namespaces/demo", PROTOBUF, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(&c, "DELETE", "/api/v1/namespaces/demo", PROTOBUF, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn protobuf_delete_options_are_decoded() {
+    let c = start();
+    c.kubectl_ok(&["create", "namespace", "demo"]);
+    c.kubectl_ok(&["create", "configmap", "cm", "-n", "demo"]);
+    // k8s\0, typeMeta{v1, DeleteOptions}, raw = {propagationPolicy: Foreground}.
+    let body = hex(concat!(
+        "6b387300",
+        "0a13",
+        "0a027631",
+        "120d44656c6574654f7074696f6e73",
+        "120c",
+        "220a466f726567726f756e64"
+    ));
+    let r = http(
+        &c,
+        "DELETE",
+        "/api/v1/namespaces/demo/configmaps/cm",
+        PROTOBUF,
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(c.server.store().get("ConfigMap", "demo", "cm").is_err());
+}
