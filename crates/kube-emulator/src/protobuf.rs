@@ -98,9 +98,10 @@ pub(crate) fn decode(body: &[u8], endpoint: Option<Endpoint<'_>>) -> Result<Valu
         }
     }
     if kind.is_empty() {
-        return Err(ProtobufError::Malformed {
-            message: format!("Object 'Kind' is missing in '{}'", summarize(body)),
-        });
+        // `runtime.NewMissingKindErr` of the envelope's TypeMeta, `%#v`-formatted.
+        return Err(unrecognized(format!(
+            "Object 'Kind' is missing in 'runtime.TypeMeta{{APIVersion:{api_version:?}, Kind:\"\"}}'"
+        )));
     }
     if !unknown.content_type.is_empty() || !unknown.content_encoding.is_empty() {
         return Err(ProtobufError::Unsupported {
@@ -1736,7 +1737,10 @@ mod tests {
         assert_eq!(
             decode(&body, None).unwrap_err(),
             ProtobufError::Malformed {
-                message: format!("Object 'Kind' is missing in '{}'", summarize(&body))
+                message: format!(
+                    "the object provided is unrecognized (must be of type Unknown): Object 'Kind' is missing in 'runtime.TypeMeta{{APIVersion:\"\", Kind:\"\"}}' ({})",
+                    summarize(&body)
+                )
             }
         );
     }
