@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{metrics, Shared};
+use super::{metrics, protobuf, Shared};
 use kube_store::{
     groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
 };
@@ -165,16 +165,44 @@ pub(crate) async fn handle(
 ) -> Response {
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(uri.query());
+    let mut headers = headers;
     let ct = content_type(&headers);
-    if ct.contains("protobuf") || ct.contains("cbor") {
+    if ct.contains("cbor") || (ct.contains("protobuf") && ct != protobuf::MEDIA_TYPE) {
+        // CBOR is served only behind the alpha gate CBORServingAndStorage (off by default).
         return status_response(
             415,
-            &format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json (not {ct})"),
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
         );
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return status_response(413, "the request body is too large or unreadable"),
+    };
+    // Protobuf bodies of creates, updates and deletes become the JSON the rest takes (patches
+    // are never protobuf: their handler answers 415). An empty DELETE body is no DeleteOptions,
+    // and other verbs' bodies are not read, as on a real server.
+    let decodes = match method {
+        Method::POST | Method::PUT => true,
+        Method::DELETE => !body.is_empty(),
+        _ => false,
+    };
+    let body = if ct == protobuf::MEDIA_TYPE && decodes {
+        let endpoint = protobuf_endpoint(&method, &segments);
+        let endpoint = endpoint
+            .as_ref()
+            .map(|(api_version, kind)| protobuf::Endpoint { api_version, kind });
+        match protobuf::decode(&body, endpoint) {
+            Ok(json) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+            }
+            Err(e) => return status_response(e.code(), &e.to_string()),
+        }
+    } else {
+        body
     };
     match segments.as_slice() {
         [] => json_response(
@@ -222,6 +250,26 @@ pub(crate) async fn handle(
             None => not_found(),
         },
         _ => not_found(),
+    }
+}
+
+/// The kind a request's body must be (`scope.Kind`; `DeleteOptions` for a DELETE), for the
+/// protobuf decoder's defaults and messages; `None` where the path names no known resource.
+fn protobuf_endpoint(method: &Method, segments: &[&str]) -> Option<(String, String)> {
+    if *method == Method::DELETE {
+        return Some(("meta.k8s.io/v1".into(), "DeleteOptions".into()));
+    }
+    let p = match segments {
+        ["api", "v1", rest @ ..] => parse_resource_path("", "v1", rest)?,
+        ["apis", g, v, rest @ ..] => parse_resource_path(g, v, rest)?,
+        _ => return None,
+    };
+    match (p.info.kind, p.sub.as_deref()) {
+        (kind, None | Some("status")) => Some((p.info.api_version(), kind.to_string())),
+        ("ServiceAccount", Some("token")) => {
+            Some(("authentication.k8s.io/v1".into(), "TokenRequest".into()))
+        }
+        _ => None,
     }
 }
 

@@ -5,13 +5,10 @@
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
-
-// Store calls run in `spawn_blocking` closures that return the store's `StoreError`, which
-// carries a Status's fields (128 bytes); boxing it for each call would gain nothing here.
-#![allow(clippy::result_large_err)]
 mod faults;
 mod handler;
 mod metrics;
+mod protobuf;
 mod watches;
 
 use std::net::SocketAddr;

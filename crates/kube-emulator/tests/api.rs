@@ -380,7 +380,8 @@ fn kubectl_get_apply_and_delete() {
     );
 
     // Imperative commands: POST create from a file, strategic merge patch (label),
-    // client-side apply. (Generators such as `create configmap NAME` send protobuf: 415.)
+    // client-side apply. (Generators such as `create configmap NAME` send protobuf: see
+    // kubectl_protobuf.rs.)
     let cm_file = dir.path().join("cm.yaml");
     std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: tenant-a\ndata:\n  a: b\n").unwrap();
     kubectl_ok(

@@ -84,7 +84,7 @@ pub enum StoreError {
         namespace: String,
         name: String,
         message: String,
-        causes: Vec<Cause>,
+        causes: Box<[Cause]>,
     },
     /// 422 `Invalid`.
     #[error("{message}")]
@@ -93,7 +93,7 @@ pub enum StoreError {
         namespace: String,
         name: String,
         message: String,
-        causes: Vec<Cause>,
+        causes: Box<[Cause]>,
     },
     /// 400 `BadRequest`: a malformed request (selector, continue token, body).
     #[error("{message}")]
@@ -366,7 +366,7 @@ impl Target<'_> {
                 self.info.qualified_resource(),
                 self.name
             ),
-            causes: vec![],
+            causes: Box::default(),
         }
     }
     fn invalid(&self, causes: Vec<Cause>) -> StoreError {
@@ -390,7 +390,7 @@ impl Target<'_> {
                 self.name,
                 detail
             ),
-            causes,
+            causes: causes.into(),
         }
     }
     fn bad_request(&self, message: String) -> StoreError {
@@ -1285,7 +1285,7 @@ fn apply_conflict(t: &Target<'_>, conflicts: &[(String, String, Vec<String>)]) -
         namespace: t.ns.into(),
         name: t.name.into(),
         message,
-        causes,
+        causes: causes.into(),
     }
 }
 
