@@ -24,6 +24,24 @@ pub struct KindInfo {
 }
 
 impl KindInfo {
+    /// Whether the server keeps `metadata.generation` for this kind: only kinds whose registry
+    /// strategy sets it in `PrepareForCreate` (`pkg/registry/apps/statefulset/strategy.go`,
+    /// `.../apps/deployment`, `.../batch/job`, `.../batch/cronjob`,
+    /// `.../networking/networkpolicy`, `.../policy/poddisruptionbudget`, `.../core/pod`).
+    /// ConfigMaps, Secrets, Namespaces, RBAC objects and the like have none.
+    pub fn has_generation(&self) -> bool {
+        matches!(
+            self.kind,
+            "StatefulSet"
+                | "Deployment"
+                | "Job"
+                | "CronJob"
+                | "NetworkPolicy"
+                | "PodDisruptionBudget"
+                | "Pod"
+        )
+    }
+
     /// `apiVersion` of objects of this kind: `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

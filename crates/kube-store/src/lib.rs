@@ -1584,7 +1584,9 @@ fn commit(
         "resourceVersion".into(),
         from_old("resourceVersion").unwrap_or(json!("")),
     );
-    meta.insert("generation".into(), json!(generation));
+    if info.has_generation() {
+        meta.insert("generation".into(), json!(generation));
+    }
     meta.insert(
         "creationTimestamp".into(),
         from_old("creationTimestamp").unwrap_or_else(|| json!(now_rfc3339())),

@@ -1192,3 +1192,25 @@ fn history_records_every_write_for_watches_and_compaction_expires_it() {
         format!("too old resource version: {start} ({})", rvs[2])
     );
 }
+
+#[test]
+fn only_kinds_whose_strategy_sets_it_have_a_generation() {
+    let s = store_with_ns("t");
+    cm_in(&s, "t", "settings");
+    let cm = s.get("ConfigMap", "t", "settings").unwrap();
+    assert!(cm["metadata"].get("generation").is_none(), "{cm}");
+    let ns = s.get("Namespace", "", "t").unwrap();
+    assert!(ns["metadata"].get("generation").is_none(), "{ns}");
+    let (sts, _) = s
+        .apply(
+            "StatefulSet",
+            "t",
+            "db",
+            sts("db", 1),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(sts["metadata"]["generation"], 1);
+}
