@@ -828,3 +828,42 @@ async fn a_continue_token_expired_by_compaction_restarts_the_list_from_the_first
         "the Namespace LIST started again once: {log:?}"
     );
 }
+
+/// A real apiserver that is throttling answers 429 with a plain-text body and
+/// `Retry-After: 1` (its max-in-flight filter). berth waits at least that long before the
+/// next attempt instead of its own shorter backoff, and then reads the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_list_is_retried_after_the_servers_retry_after() {
+    let f = fixture().await;
+    let a = ns("tenant-a");
+    f.backend
+        .apply(&a, &manifest(&a, Some("berth")), false, true)
+        .await
+        .expect("apply");
+    f.server
+        .faults()
+        .fail_matching("GET", "/api/v1/namespaces", 1, 429);
+    let started = std::time::Instant::now();
+    let observed = observe::observe(
+        &config(&[&f.cluster]),
+        &desired("test", std::slice::from_ref(&a)),
+        &backends(&[&f.backend]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let waited = started.elapsed();
+    let state = &observed.clusters["test"];
+    assert_eq!(state.error, None, "{state:?}");
+    assert!(state.owned.iter().any(|o| o.id == a));
+    assert!(
+        waited >= Duration::from_secs(1),
+        "the retry waited for Retry-After: {waited:?}"
+    );
+    let throttled = f
+        .server
+        .request_log()
+        .iter()
+        .filter(|q| q.status == 429)
+        .count();
+    assert_eq!(throttled, 1);
+}

@@ -758,7 +758,7 @@ pub async fn write_records(
                     match backend.annotate(&id, patch).await {
                         Ok(()) => break Outcome::Applied,
                         Err(e) if retryable(&e) && attempt < opts.retry.attempts.max(1) => {
-                            tokio::time::sleep(opts.retry.delay(attempt)).await;
+                            tokio::time::sleep(opts.retry.delay_after(attempt, &e)).await;
                         }
                         Err(e) => {
                             let line = format!(
@@ -928,7 +928,7 @@ impl Ctx<'_> {
             match op().await {
                 Ok(()) => return (Ok(()), attempt),
                 Err(e) if retryable(&e) && attempt < policy.attempts.max(1) => {
-                    let delay = policy.delay(attempt);
+                    let delay = policy.delay_after(attempt, &e);
                     (self.progress)(&ApplyEvent::Retrying {
                         cluster: c.cluster.clone(),
                         id: c.id.clone(),

@@ -84,6 +84,9 @@ pub enum ClusterError {
         code: u16,
         /// The server's message.
         message: String,
+        /// How long the server asked the client to wait (`Retry-After`, or
+        /// `details.retryAfterSeconds` of the Status), when it said.
+        retry_after: Option<std::time::Duration>,
     },
     /// The kubeconfig, its context or the in-cluster config is unusable.
     #[error("cluster `{cluster}`: {message}; {help}")]
@@ -137,6 +140,14 @@ impl ClusterError {
     /// history; start the listing (or watch) again.
     pub fn is_expired(&self) -> bool {
         matches!(self, Self::Transient { code: 410, .. })
+    }
+
+    /// How long the server asked to wait before the next attempt, when it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     /// Whether the error is a 404.

@@ -74,6 +74,8 @@ pub struct KubeCluster {
     /// reads of this client try once, so that a cluster that is down fails a run in seconds
     /// rather than once per request. Cleared by the next read that succeeds.
     down: Arc<std::sync::atomic::AtomicBool>,
+    /// What the server last asked to wait after throttling a request.
+    retry_after: RetryAfter,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -98,6 +100,40 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     one_line(&parts.join(": "))
+}
+
+/// The `Retry-After` of the last 429 or 503 a cluster answered (seconds; the HTTP-date form
+/// is not used by apiservers), taken by the error that response becomes.
+#[derive(Debug, Clone, Default)]
+struct RetryAfter(Arc<std::sync::Mutex<Option<(u16, Duration)>>>);
+
+impl RetryAfter {
+    fn record<B>(&self, resp: &hyper::http::Response<B>) {
+        let code = resp.status().as_u16();
+        if code != 429 && code != 503 {
+            return;
+        }
+        let after = resp
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let (Some(secs), Ok(mut last)) = (after, self.0.lock()) {
+            *last = Some((code, Duration::from_secs(secs)));
+        }
+    }
+
+    /// The recorded wait, if the last throttled answer had this code.
+    fn take(&self, code: u16) -> Option<Duration> {
+        let mut last = self.0.lock().ok()?;
+        match *last {
+            Some((c, d)) if c == code => {
+                *last = None;
+                Some(d)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// How many times one LIST starts again from its first page after its continue token
@@ -171,14 +207,28 @@ impl KubeCluster {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config).map_err(|e| ClusterError::Config {
-            cluster: name.to_string(),
-            message: format!("cannot create a client for {server}: {}", chain(&e)),
-            help: format!(
-                "check the cluster entry of {} (server URL, certificates)",
-                identity.describe()
-            ),
-        })?;
+        let retry_after = RetryAfter::default();
+        let builder =
+            kube::client::ClientBuilder::try_from(config).map_err(|e| ClusterError::Config {
+                cluster: name.to_string(),
+                message: format!("cannot create a client for {server}: {}", chain(&e)),
+                help: format!(
+                    "check the cluster entry of {} (server URL, certificates)",
+                    identity.describe()
+                ),
+            })?;
+        // kube turns an error response into a `Status` and drops its headers: this layer
+        // keeps the `Retry-After` of a 429 or 503 (the throttling filters of a real
+        // apiserver answer 429 with a plain-text body and only the header) for `map_status`.
+        let seen = retry_after.clone();
+        let client = builder
+            .with_layer(&tower::util::MapResponseLayer::new(
+                move |resp: hyper::http::Response<_>| {
+                    seen.record(&resp);
+                    resp
+                },
+            ))
+            .build();
         Ok(Self {
             name: name.to_string(),
             client,
@@ -187,6 +237,7 @@ impl KubeCluster {
             resources: Arc::default(),
             retry: super::RetryPolicy::default(),
             down: Arc::default(),
+            retry_after,
         })
     }
 
@@ -260,6 +311,7 @@ impl KubeCluster {
                 resource: resource.to_string(),
                 code: 0,
                 message: chain(&other),
+                retry_after: None,
             },
         }
     }
@@ -316,6 +368,14 @@ impl KubeCluster {
                 resource: resource.to_string(),
                 code,
                 message,
+                retry_after: self.retry_after.take(code).or_else(|| {
+                    status
+                        .details
+                        .as_ref()
+                        .map(|d| d.retry_after_seconds)
+                        .filter(|s| *s > 0)
+                        .map(|s| Duration::from_secs(u64::from(s)))
+                }),
             },
             _ => ClusterError::Invalid {
                 cluster,

@@ -44,6 +44,16 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The delay after failed attempt number `attempt` that failed with `e`: the backoff,
+    /// or as long as the server asked (`Retry-After`, at most [`MAX_RETRY_AFTER`]) when that
+    /// is longer.
+    pub fn delay_after(&self, attempt: u32, e: &ClusterError) -> Duration {
+        let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
+        self.delay(attempt).max(asked)
+    }
+}
+
 /// A number in `[0, 1)`, good enough for jitter: no cryptographic use.
 pub fn random_unit() -> f64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,10 +70,15 @@ pub fn random_unit() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The longest `Retry-After` berth honours; a server asking for longer gets this, then the
+/// next attempt (or the error).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// Runs `op` until it succeeds, fails for a reason retrying cannot mend, or `policy`'s
 /// attempts are spent; waits [`RetryPolicy::delay`] after each transient failure
 /// ([`ClusterError::is_transient`]: throttling, server errors, dropped, refused or timed-out
-/// connections). `what` names the request in the debug log.
+/// connections), or as long as the server asked (`Retry-After`, at most
+/// [`MAX_RETRY_AFTER`]) when that is longer. `what` names the request in the debug log.
 pub async fn retry_transient<T, F, Fut>(
     policy: &RetryPolicy,
     what: &str,
@@ -78,7 +93,7 @@ where
         attempt += 1;
         match op().await {
             Err(e) if e.is_transient() && attempt < policy.attempts.max(1) => {
-                let delay = policy.delay(attempt);
+                let delay = policy.delay_after(attempt, &e);
                 tracing::debug!(request = what, attempt, ?delay, error = %e, "transient failure; retrying");
                 tokio::time::sleep(delay).await;
             }

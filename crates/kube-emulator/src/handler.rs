@@ -71,21 +71,29 @@ fn not_found() -> Response {
 
 /// The answer to an injected failure.
 pub(crate) fn fault_response(code: u16) -> Response {
+    if code == 429 {
+        // The max-in-flight and priority-and-fairness filters answer before any handler,
+        // with `http.Error`: a plain-text body and `Retry-After: 1`, no Status
+        // (`staging/src/k8s.io/apiserver/pkg/server/filters/maxinflight.go`, `tooManyRequests`).
+        let mut resp = Response::new(Body::from("Too many requests, please try again later.\n"));
+        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return resp;
+    }
     let message = match code {
-        429 => "Too many requests, please try again later.".to_string(),
         500 => "Internal error occurred: injected fault".to_string(),
         _ => format!("injected fault ({code})"),
     };
-    let mut body = status_body(code, reason_for(code), &message);
-    if code == 429 {
-        body["details"] = json!({"retryAfterSeconds": 1});
-    }
-    let mut resp = json_response(code, &body);
-    if code == 429 {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    resp
+    json_response(code, &status_body(code, reason_for(code), &message))
 }
 
 /// Query parameters, tolerating empty pairs (`?&limit=5`).

@@ -786,12 +786,14 @@ fn fault_injection() {
     assert_eq!(get(&server, "/api/v1/namespaces").status, 500);
     assert_eq!(get(&server, "/api/v1/namespaces").status, 200);
 
+    // Throttling answers as the max-in-flight filter does: plain text and Retry-After.
     server.faults().fail_next(1, 429);
     let r = get(&server, "/api/v1/namespaces");
     assert_eq!(
-        (r.status, r.body["reason"].as_str()),
-        (429, Some("TooManyRequests"))
+        (r.status, r.body.as_str()),
+        (429, Some("Too many requests, please try again later.\n"))
     );
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(r.header("retry-after"), Some("1"));
 
     server.faults().drop_next(1);
