@@ -92,7 +92,8 @@ fn cluster_role_grants_every_managed_kind_and_nothing_wild() {
     let rules = role["rules"].as_array().unwrap();
     for k in KindRef::managed() {
         let resource = plural(&k.kind);
-        for verb in ["get", "list", "patch", "delete"] {
+        // `create` too: a server-side apply that creates an object is authorized as create.
+        for verb in ["get", "list", "create", "patch", "delete"] {
             assert!(
                 grants(rules, k.group(), &resource, verb),
                 "deploy/rbac.yaml does not grant {verb} on {resource} in group `{}`",
@@ -129,4 +130,98 @@ fn cluster_role_grants_every_managed_kind_and_nothing_wild() {
     assert!(!grants(rules, "coordination.k8s.io", "leases", "patch"));
     let lease_role = docs.iter().find(|d| d["kind"] == "Role").unwrap();
     assert_eq!(lease_role["metadata"]["namespace"], "berth-system");
+}
+
+/// A kubeconfig for `server` as the bearer of `token`, under context [`support::CONTEXT`].
+fn kubeconfig_with_token(server: &kube_emulator::ApiServer, token: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {}\nusers:\n- name: berth\n  user:\n    token: {token}\ncontexts:\n- name: {ctx}\n  context:\n    cluster: emulator\n    user: berth\ncurrent-context: {ctx}\n",
+        server.url(),
+        ctx = support::CONTEXT
+    )
+}
+
+fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("kubectl is installed")
+}
+
+/// berth as deploy/ runs it: an administrator applies deploy/ to the emulator (which
+/// authorizes every request with RBAC), takes a token for berth's ServiceAccount with
+/// `kubectl create token`, and berth plans, applies, plans again (No changes), and reads
+/// drift, status and a tenant as that ServiceAccount, never as the administrator.
+#[test]
+fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
+    use kube_emulator::ApiServer;
+    let server =
+        ApiServer::start_background(berth::store::ObjectStore::in_memory().unwrap()).unwrap();
+    let admin_dir = tempfile::tempdir().unwrap();
+    let admin = support::write_kubeconfig(admin_dir.path(), &server);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = kubectl_as(
+        &admin,
+        &["apply", "-k", root.join("deploy").to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "kubectl apply -k deploy/: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl_as(&admin, &["create", "token", "berth", "-n", "berth-system"]);
+    assert!(
+        out.status.success(),
+        "kubectl create token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!token.is_empty());
+
+    let dir = support::examples_with_kubeconfig(&kubeconfig_with_token(&server, &token));
+    let sa = dir.path().join("kubeconfig");
+    // The ServiceAccount is not an administrator.
+    let out = kubectl_as(&sa, &["auth", "can-i", "create", "clusterroles"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let out = kubectl_as(&sa, &["get", "secrets", "-n", "kube-system"]);
+    assert!(
+        !out.status.success(),
+        "the ServiceAccount read kube-system's Secrets"
+    );
+
+    let repo = dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    let run = support::berth(&["apply", "--auto-approve", repo], dir.path());
+    assert_eq!(
+        run.code, 0,
+        "apply as berth: {}\n{}",
+        run.stdout, run.stderr
+    );
+    let run = support::berth(&["plan", "--detailed-exitcode", repo], dir.path());
+    assert_eq!(
+        run.code, 0,
+        "plan after apply: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+    for args in [
+        vec!["drift", repo],
+        vec!["status", repo],
+        vec!["show", "tenant", "acme", repo],
+    ] {
+        let run = support::berth(&args, dir.path());
+        assert!(
+            run.code == 0 || run.code == 2,
+            "berth {args:?} as berth: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            !run.stdout.contains("forbidden") && !run.stderr.contains("forbidden"),
+            "berth {args:?}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
 }

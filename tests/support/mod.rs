@@ -140,13 +140,21 @@ pub fn write_kubeconfig(dir: &Path, server: &kube_emulator::ApiServer) -> PathBu
 /// A copy of `examples/` whose `local` cluster is the test API server `server` (reached
 /// through a kubeconfig file written next to it) instead of the embedded store.
 pub fn examples_on_kube(server: &kube_emulator::ApiServer) -> tempfile::TempDir {
+    examples_with_kubeconfig(&server.kubeconfig(CONTEXT))
+}
+
+/// A copy of `examples/` whose `local` cluster is reached through `kubeconfig` (a kubeconfig
+/// text whose context is [`CONTEXT`], written next to the copy).
+pub fn examples_with_kubeconfig(kubeconfig: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
         &repo,
     );
-    let kubeconfig = write_kubeconfig(dir.path(), server);
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    fs::write(&kubeconfig_path, kubeconfig).expect("write kubeconfig");
+    let kubeconfig = kubeconfig_path;
     let platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
     let platform = platform.replace(
         "[clusters.local]\ndescription = \"embedded local cluster\"",
