@@ -6,9 +6,12 @@
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
+mod auth;
 mod faults;
 mod handler;
 mod metrics;
+mod rbac;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -53,6 +56,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: Mutex<metrics::MetricsState>,
+    pub(crate) tokens: auth::Tokens,
 }
 
 /// A running API server. Dropping it stops it.
@@ -86,12 +90,14 @@ async fn start(
 ) -> std::io::Result<(Arc<Shared>, watch::Sender<bool>)> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    rbac::bootstrap(&store).map_err(|e| std::io::Error::other(e.to_string()))?;
     let shared = Arc::new(Shared {
         store,
         log: Mutex::new(Vec::new()),
         faults: Faults::default(),
         addr,
         metrics: Mutex::new(metrics::MetricsState::default()),
+        tokens: auth::Tokens::new(),
     });
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -156,13 +162,51 @@ impl ApiServer {
         format!("http://{}", self.shared.addr)
     }
 
-    /// A kubeconfig that reaches this server (plain HTTP, a token user) under `context`,
-    /// for berth's Kubernetes backend, kube clients and `kubectl`.
+    /// A kubeconfig that reaches this server (plain HTTP) under `context` as the
+    /// administrator ([`ApiServer::admin_token`]), for berth's Kubernetes backend, kube
+    /// clients and `kubectl`.
     pub fn kubeconfig(&self, context: &str) -> String {
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
-            self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: {}\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
+            self.url(),
+            self.admin_token()
         )
+    }
+
+    /// `https://127.0.0.1:PORT`: the same port speaks TLS too, with a self-signed
+    /// certificate (clients skip its verification).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.shared.addr)
+    }
+
+    /// A kubeconfig that reaches this server over TLS (`insecure-skip-tls-verify`) with
+    /// bearer token `token` under `context`: what `kubectl` needs to send a token at all,
+    /// since it sends none to a plain-HTTP server.
+    pub fn tls_kubeconfig(&self, context: &str, token: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    insecure-skip-tls-verify: true\nusers:\n- name: tester\n  user:\n    token: {token}\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
+            self.https_url()
+        )
+    }
+
+    /// The administrator's bearer token, random per server: user `kubernetes-admin` in the
+    /// groups `system:masters` and `system:authenticated`, allowed everything.
+    pub fn admin_token(&self) -> &str {
+        self.shared.tokens.admin()
+    }
+
+    /// A bearer token of ServiceAccount `namespace/name`, as the TokenRequest API issues it
+    /// (valid for an hour). `None` when the ServiceAccount does not exist.
+    pub fn token_for_service_account(&self, namespace: &str, name: &str) -> Option<String> {
+        let sa = self
+            .shared
+            .store
+            .get("ServiceAccount", namespace, name)
+            .ok()?;
+        let uid = sa
+            .pointer("/metadata/uid")
+            .and_then(serde_json::Value::as_str)?;
+        Some(self.shared.tokens.issue(namespace, name, uid, 3600).0)
     }
 
     /// The store it serves.
@@ -276,6 +320,7 @@ async fn accept_loop(
     let router = Router::new()
         .fallback(handler::handle)
         .with_state(shared.clone());
+    let tls = tls::acceptor().ok();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -283,17 +328,35 @@ async fn accept_loop(
                 let shared = shared.clone();
                 let router = router.clone();
                 let mut conn_shutdown = shutdown.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                         let shared = shared.clone();
                         let router = router.clone();
                         async move { serve_one(shared, router, req).await }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = conn_shutdown.changed() => {}
+                    // A TLS handshake starts with a handshake record (0x16); anything else
+                    // is plain HTTP.
+                    let mut first = [0u8; 1];
+                    let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+                    match (is_tls, tls) {
+                        (true, Some(acceptor)) => {
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = conn_shutdown.changed() => {}
+                            }
+                        }
+                        _ => {
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = conn_shutdown.changed() => {}
+                            }
+                        }
                     }
                 });
             }
