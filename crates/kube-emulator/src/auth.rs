@@ -715,6 +715,46 @@ fn access_review(
     json_response(201, &review)
 }
 
+/// SelfSubjectRulesReview (`pkg/registry/authorization/selfsubjectrulesreview/rest.go`): the
+/// caller's rules in a namespace, those of `system:masters` first.
+fn rules_review(store: &ObjectStore, user: &User, body: &[u8]) -> Response {
+    let mut review = match parse_json(body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let ns = review
+        .pointer("/spec/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if ns.is_empty() {
+        return bad_request("no namespace on request");
+    }
+    let mut rules = Vec::new();
+    if user.in_group(MASTERS) {
+        rules.extend(rbac::full_authority());
+    }
+    let (held, errors) = rbac::rules_for(store, user, &ns);
+    rules.extend(held);
+    let (resource, non_resource): (Vec<_>, Vec<_>) =
+        rules.iter().partition(|r| r.non_resource_urls.is_empty());
+    let mut status = json!({
+        "resourceRules": resource.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "nonResourceRules": non_resource.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "incomplete": !errors.is_empty(),
+    });
+    if !errors.is_empty() {
+        status["evaluationError"] = json!(errors.join(", "));
+    }
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectRulesReview");
+    if !review.get("metadata").is_some_and(Value::is_object) {
+        review["metadata"] = json!({"creationTimestamp": null});
+    }
+    review["status"] = status;
+    json_response(201, &review)
+}
+
 /// SelfSubjectReview (`kubectl auth whoami`).
 fn self_subject_review(user: &User) -> Response {
     json_response(
@@ -749,6 +789,7 @@ fn resource_list(group: &str) -> Value {
                 true,
             ),
             r("selfsubjectaccessreviews", "SelfSubjectAccessReview", false),
+            r("selfsubjectrulesreviews", "SelfSubjectRulesReview", false),
             r("subjectaccessreviews", "SubjectAccessReview", false),
         ]
     } else {
@@ -823,6 +864,9 @@ pub(crate) fn serve(
                 Some(ns),
                 body,
             ))
+        }
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"] if post => {
+            Some(rules_review(store, user, body))
         }
         ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] if post => {
             Some(self_subject_review(user))
@@ -979,9 +1023,25 @@ fn write_checks(
             if !bind.resource.is_empty() && rbac::authorize(store, user, &bind).allowed {
                 return None;
             }
+            // The registry returns the resolver's error as it is (a 404 for a missing role).
             let rules = match rbac::role_reference_rules(store, &role_ref, &a.namespace) {
                 Ok(r) => r,
-                Err(e) => return Some(forbidden(&a.group, &a.resource, &name, &e)),
+                Err(rbac::RoleRefError::NotFound(resource, role)) => {
+                    let message = format!(
+                        "{resource}.rbac.authorization.k8s.io {} not found",
+                        rbac::go_quote(&role)
+                    );
+                    let mut body = status_body(404, "NotFound", &message);
+                    body["details"] = json!({"name": role, "group": "rbac.authorization.k8s.io", "kind": resource});
+                    return Some(json_response(404, &body));
+                }
+                Err(rbac::RoleRefError::Other(e)) => {
+                    let message = format!("Internal error occurred: {e}");
+                    return Some(json_response(
+                        500,
+                        &status_body(500, "InternalError", &message),
+                    ));
+                }
             };
             match rbac::confirm_no_escalation(store, user, &a.namespace, &rules) {
                 Ok(()) => None,

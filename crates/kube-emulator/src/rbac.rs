@@ -83,7 +83,7 @@ impl Rule {
         }
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut m = serde_json::Map::new();
         let mut put = |k: &str, v: &[String]| {
             if !v.is_empty() {
@@ -405,7 +405,11 @@ pub(crate) fn authorize(store: &ObjectStore, user: &User, a: &Attributes) -> Dec
 }
 
 /// Every rule `user` holds in `namespace` (`RulesFor`), with the resolution errors.
-fn rules_for(store: &ObjectStore, user: &User, namespace: &str) -> (Vec<Rule>, Vec<String>) {
+pub(crate) fn rules_for(
+    store: &ObjectStore,
+    user: &User,
+    namespace: &str,
+) -> (Vec<Rule>, Vec<String>) {
     let mut rules = Vec::new();
     let errors = visit_rules(store, user, namespace, Via::Storage, &mut |_, r| {
         rules.push(r.clone());
@@ -538,13 +542,30 @@ pub(crate) fn confirm_no_escalation(
     Err(msg)
 }
 
+/// Why the rules of a role reference cannot be read by the binding registry.
+pub(crate) enum RoleRefError {
+    /// The role does not exist: `(resource, name)` (`clusterroles`, `x`).
+    NotFound(String, String),
+    /// Anything else (`unsupported role reference kind: "X"`).
+    Other(String),
+}
+
 /// The rules of a role reference, read as the binding registry does.
 pub(crate) fn role_reference_rules(
     store: &ObjectStore,
     role_ref: &Value,
     binding_ns: &str,
-) -> Result<Vec<Rule>, String> {
-    role_ref_rules(store, role_ref, binding_ns, Via::Storage)
+) -> Result<Vec<Rule>, RoleRefError> {
+    role_ref_rules(store, role_ref, binding_ns, Via::Storage).map_err(|e| {
+        let kind = role_ref.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = role_ref.get("name").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "Role" | "ClusterRole" if e.ends_with(" not found") => {
+                RoleRefError::NotFound(format!("{}s", kind.to_ascii_lowercase()), name.to_string())
+            }
+            _ => RoleRefError::Other(e),
+        }
+    })
 }
 
 /// `fullAuthority`: what creating an aggregated ClusterRole requires.
