@@ -226,6 +226,35 @@ fn a_service_account_without_bindings_is_forbidden_with_the_real_message() {
 }
 
 #[test]
+fn authorization_comes_before_unknown_resources_and_bodies() {
+    let server = start();
+    let token = namespace_and_account(&server, "team", "bot");
+    let r = as_user(
+        &server,
+        &token,
+        "GET",
+        "/api/v1/namespaces/team/widgets",
+        &Value::Null,
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        r.message().starts_with("widgets is forbidden: "),
+        "{}",
+        r.message()
+    );
+    let r = request(
+        &server,
+        Some(&token),
+        &[],
+        "POST",
+        "/api/v1/namespaces/team/configmaps",
+        "application/vnd.kubernetes.protobuf",
+        "x",
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
 fn a_binding_to_a_missing_role_is_named_in_the_forbidden_reason() {
     let server = start();
     let token = namespace_and_account(&server, "team", "bot");
