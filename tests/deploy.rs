@@ -135,8 +135,8 @@ fn cluster_role_grants_every_managed_kind_and_nothing_wild() {
 /// A kubeconfig for `server` as the bearer of `token`, under context [`support::CONTEXT`].
 fn kubeconfig_with_token(server: &kube_emulator::ApiServer, token: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {}\nusers:\n- name: berth\n  user:\n    token: {token}\ncontexts:\n- name: {ctx}\n  context:\n    cluster: emulator\n    user: berth\ncurrent-context: {ctx}\n",
-        server.url(),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {}\n    insecure-skip-tls-verify: true\nusers:\n- name: berth\n  user:\n    token: {token}\ncontexts:\n- name: {ctx}\n  context:\n    cluster: emulator\n    user: berth\ncurrent-context: {ctx}\n",
+        server.https_url(),
         ctx = support::CONTEXT
     )
 }

@@ -384,7 +384,13 @@ fn next_id() -> usize {
 /// Returns stdout.
 pub fn kubectl(server: &kube_emulator::ApiServer, args: &[&str]) -> String {
     let out = Command::new("kubectl")
-        .args(["--server", &server.url(), "--token", "t"])
+        // Over TLS as the administrator: kubectl sends no token to a plain-HTTP server.
+        .args([
+            "--server",
+            &server.https_url(),
+            "--insecure-skip-tls-verify",
+        ])
+        .args(["--token", server.admin_token()])
         .args(args)
         .env("KUBECONFIG", "/dev/null")
         .output()

@@ -15,7 +15,7 @@ use kube_store::{
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-fn json_response(code: u16, body: &Value) -> Response {
+pub(crate) fn json_response(code: u16, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -45,7 +45,7 @@ fn reason_for(code: u16) -> &'static str {
     }
 }
 
-fn status_body(code: u16, reason: &str, message: &str) -> Value {
+pub(crate) fn status_body(code: u16, reason: &str, message: &str) -> Value {
     json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -171,6 +171,19 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Authentication and authorization come first, as in kube-apiserver's filter chain.
+    let store = &shared.store;
+    let user = match super::auth::admit(
+        store,
+        &shared.tokens,
+        &method,
+        uri.path(),
+        uri.query(),
+        &headers,
+    ) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(uri.query());
     let mut headers = headers;
@@ -212,6 +225,18 @@ pub(crate) async fn handle(
     } else {
         body
     };
+    if let Some(resp) = super::auth::serve(
+        store,
+        &shared.tokens,
+        &user,
+        &method,
+        uri.path(),
+        &headers,
+        uri.query(),
+        &body,
+    ) {
+        return resp;
+    }
     match segments.as_slice() {
         [] => json_response(
             200,
@@ -314,6 +339,7 @@ fn api_group(g: &str, v: &str) -> Value {
 
 fn api_group_list(shared: &Shared) -> Value {
     let mut groups: Vec<Value> = groups().into_iter().map(|(g, v)| api_group(g, v)).collect();
+    groups.extend(super::auth::api_groups());
     if metrics_served(shared) {
         groups.push(metrics::api_group());
     }
@@ -340,6 +366,9 @@ fn resource_list(group: &str, version: &str) -> Value {
             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update"],
             "shortNames": k.short_names,
         }));
+        if k.kind == "ServiceAccount" {
+            resources.push(super::auth::token_subresource());
+        }
         if k.has_status {
             resources.push(json!({
                 "name": format!("{}/status", k.plural),

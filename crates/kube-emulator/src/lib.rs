@@ -5,10 +5,14 @@
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
+
+mod auth;
 mod faults;
 mod handler;
 mod metrics;
 mod protobuf;
+mod rbac;
+mod tls;
 mod watches;
 
 use std::net::SocketAddr;
@@ -60,6 +64,7 @@ pub(crate) struct Shared {
     /// Test hooks: after the next answered request whose path ends with this, run this on
     /// the store.
     pub(crate) after: Mutex<Vec<(String, StoreHook)>>,
+    pub(crate) tokens: auth::Tokens,
 }
 
 /// Something a test does to the store between two requests ([`ApiServer::after_requests`]).
@@ -111,6 +116,7 @@ async fn start(
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     bootstrap_namespaces(&store)?;
+    rbac::bootstrap(&store).map_err(|e| std::io::Error::other(e.to_string()))?;
     store
         .keep_history()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -124,6 +130,7 @@ async fn start(
         stopping: rx.clone(),
         bookmark_interval: Mutex::new(DEFAULT_BOOKMARK_INTERVAL),
         after: Mutex::new(Vec::new()),
+        tokens: auth::Tokens::new(),
     });
     tokio::spawn(accept_loop(listener, shared.clone(), rx));
     Ok((shared, tx))
@@ -210,13 +217,51 @@ impl ApiServer {
         format!("http://{}", self.shared.addr)
     }
 
-    /// A kubeconfig that reaches this server (plain HTTP, a token user) under `context`,
-    /// for berth's Kubernetes backend, kube clients and `kubectl`.
+    /// A kubeconfig that reaches this server (plain HTTP) under `context` as the
+    /// administrator ([`ApiServer::admin_token`]), for berth's Kubernetes backend, kube
+    /// clients and `kubectl`.
     pub fn kubeconfig(&self, context: &str) -> String {
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
-            self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: {}\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
+            self.url(),
+            self.admin_token()
         )
+    }
+
+    /// `https://127.0.0.1:PORT`: the same port speaks TLS too, with a self-signed
+    /// certificate (clients skip its verification).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.shared.addr)
+    }
+
+    /// A kubeconfig that reaches this server over TLS (`insecure-skip-tls-verify`) with
+    /// bearer token `token` under `context`: what `kubectl` needs to send a token at all,
+    /// since it sends none to a plain-HTTP server.
+    pub fn tls_kubeconfig(&self, context: &str, token: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    insecure-skip-tls-verify: true\nusers:\n- name: tester\n  user:\n    token: {token}\ncontexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\ncurrent-context: {context}\n",
+            self.https_url()
+        )
+    }
+
+    /// The administrator's bearer token, random per server: user `kubernetes-admin` in the
+    /// groups `system:masters` and `system:authenticated`, allowed everything.
+    pub fn admin_token(&self) -> &str {
+        self.shared.tokens.admin()
+    }
+
+    /// A bearer token of ServiceAccount `namespace/name`, as the TokenRequest API issues it
+    /// (valid for an hour). `None` when the ServiceAccount does not exist.
+    pub fn token_for_service_account(&self, namespace: &str, name: &str) -> Option<String> {
+        let sa = self
+            .shared
+            .store
+            .get("ServiceAccount", namespace, name)
+            .ok()?;
+        let uid = sa
+            .pointer("/metadata/uid")
+            .and_then(serde_json::Value::as_str)?;
+        Some(self.shared.tokens.issue(namespace, name, uid, 3600).0)
     }
 
     /// The store it serves.
@@ -358,6 +403,7 @@ async fn accept_loop(
     let router = Router::new()
         .fallback(handler::handle)
         .with_state(shared.clone());
+    let tls = tls::acceptor().ok();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -365,17 +411,35 @@ async fn accept_loop(
                 let shared = shared.clone();
                 let router = router.clone();
                 let mut conn_shutdown = shutdown.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                         let shared = shared.clone();
                         let router = router.clone();
                         async move { serve_one(shared, router, req).await }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = conn_shutdown.changed() => {}
+                    // A TLS handshake starts with a handshake record (0x16); anything else
+                    // is plain HTTP.
+                    let mut first = [0u8; 1];
+                    let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+                    match (is_tls, tls) {
+                        (true, Some(acceptor)) => {
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = conn_shutdown.changed() => {}
+                            }
+                        }
+                        _ => {
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = conn_shutdown.changed() => {}
+                            }
+                        }
                     }
                 });
             }

@@ -1,5 +1,6 @@
 //! `kube-emulator`: the Kubernetes API emulator as a standalone server, for trying berth (or
-//! `kubectl`) against it by hand. It serves on 127.0.0.1, writes a kubeconfig whose current
+//! `kubectl`) against it by hand. It serves on 127.0.0.1 (HTTPS with a self-signed certificate,
+//! and plain HTTP on the same port), writes a kubeconfig whose current
 //! context is `emulator` (an administrator in group `system:masters`), prints `ready <url>`
 //! once it accepts requests, and runs until SIGINT or SIGTERM.
 
@@ -74,7 +75,7 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         server.faults().set_rate(args.fault_rate, args.seed);
         write_kubeconfig(&server, &args.kubeconfig)?;
-        println!("ready {}", server.url());
+        println!("ready {}", server.https_url());
         wait_for_signal().await?;
         server.shutdown();
         Ok(())
@@ -86,8 +87,13 @@ fn write_kubeconfig(server: &ApiServer, path: &PathBuf) -> Result<(), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    std::fs::write(path, server.kubeconfig("emulator"))
-        .map_err(|e| format!("cannot write the kubeconfig {}: {e}", path.display()))
+    // Over TLS (the port speaks both), so that kubectl sends the token: it sends none to a
+    // plain-HTTP server.
+    std::fs::write(
+        path,
+        server.tls_kubeconfig("emulator", server.admin_token()),
+    )
+    .map_err(|e| format!("cannot write the kubeconfig {}: {e}", path.display()))
 }
 
 async fn wait_for_signal() -> Result<(), String> {

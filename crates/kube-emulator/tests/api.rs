@@ -41,8 +41,9 @@ fn http(
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         server.addr(),
+        server.admin_token(),
         body.len()
     )?;
     let mut raw = Vec::new();
@@ -122,11 +123,15 @@ fn kubectl(server: &ApiServer, args: &[&str]) -> std::process::Output {
         std::process::id(),
         server.addr().port()
     ));
+    // Over TLS: kubectl sends no token to a plain-HTTP server.
     let out = Command::new("kubectl")
         .arg("--server")
-        .arg(server.url())
+        .arg(server.https_url())
+        .arg("--insecure-skip-tls-verify")
         .arg("--cache-dir")
         .arg(&cache)
+        .arg("--token")
+        .arg(server.admin_token())
         .args(args)
         .env("KUBECONFIG", "/dev/null")
         .output()

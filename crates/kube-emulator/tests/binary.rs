@@ -30,7 +30,7 @@ impl Emulator {
             .unwrap_or_else(|| panic!("first line is `ready <url>`, got {line:?}"))
             .trim()
             .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
         Emulator { child, url }
     }
 
@@ -169,7 +169,8 @@ fn the_binary_writes_a_kubeconfig_that_kubectl_uses_and_keeps_its_store_across_a
 /// One GET of `/version` with a short timeout: the status code, or `None` when the connection
 /// closed or stalled without an answer.
 fn get_version(url: &str) -> Option<u16> {
-    let addr = url.strip_prefix("http://").unwrap();
+    // The port speaks plain HTTP too.
+    let addr = url.strip_prefix("https://").unwrap();
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();

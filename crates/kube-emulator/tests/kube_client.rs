@@ -3,15 +3,20 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{self, Discovery, Scope};
 use kube::{Client, Config};
 use kube_emulator::ApiServer;
 use kube_store::ObjectStore;
 use serde_json::json;
 
-fn client(server: &ApiServer) -> Client {
-    let url = server.url().parse().expect("server url");
-    Client::try_from(Config::new(url)).expect("client")
+/// A client of the administrator, through the server's kubeconfig.
+async fn client(server: &ApiServer) -> Client {
+    let kubeconfig = Kubeconfig::from_yaml(&server.kubeconfig("test")).expect("kubeconfig");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    Client::try_from(config).expect("client")
 }
 
 #[test]
@@ -22,7 +27,7 @@ fn kube_client_discovery_list_and_apply() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = client(&server);
+        let client = client(&server).await;
 
         // Full discovery walks /api and /apis.
         let discovery = Discovery::new(client.clone()).run().await.unwrap();

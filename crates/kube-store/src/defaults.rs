@@ -393,6 +393,17 @@ pub(crate) fn validate_name(info: &KindInfo, name: &str) -> Option<Cause> {
             is_dns_label(name) && name.starts_with(|c: char| c.is_ascii_lowercase()),
             DNS1035_LABEL_MSG,
         ),
+        // `ValidateRBACName` is `path.IsValidPathSegmentName`: `system:basic-user` is valid.
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => {
+            let msg = match name {
+                "." => "may not be '.'",
+                ".." => "may not be '..'",
+                _ if name.contains('/') => "may not contain '/'",
+                _ if name.contains('%') => "may not contain '%'",
+                _ => return None,
+            };
+            (false, msg)
+        }
         _ => (is_dns_subdomain(name), DNS1123_SUBDOMAIN_MSG),
     };
     (!ok).then(|| Cause::invalid("metadata.name", &format!("Invalid value: {name:?}: {msg}")))

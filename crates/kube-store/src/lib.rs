@@ -1827,7 +1827,8 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(secs)
 }
 
-fn format_rfc3339(secs: i64) -> String {
+/// Unix seconds as RFC 3339 in UTC (`2026-11-05T10:00:00Z`).
+pub fn format_rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (proleptic Gregorian).
