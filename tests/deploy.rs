@@ -159,7 +159,13 @@ fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
     let server =
         ApiServer::start_background(berth::store::ObjectStore::in_memory().unwrap()).unwrap();
     let admin_dir = tempfile::tempdir().unwrap();
-    let admin = support::write_kubeconfig(admin_dir.path(), &server);
+    // Over TLS: kubectl sends a token only to an HTTPS server.
+    let admin = admin_dir.path().join("admin.kubeconfig");
+    std::fs::write(
+        &admin,
+        server.tls_kubeconfig(support::CONTEXT, server.admin_token()),
+    )
+    .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = kubectl_as(
         &admin,
