@@ -7,8 +7,12 @@
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
 mod faults;
+mod gojson;
 mod handler;
 mod metrics;
+mod openapi;
+mod schema;
+mod validation;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
