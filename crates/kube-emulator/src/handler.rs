@@ -416,10 +416,15 @@ fn metadata_list_body(page: ListPage) -> Value {
         .items
         .into_iter()
         .map(|o| {
+            let mut metadata = o.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            gojson::shape(
+                "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                &mut metadata,
+            );
             json!({
                 "apiVersion": "meta.k8s.io/v1",
                 "kind": "PartialObjectMetadata",
-                "metadata": o.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                "metadata": metadata,
             })
         })
         .collect();
@@ -676,6 +681,9 @@ async fn resource(
                     })
                     .await;
                     match result {
+                        Ok(o) if info.kind == "Namespace" => {
+                            object_response(info, 200, delete_success(info, &o))
+                        }
                         Ok(o) => json_response(200, &delete_success(info, &o)),
                         Err(e) => error_response(&e),
                     }
