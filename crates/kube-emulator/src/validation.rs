@@ -150,6 +150,14 @@ pub(crate) fn check_body(
     let Some(def) = schema::definition_name(info) else {
         return Ok(Accepted::default());
     };
+    let named = |field: &str| obj.get(field).and_then(Value::as_str).unwrap_or("");
+    if !named("kind").is_empty() && named("kind") != info.kind
+        || !named("apiVersion").is_empty() && named("apiVersion") != info.api_version()
+    {
+        // Decoded as the kind it names, then refused for not being the resource's kind:
+        // left to the store.
+        return Ok(Accepted::default());
+    }
     // The kind and version the body names, defaulted from the request as the decoder does.
     let kind = obj
         .get("kind")
@@ -316,6 +324,14 @@ mod tests {
         let ok = check_body(info("ConfigMap"), &mut obj, Directive::Ignore).unwrap();
         assert!(ok.warnings.is_empty());
         assert!(obj.get("foo").is_none());
+    }
+
+    #[test]
+    fn a_body_of_another_kind_is_left_to_the_store() {
+        let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}});
+        let ok = check_body(info("Deployment"), &mut obj, Directive::Strict).unwrap();
+        assert!(ok.warnings.is_empty());
+        assert_eq!(obj["data"]["a"], "b");
     }
 
     #[test]
