@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{metrics, protobuf, Shared};
+use super::{gojson, metrics, openapi, protobuf, schema, validation, Shared};
 use kube_store::{
     groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
 };
@@ -16,13 +16,35 @@ use kube_store::{
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 pub(crate) fn json_response(code: u16, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let bytes = gojson::to_vec(body);
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    resp
+}
+
+/// An object of a served kind, shaped as the Go structs write it.
+fn object_response(info: &KindInfo, code: u16, mut obj: Value) -> Response {
+    if let Some(def) = schema::definition_name(info) {
+        gojson::shape(def, &mut obj);
+    }
+    json_response(code, &obj)
+}
+
+fn refusal_response(r: &validation::Refusal) -> Response {
+    json_response(r.code, &r.status)
+}
+
+/// Adds one `Warning` header per warning.
+fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        if let Ok(v) = HeaderValue::from_str(&validation::warning_header(w)) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
     resp
 }
 
@@ -240,8 +262,9 @@ pub(crate) async fn handle(
     match segments.as_slice() {
         [] => json_response(
             200,
-            &json!({"paths": ["/api", "/api/v1", "/apis", "/version", "/healthz"]}),
+            &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v2", "/openapi/v3", "/version"]}),
         ),
+        ["openapi", rest @ ..] if method == Method::GET => openapi_request(&headers, rest),
         ["version"] => json_response(200, &version()),
         ["healthz"] | ["livez"] | ["readyz"] => {
             let mut r = Response::new(Body::from("ok"));
@@ -437,11 +460,22 @@ fn list_body(info: &KindInfo, page: ListPage) -> Value {
     if let Some(c) = page.continue_token {
         meta.insert("continue".into(), json!(c));
     }
+    let def = schema::definition_name(info);
+    let items: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|mut o| {
+            if let Some(d) = def {
+                gojson::shape(d, &mut o);
+            }
+            o
+        })
+        .collect();
     json!({
         "kind": format!("{}List", info.kind),
         "apiVersion": info.api_version(),
         "metadata": meta,
-        "items": page.items,
+        "items": items,
     })
 }
 
@@ -467,10 +501,15 @@ fn metadata_list_body(page: ListPage) -> Value {
         .items
         .into_iter()
         .map(|o| {
+            let mut metadata = o.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            gojson::shape(
+                "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                &mut metadata,
+            );
             json!({
                 "apiVersion": "meta.k8s.io/v1",
                 "kind": "PartialObjectMetadata",
-                "metadata": o.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                "metadata": metadata,
             })
         })
         .collect();
@@ -560,15 +599,24 @@ async fn resource(
                 if info.namespaced && p.ns.is_none() {
                     return status_response(405, "the namespace must be given to create an object");
                 }
-                let obj = match parse_body(&body, true) {
+                let mut obj = match parse_body(&body, true) {
                     Ok(v) => v,
                     Err(m) => return status_response(400, &m),
                 };
+                let accepted =
+                    match validation::directive(query.get("fieldValidation"), "CreateOptions")
+                        .and_then(|d| validation::check_body(info, &mut obj, d))
+                    {
+                        Ok(a) => a,
+                        Err(r) => return refusal_response(&r),
+                    };
                 let manager = field_manager(query, headers, "unknown");
-                match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
-                    Ok(o) => json_response(201, &o),
-                    Err(e) => error_response(&e),
-                }
+                let resp =
+                    match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
+                        Ok(o) => object_response(info, 201, o),
+                        Err(e) => error_response(&e),
+                    };
+                with_warnings(resp, &accepted.warnings)
             }
             Method::DELETE => {
                 let selector = match LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
@@ -620,21 +668,31 @@ async fn resource(
             let name = name.clone();
             match *method {
                 Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
-                    Ok(o) => json_response(200, &o),
+                    Ok(o) => object_response(info, 200, o),
                     Err(e) => error_response(&e),
                 },
                 Method::PUT => {
-                    let obj = match parse_body(&body, true) {
+                    let mut obj = match parse_body(&body, true) {
                         Ok(v) => v,
                         Err(m) => return status_response(400, &m),
                     };
+                    let accepted =
+                        match validation::directive(query.get("fieldValidation"), "UpdateOptions")
+                            .and_then(|d| validation::check_body(info, &mut obj, d))
+                        {
+                            Ok(a) => a,
+                            Err(r) => return refusal_response(&r),
+                        };
                     let manager = field_manager(query, headers, "unknown");
-                    match blocking(move || store.update(kind, &ns, &name, obj, &manager, dry_run))
-                        .await
+                    let resp = match blocking(move || {
+                        store.update(kind, &ns, &name, obj, &manager, dry_run)
+                    })
+                    .await
                     {
-                        Ok(o) => json_response(200, &o),
+                        Ok(o) => object_response(info, 200, o),
                         Err(e) => error_response(&e),
-                    }
+                    };
+                    with_warnings(resp, &accepted.warnings)
                 }
                 Method::PATCH => {
                     let ct = content_type(headers);
@@ -647,26 +705,42 @@ async fn resource(
                             let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_string) else {
                                 return status_response(400, "PATCH of type application/apply-patch+yaml requires fieldManager");
                             };
+                            if let Err(r) = validation::directive(query.get("fieldValidation"), "PatchOptions")
+                                .and_then(|_| validation::check_apply(info, &patch))
+                            {
+                                return refusal_response(&r);
+                            }
                             let force = query.flag("force");
                             let result = blocking(move || {
                                 store.apply(kind, &ns, &name, patch, &manager, force, dry_run)
                             })
                             .await;
                             match result {
-                                Ok((o, created)) => json_response(if created { 201 } else { 200 }, &o),
+                                Ok((o, created)) => object_response(info, if created { 201 } else { 200 }, o),
                                 Err(e) => error_response(&e),
                             }
                         }
                         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                            let patch = match parse_body(&body, false) {
-                                Ok(v) => strip_directives(v),
+                            let original = match parse_body(&body, false) {
+                                Ok(v) => v,
                                 Err(m) => return status_response(400, &m),
                             };
+                            let mut patch = strip_directives(original.clone());
+                            let patch_type = if ct == "application/merge-patch+json" {
+                                validation::PatchType::Merge
+                            } else {
+                                validation::PatchType::Strategic
+                            };
+                            let accepted = match checked_patch(&shared.store, info, &ns, &name, &mut patch, &original, patch_type, query.get("fieldValidation")).await {
+                                Ok(a) => a,
+                                Err(r) => return refusal_response(&r),
+                            };
                             let manager = field_manager(query, headers, "unknown");
-                            match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
-                                Ok(o) => json_response(200, &o),
+                            let resp = match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
+                                Ok(o) => object_response(info, 200, o),
                                 Err(e) => error_response(&e),
-                            }
+                            };
+                            with_warnings(resp, &accepted.warnings)
                         }
                         other => status_response(
                             415,
@@ -695,6 +769,9 @@ async fn resource(
                     })
                     .await;
                     match result {
+                        Ok(o) if info.kind == "Namespace" => {
+                            object_response(info, 200, delete_success(info, &o))
+                        }
                         Ok(o) => json_response(200, &delete_success(info, &o)),
                         Err(e) => error_response(&e),
                     }
@@ -706,7 +783,7 @@ async fn resource(
             let name = name.clone();
             match *method {
                 Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
-                    Ok(o) => json_response(200, &o),
+                    Ok(o) => object_response(info, 200, o),
                     Err(e) => error_response(&e),
                 },
                 Method::PUT | Method::PATCH => {
@@ -757,7 +834,7 @@ async fn resource(
                     })
                     .await;
                     match result {
-                        Ok(o) => json_response(200, &o),
+                        Ok(o) => object_response(info, 200, o),
                         Err(e) => error_response(&e),
                     }
                 }
@@ -766,6 +843,64 @@ async fn resource(
         }
         _ => not_found(),
     }
+}
+
+/// Field validation of a merge or strategic merge patch; the stored object is read only to
+/// word a merge patch's refusal.
+#[allow(clippy::too_many_arguments)]
+async fn checked_patch(
+    store: &kube_store::ObjectStore,
+    info: &'static KindInfo,
+    ns: &str,
+    name: &str,
+    patch: &mut Value,
+    original: &Value,
+    patch_type: validation::PatchType,
+    directive: Option<&str>,
+) -> Result<validation::Accepted, validation::Refusal> {
+    let directive = validation::directive(directive, "PatchOptions")?;
+    let unchecked = patch.clone();
+    match validation::check_patch(info, patch, original, None, patch_type, directive) {
+        Err(_) if patch_type == validation::PatchType::Merge => {
+            let (store, ns, name) = (store.clone(), ns.to_string(), name.to_string());
+            let current = blocking(move || store.get(info.kind, &ns, &name))
+                .await
+                .ok();
+            let mut again = unchecked;
+            validation::check_patch(
+                info,
+                &mut again,
+                original,
+                current.as_ref(),
+                patch_type,
+                directive,
+            )
+        }
+        other => other,
+    }
+}
+
+/// `/openapi/v2`, `/openapi/v3` and `/openapi/v3/<group-version>`.
+fn openapi_request(headers: &HeaderMap, rest: &[&str]) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let doc = match rest {
+        ["v2"] => Some(openapi::v2().clone()),
+        ["v3"] => Some(openapi::v3_discovery()),
+        ["v3", gv @ ..] => openapi::v3(&gv.join("/")).cloned(),
+        _ => None,
+    };
+    let Some(doc) = doc else {
+        return not_found();
+    };
+    if !openapi::accepts_json(accept) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_ACCEPTABLE;
+        return r;
+    }
+    let mut r = json_response(200, &doc);
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
 }
 
 fn metrics_served(shared: &Shared) -> bool {

@@ -8,11 +8,15 @@
 
 mod auth;
 mod faults;
+mod gojson;
 mod handler;
 mod metrics;
+mod openapi;
 mod protobuf;
 mod rbac;
+mod schema;
 mod tls;
+mod validation;
 mod watches;
 
 use std::net::SocketAddr;

@@ -494,7 +494,11 @@ fn discovery_documents() {
     assert_eq!(sts["singularName"], "statefulset");
     assert!(sts["verbs"].as_array().unwrap().contains(&json!("patch")));
     assert_eq!(get(&server, "/apis/nope/v1").status, 404);
-    assert_eq!(get(&server, "/openapi/v2").status, 404);
+    let openapi = get(&server, "/openapi/v2");
+    assert_eq!(
+        (openapi.status, openapi.body["swagger"].as_str()),
+        (200, Some("2.0"))
+    );
     let missing = get(&server, "/api/v1/widgets");
     assert_eq!(
         (

@@ -22,7 +22,12 @@ fn start() -> Cluster {
     let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, server.kubeconfig("emulator")).unwrap();
+    // Over TLS, so that kubectl sends the administrator's token.
+    std::fs::write(
+        &kubeconfig,
+        server.tls_kubeconfig("emulator", server.admin_token()),
+    )
+    .unwrap();
     Cluster {
         server,
         dir,
