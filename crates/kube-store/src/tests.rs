@@ -972,6 +972,7 @@ fn large_lists_are_fast() {
                 info,
                 ns: "big",
                 name: &name,
+                lifecycle: false,
             };
             let obj = cm("big", &name, json!({"shard": (i % 100).to_string()}));
             let rv = next_rv(&tx).unwrap();
