@@ -6,6 +6,7 @@
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
 
+pub mod controllers;
 mod faults;
 mod handler;
 mod metrics;
@@ -23,6 +24,7 @@ use tower::ServiceExt;
 
 use kube_store::ObjectStore;
 
+pub use controllers::{ControllerError, Controllers};
 use faults::Fault;
 pub use faults::{Faults, STALL};
 
@@ -53,6 +55,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: Mutex<metrics::MetricsState>,
+    pub(crate) controllers: Controllers,
 }
 
 /// A running API server. Dropping it stops it.
@@ -86,15 +89,18 @@ async fn start(
 ) -> std::io::Result<(Arc<Shared>, watch::Sender<bool>)> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let store_for_controllers = store.clone();
     let shared = Arc::new(Shared {
         store,
         log: Mutex::new(Vec::new()),
         faults: Faults::default(),
         addr,
         metrics: Mutex::new(metrics::MetricsState::default()),
+        controllers: Controllers::new(store_for_controllers),
     });
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
+    tokio::spawn(controller_loop(shared.controllers.clone(), rx));
     Ok((shared, tx))
 }
 
@@ -243,6 +249,12 @@ impl ApiServer {
         }
     }
 
+    /// The controllers (namespace, garbage collector, StatefulSet, node): their clock,
+    /// [`Controllers::step`], [`Controllers::settle`], delays.
+    pub fn controllers(&self) -> &Controllers {
+        &self.shared.controllers
+    }
+
     /// The fault injection handle.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -299,6 +311,25 @@ async fn accept_loop(
             }
             _ = shutdown.changed() => break,
         }
+    }
+}
+
+/// Runs the controllers every tick while they are running by themselves and a pass is due.
+async fn controller_loop(controllers: Controllers, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(controllers.tick()) => {}
+            _ = shutdown.changed() => break,
+        }
+        let c = controllers.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            if c.due() {
+                if let Err(e) = c.step() {
+                    eprintln!("kube-emulator: {e}");
+                }
+            }
+        });
+        let _ = due.await;
     }
 }
 
