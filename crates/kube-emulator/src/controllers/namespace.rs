@@ -141,10 +141,12 @@ fn deletion_conditions(
             "All content successfully removed".into(),
         ));
     } else {
-        let parts: Vec<String> = remaining
+        let mut parts: Vec<String> = remaining
             .iter()
             .map(|(info, n)| format!("{}.{} has {n} resource instances", info.plural, info.group))
             .collect();
+        // "sort for stable updates"
+        parts.sort();
         out.push(cond(
             "NamespaceContentRemaining",
             "True",
