@@ -646,3 +646,157 @@ fn controllers_run_by_themselves_when_not_paused() {
     }
     panic!("the namespace was not deleted within 2 s");
 }
+
+fn job(backoff_limit: i64) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}
+        }
+    })
+}
+
+fn job_pods(server: &ApiServer) -> Vec<Value> {
+    let (_, list) = http(
+        server,
+        "GET",
+        "/api/v1/namespaces/t/pods?labelSelector=job-name%3Dmigrate",
+        &Value::Null,
+    );
+    list["items"].as_array().unwrap().clone()
+}
+
+fn condition_types(job: &Value) -> Vec<String> {
+    job["status"]["conditions"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c["type"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn job_pod_success_gives_success_criteria_met_then_complete() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(
+        pod["metadata"]["finalizers"],
+        json!(["batch.kubernetes.io/job-tracking"])
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+        "migrate"
+    );
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("migrate-"), "{name}");
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(j["status"]["active"], 1);
+    assert_eq!(j["status"]["ready"], 1);
+
+    server.controllers().finish_pod("t", name, true).unwrap();
+    settle(&server);
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(condition_types(&j), ["SuccessCriteriaMet", "Complete"]);
+    assert_eq!(j["status"]["succeeded"], 1);
+    assert!(j["status"].get("active").is_none());
+    assert!(j["status"]["completionTime"].is_string());
+    let (_, p) = http(
+        &server,
+        "GET",
+        &format!("/api/v1/namespaces/t/pods/{name}"),
+        &Value::Null,
+    );
+    assert!(
+        p["metadata"].get("finalizers").is_none(),
+        "the tracking finalizer goes once counted: {p}"
+    );
+}
+
+#[test]
+fn job_pod_failure_past_the_backoff_limit_gives_the_failed_condition() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(1));
+    settle(&server);
+    let first = job_pods(&server)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.controllers().finish_pod("t", &first, false).unwrap();
+    settle(&server);
+    // Within the backoff (10 s), no replacement.
+    assert_eq!(job_pods(&server).len(), 1);
+    server.controllers().advance(Duration::from_secs(10));
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 2, "a replacement after the backoff");
+    let second = pods
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .find(|n| *n != first)
+        .unwrap()
+        .to_string();
+    server
+        .controllers()
+        .finish_pod("t", &second, false)
+        .unwrap();
+    settle(&server);
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(condition_types(&j), ["FailureTarget", "Failed"]);
+    let failed = &j["status"]["conditions"][1];
+    assert_eq!(failed["reason"], "BackoffLimitExceeded");
+    assert_eq!(
+        failed["message"],
+        "Job has reached the specified backoff limit"
+    );
+    assert_eq!(j["status"]["failed"], 2);
+}
+
+#[test]
+fn deleting_a_job_without_a_policy_orphans_its_pods() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    settle(&server);
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        json!(["orphan"]),
+        "batch/v1 Jobs orphan by default"
+    );
+    settle(&server);
+    assert!(!exists(&server, "/apis/batch/v1/namespaces/t/jobs/migrate"));
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1);
+    assert!(pods[0]["metadata"].get("ownerReferences").is_none());
+}

@@ -6,6 +6,7 @@
 //!   finalizer; also the NamespaceLifecycle admission plugin;
 //! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion` finalizers;
 //! - [`statefulset`]: pods and claims of StatefulSets, ordered or parallel, rolling updates;
+//! - [`job`]: pods of Jobs until enough succeed or too many fail, with the conditions;
 //! - [`node`]: the stand-in for scheduler, kubelet and provisioner: pods become Running and
 //!   Ready after a settable delay, claims are bound.
 //!
@@ -17,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub(crate) mod garbagecollector;
+pub(crate) mod job;
 pub(crate) mod namespace;
 pub(crate) mod node;
 pub(crate) mod statefulset;
@@ -62,6 +64,8 @@ struct Inner {
     wake_at: AtomicI64,
     /// When (clock ms) the node first saw each pod, by uid.
     pod_seen: Mutex<HashMap<String, i64>>,
+    /// When (clock ms) a test finished each pod, by uid.
+    pod_finished: Mutex<HashMap<String, i64>>,
 }
 
 /// The handle on the controllers of a server ([`crate::ApiServer::controllers`]). Cheap to
@@ -122,6 +126,7 @@ impl Controllers {
                 last_rv: AtomicU64::new(u64::MAX),
                 wake_at: AtomicI64::new(i64::MAX),
                 pod_seen: Mutex::new(HashMap::new()),
+                pod_finished: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -198,6 +203,37 @@ impl Controllers {
         *seen.entry(uid.to_string()).or_insert(now)
     }
 
+    /// Ends pod `namespace/name` as its containers would: all exit 0 (`succeeded`: phase
+    /// `Succeeded`) or 1 (phase `Failed`), now on the controllers' clock. This is how a test
+    /// makes a Job's pod succeed or fail.
+    pub fn finish_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        succeeded: bool,
+    ) -> Result<(), ControllerError> {
+        let store = &self.inner.store;
+        let pod = store.get("Pod", namespace, name)?;
+        let now = self.now_ms();
+        let status = node::terminated_status(&pod, succeeded, now);
+        store.set_status("Pod", namespace, name, status)?;
+        self.inner
+            .pod_finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(s(&pod, "/metadata/uid").to_string(), now);
+        Ok(())
+    }
+
+    pub(crate) fn pod_finished_at(&self, uid: &str) -> Option<i64> {
+        self.inner
+            .pod_finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .copied()
+    }
+
     /// Whether a pass is due: something changed since the last one, or a deadline passed.
     pub(crate) fn due(&self) -> bool {
         if !self.inner.running.load(Ordering::Relaxed) {
@@ -209,7 +245,7 @@ impl Controllers {
     }
 
     /// One pass of every controller, in order: namespace, garbage collector, StatefulSet,
-    /// node. Returns whether it changed anything.
+    /// Job, node. Returns whether it changed anything.
     pub fn step(&self) -> Result<bool, ControllerError> {
         let _pass = self.inner.pass.lock().unwrap_or_else(|e| e.into_inner());
         let store = &self.inner.store;
@@ -219,6 +255,7 @@ impl Controllers {
         namespace::reconcile(self, now)?;
         garbagecollector::reconcile(self, now)?;
         statefulset::reconcile(self, now)?;
+        job::reconcile(self, now)?;
         node::reconcile(self, now)?;
         let after = store.resource_version()?;
         self.inner.last_rv.store(after, Ordering::Relaxed);

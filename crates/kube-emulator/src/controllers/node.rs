@@ -13,6 +13,16 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
     let store = c.store();
     for pod in list(store, "Pod", None)? {
         let phase = s(&pod, "/status/phase");
+        if deleting(&pod) && !matches!(phase, "Succeeded" | "Failed") {
+            // Kept by a finalizer: the kubelet kills its containers, the pod ends Failed.
+            tolerate(store.set_status(
+                "Pod",
+                s(&pod, "/metadata/namespace"),
+                s(&pod, "/metadata/name"),
+                terminated_status(&pod, false, now),
+            ))?;
+            continue;
+        }
         if deleting(&pod) || matches!(phase, "Running" | "Succeeded" | "Failed") {
             continue;
         }
@@ -87,6 +97,54 @@ fn running_status(pod: &Value, seen: i64, now: i64) -> Value {
         "containerStatuses": containers,
         "qosClass": "BestEffort",
     })
+}
+
+/// The status of a pod whose containers all exited: 0 (`Succeeded`, reason `Completed`) or
+/// 1 (`Failed`, reason `Error`), as the kubelet reports them.
+pub(crate) fn terminated_status(pod: &Value, succeeded: bool, now: i64) -> Value {
+    let at = rfc3339(now);
+    let mut status = pod.get("status").cloned().unwrap_or_else(|| json!({}));
+    let (phase, code, reason) = if succeeded {
+        ("Succeeded", 0, "Completed")
+    } else {
+        ("Failed", 1, "Error")
+    };
+    let started = status
+        .pointer("/startTime")
+        .cloned()
+        .unwrap_or_else(|| json!(at));
+    let containers: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    json!({
+                        "name": s(c, "/name"),
+                        "state": {"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": at}},
+                        "lastState": {},
+                        "ready": false,
+                        "restartCount": 0,
+                        "image": s(c, "/image"),
+                        "imageID": "",
+                        "started": false,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    status["phase"] = json!(phase);
+    let cond = |t: &str, st: &str| json!({"type": t, "status": st, "lastProbeTime": null, "lastTransitionTime": at});
+    status["conditions"] = json!([
+        cond("PodReadyToStartContainers", "False"),
+        cond("Initialized", "True"),
+        json!({"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": at, "reason": "PodCompleted"}),
+        json!({"type": "ContainersReady", "status": "False", "lastProbeTime": null, "lastTransitionTime": at, "reason": "PodCompleted"}),
+        cond("PodScheduled", "True"),
+    ]);
+    status["startTime"] = started;
+    status["containerStatuses"] = json!(containers);
+    status
 }
 
 /// Whether a pod is Running with its `Ready` condition True (`podutil.IsPodReady`).
