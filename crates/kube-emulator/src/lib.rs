@@ -8,6 +8,8 @@
 
 pub mod controllers;
 mod faults;
+// The handlers return the store's errors (128 bytes and more) from blocking closures.
+#[allow(clippy::result_large_err)]
 mod handler;
 mod metrics;
 
