@@ -800,3 +800,79 @@ fn deleting_a_job_without_a_policy_orphans_its_pods() {
     assert_eq!(pods.len(), 1);
     assert!(pods[0]["metadata"].get("ownerReferences").is_none());
 }
+
+#[test]
+fn cronjob_creates_jobs_at_the_clock_and_records_schedule_and_success() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {"metadata": {"labels": {"app": "backup"}}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox"}]}}}}
+            }
+        }),
+    );
+    settle(&server);
+    let jobs = |server: &ApiServer| {
+        let (_, l) = http(
+            server,
+            "GET",
+            "/apis/batch/v1/namespaces/t/jobs",
+            &Value::Null,
+        );
+        l["items"].as_array().unwrap().clone()
+    };
+    assert!(
+        jobs(&server).is_empty(),
+        "nothing before the first scheduled time"
+    );
+    server.controllers().advance(Duration::from_secs(300));
+    settle(&server);
+    let list = jobs(&server);
+    assert_eq!(list.len(), 1);
+    let job = &list[0];
+    let scheduled = job["metadata"]["annotations"]
+        ["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        scheduled.ends_with(":00Z") && scheduled[14..16].parse::<u32>().unwrap() % 5 == 0,
+        "{scheduled}"
+    );
+    let name = job["metadata"]["name"].as_str().unwrap();
+    assert!(
+        name.strip_prefix("backup-").unwrap().parse::<u64>().is_ok(),
+        "NAME-<unix minutes>: {name}"
+    );
+    assert_eq!(job["metadata"]["labels"]["app"], "backup");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert_eq!(cj["status"]["lastScheduleTime"], scheduled.as_str());
+    assert_eq!(cj["status"]["active"][0]["name"], name);
+
+    let (_, pods) = http(&server, "GET", "/api/v1/namespaces/t/pods", &Value::Null);
+    let pod = pods["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.controllers().finish_pod("t", &pod, true).unwrap();
+    settle(&server);
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert!(cj["status"]["lastSuccessfulTime"].is_string(), "{cj}");
+    assert!(cj["status"].get("active").is_none(), "{cj}");
+}

@@ -7,6 +7,7 @@
 //! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion` finalizers;
 //! - [`statefulset`]: pods and claims of StatefulSets, ordered or parallel, rolling updates;
 //! - [`job`]: pods of Jobs until enough succeed or too many fail, with the conditions;
+//! - [`cronjob`]: Jobs from schedules, at the controllers' clock;
 //! - [`node`]: the stand-in for scheduler, kubelet and provisioner: pods become Running and
 //!   Ready after a settable delay, claims are bound.
 //!
@@ -17,6 +18,7 @@
 // Controllers pass the store's errors on, as the store returns them.
 #![allow(clippy::result_large_err)]
 
+pub(crate) mod cronjob;
 pub(crate) mod garbagecollector;
 pub(crate) mod job;
 pub(crate) mod namespace;
@@ -245,7 +247,7 @@ impl Controllers {
     }
 
     /// One pass of every controller, in order: namespace, garbage collector, StatefulSet,
-    /// Job, node. Returns whether it changed anything.
+    /// CronJob, Job, node. Returns whether it changed anything.
     pub fn step(&self) -> Result<bool, ControllerError> {
         let _pass = self.inner.pass.lock().unwrap_or_else(|e| e.into_inner());
         let store = &self.inner.store;
@@ -255,6 +257,7 @@ impl Controllers {
         namespace::reconcile(self, now)?;
         garbagecollector::reconcile(self, now)?;
         statefulset::reconcile(self, now)?;
+        cronjob::reconcile(self, now)?;
         job::reconcile(self, now)?;
         node::reconcile(self, now)?;
         let after = store.resource_version()?;
