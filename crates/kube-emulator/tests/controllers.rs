@@ -876,3 +876,33 @@ fn cronjob_creates_jobs_at_the_clock_and_records_schedule_and_success() {
     assert!(cj["status"]["lastSuccessfulTime"].is_string(), "{cj}");
     assert!(cj["status"].get("active").is_none(), "{cj}");
 }
+
+#[test]
+fn resource_quota_status_reports_hard_and_used_for_the_named_resources() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/api/v1/namespaces/t/resourcequotas",
+        json!({
+            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "tenant-quota"},
+            "spec": {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "requests.storage": "10Gi", "pods": "5", "persistentvolumeclaims": "4"}}
+        }),
+    );
+    let mut sts = statefulset(2, "Parallel");
+    sts["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": "500m", "memory": "1Gi"}});
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    let (_, q) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/resourcequotas/tenant-quota",
+        &Value::Null,
+    );
+    assert_eq!(q["status"]["hard"], q["spec"]["hard"]);
+    assert_eq!(
+        q["status"]["used"],
+        json!({"requests.cpu": "1", "requests.memory": "2Gi", "requests.storage": "2Gi", "pods": "2", "persistentvolumeclaims": "2"})
+    );
+}

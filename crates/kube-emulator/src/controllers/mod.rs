@@ -8,6 +8,7 @@
 //! - [`statefulset`]: pods and claims of StatefulSets, ordered or parallel, rolling updates;
 //! - [`job`]: pods of Jobs until enough succeed or too many fail, with the conditions;
 //! - [`cronjob`]: Jobs from schedules, at the controllers' clock;
+//! - [`resourcequota`]: `status.hard` and `status.used` of quotas;
 //! - [`node`]: the stand-in for scheduler, kubelet and provisioner: pods become Running and
 //!   Ready after a settable delay, claims are bound.
 //!
@@ -23,6 +24,7 @@ pub(crate) mod garbagecollector;
 pub(crate) mod job;
 pub(crate) mod namespace;
 pub(crate) mod node;
+pub(crate) mod resourcequota;
 pub(crate) mod statefulset;
 
 use std::collections::HashMap;
@@ -247,7 +249,7 @@ impl Controllers {
     }
 
     /// One pass of every controller, in order: namespace, garbage collector, StatefulSet,
-    /// CronJob, Job, node. Returns whether it changed anything.
+    /// CronJob, Job, node, ResourceQuota. Returns whether it changed anything.
     pub fn step(&self) -> Result<bool, ControllerError> {
         let _pass = self.inner.pass.lock().unwrap_or_else(|e| e.into_inner());
         let store = &self.inner.store;
@@ -260,6 +262,7 @@ impl Controllers {
         cronjob::reconcile(self, now)?;
         job::reconcile(self, now)?;
         node::reconcile(self, now)?;
+        resourcequota::reconcile(self, now)?;
         let after = store.resource_version()?;
         self.inner.last_rv.store(after, Ordering::Relaxed);
         Ok(after != before)
