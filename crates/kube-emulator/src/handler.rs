@@ -611,11 +611,16 @@ async fn resource(
                         return json_response(code, &body);
                     }
                     let opts = delete_options(shared, &body, query);
+                    let warn = lifecycle::job_delete_warning(info, &opts);
                     let result = blocking(move || store.delete_with(kind, &ns, &name, &opts)).await;
-                    match result {
+                    let mut resp = match result {
                         Ok((o, gone)) => json_response(200, &delete_success(info, &o, gone)),
                         Err(e) => error_response(&e),
+                    };
+                    if let Some(w) = warn {
+                        resp.headers_mut().insert("warning", w);
                     }
+                    resp
                 }
                 _ => status_response(405, &format!("method {method} is not allowed on an object")),
             }

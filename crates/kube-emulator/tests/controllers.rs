@@ -64,6 +64,20 @@ fn http(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16, Val
     )
 }
 
+/// The raw head of an answer (status line and headers).
+fn head(server: &ApiServer, method: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    raw.split_once("\r\n\r\n").unwrap().0.to_string()
+}
+
 fn create(server: &ApiServer, path: &str, obj: Value) -> Value {
     let (code, body) = http(server, "POST", path, &obj);
     assert_eq!(code, 201, "{body}");
@@ -905,4 +919,60 @@ fn resource_quota_status_reports_hard_and_used_for_the_named_resources() {
         q["status"]["used"],
         json!({"requests.cpu": "1", "requests.memory": "2Gi", "requests.storage": "2Gi", "pods": "2", "persistentvolumeclaims": "2"})
     );
+}
+
+#[test]
+fn deleting_a_job_without_a_policy_warns_that_pods_are_kept() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    let h = head(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+    );
+    assert!(
+        h.to_ascii_lowercase().contains("warning: 299 - \"child pods are preserved by default when jobs are deleted; set propagationpolicy=background to remove them or set propagationpolicy=orphan to suppress this warning\""),
+        "{h}"
+    );
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", {
+        let mut j = job(6);
+        j["metadata"]["name"] = json!("other");
+        j
+    });
+    let h = head(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/other?propagationPolicy=Background",
+    );
+    assert!(!h.to_ascii_lowercase().contains("warning:"), "{h}");
+}
+
+#[test]
+fn statefulset_recreates_a_pod_that_failed() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(1, "OrderedReady"),
+    );
+    settle(&server);
+    let (_, before) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    server.controllers().finish_pod("t", "db-0", false).unwrap();
+    settle(&server);
+    let (code, after) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_ne!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(after["status"]["phase"], "Running");
 }

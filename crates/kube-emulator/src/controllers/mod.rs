@@ -62,7 +62,7 @@ struct Inner {
     pod_ready_delay_ms: AtomicU64,
     /// One pass at a time.
     pass: Mutex<()>,
-    /// The store's resource version after the last pass.
+    /// The store's resource version when the last pass began.
     last_rv: AtomicU64,
     /// The earliest time (clock ms) a controller waits for.
     wake_at: AtomicI64,
@@ -264,7 +264,9 @@ impl Controllers {
         node::reconcile(self, now)?;
         resourcequota::reconcile(self, now)?;
         let after = store.resource_version()?;
-        self.inner.last_rv.store(after, Ordering::Relaxed);
+        // What the pass saw is the store as of `before`: a write that came in during the pass
+        // (or by the pass) makes the next tick run another one.
+        self.inner.last_rv.store(before, Ordering::Relaxed);
         Ok(after != before)
     }
 

@@ -255,3 +255,19 @@ pub(crate) fn admit_delete(info: &KindInfo, name: &str) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// The warning `REST.Delete` of Jobs adds when a delete names no propagation policy, since
+/// batch/v1 Jobs then orphan their pods (`pkg/registry/batch/job/storage/storage.go`), as
+/// the `Warning` header value (`299 - "..."`).
+pub(crate) fn job_delete_warning(
+    info: &KindInfo,
+    opts: &DeleteOptions,
+) -> Option<axum::http::HeaderValue> {
+    if info.group != "batch" || info.kind != "Job" || opts.propagation.is_some() {
+        return None;
+    }
+    axum::http::HeaderValue::from_str(
+        "299 - \"child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning\"",
+    )
+    .ok()
+}

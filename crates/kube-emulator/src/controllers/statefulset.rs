@@ -165,6 +165,10 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
             }
             match pods.iter().find(|(n, _)| *n == ordinal) {
                 Some((_, p)) => {
+                    // A pod that ended (Failed or Succeeded) is deleted, to be created anew.
+                    if matches!(s(p, "/status/phase"), "Failed" | "Succeeded") && !deleting(p) {
+                        tolerate(store.delete_with("Pod", &ns, s(p, "/metadata/name"), &opts))?;
+                    }
                     if !healthy(p) {
                         blocked = true;
                     }
