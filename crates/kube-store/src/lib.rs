@@ -476,8 +476,9 @@ impl ObjectStore {
     }
 
     /// Turns on the object lifecycle of a Kubernetes API server, for a store served with
-    /// controllers (the `kube-emulator` crate): a namespace gets the `kubernetes` finalizer in
-    /// `spec.finalizers` on create, which only the `finalize` subresource changes
+    /// controllers (the `kube-emulator` crate): a namespace always gets the `kubernetes`
+    /// finalizer in `spec.finalizers` on create (also when others are given), and only the
+    /// `finalize` subresource changes them
     /// ([`ObjectStore::finalize_namespace`]); an object with `metadata.deletionTimestamp` gets
     /// no new finalizers and goes from the store when an update empties its finalizers.
     /// [`ObjectStore::delete_with`] is the graceful delete. Off by default: without
