@@ -5,6 +5,11 @@
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
+//!
+//! Controllers run inside it ([`ApiServer::controllers`], the [`controllers`] module):
+//! namespace deletion, garbage collection, StatefulSets, Jobs, CronJobs, ResourceQuota status,
+//! and pods that start and claims that bind, on a clock tests can step. DELETE is graceful as
+//! on a real server: finalizers hold objects, a namespace terminates before it goes.
 
 pub mod controllers;
 mod faults;

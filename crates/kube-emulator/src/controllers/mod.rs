@@ -2,14 +2,14 @@
 //! pods and volumes, the scheduler, the kubelet and the volume provisioner) would do to the
 //! objects. Each module is one controller, written after the real one:
 //!
-//! - [`namespace`]: empties a namespace being deleted, then removes its `kubernetes`
+//! - `namespace`: empties a namespace being deleted, then removes its `kubernetes`
 //!   finalizer; also the NamespaceLifecycle admission plugin;
-//! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion` finalizers;
-//! - [`statefulset`]: pods and claims of StatefulSets, ordered or parallel, rolling updates;
-//! - [`job`]: pods of Jobs until enough succeed or too many fail, with the conditions;
-//! - [`cronjob`]: Jobs from schedules, at the controllers' clock;
-//! - [`resourcequota`]: `status.hard` and `status.used` of quotas;
-//! - [`node`]: the stand-in for scheduler, kubelet and provisioner: pods become Running and
+//! - `garbagecollector`: ownerReferences, the `orphan` and `foregroundDeletion` finalizers;
+//! - `statefulset`: pods and claims of StatefulSets, ordered or parallel, rolling updates;
+//! - `job`: pods of Jobs until enough succeed or too many fail, with the conditions;
+//! - `cronjob`: Jobs from schedules, at the controllers' clock;
+//! - `resourcequota`: `status.hard` and `status.used` of quotas;
+//! - `node`: the stand-in for scheduler, kubelet and provisioner: pods become Running and
 //!   Ready after a settable delay, claims are bound.
 //!
 //! They run on a clock of their own ([`Controllers::advance`] moves it), one pass over every
