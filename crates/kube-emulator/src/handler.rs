@@ -8,9 +8,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::controllers::namespace as lifecycle;
 use super::{gojson, metrics, openapi, protobuf, schema, validation, Shared};
 use kube_store::{
-    groups, kind_by_plural, kinds, KindInfo, LabelSelector, ListPage, Propagation, StoreError,
+    groups, kind_by_plural, kinds, DeleteOptions, KindInfo, LabelSelector, ListPage, Propagation,
+    StoreError,
 };
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -611,6 +613,18 @@ async fn resource(
                         Err(r) => return refusal_response(&r),
                     };
                 let manager = field_manager(query, headers, "unknown");
+                let obj_name = ["/metadata/name", "/metadata/generateName"]
+                    .iter()
+                    .find_map(|p| {
+                        obj.pointer(p)
+                            .and_then(Value::as_str)
+                            .filter(|n| !n.is_empty())
+                    })
+                    .unwrap_or("")
+                    .to_string();
+                if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &obj_name) {
+                    return json_response(code, &body);
+                }
                 let resp =
                     match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
                         Ok(o) => object_response(info, 201, o),
@@ -625,6 +639,7 @@ async fn resource(
                     Err(e) => return status_response(400, &e.to_string()),
                 };
                 let list_ns = p.ns.clone();
+                let opts = delete_options(shared, &body, query);
                 let result = blocking(move || {
                     let page = store.list(kind, list_ns.as_deref(), &selector, None, None)?;
                     let mut deleted = Vec::new();
@@ -640,8 +655,8 @@ async fn resource(
                             deleted.push(o.clone());
                             continue;
                         }
-                        match store.delete(kind, &ns, &name, Propagation::Background) {
-                            Ok(o) => deleted.push(o),
+                        match store.delete_with(kind, &ns, &name, &opts) {
+                            Ok((o, _)) => deleted.push(o),
                             Err(StoreError::NotFound { .. }) => {}
                             Err(e) => return Err(e),
                         }
@@ -711,6 +726,11 @@ async fn resource(
                                 return refusal_response(&r);
                             }
                             let force = query.flag("force");
+                            if store.get(kind, &ns, &name).is_err() {
+                                if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &name) {
+                                    return json_response(code, &body);
+                                }
+                            }
                             let result = blocking(move || {
                                 store.apply(kind, &ns, &name, patch, &manager, force, dry_run)
                             })
@@ -749,34 +769,51 @@ async fn resource(
                     }
                 }
                 Method::DELETE => {
-                    let propagation = match parse_body(&body, false)
-                        .ok()
-                        .as_ref()
-                        .and_then(|b| b.get("propagationPolicy"))
-                        .and_then(Value::as_str)
-                        .or(query.get("propagationPolicy"))
-                    {
-                        Some("Foreground") => Propagation::Foreground,
-                        Some("Orphan") => Propagation::Orphan,
-                        _ => Propagation::Background,
-                    };
-                    let result = blocking(move || {
-                        if dry_run {
-                            store.get(kind, &ns, &name)
-                        } else {
-                            store.delete(kind, &ns, &name, propagation)
-                        }
-                    })
-                    .await;
-                    match result {
-                        Ok(o) if info.kind == "Namespace" => {
-                            object_response(info, 200, delete_success(info, &o))
-                        }
-                        Ok(o) => json_response(200, &delete_success(info, &o)),
-                        Err(e) => error_response(&e),
+                    if let Err((code, body)) = lifecycle::admit_delete(info, &name) {
+                        return json_response(code, &body);
                     }
+                    let opts = delete_options(shared, &body, query);
+                    let warn = lifecycle::job_delete_warning(info, &opts);
+                    let result = blocking(move || store.delete_with(kind, &ns, &name, &opts)).await;
+                    let mut resp = match result {
+                        Ok((o, gone)) => {
+                            let body = delete_success(info, &o, gone);
+                            if body["kind"] == "Status" {
+                                json_response(200, &body)
+                            } else {
+                                // The object, still there while it terminates, as Go encodes it.
+                                object_response(info, 200, body)
+                            }
+                        }
+                        Err(e) => error_response(&e),
+                    };
+                    if let Some(w) = warn {
+                        resp.headers_mut().insert("warning", w);
+                    }
+                    resp
                 }
                 _ => status_response(405, &format!("method {method} is not allowed on an object")),
+            }
+        }
+        (Some(name), Some("finalize")) if kind == "Namespace" && *method == Method::PUT => {
+            let obj = match parse_body(&body, true) {
+                Ok(v) => v,
+                Err(m) => return status_response(400, &m),
+            };
+            let list: Vec<String> = obj
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = name.clone();
+            match blocking(move || store.finalize_namespace(&name, &list)).await {
+                Ok(o) => json_response(200, &o),
+                Err(e) => error_response(&e),
             }
         }
         (Some(name), Some("status")) if info.has_status => {
@@ -1014,12 +1051,33 @@ fn strip_directives(v: Value) -> Value {
     }
 }
 
-fn delete_success(info: &KindInfo, obj: &Value) -> Value {
-    if info.kind == "Namespace" {
-        // Like a real server, the namespace comes back while it terminates.
-        let mut o = obj.clone();
-        o["status"] = json!({"phase": "Terminating"});
-        return o;
+/// `DeleteOptions` from the body or the query, timed by the controllers' clock.
+fn delete_options(shared: &Shared, body: &Bytes, query: &Query) -> DeleteOptions {
+    let propagation = match parse_body(body, false)
+        .ok()
+        .as_ref()
+        .and_then(|b| b.get("propagationPolicy"))
+        .and_then(Value::as_str)
+        .or(query.get("propagationPolicy"))
+    {
+        Some("Foreground") => Some(Propagation::Foreground),
+        Some("Orphan") => Some(Propagation::Orphan),
+        Some("Background") => Some(Propagation::Background),
+        _ => None,
+    };
+    DeleteOptions {
+        propagation,
+        now: shared.controllers.now_rfc3339(),
+        dry_run: query.dry_run(),
+    }
+}
+
+/// The answer to a DELETE: the namespace registry returns the namespace
+/// (`ReturnDeletedObject`), other registries the object while it waits for finalizers and a
+/// `Status` once it is gone.
+fn delete_success(info: &KindInfo, obj: &Value, gone: bool) -> Value {
+    if info.kind == "Namespace" || !gone {
+        return obj.clone();
     }
     json!({
         "kind": "Status",

@@ -5,8 +5,14 @@
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
 //! metrics API (`metrics.k8s.io/v1beta1`, as metrics-server does) with figures tests set
 //! ([`ApiServer::set_pod_metrics`]), or not at all ([`ApiServer::set_metrics_api`]).
+//!
+//! Controllers run inside it ([`ApiServer::controllers`], the [`controllers`] module):
+//! namespace deletion, garbage collection, StatefulSets, Jobs, CronJobs, ResourceQuota status,
+//! and pods that start and claims that bind, on a clock tests can step. DELETE is graceful as
+//! on a real server: finalizers hold objects, a namespace terminates before it goes.
 
 mod auth;
+pub mod controllers;
 mod faults;
 mod gojson;
 mod handler;
@@ -32,6 +38,7 @@ use tower::ServiceExt;
 
 use kube_store::ObjectStore;
 
+pub use controllers::{ControllerError, Controllers};
 use faults::Fault;
 pub use faults::{Faults, STALL};
 
@@ -69,6 +76,7 @@ pub(crate) struct Shared {
     /// the store.
     pub(crate) after: Mutex<Vec<(String, StoreHook)>>,
     pub(crate) tokens: auth::Tokens,
+    pub(crate) controllers: Controllers,
 }
 
 /// Something a test does to the store between two requests ([`ApiServer::after_requests`]).
@@ -125,6 +133,7 @@ async fn start(
         .keep_history()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let (tx, rx) = watch::channel(false);
+    let store_for_controllers = store.clone();
     let shared = Arc::new(Shared {
         store,
         log: Mutex::new(Vec::new()),
@@ -135,8 +144,10 @@ async fn start(
         bookmark_interval: Mutex::new(DEFAULT_BOOKMARK_INTERVAL),
         after: Mutex::new(Vec::new()),
         tokens: auth::Tokens::new(),
+        controllers: Controllers::new(store_for_controllers),
     });
-    tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
+    tokio::spawn(controller_loop(shared.controllers.clone(), rx));
     Ok((shared, tx))
 }
 
@@ -374,6 +385,12 @@ impl ApiServer {
         }
     }
 
+    /// The controllers (namespace, garbage collector, StatefulSet, node): their clock,
+    /// [`Controllers::step`], [`Controllers::settle`], delays.
+    pub fn controllers(&self) -> &Controllers {
+        &self.shared.controllers
+    }
+
     /// The fault injection handle.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -471,6 +488,25 @@ fn run_due_hooks(shared: &Shared, path: &str) {
     };
     for hook in due {
         hook(&shared.store);
+    }
+}
+
+/// Runs the controllers every tick while they are running by themselves and a pass is due.
+async fn controller_loop(controllers: Controllers, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(controllers.tick()) => {}
+            _ = shutdown.changed() => break,
+        }
+        let c = controllers.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            if c.due() {
+                if let Err(e) = c.step() {
+                    eprintln!("kube-emulator: {e}");
+                }
+            }
+        });
+        let _ = due.await;
     }
 }
 

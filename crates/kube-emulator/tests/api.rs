@@ -766,13 +766,14 @@ fn status_bodies_dry_run_and_resource_versions() {
     assert_eq!(r.body["status"]["readyReplicas"], 1);
     assert_eq!(r.body["metadata"]["generation"], 1);
 
-    // DELETE answers a Status; a second DELETE is a 404.
+    // DELETE answers a Status; a second DELETE is a 404. (Foreground would answer with the
+    // object, marked for deletion: see tests/controllers.rs.)
     let r = http(
         &server,
         "DELETE",
         path,
         "application/json",
-        r#"{"propagationPolicy":"Foreground"}"#,
+        r#"{"propagationPolicy":"Background"}"#,
     )
     .unwrap();
     assert_eq!(

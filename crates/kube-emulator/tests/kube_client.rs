@@ -92,8 +92,9 @@ fn kube_client_discovery_list_and_apply() {
         let invalid = sts_api.patch("db", &params, &Patch::Apply(&bad)).await.unwrap_err();
         assert!(matches!(&invalid, kube::Error::Api(s) if s.is_invalid()), "{invalid:?}");
 
-        // Delete answers a Status; the object is gone.
-        sts_api.delete("db", &DeleteParams::foreground()).await.unwrap();
+        // Delete (Background) answers a Status; the object is gone. (Foreground would keep it,
+        // marked, until the garbage collector has deleted its pods.)
+        sts_api.delete("db", &DeleteParams::background()).await.unwrap();
         assert!(sts_api.get_opt("db").await.unwrap().is_none());
     });
     assert!(server.count("PATCH") >= 6);

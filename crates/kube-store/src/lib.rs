@@ -12,6 +12,7 @@ pub mod quantity;
 mod selector;
 
 use std::path::Path as FsPath;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -284,7 +285,8 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Deletion propagation policy (accepted; objects are deleted at once in every case).
+/// Deletion propagation policy. [`ObjectStore::delete`] deletes at once whatever it says;
+/// [`ObjectStore::delete_with`] turns it into finalizers for the garbage collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Propagation {
     /// Dependents are deleted in the background (the default).
@@ -329,6 +331,8 @@ struct Target<'a> {
     info: &'static KindInfo,
     ns: &'a str,
     name: &'a str,
+    /// The store keeps the API server's object lifecycle ([`ObjectStore::enable_lifecycle`]).
+    lifecycle: bool,
 }
 
 impl Target<'_> {
@@ -522,6 +526,7 @@ pub struct Event {
 #[derive(Clone)]
 pub struct ObjectStore {
     conn: Arc<Mutex<Connection>>,
+    lifecycle: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -549,7 +554,36 @@ impl ObjectStore {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            lifecycle: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Turns on the object lifecycle of a Kubernetes API server, for a store served with
+    /// controllers (the `kube-emulator` crate): a namespace always gets the `kubernetes`
+    /// finalizer in `spec.finalizers` on create (also when others are given), and only the
+    /// `finalize` subresource changes them
+    /// ([`ObjectStore::finalize_namespace`]); an object with `metadata.deletionTimestamp` gets
+    /// no new finalizers and goes from the store when an update empties its finalizers.
+    /// [`ObjectStore::delete_with`] is the graceful delete. Off by default: without
+    /// controllers, nothing would ever remove a finalizer.
+    pub fn enable_lifecycle(&self) {
+        self.lifecycle.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`ObjectStore::enable_lifecycle`] was called.
+    pub fn lifecycle_enabled(&self) -> bool {
+        self.lifecycle.load(Ordering::Relaxed)
+    }
+
+    fn target<'a>(
+        &self,
+        info: &'static KindInfo,
+        ns: &'a str,
+        name: &'a str,
+    ) -> Result<Target<'a>, StoreError> {
+        let mut t = target(info, ns, name)?;
+        t.lifecycle = self.lifecycle_enabled();
+        Ok(t)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
@@ -701,7 +735,7 @@ impl ObjectStore {
     /// The object, or `NotFound`.
     pub fn get(&self, kind: &str, ns: &str, name: &str) -> Result<Value, StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         let conn = self.lock()?;
         load(&conn, &t)?.ok_or_else(|| t.not_found())
     }
@@ -868,7 +902,7 @@ impl ObjectStore {
         dry_run: bool,
     ) -> Result<(Value, bool), StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         self.with_tx(|tx| apply_tx(tx, &t, &patch, field_manager, force, dry_run))
     }
 
@@ -887,7 +921,7 @@ impl ObjectStore {
                 let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
                 let info = kind_by_api_version(s("/apiVersion"), s("/kind"))
                     .ok_or_else(|| unknown_kind(s("/kind")))?;
-                let t = target(info, s("/metadata/namespace"), s("/metadata/name"))?;
+                let t = self.target(info, s("/metadata/namespace"), s("/metadata/name"))?;
                 out.push(apply_tx(tx, &t, obj, field_manager, force, dry_run)?);
             }
             Ok(out)
@@ -923,7 +957,7 @@ impl ObjectStore {
                 name = format!("{g}{suffix}");
             }
         }
-        let t = target(info, ns, &name)?;
+        let t = self.target(info, ns, &name)?;
         check_body_identity(&t, &obj)?;
         self.with_tx(|tx| {
             if load(tx, &t)?.is_some() {
@@ -949,7 +983,7 @@ impl ObjectStore {
         dry_run: bool,
     ) -> Result<Value, StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         check_body_identity(&t, &obj)?;
         self.with_tx(|tx| {
             let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
@@ -976,7 +1010,7 @@ impl ObjectStore {
         dry_run: bool,
     ) -> Result<Value, StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         if !patch.is_object() {
             return Err(t.bad_request("a merge patch must be a JSON object".into()));
         }
@@ -1007,7 +1041,7 @@ impl ObjectStore {
         status: Value,
     ) -> Result<Value, StoreError> {
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         self.with_tx(|tx| {
             let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
             let mut new = old.clone();
@@ -1053,7 +1087,7 @@ impl ObjectStore {
     ) -> Result<Value, StoreError> {
         let _ = propagation;
         let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
-        let t = target(info, ns, name)?;
+        let t = self.target(info, ns, name)?;
         self.with_tx(|tx| {
             let (id, old) = load_with_id(tx, &t)?.ok_or_else(|| t.not_found())?;
             tx.execute("DELETE FROM labels WHERE oid = ?", [id])?;
@@ -1071,13 +1105,206 @@ impl ObjectStore {
     }
 }
 
+/// How [`ObjectStore::delete_with`] deletes.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `propagationPolicy`; `None` when the request named none (the kind's default applies).
+    pub propagation: Option<Propagation>,
+    /// The time to record as `metadata.deletionTimestamp` (RFC 3339).
+    pub now: String,
+    /// `dryRun=All`: answer as if deleted, change nothing.
+    pub dry_run: bool,
+}
+
+impl ObjectStore {
+    /// Deletes as a Kubernetes API server does (`Delete` of the generic registry, and of the
+    /// namespace registry for namespaces); nothing is cascaded here, the controllers do that.
+    /// Returns the object as it is afterwards and whether it is gone.
+    ///
+    /// - A namespace is first marked: `deletionTimestamp`, `status.phase: Terminating`, and
+    ///   `orphan`/`foregroundDeletion` finalizers when the policy says so; it stays while its
+    ///   `spec.finalizers` are not empty (a second delete returns it unchanged).
+    /// - Any other object: the `orphan` or `foregroundDeletion` finalizer is set as the
+    ///   policy (or the kind's default, or the finalizers already there) says. With
+    ///   finalizers it is marked (`deletionTimestamp`, `deletionGracePeriodSeconds: 0`,
+    ///   generation + 1) and stays; without, it goes at once.
+    pub fn delete_with(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<(Value, bool), StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = self.target(info, ns, name)?;
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            let mut new = old.clone();
+            let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
+            let finalizers = string_list(old.pointer("/metadata/finalizers"));
+            let has = |f: &str| finalizers.iter().any(|x| x == f);
+            if info.kind == "Namespace" {
+                if !deleting {
+                    new["metadata"]["deletionTimestamp"] = json!(opts.now);
+                    new["status"]["phase"] = json!("Terminating");
+                    let mut list = finalizers.clone();
+                    let mut set = |f: &str, on: bool| {
+                        list.retain(|x| x != f);
+                        if on {
+                            list.push(f.to_string());
+                        }
+                    };
+                    set(
+                        FINALIZER_ORPHAN,
+                        opts.propagation
+                            .map_or(has(FINALIZER_ORPHAN), |p| p == Propagation::Orphan),
+                    );
+                    set(
+                        FINALIZER_FOREGROUND,
+                        opts.propagation
+                            .map_or(has(FINALIZER_FOREGROUND), |p| p == Propagation::Foreground),
+                    );
+                    set_list(&mut new, list);
+                    return store_marked(tx, &t, new, opts.dry_run).map(|o| (o, false));
+                }
+                if !string_list(old.pointer("/spec/finalizers")).is_empty() {
+                    return Ok((old, false));
+                }
+            }
+            let orphan = match opts.propagation {
+                Some(p) => p == Propagation::Orphan,
+                None => {
+                    has(FINALIZER_ORPHAN) || (!has(FINALIZER_FOREGROUND) && default_orphans(info))
+                }
+            };
+            let foreground = match opts.propagation {
+                Some(p) => p == Propagation::Foreground,
+                None => has(FINALIZER_FOREGROUND),
+            };
+            let mut list: Vec<String> = finalizers
+                .iter()
+                .filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND)
+                .cloned()
+                .collect();
+            if orphan {
+                list.push(FINALIZER_ORPHAN.into());
+            }
+            if foreground {
+                list.push(FINALIZER_FOREGROUND.into());
+            }
+            if list.is_empty() {
+                if !opts.dry_run {
+                    remove(tx, &t)?;
+                    next_rv(tx)?;
+                }
+                return Ok((old, true));
+            }
+            if !deleting {
+                if let Some(g) = old.pointer("/metadata/generation").and_then(Value::as_i64) {
+                    new["metadata"]["generation"] = json!(g + 1);
+                }
+                new["metadata"]["deletionTimestamp"] = json!(opts.now);
+            }
+            new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            set_list(&mut new, list);
+            store_marked(tx, &t, new, opts.dry_run).map(|o| (o, false))
+        })
+    }
+
+    /// The `finalize` subresource of a namespace (`PUT /api/v1/namespaces/NAME/finalize`):
+    /// replaces `spec.finalizers`, nothing else. A namespace being deleted goes when none are
+    /// left, and no `metadata.finalizers` either.
+    pub fn finalize_namespace(
+        &self,
+        name: &str,
+        finalizers: &[String],
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name("Namespace").ok_or_else(|| unknown_kind("Namespace"))?;
+        let t = self.target(info, "", name)?;
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            let mut new = old.clone();
+            if finalizers.is_empty() {
+                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.shift_remove("finalizers");
+                }
+            } else {
+                new["spec"]["finalizers"] = json!(finalizers);
+            }
+            if new == old {
+                return Ok(old);
+            }
+            let rv = next_rv(tx)?;
+            new["metadata"]["resourceVersion"] = json!(rv.to_string());
+            if finalized(&new) {
+                remove(tx, &t)?;
+            } else {
+                save(tx, &t, &new, rv)?;
+            }
+            Ok(new)
+        })
+    }
+}
+
+fn set_list(obj: &mut Value, list: Vec<String>) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if list.is_empty() {
+            meta.shift_remove("finalizers");
+        } else {
+            meta.insert("finalizers".into(), json!(list));
+        }
+    }
+}
+
+/// Stores an object the delete marked, with metadata in the order a server writes it.
+fn store_marked(
+    tx: &Transaction<'_>,
+    t: &Target<'_>,
+    mut obj: Value,
+    dry_run: bool,
+) -> Result<Value, StoreError> {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let order = [
+            "name",
+            "generateName",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ];
+        let mut sorted = Map::new();
+        for k in order {
+            if let Some(v) = meta.shift_remove(k) {
+                sorted.insert(k.into(), v);
+            }
+        }
+        sorted.extend(std::mem::take(meta));
+        *meta = sorted;
+    }
+    if dry_run {
+        return Ok(obj);
+    }
+    let rv = next_rv(tx)?;
+    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    save(tx, t, &obj, rv)?;
+    Ok(obj)
+}
+
 fn target<'a>(
     info: &'static KindInfo,
     ns: &'a str,
     name: &'a str,
 ) -> Result<Target<'a>, StoreError> {
     let ns = if info.namespaced { ns } else { "" };
-    let t = Target { info, ns, name };
+    let t = Target {
+        info,
+        ns,
+        name,
+        lifecycle: false,
+    };
     if info.namespaced {
         if ns.is_empty() {
             return Err(t.bad_request(
@@ -1421,6 +1648,9 @@ fn prepare(
             }
         }
     }
+    if t.lifecycle && mode == Mode::Main {
+        lifecycle_prepare(t, old, &mut new)?;
+    }
     if mode == Mode::Status {
         let causes = defaults::normalise_quantities(info, &mut new);
         if !causes.is_empty() {
@@ -1591,6 +1821,12 @@ fn commit(
         "creationTimestamp".into(),
         from_old("creationTimestamp").unwrap_or_else(|| json!(now_rfc3339())),
     );
+    // Set by a delete only, never by a client.
+    for k in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+        if let Some(v) = from_old(k) {
+            meta.insert(k.into(), v);
+        }
+    }
     for k in [
         "labels",
         "annotations",
@@ -1647,6 +1883,12 @@ fn commit(
     }
     let rv = next_rv(tx)?;
     obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+    if t.lifecycle && old.is_some() && finalized(&obj) {
+        // The last finalizer of an object being deleted is gone: so is the object
+        // (`ShouldDeleteDuringUpdate` of the generic registry and of namespaces).
+        remove(tx, t)?;
+        return Ok((obj, false));
+    }
     save(tx, t, &obj, rv)?;
     Ok((obj, created))
 }
@@ -1656,6 +1898,128 @@ fn compacted_rv(conn: &Connection) -> rusqlite::Result<u64> {
         .query_row("SELECT v FROM meta WHERE k = 'compacted'", [], |r| r.get(0))
         .optional()?;
     Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+}
+
+/// Whether an object is being deleted with nothing left to wait for: a deletion timestamp,
+/// a grace period of 0 (or none), no finalizers and, for a namespace, no `spec.finalizers`.
+fn finalized(obj: &Value) -> bool {
+    let meta = &obj["metadata"];
+    let empty = |v: &Value| v.as_array().is_none_or(Vec::is_empty);
+    meta.get("deletionTimestamp").is_some()
+        && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+        && empty(&meta["finalizers"])
+        && (obj["kind"] != "Namespace" || empty(&obj["spec"]["finalizers"]))
+}
+
+fn remove(tx: &Transaction<'_>, t: &Target<'_>) -> Result<(), StoreError> {
+    if let Some((id, _)) = load_with_id(tx, t)? {
+        tx.execute("DELETE FROM labels WHERE oid = ?", [id])?;
+        tx.execute("DELETE FROM objects WHERE id = ?", [id])?;
+    }
+    Ok(())
+}
+
+/// The finalizer the namespace controller removes once a namespace is empty.
+pub const FINALIZER_KUBERNETES: &str = "kubernetes";
+/// The garbage collector's finalizer of an owner deleted with `propagationPolicy: Orphan`.
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// The garbage collector's finalizer of an owner deleted with `propagationPolicy: Foreground`.
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// What the API server does on create and update when the lifecycle is on: the namespace
+/// strategy's `PrepareForCreate`/`PrepareForUpdate` for `spec.finalizers`, and
+/// `ValidateObjectMetaUpdate`'s rule that an object being deleted gets no new finalizers.
+fn lifecycle_prepare(
+    t: &Target<'_>,
+    old: Option<&Value>,
+    new: &mut Value,
+) -> Result<(), StoreError> {
+    if t.info.kind == "Namespace" {
+        match old {
+            None => {
+                let spec = new
+                    .as_object_mut()
+                    .map(|m| m.entry("spec").or_insert_with(|| json!({})));
+                if let Some(spec) = spec.and_then(Value::as_object_mut) {
+                    let list = spec.entry("finalizers").or_insert_with(|| json!([]));
+                    if !list.is_array() {
+                        *list = json!([]);
+                    }
+                    if let Some(a) = list.as_array_mut() {
+                        if !a.iter().any(|f| f == FINALIZER_KUBERNETES) {
+                            a.push(json!(FINALIZER_KUBERNETES));
+                        }
+                    }
+                }
+            }
+            Some(old) => {
+                let kept = old.pointer("/spec/finalizers").cloned();
+                if let Some(m) = new.as_object_mut() {
+                    let spec = m.entry("spec").or_insert_with(|| json!({}));
+                    if let Some(spec) = spec.as_object_mut() {
+                        match kept {
+                            Some(f) => {
+                                spec.insert("finalizers".into(), f);
+                            }
+                            None => {
+                                spec.shift_remove("finalizers");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(old) = old.filter(|o| o.pointer("/metadata/deletionTimestamp").is_some()) {
+        let list = |v: &Value| -> Vec<String> {
+            v.pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let before = list(old);
+        let mut extra: Vec<String> = list(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        extra.sort();
+        extra.dedup();
+        if !extra.is_empty() {
+            let quoted: Vec<String> = extra.iter().map(|f| format!("{f:?}")).collect();
+            return Err(t.invalid(vec![Cause::forbidden(
+                "metadata.finalizers",
+                &format!(
+                    "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    quoted.join(", ")
+                ),
+            )]));
+        }
+    }
+    Ok(())
+}
+
+/// The garbage collection policy a kind's registry applies when a delete names none
+/// (`DefaultGarbageCollectionPolicy` of its strategy).
+fn default_orphans(info: &KindInfo) -> bool {
+    // pkg/registry/batch/job/strategy.go: batch/v1 Jobs orphan their pods by default, for
+    // backwards compatibility.
+    info.group == "batch" && info.version == "v1" && info.kind == "Job"
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn current_rv(conn: &Connection) -> rusqlite::Result<u64> {

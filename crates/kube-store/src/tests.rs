@@ -972,6 +972,7 @@ fn large_lists_are_fast() {
                 info,
                 ns: "big",
                 name: &name,
+                lifecycle: false,
             };
             let obj = cm("big", &name, json!({"shard": (i % 100).to_string()}));
             let rv = next_rv(&tx).unwrap();
@@ -1213,4 +1214,102 @@ fn only_kinds_whose_strategy_sets_it_have_a_generation() {
         )
         .unwrap();
     assert_eq!(sts["metadata"]["generation"], 1);
+}
+
+fn cm_with_finalizer(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "finalizers": ["example.com/hold"]}, "data": {"k": "v"}})
+}
+
+#[test]
+fn without_lifecycle_finalizers_hold_nothing_and_a_namespace_goes_at_once_with_its_contents() {
+    let s = store_with_ns("t");
+    s.create("ConfigMap", "t", cm_with_finalizer("held"), "test", false)
+        .unwrap();
+    s.delete("Namespace", "", "t", Propagation::Foreground)
+        .unwrap();
+    assert!(s.get("Namespace", "", "t").is_err());
+    assert!(s.get("ConfigMap", "t", "held").is_err());
+}
+
+#[test]
+fn with_lifecycle_a_finalizer_holds_an_object_until_an_update_removes_it() {
+    let s = ObjectStore::in_memory().unwrap();
+    s.enable_lifecycle();
+    s.create(
+        "Namespace",
+        "",
+        json!({"metadata": {"name": "t"}}),
+        "test",
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        s.get("Namespace", "", "t").unwrap()["spec"]["finalizers"],
+        json!(["kubernetes"])
+    );
+    let created = s
+        .create("ConfigMap", "t", cm_with_finalizer("held"), "test", false)
+        .unwrap();
+    let opts = DeleteOptions {
+        propagation: None,
+        now: "2026-11-05T10:00:00Z".into(),
+        dry_run: false,
+    };
+    let (marked, gone) = s.delete_with("ConfigMap", "t", "held", &opts).unwrap();
+    assert!(!gone);
+    assert_eq!(
+        marked["metadata"]["deletionTimestamp"],
+        "2026-11-05T10:00:00Z"
+    );
+    assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert_eq!(
+        marked["metadata"]["generation"],
+        created["metadata"]["generation"].as_i64().unwrap() + 1
+    );
+    // An unrelated update keeps the deletion timestamp.
+    let kept = s
+        .merge_patch(
+            "ConfigMap",
+            "t",
+            "held",
+            &json!({"data": {"k": "w"}}),
+            "test",
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        kept["metadata"]["deletionTimestamp"],
+        "2026-11-05T10:00:00Z"
+    );
+    s.merge_patch(
+        "ConfigMap",
+        "t",
+        "held",
+        &json!({"metadata": {"finalizers": null}}),
+        "test",
+        false,
+    )
+    .unwrap();
+    assert!(s.get("ConfigMap", "t", "held").is_err());
+
+    // The namespace: marked, held by spec.finalizers (which updates do not change), gone
+    // once finalized.
+    let (ns, gone) = s.delete_with("Namespace", "", "t", &opts).unwrap();
+    assert!(!gone);
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    s.merge_patch(
+        "Namespace",
+        "",
+        "t",
+        &json!({"spec": {"finalizers": []}}),
+        "test",
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        s.get("Namespace", "", "t").unwrap()["spec"]["finalizers"],
+        json!(["kubernetes"])
+    );
+    s.finalize_namespace("t", &[]).unwrap();
+    assert!(s.get("Namespace", "", "t").is_err());
 }

@@ -1,0 +1,980 @@
+//! The controllers inside the emulator, driven through HTTP with the clock stepped by hand.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use kube_emulator::ApiServer;
+use kube_store::ObjectStore;
+use serde_json::{json, Value};
+
+/// A server whose controllers only run when the test says so.
+fn start() -> ApiServer {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server.controllers().pause();
+    server
+}
+
+/// One request (one connection); the status code and the JSON body.
+fn http(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let ct = if method == "PATCH" {
+        "application/merge-patch+json"
+    } else {
+        "application/json"
+    };
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{text}",
+        server.admin_token(),
+        text.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body_text = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = rest;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body_text).unwrap_or(Value::Null),
+    )
+}
+
+/// The raw head of an answer (status line and headers).
+fn head(server: &ApiServer, method: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\n\r\n",
+        server.admin_token()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    raw.split_once("\r\n\r\n").unwrap().0.to_string()
+}
+
+fn create(server: &ApiServer, path: &str, obj: Value) -> Value {
+    let (code, body) = http(server, "POST", path, &obj);
+    assert_eq!(code, 201, "{body}");
+    body
+}
+
+fn namespace(server: &ApiServer, name: &str) {
+    create(
+        server,
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    );
+}
+
+fn configmap(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
+}
+
+fn settle(server: &ApiServer) {
+    server.controllers().settle().unwrap();
+}
+
+#[test]
+fn namespace_delete_terminates_then_contents_go_then_the_namespace() {
+    let server = start();
+    namespace(&server, "t");
+    let (_, ns) = http(&server, "GET", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+    create(&server, "/api/v1/namespaces/t/configmaps", configmap("a"));
+    let mut held = configmap("held");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    create(&server, "/api/v1/namespaces/t/configmaps", held);
+
+    let (code, ns) = http(&server, "DELETE", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(code, 200);
+    assert_eq!(ns["kind"], "Namespace");
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    assert!(ns["metadata"]["deletionTimestamp"].is_string(), "{ns}");
+    assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+
+    settle(&server);
+    // The plain config map is gone; the held one waits for its finalizer, and so does the
+    // namespace, which says why.
+    let (code, _) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/configmaps/a",
+        &Value::Null,
+    );
+    assert_eq!(code, 404);
+    let (_, held) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/configmaps/held",
+        &Value::Null,
+    );
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    assert_eq!(held["metadata"]["deletionGracePeriodSeconds"], 0);
+    let (_, ns) = http(&server, "GET", "/api/v1/namespaces/t", &Value::Null);
+    let conditions = ns["status"]["conditions"].as_array().unwrap();
+    let remaining = conditions
+        .iter()
+        .find(|c| c["type"] == "NamespaceContentRemaining")
+        .unwrap();
+    assert_eq!(remaining["status"], "True");
+    assert_eq!(
+        remaining["message"],
+        "Some resources are remaining: configmaps. has 1 resource instances"
+    );
+    let fin = conditions
+        .iter()
+        .find(|c| c["type"] == "NamespaceFinalizersRemaining")
+        .unwrap();
+    assert_eq!(fin["message"], "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
+
+    // A second DELETE while it terminates answers 200 with the namespace, unchanged.
+    let (code, again) = http(&server, "DELETE", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(code, 200);
+    assert_eq!(
+        again["metadata"]["deletionTimestamp"],
+        ns["metadata"]["deletionTimestamp"]
+    );
+
+    // Releasing the finalizer lets the config map, then the namespace, go.
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/configmaps/held",
+        &json!({"metadata": {"finalizers": null}}),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/configmaps/held",
+        &Value::Null,
+    );
+    assert_eq!(code, 404);
+    settle(&server);
+    let (code, _) = http(&server, "GET", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn create_into_a_terminating_namespace_is_forbidden_with_the_real_message() {
+    let server = start();
+    namespace(&server, "t");
+    let mut held = configmap("held");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    create(&server, "/api/v1/namespaces/t/configmaps", held);
+    http(&server, "DELETE", "/api/v1/namespaces/t", &Value::Null);
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/configmaps",
+        &configmap("new"),
+    );
+    assert_eq!(code, 403);
+    assert_eq!(body["reason"], "Forbidden");
+    assert_eq!(
+        body["message"],
+        "configmaps \"new\" is forbidden: unable to create new content in namespace t because it is being terminated"
+    );
+    assert_eq!(
+        body["details"]["causes"],
+        json!([{"reason": "NamespaceTerminating", "message": "namespace t is being terminated", "field": "metadata.namespace"}])
+    );
+}
+
+#[test]
+fn create_into_a_missing_namespace_is_not_found() {
+    let server = start();
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/nowhere/configmaps",
+        &configmap("a"),
+    );
+    assert_eq!(code, 404);
+    assert_eq!(body["message"], "namespaces \"nowhere\" not found");
+    assert_eq!(
+        body["details"],
+        json!({"name": "nowhere", "kind": "namespaces"})
+    );
+}
+
+#[test]
+fn the_default_namespace_may_not_be_deleted() {
+    // Every cluster has it from the start.
+    let server = start();
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/api/v1/namespaces/default",
+        &Value::Null,
+    );
+    assert_eq!(code, 403);
+    assert_eq!(
+        body["message"],
+        "namespaces \"default\" is forbidden: this namespace may not be deleted"
+    );
+}
+
+#[test]
+fn no_new_finalizers_on_an_object_being_deleted() {
+    let server = start();
+    namespace(&server, "t");
+    let mut held = configmap("held");
+    held["metadata"]["finalizers"] = json!(["a.example/x"]);
+    create(&server, "/api/v1/namespaces/t/configmaps", held);
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/api/v1/namespaces/t/configmaps/held",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["kind"], "ConfigMap",
+        "pending deletion answers with the object: {body}"
+    );
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/configmaps/held",
+        &json!({"metadata": {"finalizers": ["a.example/x", "b.example/y"]}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["details"]["causes"][0]["message"],
+        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"b.example/y\"}"
+    );
+}
+
+fn owned_configmap(name: &str, owner: &Value, block: bool) -> Value {
+    let mut cm = configmap(name);
+    cm["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+        "blockOwnerDeletion": block,
+    }]);
+    cm
+}
+
+fn exists(server: &ApiServer, path: &str) -> bool {
+    http(server, "GET", path, &Value::Null).0 == 200
+}
+
+#[test]
+fn background_deletion_removes_the_owner_now_and_dependents_after() {
+    let server = start();
+    namespace(&server, "t");
+    let owner = create(
+        &server,
+        "/api/v1/namespaces/t/configmaps",
+        configmap("owner"),
+    );
+    create(
+        &server,
+        "/api/v1/namespaces/t/configmaps",
+        owned_configmap("dep", &owner, false),
+    );
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/api/v1/namespaces/t/configmaps/owner",
+        &json!({"propagationPolicy": "Background"}),
+    );
+    assert_eq!((code, body["kind"].as_str()), (200, Some("Status")));
+    assert!(!exists(&server, "/api/v1/namespaces/t/configmaps/owner"));
+    assert!(exists(&server, "/api/v1/namespaces/t/configmaps/dep"));
+    settle(&server);
+    assert!(!exists(&server, "/api/v1/namespaces/t/configmaps/dep"));
+}
+
+#[test]
+fn foreground_deletion_keeps_the_owner_until_blocking_dependents_are_gone() {
+    let server = start();
+    namespace(&server, "t");
+    let owner = create(
+        &server,
+        "/api/v1/namespaces/t/configmaps",
+        configmap("owner"),
+    );
+    let mut dep = owned_configmap("dep", &owner, true);
+    dep["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    create(&server, "/api/v1/namespaces/t/configmaps", dep);
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/api/v1/namespaces/t/configmaps/owner",
+        &json!({"propagationPolicy": "Foreground"}),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+    assert!(body["metadata"]["deletionTimestamp"].is_string());
+    settle(&server);
+    let (_, dep) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/configmaps/dep",
+        &Value::Null,
+    );
+    assert!(
+        dep["metadata"]["deletionTimestamp"].is_string(),
+        "the dependent is being deleted: {dep}"
+    );
+    assert!(
+        exists(&server, "/api/v1/namespaces/t/configmaps/owner"),
+        "the owner waits for its blocking dependent"
+    );
+    http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/configmaps/dep",
+        &json!({"metadata": {"finalizers": null}}),
+    );
+    settle(&server);
+    assert!(!exists(&server, "/api/v1/namespaces/t/configmaps/dep"));
+    assert!(!exists(&server, "/api/v1/namespaces/t/configmaps/owner"));
+}
+
+#[test]
+fn orphan_deletion_strips_the_owner_reference_and_keeps_dependents() {
+    let server = start();
+    namespace(&server, "t");
+    let owner = create(
+        &server,
+        "/api/v1/namespaces/t/configmaps",
+        configmap("owner"),
+    );
+    create(
+        &server,
+        "/api/v1/namespaces/t/configmaps",
+        owned_configmap("dep", &owner, true),
+    );
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/api/v1/namespaces/t/configmaps/owner",
+        &json!({"propagationPolicy": "Orphan"}),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(body["metadata"]["finalizers"], json!(["orphan"]));
+    settle(&server);
+    assert!(!exists(&server, "/api/v1/namespaces/t/configmaps/owner"));
+    let (code, dep) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/configmaps/dep",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert!(dep["metadata"].get("ownerReferences").is_none(), "{dep}");
+}
+
+fn statefulset(replicas: i64, policy: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": "db",
+            "podManagementPolicy": policy,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "pg", "image": "postgres:17"}]}
+            },
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+            }]
+        }
+    })
+}
+
+fn pod_names(server: &ApiServer) -> Vec<String> {
+    let (_, list) = http(server, "GET", "/api/v1/namespaces/t/pods", &Value::Null);
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn statefulset_ordered_ready_comes_up_one_by_one() {
+    let server = start();
+    server
+        .controllers()
+        .set_pod_ready_delay(Duration::from_secs(10));
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(3, "OrderedReady"),
+    );
+    settle(&server);
+    assert_eq!(pod_names(&server), ["db-0"]);
+    server.controllers().advance(Duration::from_secs(10));
+    settle(&server);
+    assert_eq!(pod_names(&server), ["db-0", "db-1"]);
+    server.controllers().advance(Duration::from_secs(10));
+    settle(&server);
+    assert_eq!(pod_names(&server), ["db-0", "db-1", "db-2"]);
+    server.controllers().advance(Duration::from_secs(10));
+    settle(&server);
+
+    let (_, pod) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-1",
+        &Value::Null,
+    );
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(labels["app"], "db");
+    assert_eq!(labels["apps.kubernetes.io/pod-index"], "1");
+    assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "db-1");
+    assert!(labels["controller-revision-hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("db-"));
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
+    assert_eq!(
+        pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "data-db-1"
+    );
+    let (_, pvc) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/persistentvolumeclaims/data-db-1",
+        &Value::Null,
+    );
+    assert_eq!(pvc["status"]["phase"], "Bound");
+    assert_eq!(pvc["status"]["capacity"]["storage"], "1Gi");
+
+    let (_, sts) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    let st = &sts["status"];
+    assert_eq!(
+        (
+            st["replicas"].as_i64(),
+            st["readyReplicas"].as_i64(),
+            st["availableReplicas"].as_i64()
+        ),
+        (Some(3), Some(3), Some(3))
+    );
+    assert_eq!(st["observedGeneration"], 1);
+    assert_eq!(st["currentRevision"], st["updateRevision"]);
+    assert_eq!(st["collisionCount"], 0);
+}
+
+#[test]
+fn statefulset_parallel_creates_all_pods_at_once() {
+    let server = start();
+    server
+        .controllers()
+        .set_pod_ready_delay(Duration::from_secs(10));
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(3, "Parallel"),
+    );
+    settle(&server);
+    assert_eq!(pod_names(&server), ["db-0", "db-1", "db-2"]);
+}
+
+#[test]
+fn statefulset_scales_down_from_the_highest_ordinal_and_keeps_claims_by_default() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(3, "OrderedReady"),
+    );
+    settle(&server);
+    http(
+        &server,
+        "PATCH",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &json!({"spec": {"replicas": 1}}),
+    );
+    server.controllers().step().unwrap();
+    assert_eq!(
+        pod_names(&server),
+        ["db-0", "db-1"],
+        "one pod at a time, the highest first"
+    );
+    settle(&server);
+    assert_eq!(pod_names(&server), ["db-0"]);
+    assert!(
+        exists(
+            &server,
+            "/api/v1/namespaces/t/persistentvolumeclaims/data-db-2"
+        ),
+        "Retain keeps the claim"
+    );
+}
+
+#[test]
+fn statefulset_claims_go_with_it_when_deleted_with_retention_delete() {
+    let server = start();
+    namespace(&server, "t");
+    let mut sts = statefulset(2, "Parallel");
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenDeleted": "Delete", "whenScaled": "Retain"});
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    http(
+        &server,
+        "DELETE",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    settle(&server);
+    assert!(pod_names(&server).is_empty());
+    assert!(!exists(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims/data-db-0"
+    ));
+}
+
+#[test]
+fn statefulset_rolling_update_replaces_pods_from_the_highest_ordinal() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(3, "OrderedReady"),
+    );
+    settle(&server);
+    let rev = |server: &ApiServer, pod: &str| {
+        let (_, p) = http(
+            server,
+            "GET",
+            &format!("/api/v1/namespaces/t/pods/{pod}"),
+            &Value::Null,
+        );
+        p["metadata"]["labels"]["controller-revision-hash"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let old = rev(&server, "db-0");
+    http(
+        &server,
+        "PATCH",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &json!({"spec": {"template": {"spec": {"containers": [{"name": "pg", "image": "postgres:18"}]}}}}),
+    );
+    server.controllers().step().unwrap();
+    assert!(
+        !exists(&server, "/api/v1/namespaces/t/pods/db-2"),
+        "db-2 goes first"
+    );
+    assert!(exists(&server, "/api/v1/namespaces/t/pods/db-1"));
+    settle(&server);
+    let new = rev(&server, "db-0");
+    assert_ne!(old, new);
+    assert_eq!(rev(&server, "db-2"), new);
+    let (_, sts) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(sts["status"]["currentRevision"], new);
+    assert_eq!(sts["status"]["updatedReplicas"], 3);
+    assert_eq!(sts["status"]["observedGeneration"], 2);
+}
+
+#[test]
+fn pvc_shrink_is_refused() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}
+        }),
+    );
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/persistentvolumeclaims/data",
+        &json!({"spec": {"resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["details"]["causes"][0]["field"],
+        "spec.resources.requests.storage"
+    );
+}
+
+#[test]
+fn controllers_run_by_themselves_when_not_paused() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    namespace(&server, "t");
+    create(&server, "/api/v1/namespaces/t/configmaps", configmap("a"));
+    http(&server, "DELETE", "/api/v1/namespaces/t", &Value::Null);
+    for _ in 0..200 {
+        if !exists(&server, "/api/v1/namespaces/t") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the namespace was not deleted within 2 s");
+}
+
+fn job(backoff_limit: i64) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}
+        }
+    })
+}
+
+fn job_pods(server: &ApiServer) -> Vec<Value> {
+    let (_, list) = http(
+        server,
+        "GET",
+        "/api/v1/namespaces/t/pods?labelSelector=job-name%3Dmigrate",
+        &Value::Null,
+    );
+    list["items"].as_array().unwrap().clone()
+}
+
+fn condition_types(job: &Value) -> Vec<String> {
+    job["status"]["conditions"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c["type"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn job_pod_success_gives_success_criteria_met_then_complete() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(
+        pod["metadata"]["finalizers"],
+        json!(["batch.kubernetes.io/job-tracking"])
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+        "migrate"
+    );
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("migrate-"), "{name}");
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(j["status"]["active"], 1);
+    assert_eq!(j["status"]["ready"], 1);
+
+    server.controllers().finish_pod("t", name, true).unwrap();
+    settle(&server);
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(condition_types(&j), ["SuccessCriteriaMet", "Complete"]);
+    assert_eq!(j["status"]["succeeded"], 1);
+    assert!(j["status"].get("active").is_none());
+    assert!(j["status"]["completionTime"].is_string());
+    let (_, p) = http(
+        &server,
+        "GET",
+        &format!("/api/v1/namespaces/t/pods/{name}"),
+        &Value::Null,
+    );
+    assert!(
+        p["metadata"].get("finalizers").is_none(),
+        "the tracking finalizer goes once counted: {p}"
+    );
+}
+
+#[test]
+fn job_pod_failure_past_the_backoff_limit_gives_the_failed_condition() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(1));
+    settle(&server);
+    let first = job_pods(&server)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.controllers().finish_pod("t", &first, false).unwrap();
+    settle(&server);
+    // Within the backoff (10 s), no replacement.
+    assert_eq!(job_pods(&server).len(), 1);
+    server.controllers().advance(Duration::from_secs(10));
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 2, "a replacement after the backoff");
+    let second = pods
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .find(|n| *n != first)
+        .unwrap()
+        .to_string();
+    server
+        .controllers()
+        .finish_pod("t", &second, false)
+        .unwrap();
+    settle(&server);
+    let (_, j) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(condition_types(&j), ["FailureTarget", "Failed"]);
+    let failed = &j["status"]["conditions"][1];
+    assert_eq!(failed["reason"], "BackoffLimitExceeded");
+    assert_eq!(
+        failed["message"],
+        "Job has reached the specified backoff limit"
+    );
+    assert_eq!(j["status"]["failed"], 2);
+}
+
+#[test]
+fn deleting_a_job_without_a_policy_orphans_its_pods() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    settle(&server);
+    let (code, body) = http(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        json!(["orphan"]),
+        "batch/v1 Jobs orphan by default"
+    );
+    settle(&server);
+    assert!(!exists(&server, "/apis/batch/v1/namespaces/t/jobs/migrate"));
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1);
+    assert!(pods[0]["metadata"].get("ownerReferences").is_none());
+}
+
+#[test]
+fn cronjob_creates_jobs_at_the_clock_and_records_schedule_and_success() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {"metadata": {"labels": {"app": "backup"}}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox"}]}}}}
+            }
+        }),
+    );
+    settle(&server);
+    let jobs = |server: &ApiServer| {
+        let (_, l) = http(
+            server,
+            "GET",
+            "/apis/batch/v1/namespaces/t/jobs",
+            &Value::Null,
+        );
+        l["items"].as_array().unwrap().clone()
+    };
+    assert!(
+        jobs(&server).is_empty(),
+        "nothing before the first scheduled time"
+    );
+    server.controllers().advance(Duration::from_secs(300));
+    settle(&server);
+    let list = jobs(&server);
+    assert_eq!(list.len(), 1);
+    let job = &list[0];
+    let scheduled = job["metadata"]["annotations"]
+        ["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        scheduled.ends_with(":00Z") && scheduled[14..16].parse::<u32>().unwrap() % 5 == 0,
+        "{scheduled}"
+    );
+    let name = job["metadata"]["name"].as_str().unwrap();
+    assert!(
+        name.strip_prefix("backup-").unwrap().parse::<u64>().is_ok(),
+        "NAME-<unix minutes>: {name}"
+    );
+    assert_eq!(job["metadata"]["labels"]["app"], "backup");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert_eq!(cj["status"]["lastScheduleTime"], scheduled.as_str());
+    assert_eq!(cj["status"]["active"][0]["name"], name);
+
+    let (_, pods) = http(&server, "GET", "/api/v1/namespaces/t/pods", &Value::Null);
+    let pod = pods["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.controllers().finish_pod("t", &pod, true).unwrap();
+    settle(&server);
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert!(cj["status"]["lastSuccessfulTime"].is_string(), "{cj}");
+    assert!(cj["status"].get("active").is_none(), "{cj}");
+}
+
+#[test]
+fn resource_quota_status_reports_hard_and_used_for_the_named_resources() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/api/v1/namespaces/t/resourcequotas",
+        json!({
+            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "tenant-quota"},
+            "spec": {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "requests.storage": "10Gi", "pods": "5", "persistentvolumeclaims": "4"}}
+        }),
+    );
+    let mut sts = statefulset(2, "Parallel");
+    sts["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": "500m", "memory": "1Gi"}});
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    let (_, q) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/resourcequotas/tenant-quota",
+        &Value::Null,
+    );
+    assert_eq!(q["status"]["hard"], q["spec"]["hard"]);
+    assert_eq!(
+        q["status"]["used"],
+        json!({"requests.cpu": "1", "requests.memory": "2Gi", "requests.storage": "2Gi", "pods": "2", "persistentvolumeclaims": "2"})
+    );
+}
+
+#[test]
+fn deleting_a_job_without_a_policy_warns_that_pods_are_kept() {
+    let server = start();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    let h = head(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+    );
+    assert!(
+        h.to_ascii_lowercase().contains("warning: 299 - \"child pods are preserved by default when jobs are deleted; set propagationpolicy=background to remove them or set propagationpolicy=orphan to suppress this warning\""),
+        "{h}"
+    );
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", {
+        let mut j = job(6);
+        j["metadata"]["name"] = json!("other");
+        j
+    });
+    let h = head(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/other?propagationPolicy=Background",
+    );
+    assert!(!h.to_ascii_lowercase().contains("warning:"), "{h}");
+}
+
+#[test]
+fn statefulset_recreates_a_pod_that_failed() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(1, "OrderedReady"),
+    );
+    settle(&server);
+    let (_, before) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    server.controllers().finish_pod("t", "db-0", false).unwrap();
+    settle(&server);
+    let (code, after) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_ne!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(after["status"]["phase"], "Running");
+}
