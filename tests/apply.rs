@@ -426,6 +426,7 @@ async fn waiting_polls_ready_replicas_until_they_match() {
     assert_eq!(targets.len(), TENANTS);
 
     // No controller runs: nothing becomes ready.
+    f.server.controllers().pause();
     let err = apply::wait_ready(&f.backends, &targets, Duration::from_millis(300), &|_| {})
         .await
         .unwrap_err();

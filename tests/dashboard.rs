@@ -1134,6 +1134,8 @@ fn usage_samples_survive_a_restart() {
 fn pod_usage_comes_from_the_metrics_api_with_one_list_per_cycle() {
     let server =
         kube_emulator::ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    // No quota controller writes `used` here: the page reads the quota as set.
+    server.controllers().pause();
     server.set_pod_metrics("tenant-acme", "db-0", &[("kwdb", "1500m", "2Gi")]);
     server.set_pod_metrics(
         "tenant-acme",

@@ -536,7 +536,13 @@ async fn kubectl_edits_are_seen_as_unowned_objects_and_drift() {
         return;
     }
     let f = fixture().await;
-    let kubeconfig = f.dir.path().join("kubeconfig");
+    // kubectl goes over TLS with the administrator's token (it sends none over plain HTTP).
+    let kubeconfig = f.dir.path().join("kubectl.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        f.server.tls_kubeconfig(CONTEXT, f.server.admin_token()),
+    )
+    .unwrap();
     let n = ns("tenant-a");
     let owned = cm("tenant-a", "owned");
     for id in [&n, &owned] {

@@ -121,10 +121,18 @@ impl LiveObject {
             .or_else(|| serde_json::from_str::<String>(literal).ok().map(Cow::Owned))
     }
 
-    /// Whether [`LAST_APPLIED_ANNOTATION`] holds exactly `text` (without unescaping the
-    /// annotation: its literal is compared with `text` as compact JSON writes it; a literal
-    /// spelled with other escapes reads as different).
+    /// Whether [`LAST_APPLIED_ANNOTATION`] holds exactly `text`. The literal is first compared
+    /// in place with `text` as compact JSON writes it; a literal spelled with other escapes
+    /// (Go's encoding/json, which every real API server uses, writes `<`, `>` and `&` as
+    /// `\u003c`, `\u003e`, `\u0026`) is unescaped and compared then.
     pub fn last_applied_is(&self, text: &str) -> bool {
+        self.last_applied_is_literally(text)
+            || self
+                .last_applied_text()
+                .is_some_and(|applied| applied == text)
+    }
+
+    fn last_applied_is_literally(&self, text: &str) -> bool {
         let Some((start, end)) = self.last_applied else {
             return false;
         };
@@ -307,5 +315,23 @@ mod tests {
         // Another spelling of the same string is a different text.
         assert!(!is_escaped(br"\u0022", b"\""));
         assert!(!is_escaped(br"\u000a", b"\n"));
+    }
+
+    #[test]
+    fn last_applied_written_with_gos_escapes_is_still_what_was_applied() {
+        // A real API server writes `&`, `<` and `>` inside strings as Go escapes them.
+        let applied = r#"{"apiVersion":"v1","kind":"ConfigMap","data":{"run":"a && b <c>"}}"#;
+        let go = serde_json::to_string(applied)
+            .unwrap()
+            .replace('&', "\\u0026")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e");
+        let live = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c","namespace":"t","annotations":{{"{}":{go}}}}},"data":{{"run":"a \u0026\u0026 b"}}}}"#,
+            super::LAST_APPLIED_ANNOTATION
+        );
+        let obj = super::LiveObject::from_json(&live, None, false).expect("an object");
+        assert!(obj.last_applied_is(applied), "{live}");
+        assert!(!obj.last_applied_is(&applied.replace("&&", "||")));
     }
 }

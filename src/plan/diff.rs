@@ -164,21 +164,28 @@ struct Differ<'a> {
     out: ObjectDiff,
 }
 
-fn is_empty_container(v: &Value) -> bool {
+/// Whether `v` is what Go's encoding/json leaves out of an `omitempty` field: null, `""`,
+/// 0, `false`, an empty list or mapping. An API server decodes into Go structs and drops such
+/// a field, and an absent field decodes to the same zero value, so a desired zero value that
+/// live lacks is no difference (an env var's `value: ""` included). A pointer field keeps a
+/// zero it was given (`replicas: 0`), so it is never absent when set.
+fn is_go_zero(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
-        _ => false,
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
     }
 }
 
 impl<'a> Differ<'a> {
     fn value(&mut self, d: &'a Value, l: Option<&'a Value>, last: Option<&'a Value>, f: Flags) {
         let Some(l) = l.filter(|l| !l.is_null()) else {
-            // Not in live: an empty mapping or list is what a server drops; anything else is
+            // Not in live: a zero value is what a server drops (omitempty); anything else is
             // added.
-            if !is_empty_container(d) {
+            if !is_go_zero(d) {
                 self.emit(None, Some(d), f);
             }
             return;
@@ -627,6 +634,34 @@ mod tests {
             ]}}}, "status": {"replicas": 1}});
         let d = diff_object("StatefulSet", &desired, &live, None);
         assert!(d.fields.is_empty(), "{:?}", d.fields);
+    }
+
+    #[test]
+    fn zero_values_a_server_drops_are_not_changes() {
+        // Go's encoding/json leaves out an omitempty field's zero value: an env var's
+        // `value: ""`, `hostNetwork: false`, an empty list. A real server stores none of them.
+        let desired = json!({"spec": {"hostNetwork": false, "containers": [{"name": "db",
+            "env": [{"name": "KEEP_LAST", "value": ""}], "args": []}]}});
+        let live = json!({"spec": {"containers": [{"name": "db",
+            "env": [{"name": "KEEP_LAST"}]}]}});
+        let d = diff_object("Pod", &desired, &live, None);
+        assert!(d.fields.is_empty(), "{:?}", d.fields);
+        assert!(super::super::unchanged::unchanged(
+            &desired.to_string(),
+            &live.to_string()
+        ));
+        // A value that is not zero still counts.
+        let desired = json!({"spec": {"containers": [{"name": "db",
+            "env": [{"name": "KEEP_LAST", "value": "7"}]}]}});
+        let d = diff_object("Pod", &desired, &live, None);
+        assert_eq!(
+            paths(&d),
+            ["spec.containers[name=db].env[name=KEEP_LAST].value"]
+        );
+        assert!(!super::super::unchanged::unchanged(
+            &desired.to_string(),
+            &live.to_string()
+        ));
     }
 
     #[test]

@@ -50,13 +50,18 @@ enum Tree<'a> {
 }
 
 impl Tree<'_> {
-    /// What the diff treats as "nothing" when the live side lacks it.
-    fn is_empty_container(&self) -> bool {
+    /// What the diff treats as "nothing" when the live side lacks it: Go's zero values,
+    /// which an `omitempty` field drops (as `diff::is_go_zero`).
+    fn is_go_zero(&self) -> bool {
         match self {
             Tree::Null => true,
             Tree::Map(m) => m.is_empty(),
             Tree::Seq(s) => s.is_empty(),
-            _ => false,
+            Tree::Str(s) => s.is_empty(),
+            Tree::Bool(b) => !b,
+            Tree::U64(n) => *n == 0,
+            Tree::I64(n) => *n == 0,
+            Tree::F64(n) => *n == 0.0,
         }
     }
 
@@ -192,7 +197,7 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
 
     // A live null is a missing field: fine only where desired sets nothing that counts.
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        if self.guide.is_empty_container() {
+        if self.guide.is_go_zero() {
             Ok(())
         } else {
             Err(differs())
@@ -282,7 +287,7 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
         let missing_counts = entries
             .iter()
             .zip(&seen)
-            .any(|((_, v), seen)| !seen && !v.is_empty_container());
+            .any(|((_, v), seen)| !seen && !v.is_go_zero());
         if missing_counts {
             Err(differs())
         } else {
