@@ -755,7 +755,21 @@ fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
     });
     assert_eq!(sync["result"], "applied", "{sync}");
     assert!(sync["destroyed"].as_u64().unwrap() >= 14, "{sync}");
-    d.wait(30, "the namespace to go", || {
-        objects_in(&server, "tenant-acme").is_empty().then_some(())
-    });
+    support::wait_or(
+        30,
+        "the namespace to go",
+        || objects_in(&server, "tenant-acme").is_empty().then_some(()),
+        || {
+            format!(
+                "left: {:?}\nnamespace: {}\ndaemon log:\n{}",
+                objects_in(&server, "tenant-acme"),
+                server
+                    .store()
+                    .get("Namespace", "", "tenant-acme")
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                d.log()
+            )
+        },
+    );
 }

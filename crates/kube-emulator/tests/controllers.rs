@@ -978,3 +978,40 @@ fn statefulset_recreates_a_pod_that_failed() {
     assert_ne!(after["metadata"]["uid"], before["metadata"]["uid"]);
     assert_eq!(after["status"]["phase"], "Running");
 }
+
+#[test]
+fn a_deleted_jobs_pods_let_go_of_the_tracking_finalizer_so_the_namespace_can_go() {
+    let server = start();
+    server.controllers().pause();
+    namespace(&server, "t");
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(6));
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1);
+    assert_eq!(
+        pods[0]["metadata"]["finalizers"],
+        json!(["batch.kubernetes.io/job-tracking"])
+    );
+    // Deleted without a policy: batch/v1 orphans the pod, which must not keep its finalizer.
+    let (code, _) = http(
+        &server,
+        "DELETE",
+        "/apis/batch/v1/namespaces/t/jobs/migrate",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    settle(&server);
+    let pods = job_pods(&server);
+    assert_eq!(pods.len(), 1, "orphaned, not deleted");
+    assert!(
+        pods[0]["metadata"].get("finalizers").is_none(),
+        "{}",
+        pods[0]
+    );
+    // And so the namespace finishes terminating.
+    let (code, _) = http(&server, "DELETE", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(code, 200);
+    settle(&server);
+    let (code, _) = http(&server, "GET", "/api/v1/namespaces/t", &Value::Null);
+    assert_eq!(code, 404);
+}

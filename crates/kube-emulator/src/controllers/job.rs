@@ -81,10 +81,60 @@ fn new_pod(job: &Value) -> Value {
     })
 }
 
+/// The controller's Job of a pod: the uid of the owner reference with `controller: true` of
+/// kind Job.
+fn controlling_job(pod: &Value) -> Option<&str> {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| r["kind"] == "Job" && r["controller"] == true)
+        .and_then(|r| r["uid"].as_str())
+}
+
+/// Pods whose Job is gone (or being deleted) let go of the tracking finalizer, as the real
+/// controller's orphan-pod handling does (`pkg/controller/job/job_controller.go`,
+/// `syncOrphanPod`): otherwise a deleted Job's pod, and its namespace, would never go.
+fn release_orphans(c: &Controllers, jobs: &[Value]) -> Result<(), StoreError> {
+    let store = c.store();
+    let live: std::collections::HashSet<&str> = jobs
+        .iter()
+        .filter(|j| !deleting(j))
+        .map(|j| s(j, "/metadata/uid"))
+        .collect();
+    for p in list(store, "Pod", None)? {
+        if !finalizers(&p).iter().any(|f| f == TRACKING) {
+            continue;
+        }
+        let orphan = match controlling_job(&p) {
+            Some(uid) => !live.contains(uid),
+            None => true,
+        };
+        if !orphan {
+            continue;
+        }
+        let kept: Vec<String> = finalizers(&p)
+            .into_iter()
+            .filter(|f| f != TRACKING)
+            .collect();
+        let patch = json!({"metadata": {"finalizers": if kept.is_empty() { Value::Null } else { json!(kept) }}});
+        tolerate(store.merge_patch(
+            "Pod",
+            s(&p, "/metadata/namespace"),
+            s(&p, "/metadata/name"),
+            &patch,
+            MANAGER,
+            false,
+        ))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
     let store = c.store();
     let at = rfc3339(now);
-    for job in list(store, "Job", None)? {
+    let jobs = list(store, "Job", None)?;
+    release_orphans(c, &jobs)?;
+    for job in jobs {
         let ns = s(&job, "/metadata/namespace").to_string();
         let name = s(&job, "/metadata/name").to_string();
         let uid = s(&job, "/metadata/uid").to_string();
