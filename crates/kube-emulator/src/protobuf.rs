@@ -17,6 +17,7 @@
 //! not list, is answered 415 as a server that does not take protobuf for that type would, never
 //! decoded into something else.
 
+use kube_store::format_rfc3339;
 use serde_json::{Map, Value};
 
 /// The protobuf media type.
@@ -1238,27 +1239,6 @@ fn zero(field: &Field) -> Result<Value, DecodeError> {
         Msg(m) => decode_message(m, &[])?,
         Time | MicroTime | StrMap | BytesMap | QuantityMap | ListMap | Undecoded => Value::Null,
     })
-}
-
-/// RFC 3339 in UTC with whole seconds, from seconds since the epoch (proleptic Gregorian).
-fn format_rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 fn base64(data: &[u8]) -> String {

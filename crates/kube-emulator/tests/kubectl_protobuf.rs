@@ -379,5 +379,14 @@ fn protobuf_delete_options_are_decoded() {
         &body,
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    // Foreground: held by the foregroundDeletion finalizer until the garbage collector has
+    // seen to its dependents (none), then gone.
+    assert_eq!(
+        r.body["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"]),
+        "{}",
+        r.body
+    );
+    c.server.controllers().settle().unwrap();
     assert!(c.server.store().get("ConfigMap", "demo", "cm").is_err());
 }
