@@ -46,7 +46,7 @@ impl RetryPolicy {
 
 impl RetryPolicy {
     /// The delay after failed attempt number `attempt` that failed with `e`: the backoff,
-    /// or as long as the server asked (`Retry-After`, at most [`MAX_RETRY_AFTER`]) when that
+    /// or as long as the server asked (`Retry-After`, at most `MAX_RETRY_AFTER`) when that
     /// is longer.
     pub fn delay_after(&self, attempt: u32, e: &ClusterError) -> Duration {
         let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
@@ -78,7 +78,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// attempts are spent; waits [`RetryPolicy::delay`] after each transient failure
 /// ([`ClusterError::is_transient`]: throttling, server errors, dropped, refused or timed-out
 /// connections), or as long as the server asked (`Retry-After`, at most
-/// [`MAX_RETRY_AFTER`]) when that is longer. `what` names the request in the debug log.
+/// `MAX_RETRY_AFTER`) when that is longer. `what` names the request in the debug log.
 pub async fn retry_transient<T, F, Fut>(
     policy: &RetryPolicy,
     what: &str,

@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     pub(crate) controllers: Controllers,
 }
 
-/// Something a test does to the store between two requests ([`ApiServer::after_requests`]).
+/// Something a test does to the store between two requests ([`ApiServer::after_request`]).
 pub type StoreHook = Box<dyn FnOnce(&ObjectStore) + Send>;
 
 impl Shared {
