@@ -130,6 +130,10 @@ fn owned_of(input: &StatusInput<'_>, cluster: &str, tenant: &str) -> Vec<(Object
         .unwrap_or_default()
 }
 
+/// The problem of a tenant on a reachable cluster that could not be read whole (see
+/// [`crate::plan::Unobserved`]); its [`TenantStatus::error`] says why.
+pub const NOT_OBSERVED: &str = "not observed";
+
 /// Why a tenant's cluster could not be read, if it could not.
 fn cluster_error(input: &StatusInput<'_>, cluster: &str) -> Option<String> {
     if let Some((_, msg)) = input.plan.unreachable.iter().find(|(c, _)| *c == cluster) {
@@ -228,6 +232,16 @@ fn status_of(input: &StatusInput<'_>, who: &Who<'_>, t: Option<&Tenant>) -> Tena
     if let Some(e) = cluster_error(input, who.cluster) {
         st.problems.push("cluster unreachable".into());
         st.error = Some(e);
+        return st;
+    }
+    if let Some(u) = input
+        .plan
+        .unobserved
+        .iter()
+        .find(|u| u.cluster == who.cluster && u.tenant == who.name)
+    {
+        st.problems.push(NOT_OBSERVED.into());
+        st.error = Some(u.reason.clone());
         return st;
     }
     let owned = owned_of(input, who.cluster, who.name);

@@ -149,24 +149,27 @@ fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
         .expect("kubectl is installed")
 }
 
-/// berth as deploy/ runs it: an administrator applies deploy/ to the emulator (which
-/// authorizes every request with RBAC), takes a token for berth's ServiceAccount with
-/// `kubectl create token`, and berth plans, applies, plans again (No changes), and reads
-/// drift, status and a tenant as that ServiceAccount, never as the administrator.
-#[test]
-fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
+/// An emulator with deploy/ applied by an administrator, and a copy of the examples whose
+/// kubeconfig holds a token of berth's ServiceAccount taken with `kubectl create token`.
+/// Returns the server, the examples' directory and the administrator's kubeconfig.
+fn deployed() -> (
+    kube_emulator::ApiServer,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     use kube_emulator::ApiServer;
     let server =
         ApiServer::start_background(berth::store::ObjectStore::in_memory().unwrap()).unwrap();
-    let admin_dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The ServiceAccount's kubeconfig is written once its token exists.
+    let dir = support::examples_with_kubeconfig("");
     // Over TLS: kubectl sends a token only to an HTTPS server.
-    let admin = admin_dir.path().join("admin.kubeconfig");
+    let admin = dir.path().join("admin.kubeconfig");
     std::fs::write(
         &admin,
         server.tls_kubeconfig(support::CONTEXT, server.admin_token()),
     )
     .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = kubectl_as(
         &admin,
         &["apply", "-k", root.join("deploy").to_str().unwrap()],
@@ -184,8 +187,21 @@ fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(!token.is_empty());
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        kubeconfig_with_token(&server, &token),
+    )
+    .unwrap();
+    (server, dir, admin)
+}
 
-    let dir = support::examples_with_kubeconfig(&kubeconfig_with_token(&server, &token));
+/// berth as deploy/ runs it: an administrator applies deploy/ to the emulator (which
+/// authorizes every request with RBAC), takes a token for berth's ServiceAccount with
+/// `kubectl create token`, and berth plans, applies, plans again (No changes), and reads
+/// drift, status and a tenant as that ServiceAccount, never as the administrator.
+#[test]
+fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
+    let (_server, dir, _admin) = deployed();
     let sa = dir.path().join("kubeconfig");
     // The ServiceAccount is not an administrator.
     let out = kubectl_as(&sa, &["auth", "can-i", "create", "clusterroles"]);
@@ -233,4 +249,106 @@ fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
             run.stderr
         );
     }
+}
+
+/// The ClusterRole of deploy/ without `jobs`: berth may not list Jobs. Only acme has one (its
+/// restore): apply leaves acme out, says why, applies globex and initech, exits 1, and never
+/// says "No changes"; once the role is whole again, the next apply completes acme.
+#[test]
+fn a_kind_berth_may_not_list_leaves_out_only_the_tenants_that_have_it() {
+    let (_server, dir, admin) = deployed();
+    let out = kubectl_as(&admin, &["get", "clusterrole", "berth", "-o", "json"]);
+    assert!(out.status.success());
+    let whole: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut role = whole.clone();
+    for rule in role["rules"].as_array_mut().unwrap() {
+        if let Some(resources) = rule["resources"].as_array_mut() {
+            resources.retain(|r| r != "jobs");
+        }
+    }
+    let replace = |role: &Value| {
+        // Without a resourceVersion: an unconditional update.
+        let mut role = role.clone();
+        role["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        let file = dir.path().join("role.json");
+        std::fs::write(&file, role.to_string()).unwrap();
+        let out = kubectl_as(&admin, &["replace", "-f", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    replace(&role);
+
+    let repo = dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    let run = support::berth(&["apply", "--auto-approve", repo], dir.path());
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        !all.contains("No changes") && !all.contains("match"),
+        "{all}"
+    );
+    assert!(
+        run.stdout.contains("Not observed (not planned):\n  ! tenant acme on cluster local: Job.batch/v1 could not be listed: "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("forbidden: berth may not list jobs.batch (403); grant it the ClusterRole"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: 1 tenant could not be planned; the rest is applied"),
+        "{}",
+        run.stderr
+    );
+    // globex and initech are there; nothing of acme is.
+    let namespaces = kubectl_as(
+        &admin,
+        &[
+            "get",
+            "namespaces",
+            "-l",
+            "app.kubernetes.io/managed-by=berth",
+            "-o",
+            "name",
+        ],
+    );
+    let namespaces = String::from_utf8_lossy(&namespaces.stdout).into_owned();
+    assert_eq!(
+        namespaces.lines().collect::<Vec<_>>(),
+        ["namespace/tenant-globex", "namespace/tenant-initech"],
+        "{namespaces}"
+    );
+    // A plan as JSON says it is partial and which tenant is unknown.
+    let json = support::berth(&["plan", "-o", "json", repo], dir.path());
+    assert_eq!(json.code, 1);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["partial"], true);
+    assert_eq!(doc["matches"], false);
+    assert_eq!(doc["unobserved"][0]["tenant"], "acme");
+    assert_eq!(doc["unlisted"][0]["kind"], "Job.batch/v1");
+    // status says acme was not observed.
+    let status = support::berth(&["status", repo], dir.path());
+    assert!(status.stdout.contains("not observed"), "{}", status.stdout);
+
+    // The role whole again: the next apply completes acme, and the plan after it matches.
+    replace(&whole);
+    let run = support::berth(&["apply", "--auto-approve", repo], dir.path());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = support::berth(&["plan", "--detailed-exitcode", repo], dir.path());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("No changes. The clusters match"),
+        "{}",
+        run.stdout
+    );
 }

@@ -622,8 +622,17 @@ pub fn records_to_write(
         for c in &plan.conflicts {
             incomplete.insert((&c.cluster, &c.tenant));
         }
+        // Not observed, so not planned: not complete either. On a cluster with a kind that
+        // could not be listed, no tenant is known to be complete (objects of that kind that
+        // should be pruned are not seen).
+        for u in &plan.unobserved {
+            incomplete.insert((&u.cluster, &u.tenant));
+        }
         for d in rendered.objects.iter().filter(|d| is_namespace(&d.id)) {
             let key = (d.cluster.as_str(), d.tenant.as_str());
+            if plan.unlisted.iter().any(|u| u.cluster == d.cluster) {
+                continue;
+            }
             let Some(inputs) = opts.inputs.get(&(d.cluster.clone(), d.tenant.clone())) else {
                 continue;
             };

@@ -18,7 +18,7 @@ use kube::{Client, Config};
 use serde_json::{Map, Value};
 
 use super::error::one_line;
-use super::{ClusterError, KindRef, FIELD_MANAGER};
+use super::{ClusterError, KindRef, Listing, FIELD_MANAGER};
 use crate::object::ObjectRef;
 use crate::observe::LiveObject;
 
@@ -476,27 +476,39 @@ impl KubeCluster {
         page_size: usize,
         keep_managed_fields: bool,
         selector: &str,
-    ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+    ) -> Listing {
         // Discovery first, one API version at a time, so that it runs once per version.
+        let mut failed = Vec::new();
         for kind in kinds {
             match self.resolve(kind).await {
                 Ok(_) | Err(ClusterError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+                Err(e) => failed.push((kind.clone(), e)),
             }
         }
-        let lists = futures::future::try_join_all(
-            kinds
+        let listable: Vec<&KindRef> = kinds
+            .iter()
+            .filter(|k| !failed.iter().any(|(f, _)| f == *k))
+            .collect();
+        let lists = futures::future::join_all(
+            listable
                 .iter()
                 .map(|kind| self.list_kind(kind, page_size, keep_managed_fields, selector)),
         )
-        .await?;
-        let mut out = Vec::new();
-        let mut requests = 0;
-        for (objects, n) in lists {
-            out.extend(objects);
-            requests += n;
+        .await;
+        let mut listing = Listing {
+            failed,
+            ..Listing::default()
+        };
+        for (kind, listed) in listable.into_iter().zip(lists) {
+            match listed {
+                Ok((objects, n)) => {
+                    listing.objects.extend(objects);
+                    listing.requests += n;
+                }
+                Err(e) => listing.failed.push((kind.clone(), e)),
+            }
         }
-        Ok((out, requests))
+        listing
     }
 
     async fn resolve_object(

@@ -51,6 +51,17 @@ pub fn tenant_selector(tenants: &std::collections::BTreeSet<String>) -> String {
     )
 }
 
+/// What [`Backend::list_owned_each`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The objects of the kinds listed, sorted by identity.
+    pub objects: Vec<LiveObject>,
+    /// LIST requests (pages) made.
+    pub requests: u64,
+    /// The kinds that could not be listed, sorted, and why: nothing of them is known.
+    pub failed: Vec<(KindRef, ClusterError)>,
+}
+
 /// A kind of object: `apiVersion` and `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KindRef {
@@ -365,7 +376,8 @@ impl Backend {
 
     /// Every object berth owns of `kinds`, across all namespaces: per kind, a LIST by the
     /// ownership label, `page_size` objects a page, following `continue`. Returns the objects
-    /// sorted by identity and the number of LIST requests (pages) made.
+    /// sorted by identity and the number of LIST requests (pages) made; the first error when
+    /// a kind could not be listed.
     pub async fn list_owned(
         &self,
         kinds: &[KindRef],
@@ -384,23 +396,55 @@ impl Backend {
         keep_managed_fields: bool,
         selector: &str,
     ) -> Result<(Vec<LiveObject>, u64), ClusterError> {
+        let listing = self
+            .list_owned_each(kinds, page_size, keep_managed_fields, selector)
+            .await;
+        match listing.failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok((listing.objects, listing.requests)),
+        }
+    }
+
+    /// Like [`Backend::list_owned_with`], kind by kind: a kind that cannot be listed (after
+    /// the retries) is in [`Listing::failed`] and the others are still returned.
+    pub async fn list_owned_each(
+        &self,
+        kinds: &[KindRef],
+        page_size: usize,
+        keep_managed_fields: bool,
+        selector: &str,
+    ) -> Listing {
         let page_size = if page_size == 0 {
             DEFAULT_PAGE_SIZE
         } else {
             page_size
         };
-        let (mut objects, requests) = match self {
+        let mut listing = match self {
             Backend::Embedded(c) => {
-                c.list_owned(kinds, page_size, keep_managed_fields, selector)
-                    .await?
+                // One store read for every kind: it fails (or not) as a whole.
+                match c
+                    .list_owned(kinds, page_size, keep_managed_fields, selector)
+                    .await
+                {
+                    Ok((objects, requests)) => Listing {
+                        objects,
+                        requests,
+                        failed: Vec::new(),
+                    },
+                    Err(e) => Listing {
+                        failed: kinds.iter().map(|k| (k.clone(), e.clone())).collect(),
+                        ..Listing::default()
+                    },
+                }
             }
             Backend::Kube(c) => {
                 c.list_owned(kinds, page_size, keep_managed_fields, selector)
-                    .await?
+                    .await
             }
         };
-        objects.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok((objects, requests))
+        listing.objects.sort_by(|a, b| a.id.cmp(&b.id));
+        listing.failed.sort_by(|a, b| a.0.cmp(&b.0));
+        listing
     }
 
     /// The object, or `None` when it does not exist.

@@ -120,13 +120,18 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     };
 
     print_plan(&plan, PlanFormat::Text, printer);
-    if !plan.unreachable.is_empty() {
-        printer.err(&super::plan::unreachable_summary(
+    // What could not be read is left out of the plan (which says so above); the rest is
+    // applied, so that each run makes progress, and the run ends with the errors and exits 1.
+    let partial = plan.is_partial().then(|| {
+        super::plan::unreachable_summary(
             &plan,
-            "; nothing was applied",
-        ));
-        return Ok(Outcome::Failure);
-    }
+            if plan.has_changes() {
+                "; the rest is applied"
+            } else {
+                ""
+            },
+        )
+    });
     let mut opts = ApplyOptions::from_config(&planned.config);
     opts.revision = Some(revision_of(&planned));
     opts.inputs = planned.tenant_inputs();
@@ -168,7 +173,13 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
                 return Ok(Outcome::Failure);
             }
         }
-        return Ok(Outcome::Success);
+        return Ok(match &partial {
+            Some(summary) => {
+                printer.err(summary);
+                Outcome::Failure
+            }
+            None => Outcome::Success,
+        });
     }
     opts.allow_mass_deletion = args.allow_mass_deletion;
     if !args.auto_approve && plan_path.is_none() {
@@ -212,6 +223,10 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
             printer.err(&format!("error: {e}\n"));
             ok = false;
         }
+    }
+    if let Some(summary) = &partial {
+        printer.err(summary);
+        ok = false;
     }
     Ok(if ok {
         Outcome::Success

@@ -1,5 +1,5 @@
 //! `berth drift [DIR]`: what changed in the clusters outside berth. Exit 0 none, 2 some,
-//! 1 error (an invalid config or an unreachable cluster).
+//! 1 error (an invalid config, or a cluster, tenant or kind that could not be read).
 
 use super::plan::{compute_read_only, runtime};
 use super::{CommandError, Outcome};
@@ -20,7 +20,7 @@ pub fn run(args: &DriftArgs, printer: &Printer) -> Result<Outcome, CommandError>
         PlanFormat::Json => output::drift_json(plan),
         PlanFormat::Markdown => output::drift_markdown(plan),
     });
-    Ok(if !plan.unreachable.is_empty() {
+    Ok(if plan.is_partial() {
         Outcome::Failure
     } else if !plan.drift.is_empty() {
         Outcome::Changes

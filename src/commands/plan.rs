@@ -426,7 +426,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
             path.display()
         ));
     }
-    if !planned.plan.unreachable.is_empty() {
+    if planned.plan.is_partial() {
         printer.err(&unreachable_summary(&planned.plan, ""));
         return Ok(Outcome::Failure);
     }
@@ -436,9 +436,9 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<Outcome, CommandError> 
     Ok(Outcome::Success)
 }
 
-/// The error lines of a plan some clusters were missing from: one line per cluster, with
-/// why (on stderr, so that it shows in a CI log even when the plan goes to a file), then how
-/// many. `tail` ends the last line.
+/// The error lines of a partial plan: one line per cluster, tenant and kind that could not be
+/// read, with why (on stderr, so that it shows in a CI log even when the plan goes to a file),
+/// then how many. `tail` ends the last line.
 pub fn unreachable_summary(plan: &Plan, tail: &str) -> String {
     let mut out = String::new();
     for (cluster, why) in &plan.unreachable {
@@ -448,10 +448,36 @@ pub fn unreachable_summary(plan: &Plan, tail: &str) -> String {
             out.push_str(&format!("error: cluster `{cluster}`: {why}\n"));
         }
     }
-    out.push_str(&format!(
-        "error: {} could not be planned{tail}\n",
-        plural(plan.unreachable.len(), "cluster", "clusters")
-    ));
+    for u in &plan.unobserved {
+        out.push_str(&format!(
+            "error: tenant `{}` on cluster `{}` was not observed: {}\n",
+            u.tenant, u.cluster, u.reason
+        ));
+    }
+    for u in &plan.unlisted {
+        out.push_str(&format!(
+            "error: {} on cluster `{}` could not be listed: {}\n",
+            u.kind, u.cluster, u.reason
+        ));
+    }
+    let mut parts = Vec::new();
+    if !plan.unreachable.is_empty() {
+        parts.push(plural(plan.unreachable.len(), "cluster", "clusters"));
+    }
+    if !plan.unobserved.is_empty() {
+        parts.push(plural(plan.unobserved.len(), "tenant", "tenants"));
+    }
+    if !parts.is_empty() {
+        out.push_str(&format!(
+            "error: {} could not be planned{tail}\n",
+            parts.join(" and ")
+        ));
+    } else {
+        out.push_str(&format!(
+            "error: {} could not be listed{tail}\n",
+            plural(plan.unlisted.len(), "kind", "kinds")
+        ));
+    }
     out
 }
 

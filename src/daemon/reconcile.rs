@@ -469,12 +469,25 @@ impl Reconciler {
                 .errors
                 .push(format!("cluster `{cluster}`: {message}"));
         }
+        for u in &plan.unobserved {
+            record.errors.push(format!(
+                "tenant `{}` on cluster `{}` was not observed: {}",
+                u.tenant, u.cluster, u.reason
+            ));
+        }
+        for u in &plan.unlisted {
+            record.errors.push(format!(
+                "{} on cluster `{}` could not be listed: {}",
+                u.kind, u.cluster, u.reason
+            ));
+        }
+        let partial = plan.is_partial();
         record.result = match &set {
             Some(s) if s.refused.is_some() => SyncResult::Refused,
             Some(s) if !s.succeeded() => SyncResult::Failed,
-            Some(_) if !unreachable.is_empty() => SyncResult::Failed,
+            Some(_) if partial => SyncResult::Failed,
             Some(_) => SyncResult::Applied,
-            None if !unreachable.is_empty() => SyncResult::Failed,
+            None if partial => SyncResult::Failed,
             None if plan.has_changes() => SyncResult::Planned,
             None => SyncResult::NoChanges,
         };
@@ -645,7 +658,7 @@ impl Reconciler {
         let mut status = self.shared.status.write().unwrap();
         let status: &mut Status = &mut status;
         let errors = &mut status.counters;
-        if !plan.unreachable.is_empty() {
+        if plan.is_partial() {
             errors.error("cluster");
         }
         if set.is_some_and(|s| !s.succeeded()) {
@@ -723,10 +736,17 @@ impl Reconciler {
             ts.drifted = drift_by_tenant.get(t.name.as_str()).copied().unwrap_or(0);
             ts.errors = Vec::new();
             let unreachable = plan.unreachable.iter().find(|(c, _)| c == &t.cluster);
+            let unobserved = plan
+                .unobserved
+                .iter()
+                .find(|u| u.cluster == t.cluster && u.tenant == t.name);
             if let Some((_, m)) = unreachable {
                 ts.last_result = "pending".into();
                 ts.errors
                     .push(format!("cluster `{}` unreachable: {m}", t.cluster));
+            } else if let Some(u) = unobserved {
+                ts.last_result = "pending".into();
+                ts.errors.push(format!("not observed: {}", u.reason));
             } else if let Some(errs) = failed_by_tenant.get(t.name.as_str()) {
                 ts.last_result = "failed".into();
                 ts.errors = errs.clone();

@@ -98,7 +98,7 @@ pub async fn observe_connections(
 /// cluster, listed ahead by [`prelist`], before the desired objects are known.
 #[derive(Debug, Default)]
 pub struct Prelisted {
-    clusters: BTreeMap<String, Result<(Vec<LiveObject>, u64), String>>,
+    clusters: BTreeMap<String, cluster::Listing>,
 }
 
 /// Lists what berth owns of the kinds it manages in every connected cluster (only
@@ -118,9 +118,8 @@ pub async fn prelist(
         let (page_size, keep) = (opts.page_size, opts.keep_managed_fields);
         tasks.spawn(async move {
             let listed = backend
-                .list_owned_with(&KindRef::managed(), page_size, keep, &selector)
-                .await
-                .map_err(|e| e.to_string());
+                .list_owned_each(&KindRef::managed(), page_size, keep, &selector)
+                .await;
             (name, listed)
         });
     }
@@ -223,7 +222,7 @@ async fn observe_inner_with(
         tasks.spawn(async move {
             match conn {
                 Ok(backend) => observe_cluster(&backend, ids, secrets, &opts, listed).await,
-                Err(error) => failed(&name, error, 0),
+                Err(error) => failed_state(&name, error, 0),
             }
         });
     }
@@ -273,7 +272,7 @@ pub async fn observe_tenants(
         let (cluster, kinds) = (cluster.clone(), kinds.to_vec());
         tasks.spawn(async move {
             let Some(backend) = backend else {
-                return failed(&cluster, format!("cluster `{cluster}`: not connected"), 0);
+                return failed_state(&cluster, format!("cluster `{cluster}`: not connected"), 0);
             };
             match backend
                 .list_owned_with(&kinds, cluster::DEFAULT_PAGE_SIZE, false, &selector)
@@ -282,12 +281,10 @@ pub async fn observe_tenants(
                 Ok((owned, requests)) => ClusterState {
                     cluster,
                     owned,
-                    unowned: Vec::new(),
-                    error: None,
                     requests,
-                    secrets: None,
+                    ..ClusterState::default()
                 },
-                Err(e) => failed(&cluster, e.to_string(), 0),
+                Err(e) => failed_state(&cluster, e.to_string(), 0),
             }
         });
     }
@@ -321,14 +318,12 @@ pub fn credentials_secrets(
     out
 }
 
-fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
+fn failed_state(cluster: &str, error: String, requests: u64) -> ClusterState {
     ClusterState {
         cluster: cluster.to_string(),
-        owned: Vec::new(),
-        unowned: Vec::new(),
         error: Some(error),
         requests,
-        secrets: None,
+        ..ClusterState::default()
     }
 }
 
@@ -337,43 +332,71 @@ fn failed(cluster: &str, error: String, requests: u64) -> ClusterState {
 const NAMESPACE_GETS_MAX: usize = 16;
 
 /// One cluster: LIST every kind by the ownership label, then GET the desired names that are
-/// not owned, skipping objects in namespaces that do not exist.
+/// not owned, skipping objects in namespaces that do not exist. What cannot be read after the
+/// retries is recorded in [`ClusterState::gaps`], and the rest is still returned; only a
+/// cluster of which nothing could be listed is an error.
 async fn observe_cluster(
     backend: &Backend,
     desired: Vec<ObjectRef>,
     needs_secrets: bool,
     opts: &ObserveOptions,
-    prelisted: Option<Result<(Vec<LiveObject>, u64), String>>,
+    prelisted: Option<cluster::Listing>,
 ) -> ClusterState {
     let name = backend.name().to_string();
     let mut kinds = KindRef::to_list(&desired);
-    let (mut owned, mut requests) = match prelisted {
-        Some(Ok(listed)) => {
+    let mut asked = kinds.len();
+    let mut listing = match prelisted {
+        Some(listed) => {
             // The managed kinds are listed: only the other kinds rendered are left.
             let managed = KindRef::managed();
+            asked = managed.len();
             kinds.retain(|k| !managed.contains(k));
             listed
         }
-        Some(Err(e)) => return failed(&name, e, 0),
-        None => (Vec::new(), 0),
+        None => cluster::Listing::default(),
     };
     if !kinds.is_empty() {
-        let listed = backend
-            .list_owned_with(
+        asked += kinds.len();
+        let more = backend
+            .list_owned_each(
                 &kinds,
                 opts.page_size,
                 opts.keep_managed_fields,
                 &selector(opts),
             )
             .await;
-        match listed {
-            Ok((more, n)) => {
-                owned.extend(more);
-                requests += n;
-            }
-            Err(e) => return failed(&name, e.to_string(), requests),
-        }
+        listing.objects.extend(more.objects);
+        listing.requests += more.requests;
+        listing.failed.extend(more.failed);
     }
+    let cluster::Listing {
+        objects: mut owned,
+        mut requests,
+        failed,
+    } = listing;
+    if !failed.is_empty() && failed.len() >= asked {
+        // Nothing could be listed: the cluster is unknown as a whole.
+        let (_, first) = failed.into_iter().next().expect("a failed kind");
+        return failed_state(&name, first.to_string(), requests);
+    }
+    let mut gaps = super::Gaps {
+        kinds: failed
+            .into_iter()
+            .map(|(k, e)| (k, e.to_string()))
+            .collect(),
+        objects: Vec::new(),
+    };
+    gaps.kinds.sort_by(|a, b| a.0.cmp(&b.0));
+    // Objects of a kind that could not be listed are unknown: no GET for them either.
+    let desired: Vec<ObjectRef> = desired
+        .into_iter()
+        .filter(|id| {
+            !gaps
+                .kinds
+                .iter()
+                .any(|(k, _)| k.api_version == id.api_version && k.kind == id.kind)
+        })
+        .collect();
     let owned_ids: HashSet<&ObjectRef> = owned.iter().map(|o| &o.id).collect();
     let missing: Vec<ObjectRef> = desired
         .into_iter()
@@ -409,35 +432,45 @@ async fn observe_cluster(
                     })
                     .collect()
             }
-            Err(e) => return failed(&name, e.to_string(), requests),
+            Err(e) => {
+                let why = e.to_string();
+                gaps.objects
+                    .extend(namespaces.iter().map(|id| (id.clone(), why.clone())));
+                Vec::new()
+            }
         }
     } else {
-        let found = match get_all(backend, namespaces.clone(), opts).await {
-            Ok(found) => found,
-            Err((e, n)) => return failed(&name, e.to_string(), requests + n),
-        };
+        let (found, unread) = get_all(backend, namespaces.clone(), opts).await;
         requests += namespaces.len() as u64;
+        gaps.objects.extend(unread);
         found
     };
+    let unknown_ns: HashSet<String> = gaps
+        .objects
+        .iter()
+        .filter(|(id, _)| id.kind == "Namespace" && id.namespace.is_none())
+        .map(|(id, _)| id.name.clone())
+        .collect();
     let absent_ns: HashSet<&str> = namespaces
         .iter()
         .filter(|id| !found_ns.iter().any(|(f, _)| f == *id))
         .map(|id| id.name.as_str())
         .collect();
+    // Nothing lives in a namespace that does not exist, and what is in a namespace that could
+    // not be read is left unknown with it.
     let others: Vec<ObjectRef> = others
         .into_iter()
         .filter(|id| {
             id.namespace
                 .as_deref()
-                .is_none_or(|ns| !absent_ns.contains(ns))
+                .is_none_or(|ns| !absent_ns.contains(ns) && !unknown_ns.contains(ns))
         })
         .collect();
     let n_others = others.len() as u64;
-    let found_others = match get_all(backend, others, opts).await {
-        Ok(found) => found,
-        Err((e, n)) => return failed(&name, e.to_string(), requests + n),
-    };
+    let (found_others, unread) = get_all(backend, others, opts).await;
     requests += n_others;
+    gaps.objects.extend(unread);
+    gaps.objects.sort_by(|a, b| a.0.cmp(&b.0));
 
     let mut unowned = Vec::new();
     for (id, manifest) in found_ns.into_iter().chain(found_others) {
@@ -462,10 +495,8 @@ async fn observe_cluster(
     // Credentials Secrets are not berth's: one LIST of every Secret's name, when a tenant
     // here names one.
     let secrets = if needs_secrets {
-        match backend
-            .list(&KindRef::new("v1", "Secret"), None, "", true)
-            .await
-        {
+        let kind = KindRef::new("v1", "Secret");
+        match backend.list(&kind, None, "", true).await {
             Ok((items, n)) => {
                 requests += n;
                 let mut names: Vec<(String, String)> = items
@@ -481,7 +512,12 @@ async fn observe_cluster(
                 names.sort();
                 Some(names)
             }
-            Err(e) => return failed(&name, e.to_string(), requests),
+            Err(e) => {
+                // Not planned against: the credentials checks are left out and the gap says so.
+                gaps.kinds.push((kind, e.to_string()));
+                gaps.kinds.sort_by(|a, b| a.0.cmp(&b.0));
+                None
+            }
         }
     } else {
         None
@@ -491,18 +527,19 @@ async fn observe_cluster(
         owned,
         unowned,
         error: None,
+        gaps,
         requests,
         secrets,
     }
 }
 
-/// GETs `ids`, a few at a time; returns the ones that exist. On failure, the error and the
-/// number of requests made.
+/// GETs `ids`, a few at a time; returns the ones that exist, and those that could not be
+/// read (after the retries) with why.
 async fn get_all(
     backend: &Backend,
     ids: Vec<ObjectRef>,
     opts: &ObserveOptions,
-) -> Result<Vec<(ObjectRef, Value)>, (ClusterError, u64)> {
+) -> (Vec<(ObjectRef, Value)>, Vec<(ObjectRef, String)>) {
     let concurrency = opts.get_concurrency.max(1);
     let mut results = futures::stream::iter(ids)
         .map(|id| async move {
@@ -511,16 +548,15 @@ async fn get_all(
         })
         .buffer_unordered(concurrency);
     let mut found = Vec::new();
-    let mut made = 0u64;
+    let mut unread = Vec::new();
     while let Some((id, r)) = results.next().await {
-        made += 1;
         match r {
             Ok(Some(v)) => found.push((id, v)),
             Ok(None) => {}
-            Err(e) => return Err((e, made)),
+            Err(e) => unread.push((id, e.to_string())),
         }
     }
-    Ok(found)
+    (found, unread)
 }
 
 /// What berth recorded on one tenant Namespace it owns (see [`recorded_inputs`]).

@@ -239,7 +239,7 @@ pub struct Unowned {
 }
 
 /// What one cluster holds, or why it could not be read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterState {
     /// Cluster name from platform.toml.
     pub cluster: String,
@@ -250,12 +250,32 @@ pub struct ClusterState {
     /// Why the cluster could not be observed: one line naming the cluster and what to check.
     /// When set, `owned` is empty and the plan marks the cluster as unknown.
     pub error: Option<String>,
+    /// What of a cluster that was reached could not be read: the plan leaves out the tenants
+    /// it leaves unknown and says so.
+    pub gaps: Gaps,
     /// Number of API requests made (LIST pages and GETs), for benchmarks and tests.
     pub requests: u64,
     /// `(namespace, name)` of every Secret in the cluster, sorted, when some tenant on it
     /// needs a credentials Secret (one metadata-only LIST: names, never values); `None` when
     /// not listed.
     pub secrets: Option<Vec<(String, String)>>,
+}
+
+/// What could not be read of a cluster that was reached (after the retries).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gaps {
+    /// Kinds that could not be listed, sorted, and why: no object of them is known.
+    pub kinds: Vec<(crate::cluster::KindRef, String)>,
+    /// Objects berth wants that could not be read (their GET failed), and why: whether they
+    /// exist is unknown.
+    pub objects: Vec<(ObjectRef, String)>,
+}
+
+impl Gaps {
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty() && self.objects.is_empty()
+    }
 }
 
 impl ClusterState {

@@ -10,25 +10,22 @@ use crate::plan::{Drift, DriftKind, Plan, FORMAT_VERSION};
 /// Text: one block per drifted object, one line per field (`applied -> live`).
 pub fn drift_text(plan: &Plan) -> String {
     let mut out = String::new();
-    for (cluster, msg) in &plan.unreachable {
-        let _ = writeln!(out, "! {cluster}: {msg}");
+    for line in super::unknown_lines(plan) {
+        let _ = writeln!(out, "! {line}");
     }
     for k in &plan.kept {
         let _ = writeln!(out, "! {}", super::kept_phrases(k, 6).0);
     }
     if plan.drift.is_empty() {
-        if plan.unreachable.is_empty() {
-            out.push_str("No drift: every object berth applied is as it left it.\n");
-        } else {
-            let _ = writeln!(
-                out,
-                "No drift in what could be observed; what the {} above hold is unknown.",
-                if plan.unreachable.len() == 1 {
-                    "cluster"
-                } else {
-                    "clusters"
-                }
-            );
+        match super::unknown_phrase(plan) {
+            None => out.push_str("No drift: every object berth applied is as it left it.\n"),
+            Some(unknown) => {
+                let _ = writeln!(
+                    out,
+                    "No drift in what could be read. {unknown} (above): whether it drifted is \
+                     unknown."
+                );
+            }
         }
         return out;
     }
@@ -89,10 +86,14 @@ struct DriftReport<'a> {
     revision: &'a Option<String>,
     drifted: usize,
     drift: &'a [Drift],
+    partial: bool,
     unreachable: &'a [(String, String)],
+    unobserved: &'a [crate::plan::Unobserved],
+    unlisted: &'a [crate::plan::Unlisted],
 }
 
-/// JSON: `{"format_version", "revision", "drifted", "drift": [...], "unreachable": [...]}`,
+/// JSON: `{"format_version", "revision", "drifted", "drift": [...], "partial", "unreachable":
+/// [...], "unobserved": [...], "unlisted": [...]}`,
 /// with drift entries as in the plan format (docs/plan-format.md).
 pub fn drift_json(plan: &Plan) -> String {
     let report = DriftReport {
@@ -100,7 +101,10 @@ pub fn drift_json(plan: &Plan) -> String {
         revision: &plan.revision,
         drifted: plan.drift.len(),
         drift: &plan.drift,
+        partial: plan.is_partial(),
         unreachable: &plan.unreachable,
+        unobserved: &plan.unobserved,
+        unlisted: &plan.unlisted,
     };
     let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
     s.push('\n');
@@ -110,10 +114,10 @@ pub fn drift_json(plan: &Plan) -> String {
 /// Markdown for an issue or a scheduled CI job's summary.
 pub fn drift_markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.drift.is_empty() && !plan.unreachable.is_empty() {
-        out.push_str("## berth drift: none seen\n\nNo drift in what could be observed:\n\n");
-        for (cluster, msg) in &plan.unreachable {
-            let _ = writeln!(out, "- cluster **{cluster}** could not be read: {msg}");
+    if plan.drift.is_empty() && plan.is_partial() {
+        out.push_str("## berth drift: none seen\n\nNo drift in what could be read. Not read:\n\n");
+        for line in super::unknown_lines(plan) {
+            let _ = writeln!(out, "- {line}");
         }
     } else if plan.drift.is_empty() {
         out.push_str("## berth drift: none\n\nEvery object berth applied is as it left it.\n");
@@ -151,8 +155,10 @@ pub fn drift_markdown(plan: &Plan) -> String {
         }
         out.push_str("```\n\n</details>\n");
     }
-    for (cluster, msg) in &plan.unreachable {
-        let _ = writeln!(out, "\n> **{cluster}** could not be checked: {msg}");
+    if !plan.drift.is_empty() {
+        for line in super::unknown_lines(plan) {
+            let _ = writeln!(out, "\n> not checked: {line}");
+        }
     }
     out
 }

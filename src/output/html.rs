@@ -59,7 +59,11 @@ pub fn to_html(plan: &Plan, opts: HtmlOptions<'_>) -> String {
     };
     let mut out = String::new();
     if !opts.no_title {
-        if changes.is_empty() {
+        if changes.is_empty() && plan.is_partial() {
+            out.push_str(
+                "<h3 class=\"plan-title\">Partial plan: nothing to change in what was read</h3>\n",
+            );
+        } else if changes.is_empty() {
             out.push_str("<h3 class=\"plan-title\">No changes</h3>\n");
         } else {
             let _ = writeln!(
@@ -147,6 +151,36 @@ pub fn to_html(plan: &Plan, opts: HtmlOptions<'_>) -> String {
                 "<li><strong>{}</strong>: {}</li>",
                 escape(cluster),
                 escape(msg)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    let unobserved: Vec<_> = plan.unobserved.iter().filter(|u| keep(&u.tenant)).collect();
+    let unlisted: Vec<_> = plan
+        .unlisted
+        .iter()
+        .filter(|_| opts.tenant.is_none())
+        .collect();
+    if !unobserved.is_empty() || !unlisted.is_empty() {
+        out.push_str("<h4>Not observed (not planned)</h4>\n<ul>\n");
+        for u in unobserved {
+            let _ = writeln!(
+                out,
+                "<li>tenant <strong>{}</strong> on cluster <strong>{}</strong>: {}</li>",
+                escape(&u.tenant),
+                escape(&u.cluster),
+                escape(&u.reason)
+            );
+        }
+        for u in unlisted {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code> on cluster <strong>{}</strong> could not be listed: {} \
+                 (objects of this kind that berth no longer renders are not seen, so not \
+                 pruned)</li>",
+                escape(&u.kind),
+                escape(&u.cluster),
+                escape(&u.reason)
             );
         }
         out.push_str("</ul>\n");
@@ -334,6 +368,8 @@ mod tests {
             }],
             conflicts: vec![],
             unreachable: vec![],
+            unobserved: vec![],
+            unlisted: vec![],
             summary: Summary::default(),
         };
         p.summarize();

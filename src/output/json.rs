@@ -51,10 +51,13 @@ pub fn to_json(plan: &Plan) -> String {
             "drifted": s.drifted,
             "conflicts": s.conflicts,
             "unreachable": plan.unreachable.len(),
+            "unobserved": plan.unobserved.len(),
+            "unlisted": plan.unlisted.len(),
             "warnings": plan.warnings.len(),
             "kept": plan.kept.len(),
         },
-        "complete": plan.unreachable.is_empty(),
+        "complete": !plan.is_partial(),
+        "partial": plan.is_partial(),
         "matches": plan.matches(),
         "correct_drift": plan.correct_drift,
         "allow_destroy": plan.allow_destroy,
@@ -104,6 +107,16 @@ pub fn to_json(plan: &Plan) -> String {
         "unreachable": plan.unreachable.iter().map(|(cluster, message)| json!({
             "cluster": cluster,
             "message": message,
+        })).collect::<Vec<_>>(),
+        "unobserved": plan.unobserved.iter().map(|u| json!({
+            "cluster": u.cluster,
+            "tenant": u.tenant,
+            "reason": u.reason,
+        })).collect::<Vec<_>>(),
+        "unlisted": plan.unlisted.iter().map(|u| json!({
+            "cluster": u.cluster,
+            "kind": u.kind,
+            "reason": u.reason,
         })).collect::<Vec<_>>(),
         "changes": plan.changes.iter().map(|c| json!({
             "address": c.id.to_string(),

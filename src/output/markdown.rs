@@ -23,10 +23,24 @@ pub fn to_markdown(plan: &Plan) -> String {
 pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
     let counts = plan_counts(plan);
     let mut out = String::new();
-    if plan.changes.is_empty() {
-        let _ = writeln!(out, "## berth plan: no changes");
-    } else {
-        let _ = writeln!(out, "## berth plan: {}", counts.phrase());
+    match (plan.changes.is_empty(), plan.is_partial()) {
+        (true, false) => {
+            let _ = writeln!(out, "## berth plan: no changes");
+        }
+        (true, true) => {
+            let _ = writeln!(
+                out,
+                "## berth plan (partial): nothing to change in what was read"
+            );
+        }
+        (false, partial) => {
+            let _ = writeln!(
+                out,
+                "## berth plan{}: {}",
+                if partial { " (partial)" } else { "" },
+                counts.phrase()
+            );
+        }
     }
     let _ = writeln!(out);
     match (&plan.base, &plan.revision) {
@@ -89,6 +103,27 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(out, "\n### Unreachable clusters (not planned)\n");
         for (cluster, msg) in &plan.unreachable {
             let _ = writeln!(out, "- **{cluster}**: {msg}");
+        }
+    }
+
+    if !plan.unobserved.is_empty() || !plan.unlisted.is_empty() {
+        let _ = writeln!(out, "\n### Not observed (not planned)\n");
+        for u in &plan.unobserved {
+            let _ = writeln!(
+                out,
+                "- tenant **{}** on cluster **{}**: {}",
+                tenant_name(&u.tenant),
+                u.cluster,
+                u.reason
+            );
+        }
+        for u in &plan.unlisted {
+            let _ = writeln!(
+                out,
+                "- `{}` on cluster **{}** could not be listed: {} (objects of this kind that \
+                 berth no longer renders are not seen, so not pruned)",
+                u.kind, u.cluster, u.reason
+            );
         }
     }
 

@@ -31,16 +31,20 @@ pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
     if plan.base.is_some() {
         return "No changes. Both revisions render the same objects.".to_string();
     }
-    if !plan.unreachable.is_empty() {
-        let n = plan.unreachable.len();
+    if let Some(unknown) = unknown_phrase(plan) {
         return format!(
-            "No changes in what could be observed. {} could not be read (see above): what it \
-             holds is unknown, and nothing there was planned.",
-            if n == 1 {
-                "1 cluster".to_string()
+            "Nothing to change in what could be read. {unknown} (see above): what {} is \
+             unknown, and nothing of {} was planned.",
+            if unknown_count(plan) == 1 {
+                "it holds"
             } else {
-                format!("{n} clusters")
-            }
+                "they hold"
+            },
+            if unknown_count(plan) == 1 {
+                "it"
+            } else {
+                "them"
+            },
         );
     }
     if !plan.kept.is_empty() {
@@ -74,6 +78,66 @@ pub(crate) fn no_changes_phrase(plan: &Plan) -> String {
     } else {
         "No changes. The clusters match the configuration.".to_string()
     }
+}
+
+/// One line per cluster, tenant and kind a partial plan could not read, with why.
+pub(crate) fn unknown_lines(plan: &Plan) -> Vec<String> {
+    let clusters = plan
+        .unreachable
+        .iter()
+        .map(|(c, msg)| format!("{c}: {msg}"));
+    let tenants = plan.unobserved.iter().map(|u| {
+        format!(
+            "tenant {} on cluster {}: {}",
+            tenant_name(&u.tenant),
+            u.cluster,
+            u.reason
+        )
+    });
+    let kinds = plan.unlisted.iter().map(|u| {
+        format!(
+            "{} on cluster {} could not be listed: {}",
+            u.kind, u.cluster, u.reason
+        )
+    });
+    clusters.chain(tenants).chain(kinds).collect()
+}
+
+fn unknown_count(plan: &Plan) -> usize {
+    plan.unreachable.len() + plan.unobserved.len() + plan.unlisted.len()
+}
+
+/// What a partial plan could not read, in one sentence ("1 cluster and 2 tenants could not be
+/// read; 1 kind could not be listed"); `None` when everything in its scope was read.
+pub(crate) fn unknown_phrase(plan: &Plan) -> Option<String> {
+    if !plan.is_partial() {
+        return None;
+    }
+    let count = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut read = Vec::new();
+    if !plan.unreachable.is_empty() {
+        read.push(count(plan.unreachable.len(), "cluster", "clusters"));
+    }
+    if !plan.unobserved.is_empty() {
+        read.push(count(plan.unobserved.len(), "tenant", "tenants"));
+    }
+    let mut parts = Vec::new();
+    if !read.is_empty() {
+        parts.push(format!("{} could not be read", read.join(" and ")));
+    }
+    if !plan.unlisted.is_empty() {
+        parts.push(format!(
+            "{} could not be listed",
+            count(plan.unlisted.len(), "kind", "kinds")
+        ));
+    }
+    Some(parts.join("; "))
 }
 
 /// What a kept tenant is, in one line, what stays (shortened past `max` objects) and how to

@@ -86,7 +86,7 @@ pub fn status_text(rows: &[TenantStatus]) -> String {
                 "?".into(),
                 "?".into(),
                 "?".into(),
-                "unreachable".into(),
+                unread(s).into(),
             ]);
             continue;
         }
@@ -129,13 +129,22 @@ pub fn status_text(rows: &[TenantStatus]) -> String {
             }
         }
     }
-    let unreachable = rows.iter().filter(|s| s.error.is_some()).count();
+    let unreachable = rows
+        .iter()
+        .filter(|s| s.error.is_some() && unread(s) == "unreachable")
+        .count();
+    let unobserved = rows.iter().filter(|s| s.error.is_some()).count() - unreachable;
     let ok = rows.iter().filter(|s| s.problems.is_empty()).count();
     let _ = writeln!(
         out,
-        "\n{} tenants: {ok} ok, {} need attention, {unreachable} on unreachable clusters.",
+        "\n{} tenants: {ok} ok, {} need attention, {unreachable} on unreachable clusters{}.",
         rows.len(),
-        attention.len() - unreachable,
+        attention.len() - unreachable - unobserved,
+        if unobserved > 0 {
+            format!(", {unobserved} not observed")
+        } else {
+            String::new()
+        }
     );
     if rows
         .iter()
@@ -189,7 +198,7 @@ pub fn show_text(d: &TenantDetails) -> String {
     let _ = writeln!(out, "  namespace  {}", s.namespace);
     let _ = writeln!(out, "  tier       {}", d.tier);
     if let Some(e) = &s.error {
-        let _ = writeln!(out, "  status     unreachable: {e}");
+        let _ = writeln!(out, "  status     {}: {e}", unread(s));
     } else {
         let _ = writeln!(
             out,
@@ -375,7 +384,7 @@ pub fn show_kept_text(s: &TenantStatus, k: &crate::plan::KeptTenant) -> String {
     let _ = writeln!(out, "  namespace  {}", s.namespace);
     match &s.error {
         Some(e) => {
-            let _ = writeln!(out, "  status     unreachable: {e}");
+            let _ = writeln!(out, "  status     {}: {e}", unread(s));
         }
         None => {
             let _ = writeln!(out, "  status     {}", s.problems.join(", "));
@@ -422,5 +431,15 @@ mod tests {
         assert_eq!(short_revision(&sha256), "3f2a9c1d0e4b");
         assert_eq!(short_revision("sha256:0123456789ab"), "sha256:0123456789ab");
         assert_eq!(short_revision("v1.2"), "v1.2");
+    }
+}
+
+/// How a tenant that could not be read is shown: `unreachable` (its cluster) or `not
+/// observed` (part of its cluster could not be read).
+fn unread(s: &crate::status::TenantStatus) -> &'static str {
+    if s.problems.iter().any(|p| p == crate::status::NOT_OBSERVED) {
+        crate::status::NOT_OBSERVED
+    } else {
+        "unreachable"
     }
 }

@@ -178,6 +178,21 @@ fn sample_plan() -> Plan {
              cluster is up and the context is right"
                 .into(),
         )],
+        unobserved: vec![crate::plan::Unobserved {
+            cluster: "local".into(),
+            tenant: "umbrella".into(),
+            reason:
+                "CronJob.batch/v1 could not be listed: cluster `local`: listing cronjobs.batch \
+                     failed: 503 Service Unavailable (after 5 attempts)"
+                    .into(),
+        }],
+        unlisted: vec![crate::plan::Unlisted {
+            cluster: "local".into(),
+            kind: "CronJob.batch/v1".into(),
+            reason: "cluster `local`: listing cronjobs.batch failed: 503 Service Unavailable \
+                     (after 5 attempts)"
+                .into(),
+        }],
         restores: vec![
             restore(
                 "orders-2026-11-20",
@@ -282,6 +297,8 @@ fn empty_plan() -> Plan {
         drift: vec![],
         conflicts: vec![],
         unreachable: vec![],
+        unobserved: vec![],
+        unlisted: vec![],
         restores: vec![],
         warnings: vec![],
         kept: Vec::new(),

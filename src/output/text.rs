@@ -147,6 +147,31 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
         }
     }
 
+    if !plan.unobserved.is_empty() || !plan.unlisted.is_empty() {
+        let _ = writeln!(out, "\n{}", p.header("Not observed (not planned):"));
+        for u in &plan.unobserved {
+            let _ = writeln!(
+                out,
+                "  ! tenant {} on cluster {}: {}",
+                tenant_name(&u.tenant),
+                u.cluster,
+                u.reason
+            );
+        }
+        for u in &plan.unlisted {
+            let _ = writeln!(
+                out,
+                "  ! {} on cluster {} could not be listed: {}",
+                u.kind, u.cluster, u.reason
+            );
+            let _ = writeln!(
+                out,
+                "      = objects of this kind that berth no longer renders are not seen, so not \
+                 pruned"
+            );
+        }
+    }
+
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n{}", p.header("Warnings:"));
         for w in &plan.warnings {
@@ -222,6 +247,16 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
 
     let counts = plan_counts(plan);
     let _ = writeln!(out, "\n{}Plan: {}.{}", bold(&p), counts.phrase(), reset(&p));
+    if let Some(unknown) = super::unknown_phrase(plan) {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(
+                RED,
+                &format!("Partial plan: {unknown} (see above); nothing of them was planned.")
+            )
+        );
+    }
     if counts.blocked > 0 {
         let _ = writeln!(
             out,

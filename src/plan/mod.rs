@@ -209,6 +209,32 @@ pub struct Warning {
     pub help: Option<String>,
 }
 
+/// A tenant of a reachable cluster that was not planned: something it needs could not be read
+/// (a kind not listed, an object not read), so what it holds is unknown. Nothing of it is
+/// changed; the next run plans it once the cluster answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unobserved {
+    /// Cluster name.
+    pub cluster: String,
+    /// Tenant name.
+    pub tenant: String,
+    /// What could not be read, and why.
+    pub reason: String,
+}
+
+/// A kind that could not be listed on a reachable cluster. The tenants with objects of it are
+/// in [`Plan::unobserved`]; of the others, objects of this kind that berth no longer renders
+/// are not seen, so not pruned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unlisted {
+    /// Cluster name.
+    pub cluster: String,
+    /// The kind, `Kind.apiVersion`.
+    pub kind: String,
+    /// Why it could not be listed.
+    pub reason: String,
+}
+
 /// A tenant that left the configuration (of one cluster) and that deletion protection keeps
 /// whole: none of its objects is destroyed while its deletion is not permitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +325,13 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Clusters that could not be observed: (cluster, message).
     pub unreachable: Vec<(String, String)>,
+    /// Tenants of reachable clusters left out of the plan because something they need could
+    /// not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unobserved: Vec<Unobserved>,
+    /// Kinds that could not be listed on reachable clusters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlisted: Vec<Unlisted>,
     /// Restore requests and what became of them, by cluster, tenant and name. Restores no
     /// longer in the configuration are listed while the cluster remembers them.
     #[serde(default)]
@@ -344,10 +377,16 @@ impl Plan {
     }
 
     /// Whether everything the plan's scope covers was observed and matches: no changes, no
-    /// kept tenants, no cluster that could not be read. Only then may output say that the
+    /// kept tenants, nothing that could not be read. Only then may output say that the
     /// clusters match the configuration.
     pub fn matches(&self) -> bool {
-        !self.differs() && self.unreachable.is_empty()
+        !self.differs() && !self.is_partial()
+    }
+
+    /// Whether something in the plan's scope could not be observed: a cluster, a kind or a
+    /// tenant. Such a plan covers only what was read, and the run exits 1.
+    pub fn is_partial(&self) -> bool {
+        !self.unreachable.is_empty() || !self.unobserved.is_empty() || !self.unlisted.is_empty()
     }
 
     /// Recomputes [`Plan::summary`] from the lists.

@@ -35,6 +35,7 @@ fn empty(cluster: String) -> ClusterState {
         owned: Vec::new(),
         unowned: Vec::new(),
         error: None,
+        gaps: Default::default(),
         requests: 0,
         // Not listed: whether credentials Secrets exist is a question for a cluster.
         secrets: None,

@@ -9,8 +9,8 @@ use super::diff::{diff_object, drift_fields, redact, Immutable};
 use super::restores::{records_of, restore_state, RestoreRecord, RestoreStatus};
 use super::unchanged::unchanged;
 use super::{
-    Action, Change, Conflict, Drift, DriftKind, KeptTenant, Plan, PlanOptions, Warning,
-    FORMAT_VERSION,
+    Action, Change, Conflict, Drift, DriftKind, KeptTenant, Plan, PlanOptions, Unlisted,
+    Unobserved, Warning, FORMAT_VERSION,
 };
 use crate::object::{
     ObjectRef, DELETION_PROTECTION_ANNOTATION, RESTORE_LABEL, RESTORE_RECORD_PREFIX,
@@ -96,6 +96,8 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
     }
 
     let mut unreachable = Vec::new();
+    let mut unobserved = Vec::new();
+    let mut unlisted = Vec::new();
     let mut warnings = Vec::new();
     let mut kept = Vec::new();
     let mut all = Part::default();
@@ -118,11 +120,52 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
                 continue;
             }
         };
-        let ctx = ClusterCtx::new(cluster, state, &tenants, &in_git, opts);
+        if state.gaps.is_empty() {
+            let ctx = ClusterCtx::new(cluster, state, &tenants, &in_git, opts);
+            let mut part = ctx.run(&tenants);
+            kept.extend(ctx.kept(std::mem::take(&mut part.kept)));
+            all.append(part);
+            warnings.extend(missing_secrets(config, cluster, state, opts));
+            continue;
+        }
+        // Part of the cluster could not be read: the tenants it leaves unknown are left out,
+        // their live objects with their desired ones, and the others are planned.
+        let left_out = unknown_tenants(state, &tenants, opts);
+        unlisted.extend(state.gaps.kinds.iter().map(|(kind, why)| Unlisted {
+            cluster: cluster.to_string(),
+            kind: kind.to_string(),
+            reason: why.clone(),
+        }));
+        unobserved.extend(left_out.iter().map(|(tenant, why)| Unobserved {
+            cluster: cluster.to_string(),
+            tenant: tenant.to_string(),
+            reason: why.clone(),
+        }));
+        let known = ClusterState {
+            owned: state
+                .owned
+                .iter()
+                .filter(|o| !left_out.contains_key(o.tenant()))
+                .cloned()
+                .collect(),
+            ..state.clone()
+        };
+        let tenants: BTreeMap<&str, Vec<&DesiredObject>> = tenants
+            .into_iter()
+            .filter(|(t, _)| !left_out.contains_key(t))
+            .collect();
+        let ctx = ClusterCtx::new(cluster, &known, &tenants, &in_git, opts);
         let mut part = ctx.run(&tenants);
         kept.extend(ctx.kept(std::mem::take(&mut part.kept)));
         all.append(part);
-        warnings.extend(missing_secrets(config, cluster, state, opts));
+        let secrets_listed = !state.gaps.kinds.iter().any(|(k, _)| k.kind == "Secret");
+        if secrets_listed {
+            warnings.extend(
+                missing_secrets(config, cluster, &known, opts)
+                    .into_iter()
+                    .filter(|w| !left_out.contains_key(w.tenant.as_str())),
+            );
+        }
     }
 
     let Part {
@@ -164,6 +207,8 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
         drift,
         conflicts,
         unreachable,
+        unobserved,
+        unlisted,
         restores,
         warnings,
         kept,
@@ -182,6 +227,60 @@ pub fn plan(config: &Config, desired: &Rendered, observed: &Observed, opts: &Pla
     }
     plan.summarize();
     plan
+}
+
+/// The tenants of a partly read cluster that cannot be planned, with why: those with a desired
+/// object of a kind that could not be listed or that could not be read, and, when a kind
+/// could not be listed, those removed from the configuration (what destroying them would
+/// delete is not known).
+fn unknown_tenants<'a>(
+    state: &'a ClusterState,
+    tenants: &BTreeMap<&'a str, Vec<&'a DesiredObject>>,
+    opts: &PlanOptions,
+) -> BTreeMap<&'a str, String> {
+    let mut out: BTreeMap<&'a str, String> = BTreeMap::new();
+    let planned = |tenant: &str| opts.tenants.as_ref().is_none_or(|t| t.contains(tenant));
+    let unread: HashMap<&ObjectRef, &str> = state
+        .gaps
+        .objects
+        .iter()
+        .map(|(id, why)| (id, why.as_str()))
+        .collect();
+    for (tenant, objects) in tenants {
+        if !planned(tenant) {
+            continue;
+        }
+        for obj in objects {
+            let reason = if let Some((kind, why)) = state
+                .gaps
+                .kinds
+                .iter()
+                .find(|(k, _)| k.api_version == obj.id.api_version && k.kind == obj.id.kind)
+            {
+                format!("{kind} could not be listed: {why}")
+            } else if let Some(why) = unread.get(&obj.id) {
+                format!("{} could not be read: {why}", obj.id)
+            } else {
+                continue;
+            };
+            out.entry(*tenant).or_insert(reason);
+            break;
+        }
+    }
+    if let Some((kind, why)) = state.gaps.kinds.iter().find(|(k, _)| k.kind != "Secret") {
+        for live in &state.owned {
+            let tenant = live.tenant();
+            if !tenant.is_empty() && !tenants.contains_key(tenant) && planned(tenant) {
+                out.entry(tenant).or_insert_with(|| {
+                    format!(
+                        "removed from the configuration, and {kind} could not be listed (what \
+                         removing it deletes is unknown): {why}"
+                    )
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A plan-time warning of what apply will refuse.

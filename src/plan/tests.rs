@@ -186,6 +186,7 @@ fn empty_cluster(name: &str) -> ClusterState {
         owned: vec![],
         unowned: vec![],
         error: None,
+        gaps: Default::default(),
         requests: 0,
     }
 }
@@ -878,6 +879,107 @@ fn unreachable_clusters_get_no_changes() {
             "local".to_string(),
             "cluster `local`: connection refused; check the kubeconfig".to_string()
         )]
+    );
+}
+
+/// A CronJob for `tenant`.
+fn cronjob(tenant: &str) -> DesiredObject {
+    desired_obj(
+        tenant,
+        &id(
+            "CronJob",
+            Some(&format!("tenant-{tenant}")),
+            "backup-nightly",
+        ),
+        json!({"metadata": {}, "spec": {"schedule": "0 2 * * *"}}),
+    )
+}
+
+#[test]
+fn a_kind_that_could_not_be_listed_leaves_out_only_the_tenants_that_have_it() {
+    // acme has a backup CronJob, initech none, globex left the configuration. CronJobs
+    // could not be listed: acme and globex are unknown, initech is planned.
+    let config = config_with(&[("acme", false), ("initech", false)]);
+    let desired = rendered(vec![
+        namespace("acme", false),
+        statefulset("acme", 3, "db"),
+        cronjob("acme"),
+        namespace("initech", false),
+        statefulset("initech", 3, "db"),
+    ]);
+    let mut observed = observed_from([
+        ("local".to_string(), served(&namespace("globex", false))),
+        ("local".to_string(), served(&statefulset("globex", 1, "db"))),
+    ]);
+    let why = "cluster `local`: listing cronjobs.batch failed: 503 Service Unavailable";
+    observed.clusters.get_mut("local").unwrap().gaps.kinds = vec![(
+        crate::cluster::KindRef::new("batch/v1", "CronJob"),
+        why.to_string(),
+    )];
+    let plan = plan(&config, &desired, &observed, &opts());
+    // initech is created whole; nothing of acme is planned; globex is not destroyed.
+    let planned: BTreeSet<(&str, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.tenant.as_str(), c.action))
+        .collect();
+    assert_eq!(planned, BTreeSet::from([("initech", Action::Create)]));
+    assert_eq!(plan.changes.len(), 2);
+    let unobserved: Vec<(&str, &str)> = plan
+        .unobserved
+        .iter()
+        .map(|u| (u.tenant.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(unobserved.len(), 2, "{unobserved:?}");
+    assert_eq!(unobserved[0].0, "acme");
+    assert!(unobserved[0]
+        .1
+        .starts_with("CronJob.batch/v1 could not be listed: "));
+    assert_eq!(unobserved[1].0, "globex");
+    assert!(unobserved[1].1.contains("removed from the configuration"));
+    assert_eq!(plan.unlisted.len(), 1);
+    assert_eq!(plan.unlisted[0].kind, "CronJob.batch/v1");
+    assert!(plan.is_partial() && !plan.matches());
+}
+
+#[test]
+fn an_object_that_could_not_be_read_leaves_out_its_tenant_only() {
+    let config = config_with(&[("acme", false), ("initech", false)]);
+    let desired = rendered(vec![
+        namespace("acme", false),
+        statefulset("acme", 3, "db"),
+        namespace("initech", false),
+        statefulset("initech", 3, "db"),
+    ]);
+    let mut observed = observed_from([]);
+    let mut state = empty_cluster("local");
+    state.gaps.objects = vec![(
+        statefulset("acme", 3, "db").id,
+        "cluster `local`: the connection was reset".into(),
+    )];
+    observed.clusters.insert("local".into(), state);
+    let plan = plan(&config, &desired, &observed, &opts());
+    assert!(plan.changes.iter().all(|c| c.tenant == "initech"));
+    assert_eq!(plan.changes.len(), 2);
+    assert_eq!(plan.unobserved.len(), 1);
+    assert_eq!(plan.unobserved[0].tenant, "acme");
+    assert!(plan.unlisted.is_empty());
+    assert!(plan.is_partial() && !plan.matches());
+    // Nothing to change in what was read is still not "No changes".
+    let only_acme = rendered(vec![namespace("acme", false), statefulset("acme", 3, "db")]);
+    let plan = super::plan(
+        &config_with(&[("acme", false)]),
+        &only_acme,
+        &observed,
+        &opts(),
+    );
+    assert!(plan.changes.is_empty());
+    let text = crate::output::to_text(&plan, false);
+    assert!(!text.contains("No changes"), "{text}");
+    assert!(!text.contains("match"), "{text}");
+    assert!(
+        text.contains("Nothing to change in what could be read. 1 tenant could not be read"),
+        "{text}"
     );
 }
 
