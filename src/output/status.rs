@@ -419,6 +419,16 @@ pub fn show_kept_json(s: &TenantStatus, k: &crate::plan::KeptTenant, now: i64) -
     out
 }
 
+/// How a tenant that could not be read is shown: `unreachable` (its cluster) or `not
+/// observed` (part of its cluster could not be read).
+fn unread(s: &crate::status::TenantStatus) -> &'static str {
+    if s.problems.iter().any(|p| p == crate::status::NOT_OBSERVED) {
+        crate::status::NOT_OBSERVED
+    } else {
+        "unreachable"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::short_revision;
@@ -431,15 +441,5 @@ mod tests {
         assert_eq!(short_revision(&sha256), "3f2a9c1d0e4b");
         assert_eq!(short_revision("sha256:0123456789ab"), "sha256:0123456789ab");
         assert_eq!(short_revision("v1.2"), "v1.2");
-    }
-}
-
-/// How a tenant that could not be read is shown: `unreachable` (its cluster) or `not
-/// observed` (part of its cluster could not be read).
-fn unread(s: &crate::status::TenantStatus) -> &'static str {
-    if s.problems.iter().any(|p| p == crate::status::NOT_OBSERVED) {
-        crate::status::NOT_OBSERVED
-    } else {
-        "unreachable"
     }
 }
