@@ -239,7 +239,7 @@ pub struct GitArgs {
 }
 
 /// Where clusters are and which part of the configuration to consider.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ScopeArgs {
     /// Kubeconfig file for clusters that name a context (default: their own or $KUBECONFIG).
     #[arg(long, env = "BERTH_KUBECONFIG")]
@@ -254,6 +254,50 @@ pub struct ScopeArgs {
     /// keep): set by `show tenant`, never on the command line.
     #[arg(skip)]
     pub removed_ok: bool,
+    /// How long each request to a Kubernetes API server may take (connecting, sending,
+    /// reading), e.g. `30s`, `2m`; a stalled server fails the request, which is then retried.
+    #[arg(long, env = "BERTH_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = seconds)]
+    pub request_timeout: std::time::Duration,
+    /// Attempts per request that fails for a reason worth retrying (throttled, a server
+    /// error, a dropped or timed-out connection), the first included; 1 retries nothing.
+    #[arg(long, env = "BERTH_RETRY_ATTEMPTS", value_name = "N", default_value_t = crate::cluster::DEFAULT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retry_attempts: u32,
+    /// No retry begins once this long has passed since the run began (for the daemon, since
+    /// the sync began): what still fails then is reported, and the next run goes on.
+    #[arg(long, env = "BERTH_RETRY_BUDGET", value_name = "DURATION", default_value = "5m", value_parser = seconds)]
+    pub retry_budget: std::time::Duration,
+}
+
+impl ScopeArgs {
+    /// The retries these arguments ask for, with a new budget for the run.
+    pub fn retry_policy(&self) -> crate::cluster::RetryPolicy {
+        crate::cluster::RetryPolicy {
+            attempts: self.retry_attempts,
+            budget: Some(crate::cluster::RetryBudget::new(self.retry_budget)),
+            ..crate::cluster::RetryPolicy::default()
+        }
+    }
+}
+
+impl Default for ScopeArgs {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            tenant: Vec::new(),
+            cluster: Vec::new(),
+            removed_ok: false,
+            request_timeout: crate::cluster::DEFAULT_REQUEST_TIMEOUT,
+            retry_attempts: crate::cluster::DEFAULT_ATTEMPTS,
+            retry_budget: crate::cluster::DEFAULT_RETRY_BUDGET,
+        }
+    }
+}
+
+/// A duration on the command line (`30s`, `2m`, `1h`).
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    crate::values::duration::parse_duration(s)
+        .map(std::time::Duration::from_secs)
+        .map_err(|e| e.to_string())
 }
 
 /// What a command that writes (or plans writes) is permitted to do beyond the platform's

@@ -158,6 +158,10 @@ pub struct Scope {
     pub allow_replace: bool,
     /// Put drifted objects back even under `policy.drift = "report"` (`--correct-drift`).
     pub correct_drift: bool,
+    /// Timeout of each request to a Kubernetes API server.
+    pub request_timeout: std::time::Duration,
+    /// How failed requests are retried, reads and writes, with the run's budget.
+    pub retry: crate::cluster::RetryPolicy,
 }
 
 impl Scope {
@@ -183,7 +187,23 @@ impl Scope {
         );
         settings.kubeconfig_override = self.kubeconfig.clone();
         settings.config_dir = self.config_dir.clone();
+        settings.request_timeout = self.request_timeout;
+        settings.retry = self.retry.clone();
         settings
+    }
+}
+
+impl Observation {
+    /// Tells `cache` which clusters could not be observed (they back off) and which could.
+    pub fn update_backoff(&self, cache: &mut cluster::BackendCache) {
+        for (name, why) in &self.plan.unreachable {
+            cache.failed(name, why);
+        }
+        for name in self.backends.keys() {
+            if !self.plan.unreachable.iter().any(|(u, _)| u == name) {
+                cache.succeeded(name);
+            }
+        }
     }
 }
 
@@ -287,9 +307,7 @@ pub async fn observe_and_plan_with(
 ) -> Result<Observation, ClusterError> {
     let connected = connect_with(config, scope, cache).await?;
     let observation = plan_connected(config, rendered, scope, connected).await;
-    for (name, _) in &observation.plan.unreachable {
-        cache.forget(name);
-    }
+    observation.update_backoff(cache);
     Ok(observation)
 }
 

@@ -162,6 +162,7 @@ fn opts(attempts: u32) -> ApplyOptions {
             base: Duration::from_millis(5),
             max: Duration::from_millis(40),
             jitter: true,
+            budget: None,
         },
         ..ApplyOptions::default()
     }
@@ -462,4 +463,117 @@ async fn waiting_polls_ready_replicas_until_they_match() {
     .await
     .unwrap();
     assert_eq!(ready.get(), TENANTS);
+}
+
+/// The synthetic config of `tenants` tenants in `dir/repo`, its cluster `local` the test
+/// server: what `berth` (the binary) is run on.
+fn synthetic_on(server: &ApiServer, dir: &Path, tenants: usize) -> std::path::PathBuf {
+    let repo = dir.join("repo");
+    synth::generate(&repo, tenants).expect("synthetic repo");
+    let kubeconfig = support::write_kubeconfig(dir, server);
+    let platform = std::fs::read_to_string(repo.join("platform.toml")).unwrap();
+    let platform = platform.replace(
+        "[clusters.local]\n",
+        &format!(
+            "[clusters.local]\ncontext = \"{CONTEXT}\"\nkubeconfig = \"{}\"\n",
+            kubeconfig.display()
+        ),
+    );
+    std::fs::write(repo.join("platform.toml"), platform).unwrap();
+    repo
+}
+
+/// A busy, flaky API server: three requests in ten fail (500, 503, 429 with Retry-After, a
+/// dropped connection, or a stall past berth's request timeout, equally often). Repeated
+/// `berth apply` of 100 tenants converges: every run before that makes progress, then the
+/// server holds exactly the rendered objects, and a plan under the same faults says No
+/// changes. No run that could not read everything claims the clusters match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_applies_converge_on_a_server_failing_three_requests_in_ten() {
+    const FLAKY_TENANTS: usize = 100;
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = synthetic_on(&f.server, dir.path(), FLAKY_TENANTS);
+    let repo = repo.to_str().unwrap();
+    let flags = ["--request-timeout", "1s", "--concurrency", "32"];
+    // What the configuration renders, read without faults.
+    let tree = berth::source::read_dir(Path::new(repo)).unwrap();
+    let config = berth::spec::load_config(&tree).config.expect("valid");
+    let rendered = render::render(&config, &TemplateSet::builtin()).unwrap();
+    let want: BTreeSet<ObjectRef> = rendered.objects.iter().map(|d| d.id.clone()).collect();
+    let present =
+        |owned: &BTreeMap<ObjectRef, String>| owned.keys().filter(|id| want.contains(*id)).count();
+
+    let faults = f.server.faults();
+    faults.set_stall(Duration::from_secs(3));
+    let mut seen = 0;
+    let mut runs = Vec::new();
+    for run in 1..=10u64 {
+        faults.set_rate(0.3, run);
+        let started = std::time::Instant::now();
+        let out = support::berth(
+            &[&["apply", "--auto-approve", repo][..], &flags[..]].concat(),
+            dir.path(),
+        );
+        let took = started.elapsed();
+        faults.clear();
+        let all = format!("{}{}", out.stdout, out.stderr);
+        if out.code != 0 {
+            assert_eq!(out.code, 1, "{all}");
+            assert!(
+                !all.contains("No changes") && !all.contains("match the configuration"),
+                "run {run} failed yet claims a match:\n{all}"
+            );
+        }
+        let now = present(&f.owned().await);
+        runs.push((run, out.code, now, took));
+        eprintln!(
+            "run {run}: exit {}, {now}/{} objects, {took:?}",
+            out.code,
+            want.len()
+        );
+        if out.code == 0 {
+            break;
+        }
+        assert!(
+            now > seen || now == want.len(),
+            "run {run} made no progress: {runs:?}\n{all}"
+        );
+        seen = now;
+    }
+    let (_, code, _, _) = *runs.last().unwrap();
+    assert_eq!(code, 0, "no convergence in {} runs: {runs:?}", runs.len());
+    assert!(
+        runs.len() > 1,
+        "the faults never stopped an apply: {runs:?}"
+    );
+    assert_exactly_rendered(&f, &rendered).await;
+
+    // Under the same faults, a plan says No changes (or, if something could not be read,
+    // says so and nothing else).
+    let mut matched = 0;
+    for seed in 100..103 {
+        faults.set_rate(0.3, seed);
+        let plan = support::berth(&[&["plan", repo][..], &flags[..2]].concat(), dir.path());
+        faults.clear();
+        match plan.code {
+            0 => {
+                assert!(
+                    plan.stdout
+                        .contains("No changes. The clusters match the configuration."),
+                    "{}",
+                    plan.stdout
+                );
+                matched += 1;
+            }
+            1 => assert!(
+                !plan.stdout.contains("No changes") && plan.stdout.contains("could not be"),
+                "{}\n{}",
+                plan.stdout,
+                plan.stderr
+            ),
+            other => panic!("plan exit {other}: {}\n{}", plan.stdout, plan.stderr),
+        }
+    }
+    assert!(matched > 0, "no plan under faults could read everything");
 }

@@ -764,11 +764,17 @@ pub async fn write_records(
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    match backend.annotate(&id, patch).await {
+                    let result = backend.annotate(&id, patch).await;
+                    let retry = match &result {
+                        Err(e) => opts.retry.retry_after_failure(attempt, e, retryable),
+                        Ok(()) => None,
+                    };
+                    if let Some(delay) = retry {
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    match result {
                         Ok(()) => break Outcome::Applied,
-                        Err(e) if retryable(&e) && attempt < opts.retry.attempts.max(1) => {
-                            tokio::time::sleep(opts.retry.delay_after(attempt, &e)).await;
-                        }
                         Err(e) => {
                             let line = format!(
                                 "{id} (tenant `{tenant}`): recording {} failed: {e}",
@@ -936,7 +942,7 @@ impl Ctx<'_> {
             attempt += 1;
             match op().await {
                 Ok(()) => return (Ok(()), attempt),
-                Err(e) if retryable(&e) && attempt < policy.attempts.max(1) => {
+                Err(e) if policy.retry_after_failure(attempt, &e, retryable).is_some() => {
                     let delay = policy.delay_after(attempt, &e);
                     (self.progress)(&ApplyEvent::Retrying {
                         cluster: c.cluster.clone(),

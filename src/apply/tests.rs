@@ -116,6 +116,7 @@ fn opts() -> ApplyOptions {
             base: Duration::from_millis(1),
             max: Duration::from_millis(10),
             jitter: true,
+            budget: None,
         },
         ..ApplyOptions::default()
     }
@@ -614,6 +615,57 @@ fn retry_delays_grow_and_stay_within_bounds() {
     assert_eq!(fixed.delay(1), Duration::from_millis(200));
     assert_eq!(fixed.delay(3), Duration::from_millis(800));
     assert_eq!(fixed.delay(9), Duration::from_secs(5));
+}
+
+#[test]
+fn no_retry_begins_once_the_runs_retry_budget_is_spent() {
+    let throttled = ClusterError::Transient {
+        cluster: "c".into(),
+        verb: "patch".into(),
+        resource: "statefulsets.apps".into(),
+        code: 429,
+        message: "Too Many Requests".into(),
+        retry_after: Some(Duration::from_secs(1)),
+    };
+    let budget = crate::cluster::RetryBudget::new(Duration::from_millis(1500));
+    let p = RetryPolicy {
+        jitter: false,
+        budget: Some(budget.clone()),
+        ..RetryPolicy::default()
+    };
+    // A retry after the 1 s the server asked for fits in 1.5 s; one after a 5 s delay
+    // does not.
+    assert_eq!(
+        p.retry_after_failure(1, &throttled, retryable),
+        Some(Duration::from_secs(1))
+    );
+    let slow = ClusterError::Transient {
+        cluster: "c".into(),
+        verb: "patch".into(),
+        resource: "statefulsets.apps".into(),
+        code: 503,
+        message: "Service Unavailable".into(),
+        retry_after: Some(Duration::from_secs(5)),
+    };
+    assert_eq!(p.retry_after_failure(1, &slow, retryable), None);
+    // Not worth retrying, or out of attempts: no retry whatever the budget.
+    let forbidden = ClusterError::Forbidden {
+        cluster: "c".into(),
+        verb: "patch".into(),
+        resource: "statefulsets.apps".into(),
+        message: "no".into(),
+    };
+    assert_eq!(p.retry_after_failure(1, &forbidden, retryable), None);
+    assert_eq!(p.retry_after_failure(5, &throttled, retryable), None);
+    assert_eq!(budget.retries(), BTreeMap::from([("throttled", 1)]));
+    assert_eq!(
+        budget.failures(),
+        BTreeMap::from([("forbidden", 1), ("server_error", 1), ("throttled", 1)])
+    );
+    // A new run (the daemon's next sync) has its whole budget again.
+    budget.restart();
+    assert!(p.retry_after_failure(1, &throttled, retryable).is_some());
+    assert_eq!(budget.retries()["throttled"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

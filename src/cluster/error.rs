@@ -98,6 +98,21 @@ pub enum ClusterError {
         /// What to do.
         help: String,
     },
+    /// Not contacted: the cluster failed the last runs of a long-lived process (the daemon),
+    /// which leaves it alone for a while.
+    #[error(
+        "cluster `{cluster}`: not contacted: it failed {failures} time(s) in a row, next attempt in {next_in} s; the last error: {last}"
+    )]
+    BackingOff {
+        /// Cluster name.
+        cluster: String,
+        /// Failures in a row.
+        failures: u32,
+        /// Seconds until the next attempt.
+        next_in: u64,
+        /// The last error, one line.
+        last: String,
+    },
     /// The embedded store failed.
     #[error("cluster `{cluster}` (embedded): {message}")]
     Store {
@@ -118,6 +133,7 @@ impl ClusterError {
             | Self::NotFound { cluster, .. }
             | Self::Conflict { cluster, .. }
             | Self::Invalid { cluster, .. }
+            | Self::BackingOff { cluster, .. }
             | Self::Transient { cluster, .. }
             | Self::Config { cluster, .. }
             | Self::Store { cluster, .. } => cluster,

@@ -241,6 +241,12 @@ impl KubeCluster {
         })
     }
 
+    /// This client with reads retried as `retry` says.
+    pub fn with_retry(mut self, retry: super::RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// A read, retried on transient failures ([`super::retry_transient`]), once only while
     /// the server is known to be unreachable.
     async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, ClusterError>
@@ -252,10 +258,10 @@ impl KubeCluster {
         let policy = if self.down.load(Ordering::Relaxed) {
             super::RetryPolicy {
                 attempts: 1,
-                ..self.retry
+                ..self.retry.clone()
             }
         } else {
-            self.retry
+            self.retry.clone()
         };
         let result = super::retry_transient(&policy, what, op).await;
         match &result {

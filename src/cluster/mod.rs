@@ -26,7 +26,10 @@ use crate::spec::model::{self, ClusterTarget};
 pub use self::embedded::{store_path as embedded_store_path, EmbeddedCluster};
 pub use self::error::ClusterError;
 pub use self::kube::KubeCluster;
-pub use self::retry::{random_unit, retry_transient, RetryPolicy};
+pub use self::retry::{
+    random_unit, retry_reason, retry_transient, RetryBudget, RetryPolicy, DEFAULT_ATTEMPTS,
+    DEFAULT_RETRY_BUDGET,
+};
 
 /// Field manager of every write berth makes.
 pub const FIELD_MANAGER: &str = "berth";
@@ -151,6 +154,9 @@ impl std::fmt::Display for KindRef {
     }
 }
 
+/// The timeout of each request to a Kubernetes API server by default (`--request-timeout`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How backends are reached, from the command line and the environment.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
@@ -161,18 +167,22 @@ pub struct ClusterSettings {
     pub kubeconfig_override: Option<PathBuf>,
     /// Timeout of each request (connect, read and write) to a Kubernetes API server.
     pub request_timeout: Duration,
+    /// How reads are retried (writes: [`crate::apply::ApplyOptions::retry`]), with the run's
+    /// [`RetryBudget`].
+    pub retry: RetryPolicy,
     /// The config repository, if read from a directory: the state directory may not be inside
     /// it (cluster state would end up in Git).
     pub config_dir: Option<PathBuf>,
 }
 
 impl ClusterSettings {
-    /// Settings with the default state directory and a 30 s request timeout.
+    /// Settings with `state_dir`, a [`DEFAULT_REQUEST_TIMEOUT`] and the default retries.
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
             state_dir,
             kubeconfig_override: None,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::default(),
             config_dir: None,
         }
     }
@@ -292,10 +302,11 @@ pub async fn connect(
             });
             KubeCluster::from_kubeconfig(&cluster.name, context, path, settings.request_timeout)
                 .await
-                .map(Backend::Kube)
+                .map(|c| Backend::Kube(c.with_retry(settings.retry.clone())))
         }
         ClusterTarget::InCluster => {
-            KubeCluster::in_cluster(&cluster.name, settings.request_timeout).map(Backend::Kube)
+            KubeCluster::in_cluster(&cluster.name, settings.request_timeout)
+                .map(|c| Backend::Kube(c.with_retry(settings.retry.clone())))
         }
     }
 }
@@ -310,18 +321,40 @@ pub async fn connect(
 #[derive(Default)]
 pub struct BackendCache {
     kept: std::collections::BTreeMap<String, (ClusterTarget, std::time::Instant, Backend)>,
+    /// Clusters that failed, with how often in a row, until when they are left alone, and
+    /// the last error.
+    backoff: std::collections::BTreeMap<String, (u32, std::time::Instant, String)>,
 }
 
 impl BackendCache {
     /// How long a kept backend is reused.
     pub const MAX_AGE: Duration = Duration::from_secs(600);
 
-    /// [`connect`], reusing a kept Kubernetes backend when it may.
+    /// How long a cluster that failed once is left alone; doubled for each further failure in
+    /// a row, up to [`Self::MAX_BACKOFF`].
+    pub const BASE_BACKOFF: Duration = Duration::from_secs(5);
+
+    /// The longest a failing cluster is left alone.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+    /// [`connect`], reusing a kept Kubernetes backend when it may. A cluster backing off
+    /// ([`Self::failed`]) is not contacted: [`ClusterError::BackingOff`].
     pub async fn connect(
         &mut self,
         cluster: &model::Cluster,
         settings: &ClusterSettings,
     ) -> Result<Backend, ClusterError> {
+        if let Some((failures, until, last)) = self.backoff.get(&cluster.name) {
+            let now = std::time::Instant::now();
+            if *until > now {
+                return Err(ClusterError::BackingOff {
+                    cluster: cluster.name.clone(),
+                    failures: *failures,
+                    next_in: (*until - now).as_secs().max(1),
+                    last: last.clone(),
+                });
+            }
+        }
         if let Some((target, at, backend)) = self.kept.get(&cluster.name) {
             if target == &cluster.target && at.elapsed() < Self::MAX_AGE {
                 return Ok(backend.clone());
@@ -344,6 +377,40 @@ impl BackendCache {
     /// Drops the kept backend of `cluster` (after it failed): the next run connects anew.
     pub fn forget(&mut self, cluster: &str) {
         self.kept.remove(cluster);
+    }
+
+    /// `cluster` could not be observed (`error`): it is connected anew, and not before its
+    /// backoff has passed ([`Self::BASE_BACKOFF`], doubled for each failure in a row, at most
+    /// [`Self::MAX_BACKOFF`]), so that a cluster that is down costs the other clusters'
+    /// syncs nothing. A cluster already backing off keeps its time.
+    pub fn failed(&mut self, cluster: &str, error: &str) {
+        self.forget(cluster);
+        let now = std::time::Instant::now();
+        if self
+            .backoff
+            .get(cluster)
+            .is_some_and(|(_, until, _)| *until > now)
+        {
+            return;
+        }
+        let failures = self.backoff.get(cluster).map_or(0, |b| b.0) + 1;
+        let delay = Self::BASE_BACKOFF
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(Self::MAX_BACKOFF);
+        tracing::warn!(%cluster, failures, ?delay, %error, "cluster failed; backing off");
+        let prefix = format!("cluster `{cluster}`: ");
+        let last = error.strip_prefix(&prefix).unwrap_or(error);
+        self.backoff.insert(
+            cluster.to_string(),
+            (failures, now + delay, last.to_string()),
+        );
+    }
+
+    /// `cluster` was observed: its backoff ends.
+    pub fn succeeded(&mut self, cluster: &str) {
+        if self.backoff.remove(cluster).is_some() {
+            tracing::info!(%cluster, "cluster reachable again");
+        }
     }
 
     /// How many backends are kept.

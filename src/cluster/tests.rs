@@ -263,3 +263,57 @@ fn errors_are_one_line_and_name_the_cluster() {
     assert!(e.is_transient());
     assert_eq!(e.cluster(), "prod-eu");
 }
+
+#[tokio::test]
+async fn a_failing_cluster_backs_off_without_being_contacted_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = ClusterSettings::new(dir.path().to_path_buf());
+    let cluster = embedded_cluster(dir.path());
+    let mut cache = BackendCache::default();
+    cache
+        .connect(&cluster, &settings)
+        .await
+        .expect("a first connection");
+    let why = format!(
+        "cluster `{}`: cannot reach https://10.0.0.1 (connection refused); check it",
+        cluster.name
+    );
+    cache.failed(&cluster.name, &why);
+    let err = cache
+        .connect(&cluster, &settings)
+        .await
+        .expect_err("backing off");
+    match &err {
+        ClusterError::BackingOff {
+            failures,
+            next_in,
+            last,
+            ..
+        } => {
+            assert_eq!(*failures, 1);
+            assert!(
+                *next_in <= BackendCache::BASE_BACKOFF.as_secs(),
+                "{next_in}"
+            );
+            assert_eq!(
+                last,
+                "cannot reach https://10.0.0.1 (connection refused); check it"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_transient(), "not retried within the run");
+    assert!(err.to_string().contains("not contacted"), "{err}");
+    // A failure reported while it backs off does not lengthen the wait.
+    cache.failed(&cluster.name, &why);
+    assert!(matches!(
+        cache.connect(&cluster, &settings).await,
+        Err(ClusterError::BackingOff { failures: 1, .. })
+    ));
+    // Observed again: no more backoff.
+    cache.succeeded(&cluster.name);
+    cache
+        .connect(&cluster, &settings)
+        .await
+        .expect("connected again");
+}

@@ -133,6 +133,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
         )
     });
     let mut opts = ApplyOptions::from_config(&planned.config);
+    opts.retry = planned.retry.clone();
     opts.revision = Some(revision_of(&planned));
     opts.inputs = planned.tenant_inputs();
     if plan_path.is_some() {

@@ -189,6 +189,8 @@ fn resolve(args: &DaemonArgs) -> Result<Settings, SettingError> {
         allow_destroy: args.target.write.allow_destroy.iter().cloned().collect(),
         allow_replace: args.target.write.allow_replace,
         correct_drift: args.target.write.correct_drift,
+        request_timeout: args.target.scope.request_timeout,
+        retry: args.target.scope.retry_policy(),
     };
     let leader_election =
         (args.leader_elect || file.leader_elect == Some(true)).then(|| LeaderElection {

@@ -37,6 +37,8 @@ pub struct Planned {
     pub tree: source::SourceTree,
     /// The compiled templates (for the inputs digests apply records).
     pub templates: TemplateSet,
+    /// How failed requests are retried, with the run's budget (apply's writes use it too).
+    pub retry: crate::cluster::RetryPolicy,
 }
 
 impl Planned {
@@ -196,6 +198,7 @@ pub fn compute_tree(
         plan,
         tree,
         templates,
+        retry: scope.retry.clone(),
     }))
 }
 
@@ -295,6 +298,7 @@ fn compute_changed(
         plan: observation.plan,
         tree,
         templates,
+        retry: scope.retry.clone(),
     }))
 }
 
@@ -324,6 +328,8 @@ fn scope_of(target: &TargetArgs, state_dir: PathBuf, config_dir: Option<PathBuf>
         allow_destroy: target.write.allow_destroy.iter().cloned().collect(),
         allow_replace: target.write.allow_replace,
         correct_drift: target.write.correct_drift,
+        request_timeout: target.scope.request_timeout,
+        retry: target.scope.retry_policy(),
     }
 }
 

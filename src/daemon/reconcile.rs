@@ -215,6 +215,7 @@ impl Reconciler {
     /// the last good one stays in force.
     pub fn sync(&mut self, trigger: &str) {
         let started = Instant::now();
+        self.restart_retry_budget();
         let started_at = format_rfc3339(now_unix());
         let mut record = SyncRecord {
             revision: None,
@@ -328,6 +329,13 @@ impl Reconciler {
         self.finish(record, started, |_| {});
     }
 
+    /// Each sync and drift check is a run with the whole retry budget.
+    fn restart_retry_budget(&self) {
+        if let Some(budget) = &self.scope.retry.budget {
+            budget.restart();
+        }
+    }
+
     /// Drift check against the last good revision: plans against live state, records the
     /// drift and, under `drift = "correct"`, applies the plan.
     pub fn drift_check(&mut self) {
@@ -335,6 +343,7 @@ impl Reconciler {
             return;
         };
         let started = Instant::now();
+        self.restart_retry_budget();
         let mut record = SyncRecord {
             revision: Some(good.revision.clone()),
             trigger: "drift".into(),
@@ -384,9 +393,7 @@ impl Reconciler {
                     connected,
                     prelisted,
                 ));
-                for (name, _) in &o.plan.unreachable {
-                    self.backends.forget(name);
-                }
+                o.update_backoff(&mut self.backends);
                 Ok(o)
             }
             None => self.runtime.block_on(pipeline::observe_and_plan_with(
@@ -429,6 +436,7 @@ impl Reconciler {
         }
         let apply_now = !report_only && self.leader() && plan.has_changes();
         let mut opts = ApplyOptions::from_config(&good.config);
+        opts.retry = self.scope.retry.clone();
         opts.revision = Some(good.revision.clone());
         opts.inputs = pipeline::tenant_inputs(&good.digests, &good.rendered, observed);
         let progress = |e: &apply::ApplyEvent| tracing::debug!("{e}");
@@ -660,6 +668,13 @@ impl Reconciler {
         let errors = &mut status.counters;
         if plan.is_partial() {
             errors.error("cluster");
+        }
+        if let Some(budget) = &self.scope.retry.budget {
+            let totals = |m: BTreeMap<&'static str, u64>| -> BTreeMap<String, u64> {
+                m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            };
+            errors.api_retries = totals(budget.retries());
+            errors.api_failures = totals(budget.failures());
         }
         if set.is_some_and(|s| !s.succeeded()) {
             errors.error("apply");

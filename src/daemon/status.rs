@@ -211,6 +211,12 @@ pub struct Counters {
     pub drift_checks: u64,
     /// Drift corrections applied.
     pub drift_corrections: u64,
+    /// Requests to clusters retried, by reason ([`crate::cluster::retry_reason`]).
+    #[serde(default)]
+    pub api_retries: BTreeMap<String, u64>,
+    /// Requests to clusters that failed for good (not retried, or out of retries), by reason.
+    #[serde(default)]
+    pub api_failures: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -380,6 +386,25 @@ pub fn metrics(status: &Status) -> String {
     head(&mut out, "berth_errors_total", "counter", "Errors by kind.");
     for (kind, n) in &c.errors {
         let _ = writeln!(out, "berth_errors_total{{kind=\"{kind}\"}} {n}");
+    }
+
+    head(
+        &mut out,
+        "berth_api_retries_total",
+        "counter",
+        "Requests to clusters retried, by reason (throttled, server_error, unreachable, conflict).",
+    );
+    for (reason, n) in &c.api_retries {
+        let _ = writeln!(out, "berth_api_retries_total{{reason=\"{reason}\"}} {n}");
+    }
+    head(
+        &mut out,
+        "berth_api_failures_total",
+        "counter",
+        "Requests to clusters that failed after their retries or were not worth retrying, by reason.",
+    );
+    for (reason, n) in &c.api_failures {
+        let _ = writeln!(out, "berth_api_failures_total{{reason=\"{reason}\"}} {n}");
     }
 
     head(
