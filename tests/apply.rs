@@ -577,3 +577,181 @@ async fn repeated_applies_converge_on_a_server_failing_three_requests_in_ten() {
     }
     assert!(matched > 0, "no plan under faults could read everything");
 }
+
+/// Starts `berth apply --auto-approve ARGS` in `dir`, waits until it has reported `lines`
+/// created objects, and kills it with SIGKILL: no chance to finish a write or clean up.
+/// Returns the lines it printed.
+fn apply_killed_midway(args: &[&str], dir: &Path, lines: usize) -> Vec<String> {
+    // `lines` objects created (a line `CLUSTER: ID: created` each), then SIGKILL.
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(support::bin())
+        .args(["apply", "--auto-approve"])
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run berth");
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut created = 0;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        created += usize::from(line.ends_with(": created"));
+        seen.push(line);
+        if created >= lines {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "berth finished before it was killed");
+    seen
+}
+
+/// After a kill -9 in the middle of an apply, the next apply converges: the cluster then holds
+/// exactly the rendered objects, a plan says No changes, and (embedded) the store passes its
+/// integrity check.
+fn apply_again_converges(args: &[&str], dir: &Path) {
+    let out = support::berth(&[&["apply", "--auto-approve"][..], args].concat(), dir);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan = support::berth(&[&["plan", "--detailed-exitcode"][..], args].concat(), dir);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("No changes. The clusters match the configuration."),
+        "{}",
+        plan.stdout
+    );
+}
+
+fn rendered_of(repo: &Path) -> Rendered {
+    let tree = berth::source::read_dir(repo).unwrap();
+    let config = berth::spec::load_config(&tree).config.expect("valid");
+    render::render(&config, &TemplateSet::builtin()).unwrap()
+}
+
+#[test]
+fn kill_dash_nine_in_the_middle_of_an_apply_on_the_embedded_cluster_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    synth::generate(&repo, 60).unwrap();
+    let state = dir.path().join("state");
+    let args = [
+        repo.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    apply_killed_midway(&args, dir.path(), 100);
+    let rendered = rendered_of(&repo);
+    let owned = |store: ObjectStore| {
+        let backend =
+            Backend::Embedded(berth::cluster::EmbeddedCluster::from_store("local", store));
+        let (owned, _) = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(backend.list_owned(&KindRef::managed(), 500))
+            .unwrap();
+        owned
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<BTreeSet<ObjectRef>>()
+    };
+    let store = ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), Vec::<String>::new());
+    let before = owned(store).len();
+    assert!(
+        before < rendered.objects.len(),
+        "the kill came after the apply: {before} objects"
+    );
+
+    apply_again_converges(&args, dir.path());
+    let store = ObjectStore::open(state.join("local.sqlite3")).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), Vec::<String>::new());
+    let want: BTreeSet<ObjectRef> = rendered.objects.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(owned(store), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_in_the_middle_of_an_apply_on_the_emulator_loses_nothing() {
+    let f = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = synthetic_on(&f.server, dir.path(), 60);
+    let args = [repo.to_str().unwrap()];
+    // Slow enough that the kill lands in the middle.
+    f.server.faults().set_latency(Duration::from_millis(5));
+    apply_killed_midway(&args, dir.path(), 100);
+    f.server.faults().clear();
+    let rendered = rendered_of(&repo);
+    let before = f.owned().await.len();
+    assert!(
+        before < rendered.objects.len(),
+        "the kill came after the apply"
+    );
+    apply_again_converges(&args, dir.path());
+    assert_exactly_rendered(&f, &rendered).await;
+    assert_eq!(
+        f.server.store().integrity_check().unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// The API server restarts (its state kept) in the middle of an apply: the apply rides it out
+/// with its retries and completes, and the server then holds exactly the rendered objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_restart_in_the_middle_of_an_apply_is_ridden_out() {
+    let Fixture {
+        server,
+        dir,
+        kubeconfig,
+        backends,
+    } = fixture().await;
+    let work = tempfile::tempdir().unwrap();
+    let repo = synthetic_on(&server, work.path(), 40);
+    server.faults().set_latency(Duration::from_millis(5));
+    let mut child = std::process::Command::new(support::bin())
+        .args(["apply", "--auto-approve", repo.to_str().unwrap()])
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run berth");
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    });
+    // Restart once a few objects exist.
+    support::wait_for(60, "the apply to create objects", || {
+        (server.count("PATCH") >= 50).then_some(())
+    });
+    let server = tokio::task::spawn_blocking(move || {
+        server
+            .restart_after(Duration::from_millis(500))
+            .expect("restart")
+    })
+    .await
+    .unwrap();
+    let status = child.wait().unwrap();
+    let printed = lines.join().unwrap().join("\n");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{printed}\n{stderr}");
+    assert!(
+        printed.contains("attempts") || stderr.contains("retrying"),
+        "the restart was not noticed:\n{printed}"
+    );
+    let f = Fixture {
+        server,
+        dir,
+        kubeconfig,
+        backends,
+    };
+    assert_exactly_rendered(&f, &rendered_of(&repo)).await;
+}

@@ -773,3 +773,133 @@ fn removing_a_protected_tenant_under_the_daemon_destroys_nothing_until_named() {
         },
     );
 }
+
+/// `spec.replicas` of StatefulSet `db` in `ns`, read from the server's store (no request, so
+/// not subject to the server's faults).
+fn stored_replicas(server: &ApiServer, ns: &str) -> Option<i64> {
+    server
+        .store()
+        .get("StatefulSet", ns, "db")
+        .ok()?
+        .pointer("/spec/replicas")?
+        .as_i64()
+}
+
+/// The API server goes down (its state kept) while a change is synced, and comes back after
+/// a while: the daemon reports the cluster unreachable, never a match, retries on its own
+/// with backoff, and applies the change once the server is back, without a person.
+#[test]
+fn an_api_server_down_during_a_sync_is_retried_until_it_is_back() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let (_dir, repo, d) = quiet_daemon_on_kube(&server);
+    let first = last_sync(&d);
+    let down = std::thread::spawn(move || {
+        server
+            .restart_after(std::time::Duration::from_secs(8))
+            .expect("restart")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    support::edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let failed = d.wait(60, "a sync that fails while the server is down", || {
+        let s = last_sync(&d);
+        (s["revision"] != first["revision"] && s["result"] == "failed").then_some(s)
+    });
+    let status = d.status();
+    assert_eq!(status["clusters"]["local"]["reachable"], false, "{status}");
+    assert_eq!(
+        status["tenants"]["acme"]["last_result"], "pending",
+        "{status}"
+    );
+    assert!(
+        d.metrics()
+            .lines()
+            .any(|l| l == "berth_cluster_reachable{cluster=\"local\"} 0"),
+        "{}",
+        d.metrics()
+    );
+    assert!(
+        failed["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{failed}"
+    );
+    let server = down.join().unwrap();
+    let applied = d.wait(
+        90,
+        "the daemon to apply the change once the server is back",
+        || {
+            let s = last_sync(&d);
+            (s["result"] == "applied").then_some(s)
+        },
+    );
+    assert_eq!(applied["trigger"], "retry", "{applied}");
+    assert_eq!(stored_replicas(&server, "tenant-acme"), Some(4));
+    let status = d.status();
+    assert_eq!(status["clusters"]["local"]["reachable"], true, "{status}");
+    assert_eq!(status["tenants"]["acme"]["last_result"], "ok", "{status}");
+    assert!(d.log().contains("backing off"), "{}", d.log());
+}
+
+/// A daemon on a server failing three requests in ten (every fault kind, stalls past its
+/// 1 s request timeout) for a minute applies a change made meanwhile; no status it serves
+/// says there were no changes while something could not be read, and no error it reports
+/// shows the server's credentials.
+#[test]
+fn under_thirty_percent_faults_the_daemon_applies_a_change_and_never_claims_a_match() {
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = Daemon::on_dir(
+        &repo,
+        &state,
+        dir.path(),
+        "1h",
+        &["--request-timeout", "1s"],
+    );
+    d.wait(60, "the first sync", || {
+        (last_sync(&d)["result"] == "applied").then_some(())
+    });
+    server.faults().set_stall(std::time::Duration::from_secs(3));
+    server.faults().set_rate(0.3, 7);
+    let started = Instant::now();
+    support::edit(
+        &repo.join("tenants/acme.toml"),
+        "replicas = 5",
+        "replicas = 4",
+    );
+    let mut samples = 0;
+    let mut applied_at = None;
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        let status = d.status();
+        samples += 1;
+        let text = status.to_string();
+        assert!(
+            !text.contains(server.admin_token()),
+            "a credential in {text}"
+        );
+        let sync = &status["last_sync"];
+        if sync["result"] == "no changes" {
+            assert_eq!(sync["errors"], serde_json::json!([]), "{sync}");
+        }
+        if applied_at.is_none() && stored_replicas(&server, "tenant-acme") == Some(4) {
+            applied_at = Some(started.elapsed());
+        }
+        if applied_at.is_some() && sync["result"] == "applied" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    server.faults().clear();
+    let applied_at = applied_at.expect("the change was applied under faults");
+    eprintln!("applied under 30% faults after {applied_at:?}, {samples} status samples");
+    assert!(
+        !d.log().contains(server.admin_token()),
+        "a credential in the log"
+    );
+}

@@ -406,6 +406,16 @@ impl BackendCache {
         );
     }
 
+    /// How long until the first cluster backing off may be contacted again; `None` when none
+    /// backs off.
+    pub fn next_attempt_in(&self) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        self.backoff
+            .values()
+            .map(|(_, until, _)| until.saturating_duration_since(now))
+            .min()
+    }
+
     /// `cluster` was observed: its backoff ends.
     pub fn succeeded(&mut self, cluster: &str) {
         if self.backoff.remove(cluster).is_some() {

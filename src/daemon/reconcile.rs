@@ -100,9 +100,16 @@ impl Reconciler {
         self.shared.ready.store(true, Ordering::SeqCst);
         let mut next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
         let mut next_drift = Instant::now() + timing.drift_interval;
+        // A sync that left work (a cluster down, a failed write) is retried on its own, sooner
+        // than the next poll: after 5 s, doubled for each failed sync in a row, at most the
+        // poll interval, and not before the first failing cluster's backoff has passed.
+        let mut failed_syncs = 0u32;
+        let mut next_retry = self.retry_after_sync(&mut failed_syncs, timing.interval);
         loop {
             let now = Instant::now();
-            let deadline = next_poll.min(next_drift);
+            let deadline = next_poll
+                .min(next_drift)
+                .min(next_retry.unwrap_or(next_poll));
             match triggers.recv_timeout(deadline.saturating_duration_since(now)) {
                 Ok(Trigger::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(first) => {
@@ -121,11 +128,16 @@ impl Reconciler {
                         break;
                     }
                     next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
+                    next_retry = self.retry_after_sync(&mut failed_syncs, timing.interval);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if Instant::now() >= next_poll {
                         self.sync("poll");
                         next_poll = Instant::now() + jittered(timing.interval, timing.jitter);
+                        next_retry = self.retry_after_sync(&mut failed_syncs, timing.interval);
+                    } else if next_retry.is_some_and(|r| Instant::now() >= r) {
+                        self.sync("retry");
+                        next_retry = self.retry_after_sync(&mut failed_syncs, timing.interval);
                     }
                     if Instant::now() >= next_drift {
                         self.drift_check();
@@ -137,6 +149,28 @@ impl Reconciler {
         self.stop_lease();
         self.shared.dashboard.save_usage();
         tracing::info!("reconcile loop stopped");
+    }
+
+    /// When to sync again after the sync that just ended: `None` when it left nothing to
+    /// retry; otherwise after [`crate::cluster::BackendCache::BASE_BACKOFF`], doubled for
+    /// each failed sync in a row (`failed_syncs`), at most `interval`, and not before a
+    /// failing cluster's own backoff has passed.
+    fn retry_after_sync(&self, failed_syncs: &mut u32, interval: Duration) -> Option<Instant> {
+        if !matches!(&self.last, Some((_, false))) {
+            *failed_syncs = 0;
+            return None;
+        }
+        *failed_syncs += 1;
+        let backoff = crate::cluster::BackendCache::BASE_BACKOFF
+            .saturating_mul(1 << (*failed_syncs - 1).min(16))
+            .min(interval);
+        let delay = backoff.max(self.backends.next_attempt_in().unwrap_or_default());
+        tracing::info!(
+            ?delay,
+            failed_syncs = *failed_syncs,
+            "the sync left work; retrying"
+        );
+        Some(Instant::now() + delay)
     }
 
     /// Starts leader election on the cluster that holds the lease (again when that cluster

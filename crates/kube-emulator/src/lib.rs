@@ -75,7 +75,7 @@ pub(crate) struct Shared {
     /// Test hooks: after the next answered request whose path ends with this, run this on
     /// the store.
     pub(crate) after: Mutex<Vec<(String, StoreHook)>>,
-    pub(crate) tokens: auth::Tokens,
+    pub(crate) tokens: Arc<auth::Tokens>,
     pub(crate) controllers: Controllers,
 }
 
@@ -113,7 +113,7 @@ impl std::fmt::Debug for ApiServer {
 
 /// Starts serving `store` on `addr` (port 0 picks a free port) on the current tokio runtime.
 pub async fn serve(store: ObjectStore, addr: SocketAddr) -> std::io::Result<ApiServer> {
-    let (shared, shutdown) = start(store, addr).await?;
+    let (shared, shutdown) = start(store, addr, Arc::new(auth::Tokens::new())).await?;
     Ok(ApiServer {
         shared,
         shutdown,
@@ -124,6 +124,7 @@ pub async fn serve(store: ObjectStore, addr: SocketAddr) -> std::io::Result<ApiS
 async fn start(
     store: ObjectStore,
     addr: SocketAddr,
+    tokens: Arc<auth::Tokens>,
 ) -> std::io::Result<(Arc<Shared>, watch::Sender<bool>)> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -143,7 +144,7 @@ async fn start(
         stopping: rx.clone(),
         bookmark_interval: Mutex::new(DEFAULT_BOOKMARK_INTERVAL),
         after: Mutex::new(Vec::new()),
-        tokens: auth::Tokens::new(),
+        tokens,
         controllers: Controllers::new(store_for_controllers),
     });
     tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
@@ -178,6 +179,39 @@ impl ApiServer {
     /// Starts a server on 127.0.0.1 (a free port) on a runtime of its own, in a background
     /// thread, for callers that do not run tokio.
     pub fn start_background(store: ObjectStore) -> Result<ApiServer, ApiServerError> {
+        Self::start_background_on(
+            store,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Arc::new(auth::Tokens::new()),
+        )
+    }
+
+    /// Stops this server and starts it again on the same address with the same store and
+    /// the same credentials, as an apiserver restarts with its etcd and its keys: open
+    /// connections and watches end, clients reconnect. Faults, the request log and test
+    /// hooks start empty. For a background server ([`ApiServer::start_background`]).
+    pub fn restart(self) -> Result<ApiServer, ApiServerError> {
+        self.restart_after(std::time::Duration::ZERO)
+    }
+
+    /// [`ApiServer::restart`], down for `down` in between: connections to its address are
+    /// refused meanwhile.
+    pub fn restart_after(mut self, down: std::time::Duration) -> Result<ApiServer, ApiServerError> {
+        let (store, addr, tokens) = (
+            self.shared.store.clone(),
+            self.shared.addr,
+            self.shared.tokens.clone(),
+        );
+        self.stop();
+        std::thread::sleep(down);
+        Self::start_background_on(store, addr, tokens)
+    }
+
+    fn start_background_on(
+        store: ObjectStore,
+        addr: SocketAddr,
+        tokens: Arc<auth::Tokens>,
+    ) -> Result<ApiServer, ApiServerError> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("apiserver".into())
@@ -194,8 +228,7 @@ impl ApiServer {
                     }
                 };
                 rt.block_on(async move {
-                    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-                    match start(store, addr).await {
+                    match start(store, addr, tokens).await {
                         Ok((shared, tx)) => {
                             let mut rx = tx.subscribe();
                             let _ = ready_tx.send(Ok((shared, tx)));

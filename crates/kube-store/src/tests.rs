@@ -1313,3 +1313,41 @@ fn with_lifecycle_a_finalizer_holds_an_object_until_an_update_removes_it() {
     s.finalize_namespace("t", &[]).unwrap();
     assert!(s.get("Namespace", "", "t").is_err());
 }
+
+#[test]
+fn the_integrity_check_passes_on_a_sound_store_and_names_what_a_crash_could_break() {
+    let s = store_with_ns("t");
+    s.apply(
+        "ConfigMap",
+        "t",
+        "c",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "t", "labels": {"app": "db"}}}),
+        "test",
+        false,
+        false,
+    )
+    .unwrap();
+    assert_eq!(s.integrity_check().unwrap(), Vec::<String>::new());
+    // A label row lost, and a body whose resourceVersion is not its row's.
+    {
+        let conn = s.lock().unwrap();
+        conn.execute("DELETE FROM labels WHERE key = 'app'", [])
+            .unwrap();
+        conn.execute(
+            "UPDATE objects SET rv = rv + 100 WHERE kind = 'Namespace'",
+            [],
+        )
+        .unwrap();
+    }
+    let problems = s.integrity_check().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("Namespace /t: the body's resourceVersion is not"),
+        "{problems:?}"
+    );
+    assert_eq!(
+        problems[1],
+        "ConfigMap t/c: the label index differs from the body's labels"
+    );
+}
