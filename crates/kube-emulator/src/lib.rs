@@ -11,6 +11,7 @@
 //! and pods that start and claims that bind, on a clock tests can step. DELETE is graceful as
 //! on a real server: finalizers hold objects, a namespace terminates before it goes.
 
+mod admission;
 mod auth;
 pub mod controllers;
 mod faults;

@@ -302,6 +302,29 @@ pub(crate) fn finalizers(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A controller's create, through admission as on a real cluster (the controller is a client
+/// like any other): `Ok(None)` when admission refuses it (the real controllers record a
+/// `FailedCreate` event and retry later) or the object exists already.
+pub(crate) fn create_admitted(
+    store: &ObjectStore,
+    kind: &str,
+    ns: &str,
+    mut obj: Value,
+) -> Result<Option<Value>, StoreError> {
+    let Some(info) = kube_store::kind_by_name(kind) else {
+        return Ok(None);
+    };
+    let _one_at_a_time = crate::admission::serialize();
+    if crate::admission::admit_create(store, info, ns, &mut obj).is_err() {
+        return Ok(None);
+    }
+    match store.create(kind, ns, obj, MANAGER, false) {
+        Ok(o) => Ok(Some(o)),
+        Err(StoreError::AlreadyExists { .. }) => Ok(None),
+        Err(e) => tolerate(Err(e)),
+    }
+}
+
 /// Ignores `NotFound` (the object went meanwhile) and `Conflict` (it changed meanwhile: the
 /// next pass sees it anew), as controllers requeue.
 pub(crate) fn tolerate<T>(r: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
