@@ -58,10 +58,14 @@ fn policy(labels: &serde_json::Map<String, Value>, mode: &str) -> LevelVersion {
         Some(_) if mode == "enforce" => Level::Restricted,
         Some(_) => Level::Privileged,
     };
+    // `^v1\.([0-9]|[1-9][0-9]*)$`; a version past the newest check's is evaluated as the
+    // newest, and named as given.
     let minor = label(&format!("{mode}-version")).and_then(|v| {
-        let m: u32 = v.strip_prefix("v1.")?.parse().ok()?;
-        // Versions past the newest check's are evaluated as the newest: as latest here.
-        (m < 35).then_some(m)
+        let digits = v.strip_prefix("v1.")?;
+        let canonical = digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.is_empty()
+            && (digits == "0" || !digits.starts_with('0'));
+        canonical.then(|| digits.parse().ok()).flatten()
     });
     LevelVersion { level, minor }
 }
