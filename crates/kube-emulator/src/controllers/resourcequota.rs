@@ -1,9 +1,10 @@
 //! The ResourceQuota controller (`pkg/controller/resourcequota/resource_quota_controller.go`,
 //! with the evaluators of `pkg/quota/v1/evaluator/core`): `status.hard` is `spec.hard`,
 //! `status.used` the usage in the namespace of each resource `spec.hard` names. Pods count
-//! while not terminal (`Succeeded`, `Failed`) nor being deleted; a pod's requests are the
-//! larger of its containers' sum and its largest init container, plus its overhead. Claims
-//! count whatever their phase.
+//! (`pods`, compute resources) while not terminal (`Succeeded`, `Failed`) nor being deleted;
+//! `count/pods` counts every pod; a pod's requests (limits) are the larger of its containers'
+//! sum and its largest init container, plus its overhead. Claims count whatever their phase.
+//! The same calculation gives ResourceQuota admission its usage (`crate::admission`).
 
 use serde_json::{json, Map, Value};
 
