@@ -1226,7 +1226,7 @@ fn limit_range_min_max_and_ratio_refuse_with_the_real_messages() {
     assert_eq!(code, 403, "{body}");
     assert_eq!(
         body["message"],
-        "pods \"p\" is forbidden: [Maximum cpu usage per Container is 1, but limit is 2., memory max limit to request ratio per Container is 2, but provided ratio is 8.000000.]"
+        "pods \"p\" is forbidden: [maximum cpu usage per Container is 1, but limit is 2, memory max limit to request ratio per Container is 2, but provided ratio is 8.000000]"
     );
     let (code, body) = http(
         &server,
@@ -1240,7 +1240,7 @@ fn limit_range_min_max_and_ratio_refuse_with_the_real_messages() {
     assert_eq!(code, 403, "{body}");
     assert_eq!(
         body["message"],
-        "pods \"q\" is forbidden: Minimum memory usage per Container is 64Mi, but request is 32Mi."
+        "pods \"q\" is forbidden: minimum memory usage per Container is 64Mi, but request is 32Mi"
     );
 }
 
@@ -1340,4 +1340,62 @@ fn pod_security_only_warns_for_a_statefulset_template_and_its_pods_are_refused()
     );
     settle(&server);
     assert!(pod_names(&server).is_empty());
+}
+
+#[test]
+fn limit_range_claim_limits_refuse_a_claim_beyond_max_storage() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "PersistentVolumeClaim", "max": {"storage": "2Gi"}, "min": {"storage": "1Gi"}}]),
+    );
+    let claim = |name: &str, size: &str| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}})
+    };
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        &claim("big", "5Gi"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "persistentvolumeclaims \"big\" is forbidden: maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi"
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        &claim("small", "512Mi"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "persistentvolumeclaims \"small\" is forbidden: minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 512Mi"
+    );
+    create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("ok", "2Gi"),
+    );
+}
+
+#[test]
+fn limit_range_pod_limits_check_the_pods_total() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(&server, json!([{"type": "Pod", "max": {"memory": "1Gi"}}]));
+    let mut p = pod("p", json!({"limits": {"memory": "768Mi"}}));
+    p["spec"]["containers"].as_array_mut().unwrap().push(
+        json!({"name": "d", "image": "busybox:1.36", "resources": {"limits": {"memory": "512Mi"}}}),
+    );
+    let (code, body) = http(&server, "POST", "/api/v1/namespaces/t/pods", &p);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"p\" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1280Mi"
+    );
 }

@@ -124,10 +124,9 @@ pub(super) fn default_pod(
     Ok(())
 }
 
-/// A quantity at the precision the plugin compares (`MilliValue`, rounded up).
-fn milli(v: &Value) -> Option<i128> {
-    let n = parse_quantity(v.as_str()?).ok()?.nanos();
-    Some((n + 999_999).div_euclid(1_000_000))
+/// A quantity in nanos, as `Quantity.Cmp` compares them.
+fn nanos(v: &Value) -> Option<i128> {
+    Some(parse_quantity(v.as_str()?).ok()?.nanos())
 }
 
 fn text(v: &Value) -> String {
@@ -147,20 +146,20 @@ fn constraints(
 ) {
     for (r, enforced) in map_of(item, "min") {
         let (req, lim) = (requests.get(&r), limits.get(&r));
-        let e = milli(&enforced).unwrap_or(0);
+        let e = nanos(&enforced).unwrap_or(0);
         let shown = text(&enforced);
         match req {
             None => errors.push(format!(
-                "Minimum {r} usage per {kind} is {shown}.  No request is specified."
+                "minimum {r} usage per {kind} is {shown}.  No request is specified"
             )),
-            Some(q) if milli(q).unwrap_or(0) < e => errors.push(format!(
-                "Minimum {r} usage per {kind} is {shown}, but request is {}.",
+            Some(q) if nanos(q).unwrap_or(0) < e => errors.push(format!(
+                "minimum {r} usage per {kind} is {shown}, but request is {}",
                 text(q)
             )),
             _ => {
-                if let Some(l) = lim.filter(|l| milli(l).unwrap_or(0) < e) {
+                if let Some(l) = lim.filter(|l| nanos(l).unwrap_or(0) < e) {
                     errors.push(format!(
-                        "Minimum {r} usage per {kind} is {shown}, but limit is {}.",
+                        "minimum {r} usage per {kind} is {shown}, but limit is {}",
                         text(l)
                     ));
                 }
@@ -169,20 +168,20 @@ fn constraints(
     }
     for (r, enforced) in map_of(item, "max") {
         let (req, lim) = (requests.get(&r), limits.get(&r));
-        let e = milli(&enforced).unwrap_or(0);
+        let e = nanos(&enforced).unwrap_or(0);
         let shown = text(&enforced);
         match lim {
             None => errors.push(format!(
-                "Maximum {r} usage per {kind} is {shown}.  No limit is specified."
+                "maximum {r} usage per {kind} is {shown}.  No limit is specified"
             )),
-            Some(l) if milli(l).unwrap_or(0) > e => errors.push(format!(
-                "Maximum {r} usage per {kind} is {shown}, but limit is {}.",
+            Some(l) if nanos(l).unwrap_or(0) > e => errors.push(format!(
+                "maximum {r} usage per {kind} is {shown}, but limit is {}",
                 text(l)
             )),
             _ => {
-                if let Some(q) = req.filter(|q| milli(q).unwrap_or(0) > e) {
+                if let Some(q) = req.filter(|q| nanos(q).unwrap_or(0) > e) {
                     errors.push(format!(
-                        "Maximum {r} usage per {kind} is {shown}, but request is {}.",
+                        "maximum {r} usage per {kind} is {shown}, but request is {}",
                         text(q)
                     ));
                 }
@@ -191,20 +190,20 @@ fn constraints(
     }
     for (r, enforced) in map_of(item, "maxLimitRequestRatio") {
         let shown = text(&enforced);
-        let req = requests.get(&r).and_then(milli).unwrap_or(0);
-        let lim = limits.get(&r).and_then(milli).unwrap_or(0);
+        let req = requests.get(&r).and_then(nanos).unwrap_or(0);
+        let lim = limits.get(&r).and_then(nanos).unwrap_or(0);
         if req == 0 {
-            errors.push(format!("{r} max limit to request ratio per {kind} is {shown}, but no request is specified or request is 0."));
+            errors.push(format!("{r} max limit to request ratio per {kind} is {shown}, but no request is specified or request is 0"));
             continue;
         }
         if lim == 0 {
-            errors.push(format!("{r} max limit to request ratio per {kind} is {shown}, but no limit is specified or limit is 0."));
+            errors.push(format!("{r} max limit to request ratio per {kind} is {shown}, but no limit is specified or limit is 0"));
             continue;
         }
         let ratio = lim as f64 / req as f64;
-        if ratio * 1000.0 > milli(&enforced).unwrap_or(0) as f64 {
+        if ratio * 1e9 > nanos(&enforced).unwrap_or(0) as f64 {
             errors.push(format!(
-                "{r} max limit to request ratio per {kind} is {shown}, but provided ratio is {ratio:.6}."
+                "{r} max limit to request ratio per {kind} is {shown}, but provided ratio is {ratio:.6}"
             ));
         }
     }
@@ -216,37 +215,91 @@ fn resources_of(c: &Value, field: &str) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
-/// `sum`: the total of each resource every container names (cpu in millis, the rest whole).
-fn pod_sum(containers: &[Value], field: &str) -> BTreeMap<String, Value> {
-    let each: Vec<BTreeMap<String, Value>> =
-        containers.iter().map(|c| resources_of(c, field)).collect();
-    let mut out = BTreeMap::new();
-    let keys: std::collections::BTreeSet<String> =
-        each.iter().flat_map(|m| m.keys().cloned()).collect();
-    for k in keys {
-        if !each.iter().all(|m| m.contains_key(&k)) {
-            continue;
-        }
-        let total: i128 = each
-            .iter()
-            .filter_map(|m| m[&k].as_str().and_then(|t| parse_quantity(t).ok()))
-            .map(|q| {
-                let n = q.nanos();
-                if k == "cpu" {
-                    (n + 999_999).div_euclid(1_000_000)
-                } else {
-                    (n + 999_999_999).div_euclid(1_000_000_000)
-                }
-            })
-            .sum();
-        let v = if k == "cpu" {
-            format!("{total}m")
-        } else {
-            total.to_string()
-        };
-        out.insert(k, json!(v));
+/// `podRequests` / `podLimits`: each resource any container names, the containers' sum or the
+/// largest init container, whichever is larger.
+fn pod_totals(pod: &Value, field: &str) -> BTreeMap<String, Value> {
+    let keys: std::collections::BTreeSet<String> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| {
+            pod.pointer(&format!("/spec/{l}"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|c| resources_of(&c, field).into_keys())
+        .collect();
+    keys.into_iter()
+        .map(|k| {
+            let total = pod_resource_without_overhead(pod, field, &k);
+            (k, json!(total))
+        })
+        .collect()
+}
+
+fn pod_resource_without_overhead(pod: &Value, field: &str, resource: &str) -> String {
+    let mut p = pod.clone();
+    if let Some(spec) = p.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("overhead");
     }
-    out
+    crate::controllers::resourcequota::pod_resource(&p, field, resource).text()
+}
+
+/// `PersistentVolumeClaimValidateLimitFunc`: `min` and `max` of `PersistentVolumeClaim` limits
+/// against the claim's requests.
+pub(super) fn validate_claim(
+    store: &ObjectStore,
+    info: &KindInfo,
+    ns: &str,
+    claim: &Value,
+) -> Result<(), Refusal> {
+    let requests = claim
+        .pointer("/spec/resources/requests")
+        .map(|r| map_of(&json!({"r": r}), "r"))
+        .unwrap_or_default();
+    for lr in limit_ranges(store, ns).map_err(super::internal)? {
+        let mut errors = Vec::new();
+        for item in items_of(&lr) {
+            if s(&item, "/type") != "PersistentVolumeClaim" {
+                continue;
+            }
+            let min_only = json!({"min": item.get("min").cloned().unwrap_or(Value::Null)});
+            constraints(
+                &min_only,
+                "PersistentVolumeClaim",
+                &requests,
+                &BTreeMap::new(),
+                &mut errors,
+            );
+            for (r, enforced) in map_of(&item, "max") {
+                let shown = text(&enforced);
+                match requests.get(&r) {
+                    None => errors.push(format!(
+                        "maximum {r} usage per PersistentVolumeClaim is {shown}.  No request is specified"
+                    )),
+                    Some(q) if nanos(q).unwrap_or(0) > nanos(&enforced).unwrap_or(0) => errors.push(format!(
+                        "maximum {r} usage per PersistentVolumeClaim is {shown}, but request is {}",
+                        text(q)
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        refuse(info, claim, errors)?;
+    }
+    Ok(())
+}
+
+/// `utilerrors.NewAggregate` of one LimitRange's errors (one as it is, several in brackets,
+/// duplicates once) as a Forbidden refusal.
+fn refuse(info: &KindInfo, obj: &Value, mut errors: Vec<String>) -> Result<(), Refusal> {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
+    let message = match errors.len() {
+        0 => return Ok(()),
+        1 => errors[0].clone(),
+        _ => format!("[{}]", errors.join(", ")),
+    };
+    Err(forbidden(info, name_of(obj), &message))
 }
 
 /// `PodValidateLimitFunc` of each LimitRange; the first that refuses answers with all its
@@ -267,11 +320,6 @@ pub(super) fn validate_pod(
                 .unwrap_or_default()
         })
         .collect();
-    let app: Vec<Value> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     for lr in ranges {
         let mut errors = Vec::new();
         for item in items_of(&lr) {
@@ -290,21 +338,14 @@ pub(super) fn validate_pod(
                 "Pod" => constraints(
                     &item,
                     "Pod",
-                    &pod_sum(&app, "requests"),
-                    &pod_sum(&app, "limits"),
+                    &pod_totals(pod, "requests"),
+                    &pod_totals(pod, "limits"),
                     &mut errors,
                 ),
                 _ => {}
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        errors.retain(|e| seen.insert(e.clone()));
-        let message = match errors.len() {
-            0 => continue,
-            1 => errors[0].clone(),
-            _ => format!("[{}]", errors.join(", ")),
-        };
-        return Err(forbidden(info, name_of(pod), &message));
+        refuse(info, pod, errors)?;
     }
     Ok(())
 }

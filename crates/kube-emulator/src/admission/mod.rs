@@ -123,8 +123,10 @@ pub(crate) fn validate(
 ) -> Result<Vec<String>, Refusal> {
     let mut obj = obj.clone();
     kube_store::apply_defaults(info.kind, &mut obj);
-    if info.kind == "Pod" {
-        limitranger::validate_pod(store, info, ns, &obj)?;
+    match info.kind {
+        "Pod" => limitranger::validate_pod(store, info, ns, &obj)?,
+        "PersistentVolumeClaim" => limitranger::validate_claim(store, info, ns, &obj)?,
+        _ => {}
     }
     let warnings = podsecurity::admit(store, info, ns, &obj)?;
     quota::admit(store, info, ns, &obj)?;
