@@ -1399,3 +1399,27 @@ fn limit_range_pod_limits_check_the_pods_total() {
         "pods \"p\" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1280Mi"
     );
 }
+
+#[test]
+fn a_namespace_with_an_invalid_pod_security_label_is_invalid() {
+    let server = start();
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t", "labels": {
+            "pod-security.kubernetes.io/enforce": "strict",
+            "pod-security.kubernetes.io/warn-version": "1.35",
+        }}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["reason"], "Invalid");
+    assert_eq!(
+        body["message"],
+        "Namespace \"t\" is invalid: [metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: \"strict\": must be one of privileged, baseline, restricted, metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: \"1.35\": must be \"latest\" or \"v1.x\"]"
+    );
+    assert_eq!(
+        body["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "message": "Invalid value: \"strict\": must be one of privileged, baseline, restricted", "field": "metadata.labels[pod-security.kubernetes.io/enforce]"})
+    );
+}

@@ -81,6 +81,10 @@ pub(crate) fn admit_create(
     ns: &str,
     obj: &mut Value,
 ) -> Result<Vec<String>, Refusal> {
+    if info.kind == "Namespace" {
+        podsecurity::validate_namespace(obj)?;
+        return Ok(Vec::new());
+    }
     if !info.namespaced || ns.is_empty() {
         return Ok(Vec::new());
     }
@@ -121,6 +125,10 @@ pub(crate) fn validate(
     ns: &str,
     obj: &Value,
 ) -> Result<Vec<String>, Refusal> {
+    if info.kind == "Namespace" {
+        podsecurity::validate_namespace(obj)?;
+        return Ok(Vec::new());
+    }
     let mut obj = obj.clone();
     kube_store::apply_defaults(info.kind, &mut obj);
     match info.kind {

@@ -60,14 +60,17 @@ fn policy(labels: &serde_json::Map<String, Value>, mode: &str) -> LevelVersion {
     };
     // `^v1\.([0-9]|[1-9][0-9]*)$`; a version past the newest check's is evaluated as the
     // newest, and named as given.
-    let minor = label(&format!("{mode}-version")).and_then(|v| {
-        let digits = v.strip_prefix("v1.")?;
-        let canonical = digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.is_empty()
-            && (digits == "0" || !digits.starts_with('0'));
-        canonical.then(|| digits.parse().ok()).flatten()
-    });
+    let minor = label(&format!("{mode}-version")).and_then(parse_version);
     LevelVersion { level, minor }
+}
+
+/// `ParseVersion` of `v1.N`: the minor version (`latest` and anything else: `None`).
+fn parse_version(v: &str) -> Option<u32> {
+    let digits = v.strip_prefix("v1.")?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical.then(|| digits.parse().ok()).flatten()
 }
 
 /// Init containers, containers, ephemeral containers (`visitContainers`).
@@ -599,4 +602,71 @@ pub(super) fn admit(
         warn.text(),
         detail(&violations)
     )])
+}
+
+/// `ValidateNamespace` on a create: the PodSecurity labels must parse (`PolicyToEvaluate`'s
+/// errors), else 422 `Namespace "x" is invalid: metadata.labels[...]: Invalid value: ...`.
+pub(super) fn validate_namespace(obj: &Value) -> Result<(), Refusal> {
+    let name = name_of(obj);
+    let labels = obj
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut causes = Vec::new();
+    for mode in ["enforce", "audit", "warn"] {
+        let key = format!("{PREFIX}{mode}");
+        if let Some(v) = labels.get(&key).and_then(Value::as_str) {
+            if !matches!(v, "privileged" | "baseline" | "restricted") {
+                causes.push((
+                    key,
+                    v.to_string(),
+                    "must be one of privileged, baseline, restricted",
+                ));
+            }
+        }
+        let key = format!("{PREFIX}{mode}-version");
+        if let Some(v) = labels.get(&key).and_then(Value::as_str) {
+            if v != "latest" && parse_version(v).is_none() {
+                causes.push((key, v.to_string(), "must be \"latest\" or \"v1.x\""));
+            }
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let errors: Vec<(String, String)> = causes
+        .iter()
+        .map(|(key, value, why)| {
+            (
+                format!("metadata.labels[{key}]"),
+                format!("Invalid value: {value:?}: {why}"),
+            )
+        })
+        .collect();
+    let text: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+    let detail = match text.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    Err((
+        422,
+        serde_json::json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": format!("Namespace {name:?} is invalid: {detail}"),
+            "reason": "Invalid",
+            "details": {
+                "name": name,
+                "kind": "Namespace",
+                "causes": errors
+                    .iter()
+                    .map(|(f, m)| serde_json::json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+                    .collect::<Vec<_>>(),
+            },
+            "code": 422,
+        }),
+    ))
 }
