@@ -1423,3 +1423,48 @@ fn a_namespace_with_an_invalid_pod_security_label_is_invalid() {
         json!({"reason": "FieldValueInvalid", "message": "Invalid value: \"strict\": must be one of privileged, baseline, restricted", "field": "metadata.labels[pod-security.kubernetes.io/enforce]"})
     );
 }
+
+#[test]
+fn a_cronjobs_job_beyond_a_count_quota_is_not_created_and_the_schedule_is_not_recorded() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"count/jobs.batch": "0"}));
+    create(
+        &server,
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox:1.36"}]}}}}
+            }
+        }),
+    );
+    settle(&server);
+    server.controllers().advance(Duration::from_secs(300));
+    settle(&server);
+    let (_, jobs) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs",
+        &Value::Null,
+    );
+    assert_eq!(jobs["items"], json!([]));
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert!(cj.pointer("/status/lastScheduleTime").is_none(), "{cj}");
+}
+
+#[test]
+fn a_jobs_pod_refused_by_the_quota_is_not_created() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"requests.cpu": "1"}));
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(0));
+    settle(&server);
+    assert!(job_pods(&server).is_empty());
+}
