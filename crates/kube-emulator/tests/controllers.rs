@@ -29,10 +29,11 @@ fn exchange(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16,
     } else {
         body.to_string()
     };
-    let ct = if method == "PATCH" {
-        "application/merge-patch+json"
-    } else {
-        "application/json"
+    // A PATCH naming a field manager is a server-side apply (JSON is YAML).
+    let ct = match method {
+        "PATCH" if path.contains("fieldManager=") => "application/apply-patch+yaml",
+        "PATCH" => "application/merge-patch+json",
+        _ => "application/json",
     };
     let mut s = TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -1467,4 +1468,29 @@ fn a_jobs_pod_refused_by_the_quota_is_not_created() {
     create(&server, "/apis/batch/v1/namespaces/t/jobs", job(0));
     settle(&server);
     assert!(job_pods(&server).is_empty());
+}
+
+#[test]
+fn a_server_side_apply_that_creates_a_pod_is_admitted_like_a_create() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "Container", "defaultRequest": {"cpu": "300m"}}]),
+    );
+    quota(&server, json!({"requests.cpu": "500m"}));
+    let path = "/api/v1/namespaces/t/pods/a?fieldManager=berth";
+    let (code, body) = http(&server, "PATCH", path, &pod("a", json!({})));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        body["spec"]["containers"][0]["resources"]["requests"],
+        json!({"cpu": "300m"})
+    );
+    let path = "/api/v1/namespaces/t/pods/b?fieldManager=berth";
+    let (code, body) = http(&server, "PATCH", path, &pod("b", json!({})));
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"b\" is forbidden: exceeded quota: q, requested: requests.cpu=300m, used: requests.cpu=300m, limited: requests.cpu=500m"
+    );
 }

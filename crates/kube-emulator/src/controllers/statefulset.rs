@@ -174,8 +174,9 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                     }
                 }
                 None => {
-                    // Claims first; a refused claim (quota) leaves the pod uncreated, as
-                    // `createPersistentVolumeClaims` failing ends the real sync.
+                    // Claims first; a refused claim (quota, LimitRanger) leaves the pod
+                    // uncreated, as `CreateStatefulPod` (`stateful_pod_control.go`) returns
+                    // when `createPersistentVolumeClaims` fails.
                     let mut claims_created = true;
                     for t in claim_templates(&sts) {
                         let cname = claim_name(&t, &sts, ordinal);
