@@ -625,8 +625,9 @@ async fn resource(
                 if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &obj_name) {
                     return json_response(code, &body);
                 }
+                let gate = shared.controllers.clone();
                 let result = blocking(move || {
-                    let _one_at_a_time = admission::serialize();
+                    let _one_at_a_time = gate.admission().serialize();
                     let warnings = match admission::admit_create(&store, info, &ns, &mut obj) {
                         Ok(w) => w,
                         Err(refusal) => return Ok(Err(refusal)),
@@ -747,8 +748,9 @@ async fn resource(
                                 }
                             }
                             let mut patch = patch;
+                            let gate = shared.controllers.clone();
                             let result = blocking(move || {
-                                let _one_at_a_time = admission::serialize();
+                                let _one_at_a_time = gate.admission().serialize();
                                 // An apply that creates is admitted as a create of the applied
                                 // object; LimitRanger's defaults join the patch.
                                 let mut warnings = Vec::new();

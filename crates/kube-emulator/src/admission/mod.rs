@@ -24,13 +24,16 @@ use kube_store::{KindInfo, ObjectStore};
 pub(crate) type Refusal = (u16, Value);
 
 /// Quota admission evaluates one namespace's requests one at a time (its work queue is keyed
-/// by namespace); here one create at a time is admitted and stored.
-static ADMISSION: Mutex<()> = Mutex::new(());
+/// by namespace); here a server admits and stores one create at a time: the guard of
+/// [`Gate::serialize`] is held from admission to the store's create, so that two creates
+/// cannot both fit a quota that only one of them fits.
+#[derive(Default)]
+pub(crate) struct Gate(Mutex<()>);
 
-/// Held from admission to the store's create, so that two creates cannot both fit a quota
-/// that only one of them fits.
-pub(crate) fn serialize() -> MutexGuard<'static, ()> {
-    ADMISSION.lock().unwrap_or_else(|e| e.into_inner())
+impl Gate {
+    pub(crate) fn serialize(&self) -> MutexGuard<'_, ()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// `admission.NewForbidden`: `<resource> "<name>" is forbidden: <message>`, reason

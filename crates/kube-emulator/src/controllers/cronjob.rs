@@ -297,7 +297,7 @@ pub(crate) fn reconcile(c: &Controllers, now_ms: i64) -> Result<(), StoreError> 
                     // Through admission like any client's create; a refused Job (a quota's
                     // count/jobs.batch) leaves lastScheduleTime as it was, to be retried, as
                     // the real controller returns before updating the status.
-                    let _one_at_a_time = crate::admission::serialize();
+                    let _one_at_a_time = c.admission().serialize();
                     let mut job = new_job(&cj, t);
                     let admitted = kube_store::kind_by_name("Job").is_some_and(|info| {
                         crate::admission::admit_create(store, info, &ns, &mut job).is_ok()

@@ -274,7 +274,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                     Some(until) if now < until && want > 0 => c.wake_at(until),
                     _ => {
                         for _ in 0..want.max(0) {
-                            create_admitted(store, "Pod", &ns, new_pod(&job))?;
+                            create_admitted(c, "Pod", &ns, new_pod(&job))?;
                         }
                     }
                 }

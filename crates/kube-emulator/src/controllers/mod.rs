@@ -70,6 +70,8 @@ struct Inner {
     pod_seen: Mutex<HashMap<String, i64>>,
     /// When (clock ms) a test finished each pod, by uid.
     pod_finished: Mutex<HashMap<String, i64>>,
+    /// One admitted create at a time, API requests and controllers alike.
+    admission: crate::admission::Gate,
 }
 
 /// The handle on the controllers of a server ([`crate::ApiServer::controllers`]). Cheap to
@@ -114,6 +116,7 @@ impl Controllers {
                 wake_at: AtomicI64::new(i64::MAX),
                 pod_seen: Mutex::new(HashMap::new()),
                 pod_finished: Mutex::new(HashMap::new()),
+                admission: crate::admission::Gate::default(),
             }),
         }
     }
@@ -174,6 +177,11 @@ impl Controllers {
 
     pub(crate) fn store(&self) -> &ObjectStore {
         &self.inner.store
+    }
+
+    /// The server's admission gate ([`crate::admission::Gate`]).
+    pub(crate) fn admission(&self) -> &crate::admission::Gate {
+        &self.inner.admission
     }
 
     /// Asks for a pass at `at` (clock ms) even if nothing changes before.
@@ -306,7 +314,7 @@ pub(crate) fn finalizers(v: &Value) -> Vec<String> {
 /// like any other): `Ok(None)` when admission refuses it (the real controllers record a
 /// `FailedCreate` event and retry later) or the object exists already.
 pub(crate) fn create_admitted(
-    store: &ObjectStore,
+    c: &Controllers,
     kind: &str,
     ns: &str,
     mut obj: Value,
@@ -314,7 +322,8 @@ pub(crate) fn create_admitted(
     let Some(info) = kube_store::kind_by_name(kind) else {
         return Ok(None);
     };
-    let _one_at_a_time = crate::admission::serialize();
+    let store = c.store();
+    let _one_at_a_time = c.admission().serialize();
     if crate::admission::admit_create(store, info, ns, &mut obj).is_err() {
         return Ok(None);
     }

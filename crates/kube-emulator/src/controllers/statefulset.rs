@@ -206,7 +206,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                         if retention(&sts, "whenDeleted") {
                             claim["metadata"]["ownerReferences"] = json!([owner_ref(&sts)]);
                         }
-                        if create_admitted(store, "PersistentVolumeClaim", &ns, claim)?.is_none()
+                        if create_admitted(c, "PersistentVolumeClaim", &ns, claim)?.is_none()
                             && store.get("PersistentVolumeClaim", &ns, &cname).is_err()
                         {
                             claims_created = false;
@@ -220,7 +220,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                     // A pod refused by admission (quota, PodSecurity, LimitRanger) is not
                     // there: the set stays short and the next pass tries again.
                     if claims_created {
-                        create_admitted(store, "Pod", &ns, new_pod(&sts, ordinal, rev))?;
+                        create_admitted(c, "Pod", &ns, new_pod(&sts, ordinal, rev))?;
                     }
                     blocked = true;
                 }
