@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::controllers::namespace as lifecycle;
-use super::{gojson, metrics, openapi, protobuf, schema, validation, Shared};
+use super::{admission, gojson, metrics, openapi, protobuf, schema, validation, Shared};
 use kube_store::{
     groups, kind_by_plural, kinds, DeleteOptions, KindInfo, LabelSelector, ListPage, Propagation,
     StoreError,
@@ -625,12 +625,27 @@ async fn resource(
                 if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &obj_name) {
                     return json_response(code, &body);
                 }
-                let resp =
-                    match blocking(move || store.create(kind, &ns, obj, &manager, dry_run)).await {
-                        Ok(o) => object_response(info, 201, o),
-                        Err(e) => error_response(&e),
+                let gate = shared.controllers.clone();
+                let result = blocking(move || {
+                    let _one_at_a_time = gate.admission().serialize();
+                    let warnings = match admission::admit_create(&store, info, &ns, &mut obj) {
+                        Ok(w) => w,
+                        Err(refusal) => return Ok(Err(refusal)),
                     };
-                with_warnings(resp, &accepted.warnings)
+                    Ok(Ok((
+                        store.create(kind, &ns, obj, &manager, dry_run),
+                        warnings,
+                    )))
+                })
+                .await;
+                let (resp, mut warnings) = match result {
+                    Ok(Ok((Ok(o), w))) => (object_response(info, 201, o), w),
+                    Ok(Ok((Err(e), _))) => (error_response(&e), Vec::new()),
+                    Ok(Err((code, body))) => (json_response(code, &body), Vec::new()),
+                    Err(e) => (error_response(&e), Vec::new()),
+                };
+                warnings.splice(0..0, accepted.warnings);
+                with_warnings(resp, &warnings)
             }
             Method::DELETE => {
                 let selector = match LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
@@ -726,17 +741,39 @@ async fn resource(
                                 return refusal_response(&r);
                             }
                             let force = query.flag("force");
-                            if store.get(kind, &ns, &name).is_err() {
+                            let creating = store.get(kind, &ns, &name).is_err();
+                            if creating {
                                 if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &name) {
                                     return json_response(code, &body);
                                 }
                             }
+                            let mut patch = patch;
+                            let gate = shared.controllers.clone();
                             let result = blocking(move || {
-                                store.apply(kind, &ns, &name, patch, &manager, force, dry_run)
+                                let _one_at_a_time = gate.admission().serialize();
+                                // An apply that creates is admitted as a create of the applied
+                                // object; LimitRanger's defaults join the patch.
+                                let mut warnings = Vec::new();
+                                if creating {
+                                    let mut obj = patch.clone();
+                                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                                        m.insert("name".into(), json!(name));
+                                    }
+                                    let admitted = admission::mutate(&store, info, &ns, &mut patch)
+                                        .and_then(|()| admission::mutate(&store, info, &ns, &mut obj))
+                                        .and_then(|()| admission::validate(&store, info, &ns, &obj));
+                                    match admitted {
+                                        Ok(w) => warnings = w,
+                                        Err(refusal) => return Ok(Err(refusal)),
+                                    }
+                                }
+                                Ok(Ok((store.apply(kind, &ns, &name, patch, &manager, force, dry_run), warnings)))
                             })
                             .await;
                             match result {
-                                Ok((o, created)) => object_response(info, if created { 201 } else { 200 }, o),
+                                Ok(Ok((Ok((o, created)), w))) => with_warnings(object_response(info, if created { 201 } else { 200 }, o), &w),
+                                Ok(Ok((Err(e), _))) => error_response(&e),
+                                Ok(Err((code, body))) => json_response(code, &body),
                                 Err(e) => error_response(&e),
                             }
                         }

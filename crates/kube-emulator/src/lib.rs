@@ -9,8 +9,11 @@
 //! Controllers run inside it ([`ApiServer::controllers`], the [`controllers`] module):
 //! namespace deletion, garbage collection, StatefulSets, Jobs, CronJobs, ResourceQuota status,
 //! and pods that start and claims that bind, on a clock tests can step. DELETE is graceful as
-//! on a real server: finalizers hold objects, a namespace terminates before it goes.
+//! on a real server: finalizers hold objects, a namespace terminates before it goes. Creates
+//! go through the admission plugins LimitRanger, PodSecurity and ResourceQuota (`admission`),
+//! the controllers' creates included.
 
+mod admission;
 mod auth;
 pub mod controllers;
 mod faults;

@@ -17,15 +17,23 @@ fn start() -> ApiServer {
 
 /// One request (one connection); the status code and the JSON body.
 fn http(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let (status, _, body) = exchange(server, method, path, body);
+    (status, body)
+}
+
+/// One request (one connection); the status code, the head (status line and headers) and the
+/// JSON body.
+fn exchange(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16, String, Value) {
     let text = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let ct = if method == "PATCH" {
-        "application/merge-patch+json"
-    } else {
-        "application/json"
+    // A PATCH naming a field manager is a server-side apply (JSON is YAML).
+    let ct = match method {
+        "PATCH" if path.contains("fieldManager=") => "application/apply-patch+yaml",
+        "PATCH" => "application/merge-patch+json",
+        _ => "application/json",
     };
     let mut s = TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -61,6 +69,7 @@ fn http(server: &ApiServer, method: &str, path: &str, body: &Value) -> (u16, Val
     };
     (
         status,
+        head.to_string(),
         serde_json::from_str(&body_text).unwrap_or(Value::Null),
     )
 }
@@ -1014,4 +1023,474 @@ fn a_deleted_jobs_pods_let_go_of_the_tracking_finalizer_so_the_namespace_can_go(
     settle(&server);
     let (code, _) = http(&server, "GET", "/api/v1/namespaces/t", &Value::Null);
     assert_eq!(code, 404);
+}
+
+// Admission: ResourceQuota, LimitRanger, PodSecurity.
+
+fn pod(name: &str, resources: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "postgres:17", "resources": resources}]}
+    })
+}
+
+fn quota(server: &ApiServer, hard: Value) {
+    create(
+        server,
+        "/api/v1/namespaces/t/resourcequotas",
+        json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": hard}}),
+    );
+}
+
+#[test]
+fn a_pod_beyond_the_quota_is_forbidden_with_exceeded_quota() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"requests.cpu": "1", "pods": "5"}));
+    create(
+        &server,
+        "/api/v1/namespaces/t/pods",
+        pod("a", json!({"requests": {"cpu": "600m"}})),
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod("b", json!({"requests": {"cpu": "500m"}})),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(body["reason"], "Forbidden");
+    assert_eq!(
+        body["message"],
+        "pods \"b\" is forbidden: exceeded quota: q, requested: requests.cpu=500m, used: requests.cpu=600m, limited: requests.cpu=1"
+    );
+    assert_eq!(
+        body["details"],
+        json!({"name": "b", "group": "", "kind": "pods"})
+    );
+    // What fits is admitted.
+    create(
+        &server,
+        "/api/v1/namespaces/t/pods",
+        pod("c", json!({"requests": {"cpu": "400m"}})),
+    );
+}
+
+#[test]
+fn a_pod_without_a_request_for_a_quota_resource_is_forbidden_with_must_specify() {
+    let server = start();
+    namespace(&server, "t");
+    quota(
+        &server,
+        json!({"requests.cpu": "2", "limits.memory": "1Gi"}),
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod("p", json!({})),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"p\" is forbidden: failed quota: q: must specify limits.memory for: c; requests.cpu for: c"
+    );
+    // A limit alone is a request too (SetDefaults_Pod).
+    create(
+        &server,
+        "/api/v1/namespaces/t/pods",
+        pod("p", json!({"limits": {"cpu": "1", "memory": "512Mi"}})),
+    );
+}
+
+#[test]
+fn object_counts_of_a_quota_refuse_the_next_claim() {
+    let server = start();
+    namespace(&server, "t");
+    quota(
+        &server,
+        json!({"persistentvolumeclaims": "1", "count/configmaps": "1"}),
+    );
+    let claim = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    };
+    create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("a"),
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        &claim("b"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "persistentvolumeclaims \"b\" is forbidden: exceeded quota: q, requested: persistentvolumeclaims=1, used: persistentvolumeclaims=1, limited: persistentvolumeclaims=1"
+    );
+    create(&server, "/api/v1/namespaces/t/configmaps", configmap("one"));
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/configmaps",
+        &configmap("two"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "configmaps \"two\" is forbidden: exceeded quota: q, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1"
+    );
+}
+
+#[test]
+fn a_statefulset_whose_pods_exceed_the_quota_gets_no_pod_and_stays_short() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"pods": "1", "requests.memory": "1Gi"}));
+    let mut sts = statefulset(2, "Parallel");
+    sts["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"memory": "512Mi"}});
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    assert_eq!(pod_names(&server), vec!["db-0".to_string()]);
+    let (_, got) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(got["status"]["replicas"], 1, "{got}");
+    // Without requests the quota's requests.memory refuses every pod.
+    let mut bare = statefulset(1, "Parallel");
+    bare["metadata"]["name"] = json!("bare");
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", bare);
+    settle(&server);
+    assert_eq!(pod_names(&server), vec!["db-0".to_string()]);
+}
+
+fn limit_range(server: &ApiServer, limits: Value) {
+    create(
+        server,
+        "/api/v1/namespaces/t/limitranges",
+        json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"}, "spec": {"limits": limits}}),
+    );
+}
+
+#[test]
+fn limit_range_defaults_fill_in_container_requests_and_limits() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "Container", "default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m"}}]),
+    );
+    let got = create(
+        &server,
+        "/api/v1/namespaces/t/pods",
+        pod("p", json!({"limits": {"memory": "1Gi"}})),
+    );
+    let c = &got["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"memory": "1Gi", "cpu": "500m"})
+    );
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "100m", "memory": "1Gi"})
+    );
+    assert_eq!(
+        got["metadata"]["annotations"]["kubernetes.io/limit-ranger"],
+        "LimitRanger plugin set: cpu request for container c; cpu limit for container c"
+    );
+}
+
+#[test]
+fn limit_range_min_max_and_ratio_refuse_with_the_real_messages() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "Container", "max": {"cpu": "1"}, "min": {"memory": "64Mi"}, "maxLimitRequestRatio": {"memory": "2"}}]),
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod(
+            "p",
+            json!({"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"memory": "128Mi"}}),
+        ),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"p\" is forbidden: [maximum cpu usage per Container is 1, but limit is 2, memory max limit to request ratio per Container is 2, but provided ratio is 8.000000]"
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod(
+            "q",
+            json!({"limits": {"cpu": "1", "memory": "64Mi"}, "requests": {"memory": "32Mi"}}),
+        ),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"q\" is forbidden: minimum memory usage per Container is 64Mi, but request is 32Mi"
+    );
+}
+
+fn labelled_namespace(server: &ApiServer, labels: Value) {
+    create(
+        server,
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t", "labels": labels}}),
+    );
+}
+
+#[test]
+fn pod_security_enforce_restricted_refuses_a_plain_pod_with_the_real_message() {
+    let server = start();
+    labelled_namespace(
+        &server,
+        json!({"pod-security.kubernetes.io/enforce": "restricted"}),
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod("x", json!({})),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(body["reason"], "Forbidden");
+    assert_eq!(
+        body["message"],
+        "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false (container \"c\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"c\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"c\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"c\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"
+    );
+    // A pod that meets restricted is admitted.
+    let mut ok = pod("y", json!({}));
+    ok["spec"]["securityContext"] =
+        json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}});
+    ok["spec"]["containers"][0]["securityContext"] = json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}});
+    create(&server, "/api/v1/namespaces/t/pods", ok);
+}
+
+#[test]
+fn pod_security_enforce_baseline_refuses_privileged_host_namespaces_ports_and_paths() {
+    let server = start();
+    labelled_namespace(
+        &server,
+        json!({"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/enforce-version": "v1.35"}),
+    );
+    let mut bad = pod("x", json!({}));
+    bad["spec"]["hostNetwork"] = json!(true);
+    bad["spec"]["volumes"] = json!([{"name": "h", "hostPath": {"path": "/var"}}]);
+    bad["spec"]["containers"][0]["ports"] = json!([{"containerPort": 5432, "hostPort": 5432}]);
+    bad["spec"]["containers"][0]["securityContext"] =
+        json!({"privileged": true, "capabilities": {"add": ["SYS_ADMIN"]}});
+    let (code, body) = http(&server, "POST", "/api/v1/namespaces/t/pods", &bad);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"x\" is forbidden: violates PodSecurity \"baseline:v1.35\": host namespaces (hostNetwork), hostPort (container \"c\" uses hostPort 5432), privileged (container \"c\" must not set securityContext.privileged=true), non-default capabilities (container \"c\" must not include \"SYS_ADMIN\" in securityContext.capabilities.add), hostPath volumes (volume \"h\")"
+    );
+}
+
+#[test]
+fn pod_security_warn_answers_with_a_warning_header_and_admits() {
+    let server = start();
+    labelled_namespace(
+        &server,
+        json!({"pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/enforce": "baseline"}),
+    );
+    let (code, head, body) = exchange(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/pods",
+        &pod("x", json!({})),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert!(
+        head.contains("warning: 299 - \"would violate PodSecurity \\\"restricted:latest\\\": allowPrivilegeEscalation != false (container \\\"c\\\" must set securityContext.allowPrivilegeEscalation=false)"),
+        "{head}"
+    );
+}
+
+#[test]
+fn pod_security_only_warns_for_a_statefulset_template_and_its_pods_are_refused() {
+    let server = start();
+    labelled_namespace(
+        &server,
+        json!({"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}),
+    );
+    let (code, head, body) = exchange(
+        &server,
+        "POST",
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        &statefulset(1, "OrderedReady"),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert!(
+        head.contains("would violate PodSecurity \\\"restricted:latest\\\": allowPrivilegeEscalation != false (container \\\"pg\\\""),
+        "{head}"
+    );
+    settle(&server);
+    assert!(pod_names(&server).is_empty());
+}
+
+#[test]
+fn limit_range_claim_limits_refuse_a_claim_beyond_max_storage() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "PersistentVolumeClaim", "max": {"storage": "2Gi"}, "min": {"storage": "1Gi"}}]),
+    );
+    let claim = |name: &str, size: &str| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}})
+    };
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        &claim("big", "5Gi"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "persistentvolumeclaims \"big\" is forbidden: maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi"
+    );
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        &claim("small", "512Mi"),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "persistentvolumeclaims \"small\" is forbidden: minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 512Mi"
+    );
+    create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("ok", "2Gi"),
+    );
+}
+
+#[test]
+fn limit_range_pod_limits_check_the_pods_total() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(&server, json!([{"type": "Pod", "max": {"memory": "1Gi"}}]));
+    let mut p = pod("p", json!({"limits": {"memory": "768Mi"}}));
+    p["spec"]["containers"].as_array_mut().unwrap().push(
+        json!({"name": "d", "image": "busybox:1.36", "resources": {"limits": {"memory": "512Mi"}}}),
+    );
+    let (code, body) = http(&server, "POST", "/api/v1/namespaces/t/pods", &p);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"p\" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1280Mi"
+    );
+}
+
+#[test]
+fn a_namespace_with_an_invalid_pod_security_label_is_invalid() {
+    let server = start();
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/api/v1/namespaces",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t", "labels": {
+            "pod-security.kubernetes.io/enforce": "strict",
+            "pod-security.kubernetes.io/warn-version": "1.35",
+        }}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["reason"], "Invalid");
+    assert_eq!(
+        body["message"],
+        "Namespace \"t\" is invalid: [metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: \"strict\": must be one of privileged, baseline, restricted, metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: \"1.35\": must be \"latest\" or \"v1.x\"]"
+    );
+    assert_eq!(
+        body["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "message": "Invalid value: \"strict\": must be one of privileged, baseline, restricted", "field": "metadata.labels[pod-security.kubernetes.io/enforce]"})
+    );
+}
+
+#[test]
+fn a_cronjobs_job_beyond_a_count_quota_is_not_created_and_the_schedule_is_not_recorded() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"count/jobs.batch": "0"}));
+    create(
+        &server,
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox:1.36"}]}}}}
+            }
+        }),
+    );
+    settle(&server);
+    server.controllers().advance(Duration::from_secs(300));
+    settle(&server);
+    let (_, jobs) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs",
+        &Value::Null,
+    );
+    assert_eq!(jobs["items"], json!([]));
+    let (_, cj) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/cronjobs/backup",
+        &Value::Null,
+    );
+    assert!(cj.pointer("/status/lastScheduleTime").is_none(), "{cj}");
+}
+
+#[test]
+fn a_jobs_pod_refused_by_the_quota_is_not_created() {
+    let server = start();
+    namespace(&server, "t");
+    quota(&server, json!({"requests.cpu": "1"}));
+    create(&server, "/apis/batch/v1/namespaces/t/jobs", job(0));
+    settle(&server);
+    assert!(job_pods(&server).is_empty());
+}
+
+#[test]
+fn a_server_side_apply_that_creates_a_pod_is_admitted_like_a_create() {
+    let server = start();
+    namespace(&server, "t");
+    limit_range(
+        &server,
+        json!([{"type": "Container", "defaultRequest": {"cpu": "300m"}}]),
+    );
+    quota(&server, json!({"requests.cpu": "500m"}));
+    let path = "/api/v1/namespaces/t/pods/a?fieldManager=berth";
+    let (code, body) = http(&server, "PATCH", path, &pod("a", json!({})));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        body["spec"]["containers"][0]["resources"]["requests"],
+        json!({"cpu": "300m"})
+    );
+    let path = "/api/v1/namespaces/t/pods/b?fieldManager=berth";
+    let (code, body) = http(&server, "PATCH", path, &pod("b", json!({})));
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "pods \"b\" is forbidden: exceeded quota: q, requested: requests.cpu=300m, used: requests.cpu=300m, limited: requests.cpu=500m"
+    );
 }

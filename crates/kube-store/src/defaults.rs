@@ -45,6 +45,7 @@ pub(crate) fn apply_defaults(info: &KindInfo, obj: &mut Value) {
         "Pod" => {
             if let Some(spec) = obj_mut(obj, "spec") {
                 pod_spec_defaults(spec, false);
+                requests_from_limits(spec);
             }
         }
         "StatefulSet" => {
@@ -215,6 +216,36 @@ fn pod_spec_defaults(spec: &mut Map<String, Value>, is_job: bool) {
             for src in ["secret", "configMap"] {
                 if let Some(s) = v.get_mut(src).and_then(Value::as_object_mut) {
                     set_default(s, "defaultMode", json!(420));
+                }
+            }
+        }
+    }
+}
+
+/// `SetDefaults_Pod` (`pkg/apis/core/v1/defaults.go`): a container's limit is its request
+/// where it names no request of that resource. Pods only, not pod templates.
+fn requests_from_limits(spec: &mut Map<String, Value>) {
+    for list in ["containers", "initContainers"] {
+        let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in cs.iter_mut() {
+            let Some(limits) = c
+                .pointer("/resources/limits")
+                .and_then(Value::as_object)
+                .cloned()
+            else {
+                continue;
+            };
+            let Some(resources) = c.get_mut("resources").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let requests = resources
+                .entry("requests")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(requests) = requests.as_object_mut() {
+                for (k, v) in limits {
+                    requests.entry(k).or_insert(v);
                 }
             }
         }

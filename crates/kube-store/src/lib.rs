@@ -1021,12 +1021,7 @@ impl ObjectStore {
                 .pointer("/metadata/generateName")
                 .and_then(Value::as_str)
             {
-                let suffix: String = new_uid()
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(5)
-                    .collect();
-                name = format!("{g}{suffix}");
+                name = generate_name(g);
             }
         }
         let t = self.target(info, ns, &name)?;
@@ -2222,6 +2217,24 @@ fn decode_continue(token: &str, keyed_by_name: bool) -> Result<(String, String, 
         Some((ns, name)) => Ok((ns.to_string(), name.to_string(), rv)),
         None => Ok((key.to_string(), String::new(), rv)),
     }
+}
+
+/// Fills in the defaults the API server's decoding gives an object of `kind` (`SetDefaults_*`),
+/// as [`ObjectStore::create`] does: for admission, which sees the defaulted object.
+pub fn apply_defaults(kind: &str, obj: &mut Value) {
+    if let Some(info) = kind_by_name(kind) {
+        defaults::apply_defaults(info, obj);
+    }
+}
+
+/// A name from `metadata.generateName`: the prefix and five random characters.
+pub fn generate_name(prefix: &str) -> String {
+    let suffix: String = new_uid()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(5)
+        .collect();
+    format!("{prefix}{suffix}")
 }
 
 /// A random, uuid-shaped identifier (version 4 layout).

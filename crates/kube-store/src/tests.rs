@@ -1351,3 +1351,34 @@ fn the_integrity_check_passes_on_a_sound_store_and_names_what_a_crash_could_brea
         "ConfigMap t/c: the label index differs from the body's labels"
     );
 }
+
+#[test]
+fn a_pods_limit_without_a_request_becomes_its_request_but_a_templates_does_not() {
+    let store = store_with_ns("t");
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {
+            "initContainers": [{"name": "i", "image": "busybox:1.36", "resources": {"limits": {"cpu": "1"}}}],
+            "containers": [{"name": "c", "image": "postgres:17",
+                "resources": {"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": "500m"}}}]
+        }
+    });
+    let got = store.create("Pod", "t", pod, "test", false).unwrap();
+    assert_eq!(
+        got["spec"]["containers"][0]["resources"]["requests"],
+        json!({"cpu": "500m", "memory": "1Gi"})
+    );
+    assert_eq!(
+        got["spec"]["initContainers"][0]["resources"]["requests"],
+        json!({"cpu": "1"})
+    );
+    let mut set = sts("db", 1);
+    set["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"limits": {"memory": "1Gi"}});
+    let got = store
+        .create("StatefulSet", "t", set, "test", false)
+        .unwrap();
+    assert!(got
+        .pointer("/spec/template/spec/containers/0/resources/requests")
+        .is_none());
+}

@@ -294,12 +294,22 @@ pub(crate) fn reconcile(c: &Controllers, now_ms: i64) -> Result<(), StoreError> 
                         }
                         running.clear();
                     }
-                    match store.create("Job", &ns, new_job(&cj, t), MANAGER, false) {
-                        Ok(j) => created = Some(j),
-                        Err(StoreError::AlreadyExists { .. }) => {}
-                        Err(e) => return Err(e),
+                    // Through admission like any client's create; a refused Job (a quota's
+                    // count/jobs.batch) leaves lastScheduleTime as it was, to be retried, as
+                    // the real controller returns before updating the status.
+                    let _one_at_a_time = c.admission().serialize();
+                    let mut job = new_job(&cj, t);
+                    let admitted = kube_store::kind_by_name("Job").is_some_and(|info| {
+                        crate::admission::admit_create(store, info, &ns, &mut job).is_ok()
+                    });
+                    if admitted {
+                        match store.create("Job", &ns, job, MANAGER, false) {
+                            Ok(j) => created = Some(j),
+                            Err(StoreError::AlreadyExists { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                        status["lastScheduleTime"] = json!(rfc3339(t * 1000));
                     }
-                    status["lastScheduleTime"] = json!(rfc3339(t * 1000));
                 }
             }
             if let Some(next) = schedule.next(now) {

@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 
 use kube_store::{DeleteOptions, Propagation, StoreError};
 
-use super::{deleting, finalizers, list, rfc3339, s, tolerate, Controllers, MANAGER};
+use super::{
+    create_admitted, deleting, finalizers, list, rfc3339, s, tolerate, Controllers, MANAGER,
+};
 
 /// The finalizer the Job controller keeps on its pods until it has counted them.
 const TRACKING: &str = "batch.kubernetes.io/job-tracking";
@@ -272,7 +274,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                     Some(until) if now < until && want > 0 => c.wake_at(until),
                     _ => {
                         for _ in 0..want.max(0) {
-                            tolerate(store.create("Pod", &ns, new_pod(&job), MANAGER, false))?;
+                            create_admitted(c, "Pod", &ns, new_pod(&job))?;
                         }
                     }
                 }

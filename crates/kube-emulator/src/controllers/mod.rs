@@ -70,6 +70,8 @@ struct Inner {
     pod_seen: Mutex<HashMap<String, i64>>,
     /// When (clock ms) a test finished each pod, by uid.
     pod_finished: Mutex<HashMap<String, i64>>,
+    /// One admitted create at a time, API requests and controllers alike.
+    admission: crate::admission::Gate,
 }
 
 /// The handle on the controllers of a server ([`crate::ApiServer::controllers`]). Cheap to
@@ -114,6 +116,7 @@ impl Controllers {
                 wake_at: AtomicI64::new(i64::MAX),
                 pod_seen: Mutex::new(HashMap::new()),
                 pod_finished: Mutex::new(HashMap::new()),
+                admission: crate::admission::Gate::default(),
             }),
         }
     }
@@ -174,6 +177,11 @@ impl Controllers {
 
     pub(crate) fn store(&self) -> &ObjectStore {
         &self.inner.store
+    }
+
+    /// The server's admission gate ([`crate::admission::Gate`]).
+    pub(crate) fn admission(&self) -> &crate::admission::Gate {
+        &self.inner.admission
     }
 
     /// Asks for a pass at `at` (clock ms) even if nothing changes before.
@@ -300,6 +308,30 @@ pub(crate) fn finalizers(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A controller's create, through admission as on a real cluster (the controller is a client
+/// like any other): `Ok(None)` when admission refuses it (the real controllers record a
+/// `FailedCreate` event and retry later) or the object exists already.
+pub(crate) fn create_admitted(
+    c: &Controllers,
+    kind: &str,
+    ns: &str,
+    mut obj: Value,
+) -> Result<Option<Value>, StoreError> {
+    let Some(info) = kube_store::kind_by_name(kind) else {
+        return Ok(None);
+    };
+    let store = c.store();
+    let _one_at_a_time = c.admission().serialize();
+    if crate::admission::admit_create(store, info, ns, &mut obj).is_err() {
+        return Ok(None);
+    }
+    match store.create(kind, ns, obj, MANAGER, false) {
+        Ok(o) => Ok(Some(o)),
+        Err(StoreError::AlreadyExists { .. }) => Ok(None),
+        Err(e) => tolerate(Err(e)),
+    }
 }
 
 /// Ignores `NotFound` (the object went meanwhile) and `Conflict` (it changed meanwhile: the

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use kube_store::{DeleteOptions, Propagation, StoreError};
 
 use super::node::running_and_ready;
-use super::{deleting, list, rfc3339, s, tolerate, Controllers, MANAGER};
+use super::{create_admitted, deleting, list, rfc3339, s, tolerate, Controllers, MANAGER};
 
 const REVISION_LABEL: &str = "controller-revision-hash";
 const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -174,6 +174,10 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                     }
                 }
                 None => {
+                    // Claims first; a refused claim (quota, LimitRanger) leaves the pod
+                    // uncreated, as `CreateStatefulPod` (`stateful_pod_control.go`) returns
+                    // when `createPersistentVolumeClaims` fails.
+                    let mut claims_created = true;
                     for t in claim_templates(&sts) {
                         let cname = claim_name(&t, &sts, ordinal);
                         if store.get("PersistentVolumeClaim", &ns, &cname).is_ok() {
@@ -202,26 +206,22 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
                         if retention(&sts, "whenDeleted") {
                             claim["metadata"]["ownerReferences"] = json!([owner_ref(&sts)]);
                         }
-                        tolerate(store.create(
-                            "PersistentVolumeClaim",
-                            &ns,
-                            claim,
-                            MANAGER,
-                            false,
-                        ))?;
+                        if create_admitted(c, "PersistentVolumeClaim", &ns, claim)?.is_none()
+                            && store.get("PersistentVolumeClaim", &ns, &cname).is_err()
+                        {
+                            claims_created = false;
+                        }
                     }
                     let rev = if ordinal < partition {
                         &current_rev
                     } else {
                         &update_rev
                     };
-                    tolerate(store.create(
-                        "Pod",
-                        &ns,
-                        new_pod(&sts, ordinal, rev),
-                        MANAGER,
-                        false,
-                    ))?;
+                    // A pod refused by admission (quota, PodSecurity, LimitRanger) is not
+                    // there: the set stays short and the next pass tries again.
+                    if claims_created {
+                        create_admitted(c, "Pod", &ns, new_pod(&sts, ordinal, rev))?;
+                    }
                     blocked = true;
                 }
             }
