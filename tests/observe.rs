@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use berth::cluster::{self, Backend, ClusterError, ClusterSettings, EmbeddedCluster};
+use berth::cluster::{self, Backend, ClusterError, ClusterSettings, EmbeddedCluster, KindRef};
 use berth::object::ObjectRef;
 use berth::observe::{self, ObserveOptions};
 use berth::render::{DesiredObject, Manifest, Rendered};
@@ -417,8 +417,36 @@ async fn transient_failures_of_discovery_and_lists_are_retried() {
     );
 }
 
+/// A GET of a name berth wants that keeps failing past its retries leaves that object
+/// unknown (and its tenant unplanned), not the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forbidden_list_fails_only_that_cluster() {
+async fn a_get_that_keeps_failing_leaves_only_that_object_unknown() {
+    let f = fixture().await;
+    let (a, b) = (ns("tenant-a"), ns("tenant-b"));
+    f.server
+        .faults()
+        .fail_matching("GET", "/api/v1/namespaces/tenant-a", 100, 503);
+    let observed = observe::observe(
+        &config(&[&f.cluster]),
+        &desired("test", &[a.clone(), b]),
+        &backends(&[&f.backend]),
+        &ObserveOptions::default(),
+    )
+    .await;
+    let state = &observed.clusters["test"];
+    assert_eq!(state.error, None, "{state:?}");
+    assert!(state.gaps.kinds.is_empty());
+    assert_eq!(state.gaps.objects.len(), 1, "{:?}", state.gaps);
+    assert_eq!(state.gaps.objects[0].0, a);
+    assert!(
+        state.gaps.objects[0].1.contains("503"),
+        "{:?}",
+        state.gaps.objects
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_list_leaves_only_that_kind_of_that_cluster_unknown() {
     let f = fixture().await;
     let embedded_dir = tempfile::tempdir().expect("tempdir");
     let local =
@@ -446,12 +474,17 @@ async fn forbidden_list_fails_only_that_cluster() {
         &ObserveOptions::default(),
     )
     .await;
-    let line = observed.clusters["test"].error.clone().expect("error");
+    // Only that kind is unknown: the cluster was read, the rest of it is known.
+    let test = &observed.clusters["test"];
+    assert_eq!(test.error, None);
     assert_eq!(
-        line,
-        "cluster `test`: forbidden: berth may not list statefulsets.apps (403); grant it the ClusterRole in deploy/rbac.yaml"
+        test.gaps.kinds,
+        [(
+            KindRef::new("apps/v1", "StatefulSet"),
+            "cluster `test`: forbidden: berth may not list statefulsets.apps (403); grant it the ClusterRole in deploy/rbac.yaml".to_string()
+        )]
     );
-    assert!(observed.clusters["test"].owned.is_empty());
+    assert!(test.gaps.objects.is_empty());
     let local = &observed.clusters["local"];
     assert_eq!(local.error, None);
     assert_eq!(local.owned.len(), 1);

@@ -344,7 +344,8 @@ async fn observe_cluster(
 ) -> ClusterState {
     let name = backend.name().to_string();
     let mut kinds = KindRef::to_list(&desired);
-    let mut asked = kinds.len();
+    // Kinds listed in all: when every one failed, nothing of the cluster is known.
+    let mut asked = 0;
     let mut listing = match prelisted {
         Some(listed) => {
             // The managed kinds are listed: only the other kinds rendered are left.
@@ -374,6 +375,13 @@ async fn observe_cluster(
         mut requests,
         failed,
     } = listing;
+    if let Some((_, rejected)) = failed
+        .iter()
+        .find(|(_, e)| matches!(e, ClusterError::Unauthorized { .. }))
+    {
+        // Rejected credentials are rejected for every request: the cluster as a whole.
+        return failed_state(&name, rejected.to_string(), requests);
+    }
     if !failed.is_empty() && failed.len() >= asked {
         // Nothing could be listed: the cluster is unknown as a whole.
         let (_, first) = failed.into_iter().next().expect("a failed kind");
