@@ -294,7 +294,7 @@ fn a_kind_berth_may_not_list_leaves_out_only_the_tenants_that_have_it() {
         "{all}"
     );
     assert!(
-        run.stdout.contains("Not observed (not planned):\n  ! tenant acme on cluster local: Job.batch/v1 could not be listed: "),
+        run.stdout.contains("Not observed (not planned):\n  ! tenant acme on cluster local: Job.batch/v1 could not be listed (see below)\n  ! Job.batch/v1 on cluster local could not be listed: cluster `local`: forbidden: berth may not list jobs.batch (403)"),
         "{}",
         run.stdout
     );

@@ -796,6 +796,14 @@ fn unreachable_reason(e: &kube::Error) -> String {
         "timed out".into()
     } else if text.contains("refused") {
         "connection refused".into()
+    } else if text.contains("peer closed connection")
+        || text.contains("unexpected eof")
+        || text.contains("connection closed before message completed")
+        || text.contains("incompletemessage")
+    {
+        // A server (or a load balancer in front of it) that dropped the connection: worth
+        // retrying, and the TLS library's wording says nothing to the reader.
+        "the connection was closed without an answer".into()
     } else if text.contains("certificate") || text.contains("tls") {
         format!("TLS handshake failed: {}", chain(e))
     } else {

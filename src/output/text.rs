@@ -149,6 +149,7 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
 
     if !plan.unobserved.is_empty() || !plan.unlisted.is_empty() {
         let _ = writeln!(out, "\n{}", p.header("Not observed (not planned):"));
+        // Tenants first, then the kinds their reasons point to ("see below").
         for u in &plan.unobserved {
             let _ = writeln!(
                 out,

@@ -251,13 +251,14 @@ fn unknown_tenants<'a>(
             continue;
         }
         for obj in objects {
-            let reason = if let Some((kind, why)) = state
+            let reason = if let Some((kind, _)) = state
                 .gaps
                 .kinds
                 .iter()
                 .find(|(k, _)| k.api_version == obj.id.api_version && k.kind == obj.id.kind)
             {
-                format!("{kind} could not be listed: {why}")
+                // Why is said once, with the kind (`Plan::unlisted`).
+                format!("{kind} could not be listed (see below)")
             } else if let Some(why) = unread.get(&obj.id) {
                 format!("{} could not be read: {why}", obj.id)
             } else {
@@ -267,14 +268,14 @@ fn unknown_tenants<'a>(
             break;
         }
     }
-    if let Some((kind, why)) = state.gaps.kinds.iter().find(|(k, _)| k.kind != "Secret") {
+    if let Some((kind, _)) = state.gaps.kinds.iter().find(|(k, _)| k.kind != "Secret") {
         for live in &state.owned {
             let tenant = live.tenant();
             if !tenant.is_empty() && !tenants.contains_key(tenant) && planned(tenant) {
                 out.entry(tenant).or_insert_with(|| {
                     format!(
-                        "removed from the configuration, and {kind} could not be listed (what \
-                         removing it deletes is unknown): {why}"
+                        "removed from the configuration, and {kind} could not be listed (see \
+                         below): what removing it deletes is unknown"
                     )
                 });
             }
