@@ -30,7 +30,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let printer = Printer::new(cli.color);
+    let mut printer = Printer::new(cli.color);
+    printer.verbose = cli.verbose > 0;
     init_logs(cli.verbose, cli.log_format, printer.color_err);
     match commands::run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -12,6 +12,8 @@ pub struct Printer {
     pub color_out: bool,
     /// Whether stderr gets colours.
     pub color_err: bool,
+    /// `-v`: output lists everything one by one (alike warnings of many tenants too).
+    pub verbose: bool,
 }
 
 impl Printer {
@@ -26,6 +28,7 @@ impl Printer {
         Printer {
             color_out: decide(std::io::stdout().is_terminal()),
             color_err: decide(std::io::stderr().is_terminal()),
+            verbose: false,
         }
     }
 

@@ -755,3 +755,62 @@ async fn an_api_server_restart_in_the_middle_of_an_apply_is_ridden_out() {
     };
     assert_exactly_rendered(&f, &rendered_of(&repo)).await;
 }
+
+/// Figures for docs/benchmarks.md, not a check: runs of `berth apply` and time until
+/// convergence for `BERTH_FAULT_TENANTS` (default 300) synthetic tenants on a fresh emulator
+/// failing 0%, 10% and 30% of requests (every fault kind, stalls past a 1 s timeout), as a
+/// ratio to the fault-free time of the same run. `cargo test -p berth --test apply
+/// convergence_figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figures: run by hand with --ignored --nocapture"]
+async fn convergence_figures_under_faults() {
+    let tenants: usize = std::env::var("BERTH_FAULT_TENANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let mut rows = Vec::new();
+    for rate in [0.0, 0.1, 0.3] {
+        let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = synthetic_on(&server, dir.path(), tenants);
+        let repo = repo.to_str().unwrap();
+        server.faults().set_stall(Duration::from_secs(3));
+        let started = std::time::Instant::now();
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            server.faults().set_rate(rate, runs);
+            let out = support::berth(
+                &[
+                    "apply",
+                    "--auto-approve",
+                    repo,
+                    "--request-timeout",
+                    "1s",
+                    "--concurrency",
+                    "32",
+                ],
+                dir.path(),
+            );
+            if out.code == 0 || runs == 10 {
+                assert_eq!(out.code, 0, "no convergence in 10 runs");
+                break;
+            }
+        }
+        let took = started.elapsed();
+        server.faults().clear();
+        let objects = rendered_of(Path::new(repo)).objects.len();
+        rows.push((rate, runs, took, objects));
+    }
+    let base = rows[0].2.as_secs_f64();
+    println!("| fault rate | runs to converge | time | ratio to fault-free | objects |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for (rate, runs, took, objects) in rows {
+        println!(
+            "| {:.0}% | {runs} | {:.1} s | {:.2} | {objects} |",
+            rate * 100.0,
+            took.as_secs_f64(),
+            took.as_secs_f64() / base
+        );
+    }
+}

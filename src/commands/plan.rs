@@ -385,7 +385,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 /// Prints a plan in the chosen format.
 pub fn print_plan(plan: &Plan, format: PlanFormat, printer: &Printer) {
     let text = match format {
-        PlanFormat::Text => output::to_text(plan, printer.color_out),
+        PlanFormat::Text => output::to_text_with(plan, printer.color_out, printer.verbose),
         PlanFormat::Json => output::to_json(plan),
         PlanFormat::Markdown => output::to_markdown(plan),
     };

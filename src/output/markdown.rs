@@ -129,19 +129,38 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
 
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n### Warnings\n");
-        for w in &plan.warnings {
-            if w.cluster.is_empty() {
-                let _ = writeln!(out, "- {}", w.message);
-            } else {
-                let _ = writeln!(
-                    out,
-                    "- **{}** ({}): {}",
-                    tenant_name(&w.tenant),
-                    w.cluster,
-                    w.message
-                );
-            }
-            if let Some(h) = &w.help {
+        for shown in super::shown_warnings(plan, false) {
+            let help = match shown {
+                super::ShownWarning::One(w) => {
+                    if w.cluster.is_empty() {
+                        let _ = writeln!(out, "- {}", w.message);
+                    } else {
+                        let _ = writeln!(
+                            out,
+                            "- **{}** ({}): {}",
+                            tenant_name(&w.tenant),
+                            w.cluster,
+                            w.message
+                        );
+                    }
+                    w.help.clone()
+                }
+                super::ShownWarning::Many {
+                    message,
+                    help,
+                    cluster,
+                    namespaces,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "- ({cluster}): {message}, in {}",
+                        super::some_of(&namespaces)
+                            .replace("(`-v` lists all)", "(the JSON plan lists all)")
+                    );
+                    help
+                }
+            };
+            if let Some(h) = help {
                 let _ = writeln!(out, "  - help: {h}");
             }
         }
@@ -164,15 +183,33 @@ pub(crate) fn to_markdown_limited(plan: &Plan, limit: usize) -> String {
             out,
             "\n### Restores\n\n| tenant | cluster | restore | state |\n| --- | --- | --- | --- |"
         );
-        for r in restores {
-            let _ = writeln!(
-                out,
-                "| {} | {} | `{}` | {} |",
-                tenant_name(&r.tenant),
-                r.cluster,
-                r.name,
-                super::restore_phrase(r).replace('|', "\\|")
-            );
+        for shown in super::grouped_restores(plan, false) {
+            match shown {
+                super::ShownRestore::One(r) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | `{}` | {} |",
+                        tenant_name(&r.tenant),
+                        r.cluster,
+                        r.name,
+                        super::restore_phrase(r).replace('|', "\\|")
+                    );
+                }
+                super::ShownRestore::Many {
+                    cluster,
+                    state,
+                    restores,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "| {} tenants | {cluster} | {} | {} |",
+                        super::thousands(restores.len()),
+                        super::some_of(&restores)
+                            .replace("(`-v` lists all)", "(the JSON plan lists all)"),
+                        super::restore_group_phrase(state)
+                    );
+                }
+            }
         }
     }
 

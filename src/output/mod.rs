@@ -22,7 +22,7 @@ use crate::plan::{Action, Change, FieldChange, Plan, SENSITIVE_MARKER};
 pub use drift::{drift_json, drift_markdown, drift_text};
 pub use json::to_json;
 pub use markdown::{to_markdown, MARKDOWN_LIMIT};
-pub use text::to_text;
+pub use text::{to_text, to_text_with};
 
 /// The line that closes a plan without changes. It never says more than was observed: with
 /// a cluster that could not be read, or tenants the configuration no longer has, the
@@ -183,6 +183,186 @@ pub(crate) fn warning_place(w: &crate::plan::Warning) -> String {
         (true, _) => String::new(),
         (false, true) => format!("  (cluster {})", w.cluster),
         (false, false) => format!("  (cluster {}, tenant {})", w.cluster, w.tenant),
+    }
+}
+
+/// From this many alike warnings or restores on, a plan shows them as one group (the text
+/// and Markdown plans; JSON keeps every item).
+pub(crate) const GROUP_MIN: usize = 4;
+
+/// Names a group shows before `... (-v lists all)`.
+const GROUP_SHOWN: usize = 3;
+
+/// Warnings as a plan shows them: one at a time, or alike ones (the same words but for the
+/// tenant's namespace) as one group.
+pub(crate) enum ShownWarning<'a> {
+    /// A warning on its own.
+    One(&'a crate::plan::Warning),
+    /// Alike warnings: the message and help with `{n} namespaces` in place of the namespace,
+    /// and the namespaces.
+    Many {
+        message: String,
+        help: Option<String>,
+        cluster: String,
+        namespaces: Vec<String>,
+    },
+}
+
+/// `plan.warnings` as shown: alike warnings of [`GROUP_MIN`] or more tenants grouped, unless
+/// `list_all` (`-v`).
+pub(crate) fn shown_warnings(plan: &Plan, list_all: bool) -> Vec<ShownWarning<'_>> {
+    use std::collections::BTreeMap;
+    const SLOT: &str = "\u{0}";
+    // message with the namespace cut out -> the warnings, in plan order.
+    let mut groups: BTreeMap<(String, String, String, Option<String>), Vec<&crate::plan::Warning>> =
+        BTreeMap::new();
+    let mut order = Vec::new();
+    for w in &plan.warnings {
+        let ns = w.object.as_ref().and_then(|o| o.namespace.as_deref());
+        let key = ns
+            .map(|ns| format!("namespace `{ns}`"))
+            .filter(|phrase| !list_all && w.message.contains(phrase.as_str()))
+            .map(|phrase| {
+                (
+                    w.cluster.clone(),
+                    w.kind.clone(),
+                    w.message.replace(&phrase, SLOT),
+                    w.help
+                        .as_ref()
+                        .map(|h| h.replace(ns.unwrap_or(""), "NAMESPACE")),
+                )
+            });
+        match key {
+            Some(key) => {
+                if !groups.contains_key(&key) {
+                    order.push(Some(key.clone()));
+                }
+                groups.entry(key).or_default().push(w);
+            }
+            None => order.push(None),
+        }
+    }
+    let mut singles = plan.warnings.iter().filter(|w| {
+        let ns = w.object.as_ref().and_then(|o| o.namespace.as_deref());
+        list_all || ns.is_none_or(|ns| !w.message.contains(&format!("namespace `{ns}`")))
+    });
+    let mut out = Vec::new();
+    for slot in order {
+        match slot {
+            None => out.extend(singles.next().map(ShownWarning::One)),
+            Some(key) => {
+                let members = groups.remove(&key).unwrap_or_default();
+                if members.len() < GROUP_MIN {
+                    out.extend(members.into_iter().map(ShownWarning::One));
+                    continue;
+                }
+                let (cluster, _, message, help) = key;
+                let namespaces: Vec<String> = members
+                    .iter()
+                    .filter_map(|w| w.object.as_ref()?.namespace.clone())
+                    .collect();
+                out.push(ShownWarning::Many {
+                    message: message
+                        .replace(SLOT, &format!("{} namespaces", thousands(namespaces.len()))),
+                    help,
+                    cluster,
+                    namespaces,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `names` as a group shows them: the first few, then how many more and how to see them.
+pub(crate) fn some_of(names: &[String]) -> String {
+    if names.len() <= GROUP_SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{}, ... and {} more (`-v` lists all)",
+        names[..GROUP_SHOWN].join(", "),
+        thousands(names.len() - GROUP_SHOWN)
+    )
+}
+
+/// `10000` -> `10,000`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Restores as a plan shows them: one at a time, or those of one cluster in one state, when
+/// there are [`GROUP_MIN`] or more, as one group.
+pub(crate) enum ShownRestore<'a> {
+    /// A restore on its own.
+    One(&'a crate::plan::RestoreStatus),
+    /// Restores of one cluster in one state: `name (tenant t)` of each.
+    Many {
+        cluster: String,
+        state: crate::plan::RestoreState,
+        restores: Vec<String>,
+    },
+}
+
+/// [`shown_restores`], grouped by cluster and state unless `list_all` (`-v`).
+pub(crate) fn grouped_restores(plan: &Plan, list_all: bool) -> Vec<ShownRestore<'_>> {
+    use std::collections::BTreeMap;
+    let shown: Vec<_> = shown_restores(plan).collect();
+    if list_all {
+        return shown.into_iter().map(ShownRestore::One).collect();
+    }
+    let mut counts: BTreeMap<(&str, crate::plan::RestoreState), usize> = BTreeMap::new();
+    for r in &shown {
+        *counts.entry((r.cluster.as_str(), r.state)).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    let mut grouped: BTreeMap<(&str, crate::plan::RestoreState), usize> = BTreeMap::new();
+    for r in &shown {
+        let key = (r.cluster.as_str(), r.state);
+        if counts[&key] < GROUP_MIN {
+            out.push(ShownRestore::One(r));
+            continue;
+        }
+        let entry = format!("{} (tenant {})", r.name, tenant_name(&r.tenant));
+        match grouped.get(&key) {
+            Some(&i) => {
+                if let ShownRestore::Many { restores, .. } = &mut out[i] {
+                    restores.push(entry);
+                }
+            }
+            None => {
+                grouped.insert(key, out.len());
+                out.push(ShownRestore::Many {
+                    cluster: r.cluster.clone(),
+                    state: r.state,
+                    restores: vec![entry],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What restores in `state` are, for a group: `running`, `requested: apply creates their
+/// Jobs (each runs once)`.
+pub(crate) fn restore_group_phrase(state: crate::plan::RestoreState) -> &'static str {
+    use crate::plan::RestoreState as S;
+    match state {
+        S::Requested => "requested: apply creates their Jobs (each runs once)",
+        S::Running => "running",
+        S::Completed => "completed",
+        S::Failed => "failed; not retried: a new attempt needs a new restore name",
+        S::Unknown => {
+            "unknown: started, their Jobs deleted before berth saw how they ended; not run again"
+        }
     }
 }
 

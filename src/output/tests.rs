@@ -400,3 +400,83 @@ fn markdown_is_capped_with_a_note() {
     // Small plans are not cut.
     assert!(!to_markdown(&sample_plan()).contains("too long"));
 }
+
+/// A no-op plan of 10,000 tenants whose backups read a missing Secret and whose restore is
+/// running: the text plan groups the alike lines (at most 50 lines), `-v` lists them all,
+/// JSON keeps every item.
+#[test]
+fn a_no_op_plan_of_ten_thousand_tenants_groups_alike_warnings_and_restores() {
+    let mut plan = empty_plan();
+    for i in 0..10_000 {
+        let tenant = format!("t{i:05}");
+        let ns = format!("tenant-{tenant}");
+        plan.warnings.push(crate::plan::Warning {
+            cluster: "local".into(),
+            tenant: tenant.clone(),
+            kind: "missing_secret".into(),
+            object: Some(id("v1", "Secret", Some(&ns), "backup-s3")),
+            message: format!(
+                "Secret `backup-s3` does not exist in namespace `{ns}`: the credentials of backup location `archive`, read by backup schedule `nightly`"
+            ),
+            help: Some(format!(
+                "create it before the first backup runs: `kubectl -n {ns} create secret generic backup-s3 --from-literal=KEY=VALUE ...`"
+            )),
+        });
+        let mut r = restore(
+            "orders",
+            RestoreState::Running,
+            Some("2026-12-03T10:00:00Z"),
+            None,
+            true,
+        );
+        r.tenant = tenant;
+        plan.restores.push(r);
+    }
+    // One that differs stays on its own.
+    plan.warnings.push(crate::plan::Warning {
+        cluster: "local".into(),
+        tenant: "acme".into(),
+        kind: "scale_down".into(),
+        object: None,
+        message: "the database of tenant acme goes from 5 to 4 pods".into(),
+        help: None,
+    });
+    let text = to_text(&plan, false);
+    let lines = text.lines().count();
+    assert!(lines <= 50, "{lines} lines:\n{text}");
+    assert!(
+        text.contains(
+            "  ! Secret `backup-s3` does not exist in 10,000 namespaces: the credentials of backup location `archive`, read by backup schedule `nightly`\n      in tenant-t00000, tenant-t00001, tenant-t00002, ... and 9,997 more (`-v` lists all)  (cluster local)\n      = help: create it before the first backup runs: `kubectl -n NAMESPACE create secret"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  10,000 restores (cluster local): running\n      orders (tenant t00000), orders (tenant t00001), orders (tenant t00002), ... and 9,997 more (`-v` lists all)"),
+        "{text}"
+    );
+    assert!(text.contains("the database of tenant acme goes from 5 to 4 pods"));
+    let all = crate::output::to_text_with(&plan, false, true);
+    assert_eq!(
+        all.matches("does not exist in namespace `tenant-t").count(),
+        10_000
+    );
+    assert_eq!(
+        all.matches("orders  (cluster local, tenant t").count(),
+        10_000
+    );
+    let json: serde_json::Value = serde_json::from_str(&to_json(&plan)).unwrap();
+    assert_eq!(json["warnings"].as_array().unwrap().len(), 10_001);
+    assert_eq!(json["restores"].as_array().unwrap().len(), 10_000);
+    let md = to_markdown(&plan);
+    assert!(md.contains("in tenant-t00000, tenant-t00001, tenant-t00002, ... and 9,997 more (the JSON plan lists all)"), "{md}");
+    // Three alike warnings are still shown one by one.
+    plan.warnings.truncate(3);
+    plan.restores.truncate(3);
+    let text = to_text(&plan, false);
+    assert_eq!(
+        text.matches("does not exist in namespace `tenant-t")
+            .count(),
+        3
+    );
+    assert_eq!(text.matches("orders  (cluster local, tenant t").count(), 3);
+}

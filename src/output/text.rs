@@ -59,6 +59,12 @@ impl Painter {
 
 /// The plan as text. With `color`, ANSI colours: green `+`, yellow `~`, red `-`, cyan headers.
 pub fn to_text(plan: &Plan, color: bool) -> String {
+    to_text_with(plan, color, false)
+}
+
+/// [`to_text`]; with `list_all` (`-v`), alike warnings and restores of many tenants are
+/// listed one by one instead of as one group each.
+pub fn to_text_with(plan: &Plan, color: bool, list_all: bool) -> String {
     let p = Painter { color };
     let mut out = String::new();
     match (&plan.base, &plan.revision) {
@@ -175,15 +181,24 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
 
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n{}", p.header("Warnings:"));
-        for w in &plan.warnings {
-            let _ = writeln!(
-                out,
-                "  {} {}{}",
-                p.paint(YELLOW, "!"),
-                w.message,
-                super::warning_place(w)
-            );
-            if let Some(help) = &w.help {
+        for shown in super::shown_warnings(plan, list_all) {
+            let (message, place, help) = match shown {
+                super::ShownWarning::One(w) => {
+                    (w.message.clone(), super::warning_place(w), w.help.clone())
+                }
+                super::ShownWarning::Many {
+                    message,
+                    help,
+                    cluster,
+                    namespaces,
+                } => (
+                    format!("{message}\n      in {}", super::some_of(&namespaces)),
+                    format!("  (cluster {cluster})"),
+                    help,
+                ),
+            };
+            let _ = writeln!(out, "  {} {message}{place}", p.paint(YELLOW, "!"));
+            if let Some(help) = help {
                 let _ = writeln!(out, "      = help: {help}");
             }
         }
@@ -203,18 +218,35 @@ pub fn to_text(plan: &Plan, color: bool) -> String {
         }
     }
 
-    let restores: Vec<_> = super::shown_restores(plan).collect();
+    let restores = super::grouped_restores(plan, list_all);
     if !restores.is_empty() {
         let _ = writeln!(out, "\n{}", p.header("Restores:"));
-        for r in restores {
-            let _ = writeln!(
-                out,
-                "  {}  (cluster {}, tenant {}): {}",
-                r.name,
-                r.cluster,
-                tenant_name(&r.tenant),
-                super::restore_phrase(r)
-            );
+        for shown in restores {
+            match shown {
+                super::ShownRestore::One(r) => {
+                    let _ = writeln!(
+                        out,
+                        "  {}  (cluster {}, tenant {}): {}",
+                        r.name,
+                        r.cluster,
+                        tenant_name(&r.tenant),
+                        super::restore_phrase(r)
+                    );
+                }
+                super::ShownRestore::Many {
+                    cluster,
+                    state,
+                    restores,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "  {} restores (cluster {cluster}): {}\n      {}",
+                        super::thousands(restores.len()),
+                        super::restore_group_phrase(state),
+                        super::some_of(&restores)
+                    );
+                }
+            }
         }
     }
 
