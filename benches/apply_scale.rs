@@ -60,7 +60,7 @@ async fn run(tenants: usize, concurrency: usize) {
         ApiServer::start_background(ObjectStore::in_memory().expect("store")).expect("api server");
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
-    synth::generate(&repo, tenants).expect("generate");
+    synth::generate_with(&repo, tenants, synth::Profile::from_env()).expect("generate");
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig("bench")).expect("kubeconfig");
     let kubeconfig = kubeconfig.display().to_string();

@@ -33,11 +33,12 @@ fn main() {
     let dir = match &given {
         Some(d) if d.join("platform.toml").exists() => d.clone(),
         Some(d) => {
-            synth::generate(d, tenants).expect("generate");
+            synth::generate_with(d, tenants, synth::Profile::from_env()).expect("generate");
             d.clone()
         }
         None => {
-            synth::generate(tmp.path(), tenants).expect("generate");
+            synth::generate_with(tmp.path(), tenants, synth::Profile::from_env())
+                .expect("generate");
             tmp.path().to_path_buf()
         }
     };

@@ -57,7 +57,7 @@ fn main() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = tmp.path().join("repo");
-    synth::generate(&repo, tenants).expect("generate");
+    synth::generate_with(&repo, tenants, synth::Profile::from_env()).expect("generate");
     let tree = source::read_dir(&repo).expect("read");
     let config = spec::load_config(&tree)
         .config

@@ -123,15 +123,117 @@ pub fn backups_toml(i: usize) -> String {
     s
 }
 
-/// Writes a synthetic repository with `tenants` tenants into `dir`.
+/// How rich synthetic tenants are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Varied and mostly small: six in ten have one database replica, none has a restore.
+    Light,
+    /// Every tenant as rich as the examples' richest (acme): five replicas, two backup
+    /// schedules (one reading a credentials Secret), a restore, three members of three kinds,
+    /// network allowances, labels and annotations, a quota override.
+    Rich,
+}
+
+impl Profile {
+    /// `BERTH_SYNTH_PROFILE` (`light` or `rich`; default light), for benchmarks.
+    pub fn from_env() -> Profile {
+        match std::env::var("BERTH_SYNTH_PROFILE").as_deref() {
+            Ok("rich") => Profile::Rich,
+            _ => Profile::Light,
+        }
+    }
+}
+
+/// The tenant file of the i-th rich synthetic tenant ([`Profile::Rich`]).
+pub fn rich_tenant_toml(i: usize) -> String {
+    let name = tenant_name(i);
+    let neighbour = tenant_name(i.saturating_sub(1));
+    format!(
+        r#"name = "{name}"
+display_name = "Rich synthetic tenant {i}"
+tier = "large"
+labels = {{ "cost-center" = "cc-{cc}" }}
+annotations = {{ "example.com/contact" = "dba@{name}.example" }}
+
+[quota]
+cpu = "48"
+
+[[members]]
+name = "alice@{name}.example"
+role = "admin"
+
+[[members]]
+name = "{name}-developers"
+kind = "Group"
+role = "editor"
+
+[[members]]
+name = "reporting"
+kind = "ServiceAccount"
+role = "viewer"
+
+[database]
+replicas = 5
+storage = "100Gi"
+resources = {{ cpu = "4", memory = "16Gi" }}
+databases = ["orders", "billing"]
+
+[network]
+allow_from = ["monitoring", "tenant:{neighbour}"]
+"#,
+        cc = i % 97
+    )
+}
+
+/// The backups file of the i-th rich synthetic tenant ([`Profile::Rich`]).
+pub fn rich_backups_toml(i: usize) -> String {
+    let name = tenant_name(i);
+    format!(
+        r#"tenant = "{name}"
+
+[[schedules]]
+name = "nightly"
+cron = "{m} 2 * * *"
+timezone = "Europe/Berlin"
+location = "archive"
+retention = {{ keep_last = 14, keep_within = "30d" }}
+
+[[schedules]]
+name = "hourly"
+cron = "15 * * * *"
+location = "local"
+format = "sql"
+databases = ["orders"]
+retention = {{ keep_last = 24 }}
+
+[[restores]]
+name = "orders-2026-11-20"
+from_schedule = "nightly"
+point_in_time = "2026-11-20T02:30:00Z"
+databases = ["orders"]
+"#,
+        m = i % 60
+    )
+}
+
+/// Writes a synthetic repository with `tenants` tenants into `dir` ([`Profile::Light`]).
 pub fn generate(dir: &Path, tenants: usize) -> io::Result<()> {
+    generate_with(dir, tenants, Profile::Light)
+}
+
+/// Writes a synthetic repository with `tenants` tenants of `profile` into `dir`.
+pub fn generate_with(dir: &Path, tenants: usize, profile: Profile) -> io::Result<()> {
     fs::create_dir_all(dir.join("tenants"))?;
     fs::create_dir_all(dir.join("backups"))?;
     fs::write(dir.join("platform.toml"), PLATFORM)?;
     for i in 0..tenants {
         let name = tenant_name(i);
-        fs::write(dir.join(format!("tenants/{name}.toml")), tenant_toml(i))?;
-        fs::write(dir.join(format!("backups/{name}.toml")), backups_toml(i))?;
+        let (tenant, backups) = match profile {
+            Profile::Light => (tenant_toml(i), backups_toml(i)),
+            Profile::Rich => (rich_tenant_toml(i), rich_backups_toml(i)),
+        };
+        fs::write(dir.join(format!("tenants/{name}.toml")), tenant)?;
+        fs::write(dir.join(format!("backups/{name}.toml")), backups)?;
     }
     Ok(())
 }
@@ -139,6 +241,47 @@ pub fn generate(dir: &Path, tenants: usize) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rich_tenants_render_as_many_objects_as_the_richest_example() {
+        let dir = tempfile::tempdir().unwrap();
+        generate_with(dir.path(), 3, Profile::Rich).unwrap();
+        let tree = crate::source::read_dir(dir.path()).unwrap();
+        let out = crate::spec::load_config(&tree);
+        let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let config = out.config.unwrap();
+        let rendered =
+            crate::render::render(&config, &crate::render::TemplateSet::builtin()).unwrap();
+        let examples = crate::source::read_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        )
+        .unwrap();
+        let examples = crate::spec::load_config(&examples).config.unwrap();
+        let examples =
+            crate::render::render(&examples, &crate::render::TemplateSet::builtin()).unwrap();
+        let kinds = |r: &crate::render::Rendered, tenant: &str| {
+            let mut k: Vec<String> = r
+                .objects
+                .iter()
+                .filter(|o| o.tenant == tenant)
+                .map(|o| o.id.kind.clone())
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(kinds(&rendered, &tenant_name(1)), kinds(&examples, "acme"));
+        let t = &config.tenants[1];
+        assert_eq!(
+            (
+                t.database.replicas.value,
+                t.schedules.len(),
+                t.restores.len()
+            ),
+            (5, 2, 1)
+        );
+        assert_eq!(t.members.len(), 3);
+    }
 
     #[test]
     fn synthetic_repository_is_valid() {
