@@ -769,7 +769,11 @@ async fn convergence_figures_under_faults() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let mut rows = Vec::new();
-    for rate in [0.0, 0.1, 0.3] {
+    let rates: Vec<f64> = std::env::var("BERTH_FAULT_RATES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|r| r.parse().ok()).collect())
+        .unwrap_or_else(|| vec![0.0, 0.1, 0.3]);
+    for rate in rates {
         let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let repo = synthetic_on(&server, dir.path(), tenants);
@@ -791,6 +795,13 @@ async fn convergence_figures_under_faults() {
                     "32",
                 ],
                 dir.path(),
+            );
+            let tail: Vec<&str> = out.stderr.lines().rev().take(3).collect();
+            eprintln!(
+                "{:.0}%: run {runs}: exit {} after {:.1?}; {tail:?}",
+                rate * 100.0,
+                out.code,
+                started.elapsed()
             );
             if out.code == 0 || runs == 10 {
                 assert_eq!(out.code, 0, "no convergence in 10 runs");

@@ -70,8 +70,9 @@ pub struct KubeCluster {
     /// Retries of the reads (discovery, LIST pages, GET) that fail transiently; writes are
     /// retried by `apply`, which knows what each one means.
     retry: super::RetryPolicy,
-    /// Set when a read spent its retries because the server could not be reached: later
-    /// reads of this client try once, so that a cluster that is down fails a run in seconds
+    /// Set when a read spent its retries because the server is not there (connection
+    /// refused, no such host; not a timeout or a dropped connection): later reads of this
+    /// client try once, so that a cluster that is down fails a run in seconds
     /// rather than once per request. Cleared by the next read that succeeds.
     down: Arc<std::sync::atomic::AtomicBool>,
     /// What the server last asked to wait after throttling a request.
@@ -266,7 +267,12 @@ impl KubeCluster {
         let result = super::retry_transient(&policy, what, op).await;
         match &result {
             Ok(_) => self.down.store(false, Ordering::Relaxed),
-            Err(ClusterError::Unreachable { .. }) => self.down.store(true, Ordering::Relaxed),
+            // Only a server that is not there (refused, no such host) is down. A timeout or a
+            // dropped connection is a busy or flaky server: trying its other reads once each
+            // would turn one unlucky request into many failed ones.
+            Err(ClusterError::Unreachable { reason, .. }) if is_down(reason) => {
+                self.down.store(true, Ordering::Relaxed)
+            }
             Err(_) => {}
         }
         result
@@ -772,6 +778,14 @@ fn qualified_resource(ar: &ApiResource) -> String {
     } else {
         format!("{}.{}", ar.plural, ar.group)
     }
+}
+
+/// Whether an [`unreachable_reason`] says the server is not there at all.
+fn is_down(reason: &str) -> bool {
+    matches!(
+        reason,
+        "connection refused" | "the host name does not resolve"
+    )
 }
 
 /// Why a connection failed, in a few words.
