@@ -352,3 +352,54 @@ fn a_kind_berth_may_not_list_leaves_out_only_the_tenants_that_have_it() {
         run.stdout
     );
 }
+
+/// The daemon as deploy/ runs it: as berth's ServiceAccount, with leader election in
+/// `berth-system` (deploy/config.yaml). It takes the Lease, applies the examples, and its log
+/// has no refusal.
+#[test]
+fn the_daemon_runs_as_its_service_account_and_holds_its_lease() {
+    let (_server, dir, admin) = deployed();
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    let d = support::Daemon::on_dir(
+        &repo,
+        &state,
+        dir.path(),
+        "1h",
+        &[
+            "--leader-elect",
+            "--lease-cluster",
+            "local",
+            "--lease-namespace",
+            "berth-system",
+            "--identity",
+            "berth-0",
+        ],
+    );
+    let sync = d.wait(60, "the first sync", || {
+        let s = d.status()["last_sync"].clone();
+        (s["result"] == "applied").then_some(s)
+    });
+    assert_eq!(sync["added"], 40, "{sync}");
+    let out = kubectl_as(
+        &admin,
+        &[
+            "get",
+            "lease",
+            "berth",
+            "-n",
+            "berth-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "berth-0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(d.status()["leader"], true);
+    let log = d.log();
+    assert!(!log.to_lowercase().contains("forbidden"), "{log}");
+}
