@@ -1831,3 +1831,69 @@ fn man_pages_name_every_command_and_format_cleanly() {
         }
     }
 }
+
+/// A template override with a field Kubernetes does not know: `plan --server-dry-run` shows
+/// the server's refusal of that object as blocked, before anything is written; `apply`
+/// reports it failed without retrying it and skips the later waves of its tenant.
+#[test]
+fn a_template_override_with_an_unknown_field_is_refused_by_the_server_at_plan_time() {
+    use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let builtin = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/render/templates/limitrange.yaml"),
+    )
+    .unwrap();
+    fs::create_dir_all(repo.join("templates")).unwrap();
+    fs::write(
+        repo.join("templates/limitrange.yaml"),
+        builtin.replace(
+            "    - type: Container\n",
+            "    - type: Container\n      maxLimitRequestRatios: {}\n",
+        ),
+    )
+    .unwrap();
+    let r = repo.to_str().unwrap();
+    let plan = berth(&["plan", "--server-dry-run", r], dir.path());
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("# blocked: the server rejects this change: failed to create typed patch object (tenant-acme/tenant-limits; /v1, Kind=LimitRange): .spec.limits[0].maxLimitRequestRatios: field not declared in schema"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    // Refused at once: a schema error is not retried.
+    assert!(
+        !plan.stderr.contains("could not confirm LimitRange"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        server.store().get("Namespace", "", "tenant-acme").is_err(),
+        "a dry-run plan wrote"
+    );
+
+    let apply = berth(&["apply", "--auto-approve", r], dir.path());
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    let all = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(all.contains("field not declared in schema"), "{all}");
+    assert!(server
+        .store()
+        .get("LimitRange", "tenant-acme", "tenant-limits")
+        .is_err());
+    // The waves after it wait for it: nothing runs without its limits.
+    assert!(
+        all.contains(
+            "StatefulSet/tenant-acme/db: skipped: an earlier wave of tenant `acme` failed"
+        ),
+        "{all}"
+    );
+    assert!(server
+        .store()
+        .get("StatefulSet", "tenant-acme", "db")
+        .is_err());
+    assert!(server.store().get("Namespace", "", "tenant-acme").is_ok());
+}

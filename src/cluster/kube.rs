@@ -368,6 +368,17 @@ impl KubeCluster {
                 message,
             },
             404 => ClusterError::NotFound { cluster, message },
+            // A server-side apply whose object does not fit the schema (an unknown field, a
+            // wrong type) is answered with a 500, but no retry can mend it
+            // (k8s.io/apimachinery managedfields/internal/structuredmerge.go).
+            500 if message.starts_with("failed to create typed patch object") => {
+                ClusterError::Invalid {
+                    cluster,
+                    object,
+                    message,
+                    causes: Vec::new(),
+                }
+            }
             409 => ClusterError::Conflict {
                 cluster,
                 object,
