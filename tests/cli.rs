@@ -1897,3 +1897,74 @@ fn a_template_override_with_an_unknown_field_is_refused_by_the_server_at_plan_ti
         .is_err());
     assert!(server.store().get("Namespace", "", "tenant-acme").is_ok());
 }
+
+/// A tenant destroyed and put back while its namespace is still terminating: what is being
+/// deleted is not taken as present (no "No changes"); its changes wait, blocked with why,
+/// and once the namespace is gone, the next apply creates the tenant whole.
+#[test]
+fn a_tenant_put_back_while_its_namespace_terminates_is_created_once_it_is_gone() {
+    use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let first = berth(&["apply", "--auto-approve", r], dir.path());
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    server.controllers().settle().unwrap();
+
+    // initech leaves, permitted by name; the namespace controller is held, so its namespace
+    // stays Terminating.
+    let initech = fs::read_to_string(repo.join("tenants/initech.toml")).unwrap();
+    let backups = fs::read_to_string(repo.join("backups/initech.toml")).unwrap();
+    fs::remove_file(repo.join("tenants/initech.toml")).unwrap();
+    fs::remove_file(repo.join("backups/initech.toml")).unwrap();
+    server.controllers().pause();
+    let gone = berth(
+        &["apply", "--auto-approve", "--allow-destroy", "initech", r],
+        dir.path(),
+    );
+    assert_eq!(gone.code, 0, "{}\n{}", gone.stdout, gone.stderr);
+    let ns = server
+        .store()
+        .get("Namespace", "", "tenant-initech")
+        .unwrap();
+    assert!(ns["metadata"]["deletionTimestamp"].is_string(), "{ns}");
+
+    // Back in the configuration while it terminates.
+    fs::write(repo.join("tenants/initech.toml"), &initech).unwrap();
+    fs::write(repo.join("backups/initech.toml"), &backups).unwrap();
+    let early = berth(&["apply", "--auto-approve", r], dir.path());
+    let all = format!("{}{}", early.stdout, early.stderr);
+    assert!(!all.contains("No changes"), "{all}");
+    assert!(
+        all.contains("# blocked: Namespace/tenant-initech is being deleted: berth creates it again once it is gone; apply again then"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "StatefulSet/tenant-initech/db: skipped: namespace `tenant-initech` is being deleted"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("  initech (local): incomplete, 0 applied, 0 failed, 11 skipped"),
+        "{all}"
+    );
+
+    // The namespace controller finishes; the next apply creates initech whole.
+    server.controllers().resume();
+    server.controllers().settle().unwrap();
+    assert!(server
+        .store()
+        .get("Namespace", "", "tenant-initech")
+        .is_err());
+    let again = berth(&["apply", "--auto-approve", r], dir.path());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let plan = berth(&["plan", "--detailed-exitcode", r], dir.path());
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(server
+        .store()
+        .get("StatefulSet", "tenant-initech", "db")
+        .is_ok());
+}

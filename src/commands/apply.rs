@@ -448,7 +448,13 @@ fn summary(set: &ChangeSet) -> String {
     }
     let mut out = String::from("\n");
     for ((cluster, tenant), [applied, failed, skipped, _]) in &per_tenant {
-        let state = if *failed > 0 { "FAILED" } else { "ok" };
+        let state = if *failed > 0 {
+            "FAILED"
+        } else if *skipped > 0 {
+            "incomplete"
+        } else {
+            "ok"
+        };
         out.push_str(&format!(
             "  {tenant} ({cluster}): {state}, {applied} applied, {failed} failed, {skipped} skipped\n"
         ));

@@ -465,6 +465,23 @@ impl<'a> ClusterCtx<'a> {
         }
     }
 
+    /// Why `obj` cannot be applied now, if it cannot: its live object, or its namespace, has a
+    /// `deletionTimestamp` (finalizers or the namespace controller are still at work).
+    fn being_deleted(&self, obj: &DesiredObject, live: Option<&LiveObject>) -> Option<String> {
+        let deleting = |o: &LiveObject| o.text().contains("\"deletionTimestamp\"");
+        if let Some(ns) = obj.id.namespace.as_deref() {
+            if self
+                .live
+                .get(&("Namespace", None, ns))
+                .is_some_and(|n| deleting(n))
+            {
+                return Some(format!("namespace `{ns}` is being deleted"));
+            }
+        }
+        live.filter(|l| deleting(l))
+            .map(|_| format!("{} is being deleted", obj.id))
+    }
+
     /// The tenants whose `objects` were kept (see [`Self::plan_leftover`]), one entry each.
     fn kept(&self, objects: Vec<ObjectRef>) -> Vec<KeptTenant> {
         let mut by_tenant: BTreeMap<&str, Vec<ObjectRef>> = BTreeMap::new();
@@ -660,6 +677,23 @@ impl<'a> ClusterCtx<'a> {
     fn plan_desired(&self, obj: &DesiredObject, part: &mut Part) {
         let kind = obj.id.kind.as_str();
         let live = self.live.get(&key(&obj.id));
+        // An object being deleted (or in a namespace being deleted) is not there to keep:
+        // it is created again once it is gone. Until then the change waits, and says why.
+        if let Some(why) = self.being_deleted(obj, live.copied()) {
+            part.changes.push(Change {
+                id: obj.id.clone(),
+                cluster: self.cluster.to_string(),
+                tenant: obj.tenant.clone(),
+                action: Action::Create,
+                fields: Vec::new(),
+                reason: Some(why.clone()),
+                blocked: Some(format!(
+                    "{why}: berth creates it again once it is gone; apply again then"
+                )),
+                desired: None,
+            });
+            return;
+        }
         // A restore runs once: once its Job exists or the Namespace records it, its Job is
         // never created, updated or replaced again, and changes to it are not drift.
         if kind == "Job" {
