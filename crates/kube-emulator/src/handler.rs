@@ -523,6 +523,51 @@ fn metadata_list_body(page: ListPage) -> Value {
     })
 }
 
+/// A write of an existing object, through the validating admission of updates where
+/// [`admission::admits_updates`]: the write is first done as a dry run, so that the
+/// registry's own validation answers before admission as on a real server; admission then
+/// judges the stored object against the result, and only then is the write done (unless the
+/// request is a dry run). `result` picks the written object out of what `write` returns.
+fn admitted_update<T>(
+    store: &kube_store::ObjectStore,
+    info: &'static KindInfo,
+    ns: &str,
+    name: &str,
+    dry_run: bool,
+    write: impl Fn(bool) -> Result<T, StoreError>,
+    result: impl Fn(&T) -> Option<&Value>,
+) -> Result<Result<T, admission::Refusal>, StoreError> {
+    if !admission::admits_updates(info) {
+        return write(dry_run).map(Ok);
+    }
+    let Ok(old) = store.get(info.kind, ns, name) else {
+        return write(dry_run).map(Ok);
+    };
+    let tried = write(true)?;
+    if let Some(new) = result(&tried) {
+        if let Err(refusal) = admission::admit_update(store, info, &old, new) {
+            return Ok(Err(refusal));
+        }
+    }
+    if dry_run {
+        return Ok(Ok(tried));
+    }
+    write(false).map(Ok)
+}
+
+/// The answer to an admitted write.
+fn admitted_response(
+    info: &KindInfo,
+    code: u16,
+    result: Result<Result<Value, admission::Refusal>, StoreError>,
+) -> Response {
+    match result {
+        Ok(Ok(o)) => object_response(info, code, o),
+        Ok(Err((code, body))) => json_response(code, &body),
+        Err(e) => error_response(&e),
+    }
+}
+
 /// Blocking store calls run off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -714,15 +759,19 @@ async fn resource(
                             Err(r) => return refusal_response(&r),
                         };
                     let manager = field_manager(query, headers, "unknown");
-                    let resp = match blocking(move || {
-                        store.update(kind, &ns, &name, obj, &manager, dry_run)
+                    let result = blocking(move || {
+                        admitted_update(
+                            &store,
+                            info,
+                            &ns,
+                            &name,
+                            dry_run,
+                            |dry| store.update(kind, &ns, &name, obj.clone(), &manager, dry),
+                            |o| Some(o),
+                        )
                     })
-                    .await
-                    {
-                        Ok(o) => object_response(info, 200, o),
-                        Err(e) => error_response(&e),
-                    };
-                    with_warnings(resp, &accepted.warnings)
+                    .await;
+                    with_warnings(admitted_response(info, 200, result), &accepted.warnings)
                 }
                 Method::PATCH => {
                     let ct = content_type(headers);
@@ -767,7 +816,17 @@ async fn resource(
                                         Err(refusal) => return Ok(Err(refusal)),
                                     }
                                 }
-                                Ok(Ok((store.apply(kind, &ns, &name, patch, &manager, force, dry_run), warnings)))
+                                let write = |dry| store.apply(kind, &ns, &name, patch.clone(), &manager, force, dry);
+                                let applied = if creating {
+                                    write(dry_run).map(Ok)
+                                } else {
+                                    admitted_update(&store, info, &ns, &name, dry_run, write, |(o, created)| (!created).then_some(o))
+                                };
+                                Ok(match applied {
+                                    Ok(Ok(done)) => Ok((Ok(done), warnings)),
+                                    Ok(Err(refusal)) => Err(refusal),
+                                    Err(e) => Ok((Err(e), warnings)),
+                                })
                             })
                             .await;
                             match result {
@@ -793,11 +852,11 @@ async fn resource(
                                 Err(r) => return refusal_response(&r),
                             };
                             let manager = field_manager(query, headers, "unknown");
-                            let resp = match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
-                                Ok(o) => object_response(info, 200, o),
-                                Err(e) => error_response(&e),
-                            };
-                            with_warnings(resp, &accepted.warnings)
+                            let result = blocking(move || {
+                                admitted_update(&store, info, &ns, &name, dry_run, |dry| store.merge_patch(kind, &ns, &name, &patch, &manager, dry), |o| Some(o))
+                            })
+                            .await;
+                            with_warnings(admitted_response(info, 200, result), &accepted.warnings)
                         }
                         other => status_response(
                             415,
