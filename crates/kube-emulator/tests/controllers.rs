@@ -632,6 +632,137 @@ fn statefulset_rolling_update_replaces_pods_from_the_highest_ordinal() {
     assert_eq!(sts["status"]["observedGeneration"], 2);
 }
 
+fn controller_revisions(server: &ApiServer) -> Vec<(String, i64)> {
+    let (code, list) = http(
+        server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/controllerrevisions",
+        &Value::Null,
+    );
+    assert_eq!(code, 200, "{list}");
+    let mut revs: Vec<(String, i64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["metadata"]["name"].as_str().unwrap().to_string(),
+                r["revision"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    revs.sort_by_key(|(_, n)| *n);
+    revs
+}
+
+#[test]
+fn statefulset_records_each_template_as_a_controller_revision_and_keeps_the_history_limit() {
+    let server = start();
+    namespace(&server, "t");
+    let mut sts = statefulset(1, "OrderedReady");
+    sts["spec"]["revisionHistoryLimit"] = json!(2);
+    let sts = create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.len(), 1, "{revs:?}");
+    let (first, number) = &revs[0];
+    assert_eq!(*number, 1);
+    assert!(first.starts_with("db-"), "{first}");
+    let (_, rev) = http(
+        &server,
+        "GET",
+        &format!("/apis/apps/v1/namespaces/t/controllerrevisions/{first}"),
+        &Value::Null,
+    );
+    assert_eq!(rev["metadata"]["labels"]["app"], "db");
+    assert_eq!(
+        format!(
+            "db-{}",
+            rev["metadata"]["labels"]["controller.kubernetes.io/hash"]
+                .as_str()
+                .unwrap()
+        ),
+        *first
+    );
+    assert_eq!(
+        rev["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": sts["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+    );
+    assert_eq!(rev["data"]["spec"]["template"]["$patch"], "replace");
+    assert_eq!(
+        rev["data"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:17"
+    );
+    let (_, pod) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["controller-revision-hash"],
+        *first
+    );
+    let (_, got) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(
+        (
+            got["status"]["currentRevision"].clone(),
+            got["status"]["updateRevision"].clone()
+        ),
+        (json!(first), json!(first))
+    );
+
+    // Each new template is a new revision; going back to an old one renumbers it.
+    let image = |server: &ApiServer, image: &str| {
+        let (code, body) = http(
+            server,
+            "PATCH",
+            "/apis/apps/v1/namespaces/t/statefulsets/db",
+            &json!({"spec": {"template": {"spec": {"containers": [{"name": "pg", "image": image}]}}}}),
+        );
+        assert_eq!(code, 200, "{body}");
+        settle(server);
+    };
+    image(&server, "postgres:18");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 2]);
+    let second = revs[1].0.clone();
+    let (_, got) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(got["status"]["updateRevision"], second.as_str());
+    assert_eq!(got["status"]["currentRevision"], second.as_str());
+    image(&server, "postgres:17");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs, [(second.clone(), 2), (first.clone(), 3)]);
+
+    // revisionHistoryLimit 2: past the current revision, two old ones are kept.
+    image(&server, "postgres:19");
+    image(&server, "postgres:20");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.len(), 3, "{revs:?}");
+    assert_eq!(revs.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [3, 4, 5]);
+    assert!(!revs.iter().any(|(n, _)| *n == second));
+
+    // They go with the set.
+    http(
+        &server,
+        "DELETE",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    settle(&server);
+    assert!(controller_revisions(&server).is_empty());
+}
+
 #[test]
 fn pvc_shrink_is_refused() {
     let server = start();
