@@ -492,6 +492,16 @@ fn wants_metadata_list(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("as=PartialObjectMetadataList"))
 }
 
+/// Whether the client asked for a Table (`kubectl get`), and if so its `includeObject`.
+fn wants_table<'q>(headers: &HeaderMap, query: &'q Query) -> Option<Option<&'q str>> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(super::table::wanted)
+        .then(|| query.get("includeObject"))
+}
+
 /// A LIST page as a `PartialObjectMetadataList`: each item only its metadata.
 fn metadata_list_body(page: ListPage) -> Value {
     let mut meta = serde_json::Map::new();
@@ -633,7 +643,17 @@ async fn resource(
                             page.items
                                 .retain(|o| field_filter.iter().all(|f| f.matches(o)));
                         }
-                        if wants_metadata_list(headers) {
+                        if let Some(include) = wants_table(headers, query) {
+                            let body = super::table::table(
+                                info,
+                                &page.items,
+                                Some(&page.resource_version),
+                                page.continue_token.as_deref(),
+                                include,
+                                shared.controllers.now_ms(),
+                            );
+                            json_response(200, &body)
+                        } else if wants_metadata_list(headers) {
                             json_response(200, &metadata_list_body(page))
                         } else {
                             json_response(200, &list_body(info, page))
@@ -743,7 +763,28 @@ async fn resource(
             let name = name.clone();
             match *method {
                 Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
-                    Ok(o) => object_response(info, 200, o),
+                    Ok(o) => match wants_table(headers, query) {
+                        Some(include) => {
+                            let mut o = o;
+                            if let Some(def) = schema::definition_name(info) {
+                                gojson::shape(def, &mut o);
+                            }
+                            let rv = o
+                                .pointer("/metadata/resourceVersion")
+                                .and_then(Value::as_str)
+                                .map(str::to_string);
+                            let body = super::table::table(
+                                info,
+                                &[o],
+                                rv.as_deref(),
+                                None,
+                                include,
+                                shared.controllers.now_ms(),
+                            );
+                            json_response(200, &body)
+                        }
+                        None => object_response(info, 200, o),
+                    },
                     Err(e) => error_response(&e),
                 },
                 Method::PUT => {

@@ -1,5 +1,5 @@
 //! A Kubernetes API server over plain HTTP on top of [`ObjectStore`]: discovery, GET, LIST
-//! (label selectors, pagination), server-side apply, merge patches, PUT, POST, DELETE and the
+//! (label selectors, pagination, server-side printing as Tables for `kubectl get`), server-side apply, merge patches, PUT, POST, DELETE and the
 //! `/status` subresource, with `metav1.Status` errors. It speaks the real wire format so that
 //! `kubectl` and kube-rs clients work against it unchanged. For tests it records every request
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
@@ -26,6 +26,7 @@ mod openapi;
 mod protobuf;
 mod rbac;
 mod schema;
+mod table;
 mod tls;
 mod validation;
 mod watches;
