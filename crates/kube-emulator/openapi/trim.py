@@ -34,6 +34,8 @@ ROOTS = [
     "io.k8s.api.batch.v1.CronJob",
     "io.k8s.api.batch.v1.Job",
     "io.k8s.api.coordination.v1.Lease",
+    "io.k8s.api.storage.v1.StorageClass",
+    "io.k8s.api.apps.v1.ControllerRevision",
     "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
     "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
 ]

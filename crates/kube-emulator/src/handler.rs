@@ -492,6 +492,16 @@ fn wants_metadata_list(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("as=PartialObjectMetadataList"))
 }
 
+/// Whether the client asked for a Table (`kubectl get`), and if so its `includeObject`.
+fn wants_table<'q>(headers: &HeaderMap, query: &'q Query) -> Option<Option<&'q str>> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(super::table::wanted)
+        .then(|| query.get("includeObject"))
+}
+
 /// A LIST page as a `PartialObjectMetadataList`: each item only its metadata.
 fn metadata_list_body(page: ListPage) -> Value {
     let mut meta = serde_json::Map::new();
@@ -521,6 +531,51 @@ fn metadata_list_body(page: ListPage) -> Value {
         "metadata": meta,
         "items": items,
     })
+}
+
+/// A write of an existing object, through the validating admission of updates where
+/// [`admission::admits_updates`]: the write is first done as a dry run, so that the
+/// registry's own validation answers before admission as on a real server; admission then
+/// judges the stored object against the result, and only then is the write done (unless the
+/// request is a dry run). `result` picks the written object out of what `write` returns.
+fn admitted_update<T>(
+    store: &kube_store::ObjectStore,
+    info: &'static KindInfo,
+    ns: &str,
+    name: &str,
+    dry_run: bool,
+    write: impl Fn(bool) -> Result<T, StoreError>,
+    result: impl Fn(&T) -> Option<&Value>,
+) -> Result<Result<T, admission::Refusal>, StoreError> {
+    if !admission::admits_updates(info) {
+        return write(dry_run).map(Ok);
+    }
+    let Ok(old) = store.get(info.kind, ns, name) else {
+        return write(dry_run).map(Ok);
+    };
+    let tried = write(true)?;
+    if let Some(new) = result(&tried) {
+        if let Err(refusal) = admission::admit_update(store, info, &old, new) {
+            return Ok(Err(refusal));
+        }
+    }
+    if dry_run {
+        return Ok(Ok(tried));
+    }
+    write(false).map(Ok)
+}
+
+/// The answer to an admitted write.
+fn admitted_response(
+    info: &KindInfo,
+    code: u16,
+    result: Result<Result<Value, admission::Refusal>, StoreError>,
+) -> Response {
+    match result {
+        Ok(Ok(o)) => object_response(info, code, o),
+        Ok(Err((code, body))) => json_response(code, &body),
+        Err(e) => error_response(&e),
+    }
 }
 
 /// Blocking store calls run off the async workers.
@@ -588,7 +643,17 @@ async fn resource(
                             page.items
                                 .retain(|o| field_filter.iter().all(|f| f.matches(o)));
                         }
-                        if wants_metadata_list(headers) {
+                        if let Some(include) = wants_table(headers, query) {
+                            let body = super::table::table(
+                                info,
+                                &page.items,
+                                Some(&page.resource_version),
+                                page.continue_token.as_deref(),
+                                include,
+                                shared.controllers.now_ms(),
+                            );
+                            json_response(200, &body)
+                        } else if wants_metadata_list(headers) {
                             json_response(200, &metadata_list_body(page))
                         } else {
                             json_response(200, &list_body(info, page))
@@ -698,7 +763,28 @@ async fn resource(
             let name = name.clone();
             match *method {
                 Method::GET => match blocking(move || store.get(kind, &ns, &name)).await {
-                    Ok(o) => object_response(info, 200, o),
+                    Ok(o) => match wants_table(headers, query) {
+                        Some(include) => {
+                            let mut o = o;
+                            if let Some(def) = schema::definition_name(info) {
+                                gojson::shape(def, &mut o);
+                            }
+                            let rv = o
+                                .pointer("/metadata/resourceVersion")
+                                .and_then(Value::as_str)
+                                .map(str::to_string);
+                            let body = super::table::table(
+                                info,
+                                &[o],
+                                rv.as_deref(),
+                                None,
+                                include,
+                                shared.controllers.now_ms(),
+                            );
+                            json_response(200, &body)
+                        }
+                        None => object_response(info, 200, o),
+                    },
                     Err(e) => error_response(&e),
                 },
                 Method::PUT => {
@@ -714,15 +800,19 @@ async fn resource(
                             Err(r) => return refusal_response(&r),
                         };
                     let manager = field_manager(query, headers, "unknown");
-                    let resp = match blocking(move || {
-                        store.update(kind, &ns, &name, obj, &manager, dry_run)
+                    let result = blocking(move || {
+                        admitted_update(
+                            &store,
+                            info,
+                            &ns,
+                            &name,
+                            dry_run,
+                            |dry| store.update(kind, &ns, &name, obj.clone(), &manager, dry),
+                            |o| Some(o),
+                        )
                     })
-                    .await
-                    {
-                        Ok(o) => object_response(info, 200, o),
-                        Err(e) => error_response(&e),
-                    };
-                    with_warnings(resp, &accepted.warnings)
+                    .await;
+                    with_warnings(admitted_response(info, 200, result), &accepted.warnings)
                 }
                 Method::PATCH => {
                     let ct = content_type(headers);
@@ -767,7 +857,17 @@ async fn resource(
                                         Err(refusal) => return Ok(Err(refusal)),
                                     }
                                 }
-                                Ok(Ok((store.apply(kind, &ns, &name, patch, &manager, force, dry_run), warnings)))
+                                let write = |dry| store.apply(kind, &ns, &name, patch.clone(), &manager, force, dry);
+                                let applied = if creating {
+                                    write(dry_run).map(Ok)
+                                } else {
+                                    admitted_update(&store, info, &ns, &name, dry_run, write, |(o, created)| (!created).then_some(o))
+                                };
+                                Ok(match applied {
+                                    Ok(Ok(done)) => Ok((Ok(done), warnings)),
+                                    Ok(Err(refusal)) => Err(refusal),
+                                    Err(e) => Ok((Err(e), warnings)),
+                                })
                             })
                             .await;
                             match result {
@@ -793,11 +893,11 @@ async fn resource(
                                 Err(r) => return refusal_response(&r),
                             };
                             let manager = field_manager(query, headers, "unknown");
-                            let resp = match blocking(move || store.merge_patch(kind, &ns, &name, &patch, &manager, dry_run)).await {
-                                Ok(o) => object_response(info, 200, o),
-                                Err(e) => error_response(&e),
-                            };
-                            with_warnings(resp, &accepted.warnings)
+                            let result = blocking(move || {
+                                admitted_update(&store, info, &ns, &name, dry_run, |dry| store.merge_patch(kind, &ns, &name, &patch, &manager, dry), |o| Some(o))
+                            })
+                            .await;
+                            with_warnings(admitted_response(info, 200, result), &accepted.warnings)
                         }
                         other => status_response(
                             415,

@@ -1,5 +1,5 @@
 //! A Kubernetes API server over plain HTTP on top of [`ObjectStore`]: discovery, GET, LIST
-//! (label selectors, pagination), server-side apply, merge patches, PUT, POST, DELETE and the
+//! (label selectors, pagination, server-side printing as Tables for `kubectl get`), server-side apply, merge patches, PUT, POST, DELETE and the
 //! `/status` subresource, with `metav1.Status` errors. It speaks the real wire format so that
 //! `kubectl` and kube-rs clients work against it unchanged. For tests it records every request
 //! and can inject faults (errors, throttling, latency, dropped connections). It also serves the
@@ -11,7 +11,9 @@
 //! and pods that start and claims that bind, on a clock tests can step. DELETE is graceful as
 //! on a real server: finalizers hold objects, a namespace terminates before it goes. Creates
 //! go through the admission plugins LimitRanger, PodSecurity and ResourceQuota (`admission`),
-//! the controllers' creates included.
+//! the controllers' creates included, and DefaultStorageClass; claim updates through
+//! PersistentVolumeClaimResize. A default StorageClass ([`DEFAULT_STORAGE_CLASS`]) is there from
+//! the start.
 
 mod admission;
 mod auth;
@@ -24,6 +26,7 @@ mod openapi;
 mod protobuf;
 mod rbac;
 mod schema;
+mod table;
 mod tls;
 mod validation;
 mod watches;
@@ -41,6 +44,7 @@ use tower::ServiceExt;
 
 use kube_store::ObjectStore;
 
+pub use admission::DEFAULT_STORAGE_CLASS;
 pub use controllers::{ControllerError, Controllers};
 use faults::Fault;
 pub use faults::{Faults, STALL};
@@ -133,6 +137,7 @@ async fn start(
     let addr = listener.local_addr()?;
     bootstrap_namespaces(&store)?;
     rbac::bootstrap(&store).map_err(|e| std::io::Error::other(e.to_string()))?;
+    admission::bootstrap_storage_class(&store).map_err(|e| std::io::Error::other(e.to_string()))?;
     store
         .keep_history()
         .map_err(|e| std::io::Error::other(e.to_string()))?;

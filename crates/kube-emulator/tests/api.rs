@@ -1186,3 +1186,111 @@ fn a_continue_token_from_before_a_compaction_is_410_expired_with_an_inconsistent
         .collect();
     assert_eq!(names, ["b", "c", "d"], "the remainder at the latest state");
 }
+
+/// The lines of `kubectl get` output, each with its columns separated by one space.
+fn columns(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// `kubectl get` asks for a Table and prints the server's columns, as the real printers give
+/// them.
+#[test]
+fn kubectl_get_prints_the_columns_of_the_servers_tables() {
+    if !have_kubectl() {
+        return;
+    }
+    let server = start();
+    server.controllers().pause();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(&file, MANIFEST.replace("SERVICE", "db")).unwrap();
+    let file = file.to_str().unwrap();
+    kubectl_ok(&server, &["apply", "--server-side", "-f", file]);
+    kubectl_ok(
+        &server,
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "tenant-a",
+            "--from-literal=a=b",
+        ],
+    );
+    server.controllers().settle().unwrap();
+    let get = |args: &[&str]| {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        let out = columns(&kubectl_ok(&server, &all));
+        // The age is the last column of these rows: drop it.
+        out.into_iter()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((rest, last)) if last.ends_with('s') && last != "AGE" => rest.to_string(),
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        get(&["statefulsets", "-n", "tenant-a"]),
+        ["NAME READY AGE", "db 2/2"]
+    );
+    let wide = columns(&kubectl_ok(
+        &server,
+        &["get", "sts", "-n", "tenant-a", "-o", "wide"],
+    ));
+    assert_eq!(wide[0], "NAME READY AGE CONTAINERS IMAGES");
+    assert!(wide[1].ends_with(" postgres postgres:16"), "{wide:?}");
+    assert_eq!(
+        get(&["pods", "-n", "tenant-a"]),
+        [
+            "NAME READY STATUS RESTARTS AGE",
+            "db-0 1/1 Running 0",
+            "db-1 1/1 Running 0"
+        ]
+    );
+    assert_eq!(
+        get(&["pvc", "-n", "tenant-a"]),
+        [
+            "NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS VOLUMEATTRIBUTESCLASS AGE",
+            "data-db-0 Bound standard <unset>",
+            "data-db-1 Bound standard <unset>"
+        ]
+    );
+    assert_eq!(
+        get(&["storageclasses"]),
+        [
+            "NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE",
+            "standard (default) k8s.io/minikube-hostpath Delete Immediate false"
+        ]
+    );
+    assert_eq!(
+        get(&["ns", "tenant-a"]),
+        ["NAME STATUS AGE", "tenant-a Active"]
+    );
+    let svc = get(&["svc", "-n", "tenant-a"]);
+    assert_eq!(svc[0], "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE");
+    assert!(
+        svc[1].starts_with("db ClusterIP 10.") && svc[1].ends_with(" <none> 5432/TCP"),
+        "{svc:?}"
+    );
+    assert_eq!(
+        get(&["configmaps", "cfg", "-n", "tenant-a"]),
+        ["NAME DATA AGE", "cfg 1"]
+    );
+    let revs = get(&["controllerrevisions", "-n", "tenant-a"]);
+    assert_eq!(revs[0], "NAME CONTROLLER REVISION AGE");
+    assert!(
+        revs[1].starts_with("db-") && revs[1].ends_with(" statefulset.apps/db 1"),
+        "{revs:?}"
+    );
+    kubectl_ok(
+        &server,
+        &["create", "serviceaccount", "app", "-n", "tenant-a"],
+    );
+    assert_eq!(
+        get(&["serviceaccounts", "-n", "tenant-a"]),
+        ["NAME SECRETS AGE", "app 0"]
+    );
+}

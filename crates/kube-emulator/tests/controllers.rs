@@ -632,6 +632,137 @@ fn statefulset_rolling_update_replaces_pods_from_the_highest_ordinal() {
     assert_eq!(sts["status"]["observedGeneration"], 2);
 }
 
+fn controller_revisions(server: &ApiServer) -> Vec<(String, i64)> {
+    let (code, list) = http(
+        server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/controllerrevisions",
+        &Value::Null,
+    );
+    assert_eq!(code, 200, "{list}");
+    let mut revs: Vec<(String, i64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["metadata"]["name"].as_str().unwrap().to_string(),
+                r["revision"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    revs.sort_by_key(|(_, n)| *n);
+    revs
+}
+
+#[test]
+fn statefulset_records_each_template_as_a_controller_revision_and_keeps_the_history_limit() {
+    let server = start();
+    namespace(&server, "t");
+    let mut sts = statefulset(1, "OrderedReady");
+    sts["spec"]["revisionHistoryLimit"] = json!(2);
+    let sts = create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.len(), 1, "{revs:?}");
+    let (first, number) = &revs[0];
+    assert_eq!(*number, 1);
+    assert!(first.starts_with("db-"), "{first}");
+    let (_, rev) = http(
+        &server,
+        "GET",
+        &format!("/apis/apps/v1/namespaces/t/controllerrevisions/{first}"),
+        &Value::Null,
+    );
+    assert_eq!(rev["metadata"]["labels"]["app"], "db");
+    assert_eq!(
+        format!(
+            "db-{}",
+            rev["metadata"]["labels"]["controller.kubernetes.io/hash"]
+                .as_str()
+                .unwrap()
+        ),
+        *first
+    );
+    assert_eq!(
+        rev["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": sts["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+    );
+    assert_eq!(rev["data"]["spec"]["template"]["$patch"], "replace");
+    assert_eq!(
+        rev["data"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:17"
+    );
+    let (_, pod) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/pods/db-0",
+        &Value::Null,
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["controller-revision-hash"],
+        *first
+    );
+    let (_, got) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(
+        (
+            got["status"]["currentRevision"].clone(),
+            got["status"]["updateRevision"].clone()
+        ),
+        (json!(first), json!(first))
+    );
+
+    // Each new template is a new revision; going back to an old one renumbers it.
+    let image = |server: &ApiServer, image: &str| {
+        let (code, body) = http(
+            server,
+            "PATCH",
+            "/apis/apps/v1/namespaces/t/statefulsets/db",
+            &json!({"spec": {"template": {"spec": {"containers": [{"name": "pg", "image": image}]}}}}),
+        );
+        assert_eq!(code, 200, "{body}");
+        settle(server);
+    };
+    image(&server, "postgres:18");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 2]);
+    let second = revs[1].0.clone();
+    let (_, got) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    assert_eq!(got["status"]["updateRevision"], second.as_str());
+    assert_eq!(got["status"]["currentRevision"], second.as_str());
+    image(&server, "postgres:17");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs, [(second.clone(), 2), (first.clone(), 3)]);
+
+    // revisionHistoryLimit 2: past the current revision, two old ones are kept.
+    image(&server, "postgres:19");
+    image(&server, "postgres:20");
+    let revs = controller_revisions(&server);
+    assert_eq!(revs.len(), 3, "{revs:?}");
+    assert_eq!(revs.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [3, 4, 5]);
+    assert!(!revs.iter().any(|(n, _)| *n == second));
+
+    // They go with the set.
+    http(
+        &server,
+        "DELETE",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    settle(&server);
+    assert!(controller_revisions(&server).is_empty());
+}
+
 #[test]
 fn pvc_shrink_is_refused() {
     let server = start();
@@ -644,6 +775,7 @@ fn pvc_shrink_is_refused() {
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}
         }),
     );
+    settle(&server);
     let (code, body) = http(
         &server,
         "PATCH",
@@ -652,8 +784,299 @@ fn pvc_shrink_is_refused() {
     );
     assert_eq!(code, 422, "{body}");
     assert_eq!(
-        body["details"]["causes"][0]["field"],
-        "spec.resources.requests.storage"
+        body["details"]["causes"],
+        json!([{
+            "reason": "FieldValueForbidden",
+            "message": "Forbidden: field can not be less than previous value",
+            "field": "spec.resources.requests.storage"
+        }])
+    );
+}
+
+fn claim(name: &str, class: Option<&str>, storage: &str) -> Value {
+    let mut c = json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
+    });
+    if let Some(class) = class {
+        c["spec"]["storageClassName"] = json!(class);
+    }
+    c
+}
+
+fn storage_class(name: &str, expandable: Option<bool>, default: bool) -> Value {
+    let mut c = json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": name}, "provisioner": "example.com/disks"
+    });
+    if let Some(e) = expandable {
+        c["allowVolumeExpansion"] = json!(e);
+    }
+    if default {
+        c["metadata"]["annotations"] =
+            json!({"storageclass.kubernetes.io/is-default-class": "true"});
+    }
+    c
+}
+
+fn grow(server: &ApiServer, claim: &str, storage: &str) -> (u16, Value) {
+    http(
+        server,
+        "PATCH",
+        &format!("/api/v1/namespaces/t/persistentvolumeclaims/{claim}"),
+        &json!({"spec": {"resources": {"requests": {"storage": storage}}}}),
+    )
+}
+
+#[test]
+fn a_new_cluster_has_the_default_storage_class_standard_without_volume_expansion() {
+    let server = start();
+    let (code, class) = http(
+        &server,
+        "GET",
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        &Value::Null,
+    );
+    assert_eq!(code, 200, "{class}");
+    assert_eq!(
+        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "true"
+    );
+    assert_eq!(class["provisioner"], "k8s.io/minikube-hostpath");
+    assert_eq!(class["reclaimPolicy"], "Delete");
+    assert_eq!(class["volumeBindingMode"], "Immediate");
+    assert!(class.get("allowVolumeExpansion").is_none(), "{class}");
+    let (_, list) = http(&server, "GET", "/apis/storage.k8s.io/v1", &Value::Null);
+    let sc = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "storageclasses")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (sc["namespaced"].clone(), sc["shortNames"].clone()),
+        (json!(false), json!(["sc"]))
+    );
+}
+
+#[test]
+fn default_storage_class_fills_in_the_class_of_a_new_claim_without_one() {
+    let server = start();
+    namespace(&server, "t");
+    let c = create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("a", None, "1Gi"),
+    );
+    assert_eq!(c["spec"]["storageClassName"], "standard");
+    // An empty class asks for none, and a named one is kept.
+    let c = create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("b", Some(""), "1Gi"),
+    );
+    assert_eq!(c["spec"]["storageClassName"], "");
+    let c = create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("c", Some("fast"), "1Gi"),
+    );
+    assert_eq!(c["spec"]["storageClassName"], "fast");
+    // Of two defaults the newest, then the first by name: `aaa` either way.
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("aaa", None, true),
+    );
+    let c = create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("d", None, "1Gi"),
+    );
+    assert_eq!(c["spec"]["storageClassName"], "aaa");
+    // Without a default the claim has no class.
+    for name in ["aaa", "standard"] {
+        let (code, _) = http(
+            &server,
+            "DELETE",
+            &format!("/apis/storage.k8s.io/v1/storageclasses/{name}"),
+            &Value::Null,
+        );
+        assert_eq!(code, 200);
+    }
+    let c = create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("e", None, "1Gi"),
+    );
+    assert!(c["spec"].get("storageClassName").is_none(), "{c}");
+    // The StatefulSet controller's claims are admitted alike.
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("ssd", None, true),
+    );
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        statefulset(1, "OrderedReady"),
+    );
+    settle(&server);
+    let (_, c) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/persistentvolumeclaims/data-db-0",
+        &Value::Null,
+    );
+    assert_eq!(c["spec"]["storageClassName"], "ssd");
+}
+
+#[test]
+fn growing_a_bound_claim_needs_a_storage_class_that_allows_volume_expansion() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("grows", Some(true), false),
+    );
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("fixed", Some(false), false),
+    );
+    for (name, class) in [
+        ("std", None),
+        ("fixed", Some("fixed")),
+        ("gone", Some("missing")),
+        ("grows", Some("grows")),
+    ] {
+        create(
+            &server,
+            "/api/v1/namespaces/t/persistentvolumeclaims",
+            claim(name, class, "1Gi"),
+        );
+    }
+    settle(&server);
+    for name in ["std", "fixed", "gone"] {
+        let (code, body) = grow(&server, name, "2Gi");
+        assert_eq!(code, 403, "{body}");
+        assert_eq!(
+            body,
+            json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("persistentvolumeclaims \"{name}\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"),
+                "reason": "Forbidden",
+                "details": {"name": name, "group": "", "kind": "persistentvolumeclaims"},
+                "code": 403
+            })
+        );
+    }
+    let (_, c) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/persistentvolumeclaims/std",
+        &Value::Null,
+    );
+    assert_eq!(c["spec"]["resources"]["requests"]["storage"], "1Gi");
+    // A dry run is admitted too; the same size, or labels, are no growth.
+    let (code, _) = http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/persistentvolumeclaims/std?dryRun=All",
+        &json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}),
+    );
+    assert_eq!(code, 403);
+    let (code, body) = grow(&server, "std", "1024Mi");
+    assert_eq!(code, 200, "{body}");
+    // Server-side apply and PUT are admitted like a merge patch.
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/api/v1/namespaces/t/persistentvolumeclaims/fixed?fieldManager=berth&force=true",
+        &claim("fixed", Some("fixed"), "3Gi"),
+    );
+    assert_eq!(code, 403, "{body}");
+    let (_, mut c) = http(
+        &server,
+        "GET",
+        "/api/v1/namespaces/t/persistentvolumeclaims/fixed",
+        &Value::Null,
+    );
+    c["spec"]["resources"]["requests"]["storage"] = json!("3Gi");
+    let (code, body) = http(
+        &server,
+        "PUT",
+        "/api/v1/namespaces/t/persistentvolumeclaims/fixed",
+        &c,
+    );
+    assert_eq!(code, 403, "{body}");
+    // A class that allows it: the claim grows.
+    let (code, body) = grow(&server, "grows", "2Gi");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["spec"]["resources"]["requests"]["storage"], "2Gi");
+}
+
+#[test]
+fn changing_the_size_of_an_unbound_claim_is_invalid() {
+    let server = start();
+    namespace(&server, "t");
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("grows", Some(true), false),
+    );
+    create(
+        &server,
+        "/api/v1/namespaces/t/persistentvolumeclaims",
+        claim("data", Some("grows"), "1Gi"),
+    );
+    let (code, body) = grow(&server, "data", "2Gi");
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        "PersistentVolumeClaim \"data\" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+    );
+}
+
+#[test]
+fn storage_class_provisioner_parameters_and_policies_are_immutable() {
+    let server = start();
+    create(
+        &server,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        storage_class("fast", None, false),
+    );
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/apis/storage.k8s.io/v1/storageclasses/fast",
+        &json!({"provisioner": "other.example.com", "parameters": {"type": "ssd"}, "reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        "StorageClass.storage.k8s.io \"fast\" is invalid: [parameters: Forbidden: updates to parameters are forbidden., provisioner: Forbidden: updates to provisioner are forbidden., reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden., volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable]"
+    );
+    // allowVolumeExpansion may change.
+    let (code, body) = http(
+        &server,
+        "PATCH",
+        "/apis/storage.k8s.io/v1/storageclasses/fast",
+        &json!({"allowVolumeExpansion": true}),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/apis/storage.k8s.io/v1/storageclasses",
+        &json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "none"}}),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        "StorageClass.storage.k8s.io \"none\" is invalid: provisioner: Required value"
     );
 }
 

@@ -173,6 +173,13 @@ pub(crate) fn apply_defaults(info: &KindInfo, obj: &mut Value) {
                 }
             }
         }
+        // `SetDefaults_StorageClass` (`pkg/apis/storage/v1/defaults.go`).
+        "StorageClass" => {
+            if let Some(m) = obj.as_object_mut() {
+                set_default(m, "reclaimPolicy", json!("Delete"));
+                set_default(m, "volumeBindingMode", json!("Immediate"));
+            }
+        }
         _ => {}
     }
 }
@@ -531,6 +538,37 @@ pub(crate) fn validate(info: &KindInfo, obj: &Value) -> Vec<Cause> {
             }
         }
     }
+    // `ValidateStorageClass` and `ValidateControllerRevision`
+    // (`pkg/apis/storage/validation/validation.go`, `pkg/apis/apps/validation/validation.go`).
+    match info.kind {
+        "StorageClass"
+            if obj
+                .get("provisioner")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty) =>
+        {
+            causes.push(Cause::required("provisioner", "Required value"));
+        }
+        "ControllerRevision" => {
+            if obj.get("data").is_none_or(Value::is_null) {
+                causes.push(Cause::required("data", "Required value: data is mandatory"));
+            }
+            if obj
+                .get("revision")
+                .and_then(Value::as_i64)
+                .is_some_and(|r| r < 0)
+            {
+                causes.push(Cause::invalid(
+                    "revision",
+                    &format!(
+                        "Invalid value: {}: must be greater than or equal to 0",
+                        obj["revision"]
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
     if matches!(info.kind, "StatefulSet" | "Deployment") {
         match obj.pointer("/spec/selector") {
             None => causes.push(Cause::required("spec.selector", "Required value")),
@@ -609,7 +647,7 @@ pub(crate) fn check_immutable(info: &KindInfo, old: &Value, new: &Value) -> Vec<
             if without(old.get("spec"), &allowed) != without(new.get("spec"), &allowed) {
                 causes.push(Cause::forbidden(
                     "spec",
-                    "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                    "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
                 ));
             }
         }
@@ -624,6 +662,20 @@ pub(crate) fn check_immutable(info: &KindInfo, old: &Value, new: &Value) -> Vec<
             );
         }
         "Deployment" => immutable(&mut causes, "spec.selector", "/spec/selector"),
+        // `ValidateStorageClassUpdate`.
+        "StorageClass" => {
+            for field in ["parameters", "provisioner", "reclaimPolicy"] {
+                if old.get(field) != new.get(field) {
+                    causes.push(Cause::forbidden(
+                        field,
+                        &format!("Forbidden: updates to {field} are forbidden."),
+                    ));
+                }
+            }
+            immutable(&mut causes, "volumeBindingMode", "/volumeBindingMode");
+        }
+        // `ValidateControllerRevisionUpdate`.
+        "ControllerRevision" => immutable(&mut causes, "data", "/data"),
         "Service" => {
             let old_ip = old.pointer("/spec/clusterIP");
             if old_ip.is_some() && old_ip != new.pointer("/spec/clusterIP") {
@@ -637,10 +689,29 @@ pub(crate) fn check_immutable(info: &KindInfo, old: &Value, new: &Value) -> Vec<
             }
         }
         "PersistentVolumeClaim" => {
+            // Only the storage request of a bound claim may change (the claim's status is
+            // the stored one: updates of the main resource keep it), and the volume name
+            // once, from empty.
+            let bound = old.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+            let volume_unset = old
+                .pointer("/spec/volumeName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
             let strip = |v: &Value| {
                 let mut spec = without(v.get("spec"), &["volumeAttributesClassName"]);
-                if let Some(r) = spec.get_mut("resources").and_then(Value::as_object_mut) {
-                    r.shift_remove("requests");
+                if volume_unset {
+                    if let Some(m) = spec.as_object_mut() {
+                        m.shift_remove("volumeName");
+                    }
+                }
+                if bound {
+                    if let Some(r) = spec
+                        .get_mut("resources")
+                        .and_then(|r| r.get_mut("requests"))
+                        .and_then(Value::as_object_mut)
+                    {
+                        r.shift_remove("storage");
+                    }
                 }
                 spec
             };

@@ -1,4 +1,5 @@
-//! The kinds the store knows: the ones berth renders, with their API group, version, plural
+//! The kinds the store knows: the ones berth renders and the ones their controllers and
+//! admission read (ControllerRevision, StorageClass), with their API group, version, plural
 //! resource name and scope.
 
 /// One kind of object the store can hold.
@@ -229,6 +230,16 @@ static KINDS: &[KindInfo] = &[
     k(
         "apps",
         "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        true,
+        &[],
+        false,
+    ),
+    k(
+        "apps",
+        "v1",
         "Deployment",
         "deployments",
         "deployment",
@@ -265,6 +276,16 @@ static KINDS: &[KindInfo] = &[
         "lease",
         true,
         &[],
+        false,
+    ),
+    k(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        false,
+        &["sc"],
         false,
     ),
 ];
@@ -331,7 +352,7 @@ mod tests {
             kind_by_api_version("v1", "Namespace").map(|k| k.namespaced),
             Some(false)
         );
-        assert_eq!(kinds().len(), 20);
+        assert_eq!(kinds().len(), 22);
         assert!(groups().contains(&("apps", "v1")));
         let sts = kind_by_name("StatefulSet").unwrap();
         assert_eq!(sts.qualified_resource(), "statefulsets.apps");

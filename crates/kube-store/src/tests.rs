@@ -330,7 +330,7 @@ fn immutable_statefulset_fields() {
     assert_eq!(e.reason(), "Invalid");
     assert_eq!(
         e.message(),
-        "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+        "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
     );
     assert_eq!(e.causes()[0].field, "spec");
     assert_eq!(e.to_status()["details"]["kind"], "StatefulSet");
@@ -439,6 +439,9 @@ fn other_immutable_fields() {
         .unwrap();
     assert_eq!(p["spec"]["resources"]["requests"]["storage"], "1Gi");
     assert_eq!(p["spec"]["volumeMode"], "Filesystem");
+    // Only a bound claim's storage request may change.
+    s.set_status("PersistentVolumeClaim", "t", "d", json!({"phase": "Bound"}))
+        .unwrap();
     assert!(s
         .apply(
             "PersistentVolumeClaim",

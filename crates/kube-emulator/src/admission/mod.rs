@@ -1,11 +1,13 @@
 //! The admission plugins of kube-apiserver that act on what berth creates, after
 //! NamespaceLifecycle (in `controllers::namespace`), in the order of
-//! `pkg/kubeapiserver/options/plugins.go`: LimitRanger defaults (mutating), then LimitRanger's
-//! checks, PodSecurity and ResourceQuota (validating). Requests through the API and the
+//! `pkg/kubeapiserver/options/plugins.go`: LimitRanger defaults and DefaultStorageClass
+//! (mutating), then LimitRanger's checks, PodSecurity and ResourceQuota (validating); on
+//! updates, PersistentVolumeClaimResize. Requests through the API and the
 //! controllers' own creates (StatefulSet pods and claims, Job pods) go through them alike, as
 //! on a real cluster.
 //!
-//! Only creates are admitted here; updates are not (see `docs/kubernetes-fidelity.md`).
+//! Creates are admitted here, and of updates only a claim's (PersistentVolumeClaimResize);
+//! the other plugins do not see updates (see `docs/kubernetes-fidelity.md`).
 
 // Refusals are `(code, Status)` pairs, like NamespaceLifecycle's.
 #![allow(clippy::result_large_err)]
@@ -13,6 +15,10 @@
 mod limitranger;
 mod podsecurity;
 mod quota;
+mod storage;
+
+pub(crate) use storage::bootstrap as bootstrap_storage_class;
+pub use storage::DEFAULT_STORAGE_CLASS;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -107,15 +113,38 @@ pub(crate) fn admit_create(
     validate(store, info, ns, obj)
 }
 
-/// The mutating phase: LimitRanger's defaults of a pod's containers.
+/// The mutating phase: LimitRanger's defaults of a pod's containers, DefaultStorageClass's of
+/// a claim.
 pub(crate) fn mutate(
     store: &ObjectStore,
     info: &KindInfo,
     ns: &str,
     obj: &mut Value,
 ) -> Result<(), Refusal> {
-    if info.kind == "Pod" {
-        limitranger::default_pod(store, ns, obj).map_err(internal)?;
+    match info.kind {
+        "Pod" => limitranger::default_pod(store, ns, obj).map_err(internal)?,
+        "PersistentVolumeClaim" => storage::default_claim(store, obj).map_err(internal)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether updates of `info` objects go through validating admission
+/// ([`admit_update`]): only claims' do.
+pub(crate) fn admits_updates(info: &KindInfo) -> bool {
+    info.kind == "PersistentVolumeClaim"
+}
+
+/// The validating admission of an update of the object `old` (as stored) to `new` (as the
+/// registry would store it, after its own validation): PersistentVolumeClaimResize.
+pub(crate) fn admit_update(
+    store: &ObjectStore,
+    info: &KindInfo,
+    old: &Value,
+    new: &Value,
+) -> Result<(), Refusal> {
+    if info.kind == "PersistentVolumeClaim" {
+        storage::admit_claim_update(store, info, old, new)?;
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ impl Schedule {
 }
 
 /// Seconds of an RFC 3339 time (`2026-11-05T10:00:00Z`).
-fn parse_time(t: &str) -> Option<i64> {
+pub(crate) fn parse_time(t: &str) -> Option<i64> {
     let (date, time) = t.trim_end_matches('Z').split_once('T')?;
     let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
     let (y, m, dd) = (d.next()??, d.next()??, d.next()??);

@@ -4,7 +4,9 @@
 //! before are Running and Ready (`OrderedReady`) or all at once (`Parallel`); scale down from
 //! the highest ordinal; RollingUpdate replaces one pod at a time from the highest ordinal
 //! down to the partition; claims get ownerReferences as `persistentVolumeClaimRetentionPolicy`
-//! says, so that the garbage collector deletes them.
+//! says, so that the garbage collector deletes them. Each template is recorded as a
+//! ControllerRevision (`pkg/controller/history`), and the history is kept to
+//! `revisionHistoryLimit`.
 
 use serde_json::{json, Map, Value};
 
@@ -17,23 +19,137 @@ const REVISION_LABEL: &str = "controller-revision-hash";
 const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 
-/// `rand.SafeEncodeString` of a 32-bit FNV-1a hash of the template, as the revision name's
-/// suffix. The real hash is taken over the ControllerRevision's patch; the value differs, the
-/// shape (`NAME-` and ten characters at most of that alphabet) does not.
-fn revision(sts: &Value) -> String {
-    let text = serde_json::to_string(&sts["spec"]["template"]).unwrap_or_default();
+/// The ControllerRevision's `data`, as `getPatch` (`stateful_set_utils.go`) writes it: the
+/// template, to be replaced whole.
+fn revision_data(sts: &Value) -> Value {
+    let mut template = sts["spec"]["template"].clone();
+    if let Some(m) = template.as_object_mut() {
+        m.insert("$patch".into(), json!("replace"));
+    }
+    json!({"spec": {"template": template}})
+}
+
+/// `HashControllerRevision` (`pkg/controller/history/controller_history.go`): 32-bit FNV-1 of
+/// the data, then of the collision count, as `rand.SafeEncodeString` of its decimal digits.
+/// The bytes hashed are this JSON, not Go's encoding of the template (its fields in
+/// declaration order), so the value differs from a real cluster's; the shape does not.
+fn revision_hash(data: &Value, collisions: i64) -> String {
+    let mut bytes = serde_json::to_vec(data).unwrap_or_default();
+    bytes.extend(collisions.to_string().bytes());
     let mut h: u32 = 0x811c_9dc5;
-    for b in text.bytes() {
-        h ^= u32::from(b);
+    for b in bytes {
         h = h.wrapping_mul(0x0100_0193);
+        h ^= u32::from(b);
     }
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let digits = h.to_string();
-    let suffix: String = digits
+    h.to_string()
         .bytes()
         .map(|d| ALPHABET[usize::from(d) % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn controlled_by(o: &Value, uid: &str) -> bool {
+    o.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|rs| {
+            rs.iter()
+                .any(|r| s(r, "/uid") == uid && r["controller"] == true)
+        })
+}
+
+fn revision_number(r: &Value) -> i64 {
+    r.get("revision").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The set's ControllerRevisions, oldest first.
+fn revisions_of(c: &Controllers, ns: &str, uid: &str) -> Result<Vec<Value>, StoreError> {
+    let mut revs: Vec<Value> = list(c.store(), "ControllerRevision", Some(ns))?
+        .into_iter()
+        .filter(|r| controlled_by(r, uid) && !deleting(r))
         .collect();
-    format!("{}-{suffix}", s(sts, "/metadata/name"))
+    revs.sort_by_key(revision_number);
+    Ok(revs)
+}
+
+/// `getStatefulSetRevisions`: the update revision is the set's template as a ControllerRevision
+/// `NAME-HASH`, numbered one past the highest; an existing revision with the same data is
+/// reused, renumbered to the highest unless it is already the latest. Returns its name.
+fn sync_update_revision(c: &Controllers, sts: &Value, ns: &str) -> Result<String, StoreError> {
+    let store = c.store();
+    let uid = s(sts, "/metadata/uid");
+    let data = revision_data(sts);
+    let collisions = sts
+        .pointer("/status/collisionCount")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let revs = revisions_of(c, ns, uid)?;
+    let next = revs.last().map_or(0, revision_number) + 1;
+    if let Some(equal) = revs.iter().find(|r| r.get("data") == Some(&data)) {
+        let name = s(equal, "/metadata/name").to_string();
+        if revision_number(equal) != next - 1 {
+            tolerate(store.merge_patch(
+                "ControllerRevision",
+                ns,
+                &name,
+                &json!({"revision": next}),
+                MANAGER,
+                false,
+            ))?;
+        }
+        return Ok(name);
+    }
+    let hash = revision_hash(&data, collisions);
+    let set_name = s(sts, "/metadata/name");
+    let prefix: String = set_name.chars().take(223).collect();
+    let name = format!("{prefix}-{hash}");
+    let mut labels: Map<String, Value> = sts
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    labels.insert("controller.kubernetes.io/hash".into(), json!(hash));
+    let mut meta = json!({"name": name, "labels": labels, "ownerReferences": [owner_ref(sts)]});
+    if let Some(a) = sts.pointer("/metadata/annotations") {
+        meta["annotations"] = a.clone();
+    }
+    let revision = json!({
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": meta,
+        "data": data,
+        "revision": next,
+    });
+    tolerate(store.create("ControllerRevision", ns, revision, MANAGER, false))?;
+    Ok(name)
+}
+
+/// `truncateHistory`: revisions beyond `revisionHistoryLimit` (10 by default) are deleted,
+/// oldest first, except the current and update revisions and those a pod still runs.
+fn truncate_history(
+    c: &Controllers,
+    sts: &Value,
+    ns: &str,
+    live: &[String],
+) -> Result<(), StoreError> {
+    let limit = sts
+        .pointer("/spec/revisionHistoryLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(10)
+        .max(0) as usize;
+    let history: Vec<Value> = revisions_of(c, ns, s(sts, "/metadata/uid"))?
+        .into_iter()
+        .filter(|r| !live.iter().any(|l| l == s(r, "/metadata/name")))
+        .collect();
+    let excess = history.len().saturating_sub(limit);
+    for r in &history[..excess] {
+        tolerate(c.store().delete(
+            "ControllerRevision",
+            ns,
+            s(r, "/metadata/name"),
+            Propagation::Background,
+        ))?;
+    }
+    Ok(())
 }
 
 fn owner_ref(sts: &Value) -> Value {
@@ -125,7 +241,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
             .pointer("/spec/updateStrategy/rollingUpdate/partition")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        let update_rev = revision(&sts);
+        let update_rev = sync_update_revision(c, &sts, &ns)?;
         let old_status = sts.get("status").cloned().unwrap_or_else(|| json!({}));
         let current_rev = match s(&old_status, "/currentRevision") {
             "" => update_rev.clone(),
@@ -324,6 +440,10 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
         if status != old_status {
             tolerate(store.set_status("StatefulSet", &ns, &name, status))?;
         }
+        let mut live: Vec<String> = pods.iter().map(rev_of).collect();
+        live.push(current_rev);
+        live.push(update_rev);
+        truncate_history(c, &sts, &ns, &live)?;
     }
     Ok(())
 }
