@@ -751,57 +751,142 @@ fn backups_path(tree: &SourceTree, tenant: &str) -> String {
         .unwrap_or_else(|| format!("backups/{tenant}.toml"))
 }
 
+/// What a TOML item is, for messages: `an integer`, `an array of tables`.
+fn kind_of(item: &toml_edit::Item) -> &'static str {
+    use toml_edit::{Item, Value};
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) | Item::Value(Value::InlineTable(_)) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(Value::String(_)) => "a string",
+        Item::Value(Value::Integer(_)) => "an integer",
+        Item::Value(Value::Float(_)) => "a float",
+        Item::Value(Value::Boolean(_)) => "a boolean",
+        Item::Value(Value::Datetime(_)) => "a date-time",
+        Item::Value(Value::Array(_)) => "an array",
+    }
+}
+
 /// Sets the key at `path` (`["quota", "cpu"]`) of a document to `value`, creating the tables
 /// on the way (`[database.resources]` without an empty `[database]`). A key that is there
-/// keeps its place and its comment.
+/// keeps its place and its comment; a new key goes after the last one of its table, written
+/// like its neighbours inside an inline table. Every other byte of the file stays as it was.
+///
+/// A path through something that is not a table (`database = 1` for `database.replicas`), or
+/// to a table, is an error naming the key: such a file is changed by hand.
 pub fn set_key(
     doc: &mut toml_edit::DocumentMut,
     path: &[&str],
     mut value: toml_edit::Value,
 ) -> Result<(), String> {
+    use toml_edit::{Item, Value};
     let Some((last, parents)) = path.split_last() else {
         return Ok(());
     };
+    let cannot = |what: String| {
+        format!(
+            "cannot set `{}`: {what}; change the file by hand",
+            path.join(".")
+        )
+    };
+    // New tables go at the end of the file, after every table there is.
+    let end = last_position(doc.as_table()).map_or(0, |p| p + 1);
     let mut t: &mut dyn toml_edit::TableLike = doc.as_table_mut();
-    let mut inline = false;
     for (i, p) in parents.iter().enumerate() {
         if t.get(p).is_none() {
             let mut new = toml_edit::Table::new();
             new.set_implicit(true);
+            new.set_position(Some(end));
             new.decor_mut().set_prefix("\n");
-            t.insert(p, toml_edit::Item::Table(new));
+            t.insert(p, Item::Table(new));
         }
-        inline = t.get(p).is_some_and(toml_edit::Item::is_inline_table);
-        t = t
-            .get_mut(p)
-            .and_then(toml_edit::Item::as_table_like_mut)
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not a table in the file; change it by hand",
+        let item = t.get_mut(p).expect("inserted above");
+        let what = kind_of(item);
+        t = match item {
+            Item::Table(sub) => sub,
+            Item::Value(Value::InlineTable(sub)) => {
+                let rest = &path[i + 1..];
+                if sub.get(rest[0]).is_none() {
+                    // The rest of the path is new: nested inline tables, not a `[header]`.
+                    for k in rest[1..].iter().rev() {
+                        let mut inner = toml_edit::InlineTable::new();
+                        inner.insert(*k, value);
+                        inner.fmt();
+                        value = Value::InlineTable(inner);
+                    }
+                    insert_inline(sub, rest[0], value);
+                    return Ok(());
+                }
+                sub
+            }
+            _ => {
+                return Err(cannot(format!(
+                    "`{}` is {what}, not a table",
                     path[..=i].join(".")
-                )
-            })?;
+                )))
+            }
+        };
     }
     match t.get_mut(last) {
-        Some(toml_edit::Item::Value(old)) => {
+        Some(Item::Value(old)) => {
             *value.decor_mut() = old.decor().clone();
             *old = value;
         }
-        Some(_) => {
-            return Err(format!(
-                "`{}` is a table in the file; change it by hand",
-                path.join(".")
-            ))
-        }
+        Some(item) => return Err(cannot(format!("it is {}, not a value", kind_of(item)))),
         None => {
-            t.insert(last, toml_edit::Item::Value(value));
-            if inline {
-                // `{ a = 1, b = 2 }`: the spaces before `}` belong after the new last key.
-                t.fmt();
-            }
+            t.insert(last, Item::Value(value));
         }
     }
     Ok(())
+}
+
+/// The greatest position in the document of the tables under `t`.
+fn last_position(t: &toml_edit::Table) -> Option<isize> {
+    t.iter()
+        .filter_map(|(_, item)| match item {
+            toml_edit::Item::Table(sub) => sub.position().max(last_position(sub)),
+            toml_edit::Item::ArrayOfTables(a) => a
+                .iter()
+                .filter_map(|sub| sub.position().max(last_position(sub)))
+                .max(),
+            _ => None,
+        })
+        .max()
+}
+
+/// Adds `key` after the last key of an inline table, spaced like it: `{a=1}` becomes
+/// `{a=1,b=2}`, `{ a = 1 }` becomes `{ a = 1, b = 2 }`.
+fn insert_inline(t: &mut toml_edit::InlineTable, key: &str, mut value: toml_edit::Value) {
+    let Some(last) = t.iter().last().map(|(k, _)| k.to_string()) else {
+        t.insert(key, value);
+        t.fmt();
+        return;
+    };
+    let key_decor = t
+        .key(&last)
+        .map(|k| k.leaf_decor().clone())
+        .unwrap_or_default();
+    let old = t.get_mut(&last).expect("the last key");
+    // The space before `}` belongs after the new last value.
+    let decor = old.decor().clone();
+    old.decor_mut().set_suffix("");
+    *value.decor_mut() = decor;
+    t.insert(key, value);
+    if let Some(mut k) = t.key_mut(key) {
+        *k.leaf_decor_mut() = key_decor;
+    }
+}
+
+/// `file` is not valid TOML: where, and what, so that it can be fixed by hand first.
+fn not_toml(file: &str, text: &str, e: &toml_edit::TomlError) -> String {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!(
+        "{file}{at} is not valid TOML ({}); fix it by hand first",
+        e.message().trim_end()
+    )
 }
 
 /// Removes the key at `path`, and its table when that is left empty.
@@ -866,38 +951,50 @@ fn value<'a>(values: &'a [(String, String)], k: &str) -> &'a str {
 fn edit_file(
     kind: Kind,
     ctx: &Context,
-    text: &str,
+    (file, text): (&str, &str),
     values: &[(String, String)],
     errors: &mut Errors,
 ) -> Option<(String, Vec<String>)> {
+    // A field that is not sent is left as it is; one sent empty goes back to the default.
+    let changes: Vec<(&str, &[&str], &str)> = kind
+        .edits()
+        .iter()
+        .filter_map(|(field, path)| {
+            let new = get(values, field).map(str::trim)?;
+            (new != ctx.current(path).unwrap_or_default()).then_some((*field, *path, new))
+        })
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(d) => d,
         Err(e) => {
+            let keys: Vec<String> = changes
+                .iter()
+                .map(|(_, p, _)| format!("`{}`", p.join(".")))
+                .collect();
             errors.general.push(format!(
-                "the tenant file is not valid TOML: {}",
-                e.message()
+                "cannot change {}: {}",
+                keys.join(", "),
+                not_toml(file, text, &e)
             ));
             return None;
         }
     };
     let mut what = Vec::new();
-    for (field, path) in kind.edits() {
-        // A field that is not sent is left as it is; one sent empty goes back to the default.
-        let Some(new) = get(values, field).map(str::trim) else {
-            continue;
-        };
-        let old = ctx.current(path).unwrap_or_default();
-        if new == old {
-            continue;
-        }
+    for (field, path, new) in changes {
         let key = path.join(".");
         if new.is_empty() {
             remove_key(&mut doc, path);
             what.push(format!("{key} back to its default"));
             continue;
         }
-        match typed(path, new).and_then(|v| set_key(&mut doc, path, v)) {
-            Ok(()) => what.push(format!("{key} {new}")),
+        match typed(path, new) {
+            Ok(v) => match set_key(&mut doc, path, v) {
+                Ok(()) => what.push(format!("{key} {new}")),
+                Err(e) => errors.at(field, format!("{file}: {e}")),
+            },
             Err(e) => errors.at(field, e),
         }
     }
@@ -1007,7 +1104,7 @@ pub fn build(
         }
         Kind::Change | Kind::Storage | Kind::Resources | Kind::Network => {
             if let Some((path, text)) = &tenant_text {
-                match edit_file(kind, ctx, text, values, &mut errors) {
+                match edit_file(kind, ctx, (path, text), values, &mut errors) {
                     Some((new, what)) => {
                         files.push((path.clone(), new));
                         message = format!("Change tenant {tenant}: {}", what.join(", "));
@@ -1047,7 +1144,7 @@ pub fn build(
         Kind::RemoveMember => {
             let name = value(values, "member");
             if let (Some((path, t)), false) = (&tenant_text, name.is_empty()) {
-                match remove_member(t, name) {
+                match remove_member(path, t, name) {
                     Ok(new) => files.push((path.clone(), new)),
                     Err(e) => errors.at("member", e),
                 }
@@ -1154,10 +1251,10 @@ pub fn build(
 
 /// The tenant file `text` without its member `name` (the first one of that name), the rest
 /// as it was.
-fn remove_member(text: &str, name: &str) -> Result<String, String> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        format!("the tenant file is not valid TOML: {}", e.message())
-    })?;
+fn remove_member(file: &str, text: &str, name: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("cannot remove `{name}`: {}", not_toml(file, text, &e)))?;
     let is = |t: &dyn toml_edit::TableLike| {
         t.get("name").and_then(toml_edit::Item::as_str) == Some(name)
     };
@@ -1586,6 +1683,137 @@ mod tests {
         assert!(set_key(&mut doc, &["database", "replicas"], 3i64.into())
             .unwrap_err()
             .contains("not a table"));
+    }
+
+    /// `text` with the key at `path` set to `value`, checked to parse as TOML.
+    fn edited(text: &str, path: &[&str], value: toml_edit::Value) -> String {
+        let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+        set_key(&mut doc, path, value).unwrap();
+        let out = doc.to_string();
+        if let Err(e) = toml::from_str::<toml::Table>(&out) {
+            panic!("{path:?} gives a file that does not parse: {e}\n{out}");
+        }
+        out
+    }
+
+    #[test]
+    fn edits_of_files_in_every_toml_style_change_only_the_value_and_keep_every_other_byte() {
+        let commented = "# acme's file\nname = \"acme\" # the name\n\ntier = \"small\"   # cheap, for now\n[quota] # what it may use\ncpu = \"4\" # cores\nmemory = \"8Gi\"\t# memory\n# the end\n";
+        let inline = "name = \"acme\"\ndatabase = { replicas = 1, storage = \"10Gi\", resources = { cpu = \"1\" } } # db\nquota = {cpu=\"4\"}\n";
+        let dotted = "name = \"acme\"\ndatabase.replicas = 1 # replicas\ndatabase.resources.cpu = \"1\"\n\n[quota]\ncpu = \"4\"\n";
+        let quoted = "\"name\" = \"acme\"\n[ \"quota\" ]\n\"cpu\" = \"4\"\n'memory' = '8Gi'\n[\"database\".'resources']\n\"cpu\" = \"1\"\n";
+        let multiline = "name = \"acme\"\ndisplay_name = \"\"\"\nAcme\ncpu = \"4\"\n[quota]\n\"\"\"\nnotes = '''\n[database]\nreplicas = 9\n'''\n\n[quota]\ncpu = \"4\" # after the strings\n";
+        let arrays = "name = \"acme\"\n\n[[members]]\nname = \"ann\" # first\nrole = \"admin\"\n\n[quota]\ncpu = \"4\"\n\n# more members\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n";
+        let no_newline = "name = \"acme\"\n[quota]\ncpu = \"4\"";
+        let list = |v: &[&str]| toml_edit::Value::Array(v.iter().copied().collect());
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &[&str], toml_edit::Value, String)> = vec![
+            // Values that are there: only their text changes, comments and spacing stay.
+            (commented, &["quota", "cpu"], "8".into(), commented.replace("cpu = \"4\"", "cpu = \"8\"")),
+            (commented, &["tier"], "large".into(), commented.replace("\"small\"", "\"large\"")),
+            (inline, &["database", "replicas"], 3i64.into(), inline.replace("replicas = 1", "replicas = 3")),
+            (inline, &["database", "resources", "cpu"], "2".into(), inline.replace("cpu = \"1\"", "cpu = \"2\"")),
+            (inline, &["quota", "cpu"], "8".into(), inline.replace("{cpu=\"4\"}", "{cpu=\"8\"}")),
+            (dotted, &["database", "replicas"], 3i64.into(), dotted.replace("replicas = 1", "replicas = 3")),
+            (dotted, &["database", "resources", "cpu"], "2".into(), dotted.replace("cpu = \"1\"", "cpu = \"2\"")),
+            (quoted, &["quota", "cpu"], "8".into(), quoted.replace("\"cpu\" = \"4\"", "\"cpu\" = \"8\"")),
+            (quoted, &["quota", "memory"], "16Gi".into(), quoted.replace("'memory' = '8Gi'", "'memory' = \"16Gi\"")),
+            (quoted, &["database", "resources", "cpu"], "2".into(), quoted.replace("\"cpu\" = \"1\"", "\"cpu\" = \"2\"")),
+            (multiline, &["quota", "cpu"], "8".into(), multiline.replace("cpu = \"4\" # after", "cpu = \"8\" # after")),
+            (arrays, &["quota", "cpu"], "8".into(), arrays.replace("cpu = \"4\"", "cpu = \"8\"")),
+            // Keys that are not there yet: after the last key of their table, written like it.
+            (commented, &["quota", "pods"], 20i64.into(), commented.replace("# memory\n", "# memory\npods = 20\n")),
+            (inline, &["database", "storage_class"], "fast".into(), inline.replace("cpu = \"1\" } }", "cpu = \"1\" }, storage_class = \"fast\" }")),
+            (inline, &["database", "resources", "memory"], "4Gi".into(), inline.replace("cpu = \"1\" }", "cpu = \"1\", memory = \"4Gi\" }")),
+            (inline, &["quota", "memory"], "8Gi".into(), inline.replace("{cpu=\"4\"}", "{cpu=\"4\",memory=\"8Gi\"}")),
+            (dotted, &["database", "storage"], "10Gi".into(), dotted.replace("cpu = \"1\"\n", "cpu = \"1\"\ndatabase.storage = \"10Gi\"\n")),
+            (dotted, &["database", "resources", "memory"], "4Gi".into(), dotted.replace("cpu = \"1\"\n", "cpu = \"1\"\ndatabase.resources.memory = \"4Gi\"\n")),
+            (quoted, &["quota", "pods"], 20i64.into(), quoted.replace("'8Gi'\n", "'8Gi'\npods = 20\n")),
+            (multiline, &["quota", "memory"], "8Gi".into(), format!("{multiline}memory = \"8Gi\"\n")),
+            (arrays, &["quota", "memory"], "8Gi".into(), arrays.replace("cpu = \"4\"\n", "cpu = \"4\"\nmemory = \"8Gi\"\n")),
+            (arrays, &["tier"], "small".into(), arrays.replace("name = \"acme\"\n", "name = \"acme\"\ntier = \"small\"\n")),
+            (no_newline, &["quota", "memory"], "8Gi".into(), format!("{no_newline}\nmemory = \"8Gi\"\n")),
+            // In a table that is not there yet: a new table at the end, its parents implicit.
+            // (The comment that ends the file stays at its end.)
+            (commented, &["database", "resources", "cpu"], "2".into(), commented.replace("# the end\n", "\n[database.resources]\ncpu = \"2\"\n# the end\n")),
+            (multiline, &["database", "replicas"], 2i64.into(), format!("{multiline}\n[database]\nreplicas = 2\n")),
+            ("name = \"acme\" # only keys\n", &["database", "replicas"], 2i64.into(), "name = \"acme\" # only keys\n\n[database]\nreplicas = 2\n".into()),
+            (arrays, &["network", "allow_from"], list(&["ops", "web"]), format!("{arrays}\n[network]\nallow_from = [\"ops\", \"web\"]\n")),
+            (inline, &["database", "extra", "x"], "y".into(), inline.replace("cpu = \"1\" } }", "cpu = \"1\" }, extra = { x = \"y\" } }")),
+        ];
+        for (text, path, value, want) in cases {
+            let got = edited(text, path, value);
+            assert_eq!(got, want, "{path:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn edits_that_cannot_be_made_name_the_file_and_key_and_change_nothing() {
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str], &str); 5] = [
+            ("database = 1\n", &["database", "replicas"], "cannot set `database.replicas`: `database` is an integer, not a table"),
+            ("[[database]]\nreplicas = 1\n", &["database", "replicas"], "`database` is an array of tables, not a table"),
+            ("database = { resources = \"big\" }\n", &["database", "resources", "cpu"], "`database.resources` is a string, not a table"),
+            ("[quota]\ncpu = \"4\"\n", &["quota"], "cannot set `quota`: it is a table, not a value"),
+            ("database.storage.size = \"1Gi\"\n", &["database", "storage"], "cannot set `database.storage`: it is a table, not a value"),
+        ];
+        for (text, path, want) in cases {
+            let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+            let e = set_key(&mut doc, path, "2".into()).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(e.ends_with("change the file by hand"), "{e}");
+            assert_eq!(doc.to_string(), text, "nothing changed");
+        }
+
+        // Through a form: the messages name the file, and a file that does not parse is not
+        // edited at all.
+        let base = examples();
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let mut v = ctx.prefill(Kind::Resources);
+        for (k, val) in &mut v {
+            if k == "cpu" {
+                *val = "3".into();
+            }
+        }
+        let acme = file_of(&base, "tenants/acme.toml")
+            .unwrap()
+            .text
+            .to_string();
+        let with_acme = |text: String| {
+            let mut tree = base.clone();
+            let f = tree
+                .tenants
+                .iter_mut()
+                .find(|f| f.path == "tenants/acme.toml")
+                .unwrap();
+            f.text = text.as_str().into();
+            tree
+        };
+        let broken = with_acme(format!("{acme}\n[quota\n"));
+        let err = build(Kind::Resources, &v, &broken, &ctx).unwrap_err();
+        let line = acme.lines().count() + 2;
+        assert_eq!(err.general.len(), 1, "{err:?}");
+        assert!(
+            err.general[0].starts_with(&format!(
+                "cannot change `database.resources.cpu`: tenants/acme.toml:{line} is not valid TOML ("
+            )),
+            "{err:?}"
+        );
+        assert!(
+            err.general[0].ends_with("); fix it by hand first"),
+            "{err:?}"
+        );
+
+        let odd = with_acme(acme.replace(
+            "resources = { cpu = \"4\", memory = \"16Gi\" }",
+            "resources = \"default\"",
+        ));
+        let err = build(Kind::Resources, &v, &odd, &ctx).unwrap_err();
+        assert_eq!(
+            err.fields.get("cpu").map(|v| v[0].as_str()),
+            Some("tenants/acme.toml: cannot set `database.resources.cpu`: `database.resources` is a string, not a table; change the file by hand"),
+            "{err:?}"
+        );
     }
 
     #[test]
