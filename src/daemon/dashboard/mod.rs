@@ -23,6 +23,7 @@ pub mod prometheus;
 pub mod propose;
 pub mod routes;
 pub mod svg;
+pub mod templates;
 pub mod views;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
