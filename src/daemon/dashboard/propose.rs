@@ -12,7 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::html::{escape, get, url_encode};
+use serde::Serialize;
+
+use super::html::get;
+use super::templates::render;
 use crate::pipeline::load_and_render;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::source::propose::FileChange;
@@ -1425,45 +1428,167 @@ pub fn check(kind: Kind, built: &Built, base: &SourceTree) -> Checked {
     };
     Checked { errors, plan }
 }
-/// A unified diff of a file's text before and after, escaped and coloured.
-pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
+/// A file of a proposal as a unified diff: each line with its class (`add`, `del`, `ctx`,
+/// or empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDiff {
+    /// The file.
+    pub path: String,
+    /// Whether it is new.
+    pub new: bool,
+    /// The lines of the diff and their classes.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// The unified diff of a file's text before and after.
+pub fn file_diff(path: &str, before: Option<&str>, after: &str) -> FileDiff {
     let diff = similar::TextDiff::from_lines(before.unwrap_or(""), after);
-    let mut out = format!(
-        "<h3><code>{}</code>{}</h3><pre class=\"diff\">",
-        escape(path),
-        if before.is_none() { " (new file)" } else { "" }
-    );
-    for line in diff
+    let lines = diff
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(false)
         .to_string()
         .lines()
-    {
-        let class = match line.chars().next() {
-            Some('+') => "add",
-            Some('-') => "del",
-            Some('@') => "ctx",
-            _ => "",
-        };
-        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", escape(line));
-    }
-    out.push_str("</pre>");
-    out
-}
-
-fn field_errors(b: &mut String, errors: &Errors, name: &str) {
-    for e in errors.fields.get(name).into_iter().flatten() {
-        let _ = write!(
-            b,
-            "<div class=\"err\" data-field=\"{name}\">{}</div>",
-            escape(e)
-        );
+        .map(|line| {
+            let class = match line.chars().next() {
+                Some('+') => "add",
+                Some('-') => "del",
+                Some('@') => "ctx",
+                _ => "",
+            };
+            (class, line.to_string())
+        })
+        .collect();
+    FileDiff {
+        path: path.to_string(),
+        new: before.is_none(),
+        lines,
     }
 }
 
-/// The form, with values, errors and the CSRF token. A per-tenant form whose tenant is not
-/// chosen yet (`ctx.chosen`) is a choice of the tenant first.
+/// A unified diff of a file's text before and after, escaped and coloured.
+pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
+    render_fragment("file_diff.html", file_diff(path, before, after))
+}
+
+/// `template` with `page`, a fragment of a page.
+fn render_fragment(template: &str, page: impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Fragment<T> {
+        page: T,
+    }
+    render(template, &Fragment { page })
+}
+
+/// A field of a form as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldView {
+    /// Form name (its id is `f-NAME`).
+    pub name: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// A hidden field (the tenant, once chosen).
+    pub hidden: bool,
+    /// Must be given.
+    pub required: bool,
+    /// Its value.
+    pub value: String,
+    /// A select's choices: value, text, whether selected.
+    pub choices: Vec<(String, String, bool)>,
+    /// Help under the field.
+    pub hint: String,
+    /// Its problems.
+    pub errors: Vec<String>,
+}
+
+/// The choice of the tenant a per-tenant form is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChooseTenant {
+    /// The tenants, and whether selected.
+    pub tenants: Vec<(String, bool)>,
+    /// Problems with the choice.
+    pub errors: Vec<String>,
+}
+
+/// A form as shown: its values, problems and CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FormView {
+    /// The form's path segment.
+    pub slug: &'static str,
+    /// Problems not about one field.
+    pub general_errors: Vec<String>,
+    /// A per-tenant form whose tenant is not chosen yet: the choice, and no fields.
+    pub choose: Option<ChooseTenant>,
+    /// The tenant chosen.
+    pub chosen: Option<String>,
+    /// A restore for a tenant without a schedule.
+    pub no_schedule: bool,
+    /// A member removal for a tenant without members.
+    pub no_member: bool,
+    /// The CSRF token.
+    pub csrf: String,
+    /// The fields.
+    pub fields: Vec<FieldView>,
+}
+
+/// The form's data, with values, errors and the CSRF token. A per-tenant form whose tenant
+/// is not chosen yet (`ctx.chosen`) is a choice of the tenant first.
+pub fn form_view(
+    kind: Kind,
+    ctx: &Context,
+    values: &[(String, String)],
+    errors: &Errors,
+    csrf: &str,
+) -> FormView {
+    let errors_of = |name: &str| errors.fields.get(name).cloned().unwrap_or_default();
+    let chosen = ctx.chosen.as_ref().filter(|_| kind.per_tenant());
+    let choose = (kind.per_tenant() && chosen.is_none()).then(|| ChooseTenant {
+        tenants: ctx
+            .tenants
+            .iter()
+            .map(|t| (t.clone(), t == value(values, "tenant")))
+            .collect(),
+        errors: errors_of("tenant"),
+    });
+    let fields = if choose.is_some() {
+        Vec::new()
+    } else {
+        fields(kind, ctx)
+            .into_iter()
+            .map(|f| {
+                let v = value(values, f.name);
+                FieldView {
+                    name: f.name,
+                    label: f.label,
+                    hidden: f.name == "tenant",
+                    required: f.required,
+                    value: v.to_string(),
+                    choices: f
+                        .choices
+                        .iter()
+                        .map(|(c, label)| (c.clone(), label.clone(), c == v))
+                        .collect(),
+                    hint: f.hint.clone(),
+                    errors: errors_of(f.name),
+                }
+            })
+            .collect()
+    };
+    FormView {
+        slug: kind.slug(),
+        general_errors: errors.general.clone(),
+        no_schedule: chosen.is_some_and(|c| {
+            kind == Kind::Restore && ctx.schedules.get(&c.name).is_none_or(Vec::is_empty)
+        }),
+        no_member: chosen.is_some_and(|c| kind == Kind::RemoveMember && c.members.is_empty()),
+        chosen: chosen.map(|c| c.name.clone()),
+        choose,
+        csrf: csrf.to_string(),
+        fields,
+    }
+}
+
+/// The form, with values, errors and the CSRF token (see [`form_view`]).
 pub fn form_html(
     kind: Kind,
     ctx: &Context,
@@ -1471,152 +1596,40 @@ pub fn form_html(
     errors: &Errors,
     csrf: &str,
 ) -> String {
-    let mut b = String::new();
-    if !errors.general.is_empty() {
-        b.push_str(
-            "<div class=\"notice bad\" id=\"invalid\"><strong>The configuration would not be valid:</strong><ul>",
-        );
-        for e in &errors.general {
-            let _ = write!(b, "<li>{}</li>", escape(e));
-        }
-        b.push_str("</ul></div>");
-    }
-    let Some(chosen) = ctx.chosen.as_ref().filter(|_| kind.per_tenant()) else {
-        if kind.per_tenant() {
-            let _ = write!(
-                b,
-                "<form method=\"get\" action=\"/propose/{}\"><div class=\"field\"><label for=\"f-tenant\">tenant *</label><select id=\"f-tenant\" name=\"tenant\">",
-                kind.slug()
-            );
-            for t in &ctx.tenants {
-                let sel = if t == value(values, "tenant") {
-                    " selected"
-                } else {
-                    ""
-                };
-                let _ = write!(b, "<option value=\"{t}\"{sel}>{t}</option>", t = escape(t));
-            }
-            b.push_str("</select><div class=\"hint\">the form then shows its current values</div>");
-            field_errors(&mut b, errors, "tenant");
-            b.push_str("</div><p><button type=\"submit\">Continue</button></p></form>");
-            return b;
-        }
-        return fields_html(b, kind, ctx, values, errors, csrf);
-    };
-    let _ = write!(
-        b,
-        "<p class=\"meta\" id=\"tenant\">Tenant <a href=\"/tenants/{u}\">{t}</a> · <a href=\"/propose/{slug}\">choose another</a></p>",
-        u = url_encode(&chosen.name),
-        t = escape(&chosen.name),
-        slug = kind.slug()
-    );
-    if kind == Kind::Restore && ctx.schedules.get(&chosen.name).is_none_or(Vec::is_empty) {
-        let _ = write!(
-            b,
-            "<div class=\"notice\">Tenant {t} has no backup schedule to restore from: <a href=\"/propose/schedule?tenant={u}\">add one</a> first.</div>",
-            t = escape(&chosen.name),
-            u = url_encode(&chosen.name)
-        );
-    }
-    if kind == Kind::RemoveMember && chosen.members.is_empty() {
-        let _ = write!(
-            b,
-            "<div class=\"notice\">Tenant {} has no member.</div>",
-            escape(&chosen.name)
-        );
-    }
-    fields_html(b, kind, ctx, values, errors, csrf)
+    render_fragment(
+        "propose_form.html",
+        form_view(kind, ctx, values, errors, csrf),
+    )
 }
 
-fn fields_html(
-    mut b: String,
-    kind: Kind,
-    ctx: &Context,
-    values: &[(String, String)],
-    errors: &Errors,
-    csrf: &str,
-) -> String {
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/propose/{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        kind.slug(),
-        escape(csrf)
-    );
-    for f in fields(kind, ctx) {
-        let v = value(values, f.name);
-        if f.name == "tenant" {
-            let _ = write!(
-                b,
-                "<input type=\"hidden\" name=\"tenant\" value=\"{}\">",
-                escape(v)
-            );
-            continue;
-        }
-        let id = format!("f-{}", f.name);
-        let _ = write!(
-            b,
-            "<div class=\"field\"><label for=\"{id}\">{}{}</label>",
-            escape(f.label),
-            if f.required { " *" } else { "" }
-        );
-        if f.choices.is_empty() {
-            let _ = write!(
-                b,
-                "<input id=\"{id}\" name=\"{}\" value=\"{}\"{}>",
-                f.name,
-                escape(v),
-                if f.required { " required" } else { "" }
-            );
-        } else {
-            let _ = write!(b, "<select id=\"{id}\" name=\"{}\">", f.name);
-            for (c, label) in &f.choices {
-                let sel = if c == v { " selected" } else { "" };
-                let _ = write!(
-                    b,
-                    "<option value=\"{}\"{sel}>{}</option>",
-                    escape(c),
-                    escape(label)
-                );
-            }
-            b.push_str("</select>");
-        }
-        if !f.hint.is_empty() {
-            let _ = write!(b, "<div class=\"hint\">{}</div>", escape(&f.hint));
-        }
-        field_errors(&mut b, errors, f.name);
-        b.push_str("</div>");
+/// The index of the forms: why proposals are disabled, or the sign-out control (when
+/// `signed_in`) and the repository they are committed to.
+pub fn index_html(enabled: Result<(), String>, signed_in: bool, repo: Option<String>) -> String {
+    #[derive(Serialize)]
+    struct Index {
+        disabled: Option<String>,
+        sign_out: bool,
+        repo: Option<String>,
+        forms: Vec<(&'static str, &'static str, &'static str)>,
     }
-    b.push_str("<p><button type=\"submit\" name=\"action\" value=\"preview\" class=\"secondary\">Preview</button> <button type=\"submit\" name=\"action\" value=\"commit\">Commit to a new branch</button></p></form>");
-    b
-}
-
-/// The index of the forms.
-pub fn index_html(enabled: Result<(), String>) -> String {
-    let mut b = String::from("<h1>Propose a change</h1><p>Changes are never made to a cluster from here: each form writes the TOML you would have written, checks it with the same rules as <code>berth validate</code>, shows the plan it would cause, and commits it to a new branch of the config repository for review.</p>");
-    if let Err(why) = &enabled {
-        let _ = write!(
-            b,
-            "<div class=\"notice\"><strong>Proposals are disabled.</strong> {}</div>",
-            escape(why)
-        );
-    }
-    b.push_str("<div class=\"forms\">");
-    for k in Kind::ALL {
-        let _ = write!(
-            b,
-            "<div class=\"card\"><h3><a href=\"/propose/{}\">{}</a></h3><p class=\"meta\">{}</p></div>",
-            url_encode(k.slug()),
-            escape(k.title()),
-            escape(k.blurb())
-        );
-    }
-    b.push_str("</div>");
-    b
+    render_fragment(
+        "propose_index.html",
+        Index {
+            disabled: enabled.err(),
+            sign_out: signed_in,
+            repo,
+            forms: Kind::ALL
+                .into_iter()
+                .map(|k| (k.slug(), k.title(), k.blurb()))
+                .collect(),
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::dashboard::html::url_encode;
     use std::path::{Path, PathBuf};
 
     fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -1683,6 +1696,83 @@ mod tests {
         assert!(set_key(&mut doc, &["database", "replicas"], 3i64.into())
             .unwrap_err()
             .contains("not a table"));
+    }
+
+    #[test]
+    fn tenant_names_values_and_errors_are_escaped_in_the_forms_and_diffs() {
+        const EVIL: &str = "<script>alert(1)</script>\"'&";
+        const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+        let base = examples();
+        let mut ctx = Context::from_tree(&base, None);
+        ctx.tenants.push(EVIL.into());
+        let mut errors = Errors::default();
+        errors.general.push(format!("general {EVIL}"));
+        errors.at("tenant", format!("tenant {EVIL}"));
+        // The choice of a tenant: the names, the chosen one, the problems.
+        let html = form_html(
+            Kind::Change,
+            &ctx,
+            &pairs(&[("tenant", EVIL)]),
+            &errors,
+            EVIL,
+        );
+        assert!(!html.contains("<script"), "{html}");
+        for shown in [
+            format!("<option value=\"{ESCAPED}\" selected>{ESCAPED}</option>"),
+            format!("general {ESCAPED}"),
+            format!("tenant {ESCAPED}"),
+        ] {
+            assert!(html.contains(&shown), "{shown}: {html}");
+        }
+
+        // A chosen tenant's form: the values, the CSRF token, the problems of a field.
+        let mut chosen = Context::from_tree(&base, Some("acme"));
+        chosen.chosen.as_mut().unwrap().name = EVIL.into();
+        let mut errors = Errors::default();
+        errors.at("cpu", format!("cpu {EVIL}"));
+        let html = form_html(
+            Kind::Restore,
+            &chosen,
+            &pairs(&[("cpu", EVIL), ("name", EVIL)]),
+            &errors,
+            EVIL,
+        );
+        assert!(!html.contains("<script"), "{html}");
+        for shown in [
+            format!("name=\"csrf\" value=\"{ESCAPED}\""),
+            format!("name=\"name\" value=\"{ESCAPED}\""),
+            format!(
+                "Tenant <a href=\"/tenants/{}\">{ESCAPED}</a>",
+                url_encode(EVIL)
+            ),
+        ] {
+            assert!(html.contains(&shown), "{shown}: {html}");
+        }
+
+        let diff = file_diff_html(
+            &format!("tenants/{EVIL}.toml"),
+            None,
+            &format!("name = '{EVIL}'\n"),
+        );
+        assert!(!diff.contains("<script"), "{diff}");
+        assert!(
+            diff.contains(&format!("<code>tenants/{ESCAPED}.toml</code> (new file)")),
+            "{diff}"
+        );
+        assert!(
+            diff.contains(&format!("+name = &#39;{ESCAPED}&#39;</span>")),
+            "{diff}"
+        );
+
+        let index = index_html(Err(format!("disabled {EVIL}")), false, None);
+        assert!(index.contains(&format!("disabled {ESCAPED}")), "{index}");
+        let index = index_html(Ok(()), true, Some(format!("repo {EVIL}")));
+        assert!(
+            index.contains(&format!("committed to repo {ESCAPED}.")),
+            "{index}"
+        );
+        assert!(index.contains("id=\"sign-out\""), "{index}");
+        assert!(!index.contains("<script"), "{index}");
     }
 
     /// `text` with the key at `path` set to `value`, checked to parse as TOML.

@@ -24,6 +24,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("backups.html", include_str!("templates/backups.html")),
     ("tenant.html", include_str!("templates/tenant.html")),
     ("trends.html", include_str!("templates/trends.html")),
+    (
+        "propose_form.html",
+        include_str!("templates/propose_form.html"),
+    ),
+    (
+        "propose_index.html",
+        include_str!("templates/propose_index.html"),
+    ),
+    ("file_diff.html", include_str!("templates/file_diff.html")),
+    ("message.html", include_str!("templates/message.html")),
     ("chart.svg", include_str!("templates/chart.svg")),
 ];
 
