@@ -812,3 +812,68 @@ fn non_empty<'a>(values: &'a [(String, String)], k: &str) -> Option<&'a str> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::dashboard::html::url_encode;
+
+    const EVIL: &str = "<script>alert(1)</script>\"'&";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+
+    fn committed(tenant_known: bool) -> Message {
+        Message {
+            sign_out: true,
+            heading: Some(format!("heading {EVIL}")),
+            revision: Some(format!("rev {EVIL}")),
+            login: sign_in(&format!("/next{EVIL}"), Some("wrong token")),
+            notice: Some(Notice::bad(format!("error {EVIL}"))),
+            committed: Some(Committed {
+                commit: format!("c{EVIL}"),
+                branch: format!("b{EVIL}"),
+                pushed_to: Some(format!("r{EVIL}")),
+                parent: format!("p{EVIL}"),
+                tenant: EVIL.into(),
+                tenant_known,
+            }),
+            preview: Some(Preview {
+                no_schemas: true,
+                files: vec![propose::file_diff(
+                    &format!("tenants/{EVIL}.toml"),
+                    None,
+                    EVIL,
+                )],
+                plan_html: None,
+            }),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn the_proposal_pages_escape_errors_branches_and_tenant_names() {
+        let page = propose_page(EVIL, committed(false));
+        assert!(!page.contains("<script"), "{page}");
+        for shown in [
+            format!("<title>{ESCAPED} · berth</title>"),
+            format!("<h1>heading {ESCAPED}</h1>"),
+            format!("<code>rev {ESCAPED}</code>"),
+            format!("name=\"next\" value=\"/next{ESCAPED}\""),
+            format!("<div class=\"notice bad\">error {ESCAPED}</div>"),
+            format!("<code class=\"commit\">c{ESCAPED}</code>"),
+            format!("<code class=\"branch\">b{ESCAPED}</code> and pushed to r{ESCAPED}"),
+            format!("(tenant {ESCAPED} appears there"),
+            format!("<code>tenants/{ESCAPED}.toml</code>"),
+            format!("<span class=\"add\">+{ESCAPED}</span>"),
+        ] {
+            assert!(page.contains(&shown), "{shown}: {page}");
+        }
+        let page = propose_page("t", committed(true));
+        assert!(
+            page.contains(&format!(
+                "<a href=\"/tenants/{}\" id=\"back\">Back to the tenant</a>",
+                url_encode(EVIL)
+            )),
+            "{page}"
+        );
+    }
+}
