@@ -945,6 +945,52 @@ fn append(text: &str, block: &str) -> String {
     s
 }
 
+/// `text` with the `[[key]]` table of `block` added: appended after a blank line, or, when
+/// the file writes the list inline (`members = [{ ... }]`), as one more inline table of that
+/// list, spaced like the one before it. The rest of the file stays as it was.
+fn add_entry(text: &str, key: &str, block: &str) -> String {
+    use toml_edit::{Item, Value};
+    let (Ok(mut doc), Ok(new)) = (
+        text.parse::<toml_edit::DocumentMut>(),
+        block.parse::<toml_edit::DocumentMut>(),
+    ) else {
+        return append(text, block);
+    };
+    let (Some(Item::Value(Value::Array(list))), Some(entry)) = (
+        doc.get_mut(key),
+        new.get(key)
+            .and_then(Item::as_array_of_tables)
+            .and_then(|a| a.get(0)),
+    ) else {
+        return append(text, block);
+    };
+    let mut inline = entry.clone().into_inline_table();
+    inline.fmt();
+    let decor = match list.len() {
+        0 => None,
+        1 => list
+            .get(0)
+            .map(|v| v.decor().prefix().and_then(|p| p.as_str()).unwrap_or(""))
+            .filter(|p| p.contains('\n'))
+            .map(str::to_string)
+            .or(Some(" ".into())),
+        n => list.get(n - 1).map(|v| {
+            v.decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string()
+        }),
+    };
+    let mut v = Value::InlineTable(inline);
+    if let Some(prefix) = decor {
+        v.decor_mut().set_prefix(prefix);
+        v.decor_mut().set_suffix("");
+    }
+    list.push_formatted(v);
+    doc.to_string()
+}
+
 fn value<'a>(values: &'a [(String, String)], k: &str) -> &'a str {
     get(values, k).unwrap_or("").trim()
 }
@@ -1134,7 +1180,7 @@ pub fn build(
                     let _ = writeln!(block, "kind = {}", lit(value(values, "kind")));
                 }
                 let _ = writeln!(block, "role = {}", lit(value(values, "role")));
-                files.push((path.clone(), append(t, &block)));
+                files.push((path.clone(), add_entry(t, "members", &block)));
             }
             message = format!(
                 "Add {} {} to tenant {tenant} as {}",
@@ -1222,7 +1268,12 @@ pub fn build(
                 branch_default = format!("berth/restore-{tenant}-{name}");
                 b
             };
-            files.push((path, append(&before, &block)));
+            let list = if kind == Kind::Schedule {
+                "schedules"
+            } else {
+                "restores"
+            };
+            files.push((path, add_entry(&before, list, &block)));
         }
     }
     let branch = match value(values, "branch") {
@@ -1835,6 +1886,71 @@ mod tests {
             let got = edited(text, path, value);
             assert_eq!(got, want, "{path:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn members_schedules_and_restores_are_added_to_lists_written_inline() {
+        let block = "[[members]]\nname = \"bob\"\nrole = \"viewer\"\n";
+        for (text, want) in [
+            (
+                "name = \"acme\" # c\nmembers = [{ name = \"ann\", role = \"admin\" }] # team\n",
+                "name = \"acme\" # c\nmembers = [{ name = \"ann\", role = \"admin\" }, { name = \"bob\", role = \"viewer\" }] # team\n",
+            ),
+            (
+                "members = [\n  { name = \"ann\", role = \"admin\" },\n  { name = \"cy\", role = \"editor\" },\n]\n",
+                "members = [\n  { name = \"ann\", role = \"admin\" },\n  { name = \"cy\", role = \"editor\" },\n  { name = \"bob\", role = \"viewer\" },\n]\n",
+            ),
+            (
+                "members = []\n",
+                "members = [{ name = \"bob\", role = \"viewer\" }]\n",
+            ),
+            // Written as tables (or not at all): after a blank line.
+            (
+                "name = \"acme\"\n\n[[members]]\nname = \"ann\"\nrole = \"admin\"\n",
+                "name = \"acme\"\n\n[[members]]\nname = \"ann\"\nrole = \"admin\"\n\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n",
+            ),
+            (
+                "name = \"acme\"\n",
+                "name = \"acme\"\n\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n",
+            ),
+        ] {
+            let got = add_entry(text, "members", block);
+            assert_eq!(got, want, "{text}");
+            let t: toml::Table = toml::from_str(&got).unwrap();
+            assert_eq!(
+                t["members"].as_array().unwrap().last().unwrap()["name"].as_str(),
+                Some("bob")
+            );
+        }
+
+        // Through the form, on a backups file that lists its schedules inline.
+        let mut base = examples();
+        let f = base
+            .backups
+            .iter_mut()
+            .find(|f| f.path == "backups/acme.toml")
+            .unwrap();
+        let text: toml::Table = toml::from_str(&f.text).unwrap();
+        let tenant = text["tenant"].as_str().unwrap().to_string();
+        let inline = format!(
+            "tenant = {}\nschedules = [{{ name = \"old\", cron = \"0 3 * * *\", location = \"archive\" }}]\n",
+            lit(&tenant)
+        );
+        f.text = inline.as_str().into();
+        let v = pairs(&[
+            ("tenant", &tenant),
+            ("name", "weekly"),
+            ("cron", "0 4 * * 0"),
+            ("location", "archive"),
+        ]);
+        let built = build_for(Kind::Schedule, &v, &base).unwrap();
+        assert_eq!(
+            built.files[0].text,
+            inline.replace(
+                "\"archive\" }]",
+                "\"archive\" }, { name = \"weekly\", cron = \"0 4 * * 0\", location = \"archive\" }]"
+            )
+        );
     }
 
     #[test]
