@@ -1,12 +1,13 @@
-//! The page layout, the one stylesheet, and small helpers: escaping (from
-//! [`crate::output::html`]), query strings and form bodies, ages.
+//! The page layout (the `layout.html` template around a body), the one stylesheet, and small
+//! helpers: escaping (from [`crate::output::html`], also the templates' escaper), URL
+//! encoding, query strings and form bodies, ages.
 //!
 //! Pages carry no script; the Content-Security-Policy the routes send forbids any, and any
 //! inline style (charts use SVG presentation attributes, gauges use `<meter>`).
 
 use std::fmt::Write as _;
 
-pub use crate::output::html::{escape, escape_into};
+pub use crate::output::html::escape;
 
 /// The stylesheet, served at `/static/style.css`.
 pub const STYLE: &str = r#":root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6470;--card:#fff;--line:#d9dde3;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--acc:#0b5cad}

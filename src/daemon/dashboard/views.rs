@@ -1,5 +1,7 @@
-//! The read-only pages: first their data (pure functions of the [`Status`], the [`Snapshot`]
-//! and the time), then their HTML. Nothing here reads a clock, a file or a cluster.
+//! The read-only pages: first their data (plain `Serialize` structs made by pure functions of
+//! the [`Status`], the [`Snapshot`] and the time), then their HTML, rendered from the
+//! templates of `templates/` (see [`super::templates`]). Nothing here reads a clock, a file or
+//! a cluster.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
