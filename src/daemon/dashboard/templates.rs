@@ -122,6 +122,14 @@ mod tests {
     }
 
     #[test]
+    fn a_page_whose_template_fails_says_so_instead_of_showing_half_a_page() {
+        // The layout without its data: `title` is missing, which is an error.
+        let page = render("overview.html", &());
+        assert!(page.contains("This page could not be rendered"), "{page}");
+        assert!(!page.contains("<h1>Overview</h1>"), "{page}");
+    }
+
+    #[test]
     fn values_are_escaped_and_only_safe_markup_is_not() {
         let mut env = env().clone();
         env.add_template("t.html", "{{ a }}|{{ b|safe }}|{{ c }}|{{ d|url }}|{{ e }}")
