@@ -1,12 +1,13 @@
-//! The page layout, the one stylesheet, and small helpers: escaping (from
-//! [`crate::output::html`]), query strings and form bodies, ages.
+//! The page layout (the `layout.html` template around a body), the one stylesheet, and small
+//! helpers: escaping (from [`crate::output::html`], also the templates' escaper), URL
+//! encoding, query strings and form bodies, ages.
 //!
 //! Pages carry no script; the Content-Security-Policy the routes send forbids any, and any
 //! inline style (charts use SVG presentation attributes, gauges use `<meter>`).
 
 use std::fmt::Write as _;
 
-pub use crate::output::html::{escape, escape_into};
+pub use crate::output::html::escape;
 
 /// The stylesheet, served at `/static/style.css`.
 pub const STYLE: &str = r#":root{--bg:#f6f7f9;--fg:#1b1f24;--mut:#5b6470;--card:#fff;--line:#d9dde3;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--acc:#0b5cad}
@@ -80,34 +81,36 @@ pub enum Nav {
     Propose,
 }
 
-/// A whole page around `body` (already HTML).
-pub fn layout(title: &str, nav: Nav, body: &str, footer: &str) -> String {
-    let mut out = String::with_capacity(body.len() + 2048);
-    out.push_str(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <link rel=\"stylesheet\" href=\"/static/style.css\"><title>",
-    );
-    escape_into(&mut out, title);
-    out.push_str(
-        " · berth</title></head><body><header><a class=\"brand\" href=\"/\">berth</a><nav>",
-    );
-    for (n, href, label) in [
-        (Nav::Overview, "/", "Overview"),
-        (Nav::Plan, "/plan", "Plan &amp; drift"),
-        (Nav::Backups, "/backups", "Backups"),
-        (Nav::Trends, "/trends", "Trends"),
-        (Nav::Propose, "/propose", "Propose a change"),
-    ] {
-        let on = if n == nav { " class=\"on\"" } else { "" };
-        let _ = write!(out, "<a href=\"{href}\"{on}>{label}</a>");
+impl Nav {
+    /// The name the layout template knows the entry by.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Nav::Overview => "overview",
+            Nav::Tenant => "tenant",
+            Nav::Plan => "plan",
+            Nav::Backups => "backups",
+            Nav::Trends => "trends",
+            Nav::Propose => "propose",
+        }
     }
-    out.push_str("</nav></header><main>");
-    out.push_str(body);
-    out.push_str("<p class=\"meta\">");
-    escape_into(&mut out, footer);
-    out.push_str("</p></main></body></html>\n");
-    out
+}
+
+/// A whole page around `body`, markup made by a template or an escaping printer (the
+/// layout template, `layout.html`, escapes the title and the footer).
+pub fn layout(title: &str, nav: Nav, body: &str, footer: &str) -> String {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        html: &'a str,
+    }
+    super::templates::render(
+        "layout.html",
+        &super::templates::Page {
+            title,
+            nav: nav.slug(),
+            footer,
+            page: Body { html: body },
+        },
+    )
 }
 
 /// `1 sync`, `2 syncs`: `n` and the noun, plural with an `s` unless `n` is 1.

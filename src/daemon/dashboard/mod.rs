@@ -1,8 +1,9 @@
 //! The dashboard: HTML pages served by the daemon on the port of its API.
 //!
-//! - [`views`]: pure functions from the daemon's data ([`Status`], [`Snapshot`]) to page data
-//!   and from page data to HTML (with [`html`]: escaping, the layout and the one stylesheet,
-//!   and [`svg`]: charts drawn on the server). No JavaScript is needed to read anything.
+//! - [`views`]: pure functions from the daemon's data ([`Status`], [`Snapshot`]) to page data,
+//!   rendered to HTML by [`templates`] (minijinja templates embedded in the binary, every
+//!   value escaped), with [`html`] (the layout, the one stylesheet, form decoding) and [`svg`]
+//!   (charts drawn on the server). No JavaScript is needed to read anything.
 //! - [`propose`]: the "propose a change" forms. A proposal is the TOML a person would have
 //!   written, validated with the same code as `berth validate`, planned offline against the
 //!   base revision, and committed to a new branch by [`crate::source::propose`].
@@ -23,6 +24,7 @@ pub mod prometheus;
 pub mod propose;
 pub mod routes;
 pub mod svg;
+pub mod templates;
 pub mod views;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};

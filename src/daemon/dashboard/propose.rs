@@ -12,7 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::html::{escape, get, url_encode};
+use serde::Serialize;
+
+use super::html::get;
+use super::templates::render;
 use crate::pipeline::load_and_render;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::source::propose::FileChange;
@@ -751,57 +754,142 @@ fn backups_path(tree: &SourceTree, tenant: &str) -> String {
         .unwrap_or_else(|| format!("backups/{tenant}.toml"))
 }
 
+/// What a TOML item is, for messages: `an integer`, `an array of tables`.
+fn kind_of(item: &toml_edit::Item) -> &'static str {
+    use toml_edit::{Item, Value};
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) | Item::Value(Value::InlineTable(_)) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(Value::String(_)) => "a string",
+        Item::Value(Value::Integer(_)) => "an integer",
+        Item::Value(Value::Float(_)) => "a float",
+        Item::Value(Value::Boolean(_)) => "a boolean",
+        Item::Value(Value::Datetime(_)) => "a date-time",
+        Item::Value(Value::Array(_)) => "an array",
+    }
+}
+
 /// Sets the key at `path` (`["quota", "cpu"]`) of a document to `value`, creating the tables
 /// on the way (`[database.resources]` without an empty `[database]`). A key that is there
-/// keeps its place and its comment.
+/// keeps its place and its comment; a new key goes after the last one of its table, written
+/// like its neighbours inside an inline table. Every other byte of the file stays as it was.
+///
+/// A path through something that is not a table (`database = 1` for `database.replicas`), or
+/// to a table, is an error naming the key: such a file is changed by hand.
 pub fn set_key(
     doc: &mut toml_edit::DocumentMut,
     path: &[&str],
     mut value: toml_edit::Value,
 ) -> Result<(), String> {
+    use toml_edit::{Item, Value};
     let Some((last, parents)) = path.split_last() else {
         return Ok(());
     };
+    let cannot = |what: String| {
+        format!(
+            "cannot set `{}`: {what}; change the file by hand",
+            path.join(".")
+        )
+    };
+    // New tables go at the end of the file, after every table there is.
+    let end = last_position(doc.as_table()).map_or(0, |p| p + 1);
     let mut t: &mut dyn toml_edit::TableLike = doc.as_table_mut();
-    let mut inline = false;
     for (i, p) in parents.iter().enumerate() {
         if t.get(p).is_none() {
             let mut new = toml_edit::Table::new();
             new.set_implicit(true);
+            new.set_position(Some(end));
             new.decor_mut().set_prefix("\n");
-            t.insert(p, toml_edit::Item::Table(new));
+            t.insert(p, Item::Table(new));
         }
-        inline = t.get(p).is_some_and(toml_edit::Item::is_inline_table);
-        t = t
-            .get_mut(p)
-            .and_then(toml_edit::Item::as_table_like_mut)
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not a table in the file; change it by hand",
+        let item = t.get_mut(p).expect("inserted above");
+        let what = kind_of(item);
+        t = match item {
+            Item::Table(sub) => sub,
+            Item::Value(Value::InlineTable(sub)) => {
+                let rest = &path[i + 1..];
+                if sub.get(rest[0]).is_none() {
+                    // The rest of the path is new: nested inline tables, not a `[header]`.
+                    for k in rest[1..].iter().rev() {
+                        let mut inner = toml_edit::InlineTable::new();
+                        inner.insert(*k, value);
+                        inner.fmt();
+                        value = Value::InlineTable(inner);
+                    }
+                    insert_inline(sub, rest[0], value);
+                    return Ok(());
+                }
+                sub
+            }
+            _ => {
+                return Err(cannot(format!(
+                    "`{}` is {what}, not a table",
                     path[..=i].join(".")
-                )
-            })?;
+                )))
+            }
+        };
     }
     match t.get_mut(last) {
-        Some(toml_edit::Item::Value(old)) => {
+        Some(Item::Value(old)) => {
             *value.decor_mut() = old.decor().clone();
             *old = value;
         }
-        Some(_) => {
-            return Err(format!(
-                "`{}` is a table in the file; change it by hand",
-                path.join(".")
-            ))
-        }
+        Some(item) => return Err(cannot(format!("it is {}, not a value", kind_of(item)))),
         None => {
-            t.insert(last, toml_edit::Item::Value(value));
-            if inline {
-                // `{ a = 1, b = 2 }`: the spaces before `}` belong after the new last key.
-                t.fmt();
-            }
+            t.insert(last, Item::Value(value));
         }
     }
     Ok(())
+}
+
+/// The greatest position in the document of the tables under `t`.
+fn last_position(t: &toml_edit::Table) -> Option<isize> {
+    t.iter()
+        .filter_map(|(_, item)| match item {
+            toml_edit::Item::Table(sub) => sub.position().max(last_position(sub)),
+            toml_edit::Item::ArrayOfTables(a) => a
+                .iter()
+                .filter_map(|sub| sub.position().max(last_position(sub)))
+                .max(),
+            _ => None,
+        })
+        .max()
+}
+
+/// Adds `key` after the last key of an inline table, spaced like it: `{a=1}` becomes
+/// `{a=1,b=2}`, `{ a = 1 }` becomes `{ a = 1, b = 2 }`.
+fn insert_inline(t: &mut toml_edit::InlineTable, key: &str, mut value: toml_edit::Value) {
+    let Some(last) = t.iter().last().map(|(k, _)| k.to_string()) else {
+        t.insert(key, value);
+        t.fmt();
+        return;
+    };
+    let key_decor = t
+        .key(&last)
+        .map(|k| k.leaf_decor().clone())
+        .unwrap_or_default();
+    let old = t.get_mut(&last).expect("the last key");
+    // The space before `}` belongs after the new last value.
+    let decor = old.decor().clone();
+    old.decor_mut().set_suffix("");
+    *value.decor_mut() = decor;
+    t.insert(key, value);
+    if let Some(mut k) = t.key_mut(key) {
+        *k.leaf_decor_mut() = key_decor;
+    }
+}
+
+/// `file` is not valid TOML: where, and what, so that it can be fixed by hand first.
+fn not_toml(file: &str, text: &str, e: &toml_edit::TomlError) -> String {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!(
+        "{file}{at} is not valid TOML ({}); fix it by hand first",
+        e.message().trim_end()
+    )
 }
 
 /// Removes the key at `path`, and its table when that is left empty.
@@ -857,6 +945,52 @@ fn append(text: &str, block: &str) -> String {
     s
 }
 
+/// `text` with the `[[key]]` table of `block` added: appended after a blank line, or, when
+/// the file writes the list inline (`members = [{ ... }]`), as one more inline table of that
+/// list, spaced like the one before it. The rest of the file stays as it was.
+fn add_entry(text: &str, key: &str, block: &str) -> String {
+    use toml_edit::{Item, Value};
+    let (Ok(mut doc), Ok(new)) = (
+        text.parse::<toml_edit::DocumentMut>(),
+        block.parse::<toml_edit::DocumentMut>(),
+    ) else {
+        return append(text, block);
+    };
+    let (Some(Item::Value(Value::Array(list))), Some(entry)) = (
+        doc.get_mut(key),
+        new.get(key)
+            .and_then(Item::as_array_of_tables)
+            .and_then(|a| a.get(0)),
+    ) else {
+        return append(text, block);
+    };
+    let mut inline = entry.clone().into_inline_table();
+    inline.fmt();
+    let decor = match list.len() {
+        0 => None,
+        1 => list
+            .get(0)
+            .map(|v| v.decor().prefix().and_then(|p| p.as_str()).unwrap_or(""))
+            .filter(|p| p.contains('\n'))
+            .map(str::to_string)
+            .or(Some(" ".into())),
+        n => list.get(n - 1).map(|v| {
+            v.decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string()
+        }),
+    };
+    let mut v = Value::InlineTable(inline);
+    if let Some(prefix) = decor {
+        v.decor_mut().set_prefix(prefix);
+        v.decor_mut().set_suffix("");
+    }
+    list.push_formatted(v);
+    doc.to_string()
+}
+
 fn value<'a>(values: &'a [(String, String)], k: &str) -> &'a str {
     get(values, k).unwrap_or("").trim()
 }
@@ -866,38 +1000,50 @@ fn value<'a>(values: &'a [(String, String)], k: &str) -> &'a str {
 fn edit_file(
     kind: Kind,
     ctx: &Context,
-    text: &str,
+    (file, text): (&str, &str),
     values: &[(String, String)],
     errors: &mut Errors,
 ) -> Option<(String, Vec<String>)> {
+    // A field that is not sent is left as it is; one sent empty goes back to the default.
+    let changes: Vec<(&str, &[&str], &str)> = kind
+        .edits()
+        .iter()
+        .filter_map(|(field, path)| {
+            let new = get(values, field).map(str::trim)?;
+            (new != ctx.current(path).unwrap_or_default()).then_some((*field, *path, new))
+        })
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(d) => d,
         Err(e) => {
+            let keys: Vec<String> = changes
+                .iter()
+                .map(|(_, p, _)| format!("`{}`", p.join(".")))
+                .collect();
             errors.general.push(format!(
-                "the tenant file is not valid TOML: {}",
-                e.message()
+                "cannot change {}: {}",
+                keys.join(", "),
+                not_toml(file, text, &e)
             ));
             return None;
         }
     };
     let mut what = Vec::new();
-    for (field, path) in kind.edits() {
-        // A field that is not sent is left as it is; one sent empty goes back to the default.
-        let Some(new) = get(values, field).map(str::trim) else {
-            continue;
-        };
-        let old = ctx.current(path).unwrap_or_default();
-        if new == old {
-            continue;
-        }
+    for (field, path, new) in changes {
         let key = path.join(".");
         if new.is_empty() {
             remove_key(&mut doc, path);
             what.push(format!("{key} back to its default"));
             continue;
         }
-        match typed(path, new).and_then(|v| set_key(&mut doc, path, v)) {
-            Ok(()) => what.push(format!("{key} {new}")),
+        match typed(path, new) {
+            Ok(v) => match set_key(&mut doc, path, v) {
+                Ok(()) => what.push(format!("{key} {new}")),
+                Err(e) => errors.at(field, format!("{file}: {e}")),
+            },
             Err(e) => errors.at(field, e),
         }
     }
@@ -1007,7 +1153,7 @@ pub fn build(
         }
         Kind::Change | Kind::Storage | Kind::Resources | Kind::Network => {
             if let Some((path, text)) = &tenant_text {
-                match edit_file(kind, ctx, text, values, &mut errors) {
+                match edit_file(kind, ctx, (path, text), values, &mut errors) {
                     Some((new, what)) => {
                         files.push((path.clone(), new));
                         message = format!("Change tenant {tenant}: {}", what.join(", "));
@@ -1034,7 +1180,7 @@ pub fn build(
                     let _ = writeln!(block, "kind = {}", lit(value(values, "kind")));
                 }
                 let _ = writeln!(block, "role = {}", lit(value(values, "role")));
-                files.push((path.clone(), append(t, &block)));
+                files.push((path.clone(), add_entry(t, "members", &block)));
             }
             message = format!(
                 "Add {} {} to tenant {tenant} as {}",
@@ -1047,7 +1193,7 @@ pub fn build(
         Kind::RemoveMember => {
             let name = value(values, "member");
             if let (Some((path, t)), false) = (&tenant_text, name.is_empty()) {
-                match remove_member(t, name) {
+                match remove_member(path, t, name) {
                     Ok(new) => files.push((path.clone(), new)),
                     Err(e) => errors.at("member", e),
                 }
@@ -1122,7 +1268,12 @@ pub fn build(
                 branch_default = format!("berth/restore-{tenant}-{name}");
                 b
             };
-            files.push((path, append(&before, &block)));
+            let list = if kind == Kind::Schedule {
+                "schedules"
+            } else {
+                "restores"
+            };
+            files.push((path, add_entry(&before, list, &block)));
         }
     }
     let branch = match value(values, "branch") {
@@ -1154,10 +1305,10 @@ pub fn build(
 
 /// The tenant file `text` without its member `name` (the first one of that name), the rest
 /// as it was.
-fn remove_member(text: &str, name: &str) -> Result<String, String> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        format!("the tenant file is not valid TOML: {}", e.message())
-    })?;
+fn remove_member(file: &str, text: &str, name: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("cannot remove `{name}`: {}", not_toml(file, text, &e)))?;
     let is = |t: &dyn toml_edit::TableLike| {
         t.get("name").and_then(toml_edit::Item::as_str) == Some(name)
     };
@@ -1328,45 +1479,167 @@ pub fn check(kind: Kind, built: &Built, base: &SourceTree) -> Checked {
     };
     Checked { errors, plan }
 }
-/// A unified diff of a file's text before and after, escaped and coloured.
-pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
+/// A file of a proposal as a unified diff: each line with its class (`add`, `del`, `ctx`,
+/// or empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDiff {
+    /// The file.
+    pub path: String,
+    /// Whether it is new.
+    pub new: bool,
+    /// The lines of the diff and their classes.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// The unified diff of a file's text before and after.
+pub fn file_diff(path: &str, before: Option<&str>, after: &str) -> FileDiff {
     let diff = similar::TextDiff::from_lines(before.unwrap_or(""), after);
-    let mut out = format!(
-        "<h3><code>{}</code>{}</h3><pre class=\"diff\">",
-        escape(path),
-        if before.is_none() { " (new file)" } else { "" }
-    );
-    for line in diff
+    let lines = diff
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(false)
         .to_string()
         .lines()
-    {
-        let class = match line.chars().next() {
-            Some('+') => "add",
-            Some('-') => "del",
-            Some('@') => "ctx",
-            _ => "",
-        };
-        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", escape(line));
-    }
-    out.push_str("</pre>");
-    out
-}
-
-fn field_errors(b: &mut String, errors: &Errors, name: &str) {
-    for e in errors.fields.get(name).into_iter().flatten() {
-        let _ = write!(
-            b,
-            "<div class=\"err\" data-field=\"{name}\">{}</div>",
-            escape(e)
-        );
+        .map(|line| {
+            let class = match line.chars().next() {
+                Some('+') => "add",
+                Some('-') => "del",
+                Some('@') => "ctx",
+                _ => "",
+            };
+            (class, line.to_string())
+        })
+        .collect();
+    FileDiff {
+        path: path.to_string(),
+        new: before.is_none(),
+        lines,
     }
 }
 
-/// The form, with values, errors and the CSRF token. A per-tenant form whose tenant is not
-/// chosen yet (`ctx.chosen`) is a choice of the tenant first.
+/// A unified diff of a file's text before and after, escaped and coloured.
+pub fn file_diff_html(path: &str, before: Option<&str>, after: &str) -> String {
+    render_fragment("file_diff.html", file_diff(path, before, after))
+}
+
+/// `template` with `page`, a fragment of a page.
+fn render_fragment(template: &str, page: impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Fragment<T> {
+        page: T,
+    }
+    render(template, &Fragment { page })
+}
+
+/// A field of a form as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldView {
+    /// Form name (its id is `f-NAME`).
+    pub name: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// A hidden field (the tenant, once chosen).
+    pub hidden: bool,
+    /// Must be given.
+    pub required: bool,
+    /// Its value.
+    pub value: String,
+    /// A select's choices: value, text, whether selected.
+    pub choices: Vec<(String, String, bool)>,
+    /// Help under the field.
+    pub hint: String,
+    /// Its problems.
+    pub errors: Vec<String>,
+}
+
+/// The choice of the tenant a per-tenant form is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChooseTenant {
+    /// The tenants, and whether selected.
+    pub tenants: Vec<(String, bool)>,
+    /// Problems with the choice.
+    pub errors: Vec<String>,
+}
+
+/// A form as shown: its values, problems and CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FormView {
+    /// The form's path segment.
+    pub slug: &'static str,
+    /// Problems not about one field.
+    pub general_errors: Vec<String>,
+    /// A per-tenant form whose tenant is not chosen yet: the choice, and no fields.
+    pub choose: Option<ChooseTenant>,
+    /// The tenant chosen.
+    pub chosen: Option<String>,
+    /// A restore for a tenant without a schedule.
+    pub no_schedule: bool,
+    /// A member removal for a tenant without members.
+    pub no_member: bool,
+    /// The CSRF token.
+    pub csrf: String,
+    /// The fields.
+    pub fields: Vec<FieldView>,
+}
+
+/// The form's data, with values, errors and the CSRF token. A per-tenant form whose tenant
+/// is not chosen yet (`ctx.chosen`) is a choice of the tenant first.
+pub fn form_view(
+    kind: Kind,
+    ctx: &Context,
+    values: &[(String, String)],
+    errors: &Errors,
+    csrf: &str,
+) -> FormView {
+    let errors_of = |name: &str| errors.fields.get(name).cloned().unwrap_or_default();
+    let chosen = ctx.chosen.as_ref().filter(|_| kind.per_tenant());
+    let choose = (kind.per_tenant() && chosen.is_none()).then(|| ChooseTenant {
+        tenants: ctx
+            .tenants
+            .iter()
+            .map(|t| (t.clone(), t == value(values, "tenant")))
+            .collect(),
+        errors: errors_of("tenant"),
+    });
+    let fields = if choose.is_some() {
+        Vec::new()
+    } else {
+        fields(kind, ctx)
+            .into_iter()
+            .map(|f| {
+                let v = value(values, f.name);
+                FieldView {
+                    name: f.name,
+                    label: f.label,
+                    hidden: f.name == "tenant",
+                    required: f.required,
+                    value: v.to_string(),
+                    choices: f
+                        .choices
+                        .iter()
+                        .map(|(c, label)| (c.clone(), label.clone(), c == v))
+                        .collect(),
+                    hint: f.hint.clone(),
+                    errors: errors_of(f.name),
+                }
+            })
+            .collect()
+    };
+    FormView {
+        slug: kind.slug(),
+        general_errors: errors.general.clone(),
+        no_schedule: chosen.is_some_and(|c| {
+            kind == Kind::Restore && ctx.schedules.get(&c.name).is_none_or(Vec::is_empty)
+        }),
+        no_member: chosen.is_some_and(|c| kind == Kind::RemoveMember && c.members.is_empty()),
+        chosen: chosen.map(|c| c.name.clone()),
+        choose,
+        csrf: csrf.to_string(),
+        fields,
+    }
+}
+
+/// The form, with values, errors and the CSRF token (see [`form_view`]).
 pub fn form_html(
     kind: Kind,
     ctx: &Context,
@@ -1374,152 +1647,40 @@ pub fn form_html(
     errors: &Errors,
     csrf: &str,
 ) -> String {
-    let mut b = String::new();
-    if !errors.general.is_empty() {
-        b.push_str(
-            "<div class=\"notice bad\" id=\"invalid\"><strong>The configuration would not be valid:</strong><ul>",
-        );
-        for e in &errors.general {
-            let _ = write!(b, "<li>{}</li>", escape(e));
-        }
-        b.push_str("</ul></div>");
-    }
-    let Some(chosen) = ctx.chosen.as_ref().filter(|_| kind.per_tenant()) else {
-        if kind.per_tenant() {
-            let _ = write!(
-                b,
-                "<form method=\"get\" action=\"/propose/{}\"><div class=\"field\"><label for=\"f-tenant\">tenant *</label><select id=\"f-tenant\" name=\"tenant\">",
-                kind.slug()
-            );
-            for t in &ctx.tenants {
-                let sel = if t == value(values, "tenant") {
-                    " selected"
-                } else {
-                    ""
-                };
-                let _ = write!(b, "<option value=\"{t}\"{sel}>{t}</option>", t = escape(t));
-            }
-            b.push_str("</select><div class=\"hint\">the form then shows its current values</div>");
-            field_errors(&mut b, errors, "tenant");
-            b.push_str("</div><p><button type=\"submit\">Continue</button></p></form>");
-            return b;
-        }
-        return fields_html(b, kind, ctx, values, errors, csrf);
-    };
-    let _ = write!(
-        b,
-        "<p class=\"meta\" id=\"tenant\">Tenant <a href=\"/tenants/{u}\">{t}</a> · <a href=\"/propose/{slug}\">choose another</a></p>",
-        u = url_encode(&chosen.name),
-        t = escape(&chosen.name),
-        slug = kind.slug()
-    );
-    if kind == Kind::Restore && ctx.schedules.get(&chosen.name).is_none_or(Vec::is_empty) {
-        let _ = write!(
-            b,
-            "<div class=\"notice\">Tenant {t} has no backup schedule to restore from: <a href=\"/propose/schedule?tenant={u}\">add one</a> first.</div>",
-            t = escape(&chosen.name),
-            u = url_encode(&chosen.name)
-        );
-    }
-    if kind == Kind::RemoveMember && chosen.members.is_empty() {
-        let _ = write!(
-            b,
-            "<div class=\"notice\">Tenant {} has no member.</div>",
-            escape(&chosen.name)
-        );
-    }
-    fields_html(b, kind, ctx, values, errors, csrf)
+    render_fragment(
+        "propose_form.html",
+        form_view(kind, ctx, values, errors, csrf),
+    )
 }
 
-fn fields_html(
-    mut b: String,
-    kind: Kind,
-    ctx: &Context,
-    values: &[(String, String)],
-    errors: &Errors,
-    csrf: &str,
-) -> String {
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/propose/{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        kind.slug(),
-        escape(csrf)
-    );
-    for f in fields(kind, ctx) {
-        let v = value(values, f.name);
-        if f.name == "tenant" {
-            let _ = write!(
-                b,
-                "<input type=\"hidden\" name=\"tenant\" value=\"{}\">",
-                escape(v)
-            );
-            continue;
-        }
-        let id = format!("f-{}", f.name);
-        let _ = write!(
-            b,
-            "<div class=\"field\"><label for=\"{id}\">{}{}</label>",
-            escape(f.label),
-            if f.required { " *" } else { "" }
-        );
-        if f.choices.is_empty() {
-            let _ = write!(
-                b,
-                "<input id=\"{id}\" name=\"{}\" value=\"{}\"{}>",
-                f.name,
-                escape(v),
-                if f.required { " required" } else { "" }
-            );
-        } else {
-            let _ = write!(b, "<select id=\"{id}\" name=\"{}\">", f.name);
-            for (c, label) in &f.choices {
-                let sel = if c == v { " selected" } else { "" };
-                let _ = write!(
-                    b,
-                    "<option value=\"{}\"{sel}>{}</option>",
-                    escape(c),
-                    escape(label)
-                );
-            }
-            b.push_str("</select>");
-        }
-        if !f.hint.is_empty() {
-            let _ = write!(b, "<div class=\"hint\">{}</div>", escape(&f.hint));
-        }
-        field_errors(&mut b, errors, f.name);
-        b.push_str("</div>");
+/// The index of the forms: why proposals are disabled, or the sign-out control (when
+/// `signed_in`) and the repository they are committed to.
+pub fn index_html(enabled: Result<(), String>, signed_in: bool, repo: Option<String>) -> String {
+    #[derive(Serialize)]
+    struct Index {
+        disabled: Option<String>,
+        sign_out: bool,
+        repo: Option<String>,
+        forms: Vec<(&'static str, &'static str, &'static str)>,
     }
-    b.push_str("<p><button type=\"submit\" name=\"action\" value=\"preview\" class=\"secondary\">Preview</button> <button type=\"submit\" name=\"action\" value=\"commit\">Commit to a new branch</button></p></form>");
-    b
-}
-
-/// The index of the forms.
-pub fn index_html(enabled: Result<(), String>) -> String {
-    let mut b = String::from("<h1>Propose a change</h1><p>Changes are never made to a cluster from here: each form writes the TOML you would have written, checks it with the same rules as <code>berth validate</code>, shows the plan it would cause, and commits it to a new branch of the config repository for review.</p>");
-    if let Err(why) = &enabled {
-        let _ = write!(
-            b,
-            "<div class=\"notice\"><strong>Proposals are disabled.</strong> {}</div>",
-            escape(why)
-        );
-    }
-    b.push_str("<div class=\"forms\">");
-    for k in Kind::ALL {
-        let _ = write!(
-            b,
-            "<div class=\"card\"><h3><a href=\"/propose/{}\">{}</a></h3><p class=\"meta\">{}</p></div>",
-            url_encode(k.slug()),
-            escape(k.title()),
-            escape(k.blurb())
-        );
-    }
-    b.push_str("</div>");
-    b
+    render_fragment(
+        "propose_index.html",
+        Index {
+            disabled: enabled.err(),
+            sign_out: signed_in,
+            repo,
+            forms: Kind::ALL
+                .into_iter()
+                .map(|k| (k.slug(), k.title(), k.blurb()))
+                .collect(),
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::dashboard::html::url_encode;
     use std::path::{Path, PathBuf};
 
     fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -1586,6 +1747,279 @@ mod tests {
         assert!(set_key(&mut doc, &["database", "replicas"], 3i64.into())
             .unwrap_err()
             .contains("not a table"));
+    }
+
+    #[test]
+    fn tenant_names_values_and_errors_are_escaped_in_the_forms_and_diffs() {
+        const EVIL: &str = "<script>alert(1)</script>\"'&";
+        const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+        let base = examples();
+        let mut ctx = Context::from_tree(&base, None);
+        ctx.tenants.push(EVIL.into());
+        let mut errors = Errors::default();
+        errors.general.push(format!("general {EVIL}"));
+        errors.at("tenant", format!("tenant {EVIL}"));
+        // The choice of a tenant: the names, the chosen one, the problems.
+        let html = form_html(
+            Kind::Change,
+            &ctx,
+            &pairs(&[("tenant", EVIL)]),
+            &errors,
+            EVIL,
+        );
+        assert!(!html.contains("<script"), "{html}");
+        for shown in [
+            format!("<option value=\"{ESCAPED}\" selected>{ESCAPED}</option>"),
+            format!("general {ESCAPED}"),
+            format!("tenant {ESCAPED}"),
+        ] {
+            assert!(html.contains(&shown), "{shown}: {html}");
+        }
+
+        // A chosen tenant's form: the values, the CSRF token, the problems of a field.
+        let mut chosen = Context::from_tree(&base, Some("acme"));
+        chosen.chosen.as_mut().unwrap().name = EVIL.into();
+        let mut errors = Errors::default();
+        errors.at("cpu", format!("cpu {EVIL}"));
+        let html = form_html(
+            Kind::Restore,
+            &chosen,
+            &pairs(&[("cpu", EVIL), ("name", EVIL)]),
+            &errors,
+            EVIL,
+        );
+        assert!(!html.contains("<script"), "{html}");
+        for shown in [
+            format!("name=\"csrf\" value=\"{ESCAPED}\""),
+            format!("name=\"name\" value=\"{ESCAPED}\""),
+            format!(
+                "Tenant <a href=\"/tenants/{}\">{ESCAPED}</a>",
+                url_encode(EVIL)
+            ),
+        ] {
+            assert!(html.contains(&shown), "{shown}: {html}");
+        }
+
+        let diff = file_diff_html(
+            &format!("tenants/{EVIL}.toml"),
+            None,
+            &format!("name = '{EVIL}'\n"),
+        );
+        assert!(!diff.contains("<script"), "{diff}");
+        assert!(
+            diff.contains(&format!("<code>tenants/{ESCAPED}.toml</code> (new file)")),
+            "{diff}"
+        );
+        assert!(
+            diff.contains(&format!("+name = &#39;{ESCAPED}&#39;</span>")),
+            "{diff}"
+        );
+
+        let index = index_html(Err(format!("disabled {EVIL}")), false, None);
+        assert!(index.contains(&format!("disabled {ESCAPED}")), "{index}");
+        let index = index_html(Ok(()), true, Some(format!("repo {EVIL}")));
+        assert!(
+            index.contains(&format!("committed to repo {ESCAPED}.")),
+            "{index}"
+        );
+        assert!(index.contains("id=\"sign-out\""), "{index}");
+        assert!(!index.contains("<script"), "{index}");
+    }
+
+    /// `text` with the key at `path` set to `value`, checked to parse as TOML.
+    fn edited(text: &str, path: &[&str], value: toml_edit::Value) -> String {
+        let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+        set_key(&mut doc, path, value).unwrap();
+        let out = doc.to_string();
+        if let Err(e) = toml::from_str::<toml::Table>(&out) {
+            panic!("{path:?} gives a file that does not parse: {e}\n{out}");
+        }
+        out
+    }
+
+    #[test]
+    fn edits_of_files_in_every_toml_style_change_only_the_value_and_keep_every_other_byte() {
+        let commented = "# acme's file\nname = \"acme\" # the name\n\ntier = \"small\"   # cheap, for now\n[quota] # what it may use\ncpu = \"4\" # cores\nmemory = \"8Gi\"\t# memory\n# the end\n";
+        let inline = "name = \"acme\"\ndatabase = { replicas = 1, storage = \"10Gi\", resources = { cpu = \"1\" } } # db\nquota = {cpu=\"4\"}\n";
+        let dotted = "name = \"acme\"\ndatabase.replicas = 1 # replicas\ndatabase.resources.cpu = \"1\"\n\n[quota]\ncpu = \"4\"\n";
+        let quoted = "\"name\" = \"acme\"\n[ \"quota\" ]\n\"cpu\" = \"4\"\n'memory' = '8Gi'\n[\"database\".'resources']\n\"cpu\" = \"1\"\n";
+        let multiline = "name = \"acme\"\ndisplay_name = \"\"\"\nAcme\ncpu = \"4\"\n[quota]\n\"\"\"\nnotes = '''\n[database]\nreplicas = 9\n'''\n\n[quota]\ncpu = \"4\" # after the strings\n";
+        let arrays = "name = \"acme\"\n\n[[members]]\nname = \"ann\" # first\nrole = \"admin\"\n\n[quota]\ncpu = \"4\"\n\n# more members\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n";
+        let no_newline = "name = \"acme\"\n[quota]\ncpu = \"4\"";
+        let list = |v: &[&str]| toml_edit::Value::Array(v.iter().copied().collect());
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &[&str], toml_edit::Value, String)> = vec![
+            // Values that are there: only their text changes, comments and spacing stay.
+            (commented, &["quota", "cpu"], "8".into(), commented.replace("cpu = \"4\"", "cpu = \"8\"")),
+            (commented, &["tier"], "large".into(), commented.replace("\"small\"", "\"large\"")),
+            (inline, &["database", "replicas"], 3i64.into(), inline.replace("replicas = 1", "replicas = 3")),
+            (inline, &["database", "resources", "cpu"], "2".into(), inline.replace("cpu = \"1\"", "cpu = \"2\"")),
+            (inline, &["quota", "cpu"], "8".into(), inline.replace("{cpu=\"4\"}", "{cpu=\"8\"}")),
+            (dotted, &["database", "replicas"], 3i64.into(), dotted.replace("replicas = 1", "replicas = 3")),
+            (dotted, &["database", "resources", "cpu"], "2".into(), dotted.replace("cpu = \"1\"", "cpu = \"2\"")),
+            (quoted, &["quota", "cpu"], "8".into(), quoted.replace("\"cpu\" = \"4\"", "\"cpu\" = \"8\"")),
+            (quoted, &["quota", "memory"], "16Gi".into(), quoted.replace("'memory' = '8Gi'", "'memory' = \"16Gi\"")),
+            (quoted, &["database", "resources", "cpu"], "2".into(), quoted.replace("\"cpu\" = \"1\"", "\"cpu\" = \"2\"")),
+            (multiline, &["quota", "cpu"], "8".into(), multiline.replace("cpu = \"4\" # after", "cpu = \"8\" # after")),
+            (arrays, &["quota", "cpu"], "8".into(), arrays.replace("cpu = \"4\"", "cpu = \"8\"")),
+            // Keys that are not there yet: after the last key of their table, written like it.
+            (commented, &["quota", "pods"], 20i64.into(), commented.replace("# memory\n", "# memory\npods = 20\n")),
+            (inline, &["database", "storage_class"], "fast".into(), inline.replace("cpu = \"1\" } }", "cpu = \"1\" }, storage_class = \"fast\" }")),
+            (inline, &["database", "resources", "memory"], "4Gi".into(), inline.replace("cpu = \"1\" }", "cpu = \"1\", memory = \"4Gi\" }")),
+            (inline, &["quota", "memory"], "8Gi".into(), inline.replace("{cpu=\"4\"}", "{cpu=\"4\",memory=\"8Gi\"}")),
+            (dotted, &["database", "storage"], "10Gi".into(), dotted.replace("cpu = \"1\"\n", "cpu = \"1\"\ndatabase.storage = \"10Gi\"\n")),
+            (dotted, &["database", "resources", "memory"], "4Gi".into(), dotted.replace("cpu = \"1\"\n", "cpu = \"1\"\ndatabase.resources.memory = \"4Gi\"\n")),
+            (quoted, &["quota", "pods"], 20i64.into(), quoted.replace("'8Gi'\n", "'8Gi'\npods = 20\n")),
+            (multiline, &["quota", "memory"], "8Gi".into(), format!("{multiline}memory = \"8Gi\"\n")),
+            (arrays, &["quota", "memory"], "8Gi".into(), arrays.replace("cpu = \"4\"\n", "cpu = \"4\"\nmemory = \"8Gi\"\n")),
+            (arrays, &["tier"], "small".into(), arrays.replace("name = \"acme\"\n", "name = \"acme\"\ntier = \"small\"\n")),
+            (no_newline, &["quota", "memory"], "8Gi".into(), format!("{no_newline}\nmemory = \"8Gi\"\n")),
+            // In a table that is not there yet: a new table at the end, its parents implicit.
+            // (The comment that ends the file stays at its end.)
+            (commented, &["database", "resources", "cpu"], "2".into(), commented.replace("# the end\n", "\n[database.resources]\ncpu = \"2\"\n# the end\n")),
+            (multiline, &["database", "replicas"], 2i64.into(), format!("{multiline}\n[database]\nreplicas = 2\n")),
+            ("name = \"acme\" # only keys\n", &["database", "replicas"], 2i64.into(), "name = \"acme\" # only keys\n\n[database]\nreplicas = 2\n".into()),
+            (arrays, &["network", "allow_from"], list(&["ops", "web"]), format!("{arrays}\n[network]\nallow_from = [\"ops\", \"web\"]\n")),
+            (inline, &["database", "extra", "x"], "y".into(), inline.replace("cpu = \"1\" } }", "cpu = \"1\" }, extra = { x = \"y\" } }")),
+        ];
+        for (text, path, value, want) in cases {
+            let got = edited(text, path, value);
+            assert_eq!(got, want, "{path:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn members_schedules_and_restores_are_added_to_lists_written_inline() {
+        let block = "[[members]]\nname = \"bob\"\nrole = \"viewer\"\n";
+        for (text, want) in [
+            (
+                "name = \"acme\" # c\nmembers = [{ name = \"ann\", role = \"admin\" }] # team\n",
+                "name = \"acme\" # c\nmembers = [{ name = \"ann\", role = \"admin\" }, { name = \"bob\", role = \"viewer\" }] # team\n",
+            ),
+            (
+                "members = [\n  { name = \"ann\", role = \"admin\" },\n  { name = \"cy\", role = \"editor\" },\n]\n",
+                "members = [\n  { name = \"ann\", role = \"admin\" },\n  { name = \"cy\", role = \"editor\" },\n  { name = \"bob\", role = \"viewer\" },\n]\n",
+            ),
+            (
+                "members = []\n",
+                "members = [{ name = \"bob\", role = \"viewer\" }]\n",
+            ),
+            // Written as tables (or not at all): after a blank line.
+            (
+                "name = \"acme\"\n\n[[members]]\nname = \"ann\"\nrole = \"admin\"\n",
+                "name = \"acme\"\n\n[[members]]\nname = \"ann\"\nrole = \"admin\"\n\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n",
+            ),
+            (
+                "name = \"acme\"\n",
+                "name = \"acme\"\n\n[[members]]\nname = \"bob\"\nrole = \"viewer\"\n",
+            ),
+        ] {
+            let got = add_entry(text, "members", block);
+            assert_eq!(got, want, "{text}");
+            let t: toml::Table = toml::from_str(&got).unwrap();
+            assert_eq!(
+                t["members"].as_array().unwrap().last().unwrap()["name"].as_str(),
+                Some("bob")
+            );
+        }
+
+        // Through the form, on a backups file that lists its schedules inline.
+        let mut base = examples();
+        let f = base
+            .backups
+            .iter_mut()
+            .find(|f| f.path == "backups/acme.toml")
+            .unwrap();
+        let text: toml::Table = toml::from_str(&f.text).unwrap();
+        let tenant = text["tenant"].as_str().unwrap().to_string();
+        let inline = format!(
+            "tenant = {}\nschedules = [{{ name = \"old\", cron = \"0 3 * * *\", location = \"archive\" }}]\n",
+            lit(&tenant)
+        );
+        f.text = inline.as_str().into();
+        let v = pairs(&[
+            ("tenant", &tenant),
+            ("name", "weekly"),
+            ("cron", "0 4 * * 0"),
+            ("location", "archive"),
+        ]);
+        let built = build_for(Kind::Schedule, &v, &base).unwrap();
+        assert_eq!(
+            built.files[0].text,
+            inline.replace(
+                "\"archive\" }]",
+                "\"archive\" }, { name = \"weekly\", cron = \"0 4 * * 0\", location = \"archive\" }]"
+            )
+        );
+    }
+
+    #[test]
+    fn edits_that_cannot_be_made_name_the_file_and_key_and_change_nothing() {
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str], &str); 5] = [
+            ("database = 1\n", &["database", "replicas"], "cannot set `database.replicas`: `database` is an integer, not a table"),
+            ("[[database]]\nreplicas = 1\n", &["database", "replicas"], "`database` is an array of tables, not a table"),
+            ("database = { resources = \"big\" }\n", &["database", "resources", "cpu"], "`database.resources` is a string, not a table"),
+            ("[quota]\ncpu = \"4\"\n", &["quota"], "cannot set `quota`: it is a table, not a value"),
+            ("database.storage.size = \"1Gi\"\n", &["database", "storage"], "cannot set `database.storage`: it is a table, not a value"),
+        ];
+        for (text, path, want) in cases {
+            let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+            let e = set_key(&mut doc, path, "2".into()).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(e.ends_with("change the file by hand"), "{e}");
+            assert_eq!(doc.to_string(), text, "nothing changed");
+        }
+
+        // Through a form: the messages name the file, and a file that does not parse is not
+        // edited at all.
+        let base = examples();
+        let ctx = Context::from_tree(&base, Some("acme"));
+        let mut v = ctx.prefill(Kind::Resources);
+        for (k, val) in &mut v {
+            if k == "cpu" {
+                *val = "3".into();
+            }
+        }
+        let acme = file_of(&base, "tenants/acme.toml")
+            .unwrap()
+            .text
+            .to_string();
+        let with_acme = |text: String| {
+            let mut tree = base.clone();
+            let f = tree
+                .tenants
+                .iter_mut()
+                .find(|f| f.path == "tenants/acme.toml")
+                .unwrap();
+            f.text = text.as_str().into();
+            tree
+        };
+        let broken = with_acme(format!("{acme}\n[quota\n"));
+        let err = build(Kind::Resources, &v, &broken, &ctx).unwrap_err();
+        let line = acme.lines().count() + 2;
+        assert_eq!(err.general.len(), 1, "{err:?}");
+        assert!(
+            err.general[0].starts_with(&format!(
+                "cannot change `database.resources.cpu`: tenants/acme.toml:{line} is not valid TOML ("
+            )),
+            "{err:?}"
+        );
+        assert!(
+            err.general[0].ends_with("); fix it by hand first"),
+            "{err:?}"
+        );
+
+        let odd = with_acme(acme.replace(
+            "resources = { cpu = \"4\", memory = \"16Gi\" }",
+            "resources = \"default\"",
+        ));
+        let err = build(Kind::Resources, &v, &odd, &ctx).unwrap_err();
+        assert_eq!(
+            err.fields.get("cpu").map(|v| v[0].as_str()),
+            Some("tenants/acme.toml: cannot set `database.resources.cpu`: `database.resources` is a string, not a table; change the file by hand"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::auth::{cookie, same_origin, SESSION_COOKIE, SESSION_SECONDS};
-use super::html::{escape, layout, parse_form, url_encode, Nav, STYLE};
+use serde::Serialize;
+
+use super::html::{layout, parse_form, Nav, STYLE};
 use super::propose::{self, Kind};
 use super::views::{self, Filter};
 use crate::daemon::Shared;
@@ -104,14 +106,14 @@ async fn tenant(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> 
         Some(html) => page(StatusCode::OK, html),
         None => page(
             StatusCode::NOT_FOUND,
-            layout(
+            message_page(
                 "Not found",
                 Nav::Tenant,
-                &format!(
-                    "<h1>No tenant {}</h1><p><a href=\"/\">All tenants</a></p>",
-                    escape(&name)
-                ),
-                "",
+                Message {
+                    heading: Some(format!("No tenant {name}")),
+                    links: vec![("/", "All tenants")],
+                    ..Message::default()
+                },
             ),
         ),
     }
@@ -234,12 +236,108 @@ fn origin_ok(headers: &HeaderMap) -> bool {
     )
 }
 
-fn propose_layout(title: &str, body: &str) -> String {
-    layout(title, Nav::Propose, body, "")
+/// A notice: `<div class="notice CLASS" id="ID"><strong>STRONG</strong> TEXT</div>`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Notice {
+    /// `bad`, `ok`, or empty.
+    pub class: &'static str,
+    /// Its id, for tests and links.
+    pub id: Option<&'static str>,
+    /// Its first words, in bold.
+    pub strong: Option<&'static str>,
+    /// The rest.
+    pub text: String,
 }
 
-/// The sign-out control of the pages shown to a signed-in user.
-const SIGN_OUT: &str = "<form method=\"post\" action=\"/logout\" class=\"signout\"><span class=\"meta\">Signed in</span> <button class=\"link\" type=\"submit\" id=\"sign-out\">Sign out</button></form>";
+impl Notice {
+    fn bad(text: impl Into<String>) -> Notice {
+        Notice {
+            class: "bad",
+            text: text.into(),
+            ..Notice::default()
+        }
+    }
+}
+
+/// The sign-in form.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    /// Where to go after signing in.
+    pub next: String,
+    /// What went wrong with the last try.
+    pub error: Option<&'static str>,
+}
+
+/// What a proposal was committed as.
+#[derive(Debug, Clone, Serialize)]
+pub struct Committed {
+    /// The commit.
+    pub commit: String,
+    /// The new branch.
+    pub branch: String,
+    /// The remote it was pushed to, if any.
+    pub pushed_to: Option<String>,
+    /// The parent commit (short).
+    pub parent: String,
+    /// The tenant.
+    pub tenant: String,
+    /// Whether the daemon knows the tenant (it has a page to go back to).
+    pub tenant_known: bool,
+}
+
+/// A proposal's files and plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// A new file's `#:schema` line points at schemas the repository does not hold yet.
+    pub no_schemas: bool,
+    /// The files' diffs.
+    pub files: Vec<propose::FileDiff>,
+    /// The plan it would cause, by the HTML plan printer.
+    pub plan_html: Option<String>,
+}
+
+/// The body of the pages of the proposal routes (and of the other short pages): each part
+/// shown when it is there, in this order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Message {
+    /// The sign-out control of a signed-in user.
+    pub sign_out: bool,
+    /// The `<h1>`.
+    pub heading: Option<String>,
+    /// The revision the form is against (short).
+    pub revision: Option<String>,
+    /// Links, one a paragraph: URL and text.
+    pub links: Vec<(&'static str, &'static str)>,
+    /// Sign in again.
+    pub session_ended: bool,
+    /// The sign-in form.
+    pub login: Option<Login>,
+    /// A notice.
+    pub notice: Option<Notice>,
+    /// What was committed.
+    pub committed: Option<Committed>,
+    /// The form, by [`propose::form_html`].
+    pub form_html: Option<String>,
+    /// The change and its plan.
+    pub preview: Option<Preview>,
+}
+
+/// A page of `body` in the layout.
+fn message_page(title: &str, nav: Nav, body: Message) -> String {
+    super::templates::render(
+        "message.html",
+        &super::templates::Page {
+            title,
+            nav: nav.slug(),
+            footer: "",
+            page: body,
+        },
+    )
+}
+
+fn propose_page(title: &str, body: Message) -> String {
+    message_page(title, Nav::Propose, body)
+}
 
 /// The forms' context at `rev` for the tenant `values` name, with the `#:schema` lines that
 /// resolve in that repository.
@@ -257,31 +355,24 @@ fn form_context(
 }
 
 async fn propose_index(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let mut body = propose::index_html(enabled(&shared));
-    if enabled(&shared).is_ok() {
-        if session(&shared, &headers).is_some() {
-            body.insert_str(0, SIGN_OUT);
-        }
-        if let Ok(repo) = &shared.dashboard.proposals {
-            body.push_str(&format!(
-                "<p class=\"meta\">Proposals are committed to {}.</p>",
-                escape(&repo.describe())
-            ));
-        }
-    }
-    page(StatusCode::OK, propose_layout("Propose a change", &body))
+    let on = enabled(&shared);
+    let signed_in = on.is_ok() && session(&shared, &headers).is_some();
+    let repo = match (&on, &shared.dashboard.proposals) {
+        (Ok(()), Ok(repo)) => Some(repo.describe()),
+        _ => None,
+    };
+    let body = propose::index_html(on, signed_in, repo);
+    page(
+        StatusCode::OK,
+        layout("Propose a change", Nav::Propose, &body, ""),
+    )
 }
 
-fn login_html(next: &str, error: Option<&str>) -> String {
-    let mut b = String::from("<h2>Sign in</h2><p>The forms need the dashboard token.</p>");
-    if let Some(e) = error {
-        b.push_str(&format!("<div class=\"notice bad\">{}</div>", escape(e)));
-    }
-    b.push_str(&format!(
-        "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\"><div class=\"field\"><label for=\"token\">token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div><p><button type=\"submit\">Sign in</button></p></form>",
-        escape(next)
-    ));
-    b
+fn sign_in(next: &str, error: Option<&'static str>) -> Option<Login> {
+    Some(Login {
+        next: next.to_string(),
+        error,
+    })
 }
 
 async fn propose_form(
@@ -291,27 +382,32 @@ async fn propose_form(
     uri: Uri,
 ) -> Response {
     let Some(kind) = Kind::from_slug(&form) else {
-        return page(
-            StatusCode::NOT_FOUND,
-            propose_layout("Not found", "<h1>No such form</h1>"),
-        );
+        return page(StatusCode::NOT_FOUND, no_such_form());
     };
     let title = kind.title();
     if let Err(why) = enabled(&shared) {
-        let body = format!(
-            "<h1>{}</h1><div class=\"notice\"><strong>Proposals are disabled.</strong> {}</div>",
-            escape(title),
-            escape(&why)
-        );
-        return page(StatusCode::OK, propose_layout(title, &body));
+        let body = Message {
+            heading: Some(title.into()),
+            notice: Some(Notice {
+                strong: Some("Proposals are disabled."),
+                text: why,
+                ..Notice::default()
+            }),
+            ..Message::default()
+        };
+        return page(StatusCode::OK, propose_page(title, body));
     }
     let Some(sid) = session(&shared, &headers) else {
         let next = uri
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default();
-        let body = format!("<h1>{}</h1>{}", escape(title), login_html(&next, None));
-        return page(StatusCode::OK, propose_layout(title, &body));
+        let body = Message {
+            heading: Some(title.into()),
+            login: sign_in(&next, None),
+            ..Message::default()
+        };
+        return page(StatusCode::OK, propose_page(title, body));
     };
     let asked = query(&uri);
     let shared2 = shared.clone();
@@ -349,25 +445,36 @@ async fn propose_form(
         errors.at("tenant", format!("no tenant `{t}` at this revision"));
     }
     let csrf = shared.dashboard.auth.csrf(&sid);
-    let body = format!(
-        "{SIGN_OUT}<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>{}",
-        escape(title),
-        escape(super::html::short_rev(&rev)),
-        propose::form_html(kind, &ctx, &values, &errors, &csrf)
-    );
-    page(StatusCode::OK, propose_layout(title, &body))
+    let body = Message {
+        sign_out: true,
+        heading: Some(title.into()),
+        revision: Some(super::html::short_rev(&rev).to_string()),
+        form_html: Some(propose::form_html(kind, &ctx, &values, &errors, &csrf)),
+        ..Message::default()
+    };
+    page(StatusCode::OK, propose_page(title, body))
+}
+
+fn no_such_form() -> String {
+    propose_page(
+        "Not found",
+        Message {
+            heading: Some("No such form".into()),
+            ..Message::default()
+        },
+    )
 }
 
 fn error_page(title: &str, e: &str) -> Response {
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
-        propose_layout(
+        propose_page(
             title,
-            &format!(
-                "<h1>{}</h1><div class=\"notice bad\">{}</div>",
-                escape(title),
-                escape(e)
-            ),
+            Message {
+                heading: Some(title.into()),
+                notice: Some(Notice::bad(e)),
+                ..Message::default()
+            },
         ),
     )
 }
@@ -375,12 +482,13 @@ fn error_page(title: &str, e: &str) -> Response {
 fn forbidden(why: &str) -> Response {
     page(
         StatusCode::FORBIDDEN,
-        propose_layout(
+        propose_page(
             "Refused",
-            &format!(
-                "<h1>Refused</h1><div class=\"notice bad\">{}</div>",
-                escape(why)
-            ),
+            Message {
+                heading: Some("Refused".into()),
+                notice: Some(Notice::bad(why)),
+                ..Message::default()
+            },
         ),
     )
 }
@@ -405,7 +513,13 @@ async fn login(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         tracing::warn!("dashboard: sign-in with a wrong token");
         return page(
             StatusCode::UNAUTHORIZED,
-            propose_layout("Sign in", &login_html(&next, Some("wrong token"))),
+            propose_page(
+                "Sign in",
+                Message {
+                    login: sign_in(&next, Some("wrong token")),
+                    ..Message::default()
+                },
+            ),
         );
     }
     let value = shared.dashboard.auth.new_session(now_unix());
@@ -441,10 +555,7 @@ async fn propose_submit(
     body: Bytes,
 ) -> Response {
     let Some(kind) = Kind::from_slug(&form) else {
-        return page(
-            StatusCode::NOT_FOUND,
-            propose_layout("Not found", "<h1>No such form</h1>"),
-        );
+        return page(StatusCode::NOT_FOUND, no_such_form());
     };
     if !origin_ok(&headers) {
         tracing::warn!("dashboard: cross-site proposal refused");
@@ -459,13 +570,14 @@ async fn propose_submit(
         let next = format!("/propose/{}", kind.slug());
         return page(
             StatusCode::UNAUTHORIZED,
-            propose_layout(
+            propose_page(
                 title,
-                &format!(
-                    "<h1>{}</h1><p>Your session has ended; sign in again.</p>{}",
-                    escape(title),
-                    login_html(&next, None)
-                ),
+                Message {
+                    heading: Some(title.into()),
+                    session_ended: true,
+                    login: sign_in(&next, None),
+                    ..Message::default()
+                },
             ),
         );
     };
@@ -480,8 +592,16 @@ async fn propose_submit(
     let result =
         tokio::task::spawn_blocking(move || submit(&shared2, kind, &values, commit, &csrf))
             .await
-            .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
-    page(result.0, propose_layout(kind.title(), &result.1))
+            .unwrap_or_else(|e| {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Message {
+                        notice: Some(Notice::bad(e.to_string())),
+                        ..Message::default()
+                    },
+                )
+            });
+    page(result.0, propose_page(kind.title(), result.1))
 }
 
 /// Builds, checks and (when asked and valid) commits a proposal; the page body and status.
@@ -491,76 +611,99 @@ fn submit(
     values: &[(String, String)],
     commit: bool,
     csrf: &str,
-) -> (StatusCode, String) {
+) -> (StatusCode, Message) {
     let title = kind.title();
     let repo = match &shared.dashboard.proposals {
         Ok(r) => r,
-        Err(e) => return (StatusCode::FORBIDDEN, escape(e)),
+        Err(e) => {
+            return (
+                StatusCode::FORBIDDEN,
+                Message {
+                    notice: Some(Notice {
+                        text: e.clone(),
+                        ..Notice::default()
+                    }),
+                    ..Message::default()
+                },
+            )
+        }
     };
     let (rev, base) = match repo.base() {
         Ok(b) => b,
         Err(e) => {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("<div class=\"notice bad\">{}</div>", escape(&e.to_string())),
+                Message {
+                    notice: Some(Notice::bad(e.to_string())),
+                    ..Message::default()
+                },
             )
         }
     };
     let ctx = form_context(repo, &rev, &base, values);
-    let head = format!(
-        "{SIGN_OUT}<h1>{}</h1><p class=\"meta\">Against revision <code>{}</code>.</p>",
-        escape(title),
-        escape(super::html::short_rev(&rev))
-    );
+    let head = Message {
+        sign_out: true,
+        heading: Some(title.into()),
+        revision: Some(super::html::short_rev(&rev).to_string()),
+        ..Message::default()
+    };
     let built = match propose::build(kind, values, &base, &ctx) {
         Ok(b) => b,
         Err(errors) => {
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "{head}{}",
-                    propose::form_html(kind, &ctx, values, &errors, csrf)
-                ),
+                Message {
+                    form_html: Some(propose::form_html(kind, &ctx, values, &errors, csrf)),
+                    ..head
+                },
             )
         }
     };
     let checked = propose::check(kind, &built, &base);
-    let mut preview = String::from("<h2>The change</h2>");
-    if ctx.schemas.missing && built.before.iter().any(Option::is_none) {
-        preview.push_str("<p class=\"meta\" id=\"no-schemas\">The repository holds no JSON Schemas yet: the new file's <code>#:schema</code> line points where <code>berth schema --write schemas</code> run at the root of the repository writes them, for editors to find.</p>");
-    }
-    for (f, before) in built.files.iter().zip(&built.before) {
-        preview.push_str(&propose::file_diff_html(
-            &f.path,
-            before.as_deref(),
-            &f.text,
-        ));
-    }
-    if let Some(p) = &checked.plan {
-        preview.push_str("<h2>The plan it would cause</h2><p class=\"meta\">Offline: against the objects the base revision renders, as if applied.</p>");
+    let preview = Preview {
+        no_schemas: ctx.schemas.missing && built.before.iter().any(Option::is_none),
+        files: built
+            .files
+            .iter()
+            .zip(&built.before)
+            .map(|(f, before)| propose::file_diff(&f.path, before.as_deref(), &f.text))
+            .collect(),
         // A new tenant has no page before the branch is merged: no link to one.
-        let opts = HtmlOptions {
-            no_links: kind == Kind::Tenant,
-            ..HtmlOptions::default()
-        };
-        preview.push_str(&to_html(p, opts));
-    }
+        plan_html: checked.plan.as_ref().map(|p| {
+            to_html(
+                p,
+                HtmlOptions {
+                    no_links: kind == Kind::Tenant,
+                    ..HtmlOptions::default()
+                },
+            )
+        }),
+    };
+    let form =
+        |errors: &propose::Errors| Some(propose::form_html(kind, &ctx, values, errors, csrf));
     if !checked.errors.is_empty() {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "{head}{}{preview}",
-                propose::form_html(kind, &ctx, values, &checked.errors, csrf)
-            ),
+            Message {
+                form_html: form(&checked.errors),
+                preview: Some(preview),
+                ..head
+            },
         );
     }
     if !commit {
         return (
             StatusCode::OK,
-            format!(
-                "{head}<div class=\"notice ok\">Valid. Review the change and the plan below, then commit it.</div>{}{preview}",
-                propose::form_html(kind, &ctx, values, &checked.errors, csrf)
-            ),
+            Message {
+                notice: Some(Notice {
+                    class: "ok",
+                    text: "Valid. Review the change and the plan below, then commit it.".into(),
+                    ..Notice::default()
+                }),
+                form_html: form(&checked.errors),
+                preview: Some(preview),
+                ..head
+            },
         );
     }
     let author = (
@@ -580,19 +723,20 @@ fn submit(
     match repo.commit(&rev, &proposal) {
         Ok(done) => {
             tracing::info!(branch = %done.branch, commit = %done.commit, tenant = %built.tenant, "dashboard: proposal committed");
-            let pushed = match &done.pushed_to {
-                Some(r) => format!(" and pushed to {}", escape(r)),
-                None => String::new(),
-            };
-            let back = back_link(shared, kind, &built.tenant);
             (
                 StatusCode::OK,
-                format!(
-                    "{head}<div class=\"notice ok\" id=\"committed\"><strong>Committed</strong> <code class=\"commit\">{}</code> to the new branch <code class=\"branch\">{}</code>{pushed} (parent <code>{}</code>). Open a pull request from it; the cluster changes once it is merged.</div><p>{back} · <a href=\"/propose\">Another change</a></p>{preview}",
-                    escape(&done.commit),
-                    escape(&done.branch),
-                    escape(super::html::short_rev(&done.parent)),
-                ),
+                Message {
+                    committed: Some(Committed {
+                        commit: done.commit.clone(),
+                        branch: done.branch.clone(),
+                        pushed_to: done.pushed_to.clone(),
+                        parent: super::html::short_rev(&done.parent).to_string(),
+                        tenant: built.tenant.clone(),
+                        tenant_known: knows(shared, kind, &built.tenant),
+                    }),
+                    preview: Some(preview),
+                    ..head
+                },
             )
         }
         Err(e) => {
@@ -600,7 +744,7 @@ fn submit(
             let (code, notice) = match &e {
                 ProposeError::BranchExists(_) | ProposeError::BadBranch(_) => {
                     errors.at("branch", e.to_string());
-                    (StatusCode::CONFLICT, String::new())
+                    (StatusCode::CONFLICT, None)
                 }
                 ProposeError::Push {
                     branch,
@@ -610,61 +754,56 @@ fn submit(
                     tracing::warn!(%branch, %remote, error = %message, tenant = %built.tenant, "dashboard: pushing a proposal failed");
                     (
                         StatusCode::BAD_GATEWAY,
-                        format!(
-                            "<div class=\"notice bad\" id=\"push-failed\"><strong>The push failed:</strong> {}. Nothing was kept: the commit was dropped, so the same branch name can be used again. Check that {} can be reached and accepts a new branch from the daemon (its credentials, branch protection or hooks on the server, write access to a local repository); the daemon's log has the details. Then commit again: the form below is as you filled it in.</div>",
-                            escape(&e.to_string()),
-                            escape(remote)
-                        ),
+                        Some(Notice {
+                            class: "bad",
+                            id: Some("push-failed"),
+                            strong: Some("The push failed:"),
+                            text: format!("{e}. Nothing was kept: the commit was dropped, so the same branch name can be used again. Check that {remote} can be reached and accepts a new branch from the daemon (its credentials, branch protection or hooks on the server, write access to a local repository); the daemon's log has the details. Then commit again: the form below is as you filled it in."),
+                        }),
                     )
                 }
                 ProposeError::Moved { .. } => (
                     StatusCode::CONFLICT,
-                    format!(
-                        "<div class=\"notice bad\" id=\"commit-failed\"><strong>Not committed:</strong> {}.</div>",
-                        escape(&e.to_string())
-                    ),
+                    Some(Notice {
+                        class: "bad",
+                        id: Some("commit-failed"),
+                        strong: Some("Not committed:"),
+                        text: format!("{e}."),
+                    }),
                 ),
                 _ => {
                     tracing::warn!(error = %e, tenant = %built.tenant, "dashboard: committing a proposal failed");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        format!(
-                            "<div class=\"notice bad\" id=\"commit-failed\"><strong>The commit failed:</strong> {}. Check that the daemon can write to {}; the daemon's log has the details.</div>",
-                            escape(&e.to_string()),
-                            escape(&repo.describe())
-                        ),
+                        Some(Notice {
+                            class: "bad",
+                            id: Some("commit-failed"),
+                            strong: Some("The commit failed:"),
+                            text: format!("{e}. Check that the daemon can write to {}; the daemon's log has the details.", repo.describe()),
+                        }),
                     )
                 }
             };
             (
                 code,
-                format!(
-                    "{head}{notice}{}{preview}",
-                    propose::form_html(kind, &ctx, values, &errors, csrf)
-                ),
+                Message {
+                    notice,
+                    form_html: form(&errors),
+                    preview: Some(preview),
+                    ..head
+                },
             )
         }
     }
 }
 
-/// Where to go after a commit: the tenant's page when the daemon knows the tenant; else the
-/// overview, where it appears once the branch is merged and synced.
-fn back_link(shared: &Shared, kind: Kind, tenant: &str) -> String {
-    let known = kind != Kind::Tenant && {
+/// Whether the page after a commit goes back to the tenant's page (the daemon knows the
+/// tenant) or to the overview, where it appears once the branch is merged and synced.
+fn knows(shared: &Shared, kind: Kind, tenant: &str) -> bool {
+    kind != Kind::Tenant && {
         let status = shared.status.read().unwrap();
         let snap = shared.dashboard.snapshot.read().unwrap();
         views::knows_tenant(tenant, &status, &snap)
-    };
-    if known {
-        format!(
-            "<a href=\"/tenants/{}\" id=\"back\">Back to the tenant</a>",
-            url_encode(tenant)
-        )
-    } else {
-        format!(
-            "<a href=\"/\" id=\"back\">Back to the overview</a> (tenant {} appears there once the branch is merged)",
-            escape(tenant)
-        )
     }
 }
 
@@ -672,4 +811,69 @@ fn non_empty<'a>(values: &'a [(String, String)], k: &str) -> Option<&'a str> {
     super::html::get(values, k)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::dashboard::html::url_encode;
+
+    const EVIL: &str = "<script>alert(1)</script>\"'&";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+
+    fn committed(tenant_known: bool) -> Message {
+        Message {
+            sign_out: true,
+            heading: Some(format!("heading {EVIL}")),
+            revision: Some(format!("rev {EVIL}")),
+            login: sign_in(&format!("/next{EVIL}"), Some("wrong token")),
+            notice: Some(Notice::bad(format!("error {EVIL}"))),
+            committed: Some(Committed {
+                commit: format!("c{EVIL}"),
+                branch: format!("b{EVIL}"),
+                pushed_to: Some(format!("r{EVIL}")),
+                parent: format!("p{EVIL}"),
+                tenant: EVIL.into(),
+                tenant_known,
+            }),
+            preview: Some(Preview {
+                no_schemas: true,
+                files: vec![propose::file_diff(
+                    &format!("tenants/{EVIL}.toml"),
+                    None,
+                    EVIL,
+                )],
+                plan_html: None,
+            }),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn the_proposal_pages_escape_errors_branches_and_tenant_names() {
+        let page = propose_page(EVIL, committed(false));
+        assert!(!page.contains("<script"), "{page}");
+        for shown in [
+            format!("<title>{ESCAPED} · berth</title>"),
+            format!("<h1>heading {ESCAPED}</h1>"),
+            format!("<code>rev {ESCAPED}</code>"),
+            format!("name=\"next\" value=\"/next{ESCAPED}\""),
+            format!("<div class=\"notice bad\">error {ESCAPED}</div>"),
+            format!("<code class=\"commit\">c{ESCAPED}</code>"),
+            format!("<code class=\"branch\">b{ESCAPED}</code> and pushed to r{ESCAPED}"),
+            format!("(tenant {ESCAPED} appears there"),
+            format!("<code>tenants/{ESCAPED}.toml</code>"),
+            format!("<span class=\"add\">+{ESCAPED}</span>"),
+        ] {
+            assert!(page.contains(&shown), "{shown}: {page}");
+        }
+        let page = propose_page("t", committed(true));
+        assert!(
+            page.contains(&format!(
+                "<a href=\"/tenants/{}\" id=\"back\">Back to the tenant</a>",
+                url_encode(EVIL)
+            )),
+            "{page}"
+        );
+    }
 }

@@ -2,9 +2,9 @@
 //! 100%), need no script, and each point has a `<title>` that browsers show on hover.
 //! Colours are presentation attributes, so the pages' CSP needs no inline style.
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
-use super::html::escape;
+use super::templates::render;
 
 // The drawing's units are about the pixels a chart gets at the default size (a third of a
 // laptop's page, a phone's width), so that 12-unit text reads as 12-pixel text there.
@@ -74,52 +74,169 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The opening of a chart's SVG: its label (the series names), three grid lines labelled with
-/// values up to `top` in `unit`, and the two ends of the x axis.
-fn frame<'a>(
-    names: impl Iterator<Item = &'a str>,
+/// A mark of a chart, in drawing order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mark {
+    /// A bar: its corner, size, colour and hover text.
+    Bar {
+        /// Left.
+        x: String,
+        /// Top.
+        y: String,
+        /// Width.
+        w: String,
+        /// Height.
+        h: String,
+        /// Fill.
+        color: &'static str,
+        /// Hover text.
+        title: String,
+    },
+    /// A line through `x,y` points.
+    Line {
+        /// Stroke.
+        color: &'static str,
+        /// `x,y x,y`.
+        points: String,
+    },
+    /// A point: its centre, radius, colour and hover text.
+    Dot {
+        /// Centre.
+        x: String,
+        /// Centre.
+        y: String,
+        /// Radius.
+        r: String,
+        /// Fill.
+        color: &'static str,
+        /// Hover text.
+        title: String,
+    },
+}
+
+/// A grid line and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GridLine {
+    /// Its height.
+    pub y: String,
+    /// Where its label sits.
+    pub text_y: String,
+    /// Its value and unit (`50%`).
+    pub label: String,
+}
+
+/// Text in the middle of a chart without data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmptyText {
+    /// Centre.
+    pub x: String,
+    /// Baseline.
+    pub y: String,
+    /// `no data yet`.
+    pub text: &'static str,
+}
+
+/// A chart, drawn: what `chart.svg` shows. Coordinates are in the drawing's units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drawing {
+    /// Width.
+    pub w: String,
+    /// Height.
+    pub h: String,
+    /// The series names, for screen readers.
+    pub label: String,
+    /// Left of the plot area.
+    pub left: String,
+    /// Right of the plot area.
+    pub right: String,
+    /// Right of the y axis labels.
+    pub axis_x: String,
+    /// Baseline of the x axis labels.
+    pub bottom_y: String,
+    /// Size of axis labels.
+    pub font: String,
+    /// Three grid lines, at 0, half and the top.
+    pub grid: Vec<GridLine>,
+    /// The label of the x axis's start.
+    pub first: String,
+    /// The label of its end.
+    pub last: String,
+    /// Shown when there is nothing to draw.
+    pub empty: Option<EmptyText>,
+    /// Bars, lines and points.
+    pub marks: Vec<Mark>,
+    /// Colours and names of the series, when there is a legend.
+    pub legend: Vec<(&'static str, String)>,
+}
+
+/// The frame of a chart: its label (the series names), three grid lines labelled with values
+/// up to `top` in `unit`, and the two ends of the x axis; no marks yet.
+fn frame(
+    series: &[(&'static str, &str)],
     top: f64,
     unit: &str,
     first: &str,
     last: &str,
-) -> String {
+) -> Drawing {
     let ph = H - TOP - BOTTOM;
-    let mut out = String::new();
-    let names: Vec<&str> = names.collect();
-    let _ = write!(
-        out,
-        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        escape(&names.join(", "))
-    );
-    for frac in [0.0, 0.5, 1.0] {
-        let yy = TOP + ph * (1.0 - frac);
-        let _ = write!(
-            out,
-            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#d9dde3\" stroke-width=\"1\"/>\
-             <text x=\"{}\" y=\"{:.1}\" font-size=\"{FONT}\" text-anchor=\"end\" fill=\"#5b6470\">{}{}</text>",
-            W - RIGHT,
-            LEFT - 4.0,
-            yy + 4.0,
-            escape(&fmt_axis(top * frac)),
-            escape(unit)
-        );
+    let names: Vec<&str> = series.iter().map(|s| s.1).collect();
+    Drawing {
+        w: W.to_string(),
+        h: H.to_string(),
+        label: names.join(", "),
+        left: LEFT.to_string(),
+        right: (W - RIGHT).to_string(),
+        axis_x: (LEFT - 4.0).to_string(),
+        bottom_y: (H - 6.0).to_string(),
+        font: FONT.to_string(),
+        grid: [0.0, 0.5, 1.0]
+            .into_iter()
+            .map(|frac| {
+                let yy = TOP + ph * (1.0 - frac);
+                GridLine {
+                    y: format!("{yy:.1}"),
+                    text_y: format!("{:.1}", yy + 4.0),
+                    label: format!("{}{unit}", fmt_axis(top * frac)),
+                }
+            })
+            .collect(),
+        first: first.to_string(),
+        last: last.to_string(),
+        empty: None,
+        marks: Vec::new(),
+        legend: Vec::new(),
     }
-    let _ = write!(
-        out,
-        "<text x=\"{LEFT}\" y=\"{}\" font-size=\"{FONT}\" fill=\"#5b6470\">{}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"{FONT}\" text-anchor=\"end\" fill=\"#5b6470\">{}</text>",
-        H - 6.0,
-        escape(first),
-        W - RIGHT,
-        H - 6.0,
-        escape(last)
-    );
-    out
+}
+
+fn empty_text(text: &'static str) -> EmptyText {
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    EmptyText {
+        x: (LEFT + pw / 2.0).to_string(),
+        y: (TOP + ph / 2.0).to_string(),
+        text,
+    }
 }
 
 /// A line chart (bars when `bars`) of `series` over the same x positions; `first` and `last`
 /// label the ends of the x axis. `unit` follows the y values (`s`, `%`).
 pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str) -> String {
+    render(
+        "chart.svg",
+        &Page {
+            page: chart_drawing(series, bars, unit, first, last),
+        },
+    )
+}
+
+/// What [`chart`] draws.
+pub fn chart_drawing(
+    series: &[Series],
+    bars: bool,
+    unit: &str,
+    first: &str,
+    last: &str,
+) -> Drawing {
     let n = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
     let max = series
         .iter()
@@ -137,20 +254,11 @@ pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str)
         }
     };
     let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
-    let mut out = frame(
-        series.iter().map(|s| s.name.as_str()),
-        top,
-        unit,
-        first,
-        last,
-    );
+    let keys: Vec<(&'static str, &str)> =
+        series.iter().map(|s| (s.color, s.name.as_str())).collect();
+    let mut d = frame(&keys, top, unit, first, last);
     if n == 0 {
-        let _ = write!(
-            out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#5b6470\">no data yet</text>",
-            LEFT + pw / 2.0,
-            TOP + ph / 2.0
-        );
+        d.empty = Some(empty_text("no data yet"));
     }
     let k = series.len().max(1) as f64;
     for (si, s) in series.iter().enumerate() {
@@ -160,15 +268,14 @@ pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str)
             for (i, p) in s.points.iter().enumerate() {
                 let bx = x(i) - slot * 0.4 + bw * si as f64;
                 let by = y(p.value);
-                let _ = write!(
-                    out,
-                    "<rect x=\"{bx:.1}\" y=\"{by:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {} {}</title></rect>",
-                    (TOP + ph - by).max(0.0),
-                    s.color,
-                    escape(&p.label),
-                    escape(&fmt_num(p.value)),
-                    escape(&s.name)
-                );
+                d.marks.push(Mark::Bar {
+                    x: format!("{bx:.1}"),
+                    y: format!("{by:.1}"),
+                    w: format!("{bw:.1}"),
+                    h: format!("{:.1}", (TOP + ph - by).max(0.0)),
+                    color: s.color,
+                    title: format!("{}: {} {}", p.label, fmt_num(p.value), s.name),
+                });
             }
         } else {
             let pts: Vec<String> = s
@@ -177,33 +284,25 @@ pub fn chart(series: &[Series], bars: bool, unit: &str, first: &str, last: &str)
                 .enumerate()
                 .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.value)))
                 .collect();
-            let _ = write!(
-                out,
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-                s.color,
-                pts.join(" ")
-            );
+            d.marks.push(Mark::Line {
+                color: s.color,
+                points: pts.join(" "),
+            });
             for (i, p) in s.points.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\" fill=\"{}\"><title>{}: {}{} {}</title></circle>",
-                    x(i),
-                    y(p.value),
-                    if n > 60 { 1.5 } else { 3.0 },
-                    s.color,
-                    escape(&p.label),
-                    escape(&fmt_num(p.value)),
-                    escape(unit),
-                    escape(&s.name)
-                );
+                d.marks.push(Mark::Dot {
+                    x: format!("{:.1}", x(i)),
+                    y: format!("{:.1}", y(p.value)),
+                    r: (if n > 60 { 1.5 } else { 3.0 }).to_string(),
+                    color: s.color,
+                    title: format!("{}: {}{unit} {}", p.label, fmt_num(p.value), s.name),
+                });
             }
         }
     }
-    out.push_str("</svg>");
     if series.len() > 1 {
-        legend(&mut out, series.iter().map(|s| (s.color, s.name.as_str())));
+        d.legend = legend(&keys);
     }
-    out
+    d
 }
 
 /// A line of a chart over time.
@@ -235,6 +334,20 @@ pub fn time_chart(
     unit: &str,
     legend_always: bool,
 ) -> String {
+    let d = time_chart_drawing(series, start, end, step, bars, unit, legend_always);
+    render("chart.svg", &Page { page: d })
+}
+
+/// What [`time_chart`] draws.
+pub fn time_chart_drawing(
+    series: &[TimeSeries],
+    start: i64,
+    end: i64,
+    step: i64,
+    bars: bool,
+    unit: &str,
+    legend_always: bool,
+) -> Drawing {
     let span = (end - start).max(1) as f64;
     let max = series
         .iter()
@@ -244,20 +357,11 @@ pub fn time_chart(
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let x = |t: i64| LEFT + pw * ((t - start) as f64 / span).clamp(0.0, 1.0);
     let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
-    let mut out = frame(
-        series.iter().map(|s| s.name.as_str()),
-        top,
-        unit,
-        &minute(start),
-        &minute(end),
-    );
+    let keys: Vec<(&'static str, &str)> =
+        series.iter().map(|s| (s.color, s.name.as_str())).collect();
+    let mut d = frame(&keys, top, unit, &minute(start), &minute(end));
     if series.iter().all(|s| s.points.is_empty()) {
-        let _ = write!(
-            out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#5b6470\">no data in this range</text>",
-            LEFT + pw / 2.0,
-            TOP + ph / 2.0
-        );
+        d.empty = Some(empty_text("no data in this range"));
     }
     let k = series.len().max(1) as f64;
     let slot = (pw * step.max(1) as f64 / span).max(1.0);
@@ -268,72 +372,61 @@ pub fn time_chart(
             for &(t, v) in &s.points {
                 let bx = x(t) - slot * 0.4 + bw * si as f64;
                 let by = y(v);
-                let _ = write!(
-                    out,
-                    "<rect x=\"{bx:.1}\" y=\"{by:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {} {}</title></rect>",
-                    (TOP + ph - by).max(0.0),
-                    s.color,
-                    escape(&minute(t)),
-                    escape(&fmt_num(v)),
-                    escape(&s.name)
-                );
+                d.marks.push(Mark::Bar {
+                    x: format!("{bx:.1}"),
+                    y: format!("{by:.1}"),
+                    w: format!("{bw:.1}"),
+                    h: format!("{:.1}", (TOP + ph - by).max(0.0)),
+                    color: s.color,
+                    title: format!("{}: {} {}", minute(t), fmt_num(v), s.name),
+                });
             }
             continue;
         }
         // Lines, broken where points are missing.
         let mut run: Vec<String> = Vec::new();
         let mut last: Option<i64> = None;
-        let flush = |run: &mut Vec<String>, out: &mut String| {
+        let flush = |run: &mut Vec<String>, marks: &mut Vec<Mark>| {
             if run.len() > 1 {
-                let _ = write!(
-                    out,
-                    "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-                    s.color,
-                    run.join(" ")
-                );
+                marks.push(Mark::Line {
+                    color: s.color,
+                    points: run.join(" "),
+                });
             }
             run.clear();
         };
         for &(t, v) in &s.points {
             if last.is_some_and(|l| (t - l) as f64 > 1.5 * step.max(1) as f64) {
-                flush(&mut run, &mut out);
+                flush(&mut run, &mut d.marks);
             }
             run.push(format!("{:.1},{:.1}", x(t), y(v)));
             last = Some(t);
         }
-        flush(&mut run, &mut out);
+        flush(&mut run, &mut d.marks);
         for &(t, v) in &s.points {
-            let _ = write!(
-                out,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\" fill=\"{}\"><title>{}: {}{} {}</title></circle>",
-                x(t),
-                y(v),
-                if total > 120 { 1.5 } else { 3.0 },
-                s.color,
-                escape(&minute(t)),
-                escape(&fmt_num(v)),
-                escape(unit),
-                escape(&s.name)
-            );
+            d.marks.push(Mark::Dot {
+                x: format!("{:.1}", x(t)),
+                y: format!("{:.1}", y(v)),
+                r: (if total > 120 { 1.5 } else { 3.0 }).to_string(),
+                color: s.color,
+                title: format!("{}: {}{unit} {}", minute(t), fmt_num(v), s.name),
+            });
         }
     }
-    out.push_str("</svg>");
     if series.len() > 1 || (legend_always && !series.is_empty()) {
-        legend(&mut out, series.iter().map(|s| (s.color, s.name.as_str())));
+        d.legend = legend(&keys);
     }
-    out
+    d
 }
 
-fn legend<'a>(out: &mut String, entries: impl Iterator<Item = (&'static str, &'a str)>) {
-    out.push_str("<p class=\"meta\">");
-    for (color, name) in entries {
-        let _ = write!(
-            out,
-            "<svg class=\"key\" viewBox=\"0 0 10 10\" width=\"10\" height=\"10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" fill=\"{color}\"/></svg> {} &nbsp; ",
-            escape(name)
-        );
-    }
-    out.push_str("</p>");
+fn legend(keys: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    keys.iter().map(|(c, n)| (*c, n.to_string())).collect()
+}
+
+/// The data of `chart.svg`.
+#[derive(Serialize)]
+struct Page {
+    page: Drawing,
 }
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
-//! The read-only pages: first their data (pure functions of the [`Status`], the [`Snapshot`]
-//! and the time), then their HTML. Nothing here reads a clock, a file or a cluster.
+//! The read-only pages: first their data (plain `Serialize` structs made by pure functions of
+//! the [`Status`], the [`Snapshot`] and the time), then their HTML, rendered from the
+//! templates of `templates/` (see [`super::templates`]). Nothing here reads a clock, a file or
+//! a cluster.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::html::{age, count, escape, layout, short_rev, url_encode, Nav};
+use serde::Serialize;
+
+use super::html::{age, count, short_rev, Nav};
 use super::live::{JobState, Replicas, TenantLive};
 use super::prometheus::{PromSeries, PromTrends, RANGES};
 use super::svg::{chart, time_chart, Point, Series, TimeSeries};
+use super::templates::{render, Page};
 use super::Snapshot;
 use crate::daemon::status::{Status, TenantStatus};
 use crate::output::html::{to_html, HtmlOptions};
@@ -15,8 +20,9 @@ use crate::spec::model::{BackupSchedule, Origin, Tenant};
 use crate::values::cron::parse_cron;
 use crate::values::time::{format_rfc3339, parse_rfc3339};
 
-/// How bad a row is; problems sort first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How bad a row is; problems sort first. Serialized as its CSS class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Nothing to do.
     Ok,
@@ -40,7 +46,7 @@ impl Severity {
 }
 
 /// The overview's filter, from the query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Filter {
     /// Text searched in name, display name, cluster, tier and problems.
     pub q: String,
@@ -381,15 +387,6 @@ pub fn overview_rows(
     rows
 }
 
-fn pill(out: &mut String, sev: Severity, text: &str) {
-    let _ = write!(
-        out,
-        "<span class=\"pill {}\">{}</span>",
-        sev.class(),
-        escape(text)
-    );
-}
-
 fn health_text(r: &TenantRow) -> (Severity, String) {
     match (r.replicas, r.desired) {
         (
@@ -450,53 +447,107 @@ fn footer(status: &Status, now: i64) -> String {
     s
 }
 
-/// The overview page.
-pub fn overview_page(status: &Status, snap: &Snapshot, now: i64, filter: &Filter) -> String {
+/// A summary card: a number (or a word) and what it counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Card {
+    /// The number.
+    pub n: String,
+    /// What it is.
+    pub label: String,
+    /// Its colour: a [`Severity`] class, or empty.
+    pub class: &'static str,
+}
+
+impl Card {
+    fn new(n: impl ToString, label: impl Into<String>, class: &'static str) -> Card {
+        Card {
+            n: n.to_string(),
+            label: label.into(),
+            class,
+        }
+    }
+}
+
+/// A cluster on the overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    /// Name.
+    pub name: String,
+    /// How it is.
+    pub severity: Severity,
+    /// `reachable`, `unreachable`, `not contacted`.
+    pub state: &'static str,
+    /// Tenants placed on it.
+    pub tenants: usize,
+    /// The error of the last contact, or why it was not contacted.
+    pub detail: String,
+}
+
+/// A tenant row of the overview, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverviewRow {
+    /// Name.
+    pub name: String,
+    /// Display name, when it differs from the name (else empty).
+    pub display_name: String,
+    /// Database readiness: `3/3 ready`, `paused`.
+    pub health: (Severity, String),
+    /// Cluster.
+    pub cluster: String,
+    /// Short revision last applied, and how long ago.
+    pub applied: Option<(String, String)>,
+    /// Drifted objects.
+    pub drifted: usize,
+    /// Age of the newest successful backup (`3h`).
+    pub last_backup_ago: Option<String>,
+    /// Backup schedules.
+    pub schedules: usize,
+    /// Failing jobs.
+    pub failing_jobs: usize,
+    /// What needs attention.
+    pub problems: Vec<String>,
+    /// The worst of it.
+    pub severity: Severity,
+}
+
+/// The overview page's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Overview {
+    /// Tenants, problems, drift, failing jobs, the last sync.
+    pub cards: Vec<Card>,
+    /// The clusters.
+    pub clusters: Vec<ClusterView>,
+    /// The filter in use.
+    pub filter: Filter,
+    /// The clusters the filter offers.
+    pub cluster_names: Vec<String>,
+    /// The tenants the filter keeps, problems first.
+    pub rows: Vec<OverviewRow>,
+    /// How many tenants there are in all (`12 tenants`).
+    pub total: String,
+}
+
+/// The overview page's data.
+pub fn overview(status: &Status, snap: &Snapshot, now: i64, filter: &Filter) -> Overview {
     let all = overview_rows(status, snap, now, &Filter::default());
-    let rows: Vec<&TenantRow> = all.iter().filter(|r| filter.keeps(r)).collect();
-    let mut b = String::with_capacity(256 * rows.len() + 4096);
-    b.push_str("<h1>Overview</h1>\n<div class=\"cards\">");
     let with_problems = all.iter().filter(|r| r.severity >= Severity::Warn).count();
     let drifted: usize = all.iter().map(|r| r.drifted).sum();
     let failing: usize = all.iter().map(|r| r.failing_jobs).sum();
-    for (n, l, sev) in [
-        (all.len().to_string(), "tenants", Severity::Ok),
-        (
-            with_problems.to_string(),
+    let warn_if = |bad: bool, sev: Severity| if bad { sev.class() } else { "ok" };
+    let mut cards = vec![
+        Card::new(all.len(), "tenants", "ok"),
+        Card::new(
+            with_problems,
             "need attention",
-            if with_problems > 0 {
-                Severity::Warn
-            } else {
-                Severity::Ok
-            },
+            warn_if(with_problems > 0, Severity::Warn),
         ),
-        (
-            drifted.to_string(),
+        Card::new(
+            drifted,
             "drifted objects",
-            if drifted > 0 {
-                Severity::Warn
-            } else {
-                Severity::Ok
-            },
+            warn_if(drifted > 0, Severity::Warn),
         ),
-        (
-            failing.to_string(),
-            "failing jobs",
-            if failing > 0 {
-                Severity::Bad
-            } else {
-                Severity::Ok
-            },
-        ),
-    ] {
-        let _ = write!(
-            b,
-            "<div class=\"card\"><div class=\"n {}\">{}</div><div class=\"l\">{}</div></div>",
-            sev.class(),
-            escape(&n),
-            escape(l)
-        );
-    }
+        Card::new(failing, "failing jobs", warn_if(failing > 0, Severity::Bad)),
+    ];
     if let Some(l) = &status.last_sync {
         let sev = if l.result.is_success() {
             Severity::Ok
@@ -505,141 +556,84 @@ pub fn overview_page(status: &Status, snap: &Snapshot, now: i64, filter: &Filter
         } else {
             Severity::Bad
         };
-        let _ = write!(
-            b,
-            "<div class=\"card\"><div class=\"n {}\">{}</div><div class=\"l\">last sync, {} · {}</div></div>",
+        cards.push(Card::new(
+            l.result.as_str(),
+            format!(
+                "last sync, {} · {}",
+                when_text(&l.started_at, now),
+                l.revision.as_deref().map(short_rev).unwrap_or("-")
+            ),
             sev.class(),
-            escape(l.result.as_str()),
-            escape(&when_text(&l.started_at, now)),
-            escape(l.revision.as_deref().map(short_rev).unwrap_or("-"))
-        );
+        ));
     }
-    b.push_str("</div>\n");
-
-    b.push_str("<h2>Clusters</h2>\n<div class=\"scroll\"><table><thead><tr><th>cluster</th><th>state</th><th class=\"num\">tenants</th><th>detail</th></tr></thead><tbody>");
-    for (name, c) in &status.clusters {
-        let (sev, text) = match c.reachable {
-            Some(true) => (Severity::Ok, "reachable"),
-            Some(false) => (Severity::Bad, "unreachable"),
-            None => (Severity::Unknown, "not contacted"),
-        };
-        let _ = write!(b, "<tr><td>{}</td><td>", escape(name));
-        pill(&mut b, sev, text);
-        let _ = write!(
-            b,
-            "</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            c.tenants,
-            escape(c.error.as_deref().unwrap_or(if c.reachable.is_none() {
+    let clusters = status
+        .clusters
+        .iter()
+        .map(|(name, c)| {
+            let (severity, state) = match c.reachable {
+                Some(true) => (Severity::Ok, "reachable"),
+                Some(false) => (Severity::Bad, "unreachable"),
+                None => (Severity::Unknown, "not contacted"),
+            };
+            let detail = c.error.as_deref().unwrap_or(if c.reachable.is_none() {
                 "no tenants placed on it"
             } else {
                 ""
-            }))
-        );
+            });
+            ClusterView {
+                name: name.clone(),
+                severity,
+                state,
+                tenants: c.tenants,
+                detail: detail.to_string(),
+            }
+        })
+        .collect();
+    let rows = all
+        .iter()
+        .filter(|r| filter.keeps(r))
+        .map(|r| OverviewRow {
+            name: r.name.clone(),
+            display_name: if r.display_name == r.name {
+                String::new()
+            } else {
+                r.display_name.clone()
+            },
+            health: health_text(r),
+            cluster: r.cluster.clone(),
+            applied: r
+                .applied
+                .as_ref()
+                .map(|(rev, at)| (short_rev(rev).to_string(), when_text(at, now))),
+            drifted: r.drifted,
+            last_backup_ago: r.last_backup_age.map(age),
+            schedules: r.schedules,
+            failing_jobs: r.failing_jobs,
+            problems: r.problems.clone(),
+            severity: r.severity,
+        })
+        .collect();
+    Overview {
+        cards,
+        clusters,
+        filter: filter.clone(),
+        cluster_names: status.clusters.keys().cloned().collect(),
+        rows,
+        total: count(all.len(), "tenant"),
     }
-    if status.clusters.is_empty() {
-        b.push_str("<tr><td colspan=\"4\">No sync has run yet.</td></tr>");
-    }
-    b.push_str("</tbody></table></div>\n");
+}
 
-    b.push_str("<h2>Tenants</h2>\n<form class=\"filter\" method=\"get\" action=\"/\"><div><label for=\"q\">search</label><input id=\"q\" name=\"q\" type=\"search\" value=\"");
-    b.push_str(&escape(&filter.q));
-    b.push_str("\" placeholder=\"name, tier, problem\"></div><div><label for=\"cluster\">cluster</label><select id=\"cluster\" name=\"cluster\"><option value=\"\">all</option>");
-    for name in status.clusters.keys() {
-        let sel = if *name == filter.cluster {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            b,
-            "<option value=\"{n}\"{sel}>{n}</option>",
-            n = escape(name)
-        );
-    }
-    let checked = if filter.problems_only { " checked" } else { "" };
-    let _ = writeln!(
-        b,
-        "</select></div><div><label><input type=\"checkbox\" name=\"problems\" value=\"1\"{checked}> problems only</label></div><div><button type=\"submit\">Filter</button></div></form>"
-    );
-    let _ = write!(
-        b,
-        "<p class=\"meta\">{} of {}, problems first.</p>",
-        rows.len(),
-        count(all.len(), "tenant")
-    );
-    b.push_str("<div class=\"scroll\"><table class=\"tenants\"><thead><tr><th>tenant</th><th>health</th><th class=\"opt\">cluster</th><th class=\"opt\">applied</th><th class=\"num\">drift</th><th class=\"opt\">last backup</th><th class=\"num opt\">failing jobs</th><th>problems</th></tr></thead><tbody>\n");
-    for r in &rows {
-        let (hs, ht) = health_text(r);
-        let _ = write!(
-            b,
-            "<tr data-tenant=\"{n}\"><td><a href=\"/tenants/{u}\">{n}</a>",
-            n = escape(&r.name),
-            u = url_encode(&r.name)
-        );
-        if !r.display_name.is_empty() && r.display_name != r.name {
-            let _ = write!(b, "<div class=\"meta\">{}</div>", escape(&r.display_name));
-        }
-        b.push_str("</td><td>");
-        pill(&mut b, hs, &ht);
-        let _ = write!(
-            b,
-            "</td><td class=\"opt\">{}</td><td class=\"opt\">",
-            escape(&r.cluster)
-        );
-        match &r.applied {
-            Some((rev, at)) => {
-                let _ = write!(
-                    b,
-                    "<code>{}</code> <span class=\"meta\">{}</span>",
-                    escape(short_rev(rev)),
-                    escape(&when_text(at, now))
-                );
-            }
-            None => b.push_str("<span class=\"meta\">never</span>"),
-        }
-        let _ = write!(
-            b,
-            "</td><td class=\"num {}\">{}</td><td class=\"opt\">",
-            if r.drifted > 0 { "warn" } else { "" },
-            r.drifted
-        );
-        match r.last_backup_age {
-            Some(a) => {
-                let _ = write!(b, "{} ago", escape(&age(a)));
-            }
-            None if r.schedules == 0 => b.push_str("<span class=\"warn\">no schedule</span>"),
-            None => b.push_str("<span class=\"meta\">none yet</span>"),
-        }
-        let _ = write!(
-            b,
-            "</td><td class=\"num opt {}\">{}</td><td>",
-            if r.failing_jobs > 0 { "bad" } else { "" },
-            r.failing_jobs
-        );
-        if r.problems.is_empty() {
-            pill(
-                &mut b,
-                r.severity,
-                if r.severity == Severity::Ok {
-                    "ok"
-                } else {
-                    "unknown"
-                },
-            );
-        } else {
-            let _ = write!(b, "<ul class=\"problems {}\">", r.severity.class());
-            for p in &r.problems {
-                let _ = write!(b, "<li>{}</li>", escape(p));
-            }
-            b.push_str("</ul>");
-        }
-        b.push_str("</td></tr>\n");
-    }
-    if rows.is_empty() {
-        b.push_str("<tr><td colspan=\"8\">No tenant matches.</td></tr>");
-    }
-    b.push_str("</tbody></table></div>\n");
-    layout("Overview", Nav::Overview, &b, &footer(status, now))
+/// The overview page.
+pub fn overview_page(status: &Status, snap: &Snapshot, now: i64, filter: &Filter) -> String {
+    render(
+        "overview.html",
+        &Page {
+            title: "Overview",
+            nav: Nav::Overview.slug(),
+            footer: &footer(status, now),
+            page: overview(status, snap, now, filter),
+        },
+    )
 }
 
 fn origin(o: Origin) -> &'static str {
@@ -651,92 +645,104 @@ fn origin(o: Origin) -> &'static str {
     }
 }
 
-fn schedules_table(b: &mut String, rows: &[ScheduleRow], now: i64, with_tenant: bool) {
-    b.push_str("<div class=\"scroll\"><table><thead><tr>");
-    if with_tenant {
-        b.push_str("<th>tenant</th>");
-    }
-    b.push_str("<th>schedule</th><th>state</th><th class=\"opt\">cron</th><th class=\"opt\">location</th><th>last success</th><th>next run</th><th>failures</th></tr></thead><tbody>\n");
-    for r in rows {
-        b.push_str("<tr>");
-        if with_tenant {
-            let _ = write!(
-                b,
-                "<td><a href=\"/tenants/{}\">{}</a></td>",
-                url_encode(&r.tenant),
-                escape(&r.tenant)
-            );
-        }
-        let _ = write!(b, "<td>{}</td><td>", escape(&r.name));
-        let (sev, text) = r.state();
-        pill(b, sev, text);
-        let _ = write!(
-            b,
-            "</td><td class=\"opt\"><code>{}</code></td><td class=\"opt\">{}</td><td>",
-            escape(&r.cron),
-            escape(&r.location)
-        );
-        match r.last_success {
-            Some(t) => {
-                let _ = write!(
-                    b,
-                    "{} <span class=\"meta\">({} ago)</span>",
-                    escape(&when(t)),
-                    escape(&age(now - t))
-                );
-            }
-            None => b.push_str("<span class=\"meta\">none</span>"),
-        }
-        b.push_str("</td><td>");
-        match (r.paused, r.next_run) {
-            (true, _) => b.push_str("<span class=\"meta\">paused</span>"),
-            (false, Some(t)) => {
-                let _ = write!(
-                    b,
-                    "{} <span class=\"meta\">(in {})</span>",
-                    escape(&when(t)),
-                    escape(&age(t - now))
-                );
-            }
-            (false, None) => b.push_str("<span class=\"meta\">never</span>"),
-        }
-        b.push_str("</td><td>");
-        if r.failures.is_empty() {
-            b.push_str("<span class=\"meta\">none</span>");
-        } else {
-            for f in &r.failures {
-                let _ = write!(b, "<div class=\"bad\">Job {}</div>", escape(f));
-            }
-        }
-        b.push_str("</td></tr>\n");
-    }
-    b.push_str("</tbody></table></div>\n");
+/// A schedule row as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleView {
+    /// Tenant.
+    pub tenant: String,
+    /// Schedule name.
+    pub name: String,
+    /// How it stands.
+    pub state: (Severity, &'static str),
+    /// Cron expression, and time zone if any.
+    pub cron: String,
+    /// Location name and kind.
+    pub location: String,
+    /// Last success (`2026-01-02 03:04 UTC`) and how long ago.
+    pub last_success: Option<(String, String)>,
+    /// Paused in the configuration.
+    pub paused: bool,
+    /// Next run and how long until it.
+    pub next_run: Option<(String, String)>,
+    /// Failed jobs since the last success.
+    pub failures: Vec<String>,
 }
 
-fn usage_table(b: &mut String, live: &TenantLive) {
-    b.push_str("<div class=\"scroll\"><table><thead><tr><th>resource</th><th>used</th><th>quota</th><th>use</th></tr></thead><tbody>");
-    for q in &live.quota {
-        let used = q
-            .used
-            .as_deref()
-            .and_then(|u| crate::values::parse_quantity(u).ok())
-            .map(|u| u.to_f64());
-        let hard = crate::values::parse_quantity(&q.hard)
-            .ok()
-            .map(|h| h.to_f64());
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>",
-            escape(&q.resource),
-            escape(q.used.as_deref().unwrap_or("unknown")),
-            escape(&q.hard)
-        );
-        if let (Some(u), Some(h)) = (used, hard) {
-            meter(b, u, h);
-        }
-        b.push_str("</td></tr>");
-    }
-    b.push_str("</tbody></table></div>\n");
+fn schedule_views(rows: &[ScheduleRow], now: i64) -> Vec<ScheduleView> {
+    rows.iter()
+        .map(|r| ScheduleView {
+            tenant: r.tenant.clone(),
+            name: r.name.clone(),
+            state: r.state(),
+            cron: r.cron.clone(),
+            location: r.location.clone(),
+            last_success: r.last_success.map(|t| (when(t), age(now - t))),
+            paused: r.paused,
+            next_run: r.next_run.map(|t| (when(t), age(t - now))),
+            failures: r.failures.clone(),
+        })
+        .collect()
+}
+
+/// A `<meter>` of `used` against `hard`, as its attributes and the percentage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeterView {
+    /// `max`: the quota.
+    pub max: String,
+    /// `low`: 70% of it.
+    pub low: String,
+    /// `high`: 90% of it.
+    pub high: String,
+    /// `value`: the use.
+    pub value: String,
+    /// Use in percent of the quota, rounded.
+    pub percent: String,
+}
+
+/// The meter of `used` against `hard`; none for a quota of zero.
+fn meter_view(used: f64, hard: f64) -> Option<MeterView> {
+    (hard > 0.0).then(|| MeterView {
+        max: hard.to_string(),
+        low: (hard * 0.7).to_string(),
+        high: (hard * 0.9).to_string(),
+        value: used.to_string(),
+        percent: format!("{:.0}", 100.0 * used / hard),
+    })
+}
+
+/// One resource of a quota table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaUse {
+    /// `requests.cpu`.
+    pub resource: String,
+    /// What is used (`unknown` when the quota controller has not said).
+    pub used: String,
+    /// The quota (`none` when there is none).
+    pub hard: String,
+    /// The meter, when both are numbers.
+    pub meter: Option<MeterView>,
+}
+
+fn quota_uses(live: &TenantLive) -> Vec<QuotaUse> {
+    live.quota
+        .iter()
+        .map(|q| {
+            let used = q
+                .used
+                .as_deref()
+                .and_then(|u| crate::values::parse_quantity(u).ok())
+                .map(|u| u.to_f64());
+            let hard = crate::values::parse_quantity(&q.hard)
+                .ok()
+                .map(|h| h.to_f64());
+            QuotaUse {
+                resource: q.resource.clone(),
+                used: q.used.clone().unwrap_or_else(|| "unknown".into()),
+                hard: q.hard.clone(),
+                meter: used.zip(hard).and_then(|(u, h)| meter_view(u, h)),
+            }
+        })
+        .collect()
 }
 
 /// Cores, for people: `1.26`, `0.045`.
@@ -766,22 +772,40 @@ pub fn bytes(v: f64) -> String {
     }
 }
 
-fn meter(b: &mut String, used: f64, hard: f64) {
-    if hard > 0.0 {
-        let _ = write!(
-            b,
-            "<meter min=\"0\" max=\"{hard}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{used}\"></meter> {:.0}%",
-            hard * 0.7,
-            hard * 0.9,
-            100.0 * used / hard
-        );
-    }
+/// What a tenant's pods use now (metrics API), or why it is not known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InUse {
+    /// Measured: cpu and memory against the requests quotas.
+    Measured {
+        /// `cpu`, `memory`.
+        rows: Vec<QuotaUse>,
+        /// Pods measured.
+        pods: usize,
+        /// How long ago.
+        ago: Option<String>,
+        /// The metrics' window (`30s`).
+        window: Option<String>,
+    },
+    /// The embedded cluster, which runs no pods.
+    Embedded,
+    /// The cluster does not serve the metrics API.
+    NotServed {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The metrics API could not be read.
+    Failed {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        error: String,
+    },
+    /// Not read yet.
+    NotRead,
 }
 
-/// What the tenant's pods use now (metrics API) against the quota's requests, or why it is
-/// not known.
-fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now: i64) {
-    b.push_str("<h3>In use now (metrics API)</h3>");
+fn pods_in_use(snap: &Snapshot, tenant: &str, cluster: &str, now: i64) -> InUse {
     let hard = |res: &str| {
         snap.live.get(tenant).and_then(|l| {
             let q = l.quota.iter().find(|q| q.resource == res)?;
@@ -792,9 +816,8 @@ fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now
         })
     };
     match (snap.pod_usage.get(tenant), snap.metrics_api.get(cluster)) {
-        (Some(u), _) => {
-            b.push_str("<div class=\"scroll\"><table class=\"pods-in-use\"><thead><tr><th>resource</th><th>in use</th><th>quota (requests)</th><th>use</th></tr></thead><tbody>");
-            for (res, quota, used, text) in [
+        (Some(u), _) => InUse::Measured {
+            rows: [
                 (
                     "cpu",
                     "requests.cpu",
@@ -802,32 +825,22 @@ fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now
                     format!("{} cores", cores(u.cpu)),
                 ),
                 ("memory", "requests.memory", u.memory, bytes(u.memory)),
-            ] {
+            ]
+            .into_iter()
+            .map(|(res, quota, used, text)| {
                 let h = hard(quota);
-                let _ = write!(
-                    b,
-                    "<tr><td>{res}</td><td>{}</td><td>{}</td><td>",
-                    escape(&text),
-                    escape(h.as_ref().map(|h| h.0.as_str()).unwrap_or("none"))
-                );
-                if let Some((_, h)) = h {
-                    meter(b, used, h);
+                QuotaUse {
+                    resource: res.to_string(),
+                    used: text,
+                    hard: h.as_ref().map(|h| h.0.clone()).unwrap_or("none".into()),
+                    meter: h.and_then(|(_, h)| meter_view(used, h)),
                 }
-                b.push_str("</td></tr>");
-            }
-            b.push_str("</tbody></table></div>");
-            let _ = write!(
-                b,
-                "<p class=\"meta\">{} {} measured{}{}. The quota counts what pods request; this is what they use.</p>",
-                u.pods,
-                if u.pods == 1 { "pod" } else { "pods" },
-                u.at.map(|t| format!(" {} ago", age(now - t))).unwrap_or_default(),
-                u.window
-                    .as_deref()
-                    .map(|w| format!(" over a {w} window"))
-                    .unwrap_or_default()
-            );
-        }
+            })
+            .collect(),
+            pods: u.pods,
+            ago: u.at.map(|t| age(now - t)),
+            window: u.window.clone(),
+        },
         (None, Some(super::MetricsApi::NotServed))
             if snap
                 .config
@@ -835,29 +848,32 @@ fn pods_in_use(b: &mut String, snap: &Snapshot, tenant: &str, cluster: &str, now
                 .and_then(|c| c.clusters.get(cluster))
                 .is_some_and(|c| c.target == crate::spec::model::ClusterTarget::Embedded) =>
         {
-            b.push_str("<p class=\"meta\">The embedded cluster runs no pods: there is no usage to measure.</p>");
+            InUse::Embedded
         }
-        (None, Some(super::MetricsApi::NotServed)) => {
-            let _ = write!(
-                b,
-                "<p class=\"meta\">Cluster <code>{}</code> does not serve the metrics API (<code>metrics.k8s.io</code>); install metrics-server there to see the CPU and memory the pods use.</p>",
-                escape(cluster)
-            );
-        }
-        (None, Some(super::MetricsApi::Failed(e))) => {
-            let _ = write!(
-                b,
-                "<div class=\"notice\">The metrics API of cluster <code>{}</code> could not be read: {}</div>",
-                escape(cluster),
-                escape(e)
-            );
-        }
-        _ => b.push_str("<p class=\"meta\">Not read: no cycle has observed the cluster yet, or it could not be reached.</p>"),
+        (None, Some(super::MetricsApi::NotServed)) => InUse::NotServed {
+            cluster: cluster.to_string(),
+        },
+        (None, Some(super::MetricsApi::Failed(e))) => InUse::Failed {
+            cluster: cluster.to_string(),
+            error: e.clone(),
+        },
+        _ => InUse::NotRead,
     }
 }
 
+/// The chart of a tenant's use against quota over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageChart {
+    /// The chart, by [`chart`].
+    pub svg: String,
+    /// The least spacing of samples, minutes.
+    pub every_minutes: i64,
+    /// How far back the samples go at most (`7d`).
+    pub span: String,
+}
+
 /// The chart of a tenant's use against quota over its samples, in percent.
-fn usage_chart(b: &mut String, samples: &std::collections::VecDeque<super::UsageSample>) {
+fn usage_chart(samples: &std::collections::VecDeque<super::UsageSample>) -> Option<UsageChart> {
     let mut series = Vec::new();
     let quota = [
         ("requests.cpu", "#0b5cad"),
@@ -908,17 +924,15 @@ fn usage_chart(b: &mut String, samples: &std::collections::VecDeque<super::Usage
         }
     }
     if series.is_empty() {
-        return;
+        return None;
     }
     let first = samples.front().map(|s| when(s.at)).unwrap_or_default();
     let last = samples.back().map(|s| when(s.at)).unwrap_or_default();
-    let _ = write!(
-        b,
-        "<div class=\"chart\"><h3>Use against quota over time</h3>{}<p class=\"meta\">One sample every {} minutes at most, the last {}; kept across restarts.</p></div>",
-        chart(&series, false, "%", &first, &last),
-        super::USAGE_SPACING / 60,
-        age(super::USAGE_SPACING * super::USAGE_SAMPLES as i64)
-    );
+    Some(UsageChart {
+        svg: chart(&series, false, "%", &first, &last),
+        every_minutes: super::USAGE_SPACING / 60,
+        span: age(super::USAGE_SPACING * super::USAGE_SAMPLES as i64),
+    })
 }
 
 /// Whether the daemon knows tenant `name` (it has a page).
@@ -926,8 +940,115 @@ pub fn knows_tenant(name: &str, status: &Status, snap: &Snapshot) -> bool {
     find_tenant(snap, name).is_some() || status.tenants.contains_key(name)
 }
 
-/// A tenant's page; `None` when the daemon knows no such tenant.
-pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Option<String> {
+/// A member of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    /// Name.
+    pub name: String,
+    /// `User`, `Group`, `ServiceAccount`.
+    pub kind: String,
+    /// `Admin`, `Developer`, `Viewer`.
+    pub role: String,
+    /// The ClusterRole it is bound to.
+    pub cluster_role: String,
+}
+
+/// A restore of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreView {
+    /// Name.
+    pub name: String,
+    /// The schedule or path restored from, and the point in time.
+    pub from: String,
+    /// How it stands.
+    pub state: (Severity, &'static str),
+}
+
+/// The commit of a history row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommitView {
+    /// A commit: its author's name (the address goes in the tooltip) and its message.
+    Known {
+        /// Author's name.
+        name: String,
+        /// Author's address.
+        email: String,
+        /// Message.
+        message: String,
+    },
+    /// A directory source, whose revisions are hashes of its files, not commits.
+    Directory,
+    /// Not known.
+    Unknown,
+}
+
+/// A sync of a tenant's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryRow {
+    /// When (`2026-01-02 03:04:05 UTC`).
+    pub at: String,
+    /// Short revision.
+    pub revision: String,
+    /// Its commit.
+    pub commit: CommitView,
+    /// What triggered it.
+    pub trigger: String,
+    /// Its result.
+    pub result: (Severity, String),
+    /// Objects applied.
+    pub applied: usize,
+    /// Changes left pending.
+    pub pending: usize,
+    /// Drifted objects.
+    pub drifted: usize,
+    /// Its errors, joined.
+    pub errors: String,
+}
+
+/// A tenant page's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TenantPage {
+    /// Name.
+    pub name: String,
+    /// Display name, when it differs from the name (else empty).
+    pub display_name: String,
+    /// Database, drift, last backup, last result.
+    pub cards: Vec<Card>,
+    /// What needs attention.
+    pub problems: Vec<String>,
+    /// The worst of it.
+    pub severity: Severity,
+    /// The errors of its last sync.
+    pub errors: Vec<String>,
+    /// Its settings with where they come from, when the configuration has it.
+    pub settings: Vec<(&'static str, String)>,
+    /// Its members.
+    pub members: Vec<MemberView>,
+    /// Quota use, from the ResourceQuota's status.
+    pub quota: Vec<QuotaUse>,
+    /// What its pods use now.
+    pub in_use: InUse,
+    /// Use against quota over time, once there are two samples.
+    pub usage_chart: Option<UsageChart>,
+    /// Its backup schedules.
+    pub schedules: Vec<ScheduleView>,
+    /// Its restores.
+    pub restores: Vec<RestoreView>,
+    /// Its pending changes, by the HTML plan printer.
+    pub pending_html: Option<String>,
+    /// Its drift, by the HTML plan printer.
+    pub drift_html: Option<String>,
+    /// Syncs that changed it, newest first.
+    pub history: Vec<HistoryRow>,
+    /// The revision applied last (short), and how long ago.
+    pub applied: Option<(String, String)>,
+    /// The forms about one tenant: slug and name.
+    pub forms: Vec<(&'static str, &'static str)>,
+}
+
+/// A tenant page's data; `None` when the daemon knows no such tenant.
+pub fn tenant_data(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Option<TenantPage> {
     if !knows_tenant(name, status, snap) {
         return None;
     }
@@ -935,191 +1056,128 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
     let st: Option<&TenantStatus> = status.tenants.get(name);
     let live = snap.live.get(name);
     let row = tenant_row(name, status, snap, &unreachable(status), now);
-    let mut b = String::new();
-    let _ = write!(b, "<h1>Tenant {}</h1>", escape(name));
-    if !row.display_name.is_empty() && row.display_name != name {
-        let _ = write!(b, "<p class=\"meta\">{}</p>", escape(&row.display_name));
-    }
-    b.push_str("<div class=\"cards\">");
     let (hs, ht) = health_text(&row);
-    let _ = write!(
-        b,
-        "<div class=\"card\"><div class=\"n {}\">{}</div><div class=\"l\">database</div></div>",
-        hs.class(),
-        escape(&ht)
-    );
-    let _ = write!(
-        b,
-        "<div class=\"card\"><div class=\"n {}\">{}</div><div class=\"l\">drifted objects</div></div>",
-        if row.drifted > 0 { "warn" } else { "ok" },
-        row.drifted
-    );
-    let _ = write!(
-        b,
-        "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">last backup</div></div>",
-        escape(
-            &row.last_backup_age
+    let cards = vec![
+        Card::new(ht, "database", hs.class()),
+        Card::new(
+            row.drifted,
+            "drifted objects",
+            if row.drifted > 0 { "warn" } else { "ok" },
+        ),
+        Card::new(
+            row.last_backup_age
                 .map(|a| format!("{} ago", age(a)))
-                .unwrap_or_else(|| "none".into())
-        )
-    );
-    let _ = write!(
-        b,
-        "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">last result</div></div></div>",
-        escape(st.map(|s| s.last_result.as_str()).unwrap_or("unknown"))
-    );
-    if !row.problems.is_empty() {
-        let _ = write!(
-            b,
-            "<div class=\"notice {}\"><strong>Needs attention</strong><ul class=\"problems\">",
-            if row.severity == Severity::Bad {
-                "bad"
-            } else {
-                ""
-            }
-        );
-        for p in &row.problems {
-            let _ = write!(b, "<li>{}</li>", escape(p));
-        }
-        b.push_str("</ul></div>");
-    }
-    if let Some(s) = st {
-        if !s.errors.is_empty() {
-            b.push_str("<h2>Errors of the last sync</h2><pre>");
-            for e in &s.errors {
-                let _ = writeln!(b, "{}", escape(e));
-            }
-            b.push_str("</pre>");
-        }
-    }
-
+                .unwrap_or_else(|| "none".into()),
+            "last backup",
+            "",
+        ),
+        Card::new(
+            st.map(|s| s.last_result.as_str()).unwrap_or("unknown"),
+            "last result",
+            "",
+        ),
+    ];
+    let mut settings = Vec::new();
+    let mut members = Vec::new();
+    let mut schedules = Vec::new();
+    let mut restores = Vec::new();
     if let Some(t) = spec {
-        b.push_str("<h2>Settings</h2><div class=\"card\"><dl class=\"kv\">");
-        let mut kv = |k: &str, v: String| {
-            let _ = write!(b, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
-        };
-        kv("cluster", t.cluster.clone());
-        kv("namespace", t.namespace.clone());
-        kv("tier", t.tier.clone());
-        kv("spec file", t.source_file.clone());
-        kv(
-            "backups file",
-            t.backup_file.clone().unwrap_or_else(|| "none".into()),
-        );
-        kv(
-            "deletion protection",
-            if t.deletion_protection { "on" } else { "off" }.into(),
-        );
         let q = &t.quota;
-        kv(
-            "quota cpu",
-            format!("{} ({})", q.cpu.value.as_str(), origin(q.cpu.origin)),
-        );
-        kv(
-            "quota memory",
-            format!("{} ({})", q.memory.value.as_str(), origin(q.memory.origin)),
-        );
-        kv(
-            "quota storage",
-            format!(
-                "{} ({})",
-                q.storage.value.as_str(),
-                origin(q.storage.origin)
-            ),
-        );
-        kv(
-            "quota pods",
-            format!("{} ({})", q.pods.value, origin(q.pods.origin)),
-        );
         let d = &t.database;
-        kv(
-            "database",
-            format!(
-                "{} {} ({})",
-                d.engine,
-                d.version.value,
-                origin(d.version.origin)
+        settings = vec![
+            ("cluster", t.cluster.clone()),
+            ("namespace", t.namespace.clone()),
+            ("tier", t.tier.clone()),
+            ("spec file", t.source_file.clone()),
+            (
+                "backups file",
+                t.backup_file.clone().unwrap_or_else(|| "none".into()),
             ),
-        );
-        kv(
-            "replicas",
-            format!(
-                "{} ({}){}",
-                d.replicas.value,
-                origin(d.replicas.origin),
-                if d.paused { ", paused" } else { "" }
+            (
+                "deletion protection",
+                if t.deletion_protection { "on" } else { "off" }.into(),
             ),
-        );
-        kv(
-            "storage per node",
-            format!(
-                "{} ({})",
-                d.storage.value.as_str(),
-                origin(d.storage.origin)
+            (
+                "quota cpu",
+                format!("{} ({})", q.cpu.value.as_str(), origin(q.cpu.origin)),
             ),
-        );
-        kv(
-            "cpu / memory per node",
-            format!("{} / {}", d.cpu.value.as_str(), d.memory.value.as_str()),
-        );
-        kv("databases", d.databases.join(", "));
-        kv(
-            "allowed from",
-            if t.allow_from.is_empty() {
-                "its own namespace".into()
-            } else {
-                t.allow_from.join(", ")
-            },
-        );
-        b.push_str("</dl></div>");
-
-        b.push_str("<h2>Members</h2><div class=\"scroll\"><table><thead><tr><th>name</th><th>kind</th><th>role</th><th class=\"opt\">ClusterRole</th></tr></thead><tbody>");
-        for m in &t.members {
-            let _ = write!(
-                b,
-                "<tr><td>{}</td><td>{:?}</td><td>{:?}</td><td class=\"opt\">{}</td></tr>",
-                escape(&m.name),
-                m.kind,
-                m.role,
-                escape(m.cluster_role)
-            );
-        }
-        if t.members.is_empty() {
-            b.push_str("<tr><td colspan=\"4\">No members.</td></tr>");
-        }
-        b.push_str("</tbody></table></div>");
-    }
-
-    b.push_str("<h2>Quota use</h2>");
-    match live {
-        Some(l) if !l.quota.is_empty() => usage_table(&mut b, l),
-        _ => b.push_str("<p class=\"meta\">No quota use reported yet (the cluster's quota controller writes it into the ResourceQuota's status).</p>"),
-    }
-    let cluster = spec
-        .map(|t| t.cluster.as_str())
-        .unwrap_or(row.cluster.as_str());
-    pods_in_use(&mut b, snap, name, cluster, now);
-    if let Some(samples) = snap.usage.get(name).filter(|s| s.len() > 1) {
-        usage_chart(&mut b, samples);
-    }
-
-    if let Some(t) = spec {
-        b.push_str("<h2>Backups</h2>");
-        let rows = schedule_rows(t, live, now);
-        if rows.is_empty() {
-            b.push_str("<p class=\"notice\">This tenant has no backup schedule.</p>");
-        } else {
-            schedules_table(&mut b, &rows, now, false);
-        }
-        if !t.restores.is_empty() {
-            b.push_str("<h3>Restores</h3><div class=\"scroll\"><table><thead><tr><th>restore</th><th>from</th><th>state</th></tr></thead><tbody>");
-            for r in &t.restores {
+            (
+                "quota memory",
+                format!("{} ({})", q.memory.value.as_str(), origin(q.memory.origin)),
+            ),
+            (
+                "quota storage",
+                format!(
+                    "{} ({})",
+                    q.storage.value.as_str(),
+                    origin(q.storage.origin)
+                ),
+            ),
+            (
+                "quota pods",
+                format!("{} ({})", q.pods.value, origin(q.pods.origin)),
+            ),
+            (
+                "database",
+                format!(
+                    "{} {} ({})",
+                    d.engine,
+                    d.version.value,
+                    origin(d.version.origin)
+                ),
+            ),
+            (
+                "replicas",
+                format!(
+                    "{} ({}){}",
+                    d.replicas.value,
+                    origin(d.replicas.origin),
+                    if d.paused { ", paused" } else { "" }
+                ),
+            ),
+            (
+                "storage per node",
+                format!(
+                    "{} ({})",
+                    d.storage.value.as_str(),
+                    origin(d.storage.origin)
+                ),
+            ),
+            (
+                "cpu / memory per node",
+                format!("{} / {}", d.cpu.value.as_str(), d.memory.value.as_str()),
+            ),
+            ("databases", d.databases.join(", ")),
+            (
+                "allowed from",
+                if t.allow_from.is_empty() {
+                    "its own namespace".into()
+                } else {
+                    t.allow_from.join(", ")
+                },
+            ),
+        ];
+        members = t
+            .members
+            .iter()
+            .map(|m| MemberView {
+                name: m.name.clone(),
+                kind: format!("{:?}", m.kind),
+                role: format!("{:?}", m.role),
+                cluster_role: m.cluster_role.to_string(),
+            })
+            .collect();
+        schedules = schedule_views(&schedule_rows(t, live, now), now);
+        restores = t
+            .restores
+            .iter()
+            .map(|r| {
                 let job = live.and_then(|l| {
                     l.jobs
                         .iter()
                         .find(|j| j.restore.as_deref() == Some(r.name.as_str()))
                 });
-                let (sev, text) = match job.map(|j| j.state) {
+                let state = match job.map(|j| j.state) {
                     Some(JobState::Succeeded) => (Severity::Ok, "done"),
                     Some(JobState::Failed) => (Severity::Bad, "failed"),
                     Some(JobState::Running) => (Severity::Warn, "running"),
@@ -1130,222 +1188,257 @@ pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
                     .clone()
                     .or_else(|| r.from_path.clone())
                     .unwrap_or_default();
-                let _ = write!(
-                    b,
-                    "<tr><td>{}</td><td>{}{}</td><td>",
-                    escape(&r.name),
-                    escape(&from),
-                    escape(
-                        &r.point_in_time
-                            .as_ref()
-                            .map(|p| format!(" at {p}"))
-                            .unwrap_or_default()
-                    )
-                );
-                pill(&mut b, sev, text);
-                b.push_str("</td></tr>");
-            }
-            b.push_str("</tbody></table></div>");
-        }
+                let at = r
+                    .point_in_time
+                    .as_ref()
+                    .map(|p| format!(" at {p}"))
+                    .unwrap_or_default();
+                RestoreView {
+                    name: r.name.clone(),
+                    from: format!("{from}{at}"),
+                    state,
+                }
+            })
+            .collect();
     }
-
-    b.push_str("<h2>Pending changes</h2>");
-    let pending = snap
+    let cluster = spec
+        .map(|t| t.cluster.as_str())
+        .unwrap_or(row.cluster.as_str());
+    let pending_html = snap
         .pending
         .as_ref()
-        .filter(|p| p.changes.iter().any(|c| c.tenant == name));
-    match pending {
-        Some(p) => {
-            b.push_str(
-                "<p>Git is ahead of the cluster: these changes are planned and not applied.</p>",
-            );
-            b.push_str(&to_html(
+        .filter(|p| p.changes.iter().any(|c| c.tenant == name))
+        .map(|p| {
+            to_html(
                 p,
                 HtmlOptions {
                     tenant: Some(name),
                     no_title: false,
                     no_links: false,
                 },
-            ));
-        }
-        None => b.push_str("<p class=\"meta\">None: the cluster has what Git has.</p>"),
-    }
-    if let Some(p) = snap
+            )
+        });
+    let drift_html = snap
         .plan
         .as_ref()
         .filter(|p| p.drift.iter().any(|d| d.tenant == name))
-    {
-        b.push_str("<h2>Drift</h2>");
-        let mut only_drift = (**p).clone();
-        only_drift.changes.clear();
-        b.push_str(&to_html(
-            &only_drift,
-            HtmlOptions {
-                tenant: Some(name),
-                no_title: true,
-                no_links: false,
-            },
-        ));
-    }
+        .map(|p| {
+            let mut only_drift = (**p).clone();
+            only_drift.changes.clear();
+            to_html(
+                &only_drift,
+                HtmlOptions {
+                    tenant: Some(name),
+                    no_title: true,
+                    no_links: false,
+                },
+            )
+        });
+    let history = status
+        .tenant_history
+        .get(name)
+        .map(|h| {
+            h.iter()
+                .rev()
+                .map(|e| {
+                    let sev = match e.result.as_str() {
+                        "applied" => Severity::Ok,
+                        "failed" => Severity::Bad,
+                        _ => Severity::Warn,
+                    };
+                    HistoryRow {
+                        at: e.at.replace('T', " ").replace('Z', " UTC"),
+                        revision: e
+                            .revision
+                            .as_deref()
+                            .map(short_rev)
+                            .unwrap_or("-")
+                            .to_string(),
+                        commit: commit_view(
+                            e.revision.as_deref(),
+                            e.author.as_deref(),
+                            e.message.as_deref(),
+                        ),
+                        trigger: e.trigger.clone(),
+                        result: (sev, e.result.clone()),
+                        applied: e.applied,
+                        pending: e.pending,
+                        drifted: e.drifted,
+                        errors: e.errors.join("; "),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(TenantPage {
+        name: name.to_string(),
+        display_name: if row.display_name == name {
+            String::new()
+        } else {
+            row.display_name.clone()
+        },
+        cards,
+        problems: row.problems.clone(),
+        severity: row.severity,
+        errors: st.map(|s| s.errors.clone()).unwrap_or_default(),
+        settings,
+        members,
+        quota: live.map(quota_uses).unwrap_or_default(),
+        in_use: pods_in_use(snap, name, cluster, now),
+        usage_chart: snap
+            .usage
+            .get(name)
+            .filter(|s| s.len() > 1)
+            .and_then(usage_chart),
+        schedules,
+        restores,
+        pending_html,
+        drift_html,
+        history,
+        applied: st.and_then(|st| match (&st.applied_revision, &st.applied_at) {
+            (Some(rev), Some(at)) => Some((short_rev(rev).to_string(), when_text(at, now))),
+            _ => None,
+        }),
+        forms: super::propose::Kind::ALL
+            .into_iter()
+            .filter(|k| k.per_tenant())
+            .map(|k| (k.slug(), k.short()))
+            .collect(),
+    })
+}
 
-    b.push_str("<h2>Sync history</h2>");
-    match status.tenant_history.get(name) {
-        Some(h) if !h.is_empty() => {
-            b.push_str("<div class=\"scroll\"><table class=\"history\"><thead><tr><th>when</th><th>revision</th><th>author</th><th>message</th><th class=\"opt\">trigger</th><th>result</th><th class=\"num\">applied</th><th class=\"num\">pending</th><th class=\"num\">drift</th><th class=\"opt\">errors</th></tr></thead><tbody>");
-            for e in h.iter().rev() {
-                let sev = match e.result.as_str() {
-                    "applied" => Severity::Ok,
-                    "failed" => Severity::Bad,
-                    _ => Severity::Warn,
-                };
-                let _ = write!(
-                    b,
-                    "<tr><td>{}</td><td><code>{}</code></td>",
-                    escape(&e.at.replace('T', " ").replace('Z', " UTC")),
-                    escape(e.revision.as_deref().map(short_rev).unwrap_or("-")),
-                );
-                commit_cells(
-                    &mut b,
-                    e.revision.as_deref(),
-                    e.author.as_deref(),
-                    e.message.as_deref(),
-                );
-                let _ = write!(b, "<td class=\"opt\">{}</td><td>", escape(&e.trigger));
-                pill(&mut b, sev, &e.result);
-                let _ = write!(
-                    b,
-                    "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"opt\">{}</td></tr>",
-                    e.applied,
-                    e.pending,
-                    e.drifted,
-                    escape(&e.errors.join("; "))
-                );
-            }
-            b.push_str("</tbody></table></div>");
-        }
-        _ => b.push_str(
-            "<p class=\"meta\">No sync has changed this tenant since the history began.</p>",
-        ),
-    }
-    if let Some(st) = st {
-        if let (Some(rev), Some(at)) = (&st.applied_revision, &st.applied_at) {
-            let _ = write!(
-                b,
-                "<p class=\"meta\">Revision {} applied {}.</p>",
-                escape(short_rev(rev)),
-                escape(&when_text(at, now))
-            );
-        }
-    }
-    b.push_str("<h2>Propose a change</h2><p>");
-    let forms = super::propose::Kind::ALL
-        .into_iter()
-        .filter(|k| k.per_tenant());
-    for (i, k) in forms.enumerate() {
-        let _ = write!(
-            b,
-            "{}<a href=\"/propose/{}?tenant={}\">{}</a>",
-            if i == 0 { "" } else { " · " },
-            k.slug(),
-            url_encode(name),
-            escape(k.short())
-        );
-    }
-    b.push_str("</p>");
-    Some(layout(
-        &format!("Tenant {name}"),
-        Nav::Tenant,
-        &b,
-        &footer(status, now),
+/// A tenant's page; `None` when the daemon knows no such tenant.
+pub fn tenant_page(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Option<String> {
+    let page = tenant_data(name, status, snap, now)?;
+    Some(render(
+        "tenant.html",
+        &Page {
+            title: &format!("Tenant {name}"),
+            nav: Nav::Tenant.slug(),
+            footer: &footer(status, now),
+            page,
+        },
     ))
 }
 
-/// The author and message cells of a history row. A directory source's revisions are
-/// hashes of its files (`sha256:...`): they have no commit, and the cells say so.
-fn commit_cells(
-    b: &mut String,
-    revision: Option<&str>,
-    author: Option<&str>,
-    message: Option<&str>,
-) {
-    match (author, message) {
-        (Some(a), m) => {
-            // The name shows; the address is in the tooltip.
+/// The commit of a history row. A directory source's revisions are hashes of its files
+/// (`sha256:...`): they have no commit.
+fn commit_view(revision: Option<&str>, author: Option<&str>, message: Option<&str>) -> CommitView {
+    match author {
+        Some(a) => {
             let (name, email) = match a.rsplit_once(" <") {
                 Some((n, e)) => (n, e.trim_end_matches('>')),
                 None => (a, ""),
             };
-            let _ = write!(
-                b,
-                "<td class=\"author\" title=\"{}\">{}</td><td class=\"message\">{}</td>",
-                escape(email),
-                escape(name),
-                escape(m.unwrap_or(""))
-            );
+            CommitView::Known {
+                name: name.to_string(),
+                email: email.to_string(),
+                message: message.unwrap_or("").to_string(),
+            }
         }
-        (None, _) if revision.is_some_and(|r| r.starts_with("sha256:")) => {
-            b.push_str("<td colspan=\"2\" class=\"meta\">no commit: the source is a directory</td>")
-        }
-        (None, _) => b.push_str("<td class=\"meta\">unknown</td><td></td>"),
+        None if revision.is_some_and(|r| r.starts_with("sha256:")) => CommitView::Directory,
+        None => CommitView::Unknown,
+    }
+}
+
+/// The plan and drift page's data, once a plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    /// How long ago.
+    pub ago: String,
+    /// What triggered it.
+    pub trigger: String,
+    /// `2 drifted objects`.
+    pub drifted: String,
+    /// When drift was last checked (`3m ago`).
+    pub drift_checked: Option<String>,
+    /// The pending part of the plan (what Git has and the clusters not), by the HTML plan
+    /// printer, when there is any.
+    pub pending_html: Option<String>,
+    /// The plan, by the HTML plan printer.
+    pub plan_html: String,
+}
+
+/// The plan and drift page's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanPage {
+    /// The latest plan, if any yet.
+    pub planned: Option<Planned>,
+    /// The errors of the last sync.
+    pub errors: Vec<String>,
+}
+
+/// The plan and drift page's data.
+pub fn plan_data(status: &Status, snap: &Snapshot, now: i64) -> PlanPage {
+    let planned = match (&snap.plan, &snap.planned_at) {
+        (Some(plan), Some((at, trigger))) => Some(Planned {
+            ago: age(now - at),
+            trigger: trigger.clone(),
+            drifted: count(plan.drift.len(), "drifted object"),
+            drift_checked: status
+                .drift_checked_at
+                .as_deref()
+                .map(|d| when_text(d, now)),
+            pending_html: snap
+                .pending
+                .as_ref()
+                .filter(|p| !p.changes.is_empty())
+                .map(|p| to_html(p, HtmlOptions::default())),
+            plan_html: to_html(plan, HtmlOptions::default()),
+        }),
+        _ => None,
+    };
+    PlanPage {
+        planned,
+        errors: status
+            .last_sync
+            .as_ref()
+            .map(|l| l.errors.clone())
+            .unwrap_or_default(),
     }
 }
 
 /// The plan and drift page.
 pub fn plan_page(status: &Status, snap: &Snapshot, now: i64) -> String {
-    let mut b = String::from("<h1>Plan and drift</h1>");
-    match (&snap.plan, &snap.planned_at) {
-        (Some(plan), Some((at, trigger))) => {
-            let _ = write!(
-                b,
-                "<p class=\"meta\">Planned {} ago ({}), {}{}. <a href=\"/plan.md\">Markdown</a> as posted on pull requests.</p>",
-                escape(&age(now - at)),
-                escape(trigger),
-                count(plan.drift.len(), "drifted object"),
-                status
-                    .drift_checked_at
-                    .as_deref()
-                    .map(|d| format!("; last drift check {}", when_text(d, now)))
-                    .unwrap_or_default()
-            );
-            let pending = snap.pending.as_ref().filter(|p| !p.changes.is_empty());
-            b.push_str("<h2>Pending: Git is ahead of the clusters</h2>");
-            match pending {
-                Some(p) => b.push_str(&to_html(p, HtmlOptions::default())),
-                None => b.push_str(
-                    "<p>Nothing pending: the clusters have what the last good revision says.</p>",
-                ),
-            }
-            b.push_str("<h2>Latest plan</h2>");
-            b.push_str(&to_html(plan, HtmlOptions::default()));
-        }
-        _ => b.push_str(
-            "<p>No plan yet: the first sync is running, or the configuration is invalid.</p>",
-        ),
-    }
-    if let Some(l) = &status.last_sync {
-        if !l.errors.is_empty() {
-            b.push_str("<h2>Errors of the last sync</h2><pre>");
-            for e in &l.errors {
-                let _ = writeln!(b, "{}", escape(e));
-            }
-            b.push_str("</pre>");
-        }
-    }
-    layout("Plan and drift", Nav::Plan, &b, &footer(status, now))
+    render(
+        "plan.html",
+        &Page {
+            title: "Plan and drift",
+            nav: Nav::Plan.slug(),
+            footer: &footer(status, now),
+            page: plan_data(status, snap, now),
+        },
+    )
 }
 
-/// The backups page.
-pub fn backups_page(status: &Status, snap: &Snapshot, now: i64) -> String {
-    let mut b = String::from("<h1>Backups</h1>");
+/// The backups page's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupsPage {
+    /// Whether a configuration is loaded (else there is nothing else).
+    pub configured: bool,
+    /// Schedules, failing, overdue, tenants without a schedule.
+    pub cards: Vec<Card>,
+    /// The tenants without any schedule.
+    pub without: Vec<String>,
+    /// Every schedule, problems first.
+    pub rows: Vec<ScheduleView>,
+}
+
+/// The backups page's data.
+pub fn backups_data(snap: &Snapshot, now: i64) -> BackupsPage {
     let Some(config) = &snap.config else {
-        b.push_str("<p>No configuration loaded yet.</p>");
-        return layout("Backups", Nav::Backups, &b, &footer(status, now));
+        return BackupsPage {
+            configured: false,
+            cards: Vec::new(),
+            without: Vec::new(),
+            rows: Vec::new(),
+        };
     };
     let mut rows = Vec::new();
     let mut without = Vec::new();
     for t in &config.tenants {
         if t.schedules.is_empty() {
-            without.push(t.name.as_str());
+            without.push(t.name.clone());
         }
         rows.extend(schedule_rows(t, snap.live.get(&t.name), now));
     }
@@ -1358,34 +1451,35 @@ pub fn backups_page(status: &Status, snap: &Snapshot, now: i64) -> String {
     });
     let failing = rows.iter().filter(|r| !r.failures.is_empty()).count();
     let overdue = rows.iter().filter(|r| r.overdue).count();
-    let _ = write!(
-        b,
-        "<div class=\"cards\"><div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">schedules</div></div><div class=\"card\"><div class=\"n {}\">{failing}</div><div class=\"l\">failing</div></div><div class=\"card\"><div class=\"n {}\">{overdue}</div><div class=\"l\">overdue</div></div><div class=\"card\"><div class=\"n {}\">{}</div><div class=\"l\">tenants without a schedule</div></div></div>",
-        rows.len(),
-        if failing > 0 { "bad" } else { "ok" },
-        if overdue > 0 { "warn" } else { "ok" },
-        if without.is_empty() { "ok" } else { "warn" },
-        without.len()
-    );
-    if !without.is_empty() {
-        b.push_str("<div class=\"notice\"><strong>Tenants without any backup schedule:</strong> ");
-        let links: Vec<String> = without
-            .iter()
-            .map(|t| {
-                format!(
-                    "<a href=\"/tenants/{}\">{}</a> (<a href=\"/propose/schedule?tenant={}\">add one</a>)",
-                    url_encode(t),
-                    escape(t),
-                    url_encode(t)
-                )
-            })
-            .collect();
-        b.push_str(&links.join(", "));
-        b.push_str("</div>");
+    let cards = vec![
+        Card::new(rows.len(), "schedules", ""),
+        Card::new(failing, "failing", if failing > 0 { "bad" } else { "ok" }),
+        Card::new(overdue, "overdue", if overdue > 0 { "warn" } else { "ok" }),
+        Card::new(
+            without.len(),
+            "tenants without a schedule",
+            if without.is_empty() { "ok" } else { "warn" },
+        ),
+    ];
+    BackupsPage {
+        configured: true,
+        cards,
+        without,
+        rows: schedule_views(&rows, now),
     }
-    b.push_str("<p class=\"meta\">Next runs are computed from the cron expression, in the schedule's time zone when it has one (UTC otherwise); times are shown in UTC.</p>");
-    schedules_table(&mut b, &rows, now, true);
-    layout("Backups", Nav::Backups, &b, &footer(status, now))
+}
+
+/// The backups page.
+pub fn backups_page(status: &Status, snap: &Snapshot, now: i64) -> String {
+    render(
+        "backups.html",
+        &Page {
+            title: "Backups",
+            nav: Nav::Backups.slug(),
+            footer: &footer(status, now),
+            page: backups_data(snap, now),
+        },
+    )
 }
 
 /// The fullest tenants first: the largest share of any quota used (requests and, where the
@@ -1417,8 +1511,38 @@ pub fn fullest_tenants(snap: &Snapshot) -> Vec<(&str, f64)> {
 }
 
 /// The table of every tenant's quota use and pod usage, fullest first (the first 100).
-fn quota_table(b: &mut String, snap: &Snapshot) {
-    b.push_str("<h2>Quota use by tenant</h2>");
+/// A cell of the quota table: a meter and `used / quota`, or nothing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaCell {
+    /// Hidden on narrow screens.
+    pub opt: bool,
+    /// Use against the quota.
+    pub meter: Option<MeterView>,
+    /// `2 / 4`, `not measured`.
+    pub text: Option<String>,
+}
+
+/// A tenant of the quota table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaRow {
+    /// Tenant.
+    pub tenant: String,
+    /// cpu, memory, storage, pods, cpu in use, memory in use.
+    pub cells: Vec<QuotaCell>,
+}
+
+/// Quota use by tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaTable {
+    /// The fullest 100 tenants with some use known, fullest first.
+    pub rows: Vec<QuotaRow>,
+    /// How many tenants have some use known (`3 tenants`).
+    pub count: String,
+    /// Whether there are more than the rows.
+    pub truncated: bool,
+}
+
+fn quota_table(snap: &Snapshot) -> QuotaTable {
     let worst: BTreeMap<&str, f64> = fullest_tenants(snap).into_iter().collect();
     let mut usage: Vec<(&str, f64, &TenantLive)> = snap
         .live
@@ -1429,21 +1553,6 @@ fn quota_table(b: &mut String, snap: &Snapshot) {
         .map(|(t, l)| (t.as_str(), worst.get(t.as_str()).copied().unwrap_or(0.0), l))
         .collect();
     usage.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    if usage.is_empty() {
-        b.push_str("<p class=\"meta\">No quota use reported yet (the cluster's quota controller writes it into each ResourceQuota's status; the embedded cluster has none), and no cluster serves the metrics API.</p>");
-        return;
-    }
-    let _ = write!(
-        b,
-        "<p class=\"meta\">{}, fullest first{}. Requests count against the quota; <em>in use</em> is what the pods use (metrics API).</p>",
-        count(usage.len(), "tenant"),
-        if usage.len() > 100 {
-            "; the first 100"
-        } else {
-            ""
-        }
-    );
-    b.push_str("<div class=\"scroll\"><table class=\"quota-use\"><thead><tr><th>tenant</th><th>cpu</th><th>memory</th><th>storage</th><th class=\"opt\">pods</th><th>cpu in use</th><th class=\"opt\">memory in use</th></tr></thead><tbody>");
     let hard_of = |l: &TenantLive, res: &str| {
         l.quota.iter().find(|q| q.resource == res).and_then(|q| {
             Some((
@@ -1452,82 +1561,85 @@ fn quota_table(b: &mut String, snap: &Snapshot) {
             ))
         })
     };
-    for (t, _, l) in usage.iter().take(100) {
-        let _ = write!(
-            b,
-            "<tr><td><a href=\"/tenants/{}\">{}</a></td>",
-            url_encode(t),
-            escape(t)
-        );
-        for (res, opt) in [
-            ("requests.cpu", false),
-            ("requests.memory", false),
-            ("requests.storage", false),
-            ("pods", true),
-        ] {
-            let _ = write!(b, "<td{}>", if opt { " class=\"opt\"" } else { "" });
-            if let Some(q) = l.quota.iter().find(|q| q.resource == res) {
-                let u = q
-                    .used
-                    .as_deref()
-                    .and_then(|u| crate::values::parse_quantity(u).ok())
-                    .map(|u| u.to_f64());
-                let h = crate::values::parse_quantity(&q.hard)
-                    .ok()
-                    .map(|h| h.to_f64());
-                if let (Some(u), Some(h)) = (u, h) {
-                    short_meter(b, u, h);
-                }
-                let _ = write!(
-                    b,
-                    "<span class=\"meta\">{} / {}</span>",
-                    escape(q.used.as_deref().unwrap_or("?")),
-                    escape(&q.hard)
-                );
-            }
-            b.push_str("</td>");
-        }
-        let pods = snap.pod_usage.get(*t);
-        for (res, quota, opt) in [
-            ("cpu", "requests.cpu", false),
-            ("memory", "requests.memory", true),
-        ] {
-            let _ = write!(b, "<td{}>", if opt { " class=\"opt\"" } else { "" });
-            match pods {
-                Some(u) => {
-                    let (used, text) = if res == "cpu" {
-                        (u.cpu, cores(u.cpu))
-                    } else {
-                        (u.memory, bytes(u.memory))
-                    };
-                    let hard = hard_of(l, quota);
-                    if let Some((_, h)) = &hard {
-                        short_meter(b, used, *h);
+    let rows = usage
+        .iter()
+        .take(100)
+        .map(|(t, _, l)| {
+            let mut cells = Vec::new();
+            for (res, opt) in [
+                ("requests.cpu", false),
+                ("requests.memory", false),
+                ("requests.storage", false),
+                ("pods", true),
+            ] {
+                let cell = match l.quota.iter().find(|q| q.resource == res) {
+                    Some(q) => {
+                        let u = q
+                            .used
+                            .as_deref()
+                            .and_then(|u| crate::values::parse_quantity(u).ok())
+                            .map(|u| u.to_f64());
+                        let h = crate::values::parse_quantity(&q.hard)
+                            .ok()
+                            .map(|h| h.to_f64());
+                        QuotaCell {
+                            opt,
+                            meter: u.zip(h).and_then(|(u, h)| meter_view(u, h)),
+                            text: Some(format!(
+                                "{} / {}",
+                                q.used.as_deref().unwrap_or("?"),
+                                q.hard
+                            )),
+                        }
                     }
-                    let _ = write!(
-                        b,
-                        "<span class=\"meta\">{} / {}</span>",
-                        escape(&text),
-                        escape(hard.as_ref().map(|h| h.0.as_str()).unwrap_or("?"))
-                    );
-                }
-                None => b.push_str("<span class=\"meta\">not measured</span>"),
+                    None => QuotaCell {
+                        opt,
+                        meter: None,
+                        text: None,
+                    },
+                };
+                cells.push(cell);
             }
-            b.push_str("</td>");
-        }
-        b.push_str("</tr>");
-    }
-    b.push_str("</tbody></table></div>");
-}
-
-fn short_meter(b: &mut String, used: f64, hard: f64) {
-    if hard > 0.0 {
-        let _ = write!(
-            b,
-            "<meter min=\"0\" max=\"{hard}\" low=\"{}\" high=\"{}\" optimum=\"0\" value=\"{used}\"></meter> ",
-            hard * 0.7,
-            hard * 0.9
-        );
+            let pods = snap.pod_usage.get(*t);
+            for (res, quota, opt) in [
+                ("cpu", "requests.cpu", false),
+                ("memory", "requests.memory", true),
+            ] {
+                let cell = match pods {
+                    Some(u) => {
+                        let (used, text) = if res == "cpu" {
+                            (u.cpu, cores(u.cpu))
+                        } else {
+                            (u.memory, bytes(u.memory))
+                        };
+                        let hard = hard_of(l, quota);
+                        QuotaCell {
+                            opt,
+                            meter: hard.as_ref().and_then(|(_, h)| meter_view(used, *h)),
+                            text: Some(format!(
+                                "{text} / {}",
+                                hard.as_ref().map(|h| h.0.as_str()).unwrap_or("?")
+                            )),
+                        }
+                    }
+                    None => QuotaCell {
+                        opt,
+                        meter: None,
+                        text: Some("not measured".into()),
+                    },
+                };
+                cells.push(cell);
+            }
+            QuotaRow {
+                tenant: t.to_string(),
+                cells,
+            }
+        })
+        .collect();
+    QuotaTable {
+        rows,
+        count: count(usage.len(), "tenant"),
+        truncated: usage.len() > 100,
     }
 }
 
@@ -1542,8 +1654,30 @@ pub enum TrendsSource<'a> {
     Unavailable(String),
 }
 
+/// A chart of the trends page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChartView {
+    /// What it shows, for Prometheus charts (`duration`, `quota`): its `data-chart`.
+    pub key: &'static str,
+    /// Its title.
+    pub title: String,
+    /// The chart, by [`chart`] or [`time_chart`].
+    pub svg: String,
+}
+
+/// The charts of the history the daemon keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalCharts {
+    /// What they cover (`The last 12 syncs and drift checks that found something`).
+    pub summary: String,
+    /// How many syncs the daemon keeps.
+    pub kept: usize,
+    /// Duration, objects changed, drift.
+    pub charts: Vec<ChartView>,
+}
+
 /// The charts of the history the daemon keeps: its recent syncs and drift checks.
-fn local_charts(b: &mut String, status: &Status) {
+fn local_charts(status: &Status) -> LocalCharts {
     let h: Vec<_> = status.history.iter().collect();
     let label = |r: &crate::daemon::status::SyncRecord| {
         format!(
@@ -1573,45 +1707,55 @@ fn local_charts(b: &mut String, status: &Status) {
             })
             .collect(),
     };
-    let _ = write!(
-        b,
-        "<p class=\"meta\">{} (the daemon keeps {} across restarts).</p><div class=\"charts\">",
-        match h.len() {
+    let view = |title: &str, svg: String| ChartView {
+        key: "",
+        title: title.to_string(),
+        svg,
+    };
+    LocalCharts {
+        summary: match h.len() {
             0 => "No sync yet".to_string(),
             1 => "1 sync or drift check that found something so far".to_string(),
             n => format!("The last {n} syncs and drift checks that found something"),
         },
-        crate::daemon::status::HISTORY_LEN
-    );
-    b.push_str("<div class=\"chart\"><h3>Sync duration</h3>");
-    b.push_str(&chart(
-        &[series("duration", "#0b5cad", &|r| r.duration_seconds)],
-        false,
-        "s",
-        &first,
-        &last,
-    ));
-    b.push_str("</div><div class=\"chart\"><h3>Objects changed per sync</h3>");
-    b.push_str(&chart(
-        &[
-            series("added", "#1a7f37", &|r| r.added as f64),
-            series("changed", "#9a6700", &|r| r.changed as f64),
-            series("destroyed", "#cf222e", &|r| r.destroyed as f64),
+        kept: crate::daemon::status::HISTORY_LEN,
+        charts: vec![
+            view(
+                "Sync duration",
+                chart(
+                    &[series("duration", "#0b5cad", &|r| r.duration_seconds)],
+                    false,
+                    "s",
+                    &first,
+                    &last,
+                ),
+            ),
+            view(
+                "Objects changed per sync",
+                chart(
+                    &[
+                        series("added", "#1a7f37", &|r| r.added as f64),
+                        series("changed", "#9a6700", &|r| r.changed as f64),
+                        series("destroyed", "#cf222e", &|r| r.destroyed as f64),
+                    ],
+                    true,
+                    "",
+                    &first,
+                    &last,
+                ),
+            ),
+            view(
+                "Drifted objects",
+                chart(
+                    &[series("drifted", "#cf222e", &|r| r.drifted as f64)],
+                    false,
+                    "",
+                    &first,
+                    &last,
+                ),
+            ),
         ],
-        true,
-        "",
-        &first,
-        &last,
-    ));
-    b.push_str("</div><div class=\"chart\"><h3>Drifted objects</h3>");
-    b.push_str(&chart(
-        &[series("drifted", "#cf222e", &|r| r.drifted as f64)],
-        false,
-        "",
-        &first,
-        &last,
-    ));
-    b.push_str("</div></div>");
+    }
 }
 
 /// Colours of series by position.
@@ -1619,19 +1763,25 @@ const PALETTE: [&str; 6] = [
     "#0b5cad", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#5b6470",
 ];
 
-/// The charts read from Prometheus; `false` when none could be read.
-fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
-    let Some(range) = p.range else { return false };
+/// The charts read from Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromCharts {
+    /// The server.
+    pub url: String,
+    /// The range (`7 days`).
+    pub range: &'static str,
+    /// One point every (`1h`).
+    pub step: String,
+    /// The charts that could be read.
+    pub charts: Vec<ChartView>,
+}
+
+/// The charts read from Prometheus; none when none could be read.
+fn prometheus_charts(p: &PromTrends) -> Option<PromCharts> {
+    let range = p.range?;
     if p.charts.is_empty() {
-        return false;
+        return None;
     }
-    let _ = write!(
-        b,
-        "<p class=\"meta\" data-source=\"prometheus\">From Prometheus at <code>{}</code>: the last {}, one point every {}.</p><div class=\"charts\">",
-        escape(&p.url),
-        escape(range.label),
-        escape(&age(range.step))
-    );
     let by = |key: &str, names: &dyn Fn(&PromSeries) -> String| -> Vec<TimeSeries> {
         let mut out: Vec<TimeSeries> = p
             .charts
@@ -1654,7 +1804,7 @@ fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
     let label_of =
         |l: &'static str| move |s: &PromSeries| s.labels.get(l).cloned().unwrap_or_default();
     let step = age(range.step);
-    let charts: [(&str, String, Vec<TimeSeries>, bool, &str); 5] = [
+    let charts: [(&'static str, String, Vec<TimeSeries>, bool, &str); 5] = [
         (
             "duration",
             "Sync duration (mean)".into(),
@@ -1691,6 +1841,7 @@ fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
             "%",
         ),
     ];
+    let mut views = Vec::new();
     for (key, title, mut series, bars, unit) in charts {
         if !p.charts.contains_key(key) || (key == "cpu" && series.is_empty()) {
             continue;
@@ -1702,26 +1853,53 @@ fn prometheus_charts(b: &mut String, p: &PromTrends) -> bool {
         }
         // Tenants are named even when there is one.
         let per_tenant = matches!(key, "quota" | "cpu");
-        let _ = write!(
-            b,
-            "<div class=\"chart\" data-chart=\"{key}\"><h3>{}</h3>{}</div>",
-            escape(&title),
-            time_chart(&series, p.start, p.end, range.step, bars, unit, per_tenant)
-        );
+        views.push(ChartView {
+            key,
+            title,
+            svg: time_chart(&series, p.start, p.end, range.step, bars, unit, per_tenant),
+        });
     }
-    b.push_str("</div>");
-    true
+    Some(PromCharts {
+        url: p.url.clone(),
+        range: range.label,
+        step,
+        charts: views,
+    })
 }
 
-/// The trends page: charts from `source`, then every tenant's quota use.
-pub fn trends_page(
-    status: &Status,
-    snap: &Snapshot,
-    now: i64,
-    source: &TrendsSource<'_>,
-) -> String {
-    let mut b = String::from("<h1>Trends</h1>");
-    let prometheus = snap
+/// A link to a range of the trends page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeLink {
+    /// `/trends?range=7d`.
+    pub href: String,
+    /// `7 days`.
+    pub label: &'static str,
+    /// The range shown.
+    pub on: bool,
+}
+
+/// The trends page's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendsPage {
+    /// The ranges, when a Prometheus server is configured.
+    pub ranges: Option<Vec<RangeLink>>,
+    /// Why the range asked for cannot be shown.
+    pub notice: Option<String>,
+    /// What went wrong reading Prometheus.
+    pub prometheus_errors: Vec<String>,
+    /// The charts from Prometheus, when some could be read.
+    pub prometheus: Option<PromCharts>,
+    /// Prometheus was asked and nothing could be read.
+    pub prometheus_empty: bool,
+    /// The charts of the history the daemon keeps, when Prometheus' are not shown.
+    pub local: Option<LocalCharts>,
+    /// Quota use by tenant.
+    pub quota: QuotaTable,
+}
+
+/// The trends page's data: charts from `source`, then every tenant's quota use.
+pub fn trends_data(status: &Status, snap: &Snapshot, source: &TrendsSource<'_>) -> TrendsPage {
+    let prometheus_url = snap
         .config
         .as_ref()
         .and_then(|c| c.dashboard.prometheus_url.as_deref());
@@ -1729,59 +1907,51 @@ pub fn trends_page(
         TrendsSource::Prometheus(p) => p.range.map(|r| r.name).unwrap_or(""),
         _ => "",
     };
-    if prometheus.is_some() {
-        b.push_str("<nav class=\"ranges\" aria-label=\"range\">");
-        let mut link = |href: &str, label: &str, on: bool| {
-            let _ = write!(
-                b,
-                "<a href=\"{}\"{}>{}</a>",
-                escape(href),
-                if on {
-                    " class=\"on\" aria-current=\"page\""
-                } else {
-                    ""
-                },
-                escape(label)
-            );
-        };
-        link("/trends", "kept by the daemon", current.is_empty());
-        for r in RANGES {
-            link(
-                &format!("/trends?range={}", r.name),
-                r.label,
-                current == r.name,
-            );
-        }
-        b.push_str("</nav>");
-    } else {
-        b.push_str("<p class=\"meta\">Longer ranges come from Prometheus: name a server that scrapes this daemon's <code>/metrics</code> in platform.toml (<code>[dashboard] prometheus_url</code>).</p>");
-    }
-    let shown = match source {
-        TrendsSource::Local => false,
-        TrendsSource::Unavailable(why) => {
-            let _ = write!(b, "<div class=\"notice\">{}</div>", escape(why));
-            false
-        }
-        TrendsSource::Prometheus(p) => {
-            if !p.errors.is_empty() {
-                b.push_str("<div class=\"notice bad\" id=\"prometheus-errors\"><strong>Prometheus:</strong><ul>");
-                for e in &p.errors {
-                    let _ = write!(b, "<li>{}</li>", escape(e));
-                }
-                b.push_str("</ul></div>");
-            }
-            let shown = prometheus_charts(&mut b, p);
-            if !shown {
-                b.push_str("<p class=\"meta\">Nothing could be read from Prometheus: the history the daemon keeps follows.</p>");
-            }
-            shown
-        }
+    let ranges = prometheus_url.map(|_| {
+        std::iter::once(RangeLink {
+            href: "/trends".into(),
+            label: "kept by the daemon",
+            on: current.is_empty(),
+        })
+        .chain(RANGES.iter().map(|r| RangeLink {
+            href: format!("/trends?range={}", r.name),
+            label: r.label,
+            on: current == r.name,
+        }))
+        .collect()
+    });
+    let (notice, prometheus_errors, prometheus, asked) = match source {
+        TrendsSource::Local => (None, Vec::new(), None, false),
+        TrendsSource::Unavailable(why) => (Some(why.clone()), Vec::new(), None, false),
+        TrendsSource::Prometheus(p) => (None, p.errors.clone(), prometheus_charts(p), true),
     };
-    if !shown {
-        local_charts(&mut b, status);
+    TrendsPage {
+        ranges,
+        notice,
+        prometheus_errors,
+        prometheus_empty: asked && prometheus.is_none(),
+        local: prometheus.is_none().then(|| local_charts(status)),
+        prometheus,
+        quota: quota_table(snap),
     }
-    quota_table(&mut b, snap);
-    layout("Trends", Nav::Trends, &b, &footer(status, now))
+}
+
+/// The trends page.
+pub fn trends_page(
+    status: &Status,
+    snap: &Snapshot,
+    now: i64,
+    source: &TrendsSource<'_>,
+) -> String {
+    render(
+        "trends.html",
+        &Page {
+            title: "Trends",
+            nav: Nav::Trends.slug(),
+            footer: &footer(status, now),
+            page: trends_data(status, snap, source),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -2089,6 +2259,124 @@ mod tests {
             html.contains("5 pods measured 30s ago over a 15s window"),
             "{html}"
         );
+    }
+
+    /// Text that breaks out of HTML, an attribute of either quote, or an entity if a page
+    /// forgets to escape it.
+    const EVIL: &str = "<script>alert(1)</script>\"'&";
+    const EVIL_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+
+    fn assert_escaped(page: &str, what: &str) {
+        assert!(
+            !page.contains("<script"),
+            "{what}: a raw <script> in\n{page}"
+        );
+        assert!(!page.contains(EVIL), "{what}: the raw text in\n{page}");
+        assert!(
+            page.contains(EVIL_ESCAPED),
+            "{what}: the escaped text is missing from\n{page}"
+        );
+    }
+
+    #[test]
+    fn names_messages_authors_and_errors_are_escaped_on_every_page() {
+        let mut config = examples();
+        config.tenants[0].name = EVIL.into();
+        config.tenants[0].display_name = format!("display {EVIL}");
+        let mut status = ok_status(&config);
+        let cluster = config.tenants[0].cluster.clone();
+        status.clusters.get_mut(&cluster).unwrap().error = Some(format!("cluster {EVIL}"));
+        status.tenants.get_mut(EVIL).unwrap().errors = vec![format!("tenant error {EVIL}")];
+        status.record(crate::daemon::status::SyncRecord {
+            revision: Some(format!("rev {EVIL}")),
+            trigger: format!("trigger {EVIL}"),
+            started_at: format_rfc3339(NOW - 600),
+            duration_seconds: 1.0,
+            result: crate::daemon::status::SyncResult::Failed,
+            added: 1,
+            changed: 0,
+            destroyed: 0,
+            failed: 1,
+            drifted: 0,
+            errors: vec![format!("sync error {EVIL}")],
+            author: Some(format!("{EVIL} <{EVIL}@example.com>")),
+            message: Some(format!("message {EVIL}")),
+        });
+        status.tenant_history.insert(
+            EVIL.into(),
+            [TenantEvent {
+                at: "2026-11-25T02:00:00Z".into(),
+                revision: Some("abc".into()),
+                trigger: "webhook".into(),
+                result: "failed".into(),
+                applied: 0,
+                pending: 0,
+                drifted: 0,
+                errors: vec![format!("history error {EVIL}")],
+                author: Some(format!("Author {EVIL} <a{EVIL}@example.com>")),
+                message: Some(format!("Commit {EVIL}")),
+            }]
+            .into(),
+        );
+        let snap = snapshot(config);
+
+        let overview = overview_page(&status, &snap, NOW, &Filter::default());
+        assert_escaped(&overview, "overview");
+        for shown in ["cluster ", "display "] {
+            assert!(
+                overview.contains(&format!("{shown}{EVIL_ESCAPED}")),
+                "{shown}: {overview}"
+            );
+        }
+        assert!(overview.contains(&format!("data-tenant=\"{EVIL_ESCAPED}\"")));
+        assert!(overview.contains(&format!(
+            "href=\"/tenants/{}\"",
+            super::super::html::url_encode(EVIL)
+        )));
+        // The filter's own text goes back into its field.
+        let filter = Filter {
+            q: EVIL.into(),
+            cluster: EVIL.into(),
+            problems_only: false,
+        };
+        let filtered = overview_page(&status, &snap, NOW, &filter);
+        assert!(filtered.contains(&format!("value=\"{EVIL_ESCAPED}\" placeholder")));
+
+        let tenant = tenant_page(EVIL, &status, &snap, NOW).unwrap();
+        assert_escaped(&tenant, "tenant");
+        for shown in [
+            "<h1>Tenant ",
+            "<title>Tenant ",
+            "tenant error ",
+            "history error ",
+            "<td class=\"message\">Commit ",
+            "<td class=\"author\" title=\"a",
+            "Author ",
+        ] {
+            assert!(
+                tenant.contains(&format!("{shown}{EVIL_ESCAPED}")),
+                "{shown}: {tenant}"
+            );
+        }
+
+        let plan = plan_page(&status, &snap, NOW);
+        assert_escaped(&plan, "plan");
+        assert!(plan.contains(&format!("sync error {EVIL_ESCAPED}")));
+
+        let backups = backups_page(&status, &snap, NOW);
+        assert_escaped(&backups, "backups");
+        assert!(backups.contains(&format!(">{EVIL_ESCAPED}</a>")));
+
+        let trends = trends_page(&status, &snap, NOW, &TrendsSource::Local);
+        assert_escaped(&trends, "trends");
+        assert!(
+            trends.contains(&format!("trigger {EVIL_ESCAPED}")),
+            "the chart's hover text: {trends}"
+        );
+        let why = TrendsSource::Unavailable(format!("unavailable {EVIL}"));
+        let trends = trends_page(&status, &snap, NOW, &why);
+        assert!(trends.contains(&format!("unavailable {EVIL_ESCAPED}")));
+        assert!(!trends.contains("<script"));
     }
 
     #[test]
