@@ -213,63 +213,60 @@ pub(crate) enum ShownWarning<'a> {
 pub(crate) fn shown_warnings(plan: &Plan, list_all: bool) -> Vec<ShownWarning<'_>> {
     use std::collections::BTreeMap;
     const SLOT: &str = "\u{0}";
-    // message with the namespace cut out -> the warnings, in plan order.
-    let mut groups: BTreeMap<(String, String, String, Option<String>), Vec<&crate::plan::Warning>> =
-        BTreeMap::new();
-    let mut order = Vec::new();
+    type Key = (String, String, String, Option<String>);
+    // Each warning is shown on its own or as a member of the group of its key (its words
+    // with the namespace cut out); `order` keeps the plan's order, a group at its first member.
+    let mut groups: BTreeMap<Key, Vec<&crate::plan::Warning>> = BTreeMap::new();
+    let mut order: Vec<Result<Key, &crate::plan::Warning>> = Vec::new();
     for w in &plan.warnings {
         let ns = w.object.as_ref().and_then(|o| o.namespace.as_deref());
         let key = ns
-            .map(|ns| format!("namespace `{ns}`"))
-            .filter(|phrase| !list_all && w.message.contains(phrase.as_str()))
-            .map(|phrase| {
+            .map(|ns| (ns, format!("namespace `{ns}`")))
+            .filter(|(_, phrase)| !list_all && w.message.contains(phrase.as_str()))
+            .map(|(ns, phrase)| {
                 (
                     w.cluster.clone(),
                     w.kind.clone(),
                     w.message.replace(&phrase, SLOT),
-                    w.help
-                        .as_ref()
-                        .map(|h| h.replace(ns.unwrap_or(""), "NAMESPACE")),
+                    w.help.as_ref().map(|h| h.replace(ns, "NAMESPACE")),
                 )
             });
         match key {
             Some(key) => {
-                if !groups.contains_key(&key) {
-                    order.push(Some(key.clone()));
+                let members = groups.entry(key.clone()).or_default();
+                if members.is_empty() {
+                    order.push(Ok(key));
                 }
-                groups.entry(key).or_default().push(w);
+                members.push(w);
             }
-            None => order.push(None),
+            None => order.push(Err(w)),
         }
     }
-    let mut singles = plan.warnings.iter().filter(|w| {
-        let ns = w.object.as_ref().and_then(|o| o.namespace.as_deref());
-        list_all || ns.is_none_or(|ns| !w.message.contains(&format!("namespace `{ns}`")))
-    });
     let mut out = Vec::new();
     for slot in order {
-        match slot {
-            None => out.extend(singles.next().map(ShownWarning::One)),
-            Some(key) => {
-                let members = groups.remove(&key).unwrap_or_default();
-                if members.len() < GROUP_MIN {
-                    out.extend(members.into_iter().map(ShownWarning::One));
-                    continue;
-                }
-                let (cluster, _, message, help) = key;
-                let namespaces: Vec<String> = members
-                    .iter()
-                    .filter_map(|w| w.object.as_ref()?.namespace.clone())
-                    .collect();
-                out.push(ShownWarning::Many {
-                    message: message
-                        .replace(SLOT, &format!("{} namespaces", thousands(namespaces.len()))),
-                    help,
-                    cluster,
-                    namespaces,
-                });
+        let key = match slot {
+            Err(w) => {
+                out.push(ShownWarning::One(w));
+                continue;
             }
+            Ok(key) => key,
+        };
+        let members = groups.remove(&key).unwrap_or_default();
+        if members.len() < GROUP_MIN {
+            out.extend(members.into_iter().map(ShownWarning::One));
+            continue;
         }
+        let (cluster, _, message, help) = key;
+        let namespaces: Vec<String> = members
+            .iter()
+            .filter_map(|w| w.object.as_ref()?.namespace.clone())
+            .collect();
+        out.push(ShownWarning::Many {
+            message: message.replace(SLOT, &format!("{} namespaces", thousands(namespaces.len()))),
+            help,
+            cluster,
+            namespaces,
+        });
     }
     out
 }
