@@ -419,7 +419,7 @@ async fn an_apply_cut_off_half_way_plans_what_is_left_and_converges_on_the_next_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_polls_ready_replicas_until_they_match() {
+async fn waiting_lasts_until_every_replica_is_ready_at_the_new_revision() {
     let f = fixture().await;
     let run = f.plan().await;
     let set = f.apply(&run, &opts(5)).await;
@@ -433,22 +433,38 @@ async fn waiting_polls_ready_replicas_until_they_match() {
         .unwrap_err();
     assert!(err.to_string().contains("timed out"), "{err}");
 
-    // A controller reports every replica ready.
+    // Every replica is ready, but on the old revision: a rolling update that has not begun
+    // replacing pods is not complete.
     let store = f.server.store();
-    for (_, id) in &targets {
-        let ns = id.namespace.as_deref().unwrap();
-        let live = store.get("StatefulSet", ns, &id.name).unwrap();
-        let replicas = live["spec"]["replicas"].clone();
-        let generation = live["metadata"]["generation"].clone();
-        store
-            .set_status(
-                "StatefulSet",
-                ns,
-                &id.name,
-                json!({"readyReplicas": replicas, "replicas": replicas, "observedGeneration": generation}),
-            )
-            .unwrap();
-    }
+    let set_status = |rolled_out: bool| {
+        for (_, id) in &targets {
+            let ns = id.namespace.as_deref().unwrap();
+            let live = store.get("StatefulSet", ns, &id.name).unwrap();
+            let replicas = live["spec"]["replicas"].clone();
+            let generation = live["metadata"]["generation"].clone();
+            let mut status = json!({
+                "readyReplicas": replicas, "replicas": replicas,
+                "observedGeneration": generation,
+                "currentReplicas": replicas, "currentRevision": format!("{}-old", id.name),
+                "updateRevision": format!("{}-new", id.name),
+            });
+            if rolled_out {
+                status["updatedReplicas"] = replicas.clone();
+                status["currentRevision"] = status["updateRevision"].clone();
+            }
+            store
+                .set_status("StatefulSet", ns, &id.name, status)
+                .unwrap();
+        }
+    };
+    set_status(false);
+    let err = apply::wait_ready(&f.backends, &targets, Duration::from_millis(300), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("updated)"), "{err}");
+
+    // The controller has replaced every pod: the rollout is complete.
+    set_status(true);
     let ready = Cell::new(0usize);
     apply::wait_ready(
         &f.backends,

@@ -1968,3 +1968,88 @@ fn a_tenant_put_back_while_its_namespace_terminates_is_created_once_it_is_gone()
         .get("StatefulSet", "tenant-initech", "db")
         .is_ok());
 }
+
+/// `apply --wait` after a pod template change lasts until the rollout is complete: every pod
+/// of the StatefulSet replaced by one of the new revision and ready, with the controllers
+/// running by themselves (pods take a while to become ready), not only until enough pods are
+/// ready.
+#[test]
+fn apply_wait_lasts_until_a_pod_template_change_has_rolled_out() {
+    use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server
+        .controllers()
+        .set_pod_ready_delay(std::time::Duration::from_millis(600));
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let first = berth(
+        &["apply", "--auto-approve", "--wait", "--timeout", "2m", r],
+        dir.path(),
+    );
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let store = server.store();
+    let rolled_out = |ns: &str| {
+        let sts = store.get("StatefulSet", ns, "db").unwrap();
+        let update = sts["status"]["updateRevision"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pods: Vec<String> = store
+            .list(
+                "Pod",
+                Some(ns),
+                &berth::store::LabelSelector::everything(),
+                None,
+                None,
+            )
+            .unwrap()
+            .items
+            .iter()
+            .filter(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("db-"))
+            })
+            .map(|p| {
+                p["metadata"]["labels"]["controller-revision-hash"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        (sts, update, pods)
+    };
+    let (_, before, pods) = rolled_out("tenant-acme");
+    assert_eq!(pods.len(), 5, "{pods:?}");
+
+    // acme's database gets less CPU: a new pod template, rolled out pod by pod.
+    let acme = repo.join("tenants/acme.toml");
+    let text = fs::read_to_string(&acme).unwrap();
+    fs::write(
+        &acme,
+        text.replace(
+            "resources = { cpu = \"4\", memory = \"16Gi\" }",
+            "resources = { cpu = \"3\", memory = \"16Gi\" }",
+        ),
+    )
+    .unwrap();
+    let second = berth(
+        &["apply", "--auto-approve", "--wait", "--timeout", "2m", r],
+        dir.path(),
+    );
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    let (sts, after, pods) = rolled_out("tenant-acme");
+    assert_ne!(before, after, "the pod template did not change: {sts}");
+    assert_eq!(sts["status"]["currentRevision"], after, "{sts}");
+    assert_eq!(sts["status"]["updatedReplicas"], 5, "{sts}");
+    assert_eq!(sts["status"]["readyReplicas"], 5, "{sts}");
+    assert_eq!(pods, vec![after.clone(); 5], "pods not all at {after}");
+    assert!(
+        format!("{}{}", second.stdout, second.stderr).contains("/5 updated"),
+        "no rollout progress shown:\n{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+}

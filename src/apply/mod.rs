@@ -310,6 +310,8 @@ pub enum ApplyEvent {
         id: ObjectRef,
         /// `status.readyReplicas`.
         ready: u64,
+        /// `status.updatedReplicas`: replicas at the current revision.
+        updated: u64,
         /// `spec.replicas`.
         desired: u64,
     },
@@ -387,8 +389,12 @@ impl fmt::Display for ApplyEvent {
                 cluster,
                 id,
                 ready,
+                updated,
                 desired,
-            } => write!(f, "{cluster}: {id}: {ready}/{desired} replicas ready"),
+            } => write!(
+                f,
+                "{cluster}: {id}: {ready}/{desired} replicas ready, {updated}/{desired} updated"
+            ),
             ApplyEvent::Ready { cluster, id } => write!(f, "{cluster}: {id}: ready"),
         }
     }

@@ -48,30 +48,60 @@ pub fn statefulsets_to_wait_for(set: &ChangeSet) -> Vec<(String, ObjectRef)> {
         .collect()
 }
 
-/// `(ready, desired)` replicas of a StatefulSet, and whether its status describes the current
-/// spec (`status.observedGeneration` not behind `metadata.generation`).
-fn readiness(obj: &Value) -> (u64, u64, bool) {
-    let desired = obj
-        .pointer("/spec/replicas")
-        .and_then(Value::as_u64)
-        .unwrap_or(1);
-    let ready = obj
-        .pointer("/status/readyReplicas")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_u64);
-    let observed = obj
-        .pointer("/status/observedGeneration")
-        .and_then(Value::as_u64);
-    let current = match (generation, observed) {
-        (Some(g), Some(o)) => o >= g,
-        _ => true,
-    };
-    (ready, desired, current)
+/// How far a StatefulSet's rollout is, read from its status as `kubectl rollout status`
+/// reads it (kubectl's `StatefulSetStatusViewer`): complete when the controller has seen the
+/// current spec (`status.observedGeneration` not behind `metadata.generation`), every replica
+/// is ready, and every replica runs the current revision (`status.updatedReplicas` reaches
+/// `spec.replicas` minus the partition, and without a partition `status.updateRevision`
+/// equals `status.currentRevision`). Ready pods of the old template are not a finished
+/// rollout: the controller replaces them one by one after they were counted ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rollout {
+    /// `status.readyReplicas`.
+    ready: u64,
+    /// `spec.replicas`.
+    desired: u64,
+    /// `status.updatedReplicas`.
+    updated: u64,
+    /// Whether the rollout is complete.
+    complete: bool,
 }
 
-/// Polls each StatefulSet in `targets` (`(cluster, id)`) until `status.readyReplicas` reaches
-/// `spec.replicas` for all of them, or `timeout` passes. Embedded clusters run no controllers:
+fn rollout(obj: &Value) -> Rollout {
+    let n = |p: &str| obj.pointer(p).and_then(Value::as_u64);
+    let desired = n("/spec/replicas").unwrap_or(1);
+    let ready = n("/status/readyReplicas").unwrap_or(0);
+    let updated = n("/status/updatedReplicas").unwrap_or(0);
+    let observed = match (n("/metadata/generation"), n("/status/observedGeneration")) {
+        (Some(g), Some(o)) => o >= g,
+        (Some(_), None) => false,
+        _ => true,
+    };
+    let strategy = obj
+        .pointer("/spec/updateStrategy/type")
+        .and_then(Value::as_str)
+        .unwrap_or("RollingUpdate");
+    // OnDelete: pods change only when someone deletes them; there is no rollout to wait for.
+    let updated_enough = strategy != "RollingUpdate"
+        || match n("/spec/updateStrategy/rollingUpdate/partition").filter(|p| *p > 0) {
+            Some(partition) => updated >= desired.saturating_sub(partition),
+            None => {
+                let rev = |p: &str| obj.pointer(p).and_then(Value::as_str);
+                updated >= desired
+                    && rev("/status/updateRevision") == rev("/status/currentRevision")
+            }
+        };
+    Rollout {
+        ready,
+        desired,
+        updated,
+        complete: observed && ready >= desired && updated_enough,
+    }
+}
+
+/// Polls each StatefulSet in `targets` (`(cluster, id)`) until its rollout is complete (every
+/// replica ready and at the current revision: see [`Rollout`]) for all of them, or `timeout`
+/// passes. Embedded clusters run no controllers:
 /// their StatefulSets count as ready at once (with a progress event saying so). Transient read
 /// failures are retried until the timeout.
 pub async fn wait_ready(
@@ -97,26 +127,27 @@ pub async fn wait_ready(
             objects,
         });
     }
-    let mut last_seen: BTreeMap<(&str, &ObjectRef), (u64, u64)> = BTreeMap::new();
+    let mut last_seen: BTreeMap<(&str, &ObjectRef), Rollout> = BTreeMap::new();
     loop {
         let mut still = Vec::new();
         for (backend, cluster, id) in pending {
             match backend.get(id).await {
                 Ok(Some(obj)) => {
-                    let (ready, desired, current) = readiness(&obj);
-                    if current && ready >= desired {
+                    let r = rollout(&obj);
+                    if r.complete {
                         progress(&ApplyEvent::Ready {
                             cluster: cluster.to_string(),
                             id: id.clone(),
                         });
                         continue;
                     }
-                    if last_seen.insert((cluster, id), (ready, desired)) != Some((ready, desired)) {
+                    if last_seen.insert((cluster, id), r) != Some(r) {
                         progress(&ApplyEvent::Waiting {
                             cluster: cluster.to_string(),
                             id: id.clone(),
-                            ready,
-                            desired,
+                            ready: r.ready,
+                            updated: r.updated,
+                            desired: r.desired,
                         });
                     }
                     still.push((backend, cluster, id));
@@ -138,10 +169,12 @@ pub async fn wait_ready(
         if start.elapsed() >= timeout {
             let pending = pending
                 .iter()
-                .map(|(_, cluster, id)| {
-                    let (ready, desired) =
-                        last_seen.get(&(*cluster, *id)).copied().unwrap_or((0, 0));
-                    format!("{cluster}: {id} ({ready}/{desired} ready)")
+                .map(|(_, cluster, id)| match last_seen.get(&(*cluster, *id)) {
+                    Some(r) => format!(
+                        "{cluster}: {id} ({}/{} ready, {}/{} updated)",
+                        r.ready, r.desired, r.updated, r.desired
+                    ),
+                    None => format!("{cluster}: {id} (not read)"),
                 })
                 .collect();
             return Err(WaitError::TimedOut { timeout, pending });

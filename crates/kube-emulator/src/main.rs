@@ -33,6 +33,25 @@ struct Args {
     /// in memory when absent.
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
+    /// How long a pod the controllers create takes to become Running and Ready, e.g. `2s`,
+    /// `500ms`; at once when absent.
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    pod_ready_delay: Option<std::time::Duration>,
+}
+
+fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = match s.strip_suffix("ms") {
+        Some(n) => (n, 1),
+        None => (
+            s.strip_suffix('s')
+                .ok_or_else(|| format!("{s:?} has no unit; give a duration such as 2s or 500ms"))?,
+            1000,
+        ),
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; give one such as 2s or 500ms"))?;
+    Ok(std::time::Duration::from_millis(n * unit))
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -74,6 +93,9 @@ fn run(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         server.faults().set_rate(args.fault_rate, args.seed);
+        if let Some(delay) = args.pod_ready_delay {
+            server.controllers().set_pod_ready_delay(delay);
+        }
         write_kubeconfig(&server, &args.kubeconfig)?;
         println!("ready {}", server.https_url());
         wait_for_signal().await?;
