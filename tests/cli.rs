@@ -62,6 +62,7 @@ invalid_fixtures! {
     validate_rejects_unsupported_incremental_backups => "incremental-unsupported",
     validate_rejects_unknown_time_zones => "unknown-timezone",
     validate_rejects_a_prometheus_url_with_credentials => "bad-prometheus-url",
+    validate_rejects_tenant_pods_running_as_root => "root-pod-user",
     validate_names_template_file_and_line_of_syntax_error => "template-syntax-error",
     validate_rejects_override_of_unknown_template => "template-unknown-name",
     validate_rejects_template_writing_into_another_namespace => "template-wrong-namespace",
@@ -2051,5 +2052,87 @@ fn apply_wait_lasts_until_a_pod_template_change_has_rolled_out() {
         "no rollout progress shown:\n{}\n{}",
         second.stdout,
         second.stderr
+    );
+}
+
+/// With `[platform] pod_security = "restricted"`, tenant namespaces enforce the restricted
+/// Pod Security Standard, and what berth renders still runs there: the emulator's PodSecurity
+/// admission (the real checks) admits the database pods the StatefulSet controller creates,
+/// the restore Job's pod and the pods of the Jobs the backup CronJobs start.
+#[test]
+fn the_database_backups_and_restores_run_under_the_restricted_pod_security_standard() {
+    use berth::store::{LabelSelector, ObjectStore};
+    use kube_emulator::ApiServer;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server.controllers().pause();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    let platform = fs::read_to_string(repo.join("platform.toml")).unwrap();
+    fs::write(
+        repo.join("platform.toml"),
+        platform.replace(
+            "namespace_prefix = \"tenant-\"\n",
+            "namespace_prefix = \"tenant-\"\npod_security = \"restricted\"\n",
+        ),
+    )
+    .unwrap();
+    let r = repo.to_str().unwrap();
+    let out = berth(&["apply", "--auto-approve", r], dir.path());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let store = server.store();
+    let ns = store.get("Namespace", "", "tenant-acme").unwrap();
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted",
+        "{ns}"
+    );
+    let pods = |ns: &str, component: &str| -> Vec<serde_json::Value> {
+        store
+            .list(
+                "Pod",
+                Some(ns),
+                &LabelSelector::parse(&format!("app.kubernetes.io/component={component}")).unwrap(),
+                None,
+                None,
+            )
+            .unwrap()
+            .items
+    };
+    server.controllers().settle().unwrap();
+    for (tenant, replicas) in [("acme", 5), ("globex", 3), ("initech", 1)] {
+        let db = pods(&format!("tenant-{tenant}"), "database");
+        assert_eq!(db.len(), replicas, "{tenant}: {db:#?}");
+        for p in &db {
+            assert_eq!(p["spec"]["securityContext"]["runAsNonRoot"], true, "{p}");
+        }
+    }
+    // acme's restore Job has its pod, which can succeed.
+    let restore = pods("tenant-acme", "restore");
+    assert_eq!(restore.len(), 1, "{restore:#?}");
+    let name = restore[0]["metadata"]["name"].as_str().unwrap();
+    server
+        .controllers()
+        .finish_pod("tenant-acme", name, true)
+        .unwrap();
+    server.controllers().settle().unwrap();
+    // Within the hour, the hourly backup schedule has started a Job, and the Job its pod
+    // (in steps of five minutes: a schedule missed by more than startingDeadlineSeconds is
+    // skipped). The nightly schedule has a time zone, which the emulator's CronJob
+    // controller does not run.
+    let backups = || pods("tenant-acme", "backup");
+    assert!(backups().is_empty());
+    for _ in 0..13 {
+        if !backups().is_empty() {
+            break;
+        }
+        server
+            .controllers()
+            .advance(std::time::Duration::from_secs(300));
+        server.controllers().settle().unwrap();
+    }
+    let started = backups();
+    assert_eq!(started.len(), 1, "{started:#?}");
+    assert_eq!(
+        started[0]["metadata"]["labels"]["berth.io/schedule"], "hourly",
+        "{started:#?}"
     );
 }

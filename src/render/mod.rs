@@ -185,6 +185,7 @@ struct PlatformContext<'a> {
     common_labels: &'a std::collections::BTreeMap<String, String>,
     policy: &'a PolicyModel,
     database_engine: &'a str,
+    pod_security: &'a crate::spec::model::PodSecurityModel,
 }
 
 fn platform_value(config: &Config) -> Value {
@@ -197,6 +198,7 @@ fn platform_context(config: &Config) -> PlatformContext<'_> {
         common_labels: &config.common_labels,
         policy: &config.policy,
         database_engine: &config.database_engine,
+        pod_security: &config.pod_security,
     }
 }
 

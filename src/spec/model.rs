@@ -32,6 +32,18 @@ pub struct Config {
     pub database_engine: String,
     /// What the daemon's dashboard reads besides the clusters.
     pub dashboard: DashboardModel,
+    /// Pod Security of the tenant namespaces and their pods.
+    pub pod_security: PodSecurityModel,
+}
+
+/// The `[platform] pod_security` and `run_as_user` settings, resolved: what templates read as
+/// `platform.pod_security`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PodSecurityModel {
+    /// The level enforced (and warned and audited) on tenant namespaces, when one is.
+    pub level: Option<&'static str>,
+    /// The user and group id tenant pods run as (with `runAsNonRoot`), when set.
+    pub run_as_user: Option<u32>,
 }
 
 /// The `[dashboard]` settings, checked.
@@ -53,6 +65,7 @@ impl Config {
             policy: self.policy.clone(),
             database_engine: self.database_engine.clone(),
             dashboard: self.dashboard.clone(),
+            pod_security: self.pod_security.clone(),
         }
     }
 }

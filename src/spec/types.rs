@@ -66,6 +66,39 @@ pub struct PlatformSection {
     /// Labels added to every object berth renders.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The Pod Security Standard enforced on every tenant namespace (its
+    /// `pod-security.kubernetes.io/enforce`, `warn` and `audit` labels); none when absent.
+    /// `restricted` also makes every tenant pod run as `run_as_user`.
+    #[serde(default)]
+    pub pod_security: Option<PodSecurityLevel>,
+    /// The user and group id (not 0) that tenant pods (database, backups, restores) run as,
+    /// with `runAsNonRoot`; 1000 when `pod_security = "restricted"` and this is absent, the
+    /// images' own user otherwise. The database image must be able to run as this user.
+    #[serde(default)]
+    pub run_as_user: Option<u32>,
+}
+
+/// A Pod Security Standard level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurityLevel {
+    /// No restrictions.
+    Privileged,
+    /// Prevents known privilege escalations.
+    Baseline,
+    /// Pod hardening best practices: non-root, no capabilities, RuntimeDefault seccomp.
+    Restricted,
+}
+
+impl PodSecurityLevel {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurityLevel::Privileged => "privileged",
+            PodSecurityLevel::Baseline => "baseline",
+            PodSecurityLevel::Restricted => "restricted",
+        }
+    }
 }
 
 fn default_namespace_prefix() -> String {

@@ -25,6 +25,18 @@ use crate::values::duration::parse_duration;
 use crate::values::time::parse_rfc3339;
 use crate::values::{ParsedQuantity, Quantity};
 
+/// The resolved Pod Security settings: `restricted` runs pods as user 1000 unless
+/// `run_as_user` says otherwise.
+fn pod_security_model(p: &super::types::PlatformSection) -> super::model::PodSecurityModel {
+    use super::types::PodSecurityLevel;
+    super::model::PodSecurityModel {
+        level: p.pod_security.map(PodSecurityLevel::as_str),
+        run_as_user: p
+            .run_as_user
+            .or((p.pod_security == Some(PodSecurityLevel::Restricted)).then_some(1000)),
+    }
+}
+
 /// Longest name of a CronJob: its Jobs get an 11-character suffix and must stay within 63.
 const MAX_CRONJOB_NAME: usize = 52;
 /// Name of the implicit cluster when platform.toml declares none.
@@ -204,6 +216,7 @@ pub fn load_config(tree: &SourceTree) -> LoadOutput {
                         .as_deref()
                         .map(|u| u.trim_end_matches('/').to_string()),
                 },
+                pod_security: pod_security_model(&p.value.platform),
             })
         }
         _ => None,
@@ -346,6 +359,16 @@ impl<'a> PlatformCtx<'a> {
                 ))
                 .at(f, p.spans.value("platform.namespace_prefix"), "")
                 .help("use lowercase letters, digits and `-`, starting with a letter, e.g. \"tenant-\""),
+            );
+        }
+        if v.platform.run_as_user == Some(0) {
+            diags.push(
+                Diagnostic::error("`platform.run_as_user` is 0, the root user")
+                    .at(f, p.spans.value("platform.run_as_user"), "")
+                    .help(
+                        "tenant pods run with runAsNonRoot; give a non-zero user id that the \
+                         database image can run as, such as 1000",
+                    ),
             );
         }
         for (k, val) in &v.platform.labels {
