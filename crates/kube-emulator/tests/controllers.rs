@@ -632,6 +632,64 @@ fn statefulset_rolling_update_replaces_pods_from_the_highest_ordinal() {
     assert_eq!(sts["status"]["observedGeneration"], 2);
 }
 
+/// Deleted with `propagationPolicy: Orphan`, a StatefulSet leaves its pods running without an
+/// owner; created again with a different claim template, it adopts them (same pods, same
+/// uids, not restarted: the pod template and so the revision are unchanged).
+#[test]
+fn statefulset_created_again_adopts_the_pods_its_orphaned_predecessor_left() {
+    let server = start();
+    namespace(&server, "t");
+    let sts = statefulset(2, "Parallel");
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts.clone());
+    settle(&server);
+    let pod = |server: &ApiServer, name: &str| {
+        http(
+            server,
+            "GET",
+            &format!("/api/v1/namespaces/t/pods/{name}"),
+            &Value::Null,
+        )
+        .1
+    };
+    let before = pod(&server, "db-1");
+    let (code, _) = http(
+        &server,
+        "DELETE",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"}),
+    );
+    assert_eq!(code, 200);
+    settle(&server);
+    assert!(!exists(&server, "/apis/apps/v1/namespaces/t/statefulsets/db"));
+    let orphan = pod(&server, "db-1");
+    assert_eq!(orphan["metadata"]["uid"], before["metadata"]["uid"]);
+    assert!(
+        orphan["metadata"].get("ownerReferences").is_none()
+            || orphan["metadata"]["ownerReferences"] == json!([]),
+        "{orphan}"
+    );
+
+    let mut again = sts;
+    again["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+        json!("2Gi");
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", again);
+    settle(&server);
+    let (_, set) = http(
+        &server,
+        "GET",
+        "/apis/apps/v1/namespaces/t/statefulsets/db",
+        &Value::Null,
+    );
+    let adopted = pod(&server, "db-1");
+    assert_eq!(adopted["metadata"]["uid"], before["metadata"]["uid"], "recreated");
+    assert_eq!(
+        adopted["metadata"]["ownerReferences"][0]["uid"], set["metadata"]["uid"],
+        "{adopted}"
+    );
+    assert_eq!(set["status"]["readyReplicas"], 2, "{set}");
+    assert_eq!(set["status"]["updatedReplicas"], 2, "{set}");
+}
+
 fn controller_revisions(server: &ApiServer) -> Vec<(String, i64)> {
     let (code, list) = http(
         server,

@@ -57,6 +57,60 @@ fn controlled_by(o: &Value, uid: &str) -> bool {
         })
 }
 
+/// Whether `o`'s labels match the set's `spec.selector` (its `matchLabels`; a selector with
+/// `matchExpressions`, which berth never renders, or an empty one matches nothing here).
+fn selected_by(sts: &Value, o: &Value) -> bool {
+    let Some(want) = sts
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+    else {
+        return false;
+    };
+    if want.is_empty() || sts.pointer("/spec/selector/matchExpressions").is_some() {
+        return false;
+    }
+    let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+    want.iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+/// `ClaimPods` and `ClaimControllerRevisions` (`pkg/controller/controller_ref_manager.go`, called
+/// from `getPodsForStatefulSet` and `adoptOrphanRevisions` in `stateful_set.go`): pods and
+/// ControllerRevisions of the set's namespace that match its selector, have no controller and
+/// are not being deleted become the set's: it is added as their controller owner. This is how
+/// a StatefulSet deleted with `propagationPolicy: Orphan` and created again takes its running
+/// pods back without restarting them. Releasing owned objects that stopped matching is not
+/// emulated.
+fn adopt_orphans(c: &Controllers, sts: &Value, ns: &str) -> Result<(), StoreError> {
+    let store = c.store();
+    for kind in ["Pod", "ControllerRevision"] {
+        for o in list(store, kind, Some(ns))? {
+            let controlled = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|rs| rs.iter().any(|r| r["controller"] == true));
+            if controlled || deleting(&o) || !selected_by(sts, &o) {
+                continue;
+            }
+            let mut refs = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            refs.push(owner_ref(sts));
+            tolerate(store.merge_patch(
+                kind,
+                ns,
+                s(&o, "/metadata/name"),
+                &json!({"metadata": {"ownerReferences": refs}}),
+                MANAGER,
+                false,
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 fn revision_number(r: &Value) -> i64 {
     r.get("revision").and_then(Value::as_i64).unwrap_or(0)
 }
@@ -241,6 +295,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
             .pointer("/spec/updateStrategy/rollingUpdate/partition")
             .and_then(Value::as_i64)
             .unwrap_or(0);
+        adopt_orphans(c, &sts, &ns)?;
         let update_rev = sync_update_revision(c, &sts, &ns)?;
         let old_status = sts.get("status").cloned().unwrap_or_else(|| json!({}));
         let current_rev = match s(&old_status, "/currentRevision") {
