@@ -403,3 +403,124 @@ fn the_daemon_runs_as_its_service_account_and_holds_its_lease() {
     let log = d.log();
     assert!(!log.to_lowercase().contains("forbidden"), "{log}");
 }
+
+/// A tenant's database storage grows from 100Gi to 200Gi, applied as berth's ServiceAccount.
+/// The plan says which volumes grow and that the StatefulSet is recreated around its running
+/// pods. Where the StorageClass does not allow expansion, the apply stops at the first claim
+/// and nothing else changes; once it does, every claim grows in place, the StatefulSet is
+/// recreated (deleted with `propagationPolicy: Orphan`), the pods keep running (same uids),
+/// and the next plan says No changes. A shrink is refused, even with --allow-replace.
+#[test]
+fn a_storage_growth_resizes_the_volumes_in_place_and_keeps_the_pods() {
+    let (server, dir, admin) = deployed();
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let run = support::berth(&["apply", "--auto-approve", "--wait", r], dir.path());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let store = server.store();
+    let uid = |kind: &str, name: &str| {
+        store.get(kind, "tenant-acme", name).unwrap()["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let size = |claim: &str| {
+        store
+            .get("PersistentVolumeClaim", "tenant-acme", claim)
+            .unwrap()["spec"]["resources"]["requests"]["storage"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let set_before = uid("StatefulSet", "db");
+    let pods_before: Vec<String> = (0..5).map(|i| uid("Pod", &format!("db-{i}"))).collect();
+    assert_eq!(size("data-db-4"), "100Gi");
+
+    let acme = repo.join("tenants/acme.toml");
+    let text = std::fs::read_to_string(&acme).unwrap();
+    std::fs::write(
+        &acme,
+        text.replace("storage = \"100Gi\"", "storage = \"200Gi\""),
+    )
+    .unwrap();
+    let plan = support::berth(&["plan", r], dir.path());
+    assert!(
+        plan.stdout.contains(
+            "# forces replacement: spec.volumeClaimTemplates is immutable: data-db-0 … \
+             data-db-4 grow from 100Gi to 200Gi in place"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("# blocked: growing the volumes of StatefulSet/tenant-acme/db recreates the StatefulSet (its pods keep running, its volumes stay); pass --allow-replace"),
+        "{}",
+        plan.stdout
+    );
+
+    // The default StorageClass `standard` does not allow expansion.
+    let grow = ["apply", "--auto-approve", "--allow-replace", "--wait", r];
+    let refused = support::berth(&grow, dir.path());
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    let all = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        all.contains("cannot grow PersistentVolumeClaim/tenant-acme/data-db-")
+            && all.contains("the storageclass that provisions the pvc must support resize"),
+        "{all}"
+    );
+    assert_eq!(
+        uid("StatefulSet", "db"),
+        set_before,
+        "the StatefulSet was touched"
+    );
+    assert_eq!(size("data-db-4"), "100Gi");
+
+    let out = kubectl_as(
+        &admin,
+        &[
+            "patch",
+            "storageclass",
+            "standard",
+            "-p",
+            r#"{"allowVolumeExpansion": true}"#,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grown = support::berth(&grow, dir.path());
+    assert_eq!(grown.code, 0, "{}\n{}", grown.stdout, grown.stderr);
+    for i in 0..5 {
+        assert_eq!(size(&format!("data-db-{i}")), "200Gi", "data-db-{i}");
+    }
+    assert_ne!(uid("StatefulSet", "db"), set_before, "not recreated");
+    let pods_after: Vec<String> = (0..5).map(|i| uid("Pod", &format!("db-{i}"))).collect();
+    assert_eq!(pods_after, pods_before, "the pods were restarted");
+    let set = store.get("StatefulSet", "tenant-acme", "db").unwrap();
+    assert_eq!(set["status"]["readyReplicas"], 5, "{set}");
+    let again = support::berth(&["plan", "--detailed-exitcode", r], dir.path());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    // Back to 150Gi: a volume cannot shrink, whatever the permission.
+    let text = std::fs::read_to_string(&acme).unwrap();
+    std::fs::write(
+        &acme,
+        text.replace("storage = \"200Gi\"", "storage = \"150Gi\""),
+    )
+    .unwrap();
+    let shrink = support::berth(&grow, dir.path());
+    assert!(
+        shrink.stdout.contains(
+            "# blocked: data-db-0 … data-db-4 would stay 200Gi: Kubernetes refuses a smaller \
+             request than a claim has"
+        ),
+        "{}\n{}",
+        shrink.stdout,
+        shrink.stderr
+    );
+    assert_eq!(size("data-db-0"), "200Gi");
+    assert_eq!(uid("Pod", "db-0"), pods_before[0]);
+}

@@ -48,6 +48,7 @@ fn config(clusters: &[&Cluster]) -> Config {
         },
         database_engine: "kwdb".into(),
         dashboard: Default::default(),
+        pod_security: Default::default(),
     }
 }
 

@@ -44,10 +44,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cluster::{Backend, ClusterError};
+use crate::cluster::{Backend, ClusterError, KindRef};
 use crate::object::ObjectRef;
 use crate::observe::LAST_APPLIED_ANNOTATION;
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{volumes, Action, Change, Plan};
 use crate::render::{DesiredObject, Rendered};
 
 pub use self::planfile::{config_fingerprint, stale_objects, PlanFile, PlanFileError};
@@ -257,7 +257,7 @@ pub enum ApplyEvent {
         id: ObjectRef,
         /// What was done.
         action: Action,
-        /// Requests it took.
+        /// Attempts of its request that needed the most (1: nothing was retried).
         attempts: u32,
     },
     /// A request failed in a way worth retrying; the next attempt follows after `delay`.
@@ -817,6 +817,31 @@ struct Group {
     deletes: BTreeMap<std::cmp::Reverse<u8>, Vec<usize>>,
 }
 
+/// How long apply waits for a StatefulSet deleted with `propagationPolicy: Orphan` to go.
+const ORPHAN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Waits until `id` no longer exists, reading it every quarter second (transient read
+/// failures are read again), for at most `timeout`.
+async fn gone(backend: &Backend, id: &ObjectRef, timeout: Duration) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        match backend.get(id).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) => {}
+            Err(e) if retryable(&e) => {}
+            Err(e) => return Err(format!("cannot read {id} while it is deleted: {e}")),
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!(
+                "{id} was still being deleted after {}s (the garbage collector releases its \
+                 pods first); nothing was created in its place, run apply again",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 struct Ctx<'a> {
     plan: &'a Plan,
     desired: &'a HashMap<(&'a str, &'a ObjectRef), &'a DesiredObject>,
@@ -907,13 +932,40 @@ impl Ctx<'_> {
             action: c.action,
         });
         let mut attempts = 0;
+        let mut most = 1;
+        if c.action == Action::Replace {
+            // Volumes first: a StorageClass that does not allow expansion stops the change
+            // before anything is deleted.
+            let (r, n, m) = self.grow_volumes(backend, c, manifest.as_ref()).await;
+            attempts += n;
+            most = most.max(m);
+            if let Err(e) = r {
+                return fail(e, attempts);
+            }
+        }
         if matches!(c.action, Action::Delete | Action::Replace) {
+            let keep_pods = c.action == Action::Replace && volumes::recreate_keeps_pods(c);
             let (r, n) = self
-                .retrying(c, || async { backend.delete(&c.id).await })
+                .retrying(c, || async {
+                    if keep_pods {
+                        backend.delete_orphan(&c.id).await
+                    } else {
+                        backend.delete(&c.id).await
+                    }
+                })
                 .await;
             attempts += n;
+            most = most.max(n);
             if let Err(e) = r {
                 return fail(e.to_string(), attempts);
+            }
+            if keep_pods {
+                // Orphaning takes the garbage collector a moment: the old StatefulSet stays,
+                // marked for deletion, until its pods are released. Created before it is
+                // gone, the new one would be an update of the old.
+                if let Err(e) = gone(backend, &c.id, ORPHAN_TIMEOUT).await {
+                    return fail(e, attempts);
+                }
             }
         }
         if let Some(manifest) = &manifest {
@@ -923,6 +975,7 @@ impl Ctx<'_> {
                 })
                 .await;
             attempts += n;
+            most = most.max(n);
             if let Err(e) = r {
                 return fail(e.to_string(), attempts);
             }
@@ -931,9 +984,96 @@ impl Ctx<'_> {
             cluster: c.cluster.clone(),
             id: c.id.clone(),
             action: c.action,
-            attempts,
+            attempts: most,
         });
         (Outcome::Applied, attempts)
+    }
+
+    /// Raises the storage request of every existing claim of each claim template whose size
+    /// grows in `c` (a StatefulSet replacement) to the new size: the claims
+    /// `TEMPLATE-SET-N` in the set's namespace, found by the set's selector. Claims already
+    /// that large are left. Returns the first refusal, as one line.
+    async fn grow_volumes(
+        &self,
+        backend: &Backend,
+        c: &Change,
+        manifest: Option<&Value>,
+    ) -> (Result<(), String>, u32, u32) {
+        let growth = volumes::growth(c);
+        if growth.is_empty() {
+            return (Ok(()), 0, 1);
+        }
+        let selector = manifest
+            .and_then(|m| m.pointer("/spec/selector/matchLabels"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let claims = KindRef::new("v1", "PersistentVolumeClaim");
+        // `retrying` takes an operation without a result: the listing lands here.
+        let found = std::sync::Mutex::new(Vec::new());
+        let (r, mut requests) = self
+            .retrying(c, || async {
+                let (items, _) = backend
+                    .list(&claims, c.id.namespace.as_deref(), &selector, false)
+                    .await?;
+                *found.lock().unwrap_or_else(|e| e.into_inner()) = items;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = r {
+            return (
+                Err(format!("cannot list the volumes of {}: {e}", c.id)),
+                requests,
+                requests,
+            );
+        }
+        let mut most = requests;
+        let listed = found.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (template, size) in growth {
+            let Ok(want) = crate::values::parse_quantity(&size) else {
+                continue;
+            };
+            for claim in &listed {
+                let name = claim
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !volumes::is_claim_of(name, &template, &c.id.name) {
+                    continue;
+                }
+                let has = claim
+                    .pointer("/spec/resources/requests/storage")
+                    .and_then(Value::as_str)
+                    .and_then(|q| crate::values::parse_quantity(q).ok());
+                if has.is_some_and(|h| h >= want) {
+                    continue;
+                }
+                let id = ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "PersistentVolumeClaim".into(),
+                    namespace: c.id.namespace.clone(),
+                    name: name.to_string(),
+                };
+                let (r, n) = self
+                    .retrying(c, || async { backend.grow_claim(&id, &size).await })
+                    .await;
+                requests += n;
+                most = most.max(n);
+                if let Err(e) = r {
+                    return (
+                        Err(format!("cannot grow {id} to {size}: {e}")),
+                        requests,
+                        most,
+                    );
+                }
+            }
+        }
+        (Ok(()), requests, most)
     }
 
     /// Runs `op` until it succeeds, fails permanently or the attempts are used up.

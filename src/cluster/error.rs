@@ -38,6 +38,16 @@ pub enum ClusterError {
         /// The server's message.
         message: String,
     },
+    /// 403 from something other than RBAC: an admission plugin refused the request (a quota
+    /// exceeded, Pod Security, a volume that cannot grow, a namespace being terminated).
+    /// The server's message says what to change; no permission helps.
+    #[error("cluster `{cluster}`: refused: {message} (403)")]
+    Refused {
+        /// Cluster name.
+        cluster: String,
+        /// The server's message.
+        message: String,
+    },
     /// 404: the object (or the kind, or its namespace) does not exist.
     #[error("cluster `{cluster}`: not found: {message}")]
     NotFound {
@@ -130,6 +140,7 @@ impl ClusterError {
             Self::Unreachable { cluster, .. }
             | Self::Unauthorized { cluster, .. }
             | Self::Forbidden { cluster, .. }
+            | Self::Refused { cluster, .. }
             | Self::NotFound { cluster, .. }
             | Self::Conflict { cluster, .. }
             | Self::Invalid { cluster, .. }

@@ -361,6 +361,13 @@ impl KubeCluster {
                 cluster,
                 identity: self.identity.describe(),
             },
+            // The authorizer's refusal reads `... is forbidden: User "U" cannot VERB
+            // resource ...` (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+            // responsewriters/errors.go`, `forbiddenMessage`); an admission plugin's 403
+            // says something else.
+            403 if !(message.contains("User \"") && message.contains(" cannot ")) => {
+                ClusterError::Refused { cluster, message }
+            }
             403 => ClusterError::Forbidden {
                 cluster,
                 verb: verb.to_string(),
@@ -760,13 +767,18 @@ impl KubeCluster {
             .map_err(|e| self.map(e, "patch", &resource, Some(id)))
     }
 
-    pub(super) async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
+    pub(super) async fn delete(&self, id: &ObjectRef, orphan: bool) -> Result<(), ClusterError> {
         let (api, resource) = match self.resolve_object(id).await {
             Ok(r) => r,
             Err(ClusterError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        match api.delete(&id.name, &DeleteParams::background()).await {
+        let params = if orphan {
+            DeleteParams::orphan()
+        } else {
+            DeleteParams::background()
+        };
+        match api.delete(&id.name, &params).await {
             Ok(_) => Ok(()),
             Err(e) => match self.map(e, "delete", &resource, Some(id)) {
                 ClusterError::NotFound { .. } => Ok(()),

@@ -637,7 +637,28 @@ impl Backend {
     pub async fn delete(&self, id: &ObjectRef) -> Result<(), ClusterError> {
         match self {
             Backend::Embedded(c) => c.delete(id).await,
-            Backend::Kube(c) => c.delete(id).await,
+            Backend::Kube(c) => c.delete(id, false).await,
+        }
+    }
+
+    /// Deletes the object with `propagationPolicy: Orphan`: what it owns (a StatefulSet's
+    /// pods) stays, without the owner. The object goes once the garbage collector has
+    /// released its dependents. The embedded cluster runs no pods: a plain delete there.
+    pub async fn delete_orphan(&self, id: &ObjectRef) -> Result<(), ClusterError> {
+        match self {
+            Backend::Embedded(c) => c.delete(id).await,
+            Backend::Kube(c) => c.delete(id, true).await,
+        }
+    }
+
+    /// Raises the storage request of PersistentVolumeClaim `id` to `size` (a JSON merge
+    /// patch of `spec.resources.requests.storage`): the volume resize, which the server
+    /// refuses unless the claim's StorageClass allows volume expansion.
+    pub async fn grow_claim(&self, id: &ObjectRef, size: &str) -> Result<(), ClusterError> {
+        let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        match self {
+            Backend::Embedded(c) => c.merge_patch(id, &patch).await,
+            Backend::Kube(c) => c.merge_patch(id, &patch).await,
         }
     }
 }

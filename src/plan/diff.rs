@@ -39,6 +39,18 @@ enum Seg<'a> {
     Match(&'static [&'static str], &'a Value),
 }
 
+/// The fields of a StatefulSet's spec that may change in place; the API server refuses a change
+/// of any other (`ValidateStatefulSetUpdate`, `pkg/apis/apps/validation/validation.go`).
+pub(super) const STATEFULSET_MUTABLE: &[&str] = &[
+    "replicas",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+    "ordinals",
+    "revisionHistoryLimit",
+];
+
 /// Context flags carried down the recursion.
 #[derive(Debug, Clone, Copy, Default)]
 struct Flags {
@@ -393,16 +405,7 @@ impl<'a> Differ<'a> {
         let replace = |p: &str| Some(Immutable::Replace(format!("spec.{p} is immutable")));
         match self.kind {
             "StatefulSet" => {
-                const MUTABLE: &[&str] = &[
-                    "replicas",
-                    "template",
-                    "updateStrategy",
-                    "persistentVolumeClaimRetentionPolicy",
-                    "minReadySeconds",
-                    "ordinals",
-                    "revisionHistoryLimit",
-                ];
-                if MUTABLE.contains(&field) {
+                if STATEFULSET_MUTABLE.contains(&field) {
                     None
                 } else {
                     replace(field)

@@ -20,6 +20,7 @@ pub mod restores;
 #[cfg(test)]
 mod tests;
 mod unchanged;
+pub mod volumes;
 
 use std::collections::BTreeSet;
 

@@ -836,6 +836,16 @@ impl<'a> ClusterCtx<'a> {
             None => {}
         }
         change.fields = diff.fields;
+        if kind == "StatefulSet" && change.action == Action::Replace {
+            let replicas = live
+                .and_then(|l| {
+                    l.manifest()
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_u64)
+                })
+                .unwrap_or(0);
+            super::volumes::explain(&mut change, replicas, self.opts.allow_replace);
+        }
         if kind == "StatefulSet" && change.action == Action::Update {
             part.warnings
                 .extend(scale_down(self.cluster, &change, &desired));

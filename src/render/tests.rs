@@ -798,3 +798,47 @@ fn scaling_a_multi_node_database_changes_spec_replicas_alone() {
         );
     }
 }
+
+#[test]
+fn restricted_pod_security_labels_the_namespace_and_runs_every_pod_as_non_root() {
+    let plain = render(&sample_config(), &TemplateSet::builtin()).unwrap();
+    let mut config = sample_config();
+    config.pod_security = crate::spec::model::PodSecurityModel {
+        level: Some("restricted"),
+        run_as_user: Some(1000),
+    };
+    let r = render(&config, &TemplateSet::builtin()).unwrap();
+    // acme has a restore and backup schedules.
+    let name = config.tenants[0].name.clone();
+    let ns = get(&r, &name, "Namespace", &config.tenants[0].namespace);
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/warn"],
+        "restricted"
+    );
+    let mut pods = 0;
+    for o in r.objects.iter().filter(|o| o.tenant == name) {
+        let v = o.manifest.to_value();
+        let spec = match o.id.kind.as_str() {
+            "StatefulSet" | "Job" => v.pointer("/spec/template/spec"),
+            "CronJob" => v.pointer("/spec/jobTemplate/spec/template/spec"),
+            _ => None,
+        };
+        let Some(spec) = spec else { continue };
+        pods += 1;
+        let sc = &spec["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true, "{}", o.id);
+        assert_eq!(sc["runAsUser"], 1000, "{}", o.id);
+        assert_eq!(sc["fsGroup"], 1000, "{}", o.id);
+    }
+    assert!(pods >= 3, "a StatefulSet, a CronJob and a Job: {pods}");
+    // Without the setting, nothing of it is rendered.
+    for o in &plain.objects {
+        let text = o.manifest.as_str();
+        assert!(!text.contains("runAsNonRoot"), "{}", o.id);
+        assert!(!text.contains("pod-security.kubernetes.io"), "{}", o.id);
+    }
+}

@@ -281,6 +281,7 @@ pub fn sample_config() -> Config {
         },
         database_engine: "kwdb".into(),
         dashboard: Default::default(),
+        pod_security: Default::default(),
     }
 }
 

@@ -640,7 +640,11 @@ fn statefulset_created_again_adopts_the_pods_its_orphaned_predecessor_left() {
     let server = start();
     namespace(&server, "t");
     let sts = statefulset(2, "Parallel");
-    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts.clone());
+    create(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets",
+        sts.clone(),
+    );
     settle(&server);
     let pod = |server: &ApiServer, name: &str| {
         http(
@@ -660,7 +664,10 @@ fn statefulset_created_again_adopts_the_pods_its_orphaned_predecessor_left() {
     );
     assert_eq!(code, 200);
     settle(&server);
-    assert!(!exists(&server, "/apis/apps/v1/namespaces/t/statefulsets/db"));
+    assert!(!exists(
+        &server,
+        "/apis/apps/v1/namespaces/t/statefulsets/db"
+    ));
     let orphan = pod(&server, "db-1");
     assert_eq!(orphan["metadata"]["uid"], before["metadata"]["uid"]);
     assert!(
@@ -681,7 +688,10 @@ fn statefulset_created_again_adopts_the_pods_its_orphaned_predecessor_left() {
         &Value::Null,
     );
     let adopted = pod(&server, "db-1");
-    assert_eq!(adopted["metadata"]["uid"], before["metadata"]["uid"], "recreated");
+    assert_eq!(
+        adopted["metadata"]["uid"], before["metadata"]["uid"],
+        "recreated"
+    );
     assert_eq!(
         adopted["metadata"]["ownerReferences"][0]["uid"], set["metadata"]["uid"],
         "{adopted}"
