@@ -1435,7 +1435,7 @@ fn validate_warns_when_allow_destroy_names_a_tenant_the_configuration_still_has(
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("platform.toml:78:18"), "{}", run.stderr);
+    assert!(run.stderr.contains("platform.toml:81:18"), "{}", run.stderr);
     assert!(!run.stderr.contains("`gone`"), "{}", run.stderr);
 }
 
@@ -2134,5 +2134,38 @@ fn the_database_backups_and_restores_run_under_the_restricted_pod_security_stand
     assert_eq!(
         started[0]["metadata"]["labels"]["berth.io/schedule"], "hourly",
         "{started:#?}"
+    );
+}
+
+/// What the API server warns about reaches the user: a namespace (through a template
+/// override) that warns at the restricted Pod Security level, and pods that would not meet it
+/// (no pod_security setting, so no runAsNonRoot): the StatefulSet is created (workloads are
+/// only warned about) and apply prints PodSecurity's warning with the request it answered,
+/// as kubectl does.
+#[test]
+fn apply_shows_the_warnings_the_api_server_answers_with() {
+    use berth::store::ObjectStore;
+    use kube_emulator::ApiServer;
+    let server = ApiServer::start_background(ObjectStore::in_memory().unwrap()).unwrap();
+    server.controllers().pause();
+    let dir = support::examples_on_kube(&server);
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("templates")).unwrap();
+    fs::write(
+        repo.join("templates/namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ tenant.namespace | tojson }}\n  \
+         labels:\n    pod-security.kubernetes.io/warn: restricted\n",
+    )
+    .unwrap();
+    let out = berth(
+        &["apply", "--auto-approve", repo.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Warnings from the API server:\n  ! local: PATCH /apis/apps/v1/namespaces/tenant-acme/statefulsets/db: would violate PodSecurity \"restricted:latest\": ")
+            && out.stdout.contains("runAsNonRoot != true"),
+        "{}",
+        out.stdout
     );
 }

@@ -524,3 +524,66 @@ fn a_storage_growth_resizes_the_volumes_in_place_and_keeps_the_pods() {
     assert_eq!(size("data-db-0"), "200Gi");
     assert_eq!(uid("Pod", "db-0"), pods_before[0]);
 }
+
+/// A tenant's database moves to another StorageClass: the plan says that the existing claims
+/// keep theirs and only new replicas' volumes would get the new one, and blocks it; with
+/// --allow-replace the StatefulSet is recreated (its pods deleted and created again, as the
+/// plan says), the claims stay on their class, and the next plan says No changes.
+#[test]
+fn a_storage_class_change_keeps_the_existing_volumes_on_their_class() {
+    let (server, dir, _admin) = deployed();
+    let repo = dir.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let run = support::berth(&["apply", "--auto-approve", "--wait", r], dir.path());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let store = server.store();
+    let get = |kind: &str, name: &str| store.get(kind, "tenant-globex", name).unwrap();
+    let pod_before = get("Pod", "db-0")["metadata"]["uid"].clone();
+
+    let globex = repo.join("tenants/globex.toml");
+    let text = std::fs::read_to_string(&globex).unwrap();
+    assert!(text.contains("[database]"), "{text}");
+    std::fs::write(
+        &globex,
+        text.replace("[database]\n", "[database]\nstorage_class = \"fast\"\n"),
+    )
+    .unwrap();
+    let plan = support::berth(&["plan", r], dir.path());
+    assert!(
+        plan.stdout.contains(
+            "# forces replacement: spec.volumeClaimTemplates is immutable: data-db-0, data-db-1, \
+             data-db-2 keep StorageClass `standard` (a claim's class cannot change); only \
+             volumes of new replicas would get StorageClass `fast`"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(
+            "# blocked: move the data to volumes of the new class, or pass --allow-replace"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let run = support::berth(
+        &["apply", "--auto-approve", "--allow-replace", "--wait", r],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_ne!(
+        get("Pod", "db-0")["metadata"]["uid"],
+        pod_before,
+        "the pods go with the old StatefulSet"
+    );
+    for i in 0..3 {
+        let claim = get("PersistentVolumeClaim", &format!("data-db-{i}"));
+        assert_eq!(claim["spec"]["storageClassName"], "standard", "{claim}");
+    }
+    let sts = get("StatefulSet", "db");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "fast",
+        "{sts}"
+    );
+    let again = support::berth(&["plan", "--detailed-exitcode", r], dir.path());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}

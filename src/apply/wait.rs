@@ -100,10 +100,10 @@ fn rollout(obj: &Value) -> Rollout {
 }
 
 /// Polls each StatefulSet in `targets` (`(cluster, id)`) until its rollout is complete (every
-/// replica ready and at the current revision: see [`Rollout`]) for all of them, or `timeout`
-/// passes. Embedded clusters run no controllers:
-/// their StatefulSets count as ready at once (with a progress event saying so). Transient read
-/// failures are retried until the timeout.
+/// replica ready and at the current revision, as `kubectl rollout status` decides it) for all
+/// of them, or `timeout` passes. Embedded clusters run no controllers: their StatefulSets
+/// count as ready at once (with a progress event saying so). Transient read failures are
+/// retried until the timeout.
 pub async fn wait_ready(
     backends: &BTreeMap<String, Backend>,
     targets: &[(String, ObjectRef)],

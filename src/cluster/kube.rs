@@ -77,6 +77,7 @@ pub struct KubeCluster {
     down: Arc<std::sync::atomic::AtomicBool>,
     /// What the server last asked to wait after throttling a request.
     retry_after: RetryAfter,
+    warnings: Warnings,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -101,6 +102,114 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     one_line(&parts.join(": "))
+}
+
+/// The `Warning` headers a cluster answered with (admission plugins such as PodSecurity warn
+/// this way, as do deprecated APIs), each once per request target, oldest first: `(what was
+/// asked, e.g. "PATCH /apis/apps/v1/namespaces/t/statefulsets/db", the warning's text)`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Warnings(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl Warnings {
+    fn record(&self, what: &str, headers: &hyper::http::HeaderMap) {
+        let texts: Vec<String> = headers
+            .get_all("warning")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(warning_text)
+            .collect();
+        if texts.is_empty() {
+            return;
+        }
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for text in texts {
+            if !seen.iter().any(|(w, t)| w == what && *t == text) {
+                seen.push((what.to_string(), text));
+            }
+        }
+    }
+
+    /// The warnings recorded since the last call.
+    pub(super) fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The text of one `Warning` header value as the apiserver writes it (RFC 7234: `299 -
+/// "text"`, `"` and `\` escaped inside; `staging/src/k8s.io/apiserver/pkg/warning`); other
+/// shapes are kept whole.
+fn warning_text(value: &str) -> String {
+    let Some(quoted) = value
+        .strip_prefix("299 - \"")
+        .and_then(|v| v.rsplit_once('"'))
+        .map(|(text, _date)| text)
+    else {
+        return value.to_string();
+    };
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A layer that records the `Warning` headers of every response with the request they
+/// answer: kube's client drops response headers, and `MapResponseLayer` does not see the
+/// request. Hand-written because tower has no layer that sees both.
+#[derive(Clone)]
+struct WarningsLayer(Warnings);
+
+impl<S> tower::Layer<S> for WarningsLayer {
+    type Service = Warned<S>;
+    fn layer(&self, inner: S) -> Warned<S> {
+        Warned {
+            inner,
+            seen: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Warned<S> {
+    inner: S,
+    seen: Warnings,
+}
+
+impl<S, ReqB, ResB> tower::Service<hyper::http::Request<ReqB>> for Warned<S>
+where
+    S: tower::Service<hyper::http::Request<ReqB>, Response = hyper::http::Response<ResB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: hyper::http::Request<ReqB>) -> Self::Future {
+        let what = format!("{} {}", req.method(), req.uri().path());
+        let seen = self.seen.clone();
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let r = answer.await;
+            if let Ok(resp) = &r {
+                seen.record(&what, resp.headers());
+            }
+            r
+        })
+    }
 }
 
 /// The `Retry-After` of the last 429 or 503 a cluster answered (seconds; the HTTP-date form
@@ -222,6 +331,7 @@ impl KubeCluster {
         // keeps the `Retry-After` of a 429 or 503 (the throttling filters of a real
         // apiserver answer 429 with a plain-text body and only the header) for `map_status`.
         let seen = retry_after.clone();
+        let warnings = Warnings::default();
         let client = builder
             .with_layer(&tower::util::MapResponseLayer::new(
                 move |resp: hyper::http::Response<_>| {
@@ -229,6 +339,7 @@ impl KubeCluster {
                     resp
                 },
             ))
+            .with_layer(&WarningsLayer(warnings.clone()))
             .build();
         Ok(Self {
             name: name.to_string(),
@@ -239,7 +350,13 @@ impl KubeCluster {
             retry: super::RetryPolicy::default(),
             down: Arc::default(),
             retry_after,
+            warnings,
         })
+    }
+
+    /// The `Warning` headers answered since the last call, each once per request target.
+    pub(super) fn take_warnings(&self) -> Vec<(String, String)> {
+        self.warnings.take()
     }
 
     /// This client with reads retried as `retry` says.

@@ -641,6 +641,16 @@ impl Backend {
         }
     }
 
+    /// What the server warned about (its `Warning` headers: PodSecurity's "would violate",
+    /// deprecated APIs) since the last call, as `(request, text)`, each once per request
+    /// target. The embedded cluster never warns.
+    pub fn take_warnings(&self) -> Vec<(String, String)> {
+        match self {
+            Backend::Embedded(_) => Vec::new(),
+            Backend::Kube(c) => c.take_warnings(),
+        }
+    }
+
     /// Deletes the object with `propagationPolicy: Orphan`: what it owns (a StatefulSet's
     /// pods) stays, without the owner. The object goes once the garbage collector has
     /// released its dependents. The embedded cluster runs no pods: a plain delete there.

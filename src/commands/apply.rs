@@ -211,6 +211,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     }
     printer.out(&display.finish());
     printer.out(&records_summary(&set.records));
+    printer.out(&server_warnings(&planned.backends));
     printer.out(&summary(&set));
     let mut ok = set.succeeded();
     if args.wait && ok {
@@ -234,6 +235,24 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<Outcome, CommandError>
     } else {
         Outcome::Failure
     })
+}
+
+/// What the API servers warned about while applying (their `Warning` headers, such as
+/// PodSecurity's "would violate PodSecurity" for a workload whose pods the namespace's level
+/// would refuse), as kubectl prints them; empty when none did.
+fn server_warnings(
+    backends: &std::collections::BTreeMap<String, crate::cluster::Backend>,
+) -> String {
+    let mut out = String::new();
+    for (cluster, backend) in backends {
+        for (request, text) in backend.take_warnings() {
+            if out.is_empty() {
+                out.push_str("\nWarnings from the API server:\n");
+            }
+            out.push_str(&format!("  ! {cluster}: {request}: {text}\n"));
+        }
+    }
+    out
 }
 
 /// How apply reports progress: on a terminal, one line rewritten in place with counts (and

@@ -499,6 +499,11 @@ impl Reconciler {
                 &opts,
                 &progress,
             ));
+            for (cluster, backend) in backends.iter() {
+                for (request, text) in backend.take_warnings() {
+                    tracing::warn!(cluster = %cluster, request = %request, "the API server warned: {text}");
+                }
+            }
             Some(set)
         } else {
             None

@@ -115,6 +115,8 @@ pub(crate) fn fault_response(code: u16) -> Response {
     }
     let message = match code {
         500 => "Internal error occurred: injected fault".to_string(),
+        // An injected 403 stands for the authorizer's refusal, and reads like one.
+        403 => "injected fault: User \"injected\" cannot perform this request".to_string(),
         _ => format!("injected fault ({code})"),
     };
     json_response(code, &status_body(code, reason_for(code), &message))
