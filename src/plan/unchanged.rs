@@ -28,6 +28,7 @@ pub fn unchanged(desired: &str, live: &str) -> bool {
     Check {
         guide: &guide,
         name: "",
+        absent: &[],
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
@@ -174,6 +175,9 @@ impl<'de> Visitor<'de> for KeyVisitor {
 struct Check<'g, 'a> {
     guide: &'g Tree<'a>,
     name: &'g str,
+    /// Key fields of an associative list's element that the desired element lacks: the live
+    /// element must lack them too (see [`positional_match`]).
+    absent: &'g [&'static str],
 }
 
 fn differs<E: de::Error>() -> E {
@@ -243,15 +247,16 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
         let Tree::Seq(items) = self.guide else {
             return Err(differs());
         };
-        if !positional_match_is_exact(self.name, items) {
+        let Some(absent) = positional_match(self.name, items) else {
             return Err(differs());
-        }
+        };
         // Same length, element by element: what the diff does for an atomic list, and, with
         // the keys checked above, what it finds by key in an associative one.
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             let found = seq.next_element_seed(Check {
                 guide: item,
                 name: "",
+                absent: absent.get(i).map_or(&[], Vec::as_slice),
             })?;
             if found.is_none() {
                 return Err(differs());
@@ -276,7 +281,16 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                     }
                     seen[i] = true;
                     let (name, guide) = (&entries[i].0, &entries[i].1);
-                    map.next_value_seed(Check { guide, name })?;
+                    map.next_value_seed(Check {
+                        guide,
+                        name,
+                        absent: &[],
+                    })?;
+                }
+                // A key field the desired element lacks, set on the live one: the diff
+                // pairs them differently (or not at all).
+                None if self.absent.contains(&&*k) => {
+                    return Err(differs());
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -297,24 +311,41 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
 }
 
 /// Whether comparing a desired list with a live one of the same length element by element
-/// gives what the diff gives. It does for an atomic list. For an associative list (see
-/// `diff::list_key`) the diff pairs elements by their key fields; pairing by position agrees
-/// when every desired element has every key field (they are then compared too), as then the
-/// first live element with an element's key is the one at its position. A desired element
-/// that lacks a secondary key field (a subject without `namespace`) could pair differently:
-/// not exact.
-fn positional_match_is_exact(name: &str, items: &[Tree<'_>]) -> bool {
+/// gives what the diff gives, and on what condition: `None` when it may not, else for each
+/// element the key fields the live element must lack. It does for an atomic list. For an
+/// associative list (see `diff::list_key`) the diff pairs elements by their key fields;
+/// pairing by position agrees when every desired element has every key field (they are then
+/// compared too), as then the first live element with an element's key is the one at its
+/// position. A desired element that lacks a secondary key field (a User subject has no
+/// `namespace`) pairs the same way when the live element at its position lacks it too and no
+/// other desired element has the same key: the first is checked element by element, the
+/// second here. A dotted secondary key field missing is not exact.
+fn positional_match(name: &str, items: &[Tree<'_>]) -> Option<Vec<Vec<&'static str>>> {
     let first_has = items.first().map(|f| move |k: &str| f.get(k).is_some());
     let Some(key) = super::diff::key_fields(name, first_has) else {
-        return true;
+        return Some(Vec::new());
     };
     // The diff treats the list as atomic when an element lacks the first key field.
     if items.iter().any(|e| e.field(key[0]).is_none()) {
-        return true;
+        return Some(Vec::new());
     }
-    items
-        .iter()
-        .all(|e| key.iter().all(|f| e.field(f).is_some()))
+    let mut absent = Vec::with_capacity(items.len());
+    for (i, e) in items.iter().enumerate() {
+        let missing: Vec<&'static str> = key
+            .iter()
+            .copied()
+            .filter(|f| e.field(f).is_none())
+            .collect();
+        if missing.iter().any(|f| f.contains('.')) {
+            return None;
+        }
+        let same_key = |o: &Tree<'_>| key.iter().all(|f| o.field(f) == e.field(f));
+        if !missing.is_empty() && items.iter().enumerate().any(|(j, o)| j != i && same_key(o)) {
+            return None;
+        }
+        absent.push(missing);
+    }
+    Some(absent)
 }
 
 #[cfg(test)]
@@ -362,8 +393,20 @@ mod tests {
             "spec": {"replicas": 3, "containers": [{"name": "c", "image": "i", "x": 1}],
                      "resources": {"cpu": "1"}, "list": [1, 2], "nothing": null,
                      "subjects": [{"kind": "User", "name": "u"}]}});
-        // Subjects lack `namespace`: pairing by position is not certain, so no.
-        assert!(!agrees(&desired, &base));
+        // A subject without `namespace` pairs by position only with a live one without it.
+        assert!(agrees(&desired, &base));
+        let mut namespaced = base.clone();
+        namespaced["spec"]["subjects"][0]["namespace"] = json!("n");
+        assert!(!agrees(&desired, &namespaced));
+        let mut twice = desired.clone();
+        twice["spec"]["subjects"] =
+            json!([{"kind": "User", "name": "u"}, {"kind": "User", "name": "u"}]);
+        let mut twice_live = base.clone();
+        twice_live["spec"]["subjects"] = twice["spec"]["subjects"].clone();
+        assert!(
+            !agrees(&twice, &twice_live),
+            "the same key twice: let the diff judge"
+        );
         let mut desired = desired;
         desired["spec"]["subjects"][0]["namespace"] = json!("n");
         let mut live = base.clone();
