@@ -2163,8 +2163,8 @@ fn apply_shows_the_warnings_the_api_server_answers_with() {
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains("Warnings from the API server:\n  ! local: PATCH /apis/apps/v1/namespaces/tenant-acme/statefulsets/db: would violate PodSecurity \"restricted:latest\": ")
-            && out.stdout.contains("runAsNonRoot != true"),
+        out.stdout.contains("\nWarnings from the API server:\n")
+            && out.stdout.contains("\n  ! local: PATCH /apis/apps/v1/namespaces/tenant-acme/statefulsets/db: would violate PodSecurity \"restricted:latest\": runAsNonRoot != true"),
         "{}",
         out.stdout
     );
