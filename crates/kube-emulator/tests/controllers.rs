@@ -1318,6 +1318,56 @@ fn deleting_a_job_without_a_policy_orphans_its_pods() {
 }
 
 #[test]
+fn cronjob_runs_its_schedule_at_the_wall_clock_of_its_time_zone() {
+    let server = start();
+    namespace(&server, "t");
+    let cronjob = |name: &str, tz: &str| {
+        json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {
+                "schedule": "0 * * * *",
+                "timeZone": tz,
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox"}]}}}}
+            }
+        })
+    };
+    // An unknown zone is refused as `validateTimeZone` refuses it.
+    let (code, body) = http(
+        &server,
+        "POST",
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        &cronjob("backup", "Asia/Atlantis"),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        "CronJob.batch \"backup\" is invalid: spec.timeZone: Invalid value: \"Asia/Atlantis\": unknown time zone Asia/Atlantis"
+    );
+    // India is UTC+05:30, so its top of the hour is half past in UTC.
+    create(
+        &server,
+        "/apis/batch/v1/namespaces/t/cronjobs",
+        cronjob("backup", "Asia/Kolkata"),
+    );
+    settle(&server);
+    server.controllers().advance(Duration::from_secs(3600));
+    settle(&server);
+    let (_, jobs) = http(
+        &server,
+        "GET",
+        "/apis/batch/v1/namespaces/t/jobs",
+        &Value::Null,
+    );
+    let jobs = jobs["items"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "one run in an hour: {jobs:?}");
+    let scheduled = jobs[0]["metadata"]["annotations"]
+        ["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        .as_str()
+        .unwrap();
+    assert!(scheduled.ends_with(":30:00Z"), "{scheduled}");
+}
+
+#[test]
 fn cronjob_creates_jobs_at_the_clock_and_records_schedule_and_success() {
     let server = start();
     namespace(&server, "t");

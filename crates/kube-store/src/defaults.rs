@@ -442,6 +442,11 @@ pub(crate) fn validate_name(info: &KindInfo, name: &str) -> Option<Cause> {
             };
             (false, msg)
         }
+        // `ValidateCronJobCreate`: the controller appends `-<11 digits>` to name a Job, which
+        // must stay a 63-character label.
+        "CronJob" if is_dns_subdomain(name) && name.len() > 52 => {
+            (false, "must be no more than 52 characters")
+        }
         _ => (is_dns_subdomain(name), DNS1123_SUBDOMAIN_MSG),
     };
     (!ok).then(|| Cause::invalid("metadata.name", &format!("Invalid value: {name:?}: {msg}")))
@@ -568,6 +573,36 @@ pub(crate) fn validate(info: &KindInfo, obj: &Value) -> Vec<Cause> {
             }
         }
         _ => {}
+    }
+    // `validateCronJobSpec` (`pkg/apis/batch/validation/validation.go`): the schedule in
+    // robfig/cron's standard syntax without `TZ=`, and a time zone Go's `time.LoadLocation`
+    // knows.
+    if info.kind == "CronJob" {
+        match obj.pointer("/spec/schedule").and_then(Value::as_str) {
+            None | Some("") => causes.push(Cause::required("spec.schedule", "Required value")),
+            Some(schedule) => {
+                if let Err(e) = crate::cron::parse(schedule) {
+                    causes.push(Cause::invalid(
+                        "spec.schedule",
+                        &format!("Invalid value: {schedule:?}: {e}"),
+                    ));
+                }
+                if schedule.contains("TZ") {
+                    causes.push(Cause::invalid(
+                        "spec.schedule",
+                        &format!("Invalid value: {schedule:?}: cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+                    ));
+                }
+            }
+        }
+        if let Some(tz) = obj.pointer("/spec/timeZone").and_then(Value::as_str) {
+            if let Some(e) = crate::cron::validate_time_zone(tz) {
+                causes.push(Cause::invalid(
+                    "spec.timeZone",
+                    &format!("Invalid value: {tz:?}: {e}"),
+                ));
+            }
+        }
     }
     if matches!(info.kind, "StatefulSet" | "Deployment") {
         match obj.pointer("/spec/selector") {

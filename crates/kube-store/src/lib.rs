@@ -5,6 +5,7 @@
 //! Both the embedded local cluster and the test API server (the `kube-emulator` crate) use it, so the
 //! semantics live in one place.
 
+pub mod cron;
 mod defaults;
 mod fields;
 mod kinds;

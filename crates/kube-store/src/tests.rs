@@ -522,6 +522,58 @@ fn other_immutable_fields() {
 }
 
 #[test]
+fn a_cronjob_schedule_or_time_zone_the_controller_cannot_read_is_invalid() {
+    let s = store_with_ns("t");
+    let cj = |schedule: &str, tz: Option<&str>| {
+        let mut o = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "b"}, "spec": {"schedule": schedule, "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "backup:1"}]}}}}}});
+        if let Some(tz) = tz {
+            o["spec"]["timeZone"] = json!(tz);
+        }
+        o
+    };
+    let refused = |o: Value| {
+        let e = s
+            .apply("CronJob", "t", "b", o, "berth", false, false)
+            .unwrap_err();
+        assert_eq!(e.reason(), "Invalid");
+        e.message().to_string()
+    };
+    assert_eq!(
+        refused(cj("0 0 * * 7", None)),
+        "CronJob.batch \"b\" is invalid: spec.schedule: Invalid value: \"0 0 * * 7\": end of range (7) above maximum (6): 7"
+    );
+    assert!(refused(cj("CRON_TZ=UTC 0 * * * *", None))
+        .ends_with("cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
+    assert_eq!(
+        refused(cj("0 2 * * *", Some("Europe/Atlantis"))),
+        "CronJob.batch \"b\" is invalid: spec.timeZone: Invalid value: \"Europe/Atlantis\": unknown time zone Europe/Atlantis"
+    );
+    let mut long = cj("0 2 * * *", None);
+    let name = "b".repeat(53);
+    long["metadata"]["name"] = json!(name);
+    let e = s
+        .apply("CronJob", "t", &name, long, "berth", false, false)
+        .unwrap_err();
+    assert!(
+        e.message().ends_with("metadata.name: Invalid value: \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": must be no more than 52 characters"),
+        "{}",
+        e.message()
+    );
+    let (o, _) = s
+        .apply(
+            "CronJob",
+            "t",
+            "b",
+            cj("0 2 * * *", Some("Europe/Berlin")),
+            "berth",
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(o["spec"]["timeZone"], "Europe/Berlin");
+}
+
+#[test]
 fn cronjob_namespace_and_quota_defaults() {
     let s = store_with_ns("t");
     let ns = s.get("Namespace", "", "t").unwrap();

@@ -4,133 +4,36 @@
 //! `batch.kubernetes.io/cronjob-scheduled-timestamp` annotation; `concurrencyPolicy` Allow,
 //! Forbid (skip while one runs) or Replace (delete the running ones); `status.active`,
 //! `lastScheduleTime`, `lastSuccessfulTime`; finished Jobs beyond `successfulJobsHistoryLimit`
-//! (3) and `failedJobsHistoryLimit` (1) are deleted, the oldest first. Schedules are the
-//! standard five fields (and `@hourly` and the like) in UTC.
+//! (3) and `failedJobsHistoryLimit` (1) are deleted, the oldest first. Schedules are
+//! robfig/cron's standard five fields (and `@hourly` and the like), read as wall-clock time in
+//! `spec.timeZone` (UTC when unset): a minute a daylight-saving change skips does not run, one
+//! it repeats runs at each instant that shows it.
 
 use serde_json::{json, Map, Value};
 
-use kube_store::{DeleteOptions, Propagation, StoreError};
+use kube_store::{cron, DeleteOptions, Propagation, StoreError};
 
 use super::{deleting, list, rfc3339, s, tolerate, Controllers, MANAGER};
 
 const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
-/// One field of a schedule: which values match.
-struct Field(Vec<bool>);
-
-fn parse_field(text: &str, min: u32, max: u32, names: &[&str]) -> Option<Field> {
-    let mut allowed = vec![false; max as usize + 1];
-    let value = |t: &str| -> Option<u32> {
-        if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(t)) {
-            return Some(i as u32 + min);
-        }
-        t.parse().ok()
-    };
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, st)) => (r, st.parse::<u32>().ok().filter(|n| *n > 0)?),
-            None => (part, 1),
-        };
-        let (lo, hi) = if range == "*" || range == "?" {
-            (min, max)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (value(a)?, value(b)?)
-        } else {
-            let v = value(range)?;
-            (v, if part.contains('/') { max } else { v })
-        };
-        if lo < min || hi > max || lo > hi {
-            return None;
-        }
-        let mut v = lo;
-        while v <= hi {
-            allowed[v as usize] = true;
-            v += step;
-        }
-    }
-    Some(Field(allowed))
-}
-
-/// A parsed schedule (robfig/cron's standard parser, as the controller uses).
+/// A CronJob's schedule in its time zone (`kube_store::cron`, robfig/cron's parser).
 struct Schedule {
-    minute: Field,
-    hour: Field,
-    dom: Field,
-    month: Field,
-    dow: Field,
-    /// Day of month and day of week both restricted: either matches.
-    either_day: bool,
+    spec: cron::Schedule,
+    zone: jiff::tz::TimeZone,
 }
 
-fn parse_schedule(text: &str) -> Option<Schedule> {
-    let text = match text.trim() {
-        "@yearly" | "@annually" => "0 0 1 1 *",
-        "@monthly" => "0 0 1 * *",
-        "@weekly" => "0 0 * * 0",
-        "@daily" | "@midnight" => "0 0 * * *",
-        "@hourly" => "0 * * * *",
-        t => t,
-    };
-    let f: Vec<&str> = text.split_whitespace().collect();
-    if f.len() != 5 {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-    let mut dow = parse_field(f[4], 0, 7, &DAYS)?;
-    if dow.0[7] {
-        dow.0[0] = true;
-    }
-    Some(Schedule {
-        minute: parse_field(f[0], 0, 59, &[])?,
-        hour: parse_field(f[1], 0, 23, &[])?,
-        dom: parse_field(f[2], 1, 31, &[])?,
-        month: parse_field(f[3], 1, 12, &MONTHS)?,
-        dow,
-        either_day: !f[2].starts_with('*') && !f[4].starts_with('*'),
-    })
-}
-
-/// Civil date of a Unix time in seconds: (year, month, day, hour, minute, weekday).
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let weekday = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        weekday,
-    )
+/// The schedule of a CronJob, `None` when it cannot run: a schedule or time zone the
+/// validation would refuse (stored before it existed, or by the embedded cluster).
+fn schedule_of(cj: &Value) -> Option<Schedule> {
+    let spec = cron::parse(s(cj, "/spec/schedule")).ok()?;
+    let zone = cron::zone(cj.pointer("/spec/timeZone").and_then(Value::as_str))?;
+    Some(Schedule { spec, zone })
 }
 
 impl Schedule {
     fn matches(&self, secs: i64) -> bool {
-        let (_, month, day, hour, minute, weekday) = civil(secs);
-        let dom = self.dom.0[day as usize];
-        let dow = self.dow.0[weekday as usize];
-        let day_ok = if self.either_day {
-            dom || dow
-        } else {
-            dom && dow
-        };
-        self.minute.0[minute as usize]
-            && self.hour.0[hour as usize]
-            && self.month.0[month as usize]
-            && day_ok
+        self.spec.matches_at(secs, &self.zone)
     }
 
     /// The latest scheduled minute in (after, until], in Unix seconds; a year back at most.
@@ -276,8 +179,7 @@ pub(crate) fn reconcile(c: &Controllers, now_ms: i64) -> Result<(), StoreError> 
             .pointer("/spec/suspend")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let utc = matches!(s(&cj, "/spec/timeZone"), "" | "UTC" | "Etc/UTC");
-        let schedule = parse_schedule(s(&cj, "/spec/schedule")).filter(|_| utc);
+        let schedule = schedule_of(&cj);
         let mut created: Option<Value> = None;
         if let (false, Some(schedule)) = (suspended, schedule) {
             let earliest = parse_time(s(&status, "/lastScheduleTime"))
@@ -367,9 +269,17 @@ pub(crate) fn reconcile(c: &Controllers, now_ms: i64) -> Result<(), StoreError> 
 mod tests {
     use super::*;
 
+    fn at(schedule: &str, tz: Option<&str>) -> Schedule {
+        let mut cj = json!({"spec": {"schedule": schedule}});
+        if let Some(tz) = tz {
+            cj["spec"]["timeZone"] = json!(tz);
+        }
+        schedule_of(&cj).unwrap()
+    }
+
     #[test]
     fn schedules_match_as_cron_does() {
-        let every_5 = parse_schedule("*/5 * * * *").unwrap();
+        let every_5 = at("*/5 * * * *", None);
         let t = parse_time("2026-11-05T10:07:30Z").unwrap();
         assert_eq!(
             every_5.most_recent(t - 3600, t),
@@ -377,11 +287,25 @@ mod tests {
         );
         assert_eq!(every_5.next(t), parse_time("2026-11-05T10:10:00Z"));
         // 2026-11-05 is a Thursday.
-        let mondays = parse_schedule("30 2 * * MON").unwrap();
+        let mondays = at("30 2 * * MON", None);
         assert_eq!(mondays.next(t), parse_time("2026-11-09T02:30:00Z"));
-        let daily = parse_schedule("@daily").unwrap();
+        let daily = at("@daily", None);
         assert_eq!(daily.next(t), parse_time("2026-11-06T00:00:00Z"));
-        assert!(parse_schedule("61 * * * *").is_none());
-        assert!(parse_schedule("* * *").is_none());
+        assert!(schedule_of(&json!({"spec": {"schedule": "61 * * * *"}})).is_none());
+        assert!(schedule_of(&json!({"spec": {"schedule": "* * *"}})).is_none());
+    }
+
+    #[test]
+    fn a_schedule_with_a_time_zone_runs_at_that_zones_wall_clock() {
+        let t = parse_time("2026-11-05T10:07:30Z").unwrap();
+        // acme's nightly: 02:00 in Berlin, 01:00 UTC in winter.
+        let nightly = at("0 2 * * *", Some("Europe/Berlin"));
+        assert_eq!(nightly.next(t), parse_time("2026-11-06T01:00:00Z"));
+        let summer = parse_time("2026-07-05T10:00:00Z").unwrap();
+        assert_eq!(nightly.next(summer), parse_time("2026-07-06T00:00:00Z"));
+        assert!(schedule_of(
+            &json!({"spec": {"schedule": "0 2 * * *", "timeZone": "Mars/Olympus"}})
+        )
+        .is_none());
     }
 }
