@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) after: Mutex<Vec<(String, StoreHook)>>,
     pub(crate) tokens: Arc<auth::Tokens>,
     pub(crate) controllers: Controllers,
+    /// Counts the store's committed writes; watches wait on it for their next events.
+    pub(crate) writes: watch::Receiver<u64>,
 }
 
 /// Something a test does to the store between two requests ([`ApiServer::after_request`]).
@@ -142,6 +144,8 @@ async fn start(
         .keep_history()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let (tx, rx) = watch::channel(false);
+    let (written, writes) = watch::channel(0u64);
+    store.on_commit(move || written.send_modify(|n| *n = n.wrapping_add(1)));
     let store_for_controllers = store.clone();
     let shared = Arc::new(Shared {
         store,
@@ -154,6 +158,7 @@ async fn start(
         after: Mutex::new(Vec::new()),
         tokens,
         controllers: Controllers::new(store_for_controllers),
+        writes,
     });
     tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
     tokio::spawn(controller_loop(shared.controllers.clone(), rx));

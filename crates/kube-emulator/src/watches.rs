@@ -16,9 +16,10 @@
 //! - `timeoutSeconds` ends the stream; without it, 30 minutes (the apiserver's
 //!   `--min-request-timeout` default).
 //!
-//! The stream polls the history every [`POLL`]: the store's writes come from many paths
-//! (requests, controllers, tests), and the triggers that record them are the one place they
-//! all meet.
+//! Events come from the history the store's triggers record, the one place all writes meet
+//! (requests, controllers, tests). A stream reads it when the store reports a committed write
+//! ([`ObjectStore::on_commit`]), as the cacher is fed by its etcd watch, and otherwise sleeps
+//! until its next bookmark or its timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +32,6 @@ use serde_json::{json, Value};
 
 use super::handler::blocking;
 use super::Shared;
-
-/// How often a watch looks for new events.
-pub(crate) const POLL: Duration = Duration::from_millis(50);
 
 /// The watch request, parsed.
 pub(crate) struct WatchRequest {
@@ -60,6 +58,10 @@ struct State {
     pending: std::collections::VecDeque<Value>,
     deadline: tokio::time::Instant,
     next_bookmark: tokio::time::Instant,
+    /// The store's write counter: changed since the last read of the history means there may
+    /// be events.
+    writes: tokio::sync::watch::Receiver<u64>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 fn line(kind: &str, object: Value) -> Value {
@@ -194,18 +196,41 @@ impl State {
             if tokio::time::Instant::now() >= self.deadline {
                 return None;
             }
+            // Marked before reading, so that a write committed during the read wakes the
+            // wait below.
+            self.writes.borrow_and_update();
+            let starting = matches!(self.phase, Phase::Start);
             self.fill().await;
-            if !self.pending.is_empty() {
+            if !self.pending.is_empty() || starting {
+                // A start only places the stream; the history after it is read next.
                 continue;
             }
             let now = tokio::time::Instant::now();
+            let following = matches!(self.phase, Phase::Follow { .. });
             if let (true, Phase::Follow { after }) = (self.req.bookmarks, &self.phase) {
                 if now >= self.next_bookmark {
                     self.next_bookmark = now + self.shared.bookmark_interval();
                     return Some(bookmark(self.req.info, *after, false));
                 }
             }
-            tokio::time::sleep(POLL).await;
+            let mut until = self.deadline;
+            if self.req.bookmarks && following {
+                until = until.min(self.next_bookmark);
+            }
+            tokio::select! {
+                changed = self.writes.changed() => {
+                    if changed.is_err() {
+                        // The server is gone.
+                        return None;
+                    }
+                }
+                stopped = self.stopping.changed() => {
+                    if stopped.is_err() {
+                        return None;
+                    }
+                }
+                _ = tokio::time::sleep_until(until) => {}
+            }
         }
     }
 }
@@ -216,6 +241,8 @@ pub(crate) fn respond(shared: Arc<Shared>, req: WatchRequest) -> Response {
     let state = State {
         deadline: now + req.timeout,
         next_bookmark: now + shared.bookmark_interval(),
+        writes: shared.writes.clone(),
+        stopping: shared.stopping.clone(),
         shared,
         req,
         phase: Phase::Start,

@@ -528,7 +528,11 @@ pub struct Event {
 pub struct ObjectStore {
     conn: Arc<Mutex<Connection>>,
     lifecycle: Arc<AtomicBool>,
+    /// Called after each committed write ([`ObjectStore::on_commit`]).
+    listeners: Arc<Mutex<Vec<CommitListener>>>,
 }
+
+type CommitListener = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for ObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -556,7 +560,18 @@ impl ObjectStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             lifecycle: Arc::new(AtomicBool::new(false)),
+            listeners: Arc::default(),
         })
+    }
+
+    /// Calls `f` after every write transaction this store (or a clone of it) commits, once the
+    /// write is visible to readers. A watch server wakes its streams with it instead of
+    /// polling. `f` runs on the writer's thread and must not write to the store.
+    pub fn on_commit(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
     }
 
     /// Turns on the object lifecycle of a Kubernetes API server, for a store served with
@@ -669,10 +684,21 @@ impl ObjectStore {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
+        let out = {
+            let mut conn = self.lock()?;
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            out
+        };
+        for listener in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            listener();
+        }
         Ok(out)
     }
 

@@ -522,6 +522,38 @@ fn other_immutable_fields() {
 }
 
 #[test]
+fn commit_listeners_hear_each_committed_write_once_it_is_readable() {
+    let s = store_with_ns("t");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (reader, log) = (s.clone(), seen.clone());
+    s.on_commit(move || log.lock().unwrap().push(reader.resource_version().unwrap()));
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+    let (o, _) = s
+        .apply("ConfigMap", "t", "c", cm, "m", false, false)
+        .unwrap();
+    let rv: u64 = o["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![rv],
+        "called once, after the write is visible"
+    );
+    // A refused write commits nothing and calls no one.
+    let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}});
+    s.apply("ConfigMap", "t", "Bad_Name", bad, "m", false, false)
+        .unwrap_err();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // Clones share the listeners.
+    s.clone()
+        .delete("ConfigMap", "t", "c", Propagation::Background)
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[test]
 fn a_cronjob_schedule_or_time_zone_the_controller_cannot_read_is_invalid() {
     let s = store_with_ns("t");
     let cj = |schedule: &str, tz: Option<&str>| {
