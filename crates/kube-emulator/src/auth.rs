@@ -676,16 +676,7 @@ fn access_review(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let groups: Vec<String> = spec
-            .get("groups")
-            .and_then(Value::as_array)
-            .map(|g| {
-                g.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let groups = crate::rbac::strings(spec.get("groups"));
         if user.is_empty() && groups.is_empty() {
             return invalid(
                 kind,

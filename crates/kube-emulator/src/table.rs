@@ -243,16 +243,7 @@ fn label_selector(sel: Option<&Value>) -> String {
         .into_iter()
         .flatten()
     {
-        let values: Vec<String> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let values = crate::rbac::strings(e.get("values"));
         let key = s(e, "/key");
         parts.push(match s(e, "/operator") {
             "In" => format!("{key} in ({})", values.join(",")),

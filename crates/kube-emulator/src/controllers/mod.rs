@@ -299,15 +299,7 @@ pub(crate) fn deleting(v: &Value) -> bool {
 }
 
 pub(crate) fn finalizers(v: &Value) -> Vec<String> {
-    v.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::rbac::strings(v.pointer("/metadata/finalizers"))
 }
 
 /// A controller's create, through admission as on a real cluster (the controller is a client

@@ -23,16 +23,7 @@ pub(crate) fn reconcile(c: &Controllers, now: i64) -> Result<(), StoreError> {
     let store = c.store();
     for ns in list(store, "Namespace", None)? {
         let name = s(&ns, "/metadata/name").to_string();
-        let spec_finalizers: Vec<String> = ns
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let spec_finalizers = crate::rbac::strings(ns.pointer("/spec/finalizers"));
         if !deleting(&ns) || !spec_finalizers.iter().any(|f| f == FINALIZER_KUBERNETES) {
             continue;
         }
