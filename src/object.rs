@@ -49,6 +49,11 @@ pub const REMOVED_ANNOTATION: &str = "berth.io/removed-in";
 /// manager apart from `berth`, so that applying the rendered Namespace never removes them.
 pub const RECORDS_FIELD_MANAGER: &str = "berth-records";
 
+/// The field manager of a volume resize (apply raising a PersistentVolumeClaim's storage
+/// request): the claim is the StatefulSet controller's object, and the request is the one
+/// field berth writes on it.
+pub const RESIZE_FIELD_MANAGER: &str = "berth-resize";
+
 /// A config revision as people read it: a Git commit's sha (40 or 64 hex digits) cut to its
 /// first 12 characters, anything else (a directory's `sha256:` digest, already short) as it
 /// is. JSON output keeps the full value.

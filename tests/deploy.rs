@@ -495,6 +495,18 @@ fn a_storage_growth_resizes_the_volumes_in_place_and_keeps_the_pods() {
     for i in 0..5 {
         assert_eq!(size(&format!("data-db-{i}")), "200Gi", "data-db-{i}");
     }
+    // The resize is written by a field manager of its own, not berth's bookkeeping one.
+    let claim = store
+        .get("PersistentVolumeClaim", "tenant-acme", "data-db-0")
+        .unwrap();
+    let managers: Vec<&str> = claim["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"berth-resize"), "{managers:?}");
+    assert!(!managers.contains(&"berth-records"), "{managers:?}");
     assert_ne!(uid("StatefulSet", "db"), set_before, "not recreated");
     let pods_after: Vec<String> = (0..5).map(|i| uid("Pod", &format!("db-{i}"))).collect();
     assert_eq!(pods_after, pods_before, "the pods were restarted");

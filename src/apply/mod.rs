@@ -1003,15 +1003,11 @@ impl Ctx<'_> {
         if growth.is_empty() {
             return (Ok(()), 0, 1);
         }
+        // The claims are listed by the set's selector and then picked by name; a selector
+        // that cannot be read lists the namespace's claims, and the names still pick.
         let selector = manifest
-            .and_then(|m| m.pointer("/spec/selector/matchLabels"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .and_then(|m| m.pointer("/spec/selector"))
+            .and_then(crate::cluster::selector_text)
             .unwrap_or_default();
         let claims = KindRef::new("v1", "PersistentVolumeClaim");
         // `retrying` takes an operation without a result: the listing lands here.

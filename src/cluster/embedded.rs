@@ -301,7 +301,9 @@ impl EmbeddedCluster {
         &self,
         id: &ObjectRef,
         patch: &Value,
+        field_manager: &str,
     ) -> Result<(), ClusterError> {
+        let field_manager = field_manager.to_string();
         let info = kind_by_api_version(&id.api_version, &id.kind)
             .ok_or_else(|| self.unknown_kind(&id.api_version, &id.kind, &id.to_string()))?;
         let ns = id.namespace.clone().unwrap_or_default();
@@ -310,14 +312,7 @@ impl EmbeddedCluster {
         self.blocking(
             move |store| {
                 store
-                    .merge_patch(
-                        info.kind,
-                        &ns,
-                        &name,
-                        &patch,
-                        crate::object::RECORDS_FIELD_MANAGER,
-                        false,
-                    )
+                    .merge_patch(info.kind, &ns, &name, &patch, &field_manager, false)
                     .map(drop)
             },
             id.to_string(),

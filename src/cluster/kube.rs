@@ -872,10 +872,11 @@ impl KubeCluster {
         &self,
         id: &ObjectRef,
         patch: &Value,
+        field_manager: &str,
     ) -> Result<(), ClusterError> {
         let (api, resource) = self.resolve_object(id).await?;
         let pp = PatchParams {
-            field_manager: Some(crate::object::RECORDS_FIELD_MANAGER.to_string()),
+            field_manager: Some(field_manager.to_string()),
             ..PatchParams::default()
         };
         api.patch(&id.name, &pp, &Patch::Merge(patch))

@@ -628,8 +628,14 @@ impl Backend {
     ) -> Result<(), ClusterError> {
         let patch = serde_json::json!({"metadata": {"annotations": annotations}});
         match self {
-            Backend::Embedded(c) => c.merge_patch(id, &patch).await,
-            Backend::Kube(c) => c.merge_patch(id, &patch).await,
+            Backend::Embedded(c) => {
+                c.merge_patch(id, &patch, crate::object::RECORDS_FIELD_MANAGER)
+                    .await
+            }
+            Backend::Kube(c) => {
+                c.merge_patch(id, &patch, crate::object::RECORDS_FIELD_MANAGER)
+                    .await
+            }
         }
     }
 
@@ -666,11 +672,45 @@ impl Backend {
     /// refuses unless the claim's StorageClass allows volume expansion.
     pub async fn grow_claim(&self, id: &ObjectRef, size: &str) -> Result<(), ClusterError> {
         let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        let manager = crate::object::RESIZE_FIELD_MANAGER;
         match self {
-            Backend::Embedded(c) => c.merge_patch(id, &patch).await,
-            Backend::Kube(c) => c.merge_patch(id, &patch).await,
+            Backend::Embedded(c) => c.merge_patch(id, &patch, manager).await,
+            Backend::Kube(c) => c.merge_patch(id, &patch, manager).await,
         }
     }
+}
+
+/// The label selector text (`app=db,tier in (a,b),!legacy`) of a `LabelSelector` object, as
+/// `metav1.LabelSelectorAsSelector` reads it: `matchLabels` are `key=value`,
+/// `matchExpressions` are `In`, `NotIn`, `Exists` and `DoesNotExist` requirements. `None`
+/// for an operator or a shape it refuses, so that a caller never lists more than it meant to.
+/// An empty selector is `Some("")`: everything.
+pub fn selector_text(selector: &Value) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(labels) = selector.get("matchLabels") {
+        for (k, v) in labels.as_object()? {
+            parts.push(format!("{k}={}", v.as_str()?));
+        }
+    }
+    if let Some(exprs) = selector.get("matchExpressions") {
+        for e in exprs.as_array()? {
+            let key = e.get("key")?.as_str()?;
+            let values = || -> Option<String> {
+                let vs = e.get("values")?.as_array()?;
+                let vs: Option<Vec<&str>> = vs.iter().map(Value::as_str).collect();
+                let vs = vs.filter(|v| !v.is_empty())?;
+                Some(vs.join(","))
+            };
+            parts.push(match e.get("operator")?.as_str()? {
+                "In" => format!("{key} in ({})", values()?),
+                "NotIn" => format!("{key} notin ({})", values()?),
+                "Exists" => key.to_string(),
+                "DoesNotExist" => format!("!{key}"),
+                _ => return None,
+            });
+        }
+    }
+    Some(parts.join(","))
 }
 
 /// `apiVersion`, `kind` and `metadata` of an object (a `PartialObjectMetadata`, typed as the

@@ -317,3 +317,32 @@ async fn a_failing_cluster_backs_off_without_being_contacted_then_recovers() {
         .await
         .expect("connected again");
 }
+
+#[test]
+fn a_label_selector_object_reads_as_the_api_server_reads_it() {
+    let sel = json!({
+        "matchLabels": {"app": "db", "berth.io/tenant": "acme"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["a", "b"]},
+            {"key": "zone", "operator": "NotIn", "values": ["x"]},
+            {"key": "ready", "operator": "Exists"},
+            {"key": "legacy", "operator": "DoesNotExist"},
+        ],
+    });
+    assert_eq!(
+        super::selector_text(&sel).as_deref(),
+        Some("app=db,berth.io/tenant=acme,tier in (a,b),zone notin (x),ready,!legacy")
+    );
+    assert_eq!(super::selector_text(&json!({})).as_deref(), Some(""));
+    // What the server refuses is never widened into a broader listing.
+    for bad in [
+        json!({"matchExpressions": [{"key": "k", "operator": "Gt", "values": ["1"]}]}),
+        json!({"matchExpressions": [{"key": "k", "operator": "In", "values": []}]}),
+        json!({"matchLabels": {"k": 1}}),
+    ] {
+        assert_eq!(super::selector_text(&bad), None, "{bad}");
+    }
+    // The store parses what it writes.
+    let text = super::selector_text(&sel).unwrap();
+    crate::store::LabelSelector::parse(&text).unwrap();
+}

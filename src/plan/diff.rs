@@ -41,7 +41,7 @@ enum Seg<'a> {
 
 /// The fields of a StatefulSet's spec that may change in place; the API server refuses a change
 /// of any other (`ValidateStatefulSetUpdate`, `pkg/apis/apps/validation/validation.go`).
-pub(super) const STATEFULSET_MUTABLE: &[&str] = &[
+const STATEFULSET_MUTABLE: &[&str] = &[
     "replicas",
     "template",
     "updateStrategy",
@@ -50,6 +50,12 @@ pub(super) const STATEFULSET_MUTABLE: &[&str] = &[
     "ordinals",
     "revisionHistoryLimit",
 ];
+
+/// Whether the API server refuses to change the StatefulSet spec field `field` (the first
+/// segment after `spec.`) in place: the one rule the diff and the volume planner share.
+pub(super) fn statefulset_field_is_immutable(field: &str) -> bool {
+    !STATEFULSET_MUTABLE.contains(&field)
+}
 
 /// Context flags carried down the recursion.
 #[derive(Debug, Clone, Copy, Default)]
@@ -404,13 +410,9 @@ impl<'a> Differ<'a> {
         let field: &str = field;
         let replace = |p: &str| Some(Immutable::Replace(format!("spec.{p} is immutable")));
         match self.kind {
-            "StatefulSet" => {
-                if STATEFULSET_MUTABLE.contains(&field) {
-                    None
-                } else {
-                    replace(field)
-                }
-            }
+            "StatefulSet" => statefulset_field_is_immutable(field)
+                .then(|| replace(field))
+                .flatten(),
             "Job" => match field {
                 "selector" | "template" | "completionMode" | "podFailurePolicy" => replace(field),
                 _ => None,

@@ -128,7 +128,7 @@ fn forces_replacement(path: &str) -> bool {
         return false;
     };
     let field = rest.split(['.', '[']).next().unwrap_or_default();
-    !super::diff::STATEFULSET_MUTABLE.contains(&field)
+    super::diff::statefulset_field_is_immutable(field)
 }
 
 /// `(template, new size)` of each claim template whose volumes grow: what apply resizes.
