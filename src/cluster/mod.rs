@@ -686,31 +686,9 @@ impl Backend {
 /// for an operator or a shape it refuses, so that a caller never lists more than it meant to.
 /// An empty selector is `Some("")`: everything.
 pub fn selector_text(selector: &Value) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(labels) = selector.get("matchLabels") {
-        for (k, v) in labels.as_object()? {
-            parts.push(format!("{k}={}", v.as_str()?));
-        }
-    }
-    if let Some(exprs) = selector.get("matchExpressions") {
-        for e in exprs.as_array()? {
-            let key = e.get("key")?.as_str()?;
-            let values = || -> Option<String> {
-                let vs = e.get("values")?.as_array()?;
-                let vs: Option<Vec<&str>> = vs.iter().map(Value::as_str).collect();
-                let vs = vs.filter(|v| !v.is_empty())?;
-                Some(vs.join(","))
-            };
-            parts.push(match e.get("operator")?.as_str()? {
-                "In" => format!("{key} in ({})", values()?),
-                "NotIn" => format!("{key} notin ({})", values()?),
-                "Exists" => key.to_string(),
-                "DoesNotExist" => format!("!{key}"),
-                _ => return None,
-            });
-        }
-    }
-    Some(parts.join(","))
+    crate::store::LabelSelector::from_object(selector)
+        .ok()
+        .map(|s| s.to_string())
 }
 
 /// `apiVersion`, `kind` and `metadata` of an object (a `PartialObjectMetadata`, typed as the

@@ -700,6 +700,54 @@ fn statefulset_created_again_adopts_the_pods_its_orphaned_predecessor_left() {
     assert_eq!(set["status"]["updatedReplicas"], 2, "{set}");
 }
 
+#[test]
+fn statefulset_releases_a_pod_that_stops_matching_and_adopts_by_match_expressions() {
+    let server = start();
+    namespace(&server, "t");
+    let mut sts = statefulset(2, "Parallel");
+    sts["spec"]["selector"] = json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["db", "db-canary"]}]});
+    create(&server, "/apis/apps/v1/namespaces/t/statefulsets", sts);
+    settle(&server);
+    let store = server.store();
+    let set_uid = store.get("StatefulSet", "t", "db").unwrap()["metadata"]["uid"].clone();
+    let owners =
+        |name: &str| store.get("Pod", "t", name).unwrap()["metadata"]["ownerReferences"].clone();
+    assert_eq!(owners("db-1")[0]["uid"], set_uid);
+
+    // Relabelled out of the selector: released, as `ClaimObject` releases it.
+    store
+        .merge_patch(
+            "Pod",
+            "t",
+            "db-1",
+            &json!({"metadata": {"labels": {"app": "debug"}}}),
+            "test",
+            false,
+        )
+        .unwrap();
+    settle(&server);
+    let released = owners("db-1");
+    assert!(
+        released.is_null() || released == json!([]),
+        "still owned: {released}"
+    );
+    assert_eq!(owners("db-0")[0]["uid"], set_uid, "the matching pod stays");
+
+    // An orphan the expression selects is adopted.
+    store
+        .create(
+            "Pod",
+            "t",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "labels": {"app": "db-canary"}}, "spec": {"containers": [{"name": "pg", "image": "postgres:17"}]}}),
+            "test",
+            false,
+        )
+        .unwrap();
+    settle(&server);
+    assert_eq!(owners("stray")[0]["uid"], set_uid, "{}", owners("stray"));
+    assert_eq!(owners("stray")[0]["controller"], true);
+}
+
 fn controller_revisions(server: &ApiServer) -> Vec<(String, i64)> {
     let (code, list) = http(
         server,

@@ -608,14 +608,36 @@ pub(crate) fn validate(info: &KindInfo, obj: &Value) -> Vec<Cause> {
         match obj.pointer("/spec/selector") {
             None => causes.push(Cause::required("spec.selector", "Required value")),
             Some(sel) => {
-                let want = sel.get("matchLabels").and_then(Value::as_object);
+                // `ValidateStatefulSetSpec` / `ValidateDeploymentSpec`: a selector that
+                // selects something, and that selects the pods of the template.
+                let count = |k: &str| {
+                    sel.get(k)
+                        .map(|v| {
+                            v.as_object().map_or(0, |m| m.len())
+                                + v.as_array().map_or(0, |a| a.len())
+                        })
+                        .unwrap_or(0)
+                };
+                if count("matchLabels") + count("matchExpressions") == 0 {
+                    let what = info.kind.to_ascii_lowercase();
+                    causes.push(Cause::invalid(
+                        "spec.selector",
+                        &format!("Invalid value: {{}}: empty selector is invalid for {what}"),
+                    ));
+                }
                 let have = obj
                     .pointer("/spec/template/metadata/labels")
                     .and_then(Value::as_object);
-                let matches = want.is_none_or(|w| {
-                    w.iter()
-                        .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
-                });
+                let matches = match crate::LabelSelector::from_object(sel) {
+                    Ok(selector) => selector.matches(have),
+                    Err(e) => {
+                        causes.push(Cause::invalid(
+                            "spec.selector",
+                            &format!("Invalid value: {}", e.0),
+                        ));
+                        true
+                    }
+                };
                 if !matches {
                     causes.push(Cause::invalid(
                         "spec.template.metadata.labels",

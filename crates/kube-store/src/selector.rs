@@ -83,6 +83,83 @@ impl LabelSelector {
         Ok(Self { requirements })
     }
 
+    /// The selector of a `metav1.LabelSelector` object (a StatefulSet's `spec.selector`), as
+    /// `LabelSelectorAsSelector` (`apimachinery/pkg/apis/meta/v1/helpers.go`) builds it:
+    /// `matchLabels` as `key=value`, then `matchExpressions` with the operators `In`, `NotIn`,
+    /// `Exists` and `DoesNotExist`. An absent or empty object selects everything, as there;
+    /// the error words what it refuses as the real one does.
+    pub fn from_object(selector: &Value) -> Result<Self, SelectorError> {
+        let mut requirements = Vec::new();
+        if selector.is_null() {
+            return Ok(Self { requirements });
+        }
+        if let Some(labels) = selector.get("matchLabels").filter(|l| !l.is_null()) {
+            let labels = labels
+                .as_object()
+                .ok_or_else(|| SelectorError("matchLabels must be a map of strings".into()))?;
+            for (k, v) in labels {
+                let v = v.as_str().ok_or_else(|| {
+                    SelectorError(format!("matchLabels: the value of {k:?} is not a string"))
+                })?;
+                requirements.push(Requirement {
+                    key: k.clone(),
+                    op: Op::Equals,
+                    values: vec![v.to_string()],
+                });
+            }
+        }
+        let exprs = selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for e in exprs {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|vs| {
+                    vs.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let operator = e
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let op = match operator {
+                "In" => Op::In,
+                "NotIn" => Op::NotIn,
+                "Exists" => Op::Exists,
+                "DoesNotExist" => Op::DoesNotExist,
+                other => {
+                    return Err(SelectorError(format!(
+                        "{other:?} is not a valid label selector operator"
+                    )))
+                }
+            };
+            let listed = matches!(op, Op::In | Op::NotIn);
+            if listed && values.is_empty() {
+                return Err(SelectorError(
+                    "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set can't be empty".into(),
+                ));
+            }
+            if !listed && !values.is_empty() {
+                return Err(SelectorError(format!(
+                    "values: Invalid value: {values:?}: values set must be empty for exists and does not exist"
+                )));
+            }
+            requirements.push(Requirement {
+                key: key.to_string(),
+                op,
+                values,
+            });
+        }
+        Ok(Self { requirements })
+    }
+
     /// Whether an object with these labels (`metadata.labels`) is selected.
     pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
         let empty = Map::new();

@@ -522,6 +522,35 @@ fn other_immutable_fields() {
 }
 
 #[test]
+fn a_statefulset_selector_must_select_something_and_its_template() {
+    let s = store_with_ns("t");
+    let refused = |sel: Value| {
+        let mut o = sts("db", 1);
+        o["spec"]["selector"] = sel;
+        let e = s
+            .apply("StatefulSet", "t", "db", o, "berth", false, false)
+            .unwrap_err();
+        assert_eq!(e.reason(), "Invalid");
+        e.message().to_string()
+    };
+    assert!(refused(json!({}))
+        .ends_with("spec.selector: Invalid value: {}: empty selector is invalid for statefulset"));
+    assert!(refused(
+        json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["db"]}]})
+    )
+    .contains("`selector` does not match template `labels`"));
+    assert!(refused(
+        json!({"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]})
+    )
+    .contains("\"Gt\" is not a valid label selector operator"));
+    let mut ok = sts("db", 1);
+    ok["spec"]["selector"] =
+        json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["db", "web"]}]});
+    s.apply("StatefulSet", "t", "db", ok, "berth", false, false)
+        .unwrap();
+}
+
+#[test]
 fn commit_listeners_hear_each_committed_write_once_it_is_readable() {
     let s = store_with_ns("t");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -60,18 +60,14 @@ fn controlled_by(o: &Value, uid: &str) -> bool {
 /// Whether `o`'s labels match the set's `spec.selector` (its `matchLabels`; a selector with
 /// `matchExpressions`, which berth never renders, or an empty one matches nothing here).
 fn selected_by(sts: &Value, o: &Value) -> bool {
-    let Some(want) = sts
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-    else {
-        return false;
-    };
-    if want.is_empty() || sts.pointer("/spec/selector/matchExpressions").is_some() {
-        return false;
+    // `LabelSelectorAsSelector`; a selector that does not convert selects nothing, as
+    // `getPodsForStatefulSet` then returns its error. An empty one cannot be stored.
+    match kube_store::LabelSelector::from_object(
+        sts.pointer("/spec/selector").unwrap_or(&Value::Null),
+    ) {
+        Ok(sel) if !sel.is_empty() => sel.matches_object(o),
+        _ => false,
     }
-    let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
-    want.iter()
-        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 /// `ClaimPods` and `ClaimControllerRevisions` (`pkg/controller/controller_ref_manager.go`, called
@@ -79,24 +75,44 @@ fn selected_by(sts: &Value, o: &Value) -> bool {
 /// ControllerRevisions of the set's namespace that match its selector, have no controller and
 /// are not being deleted become the set's: it is added as their controller owner. This is how
 /// a StatefulSet deleted with `propagationPolicy: Orphan` and created again takes its running
-/// pods back without restarting them. Releasing owned objects that stopped matching is not
-/// emulated.
+/// pods back without restarting them. The other way round, an object the set controls that no
+/// longer matches its selector is released: the set's owner reference is removed (a pod
+/// relabelled by hand leaves the set, which starts a replacement). A set being deleted
+/// neither adopts nor releases.
 fn adopt_orphans(c: &Controllers, sts: &Value, ns: &str) -> Result<(), StoreError> {
     let store = c.store();
+    if deleting(sts) {
+        return Ok(());
+    }
+    let uid = s(sts, "/metadata/uid");
     for kind in ["Pod", "ControllerRevision"] {
         for o in list(store, kind, Some(ns))? {
-            let controlled = o
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|rs| rs.iter().any(|r| r["controller"] == true));
-            if controlled || deleting(&o) || !selected_by(sts, &o) {
-                continue;
-            }
-            let mut refs = o
+            let refs = o
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            let controller = refs.iter().find(|r| r["controller"] == true);
+            let selected = selected_by(sts, &o);
+            if let Some(owner) = controller {
+                if owner["uid"] == uid && !selected {
+                    let kept: Vec<Value> =
+                        refs.iter().filter(|r| r["uid"] != uid).cloned().collect();
+                    tolerate(store.merge_patch(
+                        kind,
+                        ns,
+                        s(&o, "/metadata/name"),
+                        &json!({"metadata": {"ownerReferences": kept}}),
+                        MANAGER,
+                        false,
+                    ))?;
+                }
+                continue;
+            }
+            if deleting(&o) || !selected {
+                continue;
+            }
+            let mut refs = refs;
             refs.push(owner_ref(sts));
             tolerate(store.merge_patch(
                 kind,
