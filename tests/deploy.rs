@@ -255,6 +255,53 @@ fn berth_runs_as_its_service_account_with_the_shipped_rbac() {
 /// restore): apply leaves acme out, says why, applies globex and initech, exits 1, and never
 /// says "No changes"; once the role is whole again, the next apply completes acme.
 #[test]
+fn without_access_to_secrets_the_rest_is_applied_and_the_gap_is_reported_once() {
+    let (_server, dir, admin) = deployed();
+    let out = kubectl_as(&admin, &["get", "clusterrole", "berth", "-o", "json"]);
+    assert!(out.status.success());
+    let mut role: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for rule in role["rules"].as_array_mut().unwrap() {
+        if let Some(resources) = rule["resources"].as_array_mut() {
+            resources.retain(|r| r != "secrets");
+        }
+    }
+    role["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    let file = dir.path().join("role.json");
+    std::fs::write(&file, role.to_string()).unwrap();
+    let out = kubectl_as(&admin, &["replace", "-f", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let repo = dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    // Everything is applied; the Secrets berth could not list are reported once, and the
+    // run does not claim what it could not see.
+    let run = support::berth(&["apply", "--auto-approve", repo], dir.path());
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Resources: 40 added"), "{}", run.stdout);
+    assert_eq!(
+        run.stderr.matches("Secret.v1 on cluster `local` could not be listed").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("error: 1 kind could not be listed; the rest is applied"),
+        "{}",
+        run.stderr
+    );
+    let plan = support::berth(&["plan", repo], dir.path());
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(!plan.stdout.contains("No changes"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("1 kind could not be listed (see above)"),
+        "{}",
+        plan.stdout
+    );
+    // acme's credentials Secret is missing, but unlisted Secrets prove nothing either way.
+    assert!(!plan.stdout.contains("does not exist in namespace"), "{}", plan.stdout);
+}
+
+#[test]
 fn a_kind_berth_may_not_list_leaves_out_only_the_tenants_that_have_it() {
     let (_server, dir, admin) = deployed();
     let out = kubectl_as(&admin, &["get", "clusterrole", "berth", "-o", "json"]);
