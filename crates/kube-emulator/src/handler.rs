@@ -1,5 +1,6 @@
 //! Request routing and the handlers of each verb.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -9,7 +10,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::controllers::namespace as lifecycle;
-use super::{admission, gojson, metrics, openapi, protobuf, schema, validation, Shared};
+use super::{admission, gojson, metrics, openapi, patch, protobuf, schema, validation, Shared};
 use kube_store::{
     groups, kind_by_plural, kinds, DeleteOptions, KindInfo, LabelSelector, ListPage, Propagation,
     StoreError,
@@ -824,18 +825,25 @@ async fn resource(
                                 Ok(v) => v,
                                 Err(m) => return status_response(400, &m),
                             };
-                            let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_string) else {
+                            let Some(manager) = query
+                                .get("fieldManager")
+                                .filter(|m| !m.is_empty())
+                                .map(str::to_string)
+                            else {
                                 return status_response(400, "PATCH of type application/apply-patch+yaml requires fieldManager");
                             };
-                            if let Err(r) = validation::directive(query.get("fieldValidation"), "PatchOptions")
-                                .and_then(|_| validation::check_apply(info, &patch))
+                            if let Err(r) =
+                                validation::directive(query.get("fieldValidation"), "PatchOptions")
+                                    .and_then(|_| validation::check_apply(info, &patch))
                             {
                                 return refusal_response(&r);
                             }
                             let force = query.flag("force");
                             let creating = store.get(kind, &ns, &name).is_err();
                             if creating {
-                                if let Err((code, body)) = lifecycle::admit_create(&store, info, &ns, &name) {
+                                if let Err((code, body)) =
+                                    lifecycle::admit_create(&store, info, &ns, &name)
+                                {
                                     return json_response(code, &body);
                                 }
                             }
@@ -848,22 +856,46 @@ async fn resource(
                                 let mut warnings = Vec::new();
                                 if creating {
                                     let mut obj = patch.clone();
-                                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                                    if let Some(m) =
+                                        obj.get_mut("metadata").and_then(Value::as_object_mut)
+                                    {
                                         m.insert("name".into(), json!(name));
                                     }
                                     let admitted = admission::mutate(&store, info, &ns, &mut patch)
-                                        .and_then(|()| admission::mutate(&store, info, &ns, &mut obj))
-                                        .and_then(|()| admission::validate(&store, info, &ns, &obj));
+                                        .and_then(|()| {
+                                            admission::mutate(&store, info, &ns, &mut obj)
+                                        })
+                                        .and_then(|()| {
+                                            admission::validate(&store, info, &ns, &obj)
+                                        });
                                     match admitted {
                                         Ok(w) => warnings = w,
                                         Err(refusal) => return Ok(Err(refusal)),
                                     }
                                 }
-                                let write = |dry| store.apply(kind, &ns, &name, patch.clone(), &manager, force, dry);
+                                let write = |dry| {
+                                    store.apply(
+                                        kind,
+                                        &ns,
+                                        &name,
+                                        patch.clone(),
+                                        &manager,
+                                        force,
+                                        dry,
+                                    )
+                                };
                                 let applied = if creating {
                                     write(dry_run).map(Ok)
                                 } else {
-                                    admitted_update(&store, info, &ns, &name, dry_run, write, |(o, created)| (!created).then_some(o))
+                                    admitted_update(
+                                        &store,
+                                        info,
+                                        &ns,
+                                        &name,
+                                        dry_run,
+                                        write,
+                                        |(o, created)| (!created).then_some(o),
+                                    )
                                 };
                                 Ok(match applied {
                                     Ok(Ok(done)) => Ok((Ok(done), warnings)),
@@ -873,38 +905,70 @@ async fn resource(
                             })
                             .await;
                             match result {
-                                Ok(Ok((Ok((o, created)), w))) => with_warnings(object_response(info, if created { 201 } else { 200 }, o), &w),
+                                Ok(Ok((Ok((o, created)), w))) => with_warnings(
+                                    object_response(info, if created { 201 } else { 200 }, o),
+                                    &w,
+                                ),
                                 Ok(Ok((Err(e), _))) => error_response(&e),
                                 Ok(Err((code, body))) => json_response(code, &body),
                                 Err(e) => error_response(&e),
                             }
                         }
-                        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                            let original = match parse_body(&body, false) {
-                                Ok(v) => v,
-                                Err(m) => return status_response(400, &m),
+                        other => {
+                            let Some(patch_type) = patch::patch_type(info, other) else {
+                                return unsupported_patch_type(info);
                             };
-                            let mut patch = strip_directives(original.clone());
-                            let patch_type = if ct == "application/merge-patch+json" {
-                                validation::PatchType::Merge
-                            } else {
-                                validation::PatchType::Strategic
+                            let directive = match validation::directive(
+                                query.get("fieldValidation"),
+                                "PatchOptions",
+                            ) {
+                                Ok(d) => d,
+                                Err(r) => return refusal_response(&r),
                             };
-                            let accepted = match checked_patch(&shared.store, info, &ns, &name, &mut patch, &original, patch_type, query.get("fieldValidation")).await {
-                                Ok(a) => a,
+                            let patch = match patch::parse(patch_type, &body, directive) {
+                                Ok(p) => p,
                                 Err(r) => return refusal_response(&r),
                             };
                             let manager = field_manager(query, headers, "unknown");
                             let result = blocking(move || {
-                                admitted_update(&store, info, &ns, &name, dry_run, |dry| store.merge_patch(kind, &ns, &name, &patch, &manager, dry), |o| Some(o))
+                                let refused = RefCell::new(None);
+                                let warnings = RefCell::new(Vec::new());
+                                // The patch is applied to the stored object inside the store's
+                                // transaction, as GuaranteedUpdate applies it to the current one.
+                                let write = |dry| {
+                                    store.patch_with(kind, &ns, &name, &manager, dry, |current| {
+                                        match checked_patch(info, &patch, current, directive) {
+                                            Ok((patched, accepted)) => {
+                                                *warnings.borrow_mut() = accepted.warnings;
+                                                Ok(patched)
+                                            }
+                                            Err(r) => {
+                                                *refused.borrow_mut() = Some(r);
+                                                Err(patch_refused())
+                                            }
+                                        }
+                                    })
+                                };
+                                let done = admitted_update(
+                                    &store,
+                                    info,
+                                    &ns,
+                                    &name,
+                                    dry_run,
+                                    write,
+                                    |o| Some(o),
+                                );
+                                Ok((done, refused.into_inner(), warnings.into_inner()))
                             })
                             .await;
-                            with_warnings(admitted_response(info, 200, result), &accepted.warnings)
+                            match result {
+                                Ok((_, Some(r), _)) => refusal_response(&r),
+                                Ok((done, None, warnings)) => {
+                                    with_warnings(admitted_response(info, 200, done), &warnings)
+                                }
+                                Err(e) => error_response(&e),
+                            }
                         }
-                        other => status_response(
-                            415,
-                            &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (this server does not support {other:?})"),
-                        ),
                     }
                 }
                 Method::DELETE => {
@@ -965,24 +1029,37 @@ async fn resource(
                 Method::PUT | Method::PATCH => {
                     let is_put = *method == Method::PUT;
                     let ct = content_type(headers);
-                    if !is_put
-                        && !matches!(
-                            ct.as_str(),
-                            "application/merge-patch+json"
-                                | "application/strategic-merge-patch+json"
-                                | "application/apply-patch+yaml"
-                        )
-                    {
-                        return status_response(415, &format!("unsupported patch type {ct:?}"));
-                    }
-                    let patch = match parse_body(&body, true) {
-                        Ok(v) => v,
-                        Err(m) => return status_response(400, &m),
+                    // A PUT carries the object; a PATCH one of the patch types (an apply patch
+                    // is merged into the status like a merge patch).
+                    let patch = if is_put || ct.starts_with("application/apply-patch") {
+                        match parse_body(&body, true) {
+                            Ok(v) => patch::Patch {
+                                kind: validation::PatchType::Merge,
+                                body: v,
+                            },
+                            Err(m) => return status_response(400, &m),
+                        }
+                    } else {
+                        let Some(patch_type) = patch::patch_type(info, &ct) else {
+                            return unsupported_patch_type(info);
+                        };
+                        let directive = match validation::directive(
+                            query.get("fieldValidation"),
+                            "PatchOptions",
+                        ) {
+                            Ok(d) => d,
+                            Err(r) => return refusal_response(&r),
+                        };
+                        match patch::parse(patch_type, &body, directive) {
+                            Ok(p) => p,
+                            Err(r) => return refusal_response(&r),
+                        }
                     };
                     let result = blocking(move || {
                         let current = store.get(kind, &ns, &name)?;
                         let status = if is_put {
                             let rv = patch
+                                .body
                                 .pointer("/metadata/resourceVersion")
                                 .and_then(Value::as_str)
                                 .filter(|s| !s.is_empty());
@@ -993,24 +1070,31 @@ async fn resource(
                                         .and_then(Value::as_str)
                             {
                                 // Let the store word the conflict.
-                                return store.update(kind, &ns, &name, patch, "status", dry_run);
+                                return store
+                                    .update(kind, &ns, &name, patch.body, "status", dry_run)
+                                    .map(Ok);
                             }
-                            patch.get("status").cloned().unwrap_or(Value::Null)
+                            patch.body.get("status").cloned().unwrap_or(Value::Null)
                         } else {
-                            let mut merged = current.clone();
-                            kube_store::merge_patch_value(&mut merged, &patch);
-                            merged.get("status").cloned().unwrap_or(Value::Null)
+                            match patch::apply(info, &patch, &current) {
+                                Ok(mut patched) => {
+                                    patch::drop_null_members(&mut patched);
+                                    patched.get("status").cloned().unwrap_or(Value::Null)
+                                }
+                                Err(r) => return Ok(Err(r)),
+                            }
                         };
                         if dry_run {
                             let mut o = current;
                             o["status"] = status;
-                            return Ok(o);
+                            return Ok(Ok(o));
                         }
-                        store.set_status(kind, &ns, &name, status)
+                        store.set_status(kind, &ns, &name, status).map(Ok)
                     })
                     .await;
                     match result {
-                        Ok(o) => object_response(info, 200, o),
+                        Ok(Ok(o)) => object_response(info, 200, o),
+                        Ok(Err(r)) => refusal_response(&r),
                         Err(e) => error_response(&e),
                     }
                 }
@@ -1021,39 +1105,42 @@ async fn resource(
     }
 }
 
-/// Field validation of a merge or strategic merge patch; the stored object is read only to
-/// word a merge patch's refusal.
-#[allow(clippy::too_many_arguments)]
-async fn checked_patch(
-    store: &kube_store::ObjectStore,
+/// A merge, strategic merge or JSON patch applied to the stored object `current`, and the
+/// patched object checked as decoding it into the Go struct checks it (unknown fields
+/// dropped, warned about or refused as `fieldValidation` says).
+fn checked_patch(
     info: &'static KindInfo,
-    ns: &str,
-    name: &str,
-    patch: &mut Value,
-    original: &Value,
-    patch_type: validation::PatchType,
-    directive: Option<&str>,
-) -> Result<validation::Accepted, validation::Refusal> {
-    let directive = validation::directive(directive, "PatchOptions")?;
-    let unchecked = patch.clone();
-    match validation::check_patch(info, patch, original, None, patch_type, directive) {
-        Err(_) if patch_type == validation::PatchType::Merge => {
-            let (store, ns, name) = (store.clone(), ns.to_string(), name.to_string());
-            let current = blocking(move || store.get(info.kind, &ns, &name))
-                .await
-                .ok();
-            let mut again = unchecked;
-            validation::check_patch(
-                info,
-                &mut again,
-                original,
-                current.as_ref(),
-                patch_type,
-                directive,
-            )
-        }
-        other => other,
+    patch: &patch::Patch,
+    current: &Value,
+    directive: validation::Directive,
+) -> Result<(Value, validation::Accepted), validation::Refusal> {
+    let mut patched = patch::apply(info, patch, current)?;
+    let accepted = validation::check_patched(info, &mut patched, patch, directive)?;
+    patch::drop_null_members(&mut patched);
+    Ok((patched, accepted))
+}
+
+/// Stands for a refused patch inside the store's transaction, which it ends with nothing
+/// written; the refusal itself is answered.
+fn patch_refused() -> StoreError {
+    StoreError::BadRequest {
+        kind: String::new(),
+        namespace: String::new(),
+        name: String::new(),
+        message: "patch refused".into(),
     }
+}
+
+/// 415 for a patch type the resource does not take (`negotiation.NewUnsupportedMediaTypeError`
+/// with the handler's list).
+fn unsupported_patch_type(info: &KindInfo) -> Response {
+    status_response(
+        415,
+        &format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            patch::accepted_media_types(info)
+        ),
+    )
 }
 
 /// `/openapi/v2`, `/openapi/v3` and `/openapi/v3/<group-version>`.
@@ -1172,21 +1259,6 @@ async fn metrics_request(
             ),
         },
         None => json_response(200, &metrics::pod_metrics_list(items)),
-    }
-}
-
-/// Drops strategic-merge-patch directives (`$patch`, `$setElementOrder/...`, `$retainKeys`),
-/// which a plain merge patch would store as fields.
-fn strip_directives(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k, strip_directives(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_directives).collect()),
-        other => other,
     }
 }
 

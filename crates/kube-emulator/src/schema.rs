@@ -395,7 +395,10 @@ pub(crate) fn go_v(v: &Value) -> String {
     match v {
         Value::Null => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => go_float(f),
+            _ => n.to_string(),
+        },
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_v).collect::<Vec<_>>().join(" ")),
         Value::Object(m) => {
@@ -407,6 +410,29 @@ pub(crate) fn go_v(v: &Value) -> String {
                 .collect();
             format!("map[{}]", parts.join(" "))
         }
+    }
+}
+
+/// Go's `%v` of a `float64`: the shortest digits, with an exponent (`1e+06`, `1.5e-07`) below
+/// 1e-4 or from 1e6 on (`strconv.FormatFloat(f, 'g', -1, 64)`).
+fn go_float(f: f64) -> String {
+    if f == 0.0 || !f.is_finite() {
+        return match f {
+            f if f.is_nan() => "NaN".into(),
+            f if f == f64::INFINITY => "+Inf".into(),
+            f if f == f64::NEG_INFINITY => "-Inf".into(),
+            f if f.is_sign_negative() => "-0".into(),
+            _ => "0".into(),
+        };
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
     }
 }
 

@@ -7,8 +7,8 @@
 //!   (`Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal
 //!   ...`), unknown fields are a 400 with `Strict` (`... strict decoding error: unknown field
 //!   "spec.foo"`), a `Warning` each with `Warn`, nothing with `Ignore`, and are dropped;
-//! - merge and strategic merge patches decode the patched object: the same findings are a 422
-//!   on the field `patch`;
+//! - merge, strategic merge and JSON patches decode the patched object: the same findings
+//!   are a 422 on the field `patch`;
 //! - server-side apply refuses unknown fields and wrong types whatever `fieldValidation` says:
 //!   a 500 without a reason, `failed to create typed patch object (ns/name; apps/v1,
 //!   Kind=Deployment): .spec.foo: field not declared in schema`.
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use kube_store::KindInfo;
 
-use crate::{gojson, schema};
+use crate::schema;
 
 /// The `fieldValidation` query parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ fn invalid_patch(value: &str, detail: &str) -> Refusal {
 }
 
 /// Go's `%q` of a string.
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -198,54 +198,35 @@ pub(crate) fn check_body(
 pub(crate) enum PatchType {
     Merge,
     Strategic,
+    Json,
 }
 
-/// Checks a merge or strategic merge patch and drops its unknown fields. `current` is the
-/// stored object, which the real server patches before decoding (its JSON is part of a merge
-/// patch's refusal).
-pub(crate) fn check_patch(
+/// Checks the object a merge, strategic merge or JSON patch made and drops its unknown
+/// fields, as decoding it into the Go struct does. A refusal quotes, as the handler does,
+/// Go's `%+v` of the patch map for a strategic merge patch, else the patched object's JSON.
+pub(crate) fn check_patched(
     info: &KindInfo,
-    patch: &mut Value,
-    original: &Value,
-    current: Option<&Value>,
-    kind: PatchType,
+    patched: &mut Value,
+    patch: &crate::patch::Patch,
     directive: Directive,
 ) -> Result<Accepted, Refusal> {
     let Some(def) = schema::definition_name(info) else {
         return Ok(Accepted::default());
     };
-    let decoded = schema::decode(def, patch);
+    let before = patched.clone();
+    let decoded = schema::decode(def, patched);
     let detail = match (&decoded.type_error, directive) {
         (Some(e), _) => e.clone(),
         (None, Directive::Strict) if !decoded.unknown.is_empty() => strict_error(&decoded.unknown),
         _ => return Ok(findings(&decoded.unknown, directive)),
     };
-    let value = match kind {
+    let value = match patch.kind {
         // `fmt.Sprintf("%+v", patchMap)`.
-        PatchType::Strategic => schema::go_v(original),
-        // The patched object as `jsonpatch.MergePatch` writes it: Go JSON, keys sorted.
-        PatchType::Merge => {
-            let mut merged = current.cloned().unwrap_or_else(|| json!({}));
-            gojson::shape(def, &mut merged);
-            kube_store::merge_patch_value(&mut merged, original);
-            sort_all(&mut merged);
-            let mut text = String::from_utf8(gojson::to_vec(&merged)).unwrap_or_default();
-            text.pop();
-            text
-        }
+        PatchType::Strategic => schema::go_v(&patch.body),
+        // The patched object as the JSON patch libraries write it: Go JSON, keys sorted.
+        PatchType::Merge | PatchType::Json => crate::patch::go_json_text(&before),
     };
     Err(invalid_patch(&value, &detail))
-}
-
-fn sort_all(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.sort_keys();
-            m.values_mut().for_each(sort_all);
-        }
-        Value::Array(a) => a.iter_mut().for_each(sort_all),
-        _ => {}
-    }
 }
 
 /// Checks a server-side apply patch for the kind of the request; a patch of another
@@ -347,37 +328,36 @@ mod tests {
 
     #[test]
     fn strict_patches_are_refused_on_the_field_patch() {
-        let original = json!({"spec": {"foo": 1}});
-        let mut patch = original.clone();
+        let body = json!({"spec": {"foo": 1}});
         let current = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
-        let r = check_patch(
-            info("Service"),
-            &mut patch,
-            &original,
-            Some(&current),
-            PatchType::Merge,
-            Directive::Strict,
-        )
-        .unwrap_err();
+        let merge = crate::patch::Patch {
+            kind: PatchType::Merge,
+            body: body.clone(),
+        };
+        let mut patched = crate::patch::apply(info("Service"), &merge, &current).unwrap();
+        let r =
+            check_patched(info("Service"), &mut patched, &merge, Directive::Strict).unwrap_err();
         assert_eq!(r.code, 422);
         assert_eq!(
             r.status["message"],
             " \"\" is invalid: patch: Invalid value: \"{\\\"apiVersion\\\":\\\"v1\\\",\\\"kind\\\":\\\"Service\\\",\\\"metadata\\\":{\\\"name\\\":\\\"s\\\"},\\\"spec\\\":{\\\"foo\\\":1}}\": strict decoding error: unknown field \"spec.foo\""
         );
-        let mut patch = original.clone();
-        let r = check_patch(
-            info("Service"),
-            &mut patch,
-            &original,
-            None,
-            PatchType::Strategic,
-            Directive::Strict,
-        )
-        .unwrap_err();
+        let strategic = crate::patch::Patch {
+            kind: PatchType::Strategic,
+            body,
+        };
+        let mut patched = crate::patch::apply(info("Service"), &strategic, &current).unwrap();
+        let r = check_patched(info("Service"), &mut patched, &strategic, Directive::Strict)
+            .unwrap_err();
         assert_eq!(
             r.status["message"],
             " \"\" is invalid: patch: Invalid value: \"map[spec:map[foo:1]]\": strict decoding error: unknown field \"spec.foo\""
         );
+        // Warn drops the field from what is stored and warns once.
+        let mut patched = crate::patch::apply(info("Service"), &strategic, &current).unwrap();
+        let ok = check_patched(info("Service"), &mut patched, &strategic, Directive::Warn).unwrap();
+        assert_eq!(ok.warnings, ["unknown field \"spec.foo\""]);
+        assert!(patched.pointer("/spec/foo").is_none());
     }
 
     #[test]

@@ -713,7 +713,12 @@ fn status_bodies_dry_run_and_resource_versions() {
         (400, Some("BadRequest"))
     );
     let r = http(&server, "PATCH", path, "application/json-patch+json", "[]").unwrap();
-    assert_eq!(r.status, 415);
+    assert_eq!(r.status, 200, "an empty JSON patch changes nothing");
+    let r = http(&server, "PATCH", path, "application/xml", "<a/>").unwrap();
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (415, Some("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"))
+    );
     let r = http(&server, "PATCH", path, "application/apply-patch+yaml", "{}").unwrap();
     assert_eq!(r.status, 400, "fieldManager is required");
 

@@ -1108,17 +1108,39 @@ impl ObjectStore {
         if !patch.is_object() {
             return Err(t.bad_request("a merge patch must be a JSON object".into()));
         }
-        self.with_tx(|tx| {
-            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
-            check_precondition(&t, &old, patch)?;
+        self.patch_with(kind, ns, name, field_manager, dry_run, |old| {
             let mut merged = old.clone();
             fields::merge(&mut merged, patch);
-            check_body_identity(&t, &merged)?;
+            Ok(merged)
+        })
+    }
+
+    /// Patches an object in one transaction: `f` is given the stored object and returns the
+    /// patched one, which is written as an update is, so no write can come between the read
+    /// and the write. A `metadata.resourceVersion` in the patched object must be the stored
+    /// one (`Conflict`); the patched object must still name the object of the request. An
+    /// error of `f` is returned as it is, and nothing is written.
+    pub fn patch_with(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        field_manager: &str,
+        dry_run: bool,
+        f: impl FnOnce(&Value) -> Result<Value, StoreError>,
+    ) -> Result<Value, StoreError> {
+        let info = kind_by_name(kind).ok_or_else(|| unknown_kind(kind))?;
+        let t = self.target(info, ns, name)?;
+        self.with_tx(|tx| {
+            let old = load(tx, &t)?.ok_or_else(|| t.not_found())?;
+            let patched = f(&old)?;
+            check_precondition(&t, &old, &patched)?;
+            check_body_identity(&t, &patched)?;
             update_tx(
                 tx,
                 &t,
                 old,
-                fields::user_fields(&merged),
+                fields::user_fields(&patched),
                 field_manager,
                 dry_run,
             )

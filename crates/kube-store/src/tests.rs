@@ -1498,3 +1498,82 @@ fn a_pods_limit_without_a_request_becomes_its_request_but_a_templates_does_not()
         .pointer("/spec/template/spec/containers/0/resources/requests")
         .is_none());
 }
+
+#[test]
+fn patch_with_writes_what_the_function_makes_of_the_stored_object() {
+    let s = store_with_ns("t");
+    let created = s
+        .create(
+            "ConfigMap",
+            "t",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}),
+            "test",
+            false,
+        )
+        .unwrap();
+    let patched = s
+        .patch_with("ConfigMap", "t", "c", "patcher", false, |old| {
+            assert_eq!(old["data"]["a"], "1");
+            let mut new = old.clone();
+            new["data"]["b"] = json!("2");
+            Ok(new)
+        })
+        .unwrap();
+    assert_eq!(patched["data"], json!({"a": "1", "b": "2"}));
+    assert!(rv(&patched) > rv(&created));
+    assert!(patched["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["manager"] == "patcher"));
+    // A dry run writes nothing.
+    let dry = s
+        .patch_with("ConfigMap", "t", "c", "patcher", true, |old| {
+            let mut new = old.clone();
+            new["data"]["c"] = json!("3");
+            Ok(new)
+        })
+        .unwrap();
+    assert_eq!(dry["data"]["c"], "3");
+    assert!(s.get("ConfigMap", "t", "c").unwrap()["data"]
+        .get("c")
+        .is_none());
+    // The function's error is returned and nothing is written.
+    let refused = StoreError::BadRequest {
+        kind: String::new(),
+        namespace: String::new(),
+        name: String::new(),
+        message: "no".into(),
+    };
+    assert_eq!(
+        s.patch_with("ConfigMap", "t", "c", "patcher", false, |_| Err(
+            refused.clone()
+        )),
+        Err(refused)
+    );
+    assert_eq!(rv(&s.get("ConfigMap", "t", "c").unwrap()), rv(&patched));
+    // A stale resourceVersion in the patched object is a conflict; another name is refused.
+    let err = s
+        .patch_with("ConfigMap", "t", "c", "patcher", false, |old| {
+            let mut new = old.clone();
+            new["metadata"]["resourceVersion"] = json!(created["metadata"]["resourceVersion"]);
+            Ok(new)
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), 409);
+    let err = s
+        .patch_with("ConfigMap", "t", "c", "patcher", false, |old| {
+            let mut new = old.clone();
+            new["metadata"]["name"] = json!("other");
+            Ok(new)
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), 400);
+    // Nothing to patch: 404 before the function runs.
+    let err = s
+        .patch_with("ConfigMap", "t", "missing", "patcher", false, |_| {
+            panic!("not called")
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), 404);
+}
