@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod daemon;
 pub mod diag;
+pub mod health;
 pub mod object;
 pub mod observe;
 pub mod output;

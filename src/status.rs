@@ -1,13 +1,10 @@
 //! What `berth status` and `berth show tenant` report: each tenant's health and details from
 //! a plan and what observe read. Pure: no I/O, the time is passed in.
 //!
-//! The drift and pending changes are the plan's; replicas come from the live StatefulSets'
-//! status, backups from the CronJobs' `status.lastSuccessfulTime`, failing jobs from the
-//! tenants' Jobs (a backup Job that failed after the last successful backup of its schedule,
-//! or a failed restore), the revision from the tenant Namespace's
-//! [`REVISION_ANNOTATION`]. A StatefulSet without any
-//! status (no controller has reported, as on the embedded cluster) has unknown readiness,
-//! which is not counted as a problem.
+//! Health (readiness, backups, failing jobs, overdue schedules, missing Secrets, drift and
+//! pending changes) is [`crate::health`]'s, the model the dashboard, the daemon's metrics and
+//! apply's wait read too; this module only lays it out, with the revision from the tenant
+//! Namespace's [`REVISION_ANNOTATION`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,15 +12,16 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::object::{ObjectRef, REVISION_ANNOTATION, SCHEDULE_LABEL, TENANT_LABEL};
+use crate::health::{self, Live, Reading, Reason, State, TenantHealth, TenantInput};
+use crate::object::{ObjectRef, REVISION_ANNOTATION};
 use crate::observe::{LiveObject, Observed, Workloads};
-use crate::plan::restores::job_outcome;
-use crate::plan::{Action, DriftKind, Plan, RestoreState, RestoreStatus, Warning};
+use crate::plan::{Action, DriftKind, Plan, RestoreStatus, Warning};
 use crate::render::Rendered;
 use crate::source::SourceTree;
 use crate::spec::model::{Config, Origin, Tenant};
-use crate::values::cron::parse_cron;
-use crate::values::time::{format_rfc3339, parse_rfc3339};
+use crate::values::time::format_rfc3339;
+
+pub use crate::health::age;
 
 /// Everything status and show read.
 pub struct StatusInput<'a> {
@@ -87,47 +85,12 @@ pub struct TenantStatus {
     pub last_backup: Option<LastBackup>,
     /// Jobs whose last run failed: `Job/<ns>/<name>`.
     pub failing_jobs: Vec<String>,
-    /// What needs attention, one phrase each; empty when all is well.
+    /// Its health, by [`crate::health`].
+    pub state: State,
+    /// Why it is not ok, each of a stable kind.
+    pub reasons: Vec<Reason>,
+    /// What needs attention, one phrase each (of `reasons`); empty when all is well.
     pub problems: Vec<String>,
-}
-
-/// `123` seconds as `2m`, `5h`, `3d`.
-pub fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
-fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-fn time_at(v: &Value, pointer: &str) -> Option<i64> {
-    str_at(v, pointer).and_then(|s| parse_rfc3339(s).ok())
-}
-
-/// The owned live objects of a tenant on its cluster, parsed.
-fn owned_of(input: &StatusInput<'_>, cluster: &str, tenant: &str) -> Vec<(ObjectRef, Value)> {
-    input
-        .observed
-        .clusters
-        .get(cluster)
-        .map(|s| {
-            s.owned
-                .iter()
-                .filter(|o| o.tenant() == tenant)
-                .filter(|o| {
-                    matches!(o.id.kind.as_str(), "Namespace" | "StatefulSet" | "CronJob")
-                        || o.id.kind == "ResourceQuota"
-                })
-                .map(|o: &LiveObject| (o.id.clone(), o.manifest()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The problem of a tenant on a reachable cluster that could not be read whole (see
@@ -143,6 +106,21 @@ fn cluster_error(input: &StatusInput<'_>, cluster: &str) -> Option<String> {
         None => Some(format!("cluster `{cluster}` was not observed")),
         Some(s) => s.error.clone(),
     }
+}
+
+/// The owned live objects of a tenant on its cluster.
+fn owned_of<'i>(
+    input: &'i StatusInput<'_>,
+    cluster: &str,
+    tenant: &'i str,
+) -> impl Iterator<Item = &'i LiveObject> + 'i {
+    input
+        .observed
+        .clusters
+        .get(cluster)
+        .into_iter()
+        .flat_map(|s| &s.owned)
+        .filter(move |o| o.tenant() == tenant)
 }
 
 /// The status of every tenant of the configuration, filtered by `tenants` and `clusters`
@@ -180,11 +158,8 @@ pub fn kept_status(input: &StatusInput<'_>, k: &crate::plan::KeptTenant) -> Tena
         namespace: k.namespace.as_deref().unwrap_or(""),
         replicas: 0,
     };
-    let mut st = status_of(input, &who, None);
-    let removed = k.summary();
-    st.problems.retain(|p| p != "not applied");
-    st.problems.insert(0, removed.clone());
-    st.removed = Some(removed);
+    let mut st = status_of(input, &who, None).0;
+    st.removed = Some(k.summary());
     st
 }
 
@@ -199,23 +174,75 @@ struct Who<'a> {
 
 /// The status of one tenant.
 pub fn tenant_status(input: &StatusInput<'_>, t: &Tenant) -> TenantStatus {
-    let who = Who {
+    status_of(input, &who_of(t), Some(t)).0
+}
+
+fn who_of(t: &Tenant) -> Who<'_> {
+    Who {
         name: &t.name,
         cluster: &t.cluster,
         namespace: &t.namespace,
         replicas: u64::from(t.database.replicas.value),
+    }
+}
+
+/// The typed live objects of `who`: owned objects, its Jobs and database Pods.
+pub fn live_of(input: &StatusInput<'_>, cluster: &str, tenant: &str, namespace: &str) -> Live {
+    let w = input.workloads.get(cluster);
+    health::live_of(
+        owned_of(input, cluster, tenant),
+        tenant,
+        namespace,
+        w.map(|w| w.jobs.as_slice()).unwrap_or_default(),
+        w.and_then(|w| w.pods.get(tenant))
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    )
+}
+
+/// The health of `who` by [`crate::health::assess`], and what it was decided from.
+fn health_of(
+    input: &StatusInput<'_>,
+    who: &Who<'_>,
+    t: Option<&Tenant>,
+) -> (TenantHealth, Option<Live>) {
+    let error = cluster_error(input, who.cluster);
+    let live = error
+        .is_none()
+        .then(|| live_of(input, who.cluster, who.name, who.namespace));
+    let reading = match (&error, &live) {
+        (_, Some(live)) => Reading::Observed(live),
+        (Some(e), None) => Reading::Unreachable(e),
+        (None, None) => Reading::NotYet,
     };
-    status_of(input, &who, Some(t))
+    let health = health::assess(&TenantInput {
+        config: t,
+        cluster: who.cluster,
+        tenant: who.name,
+        namespace: who.namespace,
+        reading,
+        plan: Some(input.plan),
+        pending: Some(input.plan),
+        sync_errors: 0,
+        now: input.now,
+    });
+    (health, live)
 }
 
 /// The status of `who`; `t`, its configuration, when it has one (backups are read only
-/// then).
-fn status_of(input: &StatusInput<'_>, who: &Who<'_>, t: Option<&Tenant>) -> TenantStatus {
+/// then). Also its health and live objects, for the details.
+fn status_of(
+    input: &StatusInput<'_>,
+    who: &Who<'_>,
+    t: Option<&Tenant>,
+) -> (TenantStatus, TenantHealth, Option<Live>) {
+    let (health, live) = health_of(input, who, t);
+    let mine = |c: &str, tenant: &str| c == who.cluster && tenant == who.name;
     let mut st = TenantStatus {
         tenant: who.name.to_string(),
         cluster: who.cluster.to_string(),
         namespace: who.namespace.to_string(),
-        error: None,
+        error: health.unread().map(str::to_string),
         exists: false,
         removed: None,
         database: Replicas {
@@ -227,188 +254,42 @@ fn status_of(input: &StatusInput<'_>, who: &Who<'_>, t: Option<&Tenant>) -> Tena
         pending_changes: 0,
         last_backup: None,
         failing_jobs: Vec::new(),
-        problems: Vec::new(),
+        state: health.state,
+        reasons: health.reasons.clone(),
+        problems: health.phrases(),
     };
-    if let Some(e) = cluster_error(input, who.cluster) {
-        st.problems.push("cluster unreachable".into());
-        st.error = Some(e);
-        return st;
+    if st.error.is_some() {
+        return (st, health, live);
     }
-    if let Some(u) = input
-        .plan
-        .unobserved
-        .iter()
-        .find(|u| u.cluster == who.cluster && u.tenant == who.name)
-    {
-        st.problems.push(NOT_OBSERVED.into());
-        st.error = Some(u.reason.clone());
-        return st;
-    }
-    let owned = owned_of(input, who.cluster, who.name);
-    let mut sts_seen = false;
-    let mut ready_total: Option<u64> = None;
-    let mut desired_total = 0u64;
-    // schedule -> last success (unix)
-    let mut last_success: BTreeMap<String, i64> = BTreeMap::new();
-    for (id, obj) in &owned {
-        match id.kind.as_str() {
-            "Namespace" if id.name == who.namespace => {
-                st.exists = true;
-                st.revision = obj
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.get(REVISION_ANNOTATION))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-            }
-            "StatefulSet" => {
-                sts_seen = true;
-                desired_total += obj
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1);
-                let status = obj.get("status").and_then(Value::as_object);
-                if let Some(status) = status.filter(|s| !s.is_empty()) {
-                    let ready = status
-                        .get("readyReplicas")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
-                    ready_total = Some(ready_total.unwrap_or(0) + ready);
-                }
-            }
-            "CronJob" => {
-                let schedule = str_at(obj, &format!("/metadata/labels/{}", esc(SCHEDULE_LABEL)))
-                    .unwrap_or(&id.name)
-                    .to_string();
-                if let Some(at) = time_at(obj, "/status/lastSuccessfulTime") {
-                    last_success.insert(schedule, at);
-                }
-            }
-            _ => {}
-        }
-    }
-    if sts_seen {
+    st.exists = live.as_ref().is_some_and(|l| l.namespace_exists);
+    st.revision = owned_of(input, who.cluster, who.name)
+        .find(|o| o.id.kind == "Namespace" && o.id.name == who.namespace)
+        .and_then(|o| o.annotation(REVISION_ANNOTATION));
+    if let Some(d) = health.database {
         st.database = Replicas {
-            ready: ready_total,
-            desired: desired_total,
+            ready: d.ready,
+            desired: d.desired,
         };
     }
-    if let Some((schedule, at)) = last_success.iter().max_by_key(|(_, at)| **at) {
-        st.last_backup = Some(LastBackup {
-            schedule: schedule.clone(),
-            at: format_rfc3339(*at),
-            age_seconds: input.now - at,
-        });
-    }
+    st.last_backup = health.last_backup.as_ref().map(|b| LastBackup {
+        schedule: b.schedule.clone(),
+        at: format_rfc3339(b.at),
+        age_seconds: input.now - b.at,
+    });
     st.drifted = input
         .plan
         .drift
         .iter()
-        .filter(|d| d.cluster == who.cluster && d.tenant == who.name)
+        .filter(|d| mine(&d.cluster, &d.tenant))
         .count();
     st.pending_changes = input
         .plan
         .changes
         .iter()
-        .filter(|c| c.cluster == who.cluster && c.tenant == who.name)
+        .filter(|c| mine(&c.cluster, &c.tenant))
         .count();
-    if let Some(t) = t {
-        st.failing_jobs = failing_jobs(input, t, &last_success);
-    }
-
-    if !st.exists {
-        st.problems.push("not applied".into());
-    }
-    if let Some(ready) = st.database.ready {
-        if ready < st.database.desired {
-            st.problems
-                .push(format!("database {ready}/{} ready", st.database.desired));
-        }
-    }
-    if st.drifted > 0 {
-        st.problems.push(format!("{} drifted", st.drifted));
-    }
-    if st.pending_changes > 0 && st.exists {
-        st.problems
-            .push(format!("{} changes not applied", st.pending_changes));
-    }
-    if !st.failing_jobs.is_empty() {
-        let n = st.failing_jobs.len();
-        st.problems.push(format!(
-            "{n} failing {}",
-            if n == 1 { "job" } else { "jobs" }
-        ));
-    }
-    for w in input
-        .plan
-        .warnings
-        .iter()
-        .filter(|w| w.cluster == who.cluster && w.tenant == who.name)
-    {
-        match (&w.object, w.kind.as_str()) {
-            (Some(o), "missing_secret") => st.problems.push(format!("{o} missing")),
-            (_, "destroy_not_named") => st.problems.push("apply would destroy it".into()),
-            _ => {}
-        }
-    }
-    if let Some(t) = t {
-        for (schedule, overdue) in overdue_backups(input, t, &owned, &last_success) {
-            st.problems
-                .push(format!("backup `{schedule}` overdue by {}", age(overdue)));
-        }
-    }
-    st
-}
-
-/// A JSON-pointer segment: `/` and `~` escaped.
-fn esc(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-/// Jobs of the tenant whose last run failed: a backup Job that failed after its schedule's
-/// last success, or a failed restore.
-fn failing_jobs(
-    input: &StatusInput<'_>,
-    t: &Tenant,
-    last_success: &BTreeMap<String, i64>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(w) = input.workloads.get(&t.cluster) {
-        for job in &w.jobs {
-            if str_at(job, &format!("/metadata/labels/{}", esc(TENANT_LABEL))) != Some(&t.name)
-                || str_at(job, "/metadata/namespace") != Some(&t.namespace)
-            {
-                continue;
-            }
-            let (state, at, _) = job_outcome(job);
-            if state != RestoreState::Failed {
-                continue;
-            }
-            let schedule = str_at(job, &format!("/metadata/labels/{}", esc(SCHEDULE_LABEL)));
-            let failed_at = at
-                .as_deref()
-                .and_then(|s| parse_rfc3339(s).ok())
-                .or_else(|| time_at(job, "/metadata/creationTimestamp"))
-                .unwrap_or(0);
-            if let Some(s) = schedule {
-                if last_success.get(s).is_some_and(|ok| *ok >= failed_at) {
-                    continue;
-                }
-            }
-            let name = str_at(job, "/metadata/name").unwrap_or("?");
-            out.push(format!("Job/{}/{name}", t.namespace));
-        }
-    }
-    for r in restores_of(input.plan, t) {
-        if r.state == RestoreState::Failed && r.in_config {
-            let job = r.job.to_string();
-            if !out.contains(&job) {
-                out.push(job);
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
+    st.failing_jobs = health.failing_jobs.clone();
+    (st, health, live)
 }
 
 fn restores_of<'p>(plan: &'p Plan, t: &Tenant) -> impl Iterator<Item = &'p RestoreStatus> {
@@ -416,40 +297,6 @@ fn restores_of<'p>(plan: &'p Plan, t: &Tenant) -> impl Iterator<Item = &'p Resto
     plan.restores
         .iter()
         .filter(move |r| r.cluster == cluster && r.tenant == name)
-}
-
-/// Schedules (not paused, in UTC) whose next run after their last success (or after the
-/// CronJob was created) is more than an hour past: how long past.
-fn overdue_backups(
-    input: &StatusInput<'_>,
-    t: &Tenant,
-    owned: &[(ObjectRef, Value)],
-    last_success: &BTreeMap<String, i64>,
-) -> Vec<(String, i64)> {
-    let mut out = Vec::new();
-    for s in &t.schedules {
-        if s.paused || t.database.paused {
-            continue;
-        }
-        let Ok(cron) = parse_cron(&s.cron) else {
-            continue;
-        };
-
-        let created = owned
-            .iter()
-            .find(|(id, _)| id.kind == "CronJob" && id.name == format!("backup-{}", s.name))
-            .and_then(|(_, o)| time_at(o, "/metadata/creationTimestamp"));
-        let Some(since) = last_success.get(&s.name).copied().or(created) else {
-            continue;
-        };
-        if let Some(due) = cron.next_run(since, s.timezone.as_deref()) {
-            let late = input.now - due;
-            if late > 3600 {
-                out.push((s.name.clone(), late));
-            }
-        }
-    }
-    out
 }
 
 /// Where a resolved value came from, for `show tenant`.
@@ -571,7 +418,7 @@ pub fn tenant_details(
     rendered: &Rendered,
     tree: &SourceTree,
 ) -> TenantDetails {
-    let status = tenant_status(input, t);
+    let (status, health, live) = status_of(input, &who_of(t), Some(t));
     let reachable = status.error.is_none();
     let setting = |key: &str,
                    value: String,
@@ -691,34 +538,16 @@ pub fn tenant_details(
     }
 
     let objects = object_states(input, t, rendered, reachable);
-    let owned = owned_of(input, &t.cluster, &t.name);
-    let quota = owned
-        .iter()
-        .filter(|(id, _)| id.kind == "ResourceQuota")
-        .flat_map(|(_, o)| quota_uses(o))
+    let quota = owned_of(input, &t.cluster, &t.name)
+        .filter(|o| o.id.kind == "ResourceQuota")
+        .flat_map(|o| quota_uses(&o.manifest()))
         .collect();
-    let pods = input
-        .workloads
-        .get(&t.cluster)
-        .and_then(|w| w.pods.get(&t.name))
-        .map(|pods| pods.iter().map(pod_state).collect())
-        .unwrap_or_default();
+    let pods = live.iter().flat_map(|l| &l.pods).map(pod_state).collect();
     let backups = t
         .schedules
         .iter()
         .map(|s| {
-            let live = owned
-                .iter()
-                .find(|(id, _)| id.kind == "CronJob" && id.name == format!("backup-{}", s.name))
-                .map(|(_, o)| o);
-            let next_run = if s.paused || t.database.paused {
-                None
-            } else {
-                parse_cron(&s.cron)
-                    .ok()
-                    .and_then(|c| c.next_run(input.now, s.timezone.as_deref()))
-                    .map(format_rfc3339)
-            };
+            let live = health.schedules.iter().find(|h| h.name == s.name);
             let mut retention = Vec::new();
             if let Some(n) = s.retention.keep_last {
                 retention.push(format!("keep_last = {n}"));
@@ -731,19 +560,15 @@ pub fn tenant_details(
                 cron: s.cron.clone(),
                 timezone: s.timezone.clone(),
                 location: s.location.name.clone(),
-                paused: s.paused || t.database.paused,
+                paused: live.map_or(s.paused || t.database.paused, |l| l.paused),
                 retention: if retention.is_empty() {
                     "keep everything".into()
                 } else {
                     retention.join(", ")
                 },
-                last_success: live
-                    .and_then(|o| str_at(o, "/status/lastSuccessfulTime"))
-                    .map(str::to_string),
-                last_schedule: live
-                    .and_then(|o| str_at(o, "/status/lastScheduleTime"))
-                    .map(str::to_string),
-                next_run,
+                last_success: live.and_then(|l| l.last_success).map(format_rfc3339),
+                last_schedule: live.and_then(|l| l.last_schedule).map(format_rfc3339),
+                next_run: live.and_then(|l| l.next_run).map(format_rfc3339),
             }
         })
         .collect();
@@ -879,30 +704,12 @@ fn quota_uses(quota: &Value) -> Vec<QuotaUse> {
         .collect()
 }
 
-fn pod_state(pod: &Value) -> PodState {
-    let ready = pod
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Ready")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        });
-    let restarts = pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c.get("restartCount").and_then(Value::as_u64))
-                .sum()
-        })
-        .unwrap_or(0);
+fn pod_state(pod: &k8s_openapi::api::core::v1::Pod) -> PodState {
     PodState {
-        name: str_at(pod, "/metadata/name").unwrap_or("?").to_string(),
-        phase: str_at(pod, "/status/phase").map(str::to_string),
-        ready,
-        restarts,
+        name: pod.metadata.name.clone().unwrap_or_else(|| "?".into()),
+        phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
+        ready: health::pod_ready(pod),
+        restarts: health::pod_restarts(pod),
     }
 }
 

@@ -91,6 +91,10 @@ fn daemon_applies_a_directory_and_follows_changes_on_disk() {
         "berth_tenants{result=\"ok\"} 3",
         "berth_leader 1",
         "berth_drifted_objects 0",
+        // Health as `berth status` decides it: acme's backup Secret is missing.
+        "berth_tenant_health{tenant=\"acme\",state=\"attention\"} 1",
+        "berth_tenant_problems{tenant=\"acme\",reason=\"missing_secret\"} 1",
+        "berth_tenant_health{tenant=\"initech\",state=\"ok\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
     }

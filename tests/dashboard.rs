@@ -236,6 +236,11 @@ fn pages_show_tenants_health_drift_backups_and_trends() {
     let pos = |t: &str| overview.find(&format!("data-tenant=\"{t}\"")).unwrap();
     assert!(pos("acme") < pos("initech") && pos("globex") < pos("initech"));
     assert!(overview.contains("database 3/5 ready"), "{overview}");
+    // What `berth status` says of acme, the overview says too: its backup Secret is missing.
+    assert!(
+        overview.contains("Secret/tenant-acme/backup-s3 missing"),
+        "{overview}"
+    );
     assert!(overview.contains("1 drifted"), "{overview}");
     assert!(overview.contains("reachable"));
     assert!(
@@ -259,6 +264,7 @@ fn pages_show_tenants_health_drift_backups_and_trends() {
         "orders-2026-11-20",
         "Pending changes",
         "Secret/tenant-acme/leftover",
+        "Secret/tenant-acme/backup-s3 missing",
     ] {
         assert!(acme.contains(s), "{s}: {acme}");
     }

@@ -108,7 +108,7 @@ fn status_and_show_report_statuses_set_on_the_server() {
         "statefulset",
         "tenant-acme",
         "db",
-        r#"{"replicas":5,"readyReplicas":5,"currentReplicas":5}"#,
+        r#"{"observedGeneration":1,"replicas":5,"readyReplicas":5,"currentReplicas":5,"updatedReplicas":5,"currentRevision":"db-7c9d","updateRevision":"db-7c9d"}"#,
     );
     set_status(
         &server,
@@ -122,7 +122,7 @@ fn status_and_show_report_statuses_set_on_the_server() {
         "statefulset",
         "tenant-initech",
         "db",
-        r#"{"replicas":1,"readyReplicas":1}"#,
+        r#"{"observedGeneration":1,"replicas":1,"readyReplicas":1,"currentReplicas":1,"updatedReplicas":1,"currentRevision":"db-5f4b","updateRevision":"db-5f4b"}"#,
     );
     set_status(
         &server,

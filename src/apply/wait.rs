@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::{ApplyEvent, ChangeSet, Outcome};
 use crate::cluster::{Backend, ClusterError};
+use crate::health::{rollout, Rollout};
 use crate::object::ObjectRef;
 use crate::plan::Action;
 
@@ -48,57 +47,6 @@ pub fn statefulsets_to_wait_for(set: &ChangeSet) -> Vec<(String, ObjectRef)> {
         .collect()
 }
 
-/// How far a StatefulSet's rollout is, read from its status as `kubectl rollout status`
-/// reads it (kubectl's `StatefulSetStatusViewer`): complete when the controller has seen the
-/// current spec (`status.observedGeneration` not behind `metadata.generation`), every replica
-/// is ready, and every replica runs the current revision (`status.updatedReplicas` reaches
-/// `spec.replicas` minus the partition, and without a partition `status.updateRevision`
-/// equals `status.currentRevision`). Ready pods of the old template are not a finished
-/// rollout: the controller replaces them one by one after they were counted ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rollout {
-    /// `status.readyReplicas`.
-    ready: u64,
-    /// `spec.replicas`.
-    desired: u64,
-    /// `status.updatedReplicas`.
-    updated: u64,
-    /// Whether the rollout is complete.
-    complete: bool,
-}
-
-fn rollout(obj: &Value) -> Rollout {
-    let n = |p: &str| obj.pointer(p).and_then(Value::as_u64);
-    let desired = n("/spec/replicas").unwrap_or(1);
-    let ready = n("/status/readyReplicas").unwrap_or(0);
-    let updated = n("/status/updatedReplicas").unwrap_or(0);
-    let observed = match (n("/metadata/generation"), n("/status/observedGeneration")) {
-        (Some(g), Some(o)) => o >= g,
-        (Some(_), None) => false,
-        _ => true,
-    };
-    let strategy = obj
-        .pointer("/spec/updateStrategy/type")
-        .and_then(Value::as_str)
-        .unwrap_or("RollingUpdate");
-    // OnDelete: pods change only when someone deletes them; there is no rollout to wait for.
-    let updated_enough = strategy != "RollingUpdate"
-        || match n("/spec/updateStrategy/rollingUpdate/partition").filter(|p| *p > 0) {
-            Some(partition) => updated >= desired.saturating_sub(partition),
-            None => {
-                let rev = |p: &str| obj.pointer(p).and_then(Value::as_str);
-                updated >= desired
-                    && rev("/status/updateRevision") == rev("/status/currentRevision")
-            }
-        };
-    Rollout {
-        ready,
-        desired,
-        updated,
-        complete: observed && ready >= desired && updated_enough,
-    }
-}
-
 /// Polls each StatefulSet in `targets` (`(cluster, id)`) until its rollout is complete (every
 /// replica ready and at the current revision, as `kubectl rollout status` decides it) for all
 /// of them, or `timeout` passes. Embedded clusters run no controllers: their StatefulSets
@@ -133,7 +81,8 @@ pub async fn wait_ready(
         for (backend, cluster, id) in pending {
             match backend.get(id).await {
                 Ok(Some(obj)) => {
-                    let r = rollout(&obj);
+                    // Read as the health model reads it: one rule for status, the dashboard and this wait.
+                    let r = rollout(&serde_json::from_value(obj).unwrap_or_default());
                     if r.complete {
                         progress(&ApplyEvent::Ready {
                             cluster: cluster.to_string(),

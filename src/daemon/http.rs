@@ -57,7 +57,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     status.leader = shared.leader.load(Ordering::SeqCst);
     let mut text = super::status::metrics(&status);
     text.push_str(&super::dashboard::tenant_metrics(
+        &status,
         &shared.dashboard.snapshot.read().unwrap(),
+        crate::values::time::now_unix(),
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -584,6 +584,7 @@ impl Reconciler {
         }
         self.update_status(good, &observation, set.as_ref(), record);
         let metrics = self.pod_metrics(&good.config, &observation);
+        let jobs = self.tenant_jobs(&good.config, &observation);
         let after_apply = set
             .as_ref()
             .and_then(|s| self.observe_changed(s, &observation));
@@ -596,6 +597,7 @@ impl Reconciler {
                 set: set.as_ref(),
                 record,
                 metrics: &metrics,
+                jobs: &jobs,
                 after_apply: after_apply.as_ref(),
             },
         );
@@ -649,6 +651,41 @@ impl Reconciler {
             }
         }
         metrics
+    }
+
+    /// The Jobs of the tenants (those of backup CronJobs carry the tenant's label but are not
+    /// owned): one LIST per observed cluster with tenants, for the dashboard's health. A
+    /// failure is a warning; the tenants' failing backups are then not known.
+    fn tenant_jobs(
+        &self,
+        config: &Config,
+        observation: &Observation,
+    ) -> BTreeMap<String, crate::observe::Workloads> {
+        let mut queries: BTreeMap<String, crate::observe::WorkloadQuery> = BTreeMap::new();
+        for t in &config.tenants {
+            let read = observation
+                .observed
+                .clusters
+                .get(&t.cluster)
+                .is_some_and(|s| s.error.is_none());
+            if read && observation.backends.contains_key(&t.cluster) {
+                queries
+                    .entry(t.cluster.clone())
+                    .or_default()
+                    .job_tenants
+                    .push(t.name.clone());
+            }
+        }
+        let mut jobs = self.runtime.block_on(crate::observe::observe_workloads(
+            &observation.backends,
+            queries,
+        ));
+        for (cluster, w) in &mut jobs {
+            if let Some(e) = w.error.take() {
+                tracing::warn!(%cluster, error = %e, "cannot list the tenants' jobs; failing backups are not shown");
+            }
+        }
+        jobs
     }
 
     /// The tenants an apply changed, observed again (the kinds the dashboard's live

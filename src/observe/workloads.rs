@@ -1,10 +1,13 @@
 //! Reading what the tenants' workloads report, for `berth status` and `berth show tenant`:
 //! objects berth does not own but its objects create (the Jobs of backup CronJobs, database
-//! Pods). Separate from [`super::observe`], which a plan needs; these reads only describe.
+//! Pods), read with [`Backend::list_typed`] into their k8s-openapi types for
+//! [`crate::health`]. Separate from [`super::observe`], which a plan needs; these reads only
+//! describe.
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 
 use crate::cluster::{Backend, KindRef};
 use crate::object::TENANT_LABEL;
@@ -13,9 +16,9 @@ use crate::object::TENANT_LABEL;
 #[derive(Debug, Clone, Default)]
 pub struct Workloads {
     /// Jobs labelled with a tenant ([`TENANT_LABEL`]): those of backup CronJobs and restores.
-    pub jobs: Vec<Value>,
+    pub jobs: Vec<Job>,
     /// Pods, by tenant: those matching its database StatefulSets' selectors.
-    pub pods: BTreeMap<String, Vec<Value>>,
+    pub pods: BTreeMap<String, Vec<Pod>>,
     /// Why the cluster could not be read, when it could not.
     pub error: Option<String>,
     /// LIST requests made.
@@ -65,7 +68,7 @@ async fn read(backend: &Backend, query: &WorkloadQuery) -> Workloads {
     if !query.job_tenants.is_empty() {
         let selector = format!("{TENANT_LABEL} in ({})", query.job_tenants.join(","));
         match backend
-            .list(&KindRef::new("batch/v1", "Job"), None, &selector, false)
+            .list_typed::<Job>(&KindRef::new("batch/v1", "Job"), None, &selector, false)
             .await
         {
             Ok((items, n)) => {
@@ -80,7 +83,7 @@ async fn read(backend: &Backend, query: &WorkloadQuery) -> Workloads {
     }
     for (tenant, namespace, selector) in &query.pods {
         match backend
-            .list(&KindRef::new("v1", "Pod"), Some(namespace), selector, false)
+            .list_typed::<Pod>(&KindRef::new("v1", "Pod"), Some(namespace), selector, false)
             .await
         {
             Ok((items, n)) => {

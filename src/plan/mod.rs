@@ -307,8 +307,8 @@ pub struct Summary {
     pub kept: usize,
 }
 
-/// A whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A whole plan. `Plan::default()` is empty: nothing observed, nothing to do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`FORMAT_VERSION`].
     pub format_version: String,

@@ -108,59 +108,27 @@ pub fn records_of(namespace: &Value) -> BTreeMap<String, RestoreRecord> {
 }
 
 /// How a live Job stands: its state (running, completed or failed), when it started or
-/// ended, and the reason of a failure.
+/// ended, and the reason of a failure. The Job controller decides ([`crate::health::job_run`]):
+/// a `Complete` or `Failed` condition with status `True`; a Job berth cannot read is running.
 pub fn job_outcome(job: &Value) -> (RestoreState, Option<String>, Option<String>) {
-    let status = job.get("status").cloned().unwrap_or(Value::Null);
-    let s = |p: &str| {
-        status
-            .pointer(p)
-            .and_then(Value::as_str)
-            .map(str::to_string)
+    use crate::health::{job_run, JobState};
+    let run = serde_json::from_value(job.clone())
+        .map(|j| job_run(&j))
+        .unwrap_or(crate::health::JobRun {
+            state: JobState::Running,
+            at: None,
+            message: None,
+        });
+    let state = match run.state {
+        JobState::Running => RestoreState::Running,
+        JobState::Succeeded => RestoreState::Completed,
+        JobState::Failed => RestoreState::Failed,
     };
-    if let Some(conditions) = status.get("conditions").and_then(Value::as_array) {
-        for c in conditions {
-            let is_true = c.get("status").and_then(Value::as_str) == Some("True");
-            let at = c
-                .get("lastTransitionTime")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            match c.get("type").and_then(Value::as_str) {
-                Some("Complete") if is_true => {
-                    return (RestoreState::Completed, s("/completionTime").or(at), None)
-                }
-                Some("Failed") if is_true => {
-                    let why = c
-                        .get("message")
-                        .or_else(|| c.get("reason"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    return (RestoreState::Failed, at, why);
-                }
-                _ => {}
-            }
-        }
-    }
-    let count = |k: &str| status.get(k).and_then(Value::as_u64).unwrap_or(0);
-    if count("succeeded") > 0 {
-        return (RestoreState::Completed, s("/completionTime"), None);
-    }
-    let backoff_limit = job
-        .pointer("/spec/backoffLimit")
-        .and_then(Value::as_u64)
-        .unwrap_or(6);
-    if count("failed") > backoff_limit {
-        return (
-            RestoreState::Failed,
-            None,
-            Some(format!("{} failed pods", count("failed"))),
-        );
-    }
-    let started = s("/startTime").or_else(|| {
-        job.pointer("/metadata/creationTimestamp")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    (RestoreState::Running, started, None)
+    (
+        state,
+        run.at.map(crate::values::time::format_rfc3339),
+        run.message,
+    )
 }
 
 /// One restore request of a tenant, as the plan sees it.
@@ -264,7 +232,8 @@ mod tests {
 
     #[test]
     fn job_outcomes() {
-        let done = json!({"status": {"succeeded": 1, "completionTime": "2026-11-21T03:00:00Z"}});
+        let done = json!({"status": {"succeeded": 1, "completionTime": "2026-11-21T03:00:00Z",
+            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-11-21T03:00:00Z"}]}});
         assert_eq!(
             job_outcome(&done),
             (
@@ -279,6 +248,11 @@ mod tests {
             job_outcome(&failed).2.as_deref(),
             Some("Job has reached the specified backoff limit")
         );
+        // Counters are not an outcome: the Job controller's conditions are.
+        let counted = json!({"spec": {"backoffLimit": 0}, "status": {"succeeded": 1, "failed": 3}});
+        assert_eq!(job_outcome(&counted).0, RestoreState::Running);
+        let not_yet = json!({"status": {"conditions": [{"type": "Failed", "status": "False"}]}});
+        assert_eq!(job_outcome(&not_yet).0, RestoreState::Running);
         let running = json!({"metadata": {"creationTimestamp": "2026-11-21T02:00:00Z"}});
         assert_eq!(
             job_outcome(&running),
@@ -292,32 +266,34 @@ mod tests {
 
     #[test]
     fn states_from_record_and_job() {
+        let (t0, t1) = ("2026-11-21T02:00:00Z", "2026-11-21T03:00:00Z");
         let started = RestoreRecord {
             state: RecordState::Started,
-            at: Some("t0".into()),
+            at: Some(t0.into()),
         };
-        let done_job = json!({"status": {"succeeded": 1, "completionTime": "t1"}});
+        let done_job = json!({"status": {"succeeded": 1, "completionTime": t1,
+            "conditions": [{"type": "Complete", "status": "True"}]}});
         // Nothing yet: requested.
         assert_eq!(restore_state(None, None).0, RestoreState::Requested);
         // Started, Job finished: completed, and the record is updated.
         let (s, at, _, rec) = restore_state(Some(&started), Some(&done_job));
-        assert_eq!((s, at.as_deref()), (RestoreState::Completed, Some("t1")));
+        assert_eq!((s, at.as_deref()), (RestoreState::Completed, Some(t1)));
         assert_eq!(rec.unwrap().state, RecordState::Completed);
         // Started, Job gone: unknown, never requested again.
         assert_eq!(restore_state(Some(&started), None).0, RestoreState::Unknown);
         // A Job without a record (apply stopped in between): recorded as started.
-        let running = json!({"metadata": {"creationTimestamp": "t0"}});
+        let running = json!({"metadata": {"creationTimestamp": t0}});
         let (s, _, _, rec) = restore_state(None, Some(&running));
         assert_eq!(s, RestoreState::Running);
         assert_eq!(rec.unwrap().state, RecordState::Started);
         // Completed record, Job gone: completed, nothing to write.
         let done = RestoreRecord {
             state: RecordState::Completed,
-            at: Some("t1".into()),
+            at: Some(t1.into()),
         };
         assert_eq!(
             restore_state(Some(&done), None),
-            (RestoreState::Completed, Some("t1".into()), None, None)
+            (RestoreState::Completed, Some(t1.into()), None, None)
         );
     }
 }

@@ -292,6 +292,8 @@ pub struct Cycle<'a> {
     pub record: &'a SyncRecord,
     /// The metrics API of each cluster with tenants.
     pub metrics: &'a BTreeMap<String, PodMetrics>,
+    /// The tenants' Jobs (backup runs and restores), by cluster.
+    pub jobs: &'a BTreeMap<String, crate::observe::Workloads>,
     /// Tenants the apply changed, observed again after it: their live summaries replace
     /// those from before the apply.
     pub after_apply: Option<&'a (std::collections::BTreeSet<String>, Observed)>,
@@ -308,6 +310,7 @@ pub fn record(dashboard: &Dashboard, status: &RwLock<Status>, cycle: &Cycle<'_>)
         set,
         record,
         metrics,
+        jobs,
         after_apply,
     } = *cycle;
     let now = now_unix();
@@ -349,10 +352,10 @@ pub fn record(dashboard: &Dashboard, status: &RwLock<Status>, cycle: &Cycle<'_>)
         }
     }
 
-    let mut live = live::summarize(&observation.observed);
+    let mut live = live::summarize(&observation.observed, jobs);
     if let Some((changed, fresh)) = after_apply {
         live.retain(|t, _| !changed.contains(t));
-        live.extend(live::summarize(fresh));
+        live.extend(live::summarize(fresh, jobs));
     }
     let (pod_usage, metrics_api) = pod_usage_by_tenant(config, metrics, now);
     let mut appended = false;
@@ -455,8 +458,11 @@ pub fn record(dashboard: &Dashboard, status: &RwLock<Status>, cycle: &Cycle<'_>)
 /// `berth_tenant_quota_used` and `berth_tenant_quota_hard` (`{tenant, resource}`, the
 /// ResourceQuota's resources in base units: cores, bytes, counts) and
 /// `berth_tenant_pod_usage` (`{tenant, resource="cpu"|"memory"}`, cores and bytes, from the
-/// metrics API).
-pub fn tenant_metrics(snap: &Snapshot) -> String {
+/// metrics API); and each tenant's health by [`crate::health`], the model of `berth status`
+/// and the pages: `berth_tenant_health` (`{tenant, state}`, 1 for the state it is in, 0 for
+/// the others) and `berth_tenant_problems` (`{tenant, reason}`, the number of reasons of each
+/// kind it has).
+pub fn tenant_metrics(status: &Status, snap: &Snapshot, now: i64) -> String {
     use super::status::escape;
     use std::fmt::Write as _;
     let known: Option<HashSet<&str>> = snap
@@ -493,6 +499,36 @@ pub fn tenant_metrics(snap: &Snapshot) -> String {
                     escape(resource),
                 );
             }
+        }
+    }
+    let healths: Vec<(&str, crate::health::TenantHealth)> = views::tenant_names(status, snap)
+        .into_iter()
+        .map(|t| (t, views::tenant_health(t, status, snap, now)))
+        .collect();
+    let _ = writeln!(out, "# HELP berth_tenant_health 1 for the state the tenant is in (ok, unknown, attention, failing), as berth status and the dashboard decide it.\n# TYPE berth_tenant_health gauge");
+    for (tenant, h) in &healths {
+        for state in crate::health::State::ALL {
+            let _ = writeln!(
+                out,
+                "berth_tenant_health{{tenant=\"{}\",state=\"{}\"}} {}",
+                escape(tenant),
+                state.as_str(),
+                u8::from(h.state == state)
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP berth_tenant_problems What needs attention in the tenant, by reason kind (missing_secret, backup_overdue, failing_jobs, ...).\n# TYPE berth_tenant_problems gauge");
+    for (tenant, h) in &healths {
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &h.reasons {
+            *kinds.entry(r.kind()).or_default() += 1;
+        }
+        for (kind, n) in kinds {
+            let _ = writeln!(
+                out,
+                "berth_tenant_problems{{tenant=\"{}\",reason=\"{kind}\"}} {n}",
+                escape(tenant)
+            );
         }
     }
     let _ = writeln!(out, "# HELP berth_tenant_pod_usage CPU (cores) and memory (bytes) the tenant's pods use, from the metrics API where the cluster serves it.\n# TYPE berth_tenant_pod_usage gauge");
@@ -598,7 +634,7 @@ mod tests {
                 window: None,
             },
         );
-        let m = tenant_metrics(&snap);
+        let m = tenant_metrics(&Status::default(), &snap, 0);
         let lines: Vec<&str> = m.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             lines,

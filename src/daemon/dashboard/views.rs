@@ -9,15 +9,15 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::html::{age, count, short_rev, Nav};
-use super::live::{JobState, Replicas, TenantLive};
+use super::live::TenantLive;
 use super::prometheus::{PromSeries, PromTrends, RANGES};
 use super::svg::{chart, time_chart, Point, Series, TimeSeries};
 use super::templates::{render, Page};
 use super::Snapshot;
 use crate::daemon::status::{Status, TenantStatus};
+use crate::health::{self, Reading, Reason, Replicas, State, TenantHealth, TenantInput};
 use crate::output::html::{to_html, HtmlOptions};
-use crate::spec::model::{BackupSchedule, Origin, Tenant};
-use crate::values::cron::parse_cron;
+use crate::spec::model::{Origin, Tenant};
 use crate::values::time::{format_rfc3339, parse_rfc3339};
 
 /// How bad a row is; problems sort first. Serialized as its CSS class.
@@ -114,12 +114,14 @@ pub struct TenantRow {
     pub problems: Vec<String>,
     /// The worst of it.
     pub severity: Severity,
+    /// Its health, by [`crate::health`].
+    pub health: TenantHealth,
 }
 
 /// Tenant names known to the daemon: the configuration's, else the status's (after a restart,
 /// before the first sync).
 /// The tenants of the configuration, and those it no longer has that a cluster keeps.
-fn tenant_names<'a>(status: &'a Status, snap: &'a Snapshot) -> Vec<&'a str> {
+pub fn tenant_names<'a>(status: &'a Status, snap: &'a Snapshot) -> Vec<&'a str> {
     match &snap.config {
         Some(c) => c
             .tenants
@@ -189,26 +191,13 @@ impl ScheduleRow {
     }
 }
 
-/// The rows of one tenant's schedules.
-pub fn schedule_rows(t: &Tenant, live: Option<&TenantLive>, now: i64) -> Vec<ScheduleRow> {
-    let failing: Vec<_> = live.map(|l| l.failing_jobs()).unwrap_or_default();
+/// The rows of one tenant's schedules, from its health.
+pub fn schedule_rows(t: &Tenant, health: &TenantHealth) -> Vec<ScheduleRow> {
     t.schedules
         .iter()
-        .map(|s: &BackupSchedule| {
-            let cron = live.and_then(|l| l.cronjobs.iter().find(|c| c.schedule == s.name));
-            let last_success = cron.and_then(|c| c.last_success);
-            let parsed = parse_cron(&s.cron).ok();
-            let next = |c: &crate::values::cron::CronSchedule, after: i64| {
-                c.next_run(after, s.timezone.as_deref())
-            };
-            let next_run = parsed.as_ref().and_then(|c| next(c, now));
-            let overdue = match (&parsed, last_success) {
-                (Some(c), Some(ok)) if !s.paused => {
-                    next(c, ok).is_some_and(|missed| missed + 3600 < now)
-                }
-                _ => false,
-            };
-            ScheduleRow {
+        .filter_map(|s| {
+            let h = health.schedules.iter().find(|h| h.name == s.name)?;
+            Some(ScheduleRow {
                 tenant: t.name.clone(),
                 name: s.name.clone(),
                 cron: match &s.timezone {
@@ -216,152 +205,116 @@ pub fn schedule_rows(t: &Tenant, live: Option<&TenantLive>, now: i64) -> Vec<Sch
                     None => s.cron.clone(),
                 },
                 location: format!("{} ({:?})", s.location.name, s.location.kind).to_lowercase(),
-                paused: s.paused,
-                last_success,
-                next_run,
-                failures: failing
-                    .iter()
-                    .filter(|j| j.schedule.as_deref() == Some(s.name.as_str()))
-                    .map(|j| j.name.clone())
-                    .collect(),
-                overdue,
-                deployed: cron.is_some(),
-            }
+                paused: h.paused,
+                last_success: h.last_success,
+                next_run: h.next_run,
+                failures: h.failures.clone(),
+                overdue: h.overdue_by.is_some(),
+                deployed: h.deployed,
+            })
         })
         .collect()
 }
 
-/// The overview's row of one tenant.
-pub fn tenant_row(
-    name: &str,
-    status: &Status,
-    snap: &Snapshot,
-    unreachable: &BTreeMap<&str, &str>,
-    now: i64,
-) -> TenantRow {
+/// The health of tenant `name` by [`crate::health::assess`], from what the daemon recorded:
+/// the same model `berth status` reads.
+pub fn tenant_health(name: &str, status: &Status, snap: &Snapshot, now: i64) -> TenantHealth {
     let st = status.tenants.get(name);
     let spec = find_tenant(snap, name);
-    let live = snap.live.get(name);
+    let kept = snap
+        .plan
+        .as_ref()
+        .and_then(|p| p.kept.iter().find(|k| k.tenant == name));
+    let cluster = spec
+        .map(|t| t.cluster.as_str())
+        .or(st.map(|s| s.cluster.as_str()))
+        .unwrap_or_default();
+    let namespace = spec
+        .map(|t| t.namespace.as_str())
+        .or(kept.and_then(|k| k.namespace.as_deref()))
+        .unwrap_or_default();
+    let down = status
+        .clusters
+        .get(cluster)
+        .filter(|c| c.reachable == Some(false))
+        .map(|c| c.error.as_deref().unwrap_or("unreachable"));
+    let empty = health::Live::default();
+    let reading = match (down, snap.live.get(name), &snap.plan) {
+        (Some(e), _, _) => Reading::Unreachable(e),
+        (None, Some(l), _) => Reading::Observed(&l.objects),
+        (None, None, Some(_)) => Reading::Observed(&empty),
+        (None, None, None) => Reading::NotYet,
+    };
+    let sync_errors = match st {
+        Some(s) if s.last_result == "failed" => s.errors.len().max(1),
+        _ => 0,
+    };
+    health::assess(&TenantInput {
+        config: spec,
+        cluster,
+        tenant: name,
+        namespace,
+        reading,
+        plan: snap.plan.as_deref(),
+        pending: snap.pending.as_deref(),
+        sync_errors,
+        now,
+    })
+}
+
+/// A reason as the dashboard words it: an unreadable cluster with its error.
+fn problem(r: &Reason) -> String {
+    match r {
+        Reason::ClusterUnreachable { error } | Reason::NotObserved { error } => {
+            format!("{}: {error}", r.phrase())
+        }
+        _ => r.phrase(),
+    }
+}
+
+/// The dashboard's colour of a health state: a tenant that cannot be read is bad.
+pub fn severity_of(h: &TenantHealth) -> Severity {
+    match h.state {
+        State::Ok => Severity::Ok,
+        State::Unknown if h.reasons.is_empty() => Severity::Unknown,
+        State::Unknown | State::Failing => Severity::Bad,
+        State::Attention => Severity::Warn,
+    }
+}
+
+/// The overview's row of one tenant.
+pub fn tenant_row(name: &str, status: &Status, snap: &Snapshot, now: i64) -> TenantRow {
+    let st = status.tenants.get(name);
+    let spec = find_tenant(snap, name);
+    let h = tenant_health(name, status, snap, now);
     let cluster = spec
         .map(|t| t.cluster.clone())
         .or_else(|| st.map(|s| s.cluster.clone()))
         .unwrap_or_default();
-    let mut problems = Vec::new();
-    let mut severity = Severity::Ok;
-    let bump = |s: Severity, p: String, problems: &mut Vec<(Severity, String)>| {
-        problems.push((s, p));
-    };
-    if let Some(msg) = unreachable.get(cluster.as_str()) {
-        bump(
-            Severity::Bad,
-            format!("cluster unreachable: {msg}"),
-            &mut problems,
-        );
-    }
-    match st.map(|s| s.last_result.as_str()) {
-        Some("failed") => {
-            let n = st.map(|s| s.errors.len()).unwrap_or(0);
-            bump(
-                Severity::Bad,
-                format!("last sync failed ({n} errors)"),
-                &mut problems,
-            );
-        }
-        Some("pending") if !unreachable.contains_key(cluster.as_str()) => bump(
-            Severity::Warn,
-            "changes not applied yet".into(),
-            &mut problems,
-        ),
-        Some("kept") => bump(
-            Severity::Warn,
-            st.and_then(|s| s.removed.clone())
-                .unwrap_or_else(|| "removed from the configuration, kept".into()),
-            &mut problems,
-        ),
-        None => severity = Severity::Unknown,
-        _ => {}
-    }
-    let replicas = live.and_then(|l| l.replicas);
-    if let Some(Replicas {
-        ready: Some(ready),
-        desired,
-    }) = replicas
-    {
-        if ready < desired {
-            let s = if ready == 0 {
-                Severity::Bad
-            } else {
-                Severity::Warn
-            };
-            bump(
-                s,
-                format!("database {ready}/{desired} ready"),
-                &mut problems,
-            );
-        }
-    }
-    if live.is_some_and(|l| !l.namespace_exists) && st.is_some_and(|s| s.last_result == "ok") {
-        bump(Severity::Warn, "namespace missing".into(), &mut problems);
-    }
-    let drifted = st.map(|s| s.drifted).unwrap_or(0);
-    if drifted > 0 {
-        bump(Severity::Warn, format!("{drifted} drifted"), &mut problems);
-    }
-    let failing_jobs = live.map(|l| l.failing_jobs().len()).unwrap_or(0);
-    if failing_jobs > 0 {
-        bump(
-            Severity::Bad,
-            format!(
-                "{failing_jobs} failing {}",
-                if failing_jobs == 1 { "job" } else { "jobs" }
-            ),
-            &mut problems,
-        );
-    }
-    let schedules = spec.map(|t| t.schedules.len()).unwrap_or(0);
-    if spec.is_some() && schedules == 0 {
-        bump(Severity::Warn, "no backup schedule".into(), &mut problems);
-    }
-    if let Some(t) = spec {
-        for r in schedule_rows(t, live, now) {
-            if r.overdue && r.failures.is_empty() {
-                bump(
-                    Severity::Warn,
-                    format!("backup `{}` overdue", r.name),
-                    &mut problems,
-                );
-            }
-        }
-    }
-    for (s, _) in &problems {
-        severity = severity.max(*s);
-    }
-    let problems = problems.into_iter().map(|(_, p)| p).collect();
+    let drifted = h
+        .reasons
+        .iter()
+        .find_map(|r| match r {
+            Reason::Drifted { objects } => Some(*objects),
+            _ => None,
+        })
+        .unwrap_or(0);
     TenantRow {
         name: name.to_string(),
         display_name: spec.map(|t| t.display_name.clone()).unwrap_or_default(),
         cluster,
         tier: spec.map(|t| t.tier.clone()).unwrap_or_default(),
-        replicas,
+        replicas: h.database,
         desired: spec.map(|t| t.database.replicas.value),
         applied: st.and_then(|s| Some((s.applied_revision.clone()?, s.applied_at.clone()?))),
         drifted,
-        last_backup_age: live.and_then(|l| l.last_backup()).map(|(_, at)| now - at),
-        schedules,
-        failing_jobs,
-        problems,
-        severity,
+        last_backup_age: h.last_backup.as_ref().map(|b| now - b.at),
+        schedules: spec.map(|t| t.schedules.len()).unwrap_or(0),
+        failing_jobs: h.failing_jobs.len(),
+        problems: h.reasons.iter().map(problem).collect(),
+        severity: severity_of(&h),
+        health: h,
     }
-}
-
-/// Unreachable clusters: (name, why).
-fn unreachable(status: &Status) -> BTreeMap<&str, &str> {
-    status
-        .clusters
-        .iter()
-        .filter(|(_, c)| c.reachable == Some(false))
-        .map(|(n, c)| (n.as_str(), c.error.as_deref().unwrap_or("unreachable")))
-        .collect()
 }
 
 /// The overview's rows: filtered, problems first (worst first), then by name.
@@ -371,10 +324,9 @@ pub fn overview_rows(
     now: i64,
     filter: &Filter,
 ) -> Vec<TenantRow> {
-    let down = unreachable(status);
     let mut rows: Vec<TenantRow> = tenant_names(status, snap)
         .into_iter()
-        .map(|n| tenant_row(n, status, snap, &down, now))
+        .map(|n| tenant_row(n, status, snap, now))
         .filter(|r| filter.keeps(r))
         .collect();
     rows.sort_by(|a, b| {
@@ -1055,7 +1007,7 @@ pub fn tenant_data(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
     let spec = find_tenant(snap, name);
     let st: Option<&TenantStatus> = status.tenants.get(name);
     let live = snap.live.get(name);
-    let row = tenant_row(name, status, snap, &unreachable(status), now);
+    let row = tenant_row(name, status, snap, now);
     let (hs, ht) = health_text(&row);
     let cards = vec![
         Card::new(ht, "database", hs.class()),
@@ -1167,20 +1119,21 @@ pub fn tenant_data(name: &str, status: &Status, snap: &Snapshot, now: i64) -> Op
                 cluster_role: m.cluster_role.to_string(),
             })
             .collect();
-        schedules = schedule_views(&schedule_rows(t, live, now), now);
+        schedules = schedule_views(&schedule_rows(t, &row.health), now);
         restores = t
             .restores
             .iter()
             .map(|r| {
                 let job = live.and_then(|l| {
-                    l.jobs
+                    l.objects
+                        .jobs
                         .iter()
-                        .find(|j| j.restore.as_deref() == Some(r.name.as_str()))
+                        .find(|j| health::restore_of(&j.metadata) == Some(r.name.as_str()))
                 });
-                let state = match job.map(|j| j.state) {
-                    Some(JobState::Succeeded) => (Severity::Ok, "done"),
-                    Some(JobState::Failed) => (Severity::Bad, "failed"),
-                    Some(JobState::Running) => (Severity::Warn, "running"),
+                let state = match job.map(|j| health::job_run(j).state) {
+                    Some(health::JobState::Succeeded) => (Severity::Ok, "done"),
+                    Some(health::JobState::Failed) => (Severity::Bad, "failed"),
+                    Some(health::JobState::Running) => (Severity::Warn, "running"),
                     None => (Severity::Unknown, "not started"),
                 };
                 let from = r
@@ -1425,7 +1378,7 @@ pub struct BackupsPage {
 }
 
 /// The backups page's data.
-pub fn backups_data(snap: &Snapshot, now: i64) -> BackupsPage {
+pub fn backups_data(status: &Status, snap: &Snapshot, now: i64) -> BackupsPage {
     let Some(config) = &snap.config else {
         return BackupsPage {
             configured: false,
@@ -1440,7 +1393,7 @@ pub fn backups_data(snap: &Snapshot, now: i64) -> BackupsPage {
         if t.schedules.is_empty() {
             without.push(t.name.clone());
         }
-        rows.extend(schedule_rows(t, snap.live.get(&t.name), now));
+        rows.extend(schedule_rows(t, &tenant_health(&t.name, status, snap, now)));
     }
     rows.sort_by(|a, b| {
         b.state()
@@ -1477,7 +1430,7 @@ pub fn backups_page(status: &Status, snap: &Snapshot, now: i64) -> String {
             title: "Backups",
             nav: Nav::Backups.slug(),
             footer: &footer(status, now),
-            page: backups_data(snap, now),
+            page: backups_data(status, snap, now),
         },
     )
 }
@@ -1957,8 +1910,9 @@ pub fn trends_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::dashboard::live::{CronLive, JobLive, QuotaLine};
+    use crate::daemon::dashboard::live::QuotaLine;
     use crate::daemon::status::{ClusterStatus, TenantEvent};
+    use crate::health::fixtures;
     use std::sync::Arc;
 
     const NOW: i64 = 1_795_000_000;
@@ -2014,30 +1968,45 @@ mod tests {
     }
 
     fn healthy(t: &Tenant) -> TenantLive {
+        let n = i32::try_from(t.database.replicas.value).unwrap();
         TenantLive {
-            namespace_exists: true,
-            replicas: Some(Replicas {
-                ready: Some(u64::from(t.database.replicas.value)),
-                desired: u64::from(t.database.replicas.value),
-            }),
+            objects: crate::health::Live {
+                namespace_exists: true,
+                statefulsets: vec![fixtures::statefulset(n, Some((n, n)))],
+                cronjobs: t
+                    .schedules
+                    .iter()
+                    .map(|s| fixtures::cronjob(&s.name, NOW - 86_400 * 30, Some(NOW - 1800), false))
+                    .collect(),
+                jobs: vec![],
+                pods: vec![],
+            },
             quota: vec![QuotaLine {
                 resource: "requests.cpu".into(),
                 used: Some("1500m".into()),
                 hard: t.quota.cpu.value.as_str().into(),
             }],
-            cronjobs: t
-                .schedules
-                .iter()
-                .map(|s| CronLive {
-                    schedule: s.name.clone(),
-                    name: format!("backup-{}", s.name),
-                    last_success: Some(NOW - 1800),
-                    last_schedule: Some(NOW - 1800),
-                    suspended: false,
-                })
-                .collect(),
-            jobs: vec![],
         }
+    }
+
+    /// `n` drifted objects of `tenant` in the snapshot's plan.
+    fn drift(snap: &mut Snapshot, tenant: &str, n: usize) {
+        let mut plan = snap.plan.as_deref().cloned().unwrap_or_default();
+        for i in 0..n {
+            plan.drift.push(crate::plan::Drift {
+                cluster: "local".into(),
+                tenant: tenant.into(),
+                id: crate::object::ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "ConfigMap".into(),
+                    namespace: Some(format!("tenant-{tenant}")),
+                    name: format!("c{i}"),
+                },
+                kind: crate::plan::DriftKind::Changed,
+                fields: vec![],
+            });
+        }
+        snap.plan = Some(Arc::new(plan));
     }
 
     fn snapshot(config: crate::spec::model::Config) -> Snapshot {
@@ -2056,23 +2025,20 @@ mod tests {
     #[test]
     fn problems_come_first_worst_first_and_the_filter_narrows() {
         let config = examples();
-        let mut status = ok_status(&config);
+        let status = ok_status(&config);
         let mut snap = snapshot(config);
         // acme: 3 of 5 database replicas ready; globex: drift; initech: a failing backup job.
-        snap.live.get_mut("acme").unwrap().replicas = Some(Replicas {
-            ready: Some(3),
-            desired: 5,
-        });
-        status.tenants.get_mut("globex").unwrap().drifted = 2;
+        snap.live.get_mut("acme").unwrap().objects.statefulsets =
+            vec![fixtures::statefulset(5, Some((3, 5)))];
+        drift(&mut snap, "globex", 2);
         let initech = snap.live.get_mut("initech").unwrap();
-        let schedule = initech.cronjobs[0].schedule.clone();
-        initech.jobs.push(JobLive {
-            name: "backup-1".into(),
-            schedule: Some(schedule),
-            restore: None,
-            state: JobState::Failed,
-            at: Some(NOW - 60),
-        });
+        initech.objects.jobs.push(fixtures::job(
+            "initech",
+            "tenant-initech",
+            "backup-1",
+            Some("weekly"),
+            Some(NOW - 60),
+        ));
         let rows = overview_rows(&status, &snap, NOW, &Filter::default());
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["initech", "acme", "globex"], "{rows:#?}");
@@ -2095,10 +2061,8 @@ mod tests {
         assert_eq!(only(&snap, f("ACME", false)), ["acme"]);
         assert_eq!(only(&snap, f("drifted", false)), ["globex"]);
         assert_eq!(only(&snap, f("", true)).len(), 3);
-        snap.live.get_mut("acme").unwrap().replicas = Some(Replicas {
-            ready: Some(5),
-            desired: 5,
-        });
+        snap.live.get_mut("acme").unwrap().objects.statefulsets =
+            vec![fixtures::statefulset(5, Some((5, 5)))];
         assert_eq!(only(&snap, f("", true)), ["initech", "globex"]);
     }
 
@@ -2127,12 +2091,13 @@ mod tests {
         let acme = config.tenants.iter().find(|t| t.name == "acme").unwrap();
         let mut live = healthy(acme);
         // The hourly schedule last succeeded a day ago: overdue.
-        live.cronjobs
-            .iter_mut()
-            .find(|c| c.schedule == "hourly")
-            .unwrap()
-            .last_success = Some(NOW - 86_400);
-        let rows = schedule_rows(acme, Some(&live), NOW);
+        live.objects.cronjobs[1] =
+            fixtures::cronjob("hourly", NOW - 86_400 * 30, Some(NOW - 86_400), false);
+        assert_eq!(acme.schedules[1].name, "hourly");
+        let mut snap = snapshot(config.clone());
+        snap.live.insert("acme".into(), live);
+        let h = tenant_health("acme", &ok_status(&config), &snap, NOW);
+        let rows = schedule_rows(acme, &h);
         let hourly = rows.iter().find(|r| r.name == "hourly").unwrap();
         assert!(hourly.overdue);
         assert_eq!(hourly.state().1, "overdue");
