@@ -1,7 +1,7 @@
 //! `berth status [DIR]`: one line per tenant. Exit 0 when every tenant is fine, 2 when one
-//! needs attention (drift, changes not applied, database not ready, failing or overdue
-//! backups, a missing credentials Secret), 1 when a cluster could not be read or the
-//! configuration is invalid.
+//! needs attention (a reason of [`crate::health`]: drift, changes not applied, database not
+//! ready or rolling out, failing or overdue backups, no backup schedule, a missing credentials
+//! Secret), 1 when a cluster could not be read or the configuration is invalid.
 
 use std::collections::BTreeMap;
 

@@ -173,6 +173,8 @@ fn status_value(s: &TenantStatus) -> serde_json::Value {
         "last_backup": s.last_backup,
         "failing_jobs": s.failing_jobs,
         "problems": s.problems,
+        "state": s.state,
+        "reasons": s.reasons,
         "ok": s.problems.is_empty(),
     })
 }
