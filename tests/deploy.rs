@@ -265,11 +265,18 @@ fn without_access_to_secrets_the_rest_is_applied_and_the_gap_is_reported_once() 
             resources.retain(|r| r != "secrets");
         }
     }
-    role["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    role["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
     let file = dir.path().join("role.json");
     std::fs::write(&file, role.to_string()).unwrap();
     let out = kubectl_as(&admin, &["replace", "-f", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let repo = dir.path().join("repo");
     let repo = repo.to_str().unwrap();
@@ -279,13 +286,16 @@ fn without_access_to_secrets_the_rest_is_applied_and_the_gap_is_reported_once() 
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("Resources: 40 added"), "{}", run.stdout);
     assert_eq!(
-        run.stderr.matches("Secret.v1 on cluster `local` could not be listed").count(),
+        run.stderr
+            .matches("Secret.v1 on cluster `local` could not be listed")
+            .count(),
         1,
         "{}",
         run.stderr
     );
     assert!(
-        run.stderr.contains("error: 1 kind could not be listed; the rest is applied"),
+        run.stderr
+            .contains("error: 1 kind could not be listed; the rest is applied"),
         "{}",
         run.stderr
     );
@@ -293,12 +303,17 @@ fn without_access_to_secrets_the_rest_is_applied_and_the_gap_is_reported_once() 
     assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
     assert!(!plan.stdout.contains("No changes"), "{}", plan.stdout);
     assert!(
-        plan.stdout.contains("1 kind could not be listed (see above)"),
+        plan.stdout
+            .contains("1 kind could not be listed (see above)"),
         "{}",
         plan.stdout
     );
     // acme's credentials Secret is missing, but unlisted Secrets prove nothing either way.
-    assert!(!plan.stdout.contains("does not exist in namespace"), "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("does not exist in namespace"),
+        "{}",
+        plan.stdout
+    );
 }
 
 #[test]
