@@ -915,19 +915,9 @@ async fn resource(
                             }
                         }
                         other => {
-                            let Some(patch_type) = patch::patch_type(info, other) else {
-                                return unsupported_patch_type(info);
-                            };
-                            let directive = match validation::directive(
-                                query.get("fieldValidation"),
-                                "PatchOptions",
-                            ) {
-                                Ok(d) => d,
-                                Err(r) => return refusal_response(&r),
-                            };
-                            let patch = match patch::parse(patch_type, &body, directive) {
+                            let (patch, directive) = match read_patch(info, other, query, &body) {
                                 Ok(p) => p,
-                                Err(r) => return refusal_response(&r),
+                                Err(resp) => return *resp,
                             };
                             let manager = field_manager(query, headers, "unknown");
                             let result = blocking(move || {
@@ -1040,19 +1030,9 @@ async fn resource(
                             Err(m) => return status_response(400, &m),
                         }
                     } else {
-                        let Some(patch_type) = patch::patch_type(info, &ct) else {
-                            return unsupported_patch_type(info);
-                        };
-                        let directive = match validation::directive(
-                            query.get("fieldValidation"),
-                            "PatchOptions",
-                        ) {
-                            Ok(d) => d,
-                            Err(r) => return refusal_response(&r),
-                        };
-                        match patch::parse(patch_type, &body, directive) {
-                            Ok(p) => p,
-                            Err(r) => return refusal_response(&r),
+                        match read_patch(info, &ct, query, &body) {
+                            Ok((p, _)) => p,
+                            Err(resp) => return *resp,
                         }
                     };
                     let result = blocking(move || {
@@ -1260,6 +1240,26 @@ async fn metrics_request(
         },
         None => json_response(200, &metrics::pod_metrics_list(items)),
     }
+}
+
+/// The patch of a PATCH request with content type `ct` (JSON, merge or strategic merge) and
+/// its `fieldValidation` directive, or the answer refusing it: 415 for a type the kind does
+/// not take, 422 for a bad directive, the patch type's own refusal of a body that does not
+/// decode.
+fn read_patch(
+    info: &'static KindInfo,
+    ct: &str,
+    query: &Query,
+    body: &Bytes,
+) -> Result<(patch::Patch, validation::Directive), Box<Response>> {
+    let Some(patch_type) = patch::patch_type(info, ct) else {
+        return Err(Box::new(unsupported_patch_type(info)));
+    };
+    let refused = |r: validation::Refusal| Box::new(refusal_response(&r));
+    let directive =
+        validation::directive(query.get("fieldValidation"), "PatchOptions").map_err(refused)?;
+    let patch = patch::parse(patch_type, body, directive).map_err(refused)?;
+    Ok((patch, directive))
 }
 
 /// `DeleteOptions` from the body or the query, timed by the controllers' clock.

@@ -52,21 +52,7 @@ pub(crate) fn patch_type(info: &KindInfo, content_type: &str) -> Option<PatchTyp
 }
 
 fn status(code: u16, reason: Option<&str>, message: &str, details: Option<Value>) -> Refusal {
-    let mut status = json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-    });
-    if let Some(r) = reason {
-        status["reason"] = json!(r);
-    }
-    if let Some(d) = details {
-        status["details"] = d;
-    }
-    status["code"] = json!(code);
-    Refusal { code, status }
+    crate::validation::refusal(code, reason, message, details)
 }
 
 /// `errors.NewBadRequest`.

@@ -34,7 +34,14 @@ pub(crate) struct Refusal {
     pub(crate) status: Value,
 }
 
-fn refusal(code: u16, reason: Option<&str>, message: String, details: Option<Value>) -> Refusal {
+/// A `metav1.Status` failure with its code, as the handlers write it.
+pub(crate) fn refusal(
+    code: u16,
+    reason: Option<&str>,
+    message: impl Into<String>,
+    details: Option<Value>,
+) -> Refusal {
+    let message: String = message.into();
     let mut status = json!({
         "kind": "Status",
         "apiVersion": "v1",
