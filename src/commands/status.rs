@@ -56,18 +56,13 @@ pub fn workloads(
                 .filter(|o| o.id.kind == "StatefulSet" && o.tenant() == t.name)
             {
                 let m = sts.manifest();
-                let selector: Vec<String> = m
-                    .pointer("/spec/selector/matchLabels")
-                    .and_then(serde_json::Value::as_object)
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !selector.is_empty() {
-                    q.pods
-                        .push((t.name.clone(), t.namespace.clone(), selector.join(",")));
+                // An empty or unreadable selector would list every pod: none are read.
+                let selector = m
+                    .pointer("/spec/selector")
+                    .and_then(crate::cluster::selector_text)
+                    .filter(|s| !s.is_empty());
+                if let Some(selector) = selector {
+                    q.pods.push((t.name.clone(), t.namespace.clone(), selector));
                 }
             }
         }
